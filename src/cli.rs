@@ -1,0 +1,243 @@
+//! The command line: a table of subcommands, each a thin wrapper over the library.
+//!
+//! | command          | what it does                                                        |
+//! |------------------|---------------------------------------------------------------------|
+//! | `build`          | every step of an image build, from the environment (LOCI's args)    |
+//! | `plan`           | prints the plan of `build` without changing anything                |
+//! | `bindep`         | a drop-in for the `bindep` flags LOCI uses                          |
+//! | `fetch-wheels`   | the wheels step alone (WHEELS, WHEELS_DEST, REGISTRY_*)             |
+//! | `packages`       | installs the bindep packages for PROJECT/PROFILES and DIST_PACKAGES |
+//! | `pip-install`    | pip install against the image's constraints                         |
+//! | `cleanup`        | the cleanup step alone, for child images                            |
+
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+
+use clap::{Parser, Subcommand};
+
+use crate::config::{Config, Env, WheelsSource};
+use crate::distro::Distro;
+use crate::error::{Error, Result};
+use crate::exec::{self, SystemRunner};
+use crate::os_release::OsRelease;
+use crate::plan::{self, Plan, PlanInput, Step};
+use crate::steps;
+
+/// The repository's own dependency lists, used when the image has none in /opt/loci.
+const EMBEDDED_BINDEP: &str = include_str!("../bindep.txt");
+const EMBEDDED_PYDEP: &str = include_str!("../pydep.txt");
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "loci",
+    version,
+    about = "Build lightweight OCI images of OpenStack services from source",
+    long_about = "loci runs inside `docker build` and performs every step of an OpenStack service image build \
+                  (packages, wheels, user, virtualenv, bindep, pip install, cleanup) from LOCI's build arguments, \
+                  read from the environment."
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run every step of the build described by the environment (PROJECT, WHEELS, ...).
+    Build(PlanArgs),
+    /// Print the build plan (steps, packages, exact commands) without changing anything.
+    Plan {
+        #[command(flatten)]
+        args: PlanArgs,
+        /// Print the plan as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Evaluate bindep files (a drop-in for the bindep flags LOCI uses).
+    Bindep(crate::bindep::cli::BindepArgs),
+    /// Fetch the wheels only: WHEELS into WHEELS_DEST (default /tmp/wheels).
+    FetchWheels,
+    /// Install the system packages bindep asks for PROJECT/PROFILES, plus DIST_PACKAGES and
+    /// the packages given here (for child images).
+    Packages {
+        #[command(flatten)]
+        args: PlanArgs,
+        /// Extra packages to install.
+        packages: Vec<String>,
+    },
+    /// pip install into /var/lib/openstack against the constraints the image was built with.
+    PipInstall {
+        /// Requirements to install (names, paths, specifiers).
+        #[arg(required = true)]
+        requirements: Vec<String>,
+    },
+    /// Remove build-only packages, caches and leftovers (for child images).
+    Cleanup(PlanArgs),
+}
+
+/// Options shared by the commands that plan.
+#[derive(Debug, Clone, clap::Args)]
+pub struct PlanArgs {
+    /// Plan for the distro described by this os-release file instead of this machine's.
+    #[arg(long, value_name = "FILE")]
+    pub os_release: Option<PathBuf>,
+    /// Directory holding bindep*/pydep* files (default /opt/loci, else the lists built into loci).
+    #[arg(long, value_name = "DIR")]
+    pub loci_dir: Option<PathBuf>,
+}
+
+/// Parses `args` and runs the command with the environment `env`.
+pub fn run<I, T>(args: I, env: Env) -> Result<()>
+where
+    I: IntoIterator<Item = T>,
+    T: Into<OsString> + Clone,
+{
+    let cli = Cli::try_parse_from(args).unwrap_or_else(|e| e.exit());
+    match cli.command {
+        Command::Build(args) => {
+            let config = Config::from_env(&env)?;
+            let plan = make_plan(&config, &args, true)?;
+            let mut runner = SystemRunner::new(&config);
+            exec::execute(&plan, &config, &mut runner)?;
+            Ok(())
+        }
+        Command::Plan { args, json } => {
+            let config = Config::from_env(&env)?;
+            let plan = make_plan(&config, &args, false)?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&plan).expect("serializable"));
+            } else {
+                print!("{plan}");
+            }
+            Ok(())
+        }
+        Command::Bindep(args) => {
+            let code = crate::bindep::cli::run(&args)?;
+            if code != 0 {
+                std::process::exit(code);
+            }
+            Ok(())
+        }
+        Command::FetchWheels => {
+            let config = Config::from_env_lenient(&env)?;
+            let source = config.wheels.clone().ok_or_else(|| {
+                Error::new("WHEELS is not set")
+                    .hint("set WHEELS to an image reference, a tarball path or an http(s) URL of a tarball")
+            })?;
+            let dest = config.paths.wheels_dir.clone();
+            let started = std::time::Instant::now();
+            steps::wheels::fetch(&source, &dest, &config.registry, &config.tls).map_err(|e| e.in_step("wheels"))?;
+            let shown = match &source {
+                WheelsSource::Directory(d) => d.clone(),
+                _ => dest,
+            };
+            println!("wheels ready in {} ({})", shown.display(), exec::human(started.elapsed()));
+            Ok(())
+        }
+        Command::Packages { args, packages } => {
+            let mut config = Config::from_env_lenient(&env)?;
+            config.dist_packages.extend(packages);
+            let distro = detect(&config, &args, true)?;
+            let files = load_files(&config, &args);
+            let input = input(&config, &distro, files);
+            let mut steps_: Vec<Step> = Vec::new();
+            if let Some(refresh) = distro.refresh_cmd() {
+                steps_.push(Step::new("refresh", "refresh the package index").run(refresh));
+            }
+            steps_.extend(steps::packages::plan(&input)?);
+            run_steps(&config, distro, steps_)
+        }
+        Command::PipInstall { requirements } => {
+            let config = Config::from_env_lenient(&env)?;
+            let cmd = steps::install::pip_install_in_image(&config).args(requirements);
+            let mut runner = SystemRunner::new(&config);
+            crate::exec::Runner::run(&mut runner, &cmd).map_err(|e| e.in_step("pip-install"))
+        }
+        Command::Cleanup(args) => {
+            let mut config = Config::from_env_lenient(&env)?;
+            // A child image has no build-only packages of its own to purge.
+            config.plugin = true;
+            let distro = detect(&config, &args, true)?;
+            let files = load_files(&config, &args);
+            let input = input(&config, &distro, files);
+            let steps_: Vec<Step> = steps::cleanup::plan(&input)?.into_iter().collect();
+            run_steps(&config, distro, steps_)
+        }
+    }
+}
+
+fn run_steps(config: &Config, distro: Distro, steps_: Vec<Step>) -> Result<()> {
+    let plan = Plan {
+        project: if config.project.is_empty() { "image".into() } else { config.project.clone() },
+        distro,
+        steps: steps_,
+    };
+    let mut runner = SystemRunner::new(config);
+    exec::execute(&plan, config, &mut runner).map(|_| ())
+}
+
+fn input<'a>(config: &'a Config, distro: &'a Distro, files: (Vec<(String, String)>, Vec<(String, String)>)) -> PlanInput<'a> {
+    PlanInput {
+        config,
+        distro,
+        bindep_files: files.0,
+        pydep_files: files.1,
+    }
+}
+
+/// Detects the distro from `--os-release` or this machine's os-release.
+fn detect(config: &Config, args: &PlanArgs, on_this_machine: bool) -> Result<Distro> {
+    let os = match &args.os_release {
+        Some(path) => OsRelease::from_file(path)?,
+        None => {
+            let etc = Path::new("/etc/os-release");
+            OsRelease::from_file(if etc.exists() { etc } else { Path::new("/usr/lib/os-release") })?
+        }
+    };
+    let has_dnf = (on_this_machine && args.os_release.is_none()).then(|| which::which("dnf").is_ok());
+    Distro::detect(&os, config.distro.as_deref(), has_dnf).map_err(|e| e.in_step("distro"))
+}
+
+/// Reads `DIR/bindep*` and `DIR/pydep*` (LOCI's /opt/loci convention: bindep.txt, pydep.txt and
+/// the EXTRA_BINDEP/EXTRA_PYDEP files). Without any, the lists built into loci are used.
+fn load_files(config: &Config, args: &PlanArgs) -> (Vec<(String, String)>, Vec<(String, String)>) {
+    let dir = args.loci_dir.clone().unwrap_or_else(|| config.paths.loci_dir.clone());
+    let read = |prefix: &str| -> Vec<(String, String)> {
+        let mut files: Vec<(String, String)> = Vec::new();
+        if let Ok(entries) = std::fs::read_dir(&dir) {
+            let mut paths: Vec<PathBuf> = entries
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|p| {
+                    p.is_file()
+                        && p.file_name()
+                            .and_then(|n| n.to_str())
+                            .is_some_and(|n| n.starts_with(prefix))
+                })
+                .collect();
+            paths.sort();
+            for p in paths {
+                if let Ok(text) = std::fs::read_to_string(&p) {
+                    files.push((p.display().to_string(), text));
+                }
+            }
+        }
+        files
+    };
+    let mut bindep = read("bindep");
+    let mut pydep = read("pydep");
+    if bindep.is_empty() {
+        bindep.push(("bindep.txt (built into loci)".into(), EMBEDDED_BINDEP.into()));
+    }
+    if pydep.is_empty() {
+        pydep.push(("pydep.txt (built into loci)".into(), EMBEDDED_PYDEP.into()));
+    }
+    (bindep, pydep)
+}
+
+/// The plan of a build; `on_this_machine` probes the machine (dnf or yum).
+pub fn make_plan(config: &Config, args: &PlanArgs, on_this_machine: bool) -> Result<Plan> {
+    let distro = detect(config, args, on_this_machine)?;
+    let files = load_files(config, args);
+    let input = input(config, &distro, files);
+    plan::build_plan(&input)
+}

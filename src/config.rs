@@ -1,0 +1,473 @@
+//! The one place where the environment becomes a typed, validated [`Config`].
+//!
+//! loci reads the same build arguments LOCI's scripts read (they arrive as environment variables
+//! inside `docker build`). Nothing outside this module looks at the environment: `main` collects
+//! it into an [`Env`] map once, and everything else receives the resulting `Config`.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use serde::Serialize;
+
+use crate::error::{Error, Result};
+
+/// A snapshot of the environment (or a test's stand-in for it).
+pub type Env = BTreeMap<String, String>;
+
+/// Proxy variables passed through to child processes; never written into the image.
+pub const PROXY_VARS: &[&str] = &[
+    "http_proxy",
+    "https_proxy",
+    "no_proxy",
+    "HTTP_PROXY",
+    "HTTPS_PROXY",
+    "NO_PROXY",
+    "all_proxy",
+    "ALL_PROXY",
+];
+
+/// Where the wheels (and upper-constraints.txt) come from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", content = "location", rename_all = "snake_case")]
+pub enum WheelsSource {
+    /// A directory already holding the wheels (a bind mount, or a pre-seeded data dir); used in place.
+    Directory(PathBuf),
+    /// A local `.tar`, `.tar.gz` or `.tgz` file, extracted into the wheels dir.
+    Tarball(PathBuf),
+    /// An http(s) URL of a tarball, streamed into the wheels dir.
+    Url(String),
+    /// An image reference in a registry; its last layer holds the wheels.
+    Image(String),
+}
+
+/// How to reach a registry for [`WheelsSource::Image`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RegistryProtocol {
+    Http,
+    Https,
+    /// LOCI's detection: try http, then https.
+    Detect,
+}
+
+/// Registry settings (REGISTRY_*).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RegistryConfig {
+    pub protocol: RegistryProtocol,
+    /// Accept an untrusted TLS certificate (REGISTRY_INSECURE).
+    pub insecure: bool,
+    /// A docker config.json or credentials file (REGISTRY_AUTH_FILE, default: the BuildKit secret
+    /// `/run/secrets/registry-auth` when present, else `$DOCKER_CONFIG/config.json`).
+    pub auth_file: Option<PathBuf>,
+}
+
+/// Extra trust for HTTPS (a corporate TLS proxy, a self-signed registry): SSL_CERT_FILE and
+/// SSL_CERT_DIR, honoured by loci's HTTP client and git, beside the system trust store.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct TlsConfig {
+    pub ssl_cert_file: Option<PathBuf>,
+    pub ssl_cert_dir: Option<PathBuf>,
+}
+
+/// nova's web consoles and tss user (LOCI's NOVNC_*, SPICE_*, NOVA_TSS_*).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct NovaConfig {
+    pub novnc_repo: String,
+    pub novnc_ref: String,
+    pub spice_repo: String,
+    pub spice_ref: String,
+    pub tss_user: String,
+    pub tss_uid: u32,
+    pub tss_gid: u32,
+}
+
+/// horizon's panels (HORIZON_EXTRA_PANELS).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct HorizonConfig {
+    pub extra_panels: Vec<String>,
+}
+
+/// keystone's mod_oauth2 profile (MOD_OAUTH2_URL, LIBOAUTH2_URL; `{codename}` is substituted).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct KeystoneConfig {
+    pub mod_oauth2_url: String,
+    pub liboauth2_url: String,
+}
+
+/// Fixed locations inside the image. Tests point them into a temporary directory.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Paths {
+    /// The data dir: source trees (`/tmp/PROJECT`, EXTRA_PROJECTS) live here.
+    pub sources_dir: PathBuf,
+    /// Where the wheels are extracted (`/tmp/wheels`).
+    pub wheels_dir: PathBuf,
+    /// The virtualenv (`/var/lib/openstack`).
+    pub venv: PathBuf,
+    /// Where bindep*/pydep* files are added (`/opt/loci`).
+    pub loci_dir: PathBuf,
+    /// Where build facts are recorded (`/etc/image_info`).
+    pub image_info: PathBuf,
+}
+
+impl Default for Paths {
+    fn default() -> Self {
+        Paths {
+            sources_dir: "/tmp".into(),
+            wheels_dir: "/tmp/wheels".into(),
+            venv: "/var/lib/openstack".into(),
+            loci_dir: "/opt/loci".into(),
+            image_info: "/etc/image_info".into(),
+        }
+    }
+}
+
+/// Every build input, validated.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Config {
+    pub project: String,
+    pub project_repo: String,
+    pub project_ref: String,
+    pub project_release: String,
+    pub project_pip_extras: Option<String>,
+    pub extra_projects: Vec<String>,
+    pub distro: Option<String>,
+    pub profiles: Vec<String>,
+    pub pip_packages: Vec<String>,
+    pub pip_args: Vec<String>,
+    pub pip_wheel_args: Vec<String>,
+    pub dist_packages: Vec<String>,
+    pub plugin: bool,
+    pub extra_bindep: Vec<String>,
+    pub extra_pydep: Vec<String>,
+    pub keep_all_wheels: bool,
+    pub uid: u32,
+    pub gid: u32,
+    pub wheels: Option<WheelsSource>,
+    pub pip_constraint: String,
+    pub setuptools_constraint: String,
+    pub wheel_constraint: String,
+    pub copy_default_config_files: bool,
+    /// Proxy variables as found, passed to child processes.
+    #[serde(skip)]
+    pub proxy_env: Vec<(String, String)>,
+    pub registry: RegistryConfig,
+    pub tls: TlsConfig,
+    pub nova: NovaConfig,
+    pub horizon: HorizonConfig,
+    pub keystone: KeystoneConfig,
+    pub paths: Paths,
+}
+
+/// LOCI's default list of horizon plugins whose panels get enabled.
+pub const DEFAULT_HORIZON_PANELS: &[&str] = &[
+    "aodh",
+    "designate",
+    "heat",
+    "ironic",
+    "magnum",
+    "manila",
+    "mistral",
+    "murano",
+    "neutron_vpnaas",
+    "octavia",
+    "senlin",
+    "solum",
+    "trove",
+    "watcher",
+    "zaqar",
+];
+
+impl Config {
+    /// Builds the configuration for a project build (`loci build`, `loci plan`): PROJECT is required.
+    pub fn from_env(env: &Env) -> Result<Self> {
+        let project = get(env, "PROJECT").ok_or_else(|| {
+            Error::new("PROJECT is not set").hint(
+                "pass the service to build, e.g. `docker build --build-arg PROJECT=keystone .` or `PROJECT=keystone loci plan`",
+            )
+        })?;
+        Self::from_env_for(env, project)
+    }
+
+    /// Builds the configuration for commands that do not need a project (`fetch-wheels`,
+    /// `cleanup`, ...): PROJECT defaults to an empty name.
+    pub fn from_env_lenient(env: &Env) -> Result<Self> {
+        let project = get(env, "PROJECT").unwrap_or_default();
+        Self::from_env_for(env, project)
+    }
+
+    fn from_env_for(env: &Env, project: String) -> Result<Self> {
+        if !project.is_empty() && !valid_name(&project) {
+            return Err(Error::new(format!("PROJECT={project:?} is not a valid project name"))
+                .hint("use the repository's short name, e.g. keystone, nova, neutron (letters, digits, '-', '_', '.')"));
+        }
+        let project_repo = get(env, "PROJECT_REPO")
+            .unwrap_or_else(|| format!("https://opendev.org/openstack/{project}"));
+        let project_ref = get(env, "PROJECT_REF").unwrap_or_else(|| "master".into());
+        let pip_args = words(env, "PIP_ARGS");
+        let pip_wheel_args = match env.get("PIP_WHEEL_ARGS") {
+            Some(v) => v.split_whitespace().map(String::from).collect(),
+            None => pip_args.clone(),
+        };
+        let extra_projects = words(env, "EXTRA_PROJECTS");
+        for p in &extra_projects {
+            if !valid_name(p) {
+                return Err(Error::new(format!("EXTRA_PROJECTS entry {p:?} is not a directory name"))
+                    .hint("EXTRA_PROJECTS names source trees in the data dir (/tmp), separated by spaces"));
+            }
+        }
+        let uid = id(env, "UID", 42424)?;
+        let gid = id(env, "GID", 42424)?;
+        let wheels = get(env, "WHEELS").map(|w| classify_wheels(&w));
+        let registry = RegistryConfig {
+            protocol: match get(env, "REGISTRY_PROTOCOL").as_deref().map(str::to_ascii_lowercase).as_deref() {
+                None | Some("detect") => RegistryProtocol::Detect,
+                Some("http") => RegistryProtocol::Http,
+                Some("https") => RegistryProtocol::Https,
+                Some(other) => {
+                    return Err(Error::new(format!("REGISTRY_PROTOCOL={other} is not understood"))
+                        .hint("use http, https or detect"))
+                }
+            },
+            insecure: boolean(env, "REGISTRY_INSECURE", false)?,
+            auth_file: get(env, "REGISTRY_AUTH_FILE").map(PathBuf::from).or_else(|| {
+                let secret = PathBuf::from("/run/secrets/registry-auth");
+                if secret.exists() {
+                    return Some(secret);
+                }
+                get(env, "DOCKER_CONFIG")
+                    .map(|d| PathBuf::from(d).join("config.json"))
+                    .or_else(|| get(env, "HOME").map(|h| PathBuf::from(h).join(".docker/config.json")))
+                    .filter(|p| p.exists())
+            }),
+        };
+        let nova = NovaConfig {
+            novnc_repo: get(env, "NOVNC_REPO").unwrap_or_else(|| "https://github.com/novnc/novnc".into()),
+            novnc_ref: get(env, "NOVNC_REF").unwrap_or_else(|| "v1.3.0".into()),
+            spice_repo: get(env, "SPICE_REPO")
+                .unwrap_or_else(|| "https://gitlab.freedesktop.org/spice/spice-html5.git".into()),
+            spice_ref: get(env, "SPICE_REF").unwrap_or_else(|| "spice-html5-0.3.0".into()),
+            tss_user: get(env, "NOVA_TSS_USER").unwrap_or_else(|| "tss".into()),
+            tss_uid: id(env, "NOVA_TSS_UID", 42434)?,
+            tss_gid: id(env, "NOVA_TSS_GID", 42434)?,
+        };
+        let horizon = HorizonConfig {
+            extra_panels: match env.get("HORIZON_EXTRA_PANELS") {
+                Some(v) => v.split_whitespace().map(String::from).collect(),
+                None => DEFAULT_HORIZON_PANELS.iter().map(|s| s.to_string()).collect(),
+            },
+        };
+        let keystone = KeystoneConfig {
+            mod_oauth2_url: get(env, "MOD_OAUTH2_URL").unwrap_or_else(|| {
+                "https://github.com/OpenIDC/mod_oauth2/releases/download/v3.4.0/libapache2-mod-oauth2_3.4.0-1.{codename}_amd64.deb".into()
+            }),
+            liboauth2_url: get(env, "LIBOAUTH2_URL").unwrap_or_else(|| {
+                "https://github.com/OpenIDC/liboauth2/releases/download/v1.6.3/liboauth2_1.6.3-1.{codename}_amd64.deb".into()
+            }),
+        };
+        let proxy_env = PROXY_VARS
+            .iter()
+            .filter_map(|k| env.get(*k).map(|v| (k.to_string(), v.clone())))
+            .collect();
+        let mut paths = Paths::default();
+        if let Some(d) = get(env, "WHEELS_DEST") {
+            paths.wheels_dir = d.into();
+        }
+        Ok(Config {
+            project_repo,
+            project_ref,
+            project_release: get(env, "PROJECT_RELEASE").unwrap_or_else(|| "master".into()),
+            project_pip_extras: get(env, "PROJECT_PIP_EXTRAS"),
+            extra_projects,
+            distro: get(env, "DISTRO"),
+            profiles: words(env, "PROFILES"),
+            pip_packages: words(env, "PIP_PACKAGES"),
+            pip_args,
+            pip_wheel_args,
+            dist_packages: words(env, "DIST_PACKAGES"),
+            plugin: boolean(env, "PLUGIN", false)?,
+            extra_bindep: words(env, "EXTRA_BINDEP"),
+            extra_pydep: words(env, "EXTRA_PYDEP"),
+            keep_all_wheels: boolean(env, "KEEP_ALL_WHEELS", false)?,
+            uid,
+            gid,
+            wheels,
+            pip_constraint: get(env, "PIP_CONSTRAINT").unwrap_or_default(),
+            setuptools_constraint: get(env, "SETUPTOOL_CONSTRAINT")
+                .or_else(|| get(env, "SETUPTOOLS_CONSTRAINT"))
+                .unwrap_or_default(),
+            wheel_constraint: get(env, "WHEEL_CONSTRAINT")
+                .or_else(|| get(env, "WHEEL_CONSTRAIN"))
+                .unwrap_or_default(),
+            copy_default_config_files: boolean(env, "COPY_DEFAULT_CONFIG_FILES", false)?,
+            proxy_env,
+            registry,
+            tls: TlsConfig {
+                ssl_cert_file: get(env, "SSL_CERT_FILE").map(PathBuf::from),
+                ssl_cert_dir: get(env, "SSL_CERT_DIR").map(PathBuf::from),
+            },
+            nova,
+            horizon,
+            keystone,
+            paths,
+            project,
+        })
+    }
+
+    /// The project name as pip normalises it (PEP 503).
+    pub fn project_normalized(&self) -> String {
+        crate::constraints::normalize(&self.project)
+    }
+}
+
+/// A non-empty, trimmed value.
+fn get(env: &Env, key: &str) -> Option<String> {
+    env.get(key).map(|v| v.trim().to_string()).filter(|v| !v.is_empty())
+}
+
+/// A white-space separated list.
+fn words(env: &Env, key: &str) -> Vec<String> {
+    env.get(key)
+        .map(|v| v.split_whitespace().map(String::from).collect())
+        .unwrap_or_default()
+}
+
+/// LOCI's booleans: True/False, yes/no, 1/0, on/off, case-insensitive.
+pub fn parse_bool(value: &str) -> Option<bool> {
+    match value.trim().to_ascii_lowercase().as_str() {
+        "true" | "yes" | "1" | "on" | "y" => Some(true),
+        "false" | "no" | "0" | "off" | "n" => Some(false),
+        _ => None,
+    }
+}
+
+fn boolean(env: &Env, key: &str, default: bool) -> Result<bool> {
+    match get(env, key) {
+        None => Ok(default),
+        Some(v) => parse_bool(&v).ok_or_else(|| {
+            Error::new(format!("{key}={v} is not a boolean"))
+                .hint(format!("use True or False (yes/no and 1/0 work too); the default is {}", if default { "True" } else { "False" }))
+        }),
+    }
+}
+
+fn id(env: &Env, key: &str, default: u32) -> Result<u32> {
+    match get(env, key) {
+        None => Ok(default),
+        Some(v) => match v.parse::<u32>() {
+            Ok(n) if n > 0 && n < 4_294_967_295 => Ok(n),
+            _ => Err(Error::new(format!("{key}={v} is not a valid numeric id"))
+                .hint(format!("{key} must be a number from 1 to 4294967294; LOCI's default is {default}"))),
+        },
+    }
+}
+
+fn valid_name(name: &str) -> bool {
+    !name.is_empty()
+        && name != "."
+        && name != ".."
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+}
+
+/// Decides what kind of WHEELS value this is, as LOCI does: URLs by scheme, local files and
+/// directories by a leading `/` or `.`, and everything else is an image reference.
+pub fn classify_wheels(value: &str) -> WheelsSource {
+    let lower = value.to_ascii_lowercase();
+    if lower.starts_with("http://") || lower.starts_with("https://") {
+        return WheelsSource::Url(value.to_string());
+    }
+    if value.starts_with('/') || value.starts_with('.') {
+        let path = PathBuf::from(value);
+        if path.is_dir() {
+            return WheelsSource::Directory(path);
+        }
+        return WheelsSource::Tarball(path);
+    }
+    WheelsSource::Image(value.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> Env {
+        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    }
+
+    #[test]
+    fn defaults_follow_loci() {
+        let c = Config::from_env(&env(&[("PROJECT", "keystone")])).unwrap();
+        assert_eq!(c.project_repo, "https://opendev.org/openstack/keystone");
+        assert_eq!(c.project_ref, "master");
+        assert_eq!(c.project_release, "master");
+        assert_eq!((c.uid, c.gid), (42424, 42424));
+        assert!(!c.plugin);
+        assert!(!c.keep_all_wheels);
+        assert_eq!(c.registry.protocol, RegistryProtocol::Detect);
+        assert_eq!(c.nova.tss_uid, 42434);
+        assert_eq!(c.wheels, None);
+    }
+
+    #[test]
+    fn project_is_required() {
+        let e = Config::from_env(&env(&[])).unwrap_err();
+        assert!(e.to_string().contains("PROJECT is not set"));
+        assert!(e.hint.unwrap().contains("--build-arg PROJECT="));
+    }
+
+    #[test]
+    fn booleans_accept_loci_forms() {
+        for (v, want) in [("True", true), ("yes", true), ("1", true), ("FALSE", false), ("No", false), ("0", false)] {
+            let c = Config::from_env(&env(&[("PROJECT", "nova"), ("PLUGIN", v)])).unwrap();
+            assert_eq!(c.plugin, want, "{v}");
+        }
+        let e = Config::from_env(&env(&[("PROJECT", "nova"), ("KEEP_ALL_WHEELS", "maybe")])).unwrap_err();
+        assert!(e.to_string().contains("KEEP_ALL_WHEELS=maybe is not a boolean"));
+    }
+
+    #[test]
+    fn non_numeric_uid_is_an_error() {
+        let e = Config::from_env(&env(&[("PROJECT", "nova"), ("UID", "abc")])).unwrap_err();
+        assert!(e.to_string().contains("UID=abc is not a valid numeric id"), "{e}");
+        let e = Config::from_env(&env(&[("PROJECT", "nova"), ("GID", "-5")])).unwrap_err();
+        assert!(e.to_string().contains("GID=-5"), "{e}");
+    }
+
+    #[test]
+    fn pip_wheel_args_default_to_pip_args_and_old_spelling_is_accepted() {
+        let c = Config::from_env(&env(&[
+            ("PROJECT", "nova"),
+            ("PIP_ARGS", "--pre  -v"),
+            ("WHEEL_CONSTRAIN", "<0.46"),
+        ]))
+        .unwrap();
+        assert_eq!(c.pip_wheel_args, vec!["--pre", "-v"]);
+        assert_eq!(c.wheel_constraint, "<0.46");
+        let c = Config::from_env(&env(&[("PROJECT", "nova"), ("PIP_ARGS", "--pre"), ("PIP_WHEEL_ARGS", "")])).unwrap();
+        assert!(c.pip_wheel_args.is_empty());
+    }
+
+    #[test]
+    fn wheels_are_classified() {
+        assert_eq!(classify_wheels("https://x/y.tar.gz"), WheelsSource::Url("https://x/y.tar.gz".into()));
+        assert_eq!(
+            classify_wheels("loci/requirements:master-ubuntu"),
+            WheelsSource::Image("loci/requirements:master-ubuntu".into())
+        );
+        assert_eq!(classify_wheels("/nonexistent/w.tgz"), WheelsSource::Tarball("/nonexistent/w.tgz".into()));
+        assert_eq!(classify_wheels("/"), WheelsSource::Directory("/".into()));
+    }
+
+    #[test]
+    fn proxies_are_collected_but_not_serialized() {
+        let c = Config::from_env(&env(&[("PROJECT", "nova"), ("https_proxy", "http://127.0.0.1:3128")])).unwrap();
+        assert_eq!(c.proxy_env, vec![("https_proxy".to_string(), "http://127.0.0.1:3128".to_string())]);
+        let json = serde_json::to_string(&c).unwrap();
+        assert!(!json.contains("3128"));
+    }
+
+    #[test]
+    fn bad_project_names_are_refused() {
+        let e = Config::from_env(&env(&[("PROJECT", "../etc")])).unwrap_err();
+        assert!(e.to_string().contains("not a valid project name"));
+    }
+}

@@ -1,0 +1,269 @@
+//! Executing a plan: a thin layer that walks the steps, runs commands and dispatches in-process
+//! actions to the step module that owns them.
+//!
+//! The build log is the user's interface: each step gets a header and a footer with its
+//! duration, every command is echoed before it runs, and its output streams through while the
+//! last lines are kept for the error message if it fails.
+
+use std::collections::VecDeque;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::process::{Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use crate::config::Config;
+use crate::error::{Error, Result};
+use crate::plan::{Action, Cmd, Plan};
+use crate::steps;
+
+/// How many trailing output lines of a failed command are shown in the error.
+const TAIL_LINES: usize = 25;
+
+/// Environment variables that must not reach child processes: LOCI's build argument
+/// PIP_CONSTRAINT is a version suffix (`<25`), but pip reads PIP_CONSTRAINT as a file name.
+const SCRUBBED_ENV: &[&str] = &["PIP_CONSTRAINT"];
+
+/// Runs external commands. A trait so that step logic can be tested without a system.
+pub trait Runner {
+    /// Runs `cmd`, streaming its output to the log; an error on a non-zero exit.
+    fn run(&mut self, cmd: &Cmd) -> Result<()>;
+    /// Runs `cmd` and returns its standard output; an error on a non-zero exit.
+    fn output(&mut self, cmd: &Cmd) -> Result<String>;
+}
+
+/// Runs commands on this machine.
+#[derive(Debug, Default)]
+pub struct SystemRunner {
+    /// Extra environment for every child (the proxy variables, tool settings).
+    pub env: Vec<(String, String)>,
+}
+
+impl SystemRunner {
+    pub fn new(config: &Config) -> Self {
+        let mut env = config.proxy_env.clone();
+        // Faster, smaller, quieter: no bytecode written during the build, no pip version nag.
+        env.push(("PYTHONDONTWRITEBYTECODE".into(), "1".into()));
+        env.push(("PIP_DISABLE_PIP_VERSION_CHECK".into(), "1".into()));
+        env.push(("PIP_NO_CACHE_DIR".into(), "1".into()));
+        SystemRunner { env }
+    }
+
+    fn command(&self, cmd: &Cmd) -> Command {
+        let mut c = Command::new(&cmd.program);
+        c.args(&cmd.args);
+        for k in SCRUBBED_ENV {
+            c.env_remove(k);
+        }
+        for (k, v) in self.env.iter().chain(cmd.env.iter()) {
+            c.env(k, v);
+        }
+        if let Some(dir) = &cmd.cwd {
+            c.current_dir(dir);
+        }
+        c
+    }
+}
+
+fn spawn_error(cmd: &Cmd, e: std::io::Error) -> Error {
+    let hint = if e.kind() == std::io::ErrorKind::NotFound {
+        format!("`{}` is not installed in this image (or not on PATH)", cmd.program)
+    } else {
+        "check that the build runs as root".to_string()
+    };
+    Error::new(format!("cannot start `{cmd}`")).cause(e).hint(hint)
+}
+
+fn exit_error(cmd: &Cmd, status: std::process::ExitStatus, tail: &[String]) -> Error {
+    let code = match status.code() {
+        Some(c) => format!("exit code {c}"),
+        None => format!("{status}"),
+    };
+    let mut e = Error::new(format!("`{cmd}` failed with {code}"));
+    if !tail.is_empty() {
+        e = e.cause(format!("last lines of its output:\n{}", tail.join("\n")));
+    }
+    let hint = match cmd.program.as_str() {
+        p if p.ends_with("pip") || p.ends_with("python3") => {
+            "a package or version may be missing from the wheels: check WHEELS, PIP_PACKAGES and the constraints above"
+        }
+        "apt-get" | "dnf" | "yum" => "a package name may not exist in this distro release, or the package mirror is unreachable",
+        _ => "see the command's output above",
+    };
+    e.hint(hint)
+}
+
+impl Runner for SystemRunner {
+    fn run(&mut self, cmd: &Cmd) -> Result<()> {
+        println!("+ {cmd}");
+        let _ = std::io::stdout().flush();
+        let mut child = self
+            .command(cmd)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .map_err(|e| spawn_error(cmd, e))?;
+        let tail = Arc::new(Mutex::new(VecDeque::with_capacity(TAIL_LINES)));
+        let out = child.stdout.take().map(|s| pump(s, tail.clone(), false));
+        let err = child.stderr.take().map(|s| pump(s, tail.clone(), true));
+        let status = child.wait().map_err(|e| spawn_error(cmd, e))?;
+        for t in [out, err].into_iter().flatten() {
+            let _ = t.join();
+        }
+        if status.success() {
+            return Ok(());
+        }
+        let tail: Vec<String> = tail.lock().map(|t| t.iter().cloned().collect()).unwrap_or_default();
+        Err(exit_error(cmd, status, &tail))
+    }
+
+    fn output(&mut self, cmd: &Cmd) -> Result<String> {
+        let out = self
+            .command(cmd)
+            .stdin(Stdio::null())
+            .output()
+            .map_err(|e| spawn_error(cmd, e))?;
+        if !out.status.success() {
+            let text = String::from_utf8_lossy(&out.stderr);
+            let lines: Vec<String> = text.lines().map(String::from).collect();
+            let start = lines.len().saturating_sub(TAIL_LINES);
+            return Err(exit_error(cmd, out.status, &lines[start..]));
+        }
+        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    }
+}
+
+/// Copies a child's output to ours line by line, keeping the last lines.
+fn pump<R: Read + Send + 'static>(
+    r: R,
+    tail: Arc<Mutex<VecDeque<String>>>,
+    stderr: bool,
+) -> std::thread::JoinHandle<()> {
+    std::thread::spawn(move || {
+        let mut reader = BufReader::new(r);
+        let mut buf = Vec::new();
+        loop {
+            buf.clear();
+            match reader.read_until(b'\n', &mut buf) {
+                Ok(0) | Err(_) => break,
+                Ok(_) => {
+                    let line = String::from_utf8_lossy(&buf);
+                    let line = line.trim_end_matches(['\n', '\r']);
+                    if stderr {
+                        eprintln!("{line}");
+                    } else {
+                        println!("{line}");
+                    }
+                    if let Ok(mut t) = tail.lock() {
+                        if t.len() == TAIL_LINES {
+                            t.pop_front();
+                        }
+                        t.push_back(line.to_string());
+                    }
+                }
+            }
+        }
+    })
+}
+
+/// How long each finished step took, for the log and /etc/image_info/image_info.json.
+#[derive(Debug, Default, Clone, serde::Serialize)]
+pub struct Timings {
+    pub steps: Vec<(String, f64)>,
+}
+
+/// Runs every step of `plan` in order.
+pub fn execute(plan: &Plan, config: &Config, runner: &mut dyn Runner) -> Result<Timings> {
+    let total = Instant::now();
+    let mut timings = Timings::default();
+    let n = plan.steps.len();
+    println!(
+        "==> loci {} building {} on {} ({} steps)",
+        env!("CARGO_PKG_VERSION"),
+        plan.project,
+        plan.distro.label(),
+        n
+    );
+    for (i, step) in plan.steps.iter().enumerate() {
+        println!("==> [{}/{n}] {}: {}", i + 1, step.name, step.summary);
+        let _ = std::io::stdout().flush();
+        let start = Instant::now();
+        for action in &step.actions {
+            run_action(action, plan, config, runner, &timings).map_err(|e| e.in_step(step.name))?;
+        }
+        let took = start.elapsed();
+        println!("==> [{}/{n}] {} done in {}", i + 1, step.name, human(took));
+        timings.steps.push((step.name.to_string(), took.as_secs_f64()));
+    }
+    println!("==> {} built in {}", plan.project, human(total.elapsed()));
+    Ok(timings)
+}
+
+fn run_action(action: &Action, plan: &Plan, config: &Config, runner: &mut dyn Runner, timings: &Timings) -> Result<()> {
+    match action {
+        Action::Run { cmd } => runner.run(cmd),
+        Action::InstallLibpython { distro } => steps::base::install_libpython(distro, runner),
+        Action::FetchWheels { source, dest } => steps::wheels::fetch(source, dest, &config.registry, &config.tls),
+        Action::PrepareConstraints { wheels, dir, project } => steps::wheels::prepare_constraints(wheels, dir, project),
+        Action::CreateUser { user } => steps::user::create(user, runner),
+        Action::GitClone { repo, reference, dest, shallow_no_git } => {
+            steps::source::clone(repo, reference, dest, *shallow_no_git, &config.tls)
+        }
+        Action::ProjectHook { project, hook } => steps::project_specific::run(project, hook, plan, config, runner),
+        Action::CopyConfigFiles { from, to } => steps::config_files::copy(from, to),
+        Action::CollectInfo { dir } => steps::image_info::collect(dir, plan, config, runner, timings),
+        Action::Remove { paths, contents_only } => steps::cleanup::remove(paths, *contents_only),
+        Action::DeleteBytecode { roots } => steps::cleanup::delete_bytecode(roots),
+        Action::SystemSitePackages { venv } => steps::cleanup::system_site_packages(venv),
+        Action::BuildRequirements => steps::requirements::build(plan, config, runner),
+    }
+}
+
+/// `1.2s`, `2m03s`.
+pub fn human(d: Duration) -> String {
+    let s = d.as_secs_f64();
+    if s < 60.0 {
+        format!("{s:.1}s")
+    } else {
+        format!("{}m{:02}s", (s / 60.0) as u64, (s as u64) % 60)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn failing_command_reports_exit_code_and_tail() {
+        let mut r = SystemRunner::default();
+        let cmd = Cmd::new("sh", ["-c", "echo one; echo two >&2; exit 3"]);
+        let e = r.run(&cmd).unwrap_err().to_string();
+        assert!(e.contains("failed with exit code 3"), "{e}");
+        assert!(e.contains("one") && e.contains("two"), "{e}");
+    }
+
+    #[test]
+    fn missing_program_is_named() {
+        let mut r = SystemRunner::default();
+        let e = r.run(&Cmd::new("loci-no-such-tool", ["x"])).unwrap_err().to_string();
+        assert!(e.contains("`loci-no-such-tool` is not installed"), "{e}");
+    }
+
+    #[test]
+    fn pip_constraint_is_scrubbed_from_children() {
+        let mut r = SystemRunner {
+            env: vec![("FROM_RUNNER".into(), "yes".into())],
+        };
+        std::env::set_var("PIP_CONSTRAINT", "<25");
+        let out = r
+            .output(&Cmd::new("sh", ["-c", "echo ${PIP_CONSTRAINT:-unset} $FROM_RUNNER $X"]).env("X", "x"))
+            .unwrap();
+        assert_eq!(out.trim(), "unset yes x");
+    }
+
+    #[test]
+    fn human_durations() {
+        assert_eq!(human(Duration::from_millis(1500)), "1.5s");
+        assert_eq!(human(Duration::from_secs(123)), "2m03s");
+    }
+}

@@ -1,0 +1,1 @@
+//! The HTTP client loci uses (placeholder, being written).

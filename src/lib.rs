@@ -1,0 +1,23 @@
+//! loci: build lightweight OCI images of OpenStack services from source.
+//!
+//! The binary runs inside `docker build` and replaces OpenStack LOCI's shell scripts. The flow is
+//! always the same: [`config::Config::from_env`] turns the build arguments into a typed
+//! configuration, [`plan::build_plan`] turns configuration plus the detected [`distro::Distro`]
+//! into an ordered list of steps with resolved package lists and commands, and
+//! [`exec::execute`] runs it. `loci plan` prints the plan without touching the system.
+
+pub mod bindep;
+pub mod cli;
+pub mod config;
+pub mod constraints;
+pub mod distro;
+pub mod error;
+pub mod exec;
+pub mod extract;
+pub mod http;
+pub mod os_release;
+pub mod plan;
+pub mod registry;
+pub mod steps;
+
+pub use error::{Error, Result};

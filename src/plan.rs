@@ -1,0 +1,306 @@
+//! The build plan: ordered steps, each a list of actions with resolved inputs.
+//!
+//! A plan is computed from the [`Config`] and the [`Distro`] without changing anything (it only
+//! reads the bindep/pydep files), so `loci plan` can print it on any host and tests can assert on
+//! it for every distro. Execution ([`crate::exec`]) is a thin layer that walks the actions.
+
+use std::fmt;
+use std::path::PathBuf;
+
+use serde::Serialize;
+
+use crate::config::{Config, WheelsSource};
+use crate::distro::Distro;
+use crate::error::Result;
+use crate::steps;
+
+/// A command as an argument vector, never a shell string.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Cmd {
+    pub program: String,
+    pub args: Vec<String>,
+    /// Extra environment for this command only.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub env: Vec<(String, String)>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cwd: Option<PathBuf>,
+}
+
+impl Cmd {
+    pub fn new<I, S>(program: impl Into<String>, args: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        Cmd {
+            program: program.into(),
+            args: args.into_iter().map(Into::into).collect(),
+            env: Vec::new(),
+            cwd: None,
+        }
+    }
+
+    pub fn arg(mut self, a: impl Into<String>) -> Self {
+        self.args.push(a.into());
+        self
+    }
+
+    pub fn args<I, S>(mut self, args: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.args.extend(args.into_iter().map(Into::into));
+        self
+    }
+
+    pub fn env(mut self, k: impl Into<String>, v: impl Into<String>) -> Self {
+        self.env.push((k.into(), v.into()));
+        self
+    }
+
+    pub fn cwd(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.cwd = Some(dir.into());
+        self
+    }
+}
+
+impl fmt::Display for Cmd {
+    /// Renders the command for logs, quoting arguments that need it (display only: commands
+    /// are always run as argument vectors).
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (k, v) in &self.env {
+            write!(f, "{k}={} ", quote(v))?;
+        }
+        write!(f, "{}", quote(&self.program))?;
+        for a in &self.args {
+            write!(f, " {}", quote(a))?;
+        }
+        Ok(())
+    }
+}
+
+fn quote(s: &str) -> String {
+    if !s.is_empty()
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_./:=,+@%[]<>!~".contains(c))
+    {
+        s.to_string()
+    } else {
+        format!("'{}'", s.replace('\'', "'\\''"))
+    }
+}
+
+/// A user account to create.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct User {
+    pub name: String,
+    pub uid: u32,
+    pub gid: u32,
+    pub home: PathBuf,
+    pub shell: String,
+    pub comment: String,
+    /// Directories created and owned by the user.
+    pub dirs: Vec<PathBuf>,
+}
+
+/// One thing a step does. Commands run external tools; the other variants are done in-process
+/// by the step module that owns them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "action", rename_all = "snake_case")]
+pub enum Action {
+    /// Run a command; fail the step on a non-zero exit.
+    Run { cmd: Cmd },
+    /// Run `python3` to learn its minor version, then install `libpython3.X` (releases whose
+    /// default Python loci does not know).
+    InstallLibpython { distro: Box<Distro> },
+    /// Fetch the wheels into `dest` (unless `source` is a directory used in place).
+    FetchWheels { source: WheelsSource, dest: PathBuf },
+    /// Write `dir/upper-constraints.txt` (the wheels' copy without the line pinning the project
+    /// itself) and `dir/global-requirements.txt` (the wheels' copy, or empty when they have none).
+    PrepareConstraints { wheels: PathBuf, dir: PathBuf, project: String },
+    /// Create a group and a user (checking that the ids are free), and own its directories.
+    CreateUser { user: User },
+    /// Clone `repo` at `reference` into `dest`; skipped if `dest` exists (pre-seeded sources).
+    GitClone {
+        repo: String,
+        reference: String,
+        dest: PathBuf,
+        /// Fetch only the one commit and remove `.git` afterwards (web consoles).
+        shallow_no_git: bool,
+    },
+    /// A project-specific step implemented in [`crate::steps::project_specific`].
+    ProjectHook { project: String, hook: String },
+    /// Copy the default config files of the project from the venv to /etc/PROJECT.
+    CopyConfigFiles { from: PathBuf, to: PathBuf },
+    /// Write /etc/image_info.
+    CollectInfo { dir: PathBuf },
+    /// Remove files and directories (missing ones are fine); `contents_only` keeps the directory.
+    Remove { paths: Vec<PathBuf>, contents_only: bool },
+    /// Delete `*.pyc` files and `__pycache__` directories below `roots`.
+    DeleteBytecode { roots: Vec<PathBuf> },
+    /// Set `include-system-site-packages = true` in the venv's pyvenv.cfg.
+    SystemSitePackages { venv: PathBuf },
+    /// Build the requirements image's wheels ([`crate::steps::requirements`]).
+    BuildRequirements,
+}
+
+impl fmt::Display for Action {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Action::Run { cmd } => write!(f, "run: {cmd}"),
+            Action::InstallLibpython { .. } => write!(f, "detect python3's minor version, install libpython3.X"),
+            Action::FetchWheels { source, dest } => match source {
+                WheelsSource::Directory(d) => write!(f, "use wheels in place: {}", d.display()),
+                WheelsSource::Tarball(p) => write!(f, "extract tarball {} -> {}", p.display(), dest.display()),
+                WheelsSource::Url(u) => write!(f, "download and extract {u} -> {}", dest.display()),
+                WheelsSource::Image(i) => write!(f, "pull last layer of image {i} -> {}", dest.display()),
+            },
+            Action::PrepareConstraints { wheels, dir, project } => write!(
+                f,
+                "copy upper-constraints.txt and global-requirements.txt from {} to {} without the pin of {project}",
+                wheels.display(),
+                dir.display()
+            ),
+            Action::CreateUser { user } => write!(
+                f,
+                "create group {} ({}) and user {} ({}), home {}, shell {}; own {}",
+                user.name,
+                user.gid,
+                user.name,
+                user.uid,
+                user.home.display(),
+                user.shell,
+                user.dirs.iter().map(|d| d.display().to_string()).collect::<Vec<_>>().join(" ")
+            ),
+            Action::GitClone { repo, reference, dest, shallow_no_git } => write!(
+                f,
+                "git clone {repo} at {reference} -> {}{}",
+                dest.display(),
+                if *shallow_no_git { " (shallow, .git removed)" } else { " (unless it exists)" }
+            ),
+            Action::ProjectHook { project, hook } => write!(f, "{project}: {hook}"),
+            Action::CopyConfigFiles { from, to } => write!(f, "copy {}/* -> {}", from.display(), to.display()),
+            Action::CollectInfo { dir } => write!(f, "write packages.txt, pip.txt, project.txt, image_info.json to {}", dir.display()),
+            Action::Remove { paths, contents_only } => write!(
+                f,
+                "remove {}{}",
+                if *contents_only { "the contents of " } else { "" },
+                paths.iter().map(|d| d.display().to_string()).collect::<Vec<_>>().join(" ")
+            ),
+            Action::DeleteBytecode { roots } => write!(
+                f,
+                "delete *.pyc and __pycache__ under {}",
+                roots.iter().map(|d| d.display().to_string()).collect::<Vec<_>>().join(" ")
+            ),
+            Action::SystemSitePackages { venv } => {
+                write!(f, "set include-system-site-packages = true in {}/pyvenv.cfg", venv.display())
+            }
+            Action::BuildRequirements => write!(f, "build a wheel for every constraint (see `loci plan --json`)"),
+        }
+    }
+}
+
+/// One step of the build.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Step {
+    /// Short name used in logs, errors and image_info.json (`base`, `wheels`, `install`, ...).
+    pub name: &'static str,
+    /// One line saying what the step is for.
+    pub summary: String,
+    /// Packages this step installs, when it installs any (also inside `actions`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub packages: Vec<String>,
+    pub actions: Vec<Action>,
+}
+
+impl Step {
+    pub fn new(name: &'static str, summary: impl Into<String>) -> Self {
+        Step {
+            name,
+            summary: summary.into(),
+            packages: Vec::new(),
+            actions: Vec::new(),
+        }
+    }
+
+    pub fn action(mut self, a: Action) -> Self {
+        self.actions.push(a);
+        self
+    }
+
+    pub fn run(self, cmd: Cmd) -> Self {
+        self.action(Action::Run { cmd })
+    }
+}
+
+/// The whole build.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Plan {
+    pub project: String,
+    pub distro: Distro,
+    pub steps: Vec<Step>,
+}
+
+impl Plan {
+    /// The step with this name, if the plan has it.
+    pub fn step(&self, name: &str) -> Option<&Step> {
+        self.steps.iter().find(|s| s.name == name)
+    }
+
+    /// Every command of the plan, in order.
+    pub fn commands(&self) -> impl Iterator<Item = &Cmd> {
+        self.steps.iter().flat_map(|s| s.actions.iter()).filter_map(|a| match a {
+            Action::Run { cmd } => Some(cmd),
+            _ => None,
+        })
+    }
+}
+
+impl fmt::Display for Plan {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "plan for {} on {}", self.project, self.distro.label())?;
+        let n = self.steps.len();
+        for (i, step) in self.steps.iter().enumerate() {
+            writeln!(f, "[{}/{n}] {}: {}", i + 1, step.name, step.summary)?;
+            if !step.packages.is_empty() {
+                writeln!(f, "    packages: {}", step.packages.join(" "))?;
+            }
+            for a in &step.actions {
+                writeln!(f, "    {a}")?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The inputs of planning besides the configuration: the distro and the dependency files.
+pub struct PlanInput<'a> {
+    pub config: &'a Config,
+    pub distro: &'a Distro,
+    /// bindep files (`/opt/loci/bindep*`), as (name, text).
+    pub bindep_files: Vec<(String, String)>,
+    /// pydep files (`/opt/loci/pydep*`), as (name, text).
+    pub pydep_files: Vec<(String, String)>,
+}
+
+/// Computes the plan of a `loci build`.
+pub fn build_plan(input: &PlanInput) -> Result<Plan> {
+    let steps = steps::plan_all(input)?;
+    Ok(Plan {
+        project: input.config.project.clone(),
+        distro: input.distro.clone(),
+        steps,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn commands_display_quoted_for_humans() {
+        let c = Cmd::new("pip", ["install", "keystone[ldap]", "a b", "it's"]).env("X", "1");
+        assert_eq!(c.to_string(), "X=1 pip install keystone[ldap] 'a b' 'it'\\''s'");
+    }
+}

@@ -1,0 +1,88 @@
+//! Step `info`: record what the image holds in /etc/image_info.
+//!
+//! packages.txt (`dpkg -l` / `rpm -qa`), pip.txt (`pip freeze`), project.txt (as LOCI writes it:
+//! PROJECT, PROJECT_REPO, PROJECT_REF, PROJECT_RELEASE and `git log -1` of the source), and
+//! image_info.json with the same facts plus the duration of every step run so far; and the
+//! constraint files the build used, so that child images install against the same pins.
+
+use std::path::Path;
+
+use serde::Serialize;
+
+use crate::config::Config;
+use crate::error::{Context, Result};
+use crate::exec::{Runner, Timings};
+use crate::plan::{Action, Cmd, Plan, PlanInput, Step};
+
+pub fn plan(input: &PlanInput) -> Option<Step> {
+    Some(
+        Step::new("info", "record packages, pip freeze and the source commit").action(Action::CollectInfo {
+            dir: input.config.paths.image_info.clone(),
+        }),
+    )
+}
+
+#[derive(Serialize)]
+struct Info<'a> {
+    loci_version: &'static str,
+    project: &'a str,
+    project_repo: &'a str,
+    project_ref: &'a str,
+    project_release: &'a str,
+    project_commit: Option<String>,
+    distro: String,
+    profiles: &'a [String],
+    pip_packages: &'a [String],
+    dist_packages: &'a [String],
+    wheels: Option<&'a crate::config::WheelsSource>,
+    python_packages: Vec<String>,
+    step_seconds: Vec<(String, f64)>,
+}
+
+pub fn collect(dir: &Path, plan: &Plan, config: &Config, runner: &mut dyn Runner, timings: &Timings) -> Result<()> {
+    std::fs::create_dir_all(dir).context(|| format!("cannot create {}", dir.display()))?;
+    let packages = runner.output(&plan.distro.list_packages_cmd())?;
+    write(&dir.join("packages.txt"), &packages)?;
+    let pip = config.paths.venv.join("bin/pip").display().to_string();
+    let freeze = runner.output(&Cmd::new(pip, ["freeze", "--all"]))?;
+    write(&dir.join("pip.txt"), &freeze)?;
+    let src = config.paths.sources_dir.join(&config.project);
+    let head = crate::steps::source::describe_head(&src);
+    let mut project = format!(
+        "PROJECT={}\nPROJECT_REPO={}\nPROJECT_REF={}\nPROJECT_RELEASE={}\n",
+        config.project, config.project_repo, config.project_ref, config.project_release
+    );
+    if let Some(h) = &head {
+        project.push_str(h);
+        project.push('\n');
+    }
+    write(&dir.join("project.txt"), &project)?;
+    // The constraints the image was built with, for `loci pip-install` in child images.
+    for f in ["upper-constraints.txt", "global-requirements.txt"] {
+        let from = config.paths.sources_dir.join(f);
+        if from.exists() {
+            std::fs::copy(&from, dir.join(f)).context(|| format!("cannot copy {} into {}", from.display(), dir.display()))?;
+        }
+    }
+    let info = Info {
+        loci_version: env!("CARGO_PKG_VERSION"),
+        project: &config.project,
+        project_repo: &config.project_repo,
+        project_ref: &config.project_ref,
+        project_release: &config.project_release,
+        project_commit: head.as_ref().and_then(|h| h.lines().next()).map(|l| l.trim_start_matches("commit ").to_string()),
+        distro: plan.distro.label(),
+        profiles: &config.profiles,
+        pip_packages: &config.pip_packages,
+        dist_packages: &config.dist_packages,
+        wheels: config.wheels.as_ref(),
+        python_packages: freeze.lines().map(String::from).collect(),
+        step_seconds: timings.steps.clone(),
+    };
+    let json = serde_json::to_string_pretty(&info).expect("serializable");
+    write(&dir.join("image_info.json"), &json)
+}
+
+fn write(path: &Path, text: &str) -> Result<()> {
+    std::fs::write(path, text).context(|| format!("cannot write {}", path.display()))
+}

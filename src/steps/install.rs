@@ -1,0 +1,83 @@
+//! Step `install`: pip-install the project (with PROJECT_PIP_EXTRAS), the EXTRA_PROJECTS trees
+//! and PIP_PACKAGES from the wheels, against the constraints.
+
+use crate::plan::{Cmd, PlanInput, Step};
+
+/// `pip install` as every install of a build runs it: binary wheels only (local source trees
+/// are still built), no cache, no bytecode, the constraints, the wheels as a find-links
+/// source, `--ignore-installed`, and PIP_ARGS. `no_index` adds `--no-index` (KEEP_ALL_WHEELS:
+/// the wheels hold every dependency, so the index is never asked).
+pub fn pip_install(input: &PlanInput, no_index: bool) -> Cmd {
+    let c = input.config;
+    let cdir = super::wheels::constraints_dir(input);
+    let wheels = super::wheels::wheels_dir(input);
+    let mut cmd = Cmd::new(
+        super::venv_bin(input, "pip"),
+        [
+            "install".to_string(),
+            "--no-cache-dir".into(),
+            "--only-binary".into(),
+            ":all:".into(),
+            "--no-compile".into(),
+            "-c".into(),
+            cdir.join("global-requirements.txt").display().to_string(),
+            "-c".into(),
+            cdir.join("upper-constraints.txt").display().to_string(),
+            "--find-links".into(),
+            wheels.display().to_string(),
+            "--ignore-installed".into(),
+        ],
+    );
+    if no_index {
+        cmd = cmd.arg("--no-index");
+    }
+    cmd.args(c.pip_args.iter().cloned())
+}
+
+/// The project's source tree as a pip requirement, with extras.
+pub fn project_requirement(input: &PlanInput) -> String {
+    let c = input.config;
+    let dir = c.paths.sources_dir.join(&c.project).display().to_string();
+    match &c.project_pip_extras {
+        Some(extras) => format!("{dir}[{extras}]"),
+        None => dir,
+    }
+}
+
+pub fn plan(input: &PlanInput) -> Option<Step> {
+    let c = input.config;
+    let mut cmd = pip_install(input, c.keep_all_wheels).arg(project_requirement(input));
+    for p in &c.extra_projects {
+        cmd = cmd.arg(c.paths.sources_dir.join(p).display().to_string());
+    }
+    cmd = cmd.args(c.pip_packages.iter().cloned());
+    Some(Step::new("install", format!("pip install {}", c.project)).run(cmd))
+}
+
+/// LOCI's infra image: bindep and PIP_PACKAGES in the venv, no project.
+pub fn plan_infra(input: &PlanInput) -> Option<Step> {
+    let c = input.config;
+    let cmd = pip_install(input, c.keep_all_wheels)
+        .arg("bindep")
+        .args(c.pip_packages.iter().cloned());
+    Some(Step::new("install", "pip install bindep and PIP_PACKAGES").run(cmd))
+}
+
+/// `pip install` for child images (`loci pip-install`): the constraints recorded in
+/// /etc/image_info when the image was built, and the wheels dir when one is present.
+pub fn pip_install_in_image(c: &crate::config::Config) -> Cmd {
+    let mut cmd = Cmd::new(
+        c.paths.venv.join("bin/pip").display().to_string(),
+        ["install", "--no-cache-dir", "--no-compile"],
+    );
+    for f in ["global-requirements.txt", "upper-constraints.txt"] {
+        let p = c.paths.image_info.join(f);
+        if p.exists() {
+            cmd = cmd.arg("-c").arg(p.display().to_string());
+        }
+    }
+    if c.paths.wheels_dir.is_dir() {
+        cmd = cmd.arg("--find-links").arg(c.paths.wheels_dir.display().to_string());
+    }
+    cmd.args(c.pip_args.iter().cloned())
+}

@@ -1,0 +1,333 @@
+//! Step `source`: the project's source tree at /tmp/PROJECT, cloned with libgit2.
+//!
+//! LOCI runs `git clone REPO; git fetch REPO REF; git checkout FETCH_HEAD`. loci fetches only
+//! what it needs: the ref itself (a branch, a tag, or a Gerrit ref such as
+//! `refs/changes/24/923324/10`) with the tags that point into its history, so that pbr can
+//! still compute the version. A full commit id cannot be fetched by name from most servers,
+//! so for one, every branch and tag is fetched and the commit looked up.
+
+use std::path::Path;
+
+use git2::{AutotagOption, FetchOptions, Oid, ProxyOptions, Repository};
+
+use crate::config::TlsConfig;
+use crate::error::{Error, Result};
+use crate::plan::{Action, PlanInput, Step};
+
+pub fn plan(input: &PlanInput) -> Option<Step> {
+    let c = input.config;
+    let dest = c.paths.sources_dir.join(&c.project);
+    Some(
+        Step::new("source", format!("{} at {}", c.project_repo, c.project_ref)).action(Action::GitClone {
+            repo: c.project_repo.clone(),
+            reference: c.project_ref.clone(),
+            dest,
+            shallow_no_git: false,
+        }),
+    )
+}
+
+/// Points libgit2 at the system CA bundle (or SSL_CERT_FILE): the vendored OpenSSL inside the
+/// static binary does not know where the distro keeps it.
+fn configure_tls(tls: &TlsConfig) {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let file = tls.ssl_cert_file.clone().or_else(|| {
+            [
+                "/etc/ssl/certs/ca-certificates.crt",
+                "/etc/pki/tls/certs/ca-bundle.crt",
+                "/etc/ssl/ca-bundle.pem",
+            ]
+            .iter()
+            .map(std::path::PathBuf::from)
+            .find(|p| p.exists())
+        });
+        let dir = tls.ssl_cert_dir.clone();
+        if file.is_some() || dir.is_some() {
+            // SAFETY: called once, before any other libgit2 use in this process.
+            let _ = unsafe {
+                match (&file, &dir) {
+                    (Some(f), Some(d)) => git2::opts::set_ssl_cert_file(f).and_then(|_| git2::opts::set_ssl_cert_dir(d)),
+                    (Some(f), None) => git2::opts::set_ssl_cert_file(f),
+                    (None, Some(d)) => git2::opts::set_ssl_cert_dir(d),
+                    (None, None) => Ok(()),
+                }
+            };
+        }
+    });
+}
+
+fn is_commit_id(reference: &str) -> bool {
+    reference.len() == 40 && reference.chars().all(|c| c.is_ascii_hexdigit())
+}
+
+/// Clones `repo` at `reference` into `dest`. An existing `dest` is used as it is (sources
+/// pre-seeded through the data dir). On failure, a partly created `dest` is removed.
+pub fn clone(repo: &str, reference: &str, dest: &Path, shallow_no_git: bool, tls: &TlsConfig) -> Result<()> {
+    if dest.exists() {
+        println!("{} exists: using the sources found there", dest.display());
+        return Ok(());
+    }
+    configure_tls(tls);
+    let result = clone_into(repo, reference, dest, shallow_no_git);
+    if result.is_err() {
+        let _ = std::fs::remove_dir_all(dest);
+    }
+    result
+}
+
+fn fetch_options<'a>(depth: Option<i32>) -> FetchOptions<'a> {
+    let mut proxy = ProxyOptions::new();
+    proxy.auto();
+    let mut fo = FetchOptions::new();
+    fo.proxy_options(proxy);
+    fo.download_tags(AutotagOption::Auto);
+    if let Some(d) = depth {
+        fo.depth(d);
+    }
+    fo
+}
+
+fn git_error(repo: &str, reference: &str, e: git2::Error) -> Error {
+    let msg = e.message().to_string();
+    let lower = msg.to_ascii_lowercase();
+    if lower.contains("couldn't find remote ref")
+        || lower.contains("not our ref")
+        || lower.contains("no such remote ref")
+        || lower.contains("not found")
+            && !lower.contains("repository not found")
+            && e.class() != git2::ErrorClass::Http
+    {
+        Error::new(format!("PROJECT_REF={reference} does not exist in PROJECT_REPO={repo}"))
+            .cause(msg)
+            .hint("check the branch, tag, commit id or Gerrit ref (refs/changes/NN/CHANGE/PATCHSET)")
+    } else {
+        Error::new(format!("cannot fetch {reference} from PROJECT_REPO={repo}"))
+            .cause(msg)
+            .hint("check that the repository URL is right and reachable from the build (proxy settings, --network host)")
+    }
+}
+
+/// Finds the full name of `reference` among the refs the server advertises: as given when it
+/// starts with `refs/`, else as a branch, then as a tag.
+fn resolve_ref(remote: &mut git2::Remote, repo_url: &str, reference: &str) -> Result<(String, Oid)> {
+    let mut proxy = ProxyOptions::new();
+    proxy.auto();
+    remote
+        .connect_auth(git2::Direction::Fetch, None, Some(proxy))
+        .map_err(|e| git_error(repo_url, reference, e))?;
+    let heads: Vec<(String, Oid)> = remote
+        .list()
+        .map_err(|e| git_error(repo_url, reference, e))?
+        .iter()
+        .map(|h| (h.name().to_string(), h.oid()))
+        .collect();
+    let _ = remote.disconnect();
+    let candidates = if reference.starts_with("refs/") {
+        vec![reference.to_string()]
+    } else {
+        vec![format!("refs/heads/{reference}"), format!("refs/tags/{reference}")]
+    };
+    candidates
+        .into_iter()
+        .find_map(|c| heads.iter().find(|(n, _)| *n == c).cloned())
+        .ok_or_else(|| {
+            Error::new(format!("PROJECT_REF={reference} does not exist in PROJECT_REPO={repo_url}"))
+                .cause(format!("the repository has no branch, tag or ref named {reference}"))
+                .hint("check the branch, tag, full 40-character commit id or Gerrit ref (refs/changes/NN/CHANGE/PATCHSET)")
+        })
+}
+
+fn clone_into(repo_url: &str, reference: &str, dest: &Path, shallow: bool) -> Result<()> {
+    let repo = Repository::init(dest)
+        .map_err(|e| Error::new(format!("cannot create a git repository at {}", dest.display())).cause(e))?;
+    let mut remote = repo
+        .remote_anonymous(repo_url)
+        .map_err(|e| Error::new(format!("PROJECT_REPO={repo_url} is not a usable git URL")).cause(e))?;
+    let oid: Oid = if is_commit_id(reference) {
+        let mut fo = fetch_options(None);
+        remote
+            .fetch(&["+refs/heads/*:refs/remotes/origin/*", "+refs/tags/*:refs/tags/*"], Some(&mut fo), None)
+            .map_err(|e| git_error(repo_url, reference, e))?;
+        let oid = Oid::from_str(reference).expect("checked hex");
+        if repo.find_commit(oid).is_err() {
+            // Servers that allow it can serve any reachable commit by id.
+            let mut fo = fetch_options(None);
+            remote
+                .fetch(&[reference], Some(&mut fo), None)
+                .map_err(|e| git_error(repo_url, reference, e))?;
+            repo.find_commit(oid).map_err(|e| git_error(repo_url, reference, e))?;
+        }
+        oid
+    } else {
+        let (full, advertised) = resolve_ref(&mut remote, repo_url, reference)?;
+        let refspec = full;
+        let mut fo = fetch_options(if shallow { Some(1) } else { None });
+        let fetched = remote.fetch(&[refspec.as_str()], Some(&mut fo), None);
+        if let Err(e) = fetched {
+            // Not every transport can fetch shallow (file://): fall back to a full fetch.
+            if !(shallow && e.message().contains("shallow")) {
+                return Err(git_error(repo_url, reference, e));
+            }
+            let mut fo = fetch_options(None);
+            remote
+                .fetch(&[refspec.as_str()], Some(&mut fo), None)
+                .map_err(|e| git_error(repo_url, reference, e))?;
+        }
+        // The advertised id may be an annotated tag: peel it to its commit.
+        let commit = repo
+            .find_object(advertised, None)
+            .and_then(|o| o.peel_to_commit())
+            .map_err(|e| git_error(repo_url, reference, e))?;
+        commit.id()
+    };
+    {
+        let commit = repo.find_commit(oid).map_err(|e| git_error(repo_url, reference, e))?;
+        repo.checkout_tree(commit.as_object(), Some(git2::build::CheckoutBuilder::new().force()))
+            .map_err(|e| Error::new(format!("cannot check out {reference} into {}", dest.display())).cause(e))?;
+    }
+    repo.set_head_detached(oid)
+        .map_err(|e| Error::new(format!("cannot set HEAD to {oid}")).cause(e))?;
+    println!("checked out {reference} ({oid}) into {}", dest.display());
+    drop(remote);
+    drop(repo);
+    if shallow {
+        std::fs::remove_dir_all(dest.join(".git"))
+            .map_err(|e| Error::new(format!("cannot remove {}/.git", dest.display())).cause(e))?;
+    }
+    Ok(())
+}
+
+/// `git log -1` of a source tree, as LOCI records it in project.txt.
+pub fn describe_head(dir: &Path) -> Option<String> {
+    let repo = Repository::open(dir).ok()?;
+    let commit = repo.head().ok()?.peel_to_commit().ok()?;
+    let author = commit.author();
+    let time = author.when();
+    Some(format!(
+        "commit {}\nAuthor: {} <{}>\nDate:   {} {}{:02}{:02}\n\n{}",
+        commit.id(),
+        author.name().unwrap_or(""),
+        author.email().unwrap_or(""),
+        time.seconds(),
+        if time.offset_minutes() < 0 { '-' } else { '+' },
+        time.offset_minutes().abs() / 60,
+        time.offset_minutes().abs() % 60,
+        commit
+            .message()
+            .unwrap_or("")
+            .lines()
+            .map(|l| format!("    {l}"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::process::Command;
+
+    /// A real repository with two commits, a tag, a branch and a Gerrit-style change ref,
+    /// served through the file:// transport.
+    fn fixture() -> (tempfile::TempDir, String, String, String) {
+        let dir = tempfile::tempdir().unwrap();
+        let src = dir.path().join("src");
+        let git = |args: &[&str]| {
+            let out = Command::new("git")
+                .args(args)
+                .current_dir(&src)
+                .env("GIT_AUTHOR_NAME", "t")
+                .env("GIT_AUTHOR_EMAIL", "t@example.com")
+                .env("GIT_COMMITTER_NAME", "t")
+                .env("GIT_COMMITTER_EMAIL", "t@example.com")
+                .output()
+                .unwrap();
+            assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+            String::from_utf8_lossy(&out.stdout).trim().to_string()
+        };
+        std::fs::create_dir_all(&src).unwrap();
+        git(&["init", "-q", "-b", "master"]);
+        std::fs::write(src.join("a.txt"), "one\n").unwrap();
+        git(&["add", "a.txt"]);
+        git(&["commit", "-q", "-m", "first"]);
+        git(&["tag", "1.0.0"]);
+        let first = git(&["rev-parse", "HEAD"]);
+        std::fs::write(src.join("a.txt"), "two\n").unwrap();
+        git(&["commit", "-q", "-am", "second"]);
+        let second = git(&["rev-parse", "HEAD"]);
+        git(&["checkout", "-q", "-b", "change", &first]);
+        std::fs::write(src.join("a.txt"), "change\n").unwrap();
+        git(&["commit", "-q", "-am", "proposed change"]);
+        git(&["update-ref", "refs/changes/24/923324/10", "HEAD"]);
+        git(&["checkout", "-q", "master"]);
+        let url = format!("file://{}", src.display());
+        (dir, url, first, second)
+    }
+
+    #[test]
+    fn clones_branch_tag_commit_and_gerrit_ref() {
+        let (dir, url, first, _second) = fixture();
+        let tls = TlsConfig::default();
+        for (reference, want) in [
+            ("master", "two\n"),
+            ("1.0.0", "one\n"),
+            (first.as_str(), "one\n"),
+            ("refs/changes/24/923324/10", "change\n"),
+        ] {
+            let dest = dir.path().join(format!("out-{}", reference.replace('/', "_")));
+            clone(&url, reference, &dest, false, &tls).unwrap();
+            assert_eq!(std::fs::read_to_string(dest.join("a.txt")).unwrap(), want, "{reference}");
+            assert!(describe_head(&dest).unwrap().starts_with("commit "));
+        }
+    }
+
+    #[test]
+    fn tags_come_along_for_pbr() {
+        let (dir, url, _, _) = fixture();
+        let dest = dir.path().join("tags");
+        clone(&url, "master", &dest, false, &TlsConfig::default()).unwrap();
+        let repo = Repository::open(&dest).unwrap();
+        assert!(repo.find_reference("refs/tags/1.0.0").is_ok());
+    }
+
+    #[test]
+    fn shallow_clone_removes_git_dir() {
+        let (dir, url, _, _) = fixture();
+        let dest = dir.path().join("shallow");
+        clone(&url, "1.0.0", &dest, true, &TlsConfig::default()).unwrap();
+        assert!(!dest.join(".git").exists());
+        assert_eq!(std::fs::read_to_string(dest.join("a.txt")).unwrap(), "one\n");
+    }
+
+    #[test]
+    fn missing_ref_names_repo_and_ref_and_leaves_nothing() {
+        let (dir, url, _, _) = fixture();
+        let dest = dir.path().join("missing");
+        let e = clone(&url, "no-such-branch", &dest, false, &TlsConfig::default()).unwrap_err();
+        let s = e.to_string();
+        assert!(s.contains("PROJECT_REF=no-such-branch does not exist in PROJECT_REPO=file://"), "{s}");
+        assert!(!dest.exists());
+    }
+
+    #[test]
+    fn unreachable_repo_is_reported() {
+        let dir = tempfile::tempdir().unwrap();
+        let dest = dir.path().join("x");
+        // Port 9 on loopback: nothing listens there.
+        let e = clone("git://127.0.0.1:9/nothing", "master", &dest, false, &TlsConfig::default()).unwrap_err();
+        let s = e.to_string();
+        assert!(s.contains("cannot fetch master from PROJECT_REPO=git://127.0.0.1:9/nothing"), "{s}");
+        assert!(!dest.exists());
+    }
+
+    #[test]
+    fn existing_sources_are_used_in_place() {
+        let dir = tempfile::tempdir().unwrap();
+        let dest = dir.path().join("keystone");
+        std::fs::create_dir(&dest).unwrap();
+        std::fs::write(dest.join("setup.py"), "").unwrap();
+        clone("git://127.0.0.1:9/nothing", "master", &dest, false, &TlsConfig::default()).unwrap();
+        assert!(dest.join("setup.py").exists());
+    }
+}

@@ -1,0 +1,95 @@
+//! Step `user`: the service's group and user, and the directories it owns.
+
+use std::path::PathBuf;
+
+use crate::error::{Error, Result};
+use crate::exec::Runner;
+use crate::plan::{Action, Cmd, PlanInput, Step, User};
+
+/// Plans the PROJECT user: uid UID, gid GID, home /var/lib/PROJECT, nologin (nova: bash, for
+/// instance migration over ssh), owning /etc, /var/log, /var/lib and /var/cache/PROJECT.
+pub fn plan(input: &PlanInput) -> Option<Step> {
+    let c = input.config;
+    if c.plugin {
+        return None;
+    }
+    let p = &c.project;
+    let shell = if p == "nova" { "/bin/bash" } else { "/usr/sbin/nologin" };
+    let user = User {
+        name: p.clone(),
+        uid: c.uid,
+        gid: c.gid,
+        home: PathBuf::from(format!("/var/lib/{p}")),
+        shell: shell.into(),
+        comment: format!("{p} user"),
+        dirs: ["/etc", "/var/log", "/var/lib", "/var/cache"]
+            .iter()
+            .map(|d| PathBuf::from(format!("{d}/{p}")))
+            .collect(),
+    };
+    Some(Step::new("user", format!("user {p} ({}:{})", c.uid, c.gid)).action(Action::CreateUser { user }))
+}
+
+/// Creates the group and user with groupadd/useradd after checking that the name and ids are
+/// free (or already exactly as wanted), then creates and chowns the directories.
+pub fn create(user: &User, runner: &mut dyn Runner) -> Result<()> {
+    use nix::unistd::{Gid, Group, Uid, User as SysUser};
+    let group = Group::from_gid(Gid::from_raw(user.gid)).ok().flatten();
+    match group {
+        Some(g) if g.name != user.name => {
+            return Err(Error::new(format!("GID={} is already taken by group {:?}", user.gid, g.name))
+                .hint("pass a free GID, e.g. --build-arg GID=42425"))
+        }
+        Some(_) => {}
+        None => {
+            if let Some(g) = Group::from_name(&user.name).ok().flatten() {
+                return Err(Error::new(format!(
+                    "group {:?} already exists with gid {}, not GID={}",
+                    user.name, g.gid, user.gid
+                ))
+                .hint("use a base image without that group, or pass its gid as GID"));
+            }
+            runner.run(&Cmd::new("groupadd", ["-g".to_string(), user.gid.to_string(), user.name.clone()]))?;
+        }
+    }
+    match SysUser::from_uid(Uid::from_raw(user.uid)).ok().flatten() {
+        Some(u) if u.name != user.name => {
+            return Err(Error::new(format!("UID={} is already taken by user {:?}", user.uid, u.name))
+                .hint("pass a free UID, e.g. --build-arg UID=42425"))
+        }
+        Some(_) => {}
+        None => {
+            if let Some(u) = SysUser::from_name(&user.name).ok().flatten() {
+                return Err(Error::new(format!(
+                    "user {:?} already exists with uid {}, not UID={}",
+                    user.name, u.uid, user.uid
+                ))
+                .hint("use a base image without that user, or pass its uid as UID"));
+            }
+            runner.run(&Cmd::new(
+                "useradd",
+                [
+                    "-u".to_string(),
+                    user.uid.to_string(),
+                    "-g".into(),
+                    user.name.clone(),
+                    "-M".into(),
+                    "-d".into(),
+                    user.home.display().to_string(),
+                    "-s".into(),
+                    user.shell.clone(),
+                    "-c".into(),
+                    user.comment.clone(),
+                    user.name.clone(),
+                ],
+            ))?;
+        }
+    }
+    for dir in &user.dirs {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| Error::new(format!("cannot create {}", dir.display())).cause(e))?;
+        nix::unistd::chown(dir, Some(Uid::from_raw(user.uid)), Some(Gid::from_raw(user.gid)))
+            .map_err(|e| Error::new(format!("cannot chown {} to {}:{}", dir.display(), user.uid, user.gid)).cause(e))?;
+    }
+    Ok(())
+}

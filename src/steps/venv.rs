@@ -1,0 +1,33 @@
+//! Step `venv`: the virtualenv at /var/lib/openstack with an up-to-date pip toolchain.
+
+use crate::plan::{Cmd, PlanInput, Step};
+
+/// Plans `python3 -m venv` and one pip run upgrading pip, setuptools and wheel, each with its
+/// constraint suffix (PIP_CONSTRAINT, SETUPTOOL_CONSTRAINT, WHEEL_CONSTRAINT, e.g. `<25`).
+///
+/// The venv is created without system site packages so that the build only sees what it
+/// installs; cleanup turns `include-system-site-packages` on for the final image (packaged
+/// modules such as python3-rbd must be importable), as LOCI does.
+pub fn plan(input: &PlanInput) -> Option<Step> {
+    let c = input.config;
+    if c.plugin {
+        return None;
+    }
+    let venv = c.paths.venv.display().to_string();
+    let wheels = super::wheels::wheels_dir(input).display().to_string();
+    let mut pip = Cmd::new(
+        super::venv_bin(input, "pip"),
+        ["install", "--upgrade", "--no-cache-dir", "--no-compile", "--find-links", wheels.as_str()],
+    )
+    .args(c.pip_args.iter().cloned());
+    pip = pip.args([
+        format!("pip{}", c.pip_constraint),
+        format!("setuptools{}", c.setuptools_constraint),
+        format!("wheel{}", c.wheel_constraint),
+    ]);
+    Some(
+        Step::new("venv", format!("virtualenv at {venv}"))
+            .run(Cmd::new("python3", ["-m", "venv", venv.as_str()]))
+            .run(pip),
+    )
+}
