@@ -105,7 +105,10 @@ where
             let config = Config::from_env(&env)?;
             let plan = make_plan(&config, &args, false)?;
             if json {
-                println!("{}", serde_json::to_string_pretty(&plan).expect("serializable"));
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&plan).expect("serializable")
+                );
             } else {
                 print!("{plan}");
             }
@@ -126,12 +129,17 @@ where
             })?;
             let dest = config.paths.wheels_dir.clone();
             let started = std::time::Instant::now();
-            steps::wheels::fetch(&source, &dest, &config.registry, &config.tls).map_err(|e| e.in_step("wheels"))?;
+            steps::wheels::fetch(&source, &dest, &config.registry, &config.tls)
+                .map_err(|e| e.in_step("wheels"))?;
             let shown = match &source {
                 WheelsSource::Directory(d) => d.clone(),
                 _ => dest,
             };
-            println!("wheels ready in {} ({})", shown.display(), exec::human(started.elapsed()));
+            println!(
+                "wheels ready in {} ({})",
+                shown.display(),
+                exec::human(started.elapsed())
+            );
             Ok(())
         }
         Command::Packages { args, packages } => {
@@ -140,11 +148,7 @@ where
             let distro = detect(&config, &args, true)?;
             let files = load_files(&config, &args);
             let input = input(&config, &distro, files);
-            let mut steps_: Vec<Step> = Vec::new();
-            if let Some(refresh) = distro.refresh_cmd() {
-                steps_.push(Step::new("refresh", "refresh the package index").run(refresh));
-            }
-            steps_.extend(steps::packages::plan(&input)?);
+            let steps_: Vec<Step> = steps::packages::plan(&input)?.into_iter().collect();
             run_steps(&config, distro, steps_)
         }
         Command::PipInstall { requirements } => {
@@ -168,7 +172,11 @@ where
 
 fn run_steps(config: &Config, distro: Distro, steps_: Vec<Step>) -> Result<()> {
     let plan = Plan {
-        project: if config.project.is_empty() { "image".into() } else { config.project.clone() },
+        project: if config.project.is_empty() {
+            "image".into()
+        } else {
+            config.project.clone()
+        },
         distro,
         steps: steps_,
     };
@@ -176,7 +184,11 @@ fn run_steps(config: &Config, distro: Distro, steps_: Vec<Step>) -> Result<()> {
     exec::execute(&plan, config, &mut runner).map(|_| ())
 }
 
-fn input<'a>(config: &'a Config, distro: &'a Distro, files: (Vec<(String, String)>, Vec<(String, String)>)) -> PlanInput<'a> {
+fn input<'a>(
+    config: &'a Config,
+    distro: &'a Distro,
+    files: (Vec<(String, String)>, Vec<(String, String)>),
+) -> PlanInput<'a> {
     PlanInput {
         config,
         distro,
@@ -191,17 +203,25 @@ fn detect(config: &Config, args: &PlanArgs, on_this_machine: bool) -> Result<Dis
         Some(path) => OsRelease::from_file(path)?,
         None => {
             let etc = Path::new("/etc/os-release");
-            OsRelease::from_file(if etc.exists() { etc } else { Path::new("/usr/lib/os-release") })?
+            OsRelease::from_file(if etc.exists() {
+                etc
+            } else {
+                Path::new("/usr/lib/os-release")
+            })?
         }
     };
-    let has_dnf = (on_this_machine && args.os_release.is_none()).then(|| which::which("dnf").is_ok());
+    let has_dnf =
+        (on_this_machine && args.os_release.is_none()).then(|| which::which("dnf").is_ok());
     Distro::detect(&os, config.distro.as_deref(), has_dnf).map_err(|e| e.in_step("distro"))
 }
 
 /// Reads `DIR/bindep*` and `DIR/pydep*` (LOCI's /opt/loci convention: bindep.txt, pydep.txt and
 /// the EXTRA_BINDEP/EXTRA_PYDEP files). Without any, the lists built into loci are used.
 fn load_files(config: &Config, args: &PlanArgs) -> (Vec<(String, String)>, Vec<(String, String)>) {
-    let dir = args.loci_dir.clone().unwrap_or_else(|| config.paths.loci_dir.clone());
+    let dir = args
+        .loci_dir
+        .clone()
+        .unwrap_or_else(|| config.paths.loci_dir.clone());
     let read = |prefix: &str| -> Vec<(String, String)> {
         let mut files: Vec<(String, String)> = Vec::new();
         if let Ok(entries) = std::fs::read_dir(&dir) {
@@ -226,7 +246,10 @@ fn load_files(config: &Config, args: &PlanArgs) -> (Vec<(String, String)>, Vec<(
     let mut bindep = read("bindep");
     let mut pydep = read("pydep");
     if bindep.is_empty() {
-        bindep.push(("bindep.txt (built into loci)".into(), EMBEDDED_BINDEP.into()));
+        bindep.push((
+            "bindep.txt (built into loci)".into(),
+            EMBEDDED_BINDEP.into(),
+        ));
     }
     if pydep.is_empty() {
         pydep.push(("pydep.txt (built into loci)".into(), EMBEDDED_PYDEP.into()));

@@ -158,23 +158,19 @@ pub struct Config {
     pub paths: Paths,
 }
 
-/// LOCI's default list of horizon plugins whose panels get enabled.
+/// LOCI's default list of horizon plugins whose panels get enabled (their Python package names,
+/// as in LOCI's `project_specific/horizon/01_configure_horizon.sh`); plugins not installed are
+/// skipped.
 pub const DEFAULT_HORIZON_PANELS: &[&str] = &[
-    "aodh",
-    "designate",
-    "heat",
-    "ironic",
-    "magnum",
-    "manila",
-    "mistral",
-    "murano",
-    "neutron_vpnaas",
-    "octavia",
-    "senlin",
-    "solum",
-    "trove",
-    "watcher",
-    "zaqar",
+    "heat_dashboard",
+    "octavia_dashboard",
+    "designatedashboard",
+    "tf_dashboard",
+    "bgpvpn_dashboard",
+    "masakaridashboard",
+    "manila_ui",
+    "neutron_vpnaas_dashboard",
+    "watcher_dashboard",
 ];
 
 impl Config {
@@ -211,37 +207,52 @@ impl Config {
         let extra_projects = words(env, "EXTRA_PROJECTS");
         for p in &extra_projects {
             if !valid_name(p) {
-                return Err(Error::new(format!("EXTRA_PROJECTS entry {p:?} is not a directory name"))
-                    .hint("EXTRA_PROJECTS names source trees in the data dir (/tmp), separated by spaces"));
+                return Err(Error::new(format!(
+                    "EXTRA_PROJECTS entry {p:?} is not a directory name"
+                ))
+                .hint(
+                    "EXTRA_PROJECTS names source trees in the data dir (/tmp), separated by spaces",
+                ));
             }
         }
         let uid = id(env, "UID", 42424)?;
         let gid = id(env, "GID", 42424)?;
         let wheels = get(env, "WHEELS").map(|w| classify_wheels(&w));
         let registry = RegistryConfig {
-            protocol: match get(env, "REGISTRY_PROTOCOL").as_deref().map(str::to_ascii_lowercase).as_deref() {
+            protocol: match get(env, "REGISTRY_PROTOCOL")
+                .as_deref()
+                .map(str::to_ascii_lowercase)
+                .as_deref()
+            {
                 None | Some("detect") => RegistryProtocol::Detect,
                 Some("http") => RegistryProtocol::Http,
                 Some("https") => RegistryProtocol::Https,
                 Some(other) => {
-                    return Err(Error::new(format!("REGISTRY_PROTOCOL={other} is not understood"))
-                        .hint("use http, https or detect"))
+                    return Err(
+                        Error::new(format!("REGISTRY_PROTOCOL={other} is not understood"))
+                            .hint("use http, https or detect"),
+                    )
                 }
             },
             insecure: boolean(env, "REGISTRY_INSECURE", false)?,
-            auth_file: get(env, "REGISTRY_AUTH_FILE").map(PathBuf::from).or_else(|| {
-                let secret = PathBuf::from("/run/secrets/registry-auth");
-                if secret.exists() {
-                    return Some(secret);
-                }
-                get(env, "DOCKER_CONFIG")
-                    .map(|d| PathBuf::from(d).join("config.json"))
-                    .or_else(|| get(env, "HOME").map(|h| PathBuf::from(h).join(".docker/config.json")))
-                    .filter(|p| p.exists())
-            }),
+            auth_file: get(env, "REGISTRY_AUTH_FILE")
+                .map(PathBuf::from)
+                .or_else(|| {
+                    let secret = PathBuf::from("/run/secrets/registry-auth");
+                    if secret.exists() {
+                        return Some(secret);
+                    }
+                    get(env, "DOCKER_CONFIG")
+                        .map(|d| PathBuf::from(d).join("config.json"))
+                        .or_else(|| {
+                            get(env, "HOME").map(|h| PathBuf::from(h).join(".docker/config.json"))
+                        })
+                        .filter(|p| p.exists())
+                }),
         };
         let nova = NovaConfig {
-            novnc_repo: get(env, "NOVNC_REPO").unwrap_or_else(|| "https://github.com/novnc/novnc".into()),
+            novnc_repo: get(env, "NOVNC_REPO")
+                .unwrap_or_else(|| "https://github.com/novnc/novnc".into()),
             novnc_ref: get(env, "NOVNC_REF").unwrap_or_else(|| "v1.3.0".into()),
             spice_repo: get(env, "SPICE_REPO")
                 .unwrap_or_else(|| "https://gitlab.freedesktop.org/spice/spice-html5.git".into()),
@@ -253,7 +264,10 @@ impl Config {
         let horizon = HorizonConfig {
             extra_panels: match env.get("HORIZON_EXTRA_PANELS") {
                 Some(v) => v.split_whitespace().map(String::from).collect(),
-                None => DEFAULT_HORIZON_PANELS.iter().map(|s| s.to_string()).collect(),
+                None => DEFAULT_HORIZON_PANELS
+                    .iter()
+                    .map(|s| s.to_string())
+                    .collect(),
             },
         };
         let keystone = KeystoneConfig {
@@ -321,7 +335,9 @@ impl Config {
 
 /// A non-empty, trimmed value.
 fn get(env: &Env, key: &str) -> Option<String> {
-    env.get(key).map(|v| v.trim().to_string()).filter(|v| !v.is_empty())
+    env.get(key)
+        .map(|v| v.trim().to_string())
+        .filter(|v| !v.is_empty())
 }
 
 /// A white-space separated list.
@@ -344,8 +360,10 @@ fn boolean(env: &Env, key: &str, default: bool) -> Result<bool> {
     match get(env, key) {
         None => Ok(default),
         Some(v) => parse_bool(&v).ok_or_else(|| {
-            Error::new(format!("{key}={v} is not a boolean"))
-                .hint(format!("use True or False (yes/no and 1/0 work too); the default is {}", if default { "True" } else { "False" }))
+            Error::new(format!("{key}={v} is not a boolean")).hint(format!(
+                "use True or False (yes/no and 1/0 work too); the default is {}",
+                if default { "True" } else { "False" }
+            ))
         }),
     }
 }
@@ -355,8 +373,11 @@ fn id(env: &Env, key: &str, default: u32) -> Result<u32> {
         None => Ok(default),
         Some(v) => match v.parse::<u32>() {
             Ok(n) if n > 0 && n < 4_294_967_295 => Ok(n),
-            _ => Err(Error::new(format!("{key}={v} is not a valid numeric id"))
-                .hint(format!("{key} must be a number from 1 to 4294967294; LOCI's default is {default}"))),
+            _ => Err(
+                Error::new(format!("{key}={v} is not a valid numeric id")).hint(format!(
+                    "{key} must be a number from 1 to 4294967294; LOCI's default is {default}"
+                )),
+            ),
         },
     }
 }
@@ -365,7 +386,9 @@ fn valid_name(name: &str) -> bool {
     !name.is_empty()
         && name != "."
         && name != ".."
-        && name.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
 }
 
 /// Decides what kind of WHEELS value this is, as LOCI does: URLs by scheme, local files and
@@ -390,7 +413,10 @@ mod tests {
     use super::*;
 
     fn env(pairs: &[(&str, &str)]) -> Env {
-        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
     }
 
     #[test]
@@ -416,18 +442,31 @@ mod tests {
 
     #[test]
     fn booleans_accept_loci_forms() {
-        for (v, want) in [("True", true), ("yes", true), ("1", true), ("FALSE", false), ("No", false), ("0", false)] {
+        for (v, want) in [
+            ("True", true),
+            ("yes", true),
+            ("1", true),
+            ("FALSE", false),
+            ("No", false),
+            ("0", false),
+        ] {
             let c = Config::from_env(&env(&[("PROJECT", "nova"), ("PLUGIN", v)])).unwrap();
             assert_eq!(c.plugin, want, "{v}");
         }
-        let e = Config::from_env(&env(&[("PROJECT", "nova"), ("KEEP_ALL_WHEELS", "maybe")])).unwrap_err();
-        assert!(e.to_string().contains("KEEP_ALL_WHEELS=maybe is not a boolean"));
+        let e = Config::from_env(&env(&[("PROJECT", "nova"), ("KEEP_ALL_WHEELS", "maybe")]))
+            .unwrap_err();
+        assert!(e
+            .to_string()
+            .contains("KEEP_ALL_WHEELS=maybe is not a boolean"));
     }
 
     #[test]
     fn non_numeric_uid_is_an_error() {
         let e = Config::from_env(&env(&[("PROJECT", "nova"), ("UID", "abc")])).unwrap_err();
-        assert!(e.to_string().contains("UID=abc is not a valid numeric id"), "{e}");
+        assert!(
+            e.to_string().contains("UID=abc is not a valid numeric id"),
+            "{e}"
+        );
         let e = Config::from_env(&env(&[("PROJECT", "nova"), ("GID", "-5")])).unwrap_err();
         assert!(e.to_string().contains("GID=-5"), "{e}");
     }
@@ -442,25 +481,46 @@ mod tests {
         .unwrap();
         assert_eq!(c.pip_wheel_args, vec!["--pre", "-v"]);
         assert_eq!(c.wheel_constraint, "<0.46");
-        let c = Config::from_env(&env(&[("PROJECT", "nova"), ("PIP_ARGS", "--pre"), ("PIP_WHEEL_ARGS", "")])).unwrap();
+        let c = Config::from_env(&env(&[
+            ("PROJECT", "nova"),
+            ("PIP_ARGS", "--pre"),
+            ("PIP_WHEEL_ARGS", ""),
+        ]))
+        .unwrap();
         assert!(c.pip_wheel_args.is_empty());
     }
 
     #[test]
     fn wheels_are_classified() {
-        assert_eq!(classify_wheels("https://x/y.tar.gz"), WheelsSource::Url("https://x/y.tar.gz".into()));
+        assert_eq!(
+            classify_wheels("https://x/y.tar.gz"),
+            WheelsSource::Url("https://x/y.tar.gz".into())
+        );
         assert_eq!(
             classify_wheels("loci/requirements:master-ubuntu"),
             WheelsSource::Image("loci/requirements:master-ubuntu".into())
         );
-        assert_eq!(classify_wheels("/nonexistent/w.tgz"), WheelsSource::Tarball("/nonexistent/w.tgz".into()));
+        assert_eq!(
+            classify_wheels("/nonexistent/w.tgz"),
+            WheelsSource::Tarball("/nonexistent/w.tgz".into())
+        );
         assert_eq!(classify_wheels("/"), WheelsSource::Directory("/".into()));
     }
 
     #[test]
     fn proxies_are_collected_but_not_serialized() {
-        let c = Config::from_env(&env(&[("PROJECT", "nova"), ("https_proxy", "http://127.0.0.1:3128")])).unwrap();
-        assert_eq!(c.proxy_env, vec![("https_proxy".to_string(), "http://127.0.0.1:3128".to_string())]);
+        let c = Config::from_env(&env(&[
+            ("PROJECT", "nova"),
+            ("https_proxy", "http://127.0.0.1:3128"),
+        ]))
+        .unwrap();
+        assert_eq!(
+            c.proxy_env,
+            vec![(
+                "https_proxy".to_string(),
+                "http://127.0.0.1:3128".to_string()
+            )]
+        );
         let json = serde_json::to_string(&c).unwrap();
         assert!(!json.contains("3128"));
     }

@@ -72,7 +72,10 @@ mod tests {
 
     #[test]
     fn line_names() {
-        assert_eq!(line_name("oslo.config===9.7.0;python_version>='3.9'"), Some("oslo.config"));
+        assert_eq!(
+            line_name("oslo.config===9.7.0;python_version>='3.9'"),
+            Some("oslo.config")
+        );
         assert_eq!(line_name("pbr[extra]>=1"), Some("pbr"));
         assert_eq!(line_name("  "), None);
         assert_eq!(line_name("-e git+https://x"), None);

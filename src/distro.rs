@@ -62,7 +62,11 @@ impl Distro {
     ///
     /// `has_dnf` tells whether `dnf` exists on the machine: rpm distros without it use `yum`.
     /// For planning another machine, pass `None` to decide from the release number alone.
-    pub fn detect(os: &OsRelease, distro_override: Option<&str>, has_dnf: Option<bool>) -> Result<Self> {
+    pub fn detect(
+        os: &OsRelease,
+        distro_override: Option<&str>,
+        has_dnf: Option<bool>,
+    ) -> Result<Self> {
         let id = distro_override
             .map(|d| d.trim().to_ascii_lowercase())
             .filter(|d| !d.is_empty())
@@ -76,8 +80,12 @@ impl Distro {
                 } else {
                     format!("ID={id} in os-release ({})", os.pretty_name)
                 };
-                return Err(Error::new(format!("unsupported distribution: {from}"))
-                    .hint(format!("supported distributions are: {}", SUPPORTED.join(", "))));
+                return Err(
+                    Error::new(format!("unsupported distribution: {from}")).hint(format!(
+                        "supported distributions are: {}",
+                        SUPPORTED.join(", ")
+                    )),
+                );
             }
         };
         let major: u32 = os
@@ -96,7 +104,10 @@ impl Distro {
             },
         };
         let codename = match family {
-            Family::Debian => os.codename.clone().or_else(|| debian_codename(&os.version_id)),
+            Family::Debian => os
+                .codename
+                .clone()
+                .or_else(|| debian_codename(&os.version_id)),
             Family::RedHat => None,
         };
         let python = default_python(&id, &os.version_id, codename.as_deref());
@@ -134,7 +145,9 @@ impl Distro {
             ]
             .map(String::from)
             .to_vec(),
-            Family::RedHat => ["ca-certificates", "sudo", "python3"].map(String::from).to_vec(),
+            Family::RedHat => ["ca-certificates", "sudo", "python3"]
+                .map(String::from)
+                .to_vec(),
         };
         if self.family == Family::Debian {
             if self.has_python3_distutils() {
@@ -173,15 +186,27 @@ impl Distro {
     /// Installs `packages` without recommended/weak dependencies, failing on unknown names.
     pub fn install_cmd(&self, packages: &[String]) -> Cmd {
         let mut cmd = match self.package_manager {
-            PackageManager::Apt => Cmd::new("apt-get", ["install", "-y", "--no-install-recommends"])
-                .env("DEBIAN_FRONTEND", "noninteractive"),
+            PackageManager::Apt => {
+                Cmd::new("apt-get", ["install", "-y", "--no-install-recommends"])
+                    .env("DEBIAN_FRONTEND", "noninteractive")
+            }
             PackageManager::Dnf => Cmd::new(
                 "dnf",
-                ["install", "-y", "--setopt=install_weak_deps=False", "--setopt=tsflags=nodocs"],
+                [
+                    "install",
+                    "-y",
+                    "--setopt=install_weak_deps=False",
+                    "--setopt=tsflags=nodocs",
+                ],
             ),
             PackageManager::Yum => Cmd::new(
                 "yum",
-                ["install", "-y", "--setopt=skip_missing_names_on_install=False", "--setopt=tsflags=nodocs"],
+                [
+                    "install",
+                    "-y",
+                    "--setopt=skip_missing_names_on_install=False",
+                    "--setopt=tsflags=nodocs",
+                ],
             ),
         };
         cmd.args.extend(packages.iter().cloned());
@@ -195,6 +220,29 @@ impl Distro {
                 .env("DEBIAN_FRONTEND", "noninteractive"),
             PackageManager::Dnf => Cmd::new("dnf", ["remove", "-y"]),
             PackageManager::Yum => Cmd::new("yum", ["remove", "-y"]),
+        };
+        cmd.args.extend(packages.iter().cloned());
+        cmd
+    }
+
+    /// The install action for `packages`: refresh (once per build) and install, skipped for
+    /// packages already installed.
+    pub fn install_action(&self, packages: &[String]) -> crate::plan::Action {
+        crate::plan::Action::InstallPackages {
+            packages: packages.to_vec(),
+            refresh: self.refresh_cmd(),
+            install: self.install_cmd(packages),
+        }
+    }
+
+    /// Asks the package database which of `packages` are installed.
+    pub fn query_installed_cmd(&self, packages: &[String]) -> Cmd {
+        let mut cmd = match self.family {
+            Family::Debian => Cmd::new(
+                "dpkg-query",
+                ["--show", "--showformat=${Package} ${db:Status-Status}\\n"],
+            ),
+            Family::RedHat => Cmd::new("rpm", ["--query", "--queryformat=%{NAME} installed\\n"]),
         };
         cmd.args.extend(packages.iter().cloned());
         cmd

@@ -114,6 +114,8 @@ mod tests {
     #[test]
     fn multi_line_causes_are_indented() {
         let e = Error::new("pip failed").cause("line one\nline two\n");
-        assert!(e.to_string().contains("caused by:\n    line one\n    line two"));
+        assert!(e
+            .to_string()
+            .contains("caused by:\n    line one\n    line two"));
     }
 }

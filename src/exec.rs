@@ -29,6 +29,9 @@ pub trait Runner {
     fn run(&mut self, cmd: &Cmd) -> Result<()>;
     /// Runs `cmd` and returns its standard output; an error on a non-zero exit.
     fn output(&mut self, cmd: &Cmd) -> Result<String>;
+    /// Runs a query and returns its standard output whatever the exit status (package
+    /// queries exit non-zero when one name is unknown but still answer for the others).
+    fn probe(&mut self, cmd: &Cmd) -> Result<String>;
 }
 
 /// Runs commands on this machine.
@@ -66,11 +69,16 @@ impl SystemRunner {
 
 fn spawn_error(cmd: &Cmd, e: std::io::Error) -> Error {
     let hint = if e.kind() == std::io::ErrorKind::NotFound {
-        format!("`{}` is not installed in this image (or not on PATH)", cmd.program)
+        format!(
+            "`{}` is not installed in this image (or not on PATH)",
+            cmd.program
+        )
     } else {
         "check that the build runs as root".to_string()
     };
-    Error::new(format!("cannot start `{cmd}`")).cause(e).hint(hint)
+    Error::new(format!("cannot start `{cmd}`"))
+        .cause(e)
+        .hint(hint)
 }
 
 fn exit_error(cmd: &Cmd, status: std::process::ExitStatus, tail: &[String]) -> Error {
@@ -93,6 +101,16 @@ fn exit_error(cmd: &Cmd, status: std::process::ExitStatus, tail: &[String]) -> E
 }
 
 impl Runner for SystemRunner {
+    fn probe(&mut self, cmd: &Cmd) -> Result<String> {
+        let out = self
+            .command(cmd)
+            .stdin(Stdio::null())
+            .stderr(Stdio::null())
+            .output()
+            .map_err(|e| spawn_error(cmd, e))?;
+        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    }
+
     fn run(&mut self, cmd: &Cmd) -> Result<()> {
         println!("+ {cmd}");
         let _ = std::io::stdout().flush();
@@ -113,7 +131,10 @@ impl Runner for SystemRunner {
         if status.success() {
             return Ok(());
         }
-        let tail: Vec<String> = tail.lock().map(|t| t.iter().cloned().collect()).unwrap_or_default();
+        let tail: Vec<String> = tail
+            .lock()
+            .map(|t| t.iter().cloned().collect())
+            .unwrap_or_default();
         Err(exit_error(cmd, status, &tail))
     }
 
@@ -172,10 +193,18 @@ pub struct Timings {
     pub steps: Vec<(String, f64)>,
 }
 
+/// What the executor remembers across steps.
+#[derive(Debug, Default)]
+pub struct State {
+    /// Whether the package index was refreshed in this build (once is enough).
+    pub index_refreshed: bool,
+}
+
 /// Runs every step of `plan` in order.
 pub fn execute(plan: &Plan, config: &Config, runner: &mut dyn Runner) -> Result<Timings> {
     let total = Instant::now();
     let mut timings = Timings::default();
+    let mut state = State::default();
     let n = plan.steps.len();
     println!(
         "==> loci {} building {} on {} ({} steps)",
@@ -189,30 +218,59 @@ pub fn execute(plan: &Plan, config: &Config, runner: &mut dyn Runner) -> Result<
         let _ = std::io::stdout().flush();
         let start = Instant::now();
         for action in &step.actions {
-            run_action(action, plan, config, runner, &timings).map_err(|e| e.in_step(step.name))?;
+            run_action(action, plan, config, runner, &timings, &mut state)
+                .map_err(|e| e.in_step(step.name))?;
         }
         let took = start.elapsed();
         println!("==> [{}/{n}] {} done in {}", i + 1, step.name, human(took));
-        timings.steps.push((step.name.to_string(), took.as_secs_f64()));
+        timings
+            .steps
+            .push((step.name.to_string(), took.as_secs_f64()));
     }
     println!("==> {} built in {}", plan.project, human(total.elapsed()));
     Ok(timings)
 }
 
-fn run_action(action: &Action, plan: &Plan, config: &Config, runner: &mut dyn Runner, timings: &Timings) -> Result<()> {
+fn run_action(
+    action: &Action,
+    plan: &Plan,
+    config: &Config,
+    runner: &mut dyn Runner,
+    timings: &Timings,
+    state: &mut State,
+) -> Result<()> {
     match action {
         Action::Run { cmd } => runner.run(cmd),
+        Action::InstallPackages {
+            packages, refresh, ..
+        } => steps::packages::install(&plan.distro, packages, refresh.as_ref(), runner, state),
         Action::InstallLibpython { distro } => steps::base::install_libpython(distro, runner),
-        Action::FetchWheels { source, dest } => steps::wheels::fetch(source, dest, &config.registry, &config.tls),
-        Action::PrepareConstraints { wheels, dir, project } => steps::wheels::prepare_constraints(wheels, dir, project),
-        Action::CreateUser { user } => steps::user::create(user, runner),
-        Action::GitClone { repo, reference, dest, shallow_no_git } => {
-            steps::source::clone(repo, reference, dest, *shallow_no_git, &config.tls)
+        Action::FetchWheels { source, dest } => {
+            steps::wheels::fetch(source, dest, &config.registry, &config.tls)
         }
-        Action::ProjectHook { project, hook } => steps::project_specific::run(project, hook, plan, config, runner),
+        Action::PrepareConstraints {
+            wheels,
+            dir,
+            project,
+        } => steps::wheels::prepare_constraints(wheels, dir, project),
+        Action::CreateUser { user } => steps::user::create(user, runner),
+        Action::GitClone {
+            repo,
+            reference,
+            dest,
+            shallow_no_git,
+        } => steps::source::clone(repo, reference, dest, *shallow_no_git, &config.tls),
+        Action::ProjectHook { project, hook } => {
+            steps::project_specific::run(project, hook, plan, config, runner)
+        }
         Action::CopyConfigFiles { from, to } => steps::config_files::copy(from, to),
-        Action::CollectInfo { dir } => steps::image_info::collect(dir, plan, config, runner, timings),
-        Action::Remove { paths, contents_only } => steps::cleanup::remove(paths, *contents_only),
+        Action::CollectInfo { dir } => {
+            steps::image_info::collect(dir, plan, config, runner, timings)
+        }
+        Action::Remove {
+            paths,
+            contents_only,
+        } => steps::cleanup::remove(paths, *contents_only),
         Action::DeleteBytecode { roots } => steps::cleanup::delete_bytecode(roots),
         Action::SystemSitePackages { venv } => steps::cleanup::system_site_packages(venv),
         Action::BuildRequirements => steps::requirements::build(plan, config, runner),
@@ -226,6 +284,31 @@ pub fn human(d: Duration) -> String {
         format!("{s:.1}s")
     } else {
         format!("{}m{:02}s", (s / 60.0) as u64, (s as u64) % 60)
+    }
+}
+
+/// A runner that records commands instead of running them, for unit tests of step logic.
+#[cfg(test)]
+#[derive(Debug, Default)]
+pub(crate) struct RecordingRunner {
+    pub commands: Vec<Cmd>,
+    /// What `probe` and `output` answer.
+    pub answer: String,
+}
+
+#[cfg(test)]
+impl Runner for RecordingRunner {
+    fn run(&mut self, cmd: &Cmd) -> Result<()> {
+        self.commands.push(cmd.clone());
+        Ok(())
+    }
+    fn output(&mut self, cmd: &Cmd) -> Result<String> {
+        self.commands.push(cmd.clone());
+        Ok(self.answer.clone())
+    }
+    fn probe(&mut self, cmd: &Cmd) -> Result<String> {
+        self.commands.push(cmd.clone());
+        Ok(self.answer.clone())
     }
 }
 
@@ -245,7 +328,10 @@ mod tests {
     #[test]
     fn missing_program_is_named() {
         let mut r = SystemRunner::default();
-        let e = r.run(&Cmd::new("loci-no-such-tool", ["x"])).unwrap_err().to_string();
+        let e = r
+            .run(&Cmd::new("loci-no-such-tool", ["x"]))
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("`loci-no-such-tool` is not installed"), "{e}");
     }
 
@@ -256,7 +342,13 @@ mod tests {
         };
         std::env::set_var("PIP_CONSTRAINT", "<25");
         let out = r
-            .output(&Cmd::new("sh", ["-c", "echo ${PIP_CONSTRAINT:-unset} $FROM_RUNNER $X"]).env("X", "x"))
+            .output(
+                &Cmd::new(
+                    "sh",
+                    ["-c", "echo ${PIP_CONSTRAINT:-unset} $FROM_RUNNER $X"],
+                )
+                .env("X", "x"),
+            )
             .unwrap();
         assert_eq!(out.trim(), "unset yes x");
     }

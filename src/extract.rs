@@ -1,18 +1,599 @@
-//! Safe, streaming extraction of tar archives (placeholder, being written).
+//! Safe, streaming extraction of tar archives (plain, gzip or zstd, told apart by their magic
+//! bytes, never by the file name).
+//!
+//! Everything is extracted into a staging directory next to the destination ([`Staging`]) and
+//! moved into place only when the whole archive was read without error, so a failed or refused
+//! archive leaves nothing behind. Members are refused when they would land outside the
+//! destination (absolute paths, `..`, links pointing out) or are devices/fifos; dot-files (any
+//! path component starting with `.`) are skipped, as LOCI does.
 
-use std::path::Path;
+use std::io::{self, BufRead, BufReader, Read};
+use std::path::{Component, Path, PathBuf};
 
 use crate::config::TlsConfig;
 use crate::error::{Error, Result};
 
-/// Extracts a local .tar / .tar.gz / .tgz into `dest`.
-pub fn from_file(path: &Path, dest: &Path) -> Result<()> {
-    let _ = dest;
-    Err(Error::new(format!("extracting {} is not implemented yet", path.display())))
+/// Compression of an archive stream.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Compression {
+    None,
+    Gzip,
+    Zstd,
 }
 
-/// Downloads an http(s) tarball and extracts it into `dest` as it streams.
+const HINT_FORMAT: &str =
+    "WHEELS archives must be tar files, optionally gzip- or zstd-compressed (e.g. `tar -C wheels -czf wheels.tar.gz .`)";
+
+/// Recognises the compression from the first bytes of a stream.
+pub fn sniff(head: &[u8]) -> std::result::Result<Compression, String> {
+    match head {
+        [0x1f, 0x8b, ..] => Ok(Compression::Gzip),
+        [0x28, 0xb5, 0x2f, 0xfd, ..] => Ok(Compression::Zstd),
+        [b'B', b'Z', b'h', ..] => Err("bzip2-compressed data is not supported".into()),
+        [0xfd, b'7', b'z', b'X', b'Z', 0x00, ..] => {
+            Err("xz-compressed data is not supported".into())
+        }
+        [b'P', b'K', 0x03, 0x04, ..] => Err("this is a zip file, not a tar archive".into()),
+        _ if head.len() >= 262 && &head[257..262] == b"ustar" => Ok(Compression::None),
+        // An old v7 tar has no magic; let the tar reader judge.
+        _ if head.len() >= 512 || head.is_empty() => Ok(Compression::None),
+        _ => Err(format!(
+            "too short to be a tar archive ({} bytes)",
+            head.len()
+        )),
+    }
+}
+
+/// Wraps `reader` in the decoder for `compression`.
+pub fn decoder<'a, R: BufRead + 'a>(
+    compression: Compression,
+    reader: R,
+) -> io::Result<Box<dyn Read + 'a>> {
+    Ok(match compression {
+        Compression::None => Box::new(reader),
+        Compression::Gzip => Box::new(flate2::bufread::MultiGzDecoder::new(reader)),
+        Compression::Zstd => Box::new(zstd::stream::read::Decoder::with_buffer(reader)?),
+    })
+}
+
+/// Extracts a possibly compressed tar stream into the existing directory `dest`; `what` names
+/// the archive in errors. The stream is read to its end (so checksums are verified).
+pub fn unpack<R: Read>(mut reader: R, dest: &Path, what: &str) -> Result<()> {
+    let mut head = Vec::with_capacity(512);
+    (&mut reader)
+        .take(512)
+        .read_to_end(&mut head)
+        .map_err(|e| Error::new(format!("{what}: cannot read")).cause(e))?;
+    let compression = sniff(&head).map_err(|e| {
+        Error::new(format!("{what}: not a tar archive"))
+            .cause(e)
+            .hint(HINT_FORMAT)
+    })?;
+    let stream = BufReader::with_capacity(BUFFER, io::Cursor::new(head).chain(reader));
+    unpack_compressed(stream, compression, dest, what)
+}
+
+const BUFFER: usize = 256 * 1024;
+
+/// Extracts a tar stream compressed with `compression` into the existing directory `dest`.
+pub fn unpack_compressed<R: BufRead>(
+    reader: R,
+    compression: Compression,
+    dest: &Path,
+    what: &str,
+) -> Result<()> {
+    let decoded = decoder(compression, reader)
+        .map_err(|e| Error::new(format!("{what}: cannot start decompressing")).cause(e))?;
+    unpack_tar(decoded, dest, what)
+}
+
+/// Why a member is refused.
+fn refusal(path: &Path, kind: tar::EntryType, link: Option<&Path>) -> Option<String> {
+    if path.is_absolute()
+        || path
+            .components()
+            .any(|c| matches!(c, Component::RootDir | Component::Prefix(_)))
+    {
+        return Some("it has an absolute path".into());
+    }
+    if path.components().any(|c| c == Component::ParentDir) {
+        return Some("its path contains `..`".into());
+    }
+    if kind.is_character_special() || kind.is_block_special() || kind.is_fifo() {
+        return Some("device files and fifos are not extracted".into());
+    }
+    if let Some(target) = link {
+        if kind.is_symlink() {
+            if target.is_absolute() {
+                return Some(format!(
+                    "it is a symlink to the absolute path {}",
+                    target.display()
+                ));
+            }
+            // Resolve lexically from the link's own directory.
+            let mut depth: i64 = path
+                .components()
+                .filter(|c| matches!(c, Component::Normal(_)))
+                .count() as i64
+                - 1;
+            for c in target.components() {
+                match c {
+                    Component::ParentDir => depth -= 1,
+                    Component::Normal(_) => depth += 1,
+                    _ => {}
+                }
+                if depth < 0 {
+                    return Some(format!(
+                        "it is a symlink pointing outside the destination ({})",
+                        target.display()
+                    ));
+                }
+            }
+        } else if kind.is_hard_link() {
+            if target.is_absolute() || target.components().any(|c| c == Component::ParentDir) {
+                return Some(format!(
+                    "it is a hard link to {} outside the destination",
+                    target.display()
+                ));
+            }
+        }
+    }
+    None
+}
+
+/// Whether any path component is a dot-file (LOCI excludes them).
+fn is_hidden(path: &Path) -> bool {
+    path.components()
+        .any(|c| matches!(c, Component::Normal(n) if n.to_string_lossy().starts_with('.')))
+}
+
+/// Extracts an uncompressed tar stream into the existing directory `dest`, then reads the
+/// stream to its end.
+pub fn unpack_tar<R: Read>(reader: R, dest: &Path, what: &str) -> Result<()> {
+    let mut archive = tar::Archive::new(reader);
+    archive.set_preserve_permissions(false);
+    archive.set_preserve_ownerships(false);
+    archive.set_unpack_xattrs(false);
+    archive.set_overwrite(true);
+    let entries = archive.entries().map_err(|e| {
+        Error::new(format!("{what}: cannot read the archive"))
+            .cause(e)
+            .hint(HINT_FORMAT)
+    })?;
+    let mut last = String::from("(the first member)");
+    for entry in entries {
+        let mut entry = entry.map_err(|e| {
+            Error::new(format!("{what}: cannot read the member after {last}"))
+                .cause(e)
+                .hint("the archive is truncated or corrupt; fetch or build it again")
+        })?;
+        let path = entry
+            .path()
+            .map_err(|e| {
+                Error::new(format!(
+                    "{what}: a member after {last} has an unreadable name"
+                ))
+                .cause(e)
+            })?
+            .into_owned();
+        last = path.display().to_string();
+        let kind = entry.header().entry_type();
+        if kind.is_pax_global_extensions()
+            || kind.is_pax_local_extensions()
+            || kind.is_gnu_longname()
+            || kind.is_gnu_longlink()
+        {
+            continue;
+        }
+        let link = entry
+            .link_name()
+            .map_err(|e| {
+                Error::new(format!(
+                    "{what}: member {last} has an unreadable link target"
+                ))
+                .cause(e)
+            })?
+            .map(|l| l.into_owned());
+        if let Some(why) = refusal(&path, kind, link.as_deref()) {
+            return Err(Error::new(format!("{what}: member {last} is refused: {why}"))
+                .hint("the archive must only hold files and directories below its root; rebuild it with `tar -C DIR -czf wheels.tar.gz .`"));
+        }
+        if is_hidden(&path) || (kind.is_hard_link() && link.as_deref().is_some_and(is_hidden)) {
+            continue;
+        }
+        let unpacked = entry.unpack_in(dest).map_err(|e| {
+            Error::new(format!("{what}: cannot extract member {last}"))
+                .cause(crate::http::chain(&e))
+                .hint("the archive is truncated or corrupt, or the disk is full")
+        })?;
+        if !unpacked {
+            return Err(Error::new(format!(
+                "{what}: member {last} is refused: it would land outside the destination"
+            )));
+        }
+    }
+    let mut rest = archive.into_inner();
+    io::copy(&mut rest, &mut io::sink()).map_err(|e| {
+        Error::new(format!("{what}: the data after the last member is corrupt"))
+            .cause(e)
+            .hint("the archive is truncated or corrupt; fetch or build it again")
+    })?;
+    check_links(dest, what)
+}
+
+/// Symlink chains can still lead out (`a -> b/..` with `b -> ..`): resolve every symlink and
+/// refuse those that end outside `dest`.
+fn check_links(dest: &Path, what: &str) -> Result<()> {
+    let root = dest
+        .canonicalize()
+        .map_err(|e| Error::new(format!("cannot resolve {}", dest.display())).cause(e))?;
+    for entry in walkdir::WalkDir::new(dest).follow_links(false) {
+        let entry = entry
+            .map_err(|e| Error::new(format!("{what}: cannot check {}", dest.display())).cause(e))?;
+        if entry.path_is_symlink() {
+            if let Ok(target) = entry.path().canonicalize() {
+                if !target.starts_with(&root) {
+                    let member = entry.path().strip_prefix(dest).unwrap_or(entry.path());
+                    return Err(Error::new(format!(
+                        "{what}: member {} is refused: it is a symlink resolving outside the destination ({})",
+                        member.display(),
+                        target.display()
+                    ))
+                    .hint("the archive must only hold files and directories below its root"));
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// A staging directory next to the destination: extraction goes there, and [`Staging::commit`]
+/// moves the result into place. Dropped without a commit, it is removed with its content.
+pub struct Staging {
+    dir: tempfile::TempDir,
+    dest: PathBuf,
+}
+
+impl Staging {
+    /// Creates the staging directory beside `dest` (same filesystem, so the move is a rename).
+    pub fn new(dest: &Path) -> Result<Staging> {
+        let dest = if dest.is_absolute() {
+            dest.to_path_buf()
+        } else {
+            std::env::current_dir()
+                .map_err(|e| Error::new("cannot get the current directory").cause(e))?
+                .join(dest)
+        };
+        if dest.exists() && !dest.is_dir() {
+            return Err(
+                Error::new(format!("{} exists and is not a directory", dest.display()))
+                    .hint("point WHEELS_DEST at a directory (or a path that does not exist yet)"),
+            );
+        }
+        let parent = dest
+            .parent()
+            .ok_or_else(|| Error::new(format!("{} has no parent directory", dest.display())))?;
+        std::fs::create_dir_all(parent)
+            .map_err(|e| Error::new(format!("cannot create {}", parent.display())).cause(e))?;
+        let name = dest
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let dir = tempfile::Builder::new()
+            .prefix(&format!(".{name}.loci-partial-"))
+            .tempdir_in(parent)
+            .map_err(|e| {
+                Error::new(format!(
+                    "cannot create a staging directory in {}",
+                    parent.display()
+                ))
+                .cause(e)
+            })?;
+        Ok(Staging { dir, dest })
+    }
+
+    /// Where to extract.
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// Moves the extracted content to the destination: a rename when the destination does not
+    /// exist or is empty, else a merge (files of the same name are replaced).
+    pub fn commit(self) -> Result<()> {
+        use std::os::unix::fs::PermissionsExt;
+        let staged = self.dir.path().to_path_buf();
+        let dest = self.dest.clone();
+        let fail = |e: io::Error| {
+            Error::new(format!(
+                "cannot move the extracted files into {}",
+                dest.display()
+            ))
+            .cause(e)
+        };
+        std::fs::set_permissions(&staged, std::fs::Permissions::from_mode(0o755)).map_err(fail)?;
+        let empty = match std::fs::read_dir(&dest) {
+            Ok(mut d) => d.next().is_none(),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                std::fs::rename(&staged, &dest).map_err(fail)?;
+                let _ = self.dir.keep();
+                return Ok(());
+            }
+            Err(e) => return Err(fail(e)),
+        };
+        if empty {
+            std::fs::remove_dir(&dest).map_err(fail)?;
+            std::fs::rename(&staged, &dest).map_err(fail)?;
+            let _ = self.dir.keep();
+            return Ok(());
+        }
+        merge(&staged, &dest).map_err(fail)
+        // self.dir is dropped here and removes what is left of the staging directory.
+    }
+}
+
+fn merge(from: &Path, to: &Path) -> io::Result<()> {
+    for entry in std::fs::read_dir(from)? {
+        let entry = entry?;
+        let target = to.join(entry.file_name());
+        let source_is_dir = entry.file_type()?.is_dir();
+        match std::fs::symlink_metadata(&target) {
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                std::fs::rename(entry.path(), &target)?
+            }
+            Err(e) => return Err(e),
+            Ok(m) if m.is_dir() && source_is_dir => merge(&entry.path(), &target)?,
+            Ok(m) if m.is_dir() => {
+                return Err(io::Error::other(format!(
+                    "{} is a directory, the archive has a file there",
+                    target.display()
+                )))
+            }
+            Ok(_) => std::fs::rename(entry.path(), &target)?,
+        }
+    }
+    Ok(())
+}
+
+/// Extracts a local .tar / .tar.gz / .tgz / .tar.zst into `dest`.
+pub fn from_file(path: &Path, dest: &Path) -> Result<()> {
+    let what = format!("WHEELS={}", path.display());
+    let file = std::fs::File::open(path).map_err(|e| {
+        Error::new(format!("{what}: cannot open the archive"))
+            .cause(e)
+            .hint("WHEELS must name an existing tarball or directory inside the build (COPY or bind-mount it first)")
+    })?;
+    let staging = Staging::new(dest)?;
+    unpack(file, staging.path(), &what)?;
+    staging.commit()
+}
+
+/// Downloads an http(s) tarball and extracts it into `dest` as it streams (a broken connection
+/// is resumed with a Range request when the server allows it).
 pub fn from_url(url: &str, dest: &Path, tls: &TlsConfig) -> Result<()> {
-    let _ = (dest, tls);
-    Err(Error::new(format!("downloading {url} is not implemented yet")))
+    let what = format!("WHEELS={url}");
+    let parsed = reqwest::Url::parse(url).map_err(|e| {
+        Error::new(format!("{what}: not a valid URL"))
+            .cause(e)
+            .hint("use http(s)://host/path/wheels.tar.gz")
+    })?;
+    let client = crate::http::client(
+        tls,
+        crate::http::Options {
+            insecure: false,
+            manual_redirects: true,
+        },
+    )?;
+    let download = crate::http::Download::open(&client, parsed, what.clone(), None, None, None)?;
+    let staging = Staging::new(dest)?;
+    let mut download = download;
+    let result = unpack(&mut download, staging.path(), &what);
+    if let Some(e) = download.failure.take() {
+        return Err(e);
+    }
+    result?;
+    staging.commit()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tarball(entries: &[(&str, tar::EntryType, &[u8], Option<&str>)]) -> Vec<u8> {
+        let mut b = tar::Builder::new(Vec::new());
+        for (path, kind, data, link) in entries {
+            let mut h = tar::Header::new_gnu();
+            h.set_entry_type(*kind);
+            h.set_mode(0o644);
+            h.set_size(data.len() as u64);
+            // Bypass the builder's own path checks: write raw names.
+            let name = h.as_old_mut().name.as_mut();
+            name[..path.len()].copy_from_slice(path.as_bytes());
+            if let Some(l) = link {
+                h.as_old_mut().linkname[..l.len()].copy_from_slice(l.as_bytes());
+            }
+            h.set_cksum();
+            b.append(&h, *data).unwrap();
+        }
+        b.into_inner().unwrap()
+    }
+
+    fn gz(data: &[u8]) -> Vec<u8> {
+        let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        io::Write::write_all(&mut e, data).unwrap();
+        e.finish().unwrap()
+    }
+
+    const F: tar::EntryType = tar::EntryType::Regular;
+
+    #[test]
+    fn sniffs_by_magic() {
+        assert_eq!(sniff(&[0x1f, 0x8b, 8, 0]), Ok(Compression::Gzip));
+        assert_eq!(sniff(&[0x28, 0xb5, 0x2f, 0xfd, 0]), Ok(Compression::Zstd));
+        assert!(sniff(b"BZh91AY").unwrap_err().contains("bzip2"));
+        assert!(sniff(b"PK\x03\x04").unwrap_err().contains("zip"));
+        assert!(sniff(b"hello").unwrap_err().contains("too short"));
+        let t = tarball(&[("a.whl", F, b"x", None)]);
+        assert_eq!(sniff(&t[..512]), Ok(Compression::None));
+    }
+
+    #[test]
+    fn extracts_plain_gzip_and_zstd_skipping_dot_files() {
+        let t = tarball(&[
+            ("./a.whl", F, b"wheel", None),
+            ("sub/b.whl", F, b"b", None),
+            (".hidden", F, b"secret", None),
+            ("sub/.git/config", F, b"c", None),
+            ("upper-constraints.txt", F, b"pbr===6.0.0\n", None),
+        ]);
+        for data in [t.clone(), gz(&t), zstd::encode_all(&t[..], 3).unwrap()] {
+            let root = tempfile::tempdir().unwrap();
+            let dest = root.path().join("wheels");
+            let file = root.path().join("w.bin");
+            std::fs::write(&file, &data).unwrap();
+            from_file(&file, &dest).unwrap();
+            assert_eq!(std::fs::read(dest.join("a.whl")).unwrap(), b"wheel");
+            assert_eq!(std::fs::read(dest.join("sub/b.whl")).unwrap(), b"b");
+            assert!(!dest.join(".hidden").exists());
+            assert!(!dest.join("sub/.git").exists());
+            // No staging directory is left next to dest.
+            let names: Vec<_> = std::fs::read_dir(root.path())
+                .unwrap()
+                .map(|e| e.unwrap().file_name())
+                .collect();
+            assert_eq!(names.len(), 2, "{names:?}");
+        }
+    }
+
+    fn refused(entries: &[(&str, tar::EntryType, &[u8], Option<&str>)], want: &str) {
+        let root = tempfile::tempdir().unwrap();
+        let dest = root.path().join("wheels");
+        let file = root.path().join("bad.tar.gz");
+        std::fs::write(&file, gz(&tarball(entries))).unwrap();
+        let e = from_file(&file, &dest).unwrap_err().to_string();
+        assert!(e.contains(want), "{e}");
+        assert!(e.contains("bad.tar.gz"), "{e}");
+        assert!(!dest.exists(), "dest must not be left behind");
+        assert_eq!(
+            std::fs::read_dir(root.path()).unwrap().count(),
+            1,
+            "only the archive remains"
+        );
+    }
+
+    #[test]
+    fn refuses_escapes_and_devices_and_leaves_nothing() {
+        let ok: (&str, tar::EntryType, &[u8], Option<&str>) = ("first.whl", F, b"x", None);
+        refused(
+            &[ok, ("../evil", F, b"x", None)],
+            "member ../evil is refused: its path contains `..`",
+        );
+        refused(
+            &[ok, ("/etc/evil", F, b"x", None)],
+            "member /etc/evil is refused: it has an absolute path",
+        );
+        refused(
+            &[ok, ("l", tar::EntryType::Symlink, b"", Some("/etc/passwd"))],
+            "symlink to the absolute path",
+        );
+        refused(
+            &[ok, ("d/l", tar::EntryType::Symlink, b"", Some("../../x"))],
+            "symlink pointing outside",
+        );
+        refused(
+            &[ok, ("h", tar::EntryType::Link, b"", Some("../x"))],
+            "hard link",
+        );
+        refused(
+            &[ok, ("fifo", tar::EntryType::Fifo, b"", None)],
+            "device files and fifos",
+        );
+        refused(
+            &[ok, ("dev", tar::EntryType::Char, b"", None)],
+            "device files and fifos",
+        );
+        // A chain of individually harmless links that resolves outside.
+        refused(
+            &[
+                ok,
+                ("d/a", tar::EntryType::Symlink, b"", Some("b/..")),
+                ("d/b", tar::EntryType::Symlink, b"", Some("..")),
+            ],
+            "symlink resolving outside",
+        );
+    }
+
+    #[test]
+    fn links_inside_are_kept() {
+        let root = tempfile::tempdir().unwrap();
+        let dest = root.path().join("w");
+        let file = root.path().join("ok.tar");
+        std::fs::write(
+            &file,
+            tarball(&[
+                ("d/a.whl", F, b"a", None),
+                ("d/l", tar::EntryType::Symlink, b"", Some("a.whl")),
+                ("top", tar::EntryType::Symlink, b"", Some("d/../d/a.whl")),
+                ("h", tar::EntryType::Link, b"", Some("d/a.whl")),
+            ]),
+        )
+        .unwrap();
+        from_file(&file, &dest).unwrap();
+        assert_eq!(std::fs::read(dest.join("d/l")).unwrap(), b"a");
+        assert_eq!(std::fs::read(dest.join("top")).unwrap(), b"a");
+        assert_eq!(std::fs::read(dest.join("h")).unwrap(), b"a");
+    }
+
+    #[test]
+    fn truncated_and_corrupt_archives_fail_cleanly() {
+        let big: Vec<u8> = (0..200_000u32).flat_map(|i| i.to_le_bytes()).collect();
+        let data = gz(&tarball(&[
+            ("a.whl", F, &big, None),
+            ("b.whl", F, b"b", None),
+        ]));
+        let root = tempfile::tempdir().unwrap();
+        let dest = root.path().join("w");
+        let file = root.path().join("cut.tgz");
+        std::fs::write(&file, &data[..data.len() / 2]).unwrap();
+        let e = from_file(&file, &dest).unwrap_err().to_string();
+        assert!(e.contains("cut.tgz") && e.contains("a.whl"), "{e}");
+        assert!(!dest.exists());
+        // A flipped byte in the gzip trailer (CRC) is caught even though tar saw every member.
+        let mut bad = data.clone();
+        let n = bad.len();
+        bad[n - 6] ^= 0xff;
+        std::fs::write(&file, &bad).unwrap();
+        assert!(from_file(&file, &dest).is_err());
+        assert!(!dest.exists());
+        let e = from_file(&root.path().join("missing.tgz"), &dest)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("missing.tgz: cannot open"), "{e}");
+    }
+
+    #[test]
+    fn merges_into_a_non_empty_destination_and_replaces_an_empty_one() {
+        let root = tempfile::tempdir().unwrap();
+        let dest = root.path().join("w");
+        std::fs::create_dir_all(dest.join("sub")).unwrap();
+        std::fs::write(dest.join("keep.whl"), "k").unwrap();
+        std::fs::write(dest.join("sub/old"), "o").unwrap();
+        let file = root.path().join("x.tar");
+        std::fs::write(
+            &file,
+            tarball(&[
+                ("sub/new.whl", F, b"n", None),
+                ("keep.whl", F, b"new", None),
+            ]),
+        )
+        .unwrap();
+        from_file(&file, &dest).unwrap();
+        assert_eq!(std::fs::read(dest.join("keep.whl")).unwrap(), b"new");
+        assert_eq!(std::fs::read(dest.join("sub/old")).unwrap(), b"o");
+        assert_eq!(std::fs::read(dest.join("sub/new.whl")).unwrap(), b"n");
+        assert_eq!(std::fs::read_dir(root.path()).unwrap().count(), 2);
+        let empty = root.path().join("e");
+        std::fs::create_dir(&empty).unwrap();
+        from_file(&file, &empty).unwrap();
+        assert!(empty.join("sub/new.whl").exists());
+    }
 }

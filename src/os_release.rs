@@ -109,7 +109,9 @@ mod tests {
 
     #[test]
     fn parses_single_quotes_escapes_and_comments() {
-        let os = OsRelease::parse("# comment\n\nID='rocky'\nID_LIKE=\"rhel centos fedora\"\nNAME=\"a \\\"b\\\"\"\n");
+        let os = OsRelease::parse(
+            "# comment\n\nID='rocky'\nID_LIKE=\"rhel centos fedora\"\nNAME=\"a \\\"b\\\"\"\n",
+        );
         assert_eq!(os.id, "rocky");
         assert_eq!(os.id_like, vec!["rhel", "centos", "fedora"]);
         assert_eq!(os.fields["NAME"], "a \"b\"");

@@ -111,6 +111,13 @@ pub struct User {
 pub enum Action {
     /// Run a command; fail the step on a non-zero exit.
     Run { cmd: Cmd },
+    /// Install system packages: only the missing ones, refreshing the package index first
+    /// (once per build) when anything is missing. `install` is the command for the full list.
+    InstallPackages {
+        packages: Vec<String>,
+        refresh: Option<Cmd>,
+        install: Cmd,
+    },
     /// Run `python3` to learn its minor version, then install `libpython3.X` (releases whose
     /// default Python loci does not know).
     InstallLibpython { distro: Box<Distro> },
@@ -118,7 +125,11 @@ pub enum Action {
     FetchWheels { source: WheelsSource, dest: PathBuf },
     /// Write `dir/upper-constraints.txt` (the wheels' copy without the line pinning the project
     /// itself) and `dir/global-requirements.txt` (the wheels' copy, or empty when they have none).
-    PrepareConstraints { wheels: PathBuf, dir: PathBuf, project: String },
+    PrepareConstraints {
+        wheels: PathBuf,
+        dir: PathBuf,
+        project: String,
+    },
     /// Create a group and a user (checking that the ids are free), and own its directories.
     CreateUser { user: User },
     /// Clone `repo` at `reference` into `dest`; skipped if `dest` exists (pre-seeded sources).
@@ -136,7 +147,10 @@ pub enum Action {
     /// Write /etc/image_info.
     CollectInfo { dir: PathBuf },
     /// Remove files and directories (missing ones are fine); `contents_only` keeps the directory.
-    Remove { paths: Vec<PathBuf>, contents_only: bool },
+    Remove {
+        paths: Vec<PathBuf>,
+        contents_only: bool,
+    },
     /// Delete `*.pyc` files and `__pycache__` directories below `roots`.
     DeleteBytecode { roots: Vec<PathBuf> },
     /// Set `include-system-site-packages = true` in the venv's pyvenv.cfg.
@@ -149,6 +163,13 @@ impl fmt::Display for Action {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Action::Run { cmd } => write!(f, "run: {cmd}"),
+            Action::InstallPackages { refresh, install, .. } => {
+                write!(f, "install what is missing: ")?;
+                if let Some(r) = refresh {
+                    write!(f, "{r} && ")?;
+                }
+                write!(f, "{install}")
+            }
             Action::InstallLibpython { .. } => write!(f, "detect python3's minor version, install libpython3.X"),
             Action::FetchWheels { source, dest } => match source {
                 WheelsSource::Directory(d) => write!(f, "use wheels in place: {}", d.display()),
@@ -250,10 +271,13 @@ impl Plan {
 
     /// Every command of the plan, in order.
     pub fn commands(&self) -> impl Iterator<Item = &Cmd> {
-        self.steps.iter().flat_map(|s| s.actions.iter()).filter_map(|a| match a {
-            Action::Run { cmd } => Some(cmd),
-            _ => None,
-        })
+        self.steps
+            .iter()
+            .flat_map(|s| s.actions.iter())
+            .filter_map(|a| match a {
+                Action::Run { cmd } => Some(cmd),
+                _ => None,
+            })
     }
 }
 
@@ -301,6 +325,9 @@ mod tests {
     #[test]
     fn commands_display_quoted_for_humans() {
         let c = Cmd::new("pip", ["install", "keystone[ldap]", "a b", "it's"]).env("X", "1");
-        assert_eq!(c.to_string(), "X=1 pip install keystone[ldap] 'a b' 'it'\\''s'");
+        assert_eq!(
+            c.to_string(),
+            "X=1 pip install keystone[ldap] 'a b' 'it'\\''s'"
+        );
     }
 }

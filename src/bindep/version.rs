@@ -141,7 +141,8 @@ pub(crate) fn pep440(s: &str) -> Option<Pep440> {
     let word = |p: usize, words: &[&str]| -> Option<(usize, String)> {
         words.iter().find_map(|w| {
             let wc: Vec<char> = w.chars().collect();
-            (b.len() >= p + wc.len() && b[p..p + wc.len()] == wc[..]).then(|| (p + wc.len(), w.to_string()))
+            (b.len() >= p + wc.len() && b[p..p + wc.len()] == wc[..])
+                .then(|| (p + wc.len(), w.to_string()))
         })
     };
     if b.get(p) == Some(&'v') {
@@ -274,7 +275,16 @@ pub(crate) fn pep440(s: &str) -> Option<Pep440> {
 impl Pep440 {
     /// packaging's `_cmpkey`.
     #[allow(clippy::type_complexity)]
-    fn key(&self) -> (u64, Vec<u64>, (i8, u8, u64), (i8, u64), (i8, u64), (i8, Vec<LocalPart>)) {
+    fn key(
+        &self,
+    ) -> (
+        u64,
+        Vec<u64>,
+        (i8, u8, u64),
+        (i8, u64),
+        (i8, u64),
+        (i8, Vec<LocalPart>),
+    ) {
         let mut release = self.release.clone();
         while release.len() > 1 && release.last() == Some(&0) {
             release.pop();

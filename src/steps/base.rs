@@ -2,7 +2,8 @@
 
 use crate::plan::{Action, PlanInput, Step};
 
-/// Plans the base packages: git and patch for the build (purged again at cleanup), python3 with
+/// Plans the base packages (only the missing ones are installed, see
+/// [`crate::steps::packages::install`]): git and patch for the build (purged again at cleanup), python3 with
 /// venv, and the run-time basics (ca-certificates, netbase, sudo, lsb-release, libpython3.X).
 /// Skipped for plugins, which build on top of an image that already has them.
 pub fn plan(input: &PlanInput) -> Option<Step> {
@@ -12,13 +13,12 @@ pub fn plan(input: &PlanInput) -> Option<Step> {
     let d = input.distro;
     let mut packages = d.build_only_packages();
     packages.extend(d.base_packages());
-    let mut step = Step::new("base", format!("base packages for {}", d.label()));
-    if let Some(refresh) = d.refresh_cmd() {
-        step = step.run(refresh);
-    }
-    step = step.run(d.install_cmd(&packages));
+    let mut step = Step::new("base", format!("base packages for {}", d.label()))
+        .action(d.install_action(&packages));
     if d.family == crate::distro::Family::Debian && d.python.is_none() {
-        step = step.action(Action::InstallLibpython { distro: Box::new(d.clone()) });
+        step = step.action(Action::InstallLibpython {
+            distro: Box::new(d.clone()),
+        });
     }
     step.packages = packages;
     Some(step)
@@ -26,13 +26,19 @@ pub fn plan(input: &PlanInput) -> Option<Step> {
 
 /// Installs `libpython3.X` for the minor version of the installed python3 (for releases whose
 /// default Python is not in loci's table).
-pub fn install_libpython(distro: &crate::distro::Distro, runner: &mut dyn crate::exec::Runner) -> crate::Result<()> {
+pub fn install_libpython(
+    distro: &crate::distro::Distro,
+    runner: &mut dyn crate::exec::Runner,
+) -> crate::Result<()> {
     let out = runner.output(&crate::plan::Cmd::new(
         "python3",
         ["-c", "import sys; print(sys.version_info.minor)"],
     ))?;
     let minor: u32 = out.trim().parse().map_err(|_| {
-        crate::Error::new(format!("cannot tell python3's minor version from {:?}", out.trim()))
+        crate::Error::new(format!(
+            "cannot tell python3's minor version from {:?}",
+            out.trim()
+        ))
     })?;
     runner.run(&distro.install_cmd(&[format!("libpython3.{minor}")]))
 }

@@ -14,11 +14,18 @@ use crate::plan::{Action, PlanInput, Step};
 pub fn plan(input: &PlanInput) -> Result<Option<Step>> {
     let c = input.config;
     let d = input.distro;
-    let mut step = Step::new("cleanup", "remove build-only packages, caches and leftovers");
+    let mut step = Step::new(
+        "cleanup",
+        "remove build-only packages, caches and leftovers",
+    );
     if !c.plugin {
         let mut keep = super::packages::bindep_packages(input)?;
         keep.extend(c.dist_packages.iter().cloned());
-        let purge: Vec<String> = d.build_only_packages().into_iter().filter(|p| !keep.contains(p)).collect();
+        let purge: Vec<String> = d
+            .build_only_packages()
+            .into_iter()
+            .filter(|p| !keep.contains(p))
+            .collect();
         if !purge.is_empty() {
             step = step.run(d.purge_cmd(&purge));
         }
@@ -29,7 +36,9 @@ pub fn plan(input: &PlanInput) -> Result<Option<Step>> {
         contents_only: true,
     });
     if c.project != "requirements" {
-        step = step.action(Action::SystemSitePackages { venv: c.paths.venv.clone() });
+        step = step.action(Action::SystemSitePackages {
+            venv: c.paths.venv.clone(),
+        });
     }
     step = step
         .action(Action::Remove {
@@ -37,7 +46,11 @@ pub fn plan(input: &PlanInput) -> Result<Option<Step>> {
             contents_only: true,
         })
         .action(Action::Remove {
-            paths: vec!["/root/.cache".into(), "/etc/machine-id".into(), c.paths.loci_dir.clone()],
+            paths: vec![
+                "/root/.cache".into(),
+                "/etc/machine-id".into(),
+                c.paths.loci_dir.clone(),
+            ],
             contents_only: false,
         })
         .action(Action::DeleteBytecode {
@@ -60,9 +73,11 @@ pub fn remove(paths: &[PathBuf], contents_only: bool) -> Result<()> {
             remove_one(path, &meta)?;
             continue;
         }
-        let entries = std::fs::read_dir(path).map_err(|e| Error::new(format!("cannot list {}", path.display())).cause(e))?;
+        let entries = std::fs::read_dir(path)
+            .map_err(|e| Error::new(format!("cannot list {}", path.display())).cause(e))?;
         for entry in entries {
-            let entry = entry.map_err(|e| Error::new(format!("cannot list {}", path.display())).cause(e))?;
+            let entry = entry
+                .map_err(|e| Error::new(format!("cannot list {}", path.display())).cause(e))?;
             let child = entry.path();
             let cmeta = std::fs::symlink_metadata(&child)
                 .map_err(|e| Error::new(format!("cannot inspect {}", child.display())).cause(e))?;
@@ -99,18 +114,22 @@ pub fn delete_bytecode(roots: &[PathBuf]) -> Result<()> {
         if !root.exists() {
             continue;
         }
-        let mut it = walkdir::WalkDir::new(root).same_file_system(true).into_iter();
+        let mut it = walkdir::WalkDir::new(root)
+            .same_file_system(true)
+            .into_iter();
         while let Some(entry) = it.next() {
             let Ok(entry) = entry else { continue };
             let name = entry.file_name().to_string_lossy();
             if entry.file_type().is_dir() && name == "__pycache__" {
-                std::fs::remove_dir_all(entry.path())
-                    .map_err(|e| Error::new(format!("cannot remove {}", entry.path().display())).cause(e))?;
+                std::fs::remove_dir_all(entry.path()).map_err(|e| {
+                    Error::new(format!("cannot remove {}", entry.path().display())).cause(e)
+                })?;
                 it.skip_current_dir();
                 removed += 1;
             } else if entry.file_type().is_file() && name.ends_with(".pyc") {
-                std::fs::remove_file(entry.path())
-                    .map_err(|e| Error::new(format!("cannot remove {}", entry.path().display())).cause(e))?;
+                std::fs::remove_file(entry.path()).map_err(|e| {
+                    Error::new(format!("cannot remove {}", entry.path().display())).cause(e)
+                })?;
                 removed += 1;
             }
         }
@@ -143,7 +162,8 @@ pub fn system_site_packages(venv: &Path) -> Result<()> {
     if !found {
         out.push("include-system-site-packages = true".into());
     }
-    std::fs::write(&cfg, out.join("\n") + "\n").map_err(|e| Error::new(format!("cannot write {}", cfg.display())).cause(e))
+    std::fs::write(&cfg, out.join("\n") + "\n")
+        .map_err(|e| Error::new(format!("cannot write {}", cfg.display())).cause(e))
 }
 
 #[cfg(test)]
@@ -181,9 +201,16 @@ mod tests {
     #[test]
     fn flips_system_site_packages() {
         let d = tempfile::tempdir().unwrap();
-        std::fs::write(d.path().join("pyvenv.cfg"), "home = /usr/bin\ninclude-system-site-packages = false\nversion = 3.11.2\n").unwrap();
+        std::fs::write(
+            d.path().join("pyvenv.cfg"),
+            "home = /usr/bin\ninclude-system-site-packages = false\nversion = 3.11.2\n",
+        )
+        .unwrap();
         system_site_packages(d.path()).unwrap();
         let t = std::fs::read_to_string(d.path().join("pyvenv.cfg")).unwrap();
-        assert_eq!(t, "home = /usr/bin\ninclude-system-site-packages = true\nversion = 3.11.2\n");
+        assert_eq!(
+            t,
+            "home = /usr/bin\ninclude-system-site-packages = true\nversion = 3.11.2\n"
+        );
     }
 }

@@ -12,7 +12,11 @@ pub fn plan(input: &PlanInput) -> Option<Step> {
         return None;
     }
     Some(
-        Step::new("config", format!("default config files to /etc/{}", c.project)).action(Action::CopyConfigFiles {
+        Step::new(
+            "config",
+            format!("default config files to /etc/{}", c.project),
+        )
+        .action(Action::CopyConfigFiles {
             from: c.paths.venv.join("etc").join(&c.project),
             to: Path::new("/etc").join(&c.project),
         }),
@@ -23,7 +27,10 @@ pub fn plan(input: &PlanInput) -> Option<Step> {
 /// ship no default config files, and LOCI ignores it too).
 pub fn copy(from: &Path, to: &Path) -> Result<()> {
     if !from.is_dir() {
-        println!("{} does not exist: no default config files to copy", from.display());
+        println!(
+            "{} does not exist: no default config files to copy",
+            from.display()
+        );
         return Ok(());
     }
     for entry in walkdir::WalkDir::new(from).min_depth(1) {
@@ -31,13 +38,20 @@ pub fn copy(from: &Path, to: &Path) -> Result<()> {
         let rel = entry.path().strip_prefix(from).expect("below from");
         let target = to.join(rel);
         if entry.file_type().is_dir() {
-            std::fs::create_dir_all(&target).context(|| format!("cannot create {}", target.display()))?;
+            std::fs::create_dir_all(&target)
+                .context(|| format!("cannot create {}", target.display()))?;
         } else {
             if let Some(parent) = target.parent() {
-                std::fs::create_dir_all(parent).context(|| format!("cannot create {}", parent.display()))?;
+                std::fs::create_dir_all(parent)
+                    .context(|| format!("cannot create {}", parent.display()))?;
             }
-            std::fs::copy(entry.path(), &target)
-                .context(|| format!("cannot copy {} to {}", entry.path().display(), target.display()))?;
+            std::fs::copy(entry.path(), &target).context(|| {
+                format!(
+                    "cannot copy {} to {}",
+                    entry.path().display(),
+                    target.display()
+                )
+            })?;
         }
     }
     Ok(())
@@ -54,7 +68,10 @@ mod tests {
         std::fs::write(from.join("sub/policy.yaml"), "y").unwrap();
         let to = d.path().join("etc/keystone");
         super::copy(&from, &to).unwrap();
-        assert_eq!(std::fs::read_to_string(to.join("sub/policy.yaml")).unwrap(), "y");
+        assert_eq!(
+            std::fs::read_to_string(to.join("sub/policy.yaml")).unwrap(),
+            "y"
+        );
         super::copy(&d.path().join("nope"), &to).unwrap();
     }
 }

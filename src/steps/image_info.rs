@@ -16,9 +16,11 @@ use crate::plan::{Action, Cmd, Plan, PlanInput, Step};
 
 pub fn plan(input: &PlanInput) -> Option<Step> {
     Some(
-        Step::new("info", "record packages, pip freeze and the source commit").action(Action::CollectInfo {
-            dir: input.config.paths.image_info.clone(),
-        }),
+        Step::new("info", "record packages, pip freeze and the source commit").action(
+            Action::CollectInfo {
+                dir: input.config.paths.image_info.clone(),
+            },
+        ),
     )
 }
 
@@ -39,7 +41,13 @@ struct Info<'a> {
     step_seconds: Vec<(String, f64)>,
 }
 
-pub fn collect(dir: &Path, plan: &Plan, config: &Config, runner: &mut dyn Runner, timings: &Timings) -> Result<()> {
+pub fn collect(
+    dir: &Path,
+    plan: &Plan,
+    config: &Config,
+    runner: &mut dyn Runner,
+    timings: &Timings,
+) -> Result<()> {
     std::fs::create_dir_all(dir).context(|| format!("cannot create {}", dir.display()))?;
     let packages = runner.output(&plan.distro.list_packages_cmd())?;
     write(&dir.join("packages.txt"), &packages)?;
@@ -61,7 +69,8 @@ pub fn collect(dir: &Path, plan: &Plan, config: &Config, runner: &mut dyn Runner
     for f in ["upper-constraints.txt", "global-requirements.txt"] {
         let from = config.paths.sources_dir.join(f);
         if from.exists() {
-            std::fs::copy(&from, dir.join(f)).context(|| format!("cannot copy {} into {}", from.display(), dir.display()))?;
+            std::fs::copy(&from, dir.join(f))
+                .context(|| format!("cannot copy {} into {}", from.display(), dir.display()))?;
         }
     }
     let info = Info {
@@ -70,7 +79,10 @@ pub fn collect(dir: &Path, plan: &Plan, config: &Config, runner: &mut dyn Runner
         project_repo: &config.project_repo,
         project_ref: &config.project_ref,
         project_release: &config.project_release,
-        project_commit: head.as_ref().and_then(|h| h.lines().next()).map(|l| l.trim_start_matches("commit ").to_string()),
+        project_commit: head
+            .as_ref()
+            .and_then(|h| h.lines().next())
+            .map(|l| l.trim_start_matches("commit ").to_string()),
         distro: plan.distro.label(),
         profiles: &config.profiles,
         pip_packages: &config.pip_packages,

@@ -77,7 +77,9 @@ pub fn pip_install_in_image(c: &crate::config::Config) -> Cmd {
         }
     }
     if c.paths.wheels_dir.is_dir() {
-        cmd = cmd.arg("--find-links").arg(c.paths.wheels_dir.display().to_string());
+        cmd = cmd
+            .arg("--find-links")
+            .arg(c.paths.wheels_dir.display().to_string());
     }
     cmd.args(c.pip_args.iter().cloned())
 }

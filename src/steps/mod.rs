@@ -58,5 +58,12 @@ pub fn plan_all(input: &PlanInput) -> Result<Vec<Step>> {
 
 /// The virtualenv's pip, as an argument-vector program.
 pub(crate) fn venv_bin(input: &PlanInput, tool: &str) -> String {
-    input.config.paths.venv.join("bin").join(tool).display().to_string()
+    input
+        .config
+        .paths
+        .venv
+        .join("bin")
+        .join(tool)
+        .display()
+        .to_string()
 }

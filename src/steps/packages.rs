@@ -24,7 +24,11 @@ pub fn platform(input: &PlanInput) -> Platform {
 }
 
 /// Evaluates every file for `profiles` and concatenates the results, dropping repeats.
-pub fn resolve(files: &[(String, String)], platform: &Platform, profiles: &[String]) -> Result<Vec<String>> {
+pub fn resolve(
+    files: &[(String, String)],
+    platform: &Platform,
+    profiles: &[String],
+) -> Result<Vec<String>> {
     let mut out: Vec<String> = Vec::new();
     for (name, text) in files {
         let file = BindepFile::parse(name, text)?;
@@ -49,7 +53,72 @@ pub fn plan(input: &PlanInput) -> Result<Option<Step>> {
         return Ok(None);
     }
     let mut step = Step::new("packages", "system packages from bindep and DIST_PACKAGES")
-        .run(input.distro.install_cmd(&packages));
+        .action(input.distro.install_action(&packages));
     step.packages = packages;
     Ok(Some(step))
+}
+
+/// Installs the packages of `packages` that are not installed yet. The package index is
+/// refreshed before the first install of the build; when everything is present, neither runs
+/// (over a prebuilt base that saves the slowest part of a build).
+pub fn install(
+    distro: &crate::distro::Distro,
+    packages: &[String],
+    refresh: Option<&crate::plan::Cmd>,
+    runner: &mut dyn crate::exec::Runner,
+    state: &mut crate::exec::State,
+) -> Result<()> {
+    let answer = runner.probe(&distro.query_installed_cmd(packages))?;
+    let missing = missing_packages(packages, &answer);
+    if missing.is_empty() {
+        println!("all {} packages are installed already", packages.len());
+        return Ok(());
+    }
+    if missing.len() < packages.len() {
+        println!(
+            "{} of {} packages are installed already",
+            packages.len() - missing.len(),
+            packages.len()
+        );
+    }
+    if let (Some(refresh), false) = (refresh, state.index_refreshed) {
+        runner.run(refresh)?;
+        state.index_refreshed = true;
+    }
+    runner.run(&distro.install_cmd(&missing))
+}
+
+/// The packages the query answer does not list as installed (`NAME installed` lines).
+pub fn missing_packages(packages: &[String], answer: &str) -> Vec<String> {
+    let installed: std::collections::HashSet<&str> = answer
+        .lines()
+        .filter_map(|l| {
+            let mut it = l.split_whitespace();
+            match (it.next(), it.next()) {
+                (Some(name), Some("installed")) => Some(name),
+                _ => None,
+            }
+        })
+        .collect();
+    packages
+        .iter()
+        .filter(|p| !installed.contains(p.as_str()))
+        .cloned()
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn missing_packages_reads_dpkg_and_rpm_answers() {
+        let want: Vec<String> = ["git", "patch", "sudo", "libz-dev"]
+            .map(String::from)
+            .to_vec();
+        let dpkg = "git installed\npatch not-installed\nsudo installed\n";
+        assert_eq!(missing_packages(&want, dpkg), ["patch", "libz-dev"]);
+        let rpm = "git installed\npackage patch is not installed\nsudo installed\n";
+        assert_eq!(missing_packages(&want, rpm), ["patch", "libz-dev"]);
+    }
 }

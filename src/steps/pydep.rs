@@ -9,7 +9,11 @@ pub fn pydep_packages(input: &PlanInput) -> Result<Vec<String>> {
     let c = input.config;
     let mut profiles = vec![c.project.clone(), c.project_release.clone()];
     profiles.extend(c.profiles.iter().cloned());
-    super::packages::resolve(&input.pydep_files, &super::packages::platform(input), &profiles)
+    super::packages::resolve(
+        &input.pydep_files,
+        &super::packages::platform(input),
+        &profiles,
+    )
 }
 
 pub fn plan(input: &PlanInput) -> Result<Option<Step>> {

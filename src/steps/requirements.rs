@@ -7,7 +7,10 @@ use crate::plan::{Action, Plan, PlanInput, Step};
 
 pub fn plan(input: &PlanInput) -> Result<Option<Step>> {
     let _ = input;
-    Ok(Some(Step::new("requirements", "build wheels for every constraint").action(Action::BuildRequirements)))
+    Ok(Some(
+        Step::new("requirements", "build wheels for every constraint")
+            .action(Action::BuildRequirements),
+    ))
 }
 
 pub fn build(plan: &Plan, config: &Config, runner: &mut dyn Runner) -> Result<()> {

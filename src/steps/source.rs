@@ -18,12 +18,14 @@ pub fn plan(input: &PlanInput) -> Option<Step> {
     let c = input.config;
     let dest = c.paths.sources_dir.join(&c.project);
     Some(
-        Step::new("source", format!("{} at {}", c.project_repo, c.project_ref)).action(Action::GitClone {
-            repo: c.project_repo.clone(),
-            reference: c.project_ref.clone(),
-            dest,
-            shallow_no_git: false,
-        }),
+        Step::new("source", format!("{} at {}", c.project_repo, c.project_ref)).action(
+            Action::GitClone {
+                repo: c.project_repo.clone(),
+                reference: c.project_ref.clone(),
+                dest,
+                shallow_no_git: false,
+            },
+        ),
     )
 }
 
@@ -47,7 +49,8 @@ fn configure_tls(tls: &TlsConfig) {
             // SAFETY: called once, before any other libgit2 use in this process.
             let _ = unsafe {
                 match (&file, &dir) {
-                    (Some(f), Some(d)) => git2::opts::set_ssl_cert_file(f).and_then(|_| git2::opts::set_ssl_cert_dir(d)),
+                    (Some(f), Some(d)) => git2::opts::set_ssl_cert_file(f)
+                        .and_then(|_| git2::opts::set_ssl_cert_dir(d)),
                     (Some(f), None) => git2::opts::set_ssl_cert_file(f),
                     (None, Some(d)) => git2::opts::set_ssl_cert_dir(d),
                     (None, None) => Ok(()),
@@ -63,7 +66,13 @@ fn is_commit_id(reference: &str) -> bool {
 
 /// Clones `repo` at `reference` into `dest`. An existing `dest` is used as it is (sources
 /// pre-seeded through the data dir). On failure, a partly created `dest` is removed.
-pub fn clone(repo: &str, reference: &str, dest: &Path, shallow_no_git: bool, tls: &TlsConfig) -> Result<()> {
+pub fn clone(
+    repo: &str,
+    reference: &str,
+    dest: &Path,
+    shallow_no_git: bool,
+    tls: &TlsConfig,
+) -> Result<()> {
     if dest.exists() {
         println!("{} exists: using the sources found there", dest.display());
         return Ok(());
@@ -98,9 +107,11 @@ fn git_error(repo: &str, reference: &str, e: git2::Error) -> Error {
             && !lower.contains("repository not found")
             && e.class() != git2::ErrorClass::Http
     {
-        Error::new(format!("PROJECT_REF={reference} does not exist in PROJECT_REPO={repo}"))
-            .cause(msg)
-            .hint("check the branch, tag, commit id or Gerrit ref (refs/changes/NN/CHANGE/PATCHSET)")
+        Error::new(format!(
+            "PROJECT_REF={reference} does not exist in PROJECT_REPO={repo}"
+        ))
+        .cause(msg)
+        .hint("check the branch, tag, commit id or Gerrit ref (refs/changes/NN/CHANGE/PATCHSET)")
     } else {
         Error::new(format!("cannot fetch {reference} from PROJECT_REPO={repo}"))
             .cause(msg)
@@ -110,7 +121,11 @@ fn git_error(repo: &str, reference: &str, e: git2::Error) -> Error {
 
 /// Finds the full name of `reference` among the refs the server advertises: as given when it
 /// starts with `refs/`, else as a branch, then as a tag.
-fn resolve_ref(remote: &mut git2::Remote, repo_url: &str, reference: &str) -> Result<(String, Oid)> {
+fn resolve_ref(
+    remote: &mut git2::Remote,
+    repo_url: &str,
+    reference: &str,
+) -> Result<(String, Oid)> {
     let mut proxy = ProxyOptions::new();
     proxy.auto();
     remote
@@ -126,7 +141,10 @@ fn resolve_ref(remote: &mut git2::Remote, repo_url: &str, reference: &str) -> Re
     let candidates = if reference.starts_with("refs/") {
         vec![reference.to_string()]
     } else {
-        vec![format!("refs/heads/{reference}"), format!("refs/tags/{reference}")]
+        vec![
+            format!("refs/heads/{reference}"),
+            format!("refs/tags/{reference}"),
+        ]
     };
     candidates
         .into_iter()
@@ -139,15 +157,27 @@ fn resolve_ref(remote: &mut git2::Remote, repo_url: &str, reference: &str) -> Re
 }
 
 fn clone_into(repo_url: &str, reference: &str, dest: &Path, shallow: bool) -> Result<()> {
-    let repo = Repository::init(dest)
-        .map_err(|e| Error::new(format!("cannot create a git repository at {}", dest.display())).cause(e))?;
-    let mut remote = repo
-        .remote_anonymous(repo_url)
-        .map_err(|e| Error::new(format!("PROJECT_REPO={repo_url} is not a usable git URL")).cause(e))?;
+    let repo = Repository::init(dest).map_err(|e| {
+        Error::new(format!(
+            "cannot create a git repository at {}",
+            dest.display()
+        ))
+        .cause(e)
+    })?;
+    let mut remote = repo.remote_anonymous(repo_url).map_err(|e| {
+        Error::new(format!("PROJECT_REPO={repo_url} is not a usable git URL")).cause(e)
+    })?;
     let oid: Oid = if is_commit_id(reference) {
         let mut fo = fetch_options(None);
         remote
-            .fetch(&["+refs/heads/*:refs/remotes/origin/*", "+refs/tags/*:refs/tags/*"], Some(&mut fo), None)
+            .fetch(
+                &[
+                    "+refs/heads/*:refs/remotes/origin/*",
+                    "+refs/tags/*:refs/tags/*",
+                ],
+                Some(&mut fo),
+                None,
+            )
             .map_err(|e| git_error(repo_url, reference, e))?;
         let oid = Oid::from_str(reference).expect("checked hex");
         if repo.find_commit(oid).is_err() {
@@ -156,7 +186,8 @@ fn clone_into(repo_url: &str, reference: &str, dest: &Path, shallow: bool) -> Re
             remote
                 .fetch(&[reference], Some(&mut fo), None)
                 .map_err(|e| git_error(repo_url, reference, e))?;
-            repo.find_commit(oid).map_err(|e| git_error(repo_url, reference, e))?;
+            repo.find_commit(oid)
+                .map_err(|e| git_error(repo_url, reference, e))?;
         }
         oid
     } else {
@@ -182,9 +213,20 @@ fn clone_into(repo_url: &str, reference: &str, dest: &Path, shallow: bool) -> Re
         commit.id()
     };
     {
-        let commit = repo.find_commit(oid).map_err(|e| git_error(repo_url, reference, e))?;
-        repo.checkout_tree(commit.as_object(), Some(git2::build::CheckoutBuilder::new().force()))
-            .map_err(|e| Error::new(format!("cannot check out {reference} into {}", dest.display())).cause(e))?;
+        let commit = repo
+            .find_commit(oid)
+            .map_err(|e| git_error(repo_url, reference, e))?;
+        repo.checkout_tree(
+            commit.as_object(),
+            Some(git2::build::CheckoutBuilder::new().force()),
+        )
+        .map_err(|e| {
+            Error::new(format!(
+                "cannot check out {reference} into {}",
+                dest.display()
+            ))
+            .cause(e)
+        })?;
     }
     repo.set_head_detached(oid)
         .map_err(|e| Error::new(format!("cannot set HEAD to {oid}")).cause(e))?;
@@ -243,7 +285,11 @@ mod tests {
                 .env("GIT_COMMITTER_EMAIL", "t@example.com")
                 .output()
                 .unwrap();
-            assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+            assert!(
+                out.status.success(),
+                "{args:?}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
             String::from_utf8_lossy(&out.stdout).trim().to_string()
         };
         std::fs::create_dir_all(&src).unwrap();
@@ -275,9 +321,15 @@ mod tests {
             (first.as_str(), "one\n"),
             ("refs/changes/24/923324/10", "change\n"),
         ] {
-            let dest = dir.path().join(format!("out-{}", reference.replace('/', "_")));
+            let dest = dir
+                .path()
+                .join(format!("out-{}", reference.replace('/', "_")));
             clone(&url, reference, &dest, false, &tls).unwrap();
-            assert_eq!(std::fs::read_to_string(dest.join("a.txt")).unwrap(), want, "{reference}");
+            assert_eq!(
+                std::fs::read_to_string(dest.join("a.txt")).unwrap(),
+                want,
+                "{reference}"
+            );
             assert!(describe_head(&dest).unwrap().starts_with("commit "));
         }
     }
@@ -297,7 +349,10 @@ mod tests {
         let dest = dir.path().join("shallow");
         clone(&url, "1.0.0", &dest, true, &TlsConfig::default()).unwrap();
         assert!(!dest.join(".git").exists());
-        assert_eq!(std::fs::read_to_string(dest.join("a.txt")).unwrap(), "one\n");
+        assert_eq!(
+            std::fs::read_to_string(dest.join("a.txt")).unwrap(),
+            "one\n"
+        );
     }
 
     #[test]
@@ -306,7 +361,10 @@ mod tests {
         let dest = dir.path().join("missing");
         let e = clone(&url, "no-such-branch", &dest, false, &TlsConfig::default()).unwrap_err();
         let s = e.to_string();
-        assert!(s.contains("PROJECT_REF=no-such-branch does not exist in PROJECT_REPO=file://"), "{s}");
+        assert!(
+            s.contains("PROJECT_REF=no-such-branch does not exist in PROJECT_REPO=file://"),
+            "{s}"
+        );
         assert!(!dest.exists());
     }
 
@@ -315,9 +373,19 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let dest = dir.path().join("x");
         // Port 9 on loopback: nothing listens there.
-        let e = clone("git://127.0.0.1:9/nothing", "master", &dest, false, &TlsConfig::default()).unwrap_err();
+        let e = clone(
+            "git://127.0.0.1:9/nothing",
+            "master",
+            &dest,
+            false,
+            &TlsConfig::default(),
+        )
+        .unwrap_err();
         let s = e.to_string();
-        assert!(s.contains("cannot fetch master from PROJECT_REPO=git://127.0.0.1:9/nothing"), "{s}");
+        assert!(
+            s.contains("cannot fetch master from PROJECT_REPO=git://127.0.0.1:9/nothing"),
+            "{s}"
+        );
         assert!(!dest.exists());
     }
 
@@ -327,7 +395,14 @@ mod tests {
         let dest = dir.path().join("keystone");
         std::fs::create_dir(&dest).unwrap();
         std::fs::write(dest.join("setup.py"), "").unwrap();
-        clone("git://127.0.0.1:9/nothing", "master", &dest, false, &TlsConfig::default()).unwrap();
+        clone(
+            "git://127.0.0.1:9/nothing",
+            "master",
+            &dest,
+            false,
+            &TlsConfig::default(),
+        )
+        .unwrap();
         assert!(dest.join("setup.py").exists());
     }
 }

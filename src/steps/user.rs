@@ -14,7 +14,11 @@ pub fn plan(input: &PlanInput) -> Option<Step> {
         return None;
     }
     let p = &c.project;
-    let shell = if p == "nova" { "/bin/bash" } else { "/usr/sbin/nologin" };
+    let shell = if p == "nova" {
+        "/bin/bash"
+    } else {
+        "/usr/sbin/nologin"
+    };
     let user = User {
         name: p.clone(),
         uid: c.uid,
@@ -27,7 +31,10 @@ pub fn plan(input: &PlanInput) -> Option<Step> {
             .map(|d| PathBuf::from(format!("{d}/{p}")))
             .collect(),
     };
-    Some(Step::new("user", format!("user {p} ({}:{})", c.uid, c.gid)).action(Action::CreateUser { user }))
+    Some(
+        Step::new("user", format!("user {p} ({}:{})", c.uid, c.gid))
+            .action(Action::CreateUser { user }),
+    )
 }
 
 /// Creates the group and user with groupadd/useradd after checking that the name and ids are
@@ -37,8 +44,11 @@ pub fn create(user: &User, runner: &mut dyn Runner) -> Result<()> {
     let group = Group::from_gid(Gid::from_raw(user.gid)).ok().flatten();
     match group {
         Some(g) if g.name != user.name => {
-            return Err(Error::new(format!("GID={} is already taken by group {:?}", user.gid, g.name))
-                .hint("pass a free GID, e.g. --build-arg GID=42425"))
+            return Err(Error::new(format!(
+                "GID={} is already taken by group {:?}",
+                user.gid, g.name
+            ))
+            .hint("pass a free GID, e.g. --build-arg GID=42425"))
         }
         Some(_) => {}
         None => {
@@ -49,13 +59,19 @@ pub fn create(user: &User, runner: &mut dyn Runner) -> Result<()> {
                 ))
                 .hint("use a base image without that group, or pass its gid as GID"));
             }
-            runner.run(&Cmd::new("groupadd", ["-g".to_string(), user.gid.to_string(), user.name.clone()]))?;
+            runner.run(&Cmd::new(
+                "groupadd",
+                ["-g".to_string(), user.gid.to_string(), user.name.clone()],
+            ))?;
         }
     }
     match SysUser::from_uid(Uid::from_raw(user.uid)).ok().flatten() {
         Some(u) if u.name != user.name => {
-            return Err(Error::new(format!("UID={} is already taken by user {:?}", user.uid, u.name))
-                .hint("pass a free UID, e.g. --build-arg UID=42425"))
+            return Err(Error::new(format!(
+                "UID={} is already taken by user {:?}",
+                user.uid, u.name
+            ))
+            .hint("pass a free UID, e.g. --build-arg UID=42425"))
         }
         Some(_) => {}
         None => {
@@ -88,8 +104,72 @@ pub fn create(user: &User, runner: &mut dyn Runner) -> Result<()> {
     for dir in &user.dirs {
         std::fs::create_dir_all(dir)
             .map_err(|e| Error::new(format!("cannot create {}", dir.display())).cause(e))?;
-        nix::unistd::chown(dir, Some(Uid::from_raw(user.uid)), Some(Gid::from_raw(user.gid)))
-            .map_err(|e| Error::new(format!("cannot chown {} to {}:{}", dir.display(), user.uid, user.gid)).cause(e))?;
+        nix::unistd::chown(
+            dir,
+            Some(Uid::from_raw(user.uid)),
+            Some(Gid::from_raw(user.gid)),
+        )
+        .map_err(|e| {
+            Error::new(format!(
+                "cannot chown {} to {}:{}",
+                dir.display(),
+                user.uid,
+                user.gid
+            ))
+            .cause(e)
+        })?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::exec::RecordingRunner;
+
+    fn user(name: &str, uid: u32, gid: u32) -> User {
+        User {
+            name: name.into(),
+            uid,
+            gid,
+            home: format!("/var/lib/{name}").into(),
+            shell: "/usr/sbin/nologin".into(),
+            comment: format!("{name} user"),
+            dirs: vec![],
+        }
+    }
+
+    #[test]
+    fn taken_ids_are_refused_before_anything_runs() {
+        // uid/gid 0 belong to root on every system.
+        let mut r = RecordingRunner::default();
+        let e = create(&user("keystone-test-loci", 0, 42999), &mut r)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("UID=0 is already taken by user \"root\""), "{e}");
+        assert!(r.commands.iter().all(|c| c.program != "useradd"));
+        let mut r = RecordingRunner::default();
+        let e = create(&user("keystone-test-loci", 42999, 0), &mut r)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("GID=0 is already taken by group \"root\""),
+            "{e}"
+        );
+        assert!(r.commands.is_empty());
+    }
+
+    #[test]
+    fn free_ids_run_groupadd_and_useradd() {
+        let mut r = RecordingRunner::default();
+        create(&user("loci-free-test", 42997, 42998), &mut r).unwrap();
+        let argv: Vec<String> = r.commands.iter().map(|c| c.to_string()).collect();
+        assert_eq!(
+            argv,
+            [
+                "groupadd -g 42998 loci-free-test",
+                "useradd -u 42997 -g loci-free-test -M -d /var/lib/loci-free-test -s /usr/sbin/nologin -c 'loci-free-test user' loci-free-test",
+            ]
+        );
+    }
 }

@@ -17,7 +17,14 @@ pub fn plan(input: &PlanInput) -> Option<Step> {
     let wheels = super::wheels::wheels_dir(input).display().to_string();
     let mut pip = Cmd::new(
         super::venv_bin(input, "pip"),
-        ["install", "--upgrade", "--no-cache-dir", "--no-compile", "--find-links", wheels.as_str()],
+        [
+            "install",
+            "--upgrade",
+            "--no-cache-dir",
+            "--no-compile",
+            "--find-links",
+            wheels.as_str(),
+        ],
     )
     .args(c.pip_args.iter().cloned());
     pip = pip.args([

@@ -53,7 +53,12 @@ pub fn plan(input: &PlanInput) -> Option<Step> {
 
 /// Fetches `source` into `dest`. On failure nothing is left behind: a partly written `dest`
 /// is removed.
-pub fn fetch(source: &WheelsSource, dest: &Path, registry: &RegistryConfig, tls: &crate::config::TlsConfig) -> Result<()> {
+pub fn fetch(
+    source: &WheelsSource,
+    dest: &Path,
+    registry: &RegistryConfig,
+    tls: &crate::config::TlsConfig,
+) -> Result<()> {
     match source {
         WheelsSource::Directory(d) => {
             if !d.is_dir() {
@@ -99,17 +104,29 @@ mod tests {
     fn prepare_constraints_drops_the_project_and_tolerates_missing_global() {
         let w = tempfile::tempdir().unwrap();
         let out = tempfile::tempdir().unwrap();
-        std::fs::write(w.path().join("upper-constraints.txt"), "Keystone===29.0.0\nkeystoneauth1===5.9.0\n").unwrap();
+        std::fs::write(
+            w.path().join("upper-constraints.txt"),
+            "Keystone===29.0.0\nkeystoneauth1===5.9.0\n",
+        )
+        .unwrap();
         prepare_constraints(w.path(), out.path(), "keystone").unwrap();
-        assert_eq!(std::fs::read_to_string(out.path().join("upper-constraints.txt")).unwrap(), "keystoneauth1===5.9.0\n");
-        assert_eq!(std::fs::read_to_string(out.path().join("global-requirements.txt")).unwrap(), "");
+        assert_eq!(
+            std::fs::read_to_string(out.path().join("upper-constraints.txt")).unwrap(),
+            "keystoneauth1===5.9.0\n"
+        );
+        assert_eq!(
+            std::fs::read_to_string(out.path().join("global-requirements.txt")).unwrap(),
+            ""
+        );
     }
 
     #[test]
     fn wheels_without_upper_constraints_is_a_clear_error() {
         let w = tempfile::tempdir().unwrap();
         let out = tempfile::tempdir().unwrap();
-        let e = prepare_constraints(w.path(), out.path(), "keystone").unwrap_err().to_string();
+        let e = prepare_constraints(w.path(), out.path(), "keystone")
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("have no upper-constraints.txt"), "{e}");
         assert!(e.contains("PROJECT=requirements"), "{e}");
     }

@@ -1,0 +1,127 @@
+//! One pass per blob: download -> sha256 -> decompress -> extract, in bounded memory.
+//!
+//! The digest is only known at the end of the stream, so the layer is extracted into a staging
+//! directory next to the destination and moved into place only after the digest and size
+//! matched. A broken connection is re-opened with a Range request underneath the hasher and
+//! decompressor ([`crate::http::Download`]), so neither notices.
+
+use std::io::{self, BufReader, Read};
+use std::path::Path;
+
+use sha2::{Digest, Sha256};
+
+use super::manifest::{layer_compression, Descriptor};
+use super::Session;
+use crate::error::{Error, Result};
+use crate::extract::{self, Staging};
+use crate::http::{Download, Reauthorize};
+
+const BUFFER: usize = 256 * 1024;
+
+/// Hashes and counts everything read through it.
+pub struct Verified<R> {
+    inner: R,
+    hasher: Sha256,
+    count: u64,
+}
+
+impl<R: Read> Verified<R> {
+    pub fn new(inner: R) -> Self {
+        Verified {
+            inner,
+            hasher: Sha256::new(),
+            count: 0,
+        }
+    }
+
+    /// Bytes read so far.
+    pub fn count(&self) -> u64 {
+        self.count
+    }
+
+    /// `sha256:<hex>` of what was read.
+    pub fn digest(&self) -> String {
+        format!("sha256:{}", hex::encode(self.hasher.clone().finalize()))
+    }
+}
+
+impl<R: Read> Read for Verified<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.hasher.update(&buf[..n]);
+        self.count += n as u64;
+        Ok(n)
+    }
+}
+
+fn check_digest(digest: &str) -> bool {
+    digest.strip_prefix("sha256:").is_some_and(|h| {
+        h.len() == 64
+            && h.bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    })
+}
+
+/// Downloads `layer` and extracts it into `dest`, verified.
+pub fn fetch(session: &mut Session, layer: &Descriptor, dest: &Path) -> Result<()> {
+    let what = format!("WHEELS={}: layer {}", session.reference, layer.digest);
+    if !check_digest(&layer.digest) {
+        return Err(Error::new(format!("{what}: unsupported digest"))
+            .hint("loci verifies sha256 digests only; push the wheels image with a current docker or buildah"));
+    }
+    let url = session.url(&format!(
+        "v2/{}/blobs/{}",
+        session.reference.repository, layer.digest
+    ))?;
+    let client = session.blob_client();
+    let authorization = session.authorization();
+    let staging = Staging::new(dest)?;
+    let reauthorize: Reauthorize = Box::new(|| session.reauthenticate());
+    let download = Download::open(
+        &client,
+        url,
+        what.clone(),
+        authorization,
+        Some(reauthorize),
+        layer.size,
+    )?;
+    let mut verified = Verified::new(download);
+
+    let extracted = {
+        let stream = BufReader::with_capacity(BUFFER, &mut verified);
+        match layer_compression(&layer.media_type) {
+            Some(c) => extract::unpack_compressed(stream, c, staging.path(), &what),
+            None => extract::unpack(stream, staging.path(), &what),
+        }
+    };
+    // A transfer that failed for good explains any extraction error.
+    if let Some(e) = verified.inner.failure.take() {
+        return Err(e);
+    }
+    // Read what the extractor left (all of it when extraction stopped early): the digest
+    // covers the whole blob, and a corrupt blob is reported as such rather than as a broken
+    // archive.
+    let drained = io::copy(&mut verified, &mut io::sink());
+    if let Some(e) = verified.inner.failure.take() {
+        return Err(e);
+    }
+    drained
+        .map_err(|e| Error::new(format!("{what}: cannot read the rest of the blob")).cause(e))?;
+    let got = verified.digest();
+    if got != layer.digest {
+        return Err(Error::new(format!("{what}: the downloaded blob does not match its digest"))
+            .cause(format!("expected {}, got {got} ({} bytes)", layer.digest, verified.count()))
+            .hint("the registry's storage is corrupt or something between alters the data; nothing was extracted. Push the wheels image again"));
+    }
+    if let Some(size) = layer.size {
+        if verified.count() != size {
+            return Err(Error::new(format!(
+                "{what}: got {} bytes, the manifest says {size}",
+                verified.count()
+            ))
+            .hint("the registry served a blob of another size; push the wheels image again"));
+        }
+    }
+    extracted?;
+    staging.commit()
+}

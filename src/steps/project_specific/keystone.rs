@@ -1,0 +1,263 @@
+//! keystone: Apache's mod_oauth2 for the `mod_oauth2` profile on Debian and Ubuntu x86_64
+//! (LOCI's `project_specific/keystone/01_add_oauth_modules.sh`).
+//!
+//! The module is in no distro repository, so its .debs are downloaded from LIBOAUTH2_URL and
+//! MOD_OAUTH2_URL (`{codename}` becomes the release codename) with loci's HTTP client (trust
+//! store, proxies, retries), installed with apt-get, and enabled with `a2enmod oauth2`. Other
+//! distros and architectures get no step, as in LOCI.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use crate::config::{Config, TlsConfig};
+use crate::distro::Family;
+use crate::error::{Error, Result};
+use crate::plan::{Action, Cmd, Plan, PlanInput, Step};
+
+/// The profile that asks for the module.
+pub const PROFILE: &str = "mod_oauth2";
+pub const HOOK_DOWNLOAD: &str = "download the .debs of LIBOAUTH2_URL and MOD_OAUTH2_URL";
+
+/// One .deb to fetch: the variable that configures it, its URL, and where it is saved.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Deb {
+    pub var: &'static str,
+    pub url: String,
+    pub path: PathBuf,
+}
+
+/// The .debs for `codename`, saved under the data dir (emptied at cleanup).
+pub fn debs(config: &Config, codename: &str) -> Vec<Deb> {
+    let dir = download_dir(config);
+    [
+        ("LIBOAUTH2_URL", &config.keystone.liboauth2_url),
+        ("MOD_OAUTH2_URL", &config.keystone.mod_oauth2_url),
+    ]
+    .into_iter()
+    .map(|(var, template)| {
+        let url = template.replace("{codename}", codename);
+        let name = url
+            .split(['?', '#'])
+            .next()
+            .and_then(|u| u.rsplit('/').next())
+            .filter(|n| n.ends_with(".deb"))
+            .map(String::from)
+            .unwrap_or_else(|| format!("{}.deb", var.to_ascii_lowercase()));
+        Deb {
+            var,
+            path: dir.join(name),
+            url,
+        }
+    })
+    .collect()
+}
+
+fn download_dir(config: &Config) -> PathBuf {
+    config.paths.sources_dir.join("loci-mod-oauth2")
+}
+
+/// Whether this build gets the module: keystone, the profile, a dpkg distro, an x86_64 machine.
+pub fn wanted(input: &PlanInput) -> bool {
+    input.config.profiles.iter().any(|p| p == PROFILE)
+        && input.distro.family == Family::Debian
+        && input.distro.codename.is_some()
+        && std::env::consts::ARCH == "x86_64"
+}
+
+pub fn plan(input: &PlanInput) -> Option<Step> {
+    if !wanted(input) {
+        return None;
+    }
+    let c = input.config;
+    let codename = input.distro.codename.as_deref()?;
+    let debs = debs(c, codename);
+    let mut packages = vec!["apache2".to_string()];
+    packages.extend(debs.iter().map(|d| d.path.display().to_string()));
+    let mut step = Step::new(
+        "project",
+        format!("keystone: Apache mod_oauth2 for {codename}"),
+    )
+    .action(Action::ProjectHook {
+        project: "keystone".into(),
+        hook: HOOK_DOWNLOAD.into(),
+    })
+    .run(input.distro.install_cmd(&packages))
+    .run(Cmd::new("a2enmod", ["oauth2"]))
+    .action(Action::Remove {
+        paths: vec![download_dir(c)],
+        contents_only: false,
+    });
+    step.packages = packages;
+    Some(step)
+}
+
+pub fn run(hook: &str, plan: &Plan, config: &Config) -> Result<()> {
+    match hook {
+        HOOK_DOWNLOAD => {
+            let codename = plan.distro.codename.as_deref().ok_or_else(|| {
+                Error::new(format!(
+                    "{} has no release codename for the mod_oauth2 .debs",
+                    plan.distro.label()
+                ))
+            })?;
+            for deb in debs(config, codename) {
+                download(&deb, &config.tls)?;
+            }
+            Ok(())
+        }
+        _ => Err(super::unknown("keystone", hook)),
+    }
+}
+
+/// Downloads one .deb, naming its URL and variable when it cannot be fetched.
+pub fn download(deb: &Deb, tls: &TlsConfig) -> Result<()> {
+    let what = format!("cannot download {}={}", deb.var, deb.url);
+    let hint = format!(
+        "set {} to a reachable URL of the .deb for this release (`{{codename}}` in it is replaced with the codename), e.g. a copy on a local mirror; or build without the {PROFILE} profile",
+        deb.var
+    );
+    let fail = |e: Error| {
+        let mut out = Error::new(what.clone()).hint(hint.clone());
+        out.cause = Some(match (e.cause, e.what) {
+            (Some(c), w) => format!("{w}: {c}"),
+            (None, w) => w,
+        });
+        out
+    };
+    let client = crate::http::client(tls, crate::http::Options::default()).map_err(fail)?;
+    let resp = crate::http::send(&deb.url, || client.get(&deb.url)).map_err(fail)?;
+    if !resp.status().is_success() {
+        return Err(fail(crate::http::status_error(&deb.url, resp)));
+    }
+    let bytes = resp
+        .bytes()
+        .map_err(|e| fail(Error::new("the transfer broke off").cause(crate::http::chain(&e))))?;
+    write(&deb.path, &bytes)?;
+    println!(
+        "downloaded {} ({} bytes) -> {}",
+        deb.url,
+        bytes.len(),
+        deb.path.display()
+    );
+    Ok(())
+}
+
+fn write(path: &Path, bytes: &[u8]) -> Result<()> {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| Error::new(format!("cannot create {}", dir.display())).cause(e))?;
+    }
+    let mut f = std::fs::File::create(path)
+        .map_err(|e| Error::new(format!("cannot write {}", path.display())).cause(e))?;
+    f.write_all(bytes)
+        .map_err(|e| Error::new(format!("cannot write {}", path.display())).cause(e))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::{BufRead, BufReader};
+    use std::net::TcpListener;
+
+    /// Serves `requests` requests on 127.0.0.1 with the given status and body, then stops.
+    fn serve(
+        status: &'static str,
+        body: &'static [u8],
+        requests: usize,
+    ) -> (String, std::thread::JoinHandle<()>) {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let handle = std::thread::spawn(move || {
+            for _ in 0..requests {
+                let (mut s, _) = listener.accept().unwrap();
+                let mut r = BufReader::new(s.try_clone().unwrap());
+                let mut line = String::new();
+                while r.read_line(&mut line).unwrap() > 0 && line != "\r\n" {
+                    line.clear();
+                }
+                write!(
+                    s,
+                    "HTTP/1.1 {status}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                    body.len()
+                )
+                .unwrap();
+                s.write_all(body).unwrap();
+            }
+        });
+        (format!("http://{addr}"), handle)
+    }
+
+    fn config(env: &[(&str, &str)]) -> Config {
+        let mut e: crate::config::Env = env
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        e.insert("PROJECT".into(), "keystone".into());
+        Config::from_env(&e).unwrap()
+    }
+
+    #[test]
+    fn urls_get_the_codename_and_files_their_names() {
+        let c = config(&[(
+            "MOD_OAUTH2_URL",
+            "https://mirror/m/libapache2-mod-oauth2_3.4.0-1.{codename}_amd64.deb?x=1",
+        )]);
+        let d = debs(&c, "bookworm");
+        assert_eq!(d[0].var, "LIBOAUTH2_URL");
+        assert_eq!(
+            d[0].url,
+            "https://github.com/OpenIDC/liboauth2/releases/download/v1.6.3/liboauth2_1.6.3-1.bookworm_amd64.deb"
+        );
+        assert_eq!(
+            d[0].path,
+            PathBuf::from("/tmp/loci-mod-oauth2/liboauth2_1.6.3-1.bookworm_amd64.deb")
+        );
+        assert_eq!(
+            d[1].url,
+            "https://mirror/m/libapache2-mod-oauth2_3.4.0-1.bookworm_amd64.deb?x=1"
+        );
+        assert_eq!(
+            d[1].path,
+            PathBuf::from("/tmp/loci-mod-oauth2/libapache2-mod-oauth2_3.4.0-1.bookworm_amd64.deb")
+        );
+    }
+
+    #[test]
+    fn a_404_names_the_url_and_the_variable() {
+        let (base, server) = serve("404 Not Found", b"no such release", 1);
+        let dir = tempfile::tempdir().unwrap();
+        let deb = Deb {
+            var: "MOD_OAUTH2_URL",
+            url: format!("{base}/mod_oauth2/libapache2-mod-oauth2_3.4.0-1.bookworm_amd64.deb"),
+            path: dir.path().join("m.deb"),
+        };
+        let e = download(&deb, &TlsConfig::default())
+            .unwrap_err()
+            .to_string();
+        server.join().unwrap();
+        assert!(
+            e.contains(&format!("cannot download MOD_OAUTH2_URL={}", deb.url)),
+            "{e}"
+        );
+        assert!(e.contains("404"), "{e}");
+        assert!(
+            e.contains("hint: set MOD_OAUTH2_URL to a reachable URL"),
+            "{e}"
+        );
+        assert!(!deb.path.exists());
+    }
+
+    #[test]
+    fn a_200_is_saved() {
+        let (base, server) = serve("200 OK", b"!<arch>\ndebian-binary", 1);
+        let dir = tempfile::tempdir().unwrap();
+        let deb = Deb {
+            var: "LIBOAUTH2_URL",
+            url: format!("{base}/liboauth2.deb"),
+            path: dir.path().join("sub/l.deb"),
+        };
+        download(&deb, &TlsConfig::default()).unwrap();
+        server.join().unwrap();
+        assert_eq!(std::fs::read(&deb.path).unwrap(), b"!<arch>\ndebian-binary");
+    }
+}

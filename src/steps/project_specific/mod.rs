@@ -1,0 +1,54 @@
+//! Step `project`: the extra work some services need after the pip install, as LOCI's
+//! `scripts/project_specific/PROJECT/*` do it.
+//!
+//! | project  | what                                                                         |
+//! |----------|------------------------------------------------------------------------------|
+//! | nova     | noVNC and spice-html5 web consoles, the tss user swtpm runs as               |
+//! | horizon  | manage.py, plugin panels, local_settings.py, compiled messages, static files |
+//! | keystone | with PROFILES=mod_oauth2 on Debian/Ubuntu x86_64: Apache's oauth2 module     |
+//!
+//! `plan` spells out every clone, command and file operation; the in-process parts are
+//! [`Action::ProjectHook`]s that [`run`] dispatches to the project's module.
+
+use crate::config::Config;
+use crate::error::{Error, Result};
+use crate::exec::Runner;
+use crate::plan::{Plan, PlanInput, Step};
+
+pub mod horizon;
+pub mod keystone;
+pub mod nova;
+
+#[cfg(doc)]
+use crate::plan::Action;
+
+/// The project-specific step of this build, if the project has one.
+pub fn plan(input: &PlanInput) -> Result<Option<Step>> {
+    Ok(match input.config.project.as_str() {
+        "nova" => Some(nova::plan(input)),
+        "horizon" => Some(horizon::plan(input)),
+        "keystone" => keystone::plan(input),
+        _ => None,
+    })
+}
+
+/// Runs one project-specific hook named in the plan.
+pub fn run(
+    project: &str,
+    hook: &str,
+    plan: &Plan,
+    config: &Config,
+    runner: &mut dyn Runner,
+) -> Result<()> {
+    match project {
+        "nova" => nova::run(hook, config, runner),
+        "horizon" => horizon::run(hook, config, runner),
+        "keystone" => keystone::run(hook, plan, config),
+        _ => Err(unknown(project, hook)),
+    }
+}
+
+fn unknown(project: &str, hook: &str) -> Error {
+    Error::new(format!("unknown project-specific step {project}: {hook}"))
+        .hint("the plan was made by a different loci version than the one running it")
+}

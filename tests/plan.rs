@@ -1,0 +1,592 @@
+//! Plan-level tests: `loci plan --json` for every supported distro, through the real binary.
+//!
+//! Only Debian can be built for real on the test machines; these tests prove that the plan for
+//! Ubuntu and the rpm distros has the right package manager, package names and commands.
+
+use std::path::PathBuf;
+use std::process::Command;
+
+use serde_json::Value;
+
+fn fixture(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/os-release")
+        .join(name)
+}
+
+/// Runs `loci plan --json` for `distro` with a clean environment plus `env`.
+fn plan(distro: &str, env: &[(&str, &str)]) -> Value {
+    let out = plan_raw(distro, env);
+    assert!(
+        out.status.success(),
+        "loci plan failed for {distro} {env:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("plan is JSON")
+}
+
+fn plan_raw(distro: &str, env: &[(&str, &str)]) -> std::process::Output {
+    // An empty loci dir: the bindep/pydep lists built into the binary are used.
+    let empty = tempfile::tempdir().unwrap();
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_loci"));
+    cmd.env_clear()
+        .args(["plan", "--json", "--os-release"])
+        .arg(fixture(distro))
+        .arg("--loci-dir")
+        .arg(empty.path());
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    cmd.output().unwrap()
+}
+
+fn step_names(plan: &Value) -> Vec<String> {
+    plan["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["name"].as_str().unwrap().to_string())
+        .collect()
+}
+
+fn step<'a>(plan: &'a Value, name: &str) -> &'a Value {
+    plan["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["name"] == name)
+        .unwrap_or_else(|| panic!("no step {name} in {:?}", step_names(plan)))
+}
+
+fn argv(cmd: &Value) -> Vec<String> {
+    let mut v = vec![cmd["program"].as_str().unwrap().to_string()];
+    v.extend(
+        cmd["args"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|x| x.as_str().unwrap().to_string()),
+    );
+    v
+}
+
+/// The argument vectors (program first) of the step's commands; a package install counts as
+/// its index refresh followed by its install command.
+fn commands(step: &Value) -> Vec<Vec<String>> {
+    let mut out = Vec::new();
+    for a in step["actions"].as_array().unwrap() {
+        if a["action"] == "run" {
+            out.push(argv(&a["cmd"]));
+        } else if a["action"] == "install_packages" {
+            if !a["refresh"].is_null() {
+                out.push(argv(&a["refresh"]));
+            }
+            out.push(argv(&a["install"]));
+        }
+    }
+    out
+}
+
+fn packages(step: &Value) -> Vec<String> {
+    step["packages"]
+        .as_array()
+        .map(|a| a.iter().map(|x| x.as_str().unwrap().to_string()).collect())
+        .unwrap_or_default()
+}
+
+fn has(list: &[String], item: &str) -> bool {
+    list.iter().any(|x| x == item)
+}
+
+const KEYSTONE: &[(&str, &str)] = &[("PROJECT", "keystone"), ("WHEELS", "/wheels.tar.gz")];
+
+#[test]
+fn debian_bookworm_keystone() {
+    let p = plan("debian-bookworm", KEYSTONE);
+    assert_eq!(p["distro"]["id"], "debian");
+    assert_eq!(p["distro"]["codename"], "bookworm");
+    assert_eq!(
+        step_names(&p),
+        [
+            "base", "wheels", "user", "venv", "packages", "pydep", "source", "install", "info",
+            "cleanup"
+        ]
+    );
+    let base = step(&p, "base");
+    assert_eq!(base["actions"][0]["action"], "install_packages");
+    let cmds = commands(base);
+    assert_eq!(
+        cmds[0],
+        ["apt-get", "update"],
+        "the index is refreshed before installing"
+    );
+    assert_eq!(
+        &cmds[1][..4],
+        ["apt-get", "install", "-y", "--no-install-recommends"]
+    );
+    for pkg in [
+        "git",
+        "patch",
+        "ca-certificates",
+        "netbase",
+        "sudo",
+        "lsb-release",
+        "python3",
+        "python3-venv",
+        "python3-distutils",
+        "libpython3.11",
+    ] {
+        assert!(has(&cmds[1], pkg), "{pkg} missing from {:?}", cmds[1]);
+    }
+    // Every apt-get install is non-interactive.
+    assert!(base["actions"][0]["install"]["env"]
+        .to_string()
+        .contains("DEBIAN_FRONTEND"));
+
+    let wheels = &step(&p, "wheels")["actions"];
+    assert_eq!(wheels[0]["action"], "fetch_wheels");
+    assert_eq!(wheels[0]["source"]["kind"], "tarball");
+    assert_eq!(wheels[0]["dest"], "/tmp/wheels");
+    assert_eq!(wheels[1]["action"], "prepare_constraints");
+    assert_eq!(wheels[1]["project"], "keystone");
+
+    let user = &step(&p, "user")["actions"][0]["user"];
+    assert_eq!(user["name"], "keystone");
+    assert_eq!(user["uid"], 42424);
+    assert_eq!(user["gid"], 42424);
+    assert_eq!(user["home"], "/var/lib/keystone");
+    assert_eq!(user["shell"], "/usr/sbin/nologin");
+    assert_eq!(user["comment"], "keystone user");
+    assert_eq!(
+        user["dirs"],
+        serde_json::json!([
+            "/etc/keystone",
+            "/var/log/keystone",
+            "/var/lib/keystone",
+            "/var/cache/keystone"
+        ])
+    );
+
+    let venv = commands(step(&p, "venv"));
+    assert_eq!(venv[0], ["python3", "-m", "venv", "/var/lib/openstack"]);
+    assert_eq!(venv[1][0], "/var/lib/openstack/bin/pip");
+    assert!(has(&venv[1], "pip") && has(&venv[1], "setuptools") && has(&venv[1], "wheel"));
+
+    let pydep = step(&p, "pydep");
+    for pkg in ["pymysql", "python-memcached", "uwsgi"] {
+        assert!(
+            has(&packages(pydep), pkg),
+            "{pkg} not in pydep {:?}",
+            packages(pydep)
+        );
+    }
+    assert!(
+        !has(&packages(pydep), "cryptography"),
+        "placement-only pydep leaked in"
+    );
+
+    let source = &step(&p, "source")["actions"][0];
+    assert_eq!(source["action"], "git_clone");
+    assert_eq!(source["repo"], "https://opendev.org/openstack/keystone");
+    assert_eq!(source["reference"], "master");
+    assert_eq!(source["dest"], "/tmp/keystone");
+
+    let install = &commands(step(&p, "install"))[0];
+    assert_eq!(
+        install[..],
+        [
+            "/var/lib/openstack/bin/pip",
+            "install",
+            "--no-cache-dir",
+            "--only-binary",
+            ":all:",
+            "--no-compile",
+            "-c",
+            "/tmp/global-requirements.txt",
+            "-c",
+            "/tmp/upper-constraints.txt",
+            "--find-links",
+            "/tmp/wheels",
+            "--ignore-installed",
+            "/tmp/keystone",
+        ]
+    );
+
+    let cleanup = step(&p, "cleanup");
+    let cc = commands(cleanup);
+    assert_eq!(
+        cc[0],
+        ["apt-get", "purge", "-y", "--auto-remove", "git", "patch"]
+    );
+    assert_eq!(cc[1], ["apt-get", "clean"]);
+    let actions: Vec<&str> = cleanup["actions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["action"].as_str().unwrap())
+        .collect();
+    assert!(actions.contains(&"system_site_packages"));
+    assert!(actions.contains(&"delete_bytecode"));
+    let removed: Vec<String> = cleanup["actions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|a| a["action"] == "remove")
+        .flat_map(|a| {
+            a["paths"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|x| x.as_str().unwrap().to_string())
+        })
+        .collect();
+    for path in [
+        "/var/lib/apt/lists",
+        "/var/cache/apt",
+        "/tmp",
+        "/root/.cache",
+        "/etc/machine-id",
+        "/opt/loci",
+    ] {
+        assert!(has(&removed, path), "{path} not cleaned: {removed:?}");
+    }
+}
+
+#[test]
+fn ubuntu_jammy_and_noble_python_and_ldap() {
+    let env = [
+        ("PROJECT", "keystone"),
+        ("PROFILES", "ldap"),
+        ("WHEELS", "/w.tar"),
+    ];
+    let jammy = plan("ubuntu-jammy", &env);
+    assert_eq!(jammy["distro"]["codename"], "jammy");
+    let base = packages(step(&jammy, "base"));
+    assert!(
+        has(&base, "libpython3.10") && has(&base, "python3-distutils"),
+        "{base:?}"
+    );
+    let pk = packages(step(&jammy, "packages"));
+    assert!(has(&pk, "libldap-2.5-0"), "jammy ldap: {pk:?}");
+    assert!(!has(&pk, "libldap2"), "jammy ldap: {pk:?}");
+    let py = packages(step(&jammy, "pydep"));
+    assert!(has(&py, "python-ldap") && has(&py, "ldappool"), "{py:?}");
+
+    let noble = plan("ubuntu-noble", &env);
+    let base = packages(step(&noble, "base"));
+    assert!(has(&base, "libpython3.12"), "{base:?}");
+    assert!(
+        !has(&base, "python3-distutils"),
+        "noble has no python3-distutils: {base:?}"
+    );
+    let pk = packages(step(&noble, "packages"));
+    assert!(has(&pk, "libldap2"), "noble ldap: {pk:?}");
+    assert!(!has(&pk, "libldap-2.5-0"), "noble ldap: {pk:?}");
+}
+
+#[test]
+fn centos_stream_9_and_rocky_9_use_dnf() {
+    for distro in ["centos-stream-9", "rocky-9"] {
+        let p = plan(
+            distro,
+            &[("PROJECT", "nova"), ("WHEELS", "loci/requirements:master")],
+        );
+        assert_eq!(p["distro"]["package_manager"], "dnf", "{distro}");
+        assert_eq!(p["distro"]["family"], "redhat", "{distro}");
+        let base = commands(step(&p, "base"));
+        assert_eq!(base[0], ["dnf", "makecache", "-y"], "{distro}");
+        assert_eq!(&base[1][..2], ["dnf", "install"], "{distro}");
+        assert!(
+            has(&base[1], "python3") && has(&base[1], "git"),
+            "{distro}: {:?}",
+            base[1]
+        );
+        assert!(
+            !base[1].iter().any(|p| p.starts_with("libpython3")),
+            "{distro}: no libpython on rpm distros"
+        );
+        assert!(
+            !base[1].iter().any(|p| p == "python3-venv"),
+            "{distro}: venv is part of python3 on rpm distros"
+        );
+        let user = &step(&p, "user")["actions"][0]["user"];
+        assert_eq!(
+            user["shell"], "/bin/bash",
+            "nova gets a shell for migration"
+        );
+        assert_eq!(step(&p, "wheels")["actions"][0]["source"]["kind"], "image");
+        let cleanup = commands(step(&p, "cleanup"));
+        assert_eq!(cleanup[0][..2], ["dnf", "remove"], "{distro}");
+        assert_eq!(cleanup[1], ["dnf", "clean", "all"], "{distro}");
+        // No dpkg-only package may reach an rpm distro.
+        if let Some(pk) = p["steps"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["name"] == "packages")
+        {
+            for dpkg_only in ["libvirt0", "iproute2", "libpython3.11"] {
+                assert!(
+                    !has(&packages(pk), dpkg_only),
+                    "{distro}: {dpkg_only} in {:?}",
+                    packages(pk)
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn plugin_skips_base_user_venv_and_pydep() {
+    let p = plan(
+        "debian-bookworm",
+        &[
+            ("PROJECT", "neutron-vpnaas"),
+            ("PLUGIN", "yes"),
+            ("WHEELS", "/w.tar"),
+        ],
+    );
+    let names = step_names(&p);
+    for skipped in ["base", "user", "venv", "pydep"] {
+        assert!(
+            !names.iter().any(|n| n == skipped),
+            "{skipped} in {names:?}"
+        );
+    }
+    assert!(names.iter().any(|n| n == "install"));
+    // A plugin purges nothing the service image installed.
+    let cleanup = commands(step(&p, "cleanup"));
+    assert!(
+        !cleanup
+            .iter()
+            .any(|c| c.get(1).map(String::as_str) == Some("purge")),
+        "{cleanup:?}"
+    );
+}
+
+#[test]
+fn install_arguments_follow_the_build_args() {
+    let p = plan(
+        "debian-bookworm",
+        &[
+            ("PROJECT", "keystone"),
+            ("PROJECT_PIP_EXTRAS", "ldap,oauth1"),
+            ("EXTRA_PROJECTS", "keystone-plugin other"),
+            ("PIP_PACKAGES", "python-openstackclient pymysql"),
+            ("PIP_ARGS", "--pre"),
+            ("KEEP_ALL_WHEELS", "True"),
+            ("WHEELS", "https://example.invalid/wheels.tar.gz"),
+            ("PROJECT_REF", "refs/changes/24/923324/10"),
+            ("PIP_CONSTRAINT", "<25"),
+            ("SETUPTOOL_CONSTRAINT", "<80"),
+            ("WHEEL_CONSTRAIN", "<0.46"),
+            ("UID", "500"),
+            ("GID", "501"),
+        ],
+    );
+    let install = &commands(step(&p, "install"))[0];
+    assert!(
+        has(install, "--no-index"),
+        "KEEP_ALL_WHEELS means --no-index: {install:?}"
+    );
+    assert!(has(install, "--pre"));
+    let tail: Vec<&str> = install
+        .iter()
+        .rev()
+        .take(5)
+        .rev()
+        .map(String::as_str)
+        .collect();
+    assert_eq!(
+        tail,
+        [
+            "/tmp/keystone[ldap,oauth1]",
+            "/tmp/keystone-plugin",
+            "/tmp/other",
+            "python-openstackclient",
+            "pymysql"
+        ]
+    );
+    let venv = &commands(step(&p, "venv"))[1];
+    assert!(
+        has(venv, "pip<25") && has(venv, "setuptools<80") && has(venv, "wheel<0.46"),
+        "{venv:?}"
+    );
+    assert_eq!(step(&p, "wheels")["actions"][0]["source"]["kind"], "url");
+    assert_eq!(
+        step(&p, "source")["actions"][0]["reference"],
+        "refs/changes/24/923324/10"
+    );
+    let user = &step(&p, "user")["actions"][0]["user"];
+    assert_eq!(
+        (user["uid"].as_u64(), user["gid"].as_u64()),
+        (Some(500), Some(501))
+    );
+}
+
+#[test]
+fn dist_packages_are_installed_and_never_purged() {
+    let p = plan(
+        "debian-bookworm",
+        &[
+            ("PROJECT", "keystone"),
+            ("DIST_PACKAGES", "git vim-tiny"),
+            ("WHEELS", "/w.tar"),
+        ],
+    );
+    let pk = packages(step(&p, "packages"));
+    assert!(has(&pk, "git") && has(&pk, "vim-tiny"), "{pk:?}");
+    let cleanup = commands(step(&p, "cleanup"));
+    assert_eq!(
+        cleanup[0],
+        ["apt-get", "purge", "-y", "--auto-remove", "patch"],
+        "git was asked for"
+    );
+}
+
+#[test]
+fn copy_default_config_files_adds_the_config_step() {
+    let p = plan(
+        "debian-bookworm",
+        &[
+            ("PROJECT", "glance"),
+            ("COPY_DEFAULT_CONFIG_FILES", "yes"),
+            ("WHEELS", "/w.tar"),
+        ],
+    );
+    let cfg = &step(&p, "config")["actions"][0];
+    assert_eq!(cfg["from"], "/var/lib/openstack/etc/glance");
+    assert_eq!(cfg["to"], "/etc/glance");
+    let p = plan(
+        "debian-bookworm",
+        &[("PROJECT", "glance"), ("WHEELS", "/w.tar")],
+    );
+    assert!(!step_names(&p).iter().any(|n| n == "config"));
+}
+
+#[test]
+fn distro_override_and_errors() {
+    // DISTRO overrides the id from os-release.
+    let p = plan(
+        "debian-bookworm",
+        &[
+            ("PROJECT", "keystone"),
+            ("DISTRO", "ubuntu"),
+            ("WHEELS", "/w.tar"),
+        ],
+    );
+    assert_eq!(p["distro"]["id"], "ubuntu");
+
+    let out = plan_raw(
+        "debian-bookworm",
+        &[("PROJECT", "keystone"), ("DISTRO", "gentoo")],
+    );
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("unsupported distribution: DISTRO=gentoo"),
+        "{err}"
+    );
+    assert!(
+        err.contains("supported distributions are: debian, ubuntu"),
+        "{err}"
+    );
+
+    let out = plan_raw("debian-bookworm", &[]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("PROJECT is not set"));
+
+    let out = plan_raw(
+        "debian-bookworm",
+        &[("PROJECT", "keystone"), ("UID", "forty-two")],
+    );
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("UID=forty-two is not a valid numeric id")
+    );
+}
+
+#[test]
+fn bindep_syntax_errors_name_file_and_line() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("bindep.txt"),
+        "git [platform:dpkg]\nbroken [unclosed\n",
+    )
+    .unwrap();
+    std::fs::write(dir.path().join("pydep.txt"), "uwsgi []\n").unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_loci"))
+        .env_clear()
+        .env("PROJECT", "keystone")
+        .args(["plan", "--os-release"])
+        .arg(fixture("debian-bookworm"))
+        .arg("--loci-dir")
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("bindep.txt:2"), "{err}");
+}
+
+#[test]
+fn extra_bindep_files_in_the_loci_dir_are_read() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("bindep.txt"), "curl [keystone]\n").unwrap();
+    std::fs::write(dir.path().join("bindep-extra.txt"), "jq [platform:dpkg]\n").unwrap();
+    std::fs::write(dir.path().join("pydep.txt"), "").unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_loci"))
+        .env_clear()
+        .env("PROJECT", "keystone")
+        .args(["plan", "--json", "--os-release"])
+        .arg(fixture("debian-bookworm"))
+        .arg("--loci-dir")
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let p: Value = serde_json::from_slice(&out.stdout).unwrap();
+    // Files are read in name order, as LOCI's `for file in /opt/loci/bindep*` does.
+    assert_eq!(packages(step(&p, "packages")), ["jq", "curl"]);
+    assert!(
+        !step_names(&p).iter().any(|n| n == "pydep"),
+        "empty pydep plans no step"
+    );
+}
+
+#[test]
+fn human_plan_lists_steps_and_commands() {
+    let empty = tempfile::tempdir().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_loci"))
+        .env_clear()
+        .env("PROJECT", "keystone")
+        .env("WHEELS", "/w.tar.gz")
+        .args(["plan", "--os-release"])
+        .arg(fixture("debian-bookworm"))
+        .arg("--loci-dir")
+        .arg(empty.path())
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.starts_with("plan for keystone on debian-bookworm\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains("] base: base packages for debian-bookworm"),
+        "{text}"
+    );
+    assert!(
+        text.contains("install what is missing: apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends git patch"),
+        "{text}"
+    );
+    assert!(
+        text.contains("extract tarball /w.tar.gz -> /tmp/wheels"),
+        "{text}"
+    );
+}
