@@ -98,12 +98,17 @@ ARG SPICE_REF=spice-html5-0.3.0
 ARG NOVA_TSS_USER=tss
 ARG NOVA_TSS_UID=42434
 ARG NOVA_TSS_GID=42434
-ARG HORIZON_EXTRA_PANELS="aodh designate heat ironic magnum manila mistral murano neutron_vpnaas octavia senlin solum trove watcher zaqar"
-ARG MOD_OAUTH2_URL=https://github.com/OpenIDC/mod_oauth2/releases/download/v3.4.0/libapache2-mod-oauth2_3.4.0-1.{codename}_amd64.deb
-ARG LIBOAUTH2_URL=https://github.com/OpenIDC/liboauth2/releases/download/v1.6.3/liboauth2_1.6.3-1.{codename}_amd64.deb
+# No default here: loci's own default list applies unless one is given.
+ARG HORIZON_EXTRA_PANELS
+# keystone's mod_oauth2 profile: URLs of the .debs ({codename} is substituted); loci's default
+# applies unless one is given.
+ARG MOD_OAUTH2_URL
+ARG LIBOAUTH2_URL
 
-# PROJECT=requirements only: restrict the wheels to a list of names (see README.md).
+# PROJECT=requirements only: build only these constraints (names) or those listed in a file
+# (one name a line, e.g. /tmp/closure.txt from the data dir). Empty: every constraint.
 ARG REQUIREMENTS_ONLY=""
+ARG REQUIREMENTS_ONLY_FILE=""
 
 # Extra trust for HTTPS (no default: the base image's ENV applies unless one is given).
 ARG SSL_CERT_FILE

@@ -107,6 +107,9 @@ pub struct Paths {
     pub loci_dir: PathBuf,
     /// Where build facts are recorded (`/etc/image_info`).
     pub image_info: PathBuf,
+    /// The image root, where PROJECT=requirements leaves its wheels and constraint files and
+    /// deletes everything else (`/`).
+    pub root: PathBuf,
 }
 
 impl Default for Paths {
@@ -117,6 +120,7 @@ impl Default for Paths {
             venv: "/var/lib/openstack".into(),
             loci_dir: "/opt/loci".into(),
             image_info: "/etc/image_info".into(),
+            root: "/".into(),
         }
     }
 }
@@ -140,6 +144,11 @@ pub struct Config {
     pub extra_bindep: Vec<String>,
     pub extra_pydep: Vec<String>,
     pub keep_all_wheels: bool,
+    /// PROJECT=requirements: build only these constraints (REQUIREMENTS_ONLY, names).
+    pub requirements_only: Vec<String>,
+    /// PROJECT=requirements: build only the constraints named in this file
+    /// (REQUIREMENTS_ONLY_FILE, one name a line), e.g. a service's dependency closure.
+    pub requirements_only_file: Option<PathBuf>,
     pub uid: u32,
     pub gid: u32,
     pub wheels: Option<WheelsSource>,
@@ -302,6 +311,8 @@ impl Config {
             extra_bindep: words(env, "EXTRA_BINDEP"),
             extra_pydep: words(env, "EXTRA_PYDEP"),
             keep_all_wheels: boolean(env, "KEEP_ALL_WHEELS", false)?,
+            requirements_only: words(env, "REQUIREMENTS_ONLY"),
+            requirements_only_file: get(env, "REQUIREMENTS_ONLY_FILE").map(PathBuf::from),
             uid,
             gid,
             wheels,

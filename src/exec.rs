@@ -227,7 +227,14 @@ pub fn execute(plan: &Plan, config: &Config, runner: &mut dyn Runner) -> Result<
             .steps
             .push((step.name.to_string(), took.as_secs_f64()));
     }
-    println!("==> {} built in {}", plan.project, human(total.elapsed()));
+    let took = total.elapsed();
+    println!("==> {} built in {}", plan.project, human(took));
+    // image_info.json was written before cleanup ran: complete it with every step's time.
+    for action in plan.steps.iter().flat_map(|s| s.actions.iter()) {
+        if let Action::CollectInfo { dir } = action {
+            steps::image_info::record_timings(dir, &timings, took)?;
+        }
+    }
     Ok(timings)
 }
 
@@ -273,7 +280,9 @@ fn run_action(
         } => steps::cleanup::remove(paths, *contents_only),
         Action::DeleteBytecode { roots } => steps::cleanup::delete_bytecode(roots),
         Action::SystemSitePackages { venv } => steps::cleanup::system_site_packages(venv),
-        Action::BuildRequirements => steps::requirements::build(plan, config, runner),
+        Action::RequirementsConstraints { spec } => steps::requirements::prepare(spec, config),
+        Action::RequirementsWheels { spec } => steps::requirements::build(spec, config),
+        Action::PurgeRoot { root } => steps::requirements::purge(root).map(|_| ()),
     }
 }
 

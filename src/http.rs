@@ -210,12 +210,36 @@ pub fn chain(e: &(dyn std::error::Error + 'static)) -> String {
     parts.join(": ")
 }
 
+/// The rustls error behind a failed request, if TLS failed.
+pub fn tls_error(e: &reqwest::Error) -> Option<rustls::Error> {
+    let mut current: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(c) = current {
+        // io::Errors nest (hyper wraps tokio-rustls' io::Error wrapping the rustls::Error).
+        let mut x: &(dyn std::error::Error + 'static) = c;
+        loop {
+            if let Some(t) = x.downcast_ref::<rustls::Error>() {
+                return Some(t.clone());
+            }
+            match x.downcast_ref::<io::Error>().and_then(|io| io.get_ref()) {
+                Some(inner) => x = inner,
+                None => break,
+            }
+        }
+        current = c.source();
+    }
+    None
+}
+
 /// Whether a failed request failed on the server's certificate.
 pub fn is_certificate_error(e: &reqwest::Error) -> bool {
-    let text = chain(e).to_ascii_lowercase();
-    text.contains("certificate")
-        || text.contains("unknownissuer")
-        || text.contains("unknown issuer")
+    match tls_error(e) {
+        Some(rustls::Error::InvalidCertificate(_)) => true,
+        Some(_) => false,
+        None => {
+            let text = chain(e).to_ascii_lowercase();
+            text.contains("invalid peer certificate") || text.contains("unknownissuer")
+        }
+    }
 }
 
 fn retryable_status(status: StatusCode) -> bool {
@@ -258,7 +282,8 @@ pub fn send_attempts(
                 std::thread::sleep(wait);
             }
             Ok(resp) => return Ok(resp),
-            Err(e) if is_certificate_error(&e) => return Err(transport_error(what, &e)),
+            // TLS failures (an untrusted certificate, a server not speaking TLS) do not go away.
+            Err(e) if tls_error(&e).is_some() || is_certificate_error(&e) => return Err(transport_error(what, &e)),
             Err(e)
                 if (e.is_connect() || e.is_timeout() || e.is_request() || e.is_body())
                     && attempt + 1 < attempts =>
@@ -276,6 +301,12 @@ pub fn transport_error(what: &str, e: &reqwest::Error) -> Error {
     let err = Error::new(format!("{what}: no answer")).cause(chain(e));
     if is_certificate_error(e) {
         err.hint("the server's TLS certificate is not trusted: add its CA to SSL_CERT_FILE (a PEM bundle), or for a registry set REGISTRY_INSECURE=true to skip the check")
+    } else if let Some(t) = tls_error(e) {
+        if matches!(t, rustls::Error::InvalidMessage(_)) {
+            err.hint("the server does not speak TLS here: use http (for a registry, REGISTRY_PROTOCOL=http or detect)")
+        } else {
+            err.hint("the TLS handshake failed; check that the address is the HTTPS port of the server")
+        }
     } else if e.is_timeout() {
         err.hint("the server did not answer in time; check the network and proxy settings (https_proxy, no_proxy)")
     } else {

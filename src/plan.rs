@@ -155,8 +155,14 @@ pub enum Action {
     DeleteBytecode { roots: Vec<PathBuf> },
     /// Set `include-system-site-packages = true` in the venv's pyvenv.cfg.
     SystemSitePackages { venv: PathBuf },
-    /// Build the requirements image's wheels ([`crate::steps::requirements`]).
-    BuildRequirements,
+    /// PROJECT=requirements: adjust the constraints, build and pin their git+ entries and
+    /// source trees ([`crate::steps::requirements::prepare`]).
+    RequirementsConstraints { spec: Box<steps::requirements::ConstraintsSpec> },
+    /// PROJECT=requirements: a wheel for every constraint, in parallel
+    /// ([`crate::steps::requirements::build`]).
+    RequirementsWheels { spec: Box<steps::requirements::WheelsSpec> },
+    /// Delete everything at `root` except `*.whl` and `*.txt`, leaving mount points alone.
+    PurgeRoot { root: PathBuf },
 }
 
 impl fmt::Display for Action {
@@ -217,7 +223,13 @@ impl fmt::Display for Action {
             Action::SystemSitePackages { venv } => {
                 write!(f, "set include-system-site-packages = true in {}/pyvenv.cfg", venv.display())
             }
-            Action::BuildRequirements => write!(f, "build a wheel for every constraint (see `loci plan --json`)"),
+            Action::RequirementsConstraints { spec } => write!(f, "{spec}"),
+            Action::RequirementsWheels { spec } => write!(f, "{spec}"),
+            Action::PurgeRoot { root } => write!(
+                f,
+                "delete everything at {} except *.whl and *.txt (mount points left alone)",
+                root.display()
+            ),
         }
     }
 }

@@ -135,6 +135,8 @@ impl Session {
                 ));
                 e.what = format!("{}: the TLS certificate of {} is not trusted", self.what(), self.reference.registry);
                 e
+            } else if e.hint.as_deref().is_some_and(|h| h.contains("does not speak TLS")) {
+                e
             } else if protocol == RegistryProtocol::Detect {
                 e.hint("the registry answered neither http nor https: check the host and port, or set REGISTRY_PROTOCOL=http or https")
             } else {

@@ -29,9 +29,12 @@ pub fn plan_all(input: &PlanInput) -> Result<Vec<Step>> {
     let c = input.config;
     let mut steps: Vec<Option<Step>> = Vec::new();
     if c.project == "requirements" {
+        // No cleanup: the last step deletes everything but the wheels.
         steps.push(base::plan(input));
-        steps.push(requirements::plan(input)?);
-        steps.push(cleanup::plan(input)?);
+        steps.push(venv::plan(input));
+        steps.push(packages::plan(input)?);
+        steps.push(source::plan(input));
+        steps.extend(requirements::plan(input)?.into_iter().map(Some));
     } else if c.project == "infra" {
         steps.push(base::plan(input));
         steps.push(wheels::plan(input));

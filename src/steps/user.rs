@@ -42,6 +42,7 @@ pub fn plan(input: &PlanInput) -> Option<Step> {
 pub fn create(user: &User, runner: &mut dyn Runner) -> Result<()> {
     use nix::unistd::{Gid, Group, Uid, User as SysUser};
     let group = Group::from_gid(Gid::from_raw(user.gid)).ok().flatten();
+    let mut created_group = false;
     match group {
         Some(g) if g.name != user.name => {
             return Err(Error::new(format!(
@@ -82,7 +83,7 @@ pub fn create(user: &User, runner: &mut dyn Runner) -> Result<()> {
                 ))
                 .hint("use a base image without that user, or pass its uid as UID"));
             }
-            runner.run(&Cmd::new(
+            let added = runner.run(&Cmd::new(
                 "useradd",
                 [
                     "-u".to_string(),
@@ -98,7 +99,14 @@ pub fn create(user: &User, runner: &mut dyn Runner) -> Result<()> {
                     user.comment.clone(),
                     user.name.clone(),
                 ],
-            ))?;
+            ));
+            if let Err(e) = added {
+                // Leave nothing half-done: the group was made for this user only.
+                if created_group {
+                    let _ = runner.run(&Cmd::new("groupdel", [user.name.clone()]));
+                }
+                return Err(e);
+            }
         }
     }
     for dir in &user.dirs {

@@ -1,0 +1,134 @@
+//! End to end: the Debian base image, a requirements image pushed to a local registry, keystone
+//! built from a git tag with the project's Dockerfile taking WHEELS from that registry, then run:
+//! db_sync on sqlite, bootstrap, uwsgi serving keystone on 127.0.0.1, and a token issued. The
+//! image is checked for lightness, and a child image built FROM it still issues tokens.
+//!
+//! Needs Docker and the network of the test machines (Debian archive, PyPI): run it with
+//! `sudo tests/run.sh` (a plain `cargo test` lists it as ignored).
+//!
+//! The requirements image is restricted to keystone's dependency closure plus uwsgi to fit CI's
+//! time (REQUIREMENTS_ONLY_FILE with tests/fixtures/requirements/keystone-2026.1-closure.txt);
+//! the full build is one flag away: LOCI_E2E_FULL_REQUIREMENTS=1 tests/run.sh.
+
+#[path = "support/e2e.rs"]
+mod e2e;
+
+use std::fs;
+
+use e2e::*;
+
+#[test]
+#[ignore = "needs docker: run tests/run.sh"]
+fn keystone_from_a_git_tag_with_wheels_from_a_registry_issues_tokens() {
+    require_docker();
+    let _guard = lock();
+    let base = base_image();
+    eprintln!("base image: {base}");
+
+    // b. requirements, pushed to a registry on 127.0.0.1 (plain http).
+    let requirements = requirements_image();
+    let registry = registry();
+    let wheels_ref = format!("127.0.0.1:{}/loci/requirements:2026.1", registry.port);
+    check(docker().args(["tag", &requirements, &wheels_ref]));
+    check(docker().args(["push", &wheels_ref]));
+    let _ = docker().args(["rmi", &wheels_ref]).output();
+
+    // c. keystone from its sdist as a git repository, served by git daemon, built at the tag.
+    let repos = tempfile::tempdir().unwrap();
+    let (repo, tag) = keystone_repo(repos.path());
+    let tag_commit = rev_parse(&repo, &tag);
+    let daemon = git_daemon(repos.path());
+    let project_repo = format!("git://127.0.0.1:{}/keystone", daemon.port);
+    let ctx = Context::new();
+    let image = "loci-test/keystone:2026.1";
+    let mut args = ctx.args(
+        &base,
+        &[
+            ("PROJECT", "keystone"),
+            ("PROJECT_REPO", &project_repo),
+            ("PROJECT_REF", &tag),
+            ("PROJECT_RELEASE", "2026.1"),
+            ("WHEELS", &wheels_ref),
+            ("REGISTRY_PROTOCOL", "http"),
+        ],
+    );
+    args.extend(["-t".to_string(), image.to_string()]);
+    docker_build("keystone", &args, ctx.path());
+    drop(daemon);
+
+    let labels = stdout(docker().args(["image", "inspect", "--format", "{{json .Config.Labels}}", image]));
+    assert!(labels.contains("\"org.opencontainers.image.title\":\"keystone\""), "{labels}");
+    assert!(labels.contains(&format!("\"org.opencontainers.image.revision\":\"{tag}\"")), "{labels}");
+    let project_txt = sh_in(image, "cat /etc/image_info/project.txt");
+    assert!(project_txt.contains(&tag_commit), "project.txt does not name {tag_commit}:\n{project_txt}");
+
+    // d. it works: a token for the admin user.
+    {
+        let ks = Keystone::start(image);
+        let (status, token) = ks.issue_token();
+        assert_eq!(status, 201, "POST /v3/auth/tokens answered {status}; logs:\n{}", ks.logs());
+        let token = token.expect("no X-Subject-Token header");
+        assert!(token.len() > 20, "token {token:?}");
+        println!("keystone at {tag} issued a token ({} bytes)", token.len());
+    }
+
+    // f. lightweight.
+    report_image(image);
+    let leftovers = sh_in(
+        image,
+        r#"for c in gcc cc c++ make git; do command -v "$c" && echo "LEFT: $c"; done
+dpkg-query -W -f '${Package}\n' | grep -E -- '-dev(:|$)' | sed 's/^/LEFT dev package: /'
+find / -xdev \( -name '*.pyc' -o -name __pycache__ \) -print | head -5 | sed 's/^/LEFT bytecode: /'
+for p in /root/.cache/pip /root/.cache /opt/loci /mnt/loci /usr/local/bin/loci /tmp/wheels /tmp/keystone /var/lib/apt/lists/lock; do
+    [ -e "$p" ] && echo "LEFT: $p"
+done
+ls -A /tmp | sed 's/^/LEFT in tmp: /'
+find / -xdev -type f -name loci -print | sed 's/^/LEFT binary: /'
+true"#,
+    );
+    assert!(!leftovers.contains("LEFT"), "the keystone image is not clean:\n{leftovers}");
+
+    // g. a child image with one more Debian package, installed with `loci packages` from the
+    // bind-mounted binary, still issues tokens.
+    let child_ctx = tempfile::tempdir().unwrap();
+    fs::write(
+        child_ctx.path().join("Dockerfile"),
+        "ARG FROM\nARG LOCI_IMAGE\nFROM ${LOCI_IMAGE} AS loci\nFROM ${FROM}\nUSER root\n\
+         RUN --mount=type=bind,from=loci,target=/mnt /mnt/loci packages jq && /mnt/loci cleanup\n",
+    )
+    .unwrap();
+    let child = "loci-test/keystone-child:2026.1";
+    let mut args = build_args(&[("FROM", image), ("LOCI_IMAGE", &loci_image())]);
+    args.extend(["-t".to_string(), child.to_string()]);
+    docker_build("keystone-child", &args, child_ctx.path());
+    let jq = sh_in(child, "jq --version && dpkg-query -W -f '${Status}' jq");
+    assert!(jq.contains("install ok installed"), "{jq}");
+    let venv_ok = sh_in(child, "python3 -c 'import keystone, sys; print(sys.prefix)'");
+    assert_eq!(venv_ok, "/var/lib/openstack");
+    {
+        let ks = Keystone::start(child);
+        let (status, token) = ks.issue_token();
+        assert_eq!(status, 201, "child image: POST /v3/auth/tokens answered {status}; logs:\n{}", ks.logs());
+        assert!(token.is_some());
+    }
+    report_image(child);
+}
+
+/// Prints the image size and the size of each layer.
+fn report_image(image: &str) {
+    let size = stdout(docker().args(["image", "inspect", "--format", "{{.Size}}", image]));
+    let bytes: u64 = size.parse().unwrap_or(0);
+    record(&format!("E2E-IMAGE-SIZE {image} {bytes} bytes ({:.1} MB)", bytes as f64 / 1e6));
+    let history = stdout(docker().args([
+        "history",
+        "--no-trunc",
+        "--format",
+        "{{.Size}}\t{{.CreatedBy}}",
+        image,
+    ]));
+    for line in history.lines() {
+        let (size, by) = line.split_once('\t').unwrap_or((line, ""));
+        let by: String = by.chars().take(110).collect();
+        record(&format!("    layer {size:>9}  {by}"));
+    }
+}

@@ -1,0 +1,214 @@
+//! PROJECT=requirements end to end, on this host, into a temporary directory standing for `/`:
+//! the plan's venv, source, requirements and purge steps run for real (python3 -m venv, pip
+//! against PyPI, a requirements repository served through file://). Only base and packages
+//! (apt) are left out.
+//!
+//! Needs python3 with venv, git, and PyPI. Run with `cargo test --test requirements_e2e`.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use loci::config::{Config, Env};
+use loci::distro::Distro;
+use loci::exec::{self, SystemRunner};
+use loci::os_release::OsRelease;
+use loci::plan::{self, PlanInput};
+
+const OS_RELEASE: &str = "PRETTY_NAME=\"Debian GNU/Linux 12 (bookworm)\"\nNAME=\"Debian GNU/Linux\"\nVERSION_ID=\"12\"\n\
+                          VERSION_CODENAME=bookworm\nID=debian\n";
+
+fn git(dir: &Path, args: &[&str]) {
+    let out = Command::new("git")
+        .args(args)
+        .current_dir(dir)
+        .env("GIT_AUTHOR_NAME", "t")
+        .env("GIT_AUTHOR_EMAIL", "t@example.com")
+        .env("GIT_COMMITTER_NAME", "t")
+        .env("GIT_COMMITTER_EMAIL", "t@example.com")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+}
+
+/// A git repository holding `files`, committed on master.
+fn repo(dir: &Path, files: &[(&str, &str)]) {
+    std::fs::create_dir_all(dir).unwrap();
+    for (name, text) in files {
+        std::fs::write(dir.join(name), text).unwrap();
+    }
+    git(dir, &["init", "-q", "-b", "master"]);
+    git(dir, &["add", "."]);
+    git(dir, &["commit", "-q", "-m", "constraints"]);
+}
+
+/// A minimal setuptools project with a setup.cfg, as LOCI's source trees have.
+fn write_project(dir: &Path, name: &str, version: &str) {
+    std::fs::create_dir_all(dir).unwrap();
+    let module = name.replace('-', "_");
+    std::fs::write(
+        dir.join("pyproject.toml"),
+        "[build-system]\nrequires = [\"setuptools\"]\nbuild-backend = \"setuptools.build_meta\"\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("setup.cfg"),
+        format!("[metadata]\nname = {name}\nversion = {version}\n\n[options]\npy_modules = {module}\n"),
+    )
+    .unwrap();
+    std::fs::write(dir.join(format!("{module}.py")), "VALUE = 1\n").unwrap();
+}
+
+/// Runs the requirements build with `upper` as upper-constraints.txt; returns the result and
+/// the directory standing for `/`.
+fn run(t: &Path, upper: &str, env: &[(&str, &str)]) -> (loci::Result<()>, PathBuf) {
+    let root = t.join("root");
+    let reqrepo = t.join("requirements-repo");
+    repo(
+        &reqrepo,
+        &[
+            ("upper-constraints.txt", upper),
+            ("global-requirements.txt", "six>=1.10.0\ndocopt  # MIT\n"),
+        ],
+    );
+    let mut e: Env = [
+        ("PROJECT", "requirements".to_string()),
+        ("PROJECT_REPO", format!("file://{}", reqrepo.display())),
+        ("PROJECT_REF", "master".to_string()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v))
+    .collect();
+    for (k, v) in env {
+        e.insert(k.to_string(), v.to_string());
+    }
+    let mut config = Config::from_env(&e).unwrap();
+    // Everything inside the stand-in for `/`, as in an image: the purge must clear it.
+    config.paths.root = root.clone();
+    config.paths.sources_dir = root.join("tmp");
+    config.paths.venv = root.join("var/lib/openstack");
+    config.paths.loci_dir = root.join("opt/loci");
+    config.paths.wheels_dir = root.join("tmp/wheels");
+    std::fs::create_dir_all(&config.paths.sources_dir).unwrap();
+    let distro = Distro::detect(&OsRelease::parse(OS_RELEASE), None, Some(false)).unwrap();
+    let input = PlanInput {
+        config: &config,
+        distro: &distro,
+        bindep_files: vec![],
+        pydep_files: vec![],
+    };
+    let mut plan = plan::build_plan(&input).unwrap();
+    // No bindep files here, so no packages step; base needs apt.
+    plan.steps.retain(|s| s.name != "base");
+    let names: Vec<&str> = plan.steps.iter().map(|s| s.name).collect();
+    assert_eq!(names, ["venv", "source", "requirements", "purge"]);
+    let mut runner = SystemRunner::new(&config);
+    let r = exec::execute(&plan, &config, &mut runner).map(|_| ());
+    (r, root)
+}
+
+fn listing(dir: &Path) -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    v.sort();
+    v
+}
+
+/// The constraints of the full test: binary wheels on PyPI (six, pbr), sdists only (docopt,
+/// termcolor), what master drops (setuptools) and what is always dropped (ceilometer), a
+/// source tree replacing a constraint, and a git+ entry.
+fn upper(t: &Path) -> String {
+    let gitpkg = t.join("gitpkg");
+    write_project(&gitpkg, "loci-gitprobe", "0.3.1");
+    git(&gitpkg, &["init", "-q", "-b", "master"]);
+    git(&gitpkg, &["add", "."]);
+    git(&gitpkg, &["commit", "-q", "-m", "probe"]);
+    format!(
+        "six===1.16.0\ndocopt===0.6.2\ntermcolor===1.1.0\npbr===6.1.1\nsetuptools===80.9.0\nceilometer===24.0.0\n\
+         loci-treeprobe===1.0.0\ngit+file://{}#egg=loci-gitprobe\n",
+        gitpkg.display()
+    )
+}
+
+fn source_tree(t: &Path) {
+    write_project(&t.join("root/tmp/loci-treeprobe"), "loci-treeprobe", "2.0.0");
+}
+
+const ONLY: &str = "six docopt termcolor pbr loci-treeprobe";
+
+#[test]
+fn builds_only_its_own_wheels_and_purges_the_rest() {
+    let t = tempfile::tempdir().unwrap();
+    source_tree(t.path());
+    let up = upper(t.path());
+    let (r, root) = run(t.path(), &up, &[("REQUIREMENTS_ONLY", ONLY)]);
+    r.unwrap();
+    let files = listing(&root);
+    assert_eq!(
+        files,
+        [
+            "docopt-0.6.2-py2.py3-none-any.whl",
+            "global-requirements.txt",
+            "loci_gitprobe-0.3.1-py3-none-any.whl",
+            "loci_treeprobe-2.0.0-py3-none-any.whl",
+            "termcolor-1.1.0-py3-none-any.whl",
+            "upper-constraints.txt",
+        ],
+        "six and pbr are binary wheels pip downloaded: dropped; the venv, sources and work dir are purged"
+    );
+    let uc = std::fs::read_to_string(root.join("upper-constraints.txt")).unwrap();
+    assert_eq!(
+        uc,
+        "six===1.16.0\ndocopt===0.6.2\ntermcolor===1.1.0\npbr===6.1.1\nloci-treeprobe===2.0.0\nloci_gitprobe===0.3.1\n"
+    );
+    assert_eq!(
+        std::fs::read_to_string(root.join("global-requirements.txt")).unwrap(),
+        "six>=1.10.0\ndocopt  # MIT\n"
+    );
+}
+
+#[test]
+fn keep_all_wheels_keeps_downloaded_wheels_and_dependencies() {
+    let t = tempfile::tempdir().unwrap();
+    let (r, root) = run(
+        t.path(),
+        "six===1.16.0\ndocopt===0.6.2\npbr===6.1.1\n",
+        &[("REQUIREMENTS_ONLY", ONLY), ("KEEP_ALL_WHEELS", "True")],
+    );
+    r.unwrap();
+    let files = listing(&root);
+    for want in [
+        "docopt-0.6.2-py2.py3-none-any.whl",
+        "six-1.16.0-py2.py3-none-any.whl",
+        "pbr-6.1.1-py2.py3-none-any.whl",
+        "upper-constraints.txt",
+        "global-requirements.txt",
+    ] {
+        assert!(files.iter().any(|f| f == want), "{want} missing from {files:?}");
+    }
+    assert!(
+        files.iter().all(|f| f.ends_with(".whl") || f.ends_with(".txt")),
+        "only wheels and txt files are left: {files:?}"
+    );
+}
+
+#[test]
+fn every_failure_is_reported_and_the_good_wheels_still_built() {
+    let t = tempfile::tempdir().unwrap();
+    let (r, root) = run(
+        t.path(),
+        "nosuchpkg-loci===0.0.1\ndocopt===0.6.2\ntermcolor===99.0.0\n",
+        &[("REQUIREMENTS_ONLY", "nosuchpkg-loci docopt termcolor")],
+    );
+    let e = r.unwrap_err().to_string();
+    assert!(e.contains("step `requirements` failed"), "{e}");
+    assert!(
+        e.contains("2 of 3 wheels failed to build: nosuchpkg-loci===0.0.1, termcolor===99.0.0"),
+        "{e}"
+    );
+    assert!(e.contains("No matching distribution found for nosuchpkg-loci===0.0.1"), "{e}");
+    assert!(e.contains("No matching distribution found for termcolor===99.0.0"), "{e}");
+    assert!(root.join("docopt-0.6.2-py2.py3-none-any.whl").exists(), "the good constraint was built");
+    assert!(root.join("tmp").exists(), "no purge after a failure: the logs stay");
+}
