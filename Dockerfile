@@ -114,12 +114,13 @@ ARG REQUIREMENTS_ONLY_FILE=""
 ARG SSL_CERT_FILE
 ARG SSL_CERT_DIR
 
+# /tmp gets its usual mode back (the data dir's own is 0755: apt's _apt user writes to /tmp).
 # The registry credentials for WHEELS=image can be given as a BuildKit secret instead of a
 # file: `--secret id=registry-auth,src=$HOME/.docker/config.json`.
 RUN --mount=type=bind,source=data,target=/tmp,rw \
     --mount=type=bind,from=loci-files,target=/mnt,rw \
     --mount=type=secret,id=registry-auth \
-    ["/mnt/loci", "build", "--loci-dir", "/mnt/opt/loci"]
+    chmod 1777 /tmp && exec /mnt/loci build --loci-dir /mnt/opt/loci
 
 ARG IMAGE_CREATED=""
 ARG IMAGE_REVISION=""

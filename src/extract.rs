@@ -129,13 +129,13 @@ fn refusal(path: &Path, kind: tar::EntryType, link: Option<&Path>) -> Option<Str
                     ));
                 }
             }
-        } else if kind.is_hard_link() {
-            if target.is_absolute() || target.components().any(|c| c == Component::ParentDir) {
-                return Some(format!(
-                    "it is a hard link to {} outside the destination",
-                    target.display()
-                ));
-            }
+        } else if kind.is_hard_link()
+            && (target.is_absolute() || target.components().any(|c| c == Component::ParentDir))
+        {
+            return Some(format!(
+                "it is a hard link to {} outside the destination",
+                target.display()
+            ));
         }
     }
     None

@@ -283,7 +283,9 @@ pub fn send_attempts(
             }
             Ok(resp) => return Ok(resp),
             // TLS failures (an untrusted certificate, a server not speaking TLS) do not go away.
-            Err(e) if tls_error(&e).is_some() || is_certificate_error(&e) => return Err(transport_error(what, &e)),
+            Err(e) if tls_error(&e).is_some() || is_certificate_error(&e) => {
+                return Err(transport_error(what, &e))
+            }
             Err(e)
                 if (e.is_connect() || e.is_timeout() || e.is_request() || e.is_body())
                     && attempt + 1 < attempts =>
@@ -305,7 +307,9 @@ pub fn transport_error(what: &str, e: &reqwest::Error) -> Error {
         if matches!(t, rustls::Error::InvalidMessage(_)) {
             err.hint("the server does not speak TLS here: use http (for a registry, REGISTRY_PROTOCOL=http or detect)")
         } else {
-            err.hint("the TLS handshake failed; check that the address is the HTTPS port of the server")
+            err.hint(
+                "the TLS handshake failed; check that the address is the HTTPS port of the server",
+            )
         }
     } else if e.is_timeout() {
         err.hint("the server did not answer in time; check the network and proxy settings (https_proxy, no_proxy)")

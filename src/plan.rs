@@ -157,10 +157,14 @@ pub enum Action {
     SystemSitePackages { venv: PathBuf },
     /// PROJECT=requirements: adjust the constraints, build and pin their git+ entries and
     /// source trees ([`crate::steps::requirements::prepare`]).
-    RequirementsConstraints { spec: Box<steps::requirements::ConstraintsSpec> },
+    RequirementsConstraints {
+        spec: Box<steps::requirements::ConstraintsSpec>,
+    },
     /// PROJECT=requirements: a wheel for every constraint, in parallel
     /// ([`crate::steps::requirements::build`]).
-    RequirementsWheels { spec: Box<steps::requirements::WheelsSpec> },
+    RequirementsWheels {
+        spec: Box<steps::requirements::WheelsSpec>,
+    },
     /// Delete everything at `root` except `*.whl` and `*.txt`, leaving mount points alone.
     PurgeRoot { root: PathBuf },
 }

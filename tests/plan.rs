@@ -590,3 +590,31 @@ fn human_plan_lists_steps_and_commands() {
         "{text}"
     );
 }
+
+#[test]
+fn uv_installer_installs_with_uv_and_removes_it() {
+    let p = plan(
+        "debian-bookworm",
+        &[("PROJECT", "keystone"), ("INSTALLER", "uv"), ("EXTRA_PROJECTS", "keystoneauth"), ("WHEELS", "/w.tar")],
+    );
+    let venv = &commands(step(&p, "venv"))[1];
+    assert!(has(venv, "uv"), "uv is installed into the venv: {venv:?}");
+    let install = &commands(step(&p, "install"))[0];
+    assert_eq!(install[..5], ["/var/lib/openstack/bin/uv", "pip", "install", "--python", "/var/lib/openstack/bin/python"]);
+    // Local trees are exempt from --only-binary by name; keystoneauth's dir maps to keystoneauth1.
+    let joined = install.join(" ");
+    assert!(joined.contains("--only-binary :all: --no-binary keystone --no-binary keystoneauth1"), "{joined}");
+    let pydep = &commands(step(&p, "pydep"))[0];
+    assert_eq!(pydep[0], "/var/lib/openstack/bin/uv");
+    let cleanup = commands(step(&p, "cleanup"));
+    assert!(cleanup.contains(&vec![
+        "/var/lib/openstack/bin/pip".to_string(),
+        "uninstall".into(),
+        "--yes".into(),
+        "uv".into()
+    ]));
+
+    let out = plan_raw("debian-bookworm", &[("PROJECT", "keystone"), ("INSTALLER", "poetry")]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("INSTALLER=poetry is not understood"));
+}

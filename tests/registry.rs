@@ -13,7 +13,11 @@ use loci::config::{RegistryConfig, RegistryProtocol, TlsConfig};
 use registry_server::*;
 
 fn config(protocol: RegistryProtocol) -> RegistryConfig {
-    RegistryConfig { protocol, insecure: false, auth_file: None }
+    RegistryConfig {
+        protocol,
+        insecure: false,
+        auth_file: None,
+    }
 }
 
 fn http() -> RegistryConfig {
@@ -27,7 +31,12 @@ fn scratch() -> (tempfile::TempDir, PathBuf) {
     (root, dest)
 }
 
-fn fetch(reference: &str, dest: &Path, reg: &RegistryConfig, tls: &TlsConfig) -> Result<(), String> {
+fn fetch(
+    reference: &str,
+    dest: &Path,
+    reg: &RegistryConfig,
+    tls: &TlsConfig,
+) -> Result<(), String> {
     loci::registry::fetch_wheels(reference, dest, reg, tls).map_err(|e| e.to_string())
 }
 
@@ -38,16 +47,33 @@ fn assert_wheels(root: &Path, dest: &Path, tag: &str) {
         if name.starts_with('.') {
             assert!(!path.exists(), "dot-file {name} must be skipped");
         } else {
-            assert_eq!(std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display())), data, "{name}");
+            assert_eq!(
+                std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display())),
+                data,
+                "{name}"
+            );
         }
     }
-    assert!(!dest.join("base-layer.txt").exists(), "only the last layer is extracted");
-    let left: Vec<_> = std::fs::read_dir(root).unwrap().map(|e| e.unwrap().file_name()).collect();
-    assert_eq!(left, vec![std::ffi::OsString::from("wheels")], "no staging directory is left behind");
+    assert!(
+        !dest.join("base-layer.txt").exists(),
+        "only the last layer is extracted"
+    );
+    let left: Vec<_> = std::fs::read_dir(root)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(
+        left,
+        vec![std::ffi::OsString::from("wheels")],
+        "no staging directory is left behind"
+    );
 }
 
 fn assert_nothing_left(root: &Path) {
-    let left: Vec<_> = std::fs::read_dir(root).unwrap().map(|e| e.unwrap().file_name()).collect();
+    let left: Vec<_> = std::fs::read_dir(root)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
     assert!(left.is_empty(), "nothing may be left behind: {left:?}");
 }
 
@@ -58,7 +84,16 @@ fn base_layer() -> Vec<u8> {
 #[test]
 fn docker_schema2_gzip_over_http_and_detect() {
     let reg = Registry::start(Options::default());
-    push_image(&reg, "loci/wheels", "2024.1", &[(base_layer(), DOCKER_LAYER_GZIP), (gzip(&wheels_tar("d")), DOCKER_LAYER_GZIP)], Flavor::Docker);
+    push_image(
+        &reg,
+        "loci/wheels",
+        "2024.1",
+        &[
+            (base_layer(), DOCKER_LAYER_GZIP),
+            (gzip(&wheels_tar("d")), DOCKER_LAYER_GZIP),
+        ],
+        Flavor::Docker,
+    );
     let reference = format!("{}/loci/wheels:2024.1", reg.host());
     let (root, dest) = scratch();
     fetch(&reference, &dest, &http(), &TlsConfig::default()).unwrap();
@@ -66,34 +101,87 @@ fn docker_schema2_gzip_over_http_and_detect() {
     // REGISTRY_PROTOCOL=detect finds plain http; an existing empty dest is replaced.
     let (root, dest) = scratch();
     std::fs::create_dir(&dest).unwrap();
-    fetch(&reference, &dest, &config(RegistryProtocol::Detect), &TlsConfig::default()).unwrap();
+    fetch(
+        &reference,
+        &dest,
+        &config(RegistryProtocol::Detect),
+        &TlsConfig::default(),
+    )
+    .unwrap();
     assert_wheels(root.path(), &dest, "d");
     // https against a plain-http registry fails, naming the registry.
     let (root, dest) = scratch();
-    let e = fetch(&reference, &dest, &config(RegistryProtocol::Https), &TlsConfig::default()).unwrap_err();
-    assert!(e.contains(&reg.host()) && e.contains("REGISTRY_PROTOCOL"), "{e}");
+    let e = fetch(
+        &reference,
+        &dest,
+        &config(RegistryProtocol::Https),
+        &TlsConfig::default(),
+    )
+    .unwrap_err();
+    assert!(
+        e.contains(&reg.host()) && e.contains("REGISTRY_PROTOCOL"),
+        "{e}"
+    );
     assert_nothing_left(root.path());
 }
 
 #[test]
 fn oci_zstd_plain_tar_and_pull_by_digest() {
     let reg = Registry::start(Options::default());
-    let (digest, _) =
-        push_image(&reg, "loci/oci", "zstd", &[(base_layer(), OCI_LAYER_GZIP), (zstd(&wheels_tar("z")), OCI_LAYER_ZSTD)], Flavor::Oci);
-    push_image(&reg, "loci/oci", "plain", &[(wheels_tar("p"), OCI_LAYER)], Flavor::Oci);
+    let (digest, _) = push_image(
+        &reg,
+        "loci/oci",
+        "zstd",
+        &[
+            (base_layer(), OCI_LAYER_GZIP),
+            (zstd(&wheels_tar("z")), OCI_LAYER_ZSTD),
+        ],
+        Flavor::Oci,
+    );
+    push_image(
+        &reg,
+        "loci/oci",
+        "plain",
+        &[(wheels_tar("p"), OCI_LAYER)],
+        Flavor::Oci,
+    );
     let (root, dest) = scratch();
-    fetch(&format!("{}/loci/oci:zstd", reg.host()), &dest, &http(), &TlsConfig::default()).unwrap();
+    fetch(
+        &format!("{}/loci/oci:zstd", reg.host()),
+        &dest,
+        &http(),
+        &TlsConfig::default(),
+    )
+    .unwrap();
     assert_wheels(root.path(), &dest, "z");
     let (root, dest) = scratch();
-    fetch(&format!("{}/loci/oci@{digest}", reg.host()), &dest, &http(), &TlsConfig::default()).unwrap();
+    fetch(
+        &format!("{}/loci/oci@{digest}", reg.host()),
+        &dest,
+        &http(),
+        &TlsConfig::default(),
+    )
+    .unwrap();
     assert_wheels(root.path(), &dest, "z");
     let (root, dest) = scratch();
-    fetch(&format!("{}/loci/oci:plain", reg.host()), &dest, &http(), &TlsConfig::default()).unwrap();
+    fetch(
+        &format!("{}/loci/oci:plain", reg.host()),
+        &dest,
+        &http(),
+        &TlsConfig::default(),
+    )
+    .unwrap();
     assert_wheels(root.path(), &dest, "p");
     // A digest that pins another manifest than the registry serves under it is refused.
     let other = format!("sha256:{}", "0".repeat(64));
     let (root, dest) = scratch();
-    let e = fetch(&format!("{}/loci/oci@{other}", reg.host()), &dest, &http(), &TlsConfig::default()).unwrap_err();
+    let e = fetch(
+        &format!("{}/loci/oci@{other}", reg.host()),
+        &dest,
+        &http(),
+        &TlsConfig::default(),
+    )
+    .unwrap_err();
     assert!(e.contains(&other), "{e}");
     assert_nothing_left(root.path());
 }
@@ -102,30 +190,70 @@ fn oci_zstd_plain_tar_and_pull_by_digest() {
 fn multi_arch_index_picks_the_running_architecture() {
     let reg = Registry::start(Options::default());
     let ours = oci_arch();
-    let others: Vec<&str> = ["arm64", "ppc64le", "s390x", "amd64"].into_iter().filter(|a| *a != ours).take(2).collect();
+    let others: Vec<&str> = ["arm64", "ppc64le", "s390x", "amd64"]
+        .into_iter()
+        .filter(|a| *a != ours)
+        .take(2)
+        .collect();
     for flavor in [Flavor::Oci, Flavor::Docker] {
-        let layer_mt = if flavor == Flavor::Oci { OCI_LAYER_GZIP } else { DOCKER_LAYER_GZIP };
+        let layer_mt = if flavor == Flavor::Oci {
+            OCI_LAYER_GZIP
+        } else {
+            DOCKER_LAYER_GZIP
+        };
         let repo = format!("loci/multi-{flavor:?}").to_lowercase();
         let mut entries = Vec::new();
         for arch in &others {
-            let (d, s) = push_image(&reg, &repo, &format!("only-{arch}"), &[(gzip(&wheels_tar(arch)), layer_mt)], flavor);
-            entries.push((d, s, *arch, if *arch == "arm64" { Some("v8") } else { None }));
+            let (d, s) = push_image(
+                &reg,
+                &repo,
+                &format!("only-{arch}"),
+                &[(gzip(&wheels_tar(arch)), layer_mt)],
+                flavor,
+            );
+            entries.push((
+                d,
+                s,
+                *arch,
+                if *arch == "arm64" { Some("v8") } else { None },
+            ));
         }
-        let (d, s) = push_image(&reg, &repo, "mine", &[(gzip(&wheels_tar("mine")), layer_mt)], flavor);
+        let (d, s) = push_image(
+            &reg,
+            &repo,
+            "mine",
+            &[(gzip(&wheels_tar("mine")), layer_mt)],
+            flavor,
+        );
         let mut all = entries.clone();
         all.insert(1, (d, s, ours, None));
         push_index(&reg, &repo, "multi", &all, flavor);
         push_index(&reg, &repo, "foreign", &entries, flavor);
 
         let (root, dest) = scratch();
-        fetch(&format!("{}/{repo}:multi", reg.host()), &dest, &http(), &TlsConfig::default()).unwrap();
+        fetch(
+            &format!("{}/{repo}:multi", reg.host()),
+            &dest,
+            &http(),
+            &TlsConfig::default(),
+        )
+        .unwrap();
         assert_wheels(root.path(), &dest, "mine");
 
         let (root, dest) = scratch();
-        let e = fetch(&format!("{}/{repo}:foreign", reg.host()), &dest, &http(), &TlsConfig::default()).unwrap_err();
+        let e = fetch(
+            &format!("{}/{repo}:foreign", reg.host()),
+            &dest,
+            &http(),
+            &TlsConfig::default(),
+        )
+        .unwrap_err();
         assert!(e.contains(&format!("no image for linux/{ours}")), "{e}");
         for arch in &others {
-            assert!(e.contains(&format!("linux/{arch}")), "the offer is listed: {e}");
+            assert!(
+                e.contains(&format!("linux/{arch}")),
+                "the offer is listed: {e}"
+            );
         }
         assert_nothing_left(root.path());
     }
@@ -134,11 +262,32 @@ fn multi_arch_index_picks_the_running_architecture() {
 #[test]
 fn a_missing_tag_or_repository_is_a_clear_error() {
     let reg = Registry::start(Options::default());
-    push_image(&reg, "loci/wheels", "exists", &[(gzip(&wheels_tar("x")), DOCKER_LAYER_GZIP)], Flavor::Docker);
+    push_image(
+        &reg,
+        "loci/wheels",
+        "exists",
+        &[(gzip(&wheels_tar("x")), DOCKER_LAYER_GZIP)],
+        Flavor::Docker,
+    );
     let (root, dest) = scratch();
-    let e = fetch(&format!("{}/loci/wheels:nope", reg.host()), &dest, &http(), &TlsConfig::default()).unwrap_err();
-    assert!(e.contains("manifest nope") && e.contains("404") && e.contains("check the tag"), "{e}");
-    let e = fetch(&format!("{}/loci/other:exists", reg.host()), &dest, &http(), &TlsConfig::default()).unwrap_err();
+    let e = fetch(
+        &format!("{}/loci/wheels:nope", reg.host()),
+        &dest,
+        &http(),
+        &TlsConfig::default(),
+    )
+    .unwrap_err();
+    assert!(
+        e.contains("manifest nope") && e.contains("404") && e.contains("check the tag"),
+        "{e}"
+    );
+    let e = fetch(
+        &format!("{}/loci/other:exists", reg.host()),
+        &dest,
+        &http(),
+        &TlsConfig::default(),
+    )
+    .unwrap_err();
     assert!(e.contains("loci/other") && e.contains("404"), "{e}");
     let e = fetch("Not A Reference", &dest, &http(), &TlsConfig::default()).unwrap_err();
     assert!(e.contains("accepted forms"), "{e}");
@@ -149,7 +298,13 @@ fn a_missing_tag_or_repository_is_a_clear_error() {
 fn a_blob_corrupted_on_the_registry_is_caught_and_nothing_is_left() {
     let reg = Registry::start(Options::default());
     let wheels = gzip(&wheels_tar("c"));
-    push_image(&reg, "loci/wheels", "bad", &[(wheels.clone(), DOCKER_LAYER_GZIP)], Flavor::Docker);
+    push_image(
+        &reg,
+        "loci/wheels",
+        "bad",
+        &[(wheels.clone(), DOCKER_LAYER_GZIP)],
+        Flavor::Docker,
+    );
     let path = reg.blob_path(&sha256(&wheels));
     let mut data = std::fs::read(&path).unwrap();
     // Flip bytes in the middle (the gzip stream may or may not notice; the digest must).
@@ -159,8 +314,17 @@ fn a_blob_corrupted_on_the_registry_is_caught_and_nothing_is_left() {
     }
     std::fs::write(&path, &data).unwrap();
     let (root, dest) = scratch();
-    let e = fetch(&format!("{}/loci/wheels:bad", reg.host()), &dest, &http(), &TlsConfig::default()).unwrap_err();
-    assert!(e.contains("does not match its digest") && e.contains(&sha256(&wheels)), "{e}");
+    let e = fetch(
+        &format!("{}/loci/wheels:bad", reg.host()),
+        &dest,
+        &http(),
+        &TlsConfig::default(),
+    )
+    .unwrap_err();
+    assert!(
+        e.contains("does not match its digest") && e.contains(&sha256(&wheels)),
+        "{e}"
+    );
     assert_nothing_left(root.path());
 
     // Same in the trailer only: every member extracts fine, the digest still refuses it.
@@ -168,7 +332,13 @@ fn a_blob_corrupted_on_the_registry_is_caught_and_nothing_is_left() {
     let mut data = wheels.clone();
     data[n - 1] ^= 0x01;
     std::fs::write(&path, &data).unwrap();
-    let e = fetch(&format!("{}/loci/wheels:bad", reg.host()), &dest, &http(), &TlsConfig::default()).unwrap_err();
+    let e = fetch(
+        &format!("{}/loci/wheels:bad", reg.host()),
+        &dest,
+        &http(),
+        &TlsConfig::default(),
+    )
+    .unwrap_err();
     assert!(e.contains("does not match its digest"), "{e}");
     assert_nothing_left(root.path());
 }
@@ -179,16 +349,41 @@ fn a_connection_cut_mid_blob_is_resumed_with_range_and_verified() {
     let big = noise(3_000_000, 42);
     let mut files = wheel_files("r");
     files.push(("big-1.0-py3-none-any.whl".into(), big.clone()));
-    let entries: Vec<(&str, &[u8])> = files.iter().map(|(n, d)| (n.as_str(), d.as_slice())).collect();
+    let entries: Vec<(&str, &[u8])> = files
+        .iter()
+        .map(|(n, d)| (n.as_str(), d.as_slice()))
+        .collect();
     let layer = gzip(&tar(&entries));
     assert!(layer.len() > 2_000_000);
-    push_image(&reg, "loci/wheels", "cut", &[(layer, DOCKER_LAYER_GZIP)], Flavor::Docker);
+    push_image(
+        &reg,
+        "loci/wheels",
+        "cut",
+        &[(layer, DOCKER_LAYER_GZIP)],
+        Flavor::Docker,
+    );
     let proxy = cut_proxy(reg.port, 700_000);
     let (root, dest) = scratch();
-    fetch(&format!("127.0.0.1:{}/loci/wheels:cut", proxy.port), &dest, &http(), &TlsConfig::default()).unwrap();
-    assert_eq!(proxy.cuts.load(Ordering::SeqCst), 1, "the proxy cut the blob once");
-    assert!(proxy.saw_range.load(Ordering::SeqCst), "the blob was resumed with a Range request");
-    assert_eq!(std::fs::read(dest.join("big-1.0-py3-none-any.whl")).unwrap(), big);
+    fetch(
+        &format!("127.0.0.1:{}/loci/wheels:cut", proxy.port),
+        &dest,
+        &http(),
+        &TlsConfig::default(),
+    )
+    .unwrap();
+    assert_eq!(
+        proxy.cuts.load(Ordering::SeqCst),
+        1,
+        "the proxy cut the blob once"
+    );
+    assert!(
+        proxy.saw_range.load(Ordering::SeqCst),
+        "the blob was resumed with a Range request"
+    );
+    assert_eq!(
+        std::fs::read(dest.join("big-1.0-py3-none-any.whl")).unwrap(),
+        big
+    );
     std::fs::remove_file(dest.join("big-1.0-py3-none-any.whl")).unwrap();
     assert_wheels(root.path(), &dest, "r");
 }
@@ -196,26 +391,74 @@ fn a_connection_cut_mid_blob_is_resumed_with_range_and_verified() {
 #[test]
 fn a_layer_escaping_the_destination_is_refused_and_cleaned() {
     let reg = Registry::start(Options::default());
-    let evil = gzip(&tar(&[("ok-1.0-py3-none-any.whl", b"fine"), ("../escaped.txt", b"no")]));
-    push_image(&reg, "loci/evil", "dotdot", &[(evil, OCI_LAYER_GZIP)], Flavor::Oci);
-    let abs = gzip(&tar(&[("ok-1.0-py3-none-any.whl", b"fine"), ("/tmp/loci-test-absolute.txt", b"no")]));
-    push_image(&reg, "loci/evil", "absolute", &[(abs, OCI_LAYER_GZIP)], Flavor::Oci);
+    let evil = gzip(&tar(&[
+        ("ok-1.0-py3-none-any.whl", b"fine"),
+        ("../escaped.txt", b"no"),
+    ]));
+    push_image(
+        &reg,
+        "loci/evil",
+        "dotdot",
+        &[(evil, OCI_LAYER_GZIP)],
+        Flavor::Oci,
+    );
+    let abs = gzip(&tar(&[
+        ("ok-1.0-py3-none-any.whl", b"fine"),
+        ("/tmp/loci-test-absolute.txt", b"no"),
+    ]));
+    push_image(
+        &reg,
+        "loci/evil",
+        "absolute",
+        &[(abs, OCI_LAYER_GZIP)],
+        Flavor::Oci,
+    );
     let (root, dest) = scratch();
-    let e = fetch(&format!("{}/loci/evil:dotdot", reg.host()), &dest, &http(), &TlsConfig::default()).unwrap_err();
-    assert!(e.contains("member ../escaped.txt is refused") && e.contains("loci/evil"), "{e}");
+    let e = fetch(
+        &format!("{}/loci/evil:dotdot", reg.host()),
+        &dest,
+        &http(),
+        &TlsConfig::default(),
+    )
+    .unwrap_err();
+    assert!(
+        e.contains("member ../escaped.txt is refused") && e.contains("loci/evil"),
+        "{e}"
+    );
     assert_nothing_left(root.path());
-    let e = fetch(&format!("{}/loci/evil:absolute", reg.host()), &dest, &http(), &TlsConfig::default()).unwrap_err();
-    assert!(e.contains("member /tmp/loci-test-absolute.txt is refused: it has an absolute path"), "{e}");
+    let e = fetch(
+        &format!("{}/loci/evil:absolute", reg.host()),
+        &dest,
+        &http(),
+        &TlsConfig::default(),
+    )
+    .unwrap_err();
+    assert!(
+        e.contains("member /tmp/loci-test-absolute.txt is refused: it has an absolute path"),
+        "{e}"
+    );
     assert_nothing_left(root.path());
     assert!(!Path::new("/tmp/loci-test-absolute.txt").exists());
 }
 
 #[test]
 fn tls_trusted_through_ssl_cert_file_untrusted_and_insecure() {
-    let reg = Registry::start(Options { tls: true, ..Default::default() });
-    push_image(&reg, "loci/wheels", "tls", &[(gzip(&wheels_tar("t")), DOCKER_LAYER_GZIP)], Flavor::Docker);
+    let reg = Registry::start(Options {
+        tls: true,
+        ..Default::default()
+    });
+    push_image(
+        &reg,
+        "loci/wheels",
+        "tls",
+        &[(gzip(&wheels_tar("t")), DOCKER_LAYER_GZIP)],
+        Flavor::Docker,
+    );
     let reference = format!("{}/loci/wheels:tls", reg.host());
-    let trusted = TlsConfig { ssl_cert_file: Some(reg.certs.as_ref().unwrap().ca.clone()), ssl_cert_dir: None };
+    let trusted = TlsConfig {
+        ssl_cert_file: Some(reg.certs.as_ref().unwrap().ca.clone()),
+        ssl_cert_dir: None,
+    };
     // Trusted via SSL_CERT_FILE; detect falls through to https.
     for protocol in [RegistryProtocol::Https, RegistryProtocol::Detect] {
         let (root, dest) = scratch();
@@ -224,39 +467,87 @@ fn tls_trusted_through_ssl_cert_file_untrusted_and_insecure() {
     }
     // Trusted via SSL_CERT_DIR.
     let dir = tempfile::tempdir().unwrap();
-    std::fs::copy(&reg.certs.as_ref().unwrap().ca, dir.path().join("test-ca.pem")).unwrap();
+    std::fs::copy(
+        &reg.certs.as_ref().unwrap().ca,
+        dir.path().join("test-ca.pem"),
+    )
+    .unwrap();
     let (root, dest) = scratch();
-    fetch(&reference, &dest, &config(RegistryProtocol::Https), &TlsConfig { ssl_cert_file: None, ssl_cert_dir: Some(dir.path().into()) })
-        .unwrap();
+    fetch(
+        &reference,
+        &dest,
+        &config(RegistryProtocol::Https),
+        &TlsConfig {
+            ssl_cert_file: None,
+            ssl_cert_dir: Some(dir.path().into()),
+        },
+    )
+    .unwrap();
     assert_wheels(root.path(), &dest, "t");
     // Untrusted: a clear error naming both ways out.
     let (root, dest) = scratch();
-    let e = fetch(&reference, &dest, &config(RegistryProtocol::Https), &TlsConfig::default()).unwrap_err();
-    assert!(e.contains("not trusted") && e.contains("REGISTRY_INSECURE") && e.contains("SSL_CERT_FILE"), "{e}");
+    let e = fetch(
+        &reference,
+        &dest,
+        &config(RegistryProtocol::Https),
+        &TlsConfig::default(),
+    )
+    .unwrap_err();
+    assert!(
+        e.contains("not trusted") && e.contains("REGISTRY_INSECURE") && e.contains("SSL_CERT_FILE"),
+        "{e}"
+    );
     assert_nothing_left(root.path());
-    let e = fetch(&reference, &dest, &config(RegistryProtocol::Detect), &TlsConfig::default()).unwrap_err();
+    let e = fetch(
+        &reference,
+        &dest,
+        &config(RegistryProtocol::Detect),
+        &TlsConfig::default(),
+    )
+    .unwrap_err();
     assert!(e.contains("REGISTRY_INSECURE"), "{e}");
     // Untrusted but REGISTRY_INSECURE: works.
     let (root, dest) = scratch();
-    let insecure = RegistryConfig { protocol: RegistryProtocol::Https, insecure: true, auth_file: None };
+    let insecure = RegistryConfig {
+        protocol: RegistryProtocol::Https,
+        insecure: true,
+        auth_file: None,
+    };
     fetch(&reference, &dest, &insecure, &TlsConfig::default()).unwrap();
     assert_wheels(root.path(), &dest, "t");
 }
 
 fn auth_file(dir: &Path, host: &str, json_entry: serde_json::Value) -> PathBuf {
     let path = dir.join("config.json");
-    std::fs::write(&path, serde_json::to_vec(&serde_json::json!({"auths": {host: json_entry}})).unwrap()).unwrap();
+    std::fs::write(
+        &path,
+        serde_json::to_vec(&serde_json::json!({"auths": {host: json_entry}})).unwrap(),
+    )
+    .unwrap();
     path
 }
 
 #[test]
 fn basic_auth_right_wrong_and_missing_credentials() {
     use base64::Engine;
-    let reg = Registry::start(Options { users: vec![("loci".into(), "s3cret pass".into())], ..Default::default() });
-    push_image(&reg, "loci/private", "v1", &[(gzip(&wheels_tar("a")), DOCKER_LAYER_GZIP)], Flavor::Docker);
+    let reg = Registry::start(Options {
+        users: vec![("loci".into(), "s3cret pass".into())],
+        ..Default::default()
+    });
+    push_image(
+        &reg,
+        "loci/private",
+        "v1",
+        &[(gzip(&wheels_tar("a")), DOCKER_LAYER_GZIP)],
+        Flavor::Docker,
+    );
     let reference = format!("{}/loci/private:v1", reg.host());
     let files = tempfile::tempdir().unwrap();
-    let with = |file: Option<PathBuf>| RegistryConfig { protocol: RegistryProtocol::Detect, insecure: false, auth_file: file };
+    let with = |file: Option<PathBuf>| RegistryConfig {
+        protocol: RegistryProtocol::Detect,
+        insecure: false,
+        auth_file: file,
+    };
 
     // Right: `auth` (base64 user:pass), and username/password fields under an http:// key.
     let good = base64::engine::general_purpose::STANDARD.encode("loci:s3cret pass");
@@ -264,32 +555,68 @@ fn basic_auth_right_wrong_and_missing_credentials() {
     let (root, dest) = scratch();
     fetch(&reference, &dest, &with(Some(f)), &TlsConfig::default()).unwrap();
     assert_wheels(root.path(), &dest, "a");
-    let f = auth_file(files.path(), &format!("http://{}/v2/", reg.host()), serde_json::json!({"username": "loci", "password": "s3cret pass"}));
+    let f = auth_file(
+        files.path(),
+        &format!("http://{}/v2/", reg.host()),
+        serde_json::json!({"username": "loci", "password": "s3cret pass"}),
+    );
     let (root, dest) = scratch();
     fetch(&reference, &dest, &with(Some(f)), &TlsConfig::default()).unwrap();
     assert_wheels(root.path(), &dest, "a");
 
     // Wrong.
-    let f = auth_file(files.path(), &reg.host(), serde_json::json!({"username": "loci", "password": "wrong"}));
+    let f = auth_file(
+        files.path(),
+        &reg.host(),
+        serde_json::json!({"username": "loci", "password": "wrong"}),
+    );
     let (root, dest) = scratch();
-    let e = fetch(&reference, &dest, &with(Some(f.clone())), &TlsConfig::default()).unwrap_err();
-    assert!(e.contains("rejected the credentials (user loci)") && e.contains(&f.display().to_string()), "{e}");
+    let e = fetch(
+        &reference,
+        &dest,
+        &with(Some(f.clone())),
+        &TlsConfig::default(),
+    )
+    .unwrap_err();
+    assert!(
+        e.contains("rejected the credentials (user loci)") && e.contains(&f.display().to_string()),
+        "{e}"
+    );
     assert!(!e.contains("wrong"), "the password is never shown: {e}");
     assert_nothing_left(root.path());
 
     // Missing: no file, or a file without this registry.
     let e = fetch(&reference, &dest, &with(None), &TlsConfig::default()).unwrap_err();
-    assert!(e.contains("requires authentication") && e.contains("--secret id=registry-auth"), "{e}");
-    let f = auth_file(files.path(), "other.example:5000", serde_json::json!({"auth": good}));
+    assert!(
+        e.contains("requires authentication") && e.contains("--secret id=registry-auth"),
+        "{e}"
+    );
+    let f = auth_file(
+        files.path(),
+        "other.example:5000",
+        serde_json::json!({"auth": good}),
+    );
     let e = fetch(&reference, &dest, &with(Some(f)), &TlsConfig::default()).unwrap_err();
-    assert!(e.contains("requires authentication") && e.contains("has no entry for"), "{e}");
+    assert!(
+        e.contains("requires authentication") && e.contains("has no entry for"),
+        "{e}"
+    );
     assert_nothing_left(root.path());
 }
 
 #[test]
 fn loci_fetch_wheels_end_to_end() {
     let reg = Registry::start(Options::default());
-    push_image(&reg, "loci/wheels", "cli", &[(base_layer(), OCI_LAYER_GZIP), (gzip(&wheels_tar("cli")), OCI_LAYER_GZIP)], Flavor::Oci);
+    push_image(
+        &reg,
+        "loci/wheels",
+        "cli",
+        &[
+            (base_layer(), OCI_LAYER_GZIP),
+            (gzip(&wheels_tar("cli")), OCI_LAYER_GZIP),
+        ],
+        Flavor::Oci,
+    );
     let (root, dest) = scratch();
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_loci"))
         .arg("fetch-wheels")
@@ -300,7 +627,11 @@ fn loci_fetch_wheels_end_to_end() {
         .env("REGISTRY_PROTOCOL", "http")
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert_wheels(root.path(), &dest, "cli");
     // A missing tag fails with the step named and a non-zero exit.
     let (root, dest) = scratch();
@@ -313,6 +644,9 @@ fn loci_fetch_wheels_end_to_end() {
         .unwrap();
     assert!(!out.status.success());
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("step `wheels` failed") && stderr.contains("manifest missing"), "{stderr}");
+    assert!(
+        stderr.contains("step `wheels` failed") && stderr.contains("manifest missing"),
+        "{stderr}"
+    );
     assert_nothing_left(root.path());
 }

@@ -30,6 +30,12 @@ pub fn plan(input: &PlanInput) -> Result<Option<Step>> {
             step = step.run(d.purge_cmd(&purge));
         }
     }
+    if c.installer == crate::config::Installer::Uv && !c.plugin && c.project != "requirements" {
+        step = step.run(crate::plan::Cmd::new(
+            super::venv_bin(input, "pip"),
+            ["uninstall", "--yes", "uv"],
+        ));
+    }
     step = step.run(d.clean_cmd());
     step = step.action(Action::Remove {
         paths: d.cache_dirs().into_iter().map(PathBuf::from).collect(),

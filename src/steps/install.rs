@@ -1,37 +1,87 @@
 //! Step `install`: pip-install the project (with PROJECT_PIP_EXTRAS), the EXTRA_PROJECTS trees
 //! and PIP_PACKAGES from the wheels, against the constraints.
 
+use crate::config::Installer;
 use crate::plan::{Cmd, PlanInput, Step};
 
 /// `pip install` as every install of a build runs it: binary wheels only (local source trees
 /// are still built), no cache, no bytecode, the constraints, the wheels as a find-links
 /// source, `--ignore-installed`, and PIP_ARGS. `no_index` adds `--no-index` (KEEP_ALL_WHEELS:
 /// the wheels hold every dependency, so the index is never asked).
+///
+/// With INSTALLER=uv the same install is `uv pip install` into the venv's python; uv refuses
+/// to build local source trees under `--only-binary :all:`, so the build's own trees (the
+/// project and EXTRA_PROJECTS) are exempted by name with `--no-binary`.
 pub fn pip_install(input: &PlanInput, no_index: bool) -> Cmd {
     let c = input.config;
     let cdir = super::wheels::constraints_dir(input);
     let wheels = super::wheels::wheels_dir(input);
-    let mut cmd = Cmd::new(
-        super::venv_bin(input, "pip"),
-        [
-            "install".to_string(),
-            "--no-cache-dir".into(),
-            "--only-binary".into(),
-            ":all:".into(),
-            "--no-compile".into(),
-            "-c".into(),
-            cdir.join("global-requirements.txt").display().to_string(),
-            "-c".into(),
-            cdir.join("upper-constraints.txt").display().to_string(),
-            "--find-links".into(),
-            wheels.display().to_string(),
-            "--ignore-installed".into(),
-        ],
-    );
+    let constraints = [
+        "-c".to_string(),
+        cdir.join("global-requirements.txt").display().to_string(),
+        "-c".into(),
+        cdir.join("upper-constraints.txt").display().to_string(),
+        "--find-links".into(),
+        wheels.display().to_string(),
+    ];
+    let mut cmd = match c.installer {
+        Installer::Pip => Cmd::new(
+            super::venv_bin(input, "pip"),
+            ["install", "--no-cache-dir", "--only-binary", ":all:", "--no-compile"],
+        )
+        .args(constraints)
+        .arg("--ignore-installed"),
+        Installer::Uv => {
+            let mut cmd = Cmd::new(
+                super::venv_bin(input, "uv"),
+                [
+                    "pip".to_string(),
+                    "install".into(),
+                    "--python".into(),
+                    super::venv_bin(input, "python"),
+                    "--no-cache".into(),
+                    "--only-binary".into(),
+                    ":all:".into(),
+                ],
+            );
+            for name in local_tree_names(input) {
+                cmd = cmd.arg("--no-binary").arg(name);
+            }
+            cmd.args(constraints)
+        }
+    };
     if no_index {
         cmd = cmd.arg("--no-index");
     }
     cmd.args(c.pip_args.iter().cloned())
+}
+
+/// The distribution names of the source trees a build installs (the project and
+/// EXTRA_PROJECTS), by directory name through python-custom-name-mapping.txt.
+fn local_tree_names(input: &PlanInput) -> Vec<String> {
+    let c = input.config;
+    std::iter::once(&c.project)
+        .chain(c.extra_projects.iter())
+        .map(|dir| crate::constraints::normalize(&pypi_name_for_dir(dir)))
+        .collect()
+}
+
+/// LOCI's python-custom-name-mapping.txt: `<folder_name> <pypi_name> <pkg_name>` lines.
+const NAME_MAPPING: &str = include_str!("../../python-custom-name-mapping.txt");
+
+/// The PyPI name of a source tree directory (`keystoneauth` -> `keystoneauth1`).
+pub fn pypi_name_for_dir(dir: &str) -> String {
+    NAME_MAPPING
+        .lines()
+        .filter(|l| !l.trim_start().starts_with('#'))
+        .find_map(|l| {
+            let mut f = l.split_whitespace();
+            match (f.next(), f.next()) {
+                (Some(folder), Some(pypi)) if folder == dir => Some(pypi.to_string()),
+                _ => None,
+            }
+        })
+        .unwrap_or_else(|| dir.to_string())
 }
 
 /// The project's source tree as a pip requirement, with extras.

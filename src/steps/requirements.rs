@@ -143,7 +143,13 @@ impl WheelsSpec {
         }
         cmd = cmd
             .args(["--wheel-dir".to_string(), dir.display().to_string()])
-            .args(["-c".to_string(), self.root.join("upper-constraints.txt").display().to_string()])
+            .args([
+                "-c".to_string(),
+                self.root
+                    .join("upper-constraints.txt")
+                    .display()
+                    .to_string(),
+            ])
             .arg(requirement);
         for (k, v) in &self.pip.env {
             cmd = cmd.env(k.clone(), v.clone());
@@ -158,7 +164,11 @@ impl ConstraintsSpec {
     pub fn command(&self, requirement: &str, dir: &Path) -> Cmd {
         let mut cmd = Cmd::new(self.pip.pip.clone(), ["wheel"])
             .args(self.pip.args.iter().cloned())
-            .args(["--no-deps".to_string(), "--wheel-dir".into(), dir.display().to_string()])
+            .args([
+                "--no-deps".to_string(),
+                "--wheel-dir".into(),
+                dir.display().to_string(),
+            ])
             .arg(requirement);
         for (k, v) in &self.pip.env {
             cmd = cmd.env(k.clone(), v.clone());
@@ -199,19 +209,30 @@ impl fmt::Display for WheelsSpec {
             write!(f, " and {}", self.extras.join(" "))?;
         }
         match &self.only {
-            Some(only) => write!(f, ", only these {} (REQUIREMENTS_ONLY): {}", only.len(), only.join(" "))?,
+            Some(only) => write!(
+                f,
+                ", only these {} (REQUIREMENTS_ONLY): {}",
+                only.len(),
+                only.join(" ")
+            )?,
             None => write!(f, ", all of them")?,
         }
         write!(f, "\n      {} at once, each: {example}", self.jobs)?;
         if self.keep_all {
-            write!(f, "\n      keep every wheel, dependencies included (KEEP_ALL_WHEELS=True)")?;
+            write!(
+                f,
+                "\n      keep every wheel, dependencies included (KEEP_ALL_WHEELS=True)"
+            )?;
         } else {
             write!(
                 f,
                 "\n      keep only the wheels pip built (`Created wheel` in its log), drop the binary wheels it downloaded (KEEP_ALL_WHEELS=False)"
             )?;
         }
-        write!(f, "\n      collect every failure, report them all at the end")
+        write!(
+            f,
+            "\n      collect every failure, report them all at the end"
+        )
     }
 }
 
@@ -220,11 +241,16 @@ pub fn plan(input: &PlanInput) -> Result<Vec<Step>> {
     let c = input.config;
     let root = c.paths.root.clone();
     let work = c.paths.sources_dir.join("loci-requirements-build");
-    let jobs = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+    let jobs = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1);
     let pip = PipWheel {
         pip: super::venv_bin(input, "pip"),
         args: balance_quiet(&c.pip_wheel_args),
-        env: WHEEL_ENV.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+        env: WHEEL_ENV
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
     };
     let constraints = ConstraintsSpec {
         repo_dir: c.paths.sources_dir.join(&c.project),
@@ -250,9 +276,14 @@ pub fn plan(input: &PlanInput) -> Result<Vec<Step>> {
     };
     let mut step = Step::new(
         "requirements",
-        format!("wheels for the constraints of {} at {}", c.project_repo, c.project_ref),
+        format!(
+            "wheels for the constraints of {} at {}",
+            c.project_repo, c.project_ref
+        ),
     )
-    .action(Action::RequirementsConstraints { spec: Box::new(constraints) });
+    .action(Action::RequirementsConstraints {
+        spec: Box::new(constraints),
+    });
     if !c.pip_packages.is_empty() {
         step = step.run(
             Cmd::new(super::venv_bin(input, "pip"), ["install"])
@@ -265,9 +296,14 @@ pub fn plan(input: &PlanInput) -> Result<Vec<Step>> {
                 .args(c.pip_packages.iter().cloned()),
         );
     }
-    step = step.action(Action::RequirementsWheels { spec: Box::new(wheels) });
-    let purge = Step::new("purge", format!("leave only *.whl and *.txt at {}", root.display()))
-        .action(Action::PurgeRoot { root });
+    step = step.action(Action::RequirementsWheels {
+        spec: Box::new(wheels),
+    });
+    let purge = Step::new(
+        "purge",
+        format!("leave only *.whl and *.txt at {}", root.display()),
+    )
+    .action(Action::PurgeRoot { root });
     Ok(vec![step, purge])
 }
 
@@ -287,7 +323,9 @@ pub fn drop_rules(project_ref: &str, arch: &str) -> Vec<DropRule> {
     if arch == "aarch64" {
         drops.push(DropRule {
             name: "confluent-kafka".into(),
-            reason: "aarch64: the distro's librdkafka is too old to build it (x86_64 uses PyPI's wheel)".into(),
+            reason:
+                "aarch64: the distro's librdkafka is too old to build it (x86_64 uses PyPI's wheel)"
+                    .into(),
         });
     }
     drops
@@ -300,8 +338,12 @@ pub fn balance_quiet(args: &[String]) -> Vec<String> {
         match a.as_str() {
             "--quiet" => level -= 1,
             "--verbose" => level += 1,
-            s if s.starts_with("-q") && s[1..].chars().all(|c| c == 'q') => level -= (s.len() - 1) as i32,
-            s if s.starts_with("-v") && s[1..].chars().all(|c| c == 'v') => level += (s.len() - 1) as i32,
+            s if s.starts_with("-q") && s[1..].chars().all(|c| c == 'q') => {
+                level -= (s.len() - 1) as i32
+            }
+            s if s.starts_with("-v") && s[1..].chars().all(|c| c == 'v') => {
+                level += (s.len() - 1) as i32
+            }
             _ => {}
         }
     }
@@ -328,7 +370,9 @@ fn name_mapping(loci_dir: &Path) -> Result<Vec<(String, String)>> {
     let path = loci_dir.join("python-custom-name-mapping.txt");
     match fs::read_to_string(&path) {
         Ok(t) => Ok(parse_name_mapping(&t)),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(parse_name_mapping(EMBEDDED_NAME_MAPPING)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            Ok(parse_name_mapping(EMBEDDED_NAME_MAPPING))
+        }
         Err(e) => Err(Error::new(format!("cannot read {}", path.display())).cause(e)),
     }
 }
@@ -453,7 +497,12 @@ pub struct BuildItem {
 /// The build list: every named constraint line (markers kept: pip skips lines whose markers
 /// do not match), then the extras that are not constraints, without the projects in `skip`
 /// (already built from source), restricted to `only`.
-pub fn build_list(text: &str, extras: &[String], only: Option<&[String]>, skip: &BTreeSet<String>) -> Vec<BuildItem> {
+pub fn build_list(
+    text: &str,
+    extras: &[String],
+    only: Option<&[String]>,
+    skip: &BTreeSet<String>,
+) -> Vec<BuildItem> {
     let mut items: Vec<BuildItem> = Vec::new();
     for line in text.lines() {
         let line = line.trim();
@@ -531,7 +580,8 @@ pub fn run_builds(
     fs::create_dir_all(work).context(|| format!("cannot create {}", work.display()))?;
     let next = AtomicUsize::new(0);
     let done = AtomicUsize::new(0);
-    let results: Mutex<Vec<Option<BuildResult>>> = Mutex::new((0..items.len()).map(|_| None).collect());
+    let results: Mutex<Vec<Option<BuildResult>>> =
+        Mutex::new((0..items.len()).map(|_| None).collect());
     let total = items.len();
     std::thread::scope(|s| {
         for _ in 0..jobs.max(1).min(total.max(1)) {
@@ -551,10 +601,20 @@ pub fn run_builds(
             });
         }
     });
-    Ok(results.into_inner().unwrap_or_default().into_iter().flatten().collect())
+    Ok(results
+        .into_inner()
+        .unwrap_or_default()
+        .into_iter()
+        .flatten()
+        .collect())
 }
 
-fn build_one(item: &BuildItem, dir: &Path, env: &[(String, String)], make_cmd: &dyn Fn(&BuildItem, &Path) -> Cmd) -> BuildResult {
+fn build_one(
+    item: &BuildItem,
+    dir: &Path,
+    env: &[(String, String)],
+    make_cmd: &dyn Fn(&BuildItem, &Path) -> Cmd,
+) -> BuildResult {
     let start = Instant::now();
     let cmd = make_cmd(item, dir);
     let log_path = dir.with_extension("log");
@@ -578,7 +638,10 @@ fn build_one(item: &BuildItem, dir: &Path, env: &[(String, String)], make_cmd: &
         if let Some(cwd) = &cmd.cwd {
             c.current_dir(cwd);
         }
-        c.stdin(Stdio::null()).stdout(log.try_clone()?).stderr(log).status()
+        c.stdin(Stdio::null())
+            .stdout(log.try_clone()?)
+            .stderr(log)
+            .status()
     })();
     result.log = fs::read_to_string(&log_path).unwrap_or_default();
     match status {
@@ -657,11 +720,17 @@ fn move_into(dir: &Path, file: &str, root: &Path) -> Result<()> {
     match fs::rename(&from, &to) {
         Ok(()) => Ok(()),
         Err(e) if e.raw_os_error() == Some(nix::libc::EXDEV) => {
-            fs::copy(&from, &to).context(|| format!("cannot copy {} to {}", from.display(), to.display()))?;
+            fs::copy(&from, &to)
+                .context(|| format!("cannot copy {} to {}", from.display(), to.display()))?;
             let _ = fs::remove_file(&from);
             Ok(())
         }
-        Err(e) => Err(Error::new(format!("cannot move {} to {}", from.display(), to.display())).cause(e)),
+        Err(e) => Err(Error::new(format!(
+            "cannot move {} to {}",
+            from.display(),
+            to.display()
+        ))
+        .cause(e)),
     }
 }
 
@@ -690,7 +759,11 @@ pub fn tree_name(dir: &Path) -> Option<String> {
     fs::read_to_string(dir.join("setup.cfg"))
         .ok()
         .and_then(|t| key_in_section(&t, "[metadata]"))
-        .or_else(|| fs::read_to_string(dir.join("pyproject.toml")).ok().and_then(|t| key_in_section(&t, "[project]")))
+        .or_else(|| {
+            fs::read_to_string(dir.join("pyproject.toml"))
+                .ok()
+                .and_then(|t| key_in_section(&t, "[project]"))
+        })
 }
 
 /// Source trees of `spec.sources_dir` that replace a constraint of `text`: (directory,
@@ -704,7 +777,10 @@ pub fn local_trees(spec: &ConstraintsSpec, text: &str) -> Vec<(PathBuf, String)>
         .filter_map(|e| e.ok().map(|e| e.path()))
         .filter(|p| p.is_dir() && p.join("setup.cfg").is_file())
         .filter(|p| {
-            let n = p.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+            let n = p
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
             !spec.skip_dirs.contains(&n)
         })
         .collect();
@@ -728,9 +804,12 @@ pub fn prepare(spec: &ConstraintsSpec, config: &Config) -> Result<()> {
     let read = |f: &str| {
         let p = spec.repo_dir.join(f);
         fs::read_to_string(&p).map_err(|e| {
-            Error::new(format!("PROJECT_REPO has no {f} (looked for {})", p.display()))
-                .cause(e)
-                .hint("PROJECT_REPO must be openstack/requirements (or a fork) at PROJECT_REF")
+            Error::new(format!(
+                "PROJECT_REPO has no {f} (looked for {})",
+                p.display()
+            ))
+            .cause(e)
+            .hint("PROJECT_REPO must be openstack/requirements (or a fork) at PROJECT_REF")
         })
     };
     let upper = read("upper-constraints.txt")?;
@@ -749,7 +828,10 @@ pub fn prepare(spec: &ConstraintsSpec, config: &Config) -> Result<()> {
         })
         .collect();
     for (dir, name) in &trees {
-        println!("source tree {} replaces the constraint on {name}", dir.display());
+        println!(
+            "source tree {} replaces the constraint on {name}",
+            dir.display()
+        );
         items.push(BuildItem {
             name: normalize(name),
             requirement: dir.display().to_string(),
@@ -768,17 +850,27 @@ pub fn prepare(spec: &ConstraintsSpec, config: &Config) -> Result<()> {
             &|item, dir| spec.command(&item.requirement, dir),
             &|r, n, total| report(r, n, total, &r.wheels),
         )?;
-        if let Some(e) = failures_error(&results, "source builds (git+ constraints, source trees)", &spec.work) {
+        if let Some(e) = failures_error(
+            &results,
+            "source builds (git+ constraints, source trees)",
+            &spec.work,
+        ) {
             return Err(e);
         }
         for r in &results {
             let Some(file) = r.wheels.first() else {
-                return Err(Error::new(format!("pip built no wheel for {}", r.item.requirement))
-                    .cause(tail(&r.log, FAILURE_TAIL))
-                    .hint("check that the entry is a Python project"));
+                return Err(
+                    Error::new(format!("pip built no wheel for {}", r.item.requirement))
+                        .cause(tail(&r.log, FAILURE_TAIL))
+                        .hint("check that the entry is a Python project"),
+                );
             };
-            let (name, version) = wheel_name_version(file)
-                .ok_or_else(|| Error::new(format!("{file} is not a wheel file name ({})", r.item.requirement)))?;
+            let (name, version) = wheel_name_version(file).ok_or_else(|| {
+                Error::new(format!(
+                    "{file} is not a wheel file name ({})",
+                    r.item.requirement
+                ))
+            })?;
             move_into(&r.dir, file, &spec.root)?;
             if r.item.name == "git" {
                 git_pins.push((name, version));
@@ -801,7 +893,11 @@ pub fn prepare(spec: &ConstraintsSpec, config: &Config) -> Result<()> {
     write("upper-constraints.txt", &upper)?;
     write("global-requirements.txt", &global)?;
     // The projects built here are not built again.
-    let done: Vec<String> = git_pins.iter().chain(from_source.iter()).map(|(n, _)| normalize(n)).collect();
+    let done: Vec<String> = git_pins
+        .iter()
+        .chain(from_source.iter())
+        .map(|(n, _)| normalize(n))
+        .collect();
     write_built_from_source(&spec.work, &done)
 }
 
@@ -814,17 +910,32 @@ fn write_built_from_source(work: &Path, names: &[String]) -> Result<()> {
 
 fn read_built_from_source(work: &Path) -> BTreeSet<String> {
     fs::read_to_string(work.join("built-from-source"))
-        .map(|t| t.lines().filter(|l| !l.is_empty()).map(String::from).collect())
+        .map(|t| {
+            t.lines()
+                .filter(|l| !l.is_empty())
+                .map(String::from)
+                .collect()
+        })
         .unwrap_or_default()
 }
 
 fn report(r: &BuildResult, n: usize, total: usize, kept: &[String]) {
     let status = match &r.failure {
-        Some(f) => format!("FAILED ({f}), log: {}", r.dir.with_extension("log").display()),
+        Some(f) => format!(
+            "FAILED ({f}), log: {}",
+            r.dir.with_extension("log").display()
+        ),
         None if r.wheels.is_empty() => "nothing to build (markers do not match)".into(),
         None => {
             let dropped = r.wheels.len() - kept.len();
-            let mut s = format!("kept {}", if kept.is_empty() { "nothing".into() } else { kept.join(" ") });
+            let mut s = format!(
+                "kept {}",
+                if kept.is_empty() {
+                    "nothing".into()
+                } else {
+                    kept.join(" ")
+                }
+            );
             if dropped > 0 {
                 s.push_str(&format!(", dropped {dropped} downloaded"));
             }
@@ -832,28 +943,44 @@ fn report(r: &BuildResult, n: usize, total: usize, kept: &[String]) {
         }
     };
     let mut out = std::io::stdout().lock();
-    let _ = writeln!(out, "[{n}/{total}] {} ({:.1}s): {status}", r.item.requirement, r.seconds);
+    let _ = writeln!(
+        out,
+        "[{n}/{total}] {} ({:.1}s): {status}",
+        r.item.requirement, r.seconds
+    );
     let _ = out.flush();
 }
 
 /// [`Action::RequirementsWheels`].
 pub fn build(spec: &WheelsSpec, config: &Config) -> Result<()> {
     let upper_path = spec.root.join("upper-constraints.txt");
-    let upper = fs::read_to_string(&upper_path).context(|| format!("cannot read {}", upper_path.display()))?;
+    let upper = fs::read_to_string(&upper_path)
+        .context(|| format!("cannot read {}", upper_path.display()))?;
     let skip = read_built_from_source(&spec.work);
     let items = build_list(&upper, &spec.extras, spec.only.as_deref(), &skip);
     if let Some(only) = &spec.only {
         let known: BTreeSet<&str> = items.iter().map(|i| i.name.as_str()).collect();
-        let unknown: Vec<&str> = only.iter().map(String::as_str).filter(|n| !known.contains(n) && !skip.contains(*n)).collect();
+        let unknown: Vec<&str> = only
+            .iter()
+            .map(String::as_str)
+            .filter(|n| !known.contains(n) && !skip.contains(*n))
+            .collect();
         if !unknown.is_empty() {
-            println!("REQUIREMENTS_ONLY names that are not constraints (ignored): {}", unknown.join(" "));
+            println!(
+                "REQUIREMENTS_ONLY names that are not constraints (ignored): {}",
+                unknown.join(" ")
+            );
         }
     }
     println!(
         "building {} wheels, {} at once{}",
         items.len(),
         spec.jobs,
-        if spec.keep_all { ", keeping every wheel" } else { ", keeping only those built here" }
+        if spec.keep_all {
+            ", keeping every wheel"
+        } else {
+            ", keeping only those built here"
+        }
     );
     let env = crate::exec::SystemRunner::new(config).env;
     let keep_all = spec.keep_all;
@@ -887,7 +1014,11 @@ pub fn build(spec: &WheelsSpec, config: &Config) -> Result<()> {
         return Err(e);
     }
     let kept = fs::read_dir(root)
-        .map(|d| d.filter_map(|e| e.ok()).filter(|e| e.file_name().to_string_lossy().ends_with(".whl")).count())
+        .map(|d| {
+            d.filter_map(|e| e.ok())
+                .filter(|e| e.file_name().to_string_lossy().ends_with(".whl"))
+                .count()
+        })
         .unwrap_or(0);
     println!("{kept} wheels in {}", root.display());
     Ok(())
@@ -940,7 +1071,11 @@ pub fn purge(root: &Path) -> Result<PurgeReport> {
         root.display(),
         r.removed,
         r.mounts.len(),
-        if r.busy > 0 { format!(", {} busy", r.busy) } else { String::new() }
+        if r.busy > 0 {
+            format!(", {} busy", r.busy)
+        } else {
+            String::new()
+        }
     );
     for e in &r.errors {
         println!("warning: {e}");
@@ -949,14 +1084,22 @@ pub fn purge(root: &Path) -> Result<PurgeReport> {
 }
 
 /// [`purge`] with the mount-point test as a parameter.
-pub fn purge_with(root: &Path, is_mount: &dyn Fn(&Path, &fs::Metadata) -> bool) -> Result<PurgeReport> {
+pub fn purge_with(
+    root: &Path,
+    is_mount: &dyn Fn(&Path, &fs::Metadata) -> bool,
+) -> Result<PurgeReport> {
     let mut report = PurgeReport::default();
     let entries = fs::read_dir(root).context(|| format!("cannot list {}", root.display()))?;
     let mut paths: Vec<PathBuf> = entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
     paths.sort();
     for p in paths {
-        let Ok(meta) = fs::symlink_metadata(&p) else { continue };
-        let name = p.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let Ok(meta) = fs::symlink_metadata(&p) else {
+            continue;
+        };
+        let name = p
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
         if keep_at_root(&name, &meta) {
             report.kept.push(name);
             continue;
@@ -967,7 +1110,12 @@ pub fn purge_with(root: &Path, is_mount: &dyn Fn(&Path, &fs::Metadata) -> bool) 
     Ok(report)
 }
 
-fn remove_tree(p: &Path, meta: &fs::Metadata, is_mount: &dyn Fn(&Path, &fs::Metadata) -> bool, report: &mut PurgeReport) {
+fn remove_tree(
+    p: &Path,
+    meta: &fs::Metadata,
+    is_mount: &dyn Fn(&Path, &fs::Metadata) -> bool,
+    report: &mut PurgeReport,
+) {
     if is_mount(p, meta) {
         report.mounts.push(p.to_path_buf());
         return;
@@ -989,8 +1137,17 @@ fn remove_tree(p: &Path, meta: &fs::Metadata, is_mount: &dyn Fn(&Path, &fs::Meta
         Ok(()) => report.removed += 1,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
         // Busy: a mount point in use; not empty: it holds one.
-        Err(e) if matches!(e.raw_os_error(), Some(nix::libc::EBUSY) | Some(nix::libc::ENOTEMPTY)) => report.busy += 1,
-        Err(e) => report.errors.push(format!("cannot remove {}: {e}", p.display())),
+        Err(e)
+            if matches!(
+                e.raw_os_error(),
+                Some(nix::libc::EBUSY) | Some(nix::libc::ENOTEMPTY)
+            ) =>
+        {
+            report.busy += 1
+        }
+        Err(e) => report
+            .errors
+            .push(format!("cannot remove {}: {e}", p.display())),
     }
 }
 
@@ -1011,9 +1168,15 @@ mod tests {
     #[test]
     fn drop_rules_follow_ref_and_arch() {
         let names = |r: Vec<DropRule>| r.into_iter().map(|d| d.name).collect::<Vec<_>>();
-        assert_eq!(names(drop_rules("master", "x86_64")), ["setuptools", "ceilometer"]);
+        assert_eq!(
+            names(drop_rules("master", "x86_64")),
+            ["setuptools", "ceilometer"]
+        );
         assert_eq!(names(drop_rules("stable/2026.1", "x86_64")), ["ceilometer"]);
-        assert_eq!(names(drop_rules("stable/2026.1", "aarch64")), ["ceilometer", "confluent-kafka"]);
+        assert_eq!(
+            names(drop_rules("stable/2026.1", "aarch64")),
+            ["ceilometer", "confluent-kafka"]
+        );
     }
 
     #[test]
@@ -1021,7 +1184,10 @@ mod tests {
         let text = "setuptools===80.9.0\nsetuptools-scm===8.0\nceilometer===24.0.0\nceilometermiddleware===3.10.0\n\
                     confluent_kafka===2.13.0;python_version>='3.10'\nsix===1.17.0\n";
         let (out, removed) = apply_drops(text, &drop_rules("master", "aarch64"));
-        assert_eq!(out, "setuptools-scm===8.0\nceilometermiddleware===3.10.0\nsix===1.17.0\n");
+        assert_eq!(
+            out,
+            "setuptools-scm===8.0\nceilometermiddleware===3.10.0\nsix===1.17.0\n"
+        );
         assert_eq!(removed.len(), 3);
         let (out, removed) = apply_drops(text, &drop_rules("stable/2026.1", "x86_64"));
         assert!(out.contains("setuptools===80.9.0") && out.contains("confluent_kafka"));
@@ -1031,12 +1197,17 @@ mod tests {
     #[test]
     fn git_entries_are_replaced_by_pins() {
         let text = "six===1.17.0\ngit+https://opendev.org/x/foo@master#egg=foo\npbr===7.0.3\n";
-        assert_eq!(git_entries(text), ["git+https://opendev.org/x/foo@master#egg=foo"]);
+        assert_eq!(
+            git_entries(text),
+            ["git+https://opendev.org/x/foo@master#egg=foo"]
+        );
         let out = replace_git_entries(text, &[("foo_bar".into(), "1.2.3.dev4".into())]);
         assert_eq!(out, "six===1.17.0\npbr===7.0.3\nfoo_bar===1.2.3.dev4\n");
         // Not dropped by rules either, and never a build item.
         assert_eq!(apply_drops(text, &rules(&["git"])).0, text);
-        assert!(build_list(text, &[], None, &BTreeSet::new()).iter().all(|i| !i.requirement.starts_with("git+")));
+        assert!(build_list(text, &[], None, &BTreeSet::new())
+            .iter()
+            .all(|i| !i.requirement.starts_with("git+")));
     }
 
     #[test]
@@ -1096,18 +1267,36 @@ mod tests {
             jobs: 1,
         };
         let trees = local_trees(&spec, "six===1.17.0\nfoo_client===1.0\n");
-        assert_eq!(trees, vec![(d.path().join("python-foo"), "foo-client".to_string())]);
+        assert_eq!(
+            trees,
+            vec![(d.path().join("python-foo"), "foo-client".to_string())]
+        );
     }
 
     #[test]
     fn build_list_restricts_and_adds_extras() {
-        let text = "# comment\nsix===1.17.0\noslo.config===10.3.0\nenum-compat===0.0.3\nPyYAML===6.0.3\n";
-        let extras: Vec<String> = ["uwsgi", "enum-compat", "python-ldap"].iter().map(|s| s.to_string()).collect();
+        let text =
+            "# comment\nsix===1.17.0\noslo.config===10.3.0\nenum-compat===0.0.3\nPyYAML===6.0.3\n";
+        let extras: Vec<String> = ["uwsgi", "enum-compat", "python-ldap"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
         let all = build_list(text, &extras, None, &BTreeSet::new());
         let names: Vec<&str> = all.iter().map(|i| i.name.as_str()).collect();
-        assert_eq!(names, ["six", "oslo-config", "enum-compat", "pyyaml", "uwsgi", "python-ldap"]);
+        assert_eq!(
+            names,
+            [
+                "six",
+                "oslo-config",
+                "enum-compat",
+                "pyyaml",
+                "uwsgi",
+                "python-ldap"
+            ]
+        );
         assert_eq!(all[1].requirement, "oslo.config===10.3.0");
-        let only = parse_only_list("# keystone closure\nOslo_Config\nuwsgi\npyyaml==6\n\nkeystone\n");
+        let only =
+            parse_only_list("# keystone closure\nOslo_Config\nuwsgi\npyyaml==6\n\nkeystone\n");
         assert_eq!(only, ["oslo-config", "uwsgi", "pyyaml", "keystone"]);
         let skip: BTreeSet<String> = ["pyyaml".to_string()].into();
         let some = build_list(text, &extras, Some(&only), &skip);
@@ -1122,7 +1311,10 @@ mod tests {
                    Building wheels for collected packages: docopt\n  Building wheel for docopt (pyproject.toml): started\n\
                    \x20 Created wheel for docopt: filename=docopt-0.6.2-py2.py3-none-any.whl size=13704 sha256=abc\n\
                    \x20 Stored in directory: /tmp/x\nSuccessfully built docopt\n";
-        let found = vec!["docopt-0.6.2-py2.py3-none-any.whl".to_string(), "six-1.16.0-py2.py3-none-any.whl".to_string()];
+        let found = vec![
+            "docopt-0.6.2-py2.py3-none-any.whl".to_string(),
+            "six-1.16.0-py2.py3-none-any.whl".to_string(),
+        ];
         let (kept, dropped) = select_wheels(&found, log, false);
         assert_eq!(kept, ["docopt-0.6.2-py2.py3-none-any.whl"]);
         assert_eq!(dropped, ["six-1.16.0-py2.py3-none-any.whl"]);
@@ -1135,7 +1327,10 @@ mod tests {
     fn quiet_is_balanced() {
         let s = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
         assert_eq!(balance_quiet(&s(&["--pre"])), s(&["--pre"]));
-        assert_eq!(balance_quiet(&s(&["-qq", "--pre"])), s(&["-qq", "--pre", "-v", "-v"]));
+        assert_eq!(
+            balance_quiet(&s(&["-qq", "--pre"])),
+            s(&["-qq", "--pre", "-v", "-v"])
+        );
         assert_eq!(balance_quiet(&s(&["--quiet", "-v"])), s(&["--quiet", "-v"]));
         assert_eq!(balance_quiet(&s(&["-vq"])), s(&["-vq"]));
     }
@@ -1156,8 +1351,14 @@ mod tests {
         std::fs::write(root.join(".hidden"), "x").unwrap();
         std::os::unix::fs::symlink("usr/lib", root.join("lib")).unwrap();
         // /proc and /etc/hosts stand for mount points.
-        let r = purge_with(root, &|p, _| p.ends_with("proc") || p.ends_with("etc/hosts")).unwrap();
-        assert_eq!(r.kept, ["six-1.17.0-py3-none-any.whl", "upper-constraints.txt"]);
+        let r = purge_with(root, &|p, _| {
+            p.ends_with("proc") || p.ends_with("etc/hosts")
+        })
+        .unwrap();
+        assert_eq!(
+            r.kept,
+            ["six-1.17.0-py3-none-any.whl", "upper-constraints.txt"]
+        );
         assert_eq!(r.mounts, [root.join("etc/hosts"), root.join("proc")]);
         assert!(r.errors.is_empty(), "{:?}", r.errors);
         assert_eq!(r.busy, 1, "etc still holds the mounted hosts file");
@@ -1166,7 +1367,15 @@ mod tests {
             .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
             .collect();
         left.sort();
-        assert_eq!(left, ["etc", "proc", "six-1.17.0-py3-none-any.whl", "upper-constraints.txt"]);
+        assert_eq!(
+            left,
+            [
+                "etc",
+                "proc",
+                "six-1.17.0-py3-none-any.whl",
+                "upper-constraints.txt"
+            ]
+        );
         assert!(root.join("etc/hosts").exists() && !root.join("etc/passwd").exists());
         assert!(root.join("proc/1").exists());
     }
@@ -1214,9 +1423,17 @@ mod tests {
                 seconds: 1.0,
             },
         ];
-        let e = failures_error(&results, "wheels", Path::new("/w")).unwrap().to_string();
-        assert!(e.contains("2 of 3 wheels failed to build: a===1, b===2"), "{e}");
-        assert!(e.contains("No matching distribution found for a===1"), "{e}");
+        let e = failures_error(&results, "wheels", Path::new("/w"))
+            .unwrap()
+            .to_string();
+        assert!(
+            e.contains("2 of 3 wheels failed to build: a===1, b===2"),
+            "{e}"
+        );
+        assert!(
+            e.contains("No matching distribution found for a===1"),
+            "{e}"
+        );
         assert!(e.contains("subprocess-exited-with-error"), "{e}");
         assert!(failures_error(&results[1..2], "wheels", Path::new("/w")).is_none());
     }
@@ -1237,7 +1454,15 @@ mod tests {
             } else {
                 format!("echo 'Created wheel for {0}: filename={0}-1-py3-none-any.whl size=1' && touch \"$1/{0}-1-py3-none-any.whl\"", item.name)
             };
-            Cmd::new("sh", ["-c".to_string(), script, "sh".into(), dir.display().to_string()])
+            Cmd::new(
+                "sh",
+                [
+                    "-c".to_string(),
+                    script,
+                    "sh".into(),
+                    dir.display().to_string(),
+                ],
+            )
         };
         let seen = AtomicUsize::new(0);
         let results = run_builds(&items, d.path(), 3, &[], &make, &|_, _, _| {
@@ -1246,10 +1471,19 @@ mod tests {
         .unwrap();
         assert_eq!(seen.load(Ordering::SeqCst), 5);
         assert_eq!(results.len(), 5);
-        let failed: Vec<&str> = results.iter().filter(|r| r.failure.is_some()).map(|r| r.item.name.as_str()).collect();
+        let failed: Vec<&str> = results
+            .iter()
+            .filter(|r| r.failure.is_some())
+            .map(|r| r.item.name.as_str())
+            .collect();
         assert_eq!(failed, ["p3"]);
         assert!(results[3].log.contains("broken"));
         assert_eq!(results[0].wheels, ["p0-1-py3-none-any.whl"]);
-        assert_eq!(select_wheels(&results[0].wheels, &results[0].log, false).0.len(), 1);
+        assert_eq!(
+            select_wheels(&results[0].wheels, &results[0].log, false)
+                .0
+                .len(),
+            1
+        );
     }
 }

@@ -64,6 +64,7 @@ pub fn create(user: &User, runner: &mut dyn Runner) -> Result<()> {
                 "groupadd",
                 ["-g".to_string(), user.gid.to_string(), user.name.clone()],
             ))?;
+            created_group = true;
         }
     }
     match SysUser::from_uid(Uid::from_raw(user.uid)).ok().flatten() {

@@ -32,6 +32,10 @@ pub fn plan(input: &PlanInput) -> Option<Step> {
         format!("setuptools{}", c.setuptools_constraint),
         format!("wheel{}", c.wheel_constraint),
     ]);
+    if c.installer == crate::config::Installer::Uv {
+        // uv for the build's installs; cleanup uninstalls it again.
+        pip = pip.arg("uv");
+    }
     Some(
         Step::new("venv", format!("virtualenv at {venv}"))
             .run(Cmd::new("python3", ["-m", "venv", venv.as_str()]))

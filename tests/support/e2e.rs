@@ -170,7 +170,6 @@ pub fn docker_build(name: &str, args: &[String], context: &Path) -> Duration {
 /// Prints a line of the report and appends it to target/e2e/timings.txt (tests/run.sh shows it).
 pub fn record(line: &str) {
     println!("{line}");
-    eprintln!("{line}");
     if let Ok(mut f) = fs::OpenOptions::new().create(true).append(true).open(work_dir().join("timings.txt")) {
         let _ = writeln!(f, "{line}");
     }

@@ -21,7 +21,8 @@ pub fn require(bin: &str) {
     let found = if bin.starts_with('/') {
         Path::new(bin).exists()
     } else {
-        std::env::var_os("PATH").is_some_and(|p| std::env::split_paths(&p).any(|d| d.join(bin).exists()))
+        std::env::var_os("PATH")
+            .is_some_and(|p| std::env::split_paths(&p).any(|d| d.join(bin).exists()))
     };
     assert!(found, "{bin} is missing: {MISSING}");
 }
@@ -36,17 +37,51 @@ pub struct Certs {
 pub fn make_certs(dir: &Path) -> Certs {
     require("openssl");
     let run = |args: &[&str]| {
-        let out = Command::new("openssl").args(args).current_dir(dir).output().expect("run openssl");
-        assert!(out.status.success(), "openssl {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        let out = Command::new("openssl")
+            .args(args)
+            .current_dir(dir)
+            .output()
+            .expect("run openssl");
+        assert!(
+            out.status.success(),
+            "openssl {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     };
     run(&[
-        "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", "ca.key", "-out",
-        "ca.pem", "-days", "2", "-subj", "/CN=loci test CA", "-addext", "basicConstraints=critical,CA:TRUE", "-addext",
+        "req",
+        "-x509",
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:prime256v1",
+        "-nodes",
+        "-keyout",
+        "ca.key",
+        "-out",
+        "ca.pem",
+        "-days",
+        "2",
+        "-subj",
+        "/CN=loci test CA",
+        "-addext",
+        "basicConstraints=critical,CA:TRUE",
+        "-addext",
         "keyUsage=critical,keyCertSign,cRLSign",
     ]);
     run(&[
-        "req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", "server.key", "-out",
-        "server.csr", "-subj", "/CN=127.0.0.1",
+        "req",
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:prime256v1",
+        "-nodes",
+        "-keyout",
+        "server.key",
+        "-out",
+        "server.csr",
+        "-subj",
+        "/CN=127.0.0.1",
     ]);
     std::fs::write(
         dir.join("ext.cnf"),
@@ -54,10 +89,27 @@ pub fn make_certs(dir: &Path) -> Certs {
     )
     .unwrap();
     run(&[
-        "x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial", "-out", "server.pem",
-        "-days", "2", "-extfile", "ext.cnf",
+        "x509",
+        "-req",
+        "-in",
+        "server.csr",
+        "-CA",
+        "ca.pem",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-out",
+        "server.pem",
+        "-days",
+        "2",
+        "-extfile",
+        "ext.cnf",
     ]);
-    Certs { ca: dir.join("ca.pem"), cert: dir.join("server.pem"), key: dir.join("server.key") }
+    Certs {
+        ca: dir.join("ca.pem"),
+        cert: dir.join("server.pem"),
+        key: dir.join("server.key"),
+    }
 }
 
 #[derive(Default)]
@@ -79,7 +131,11 @@ pub struct Registry {
 }
 
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 impl Registry {
@@ -97,22 +153,38 @@ impl Registry {
         for _ in 0..5 {
             let port = free_port();
             let mut c = config.clone();
-            c.push_str(&format!("http:\n  addr: 127.0.0.1:{port}\n  secret: loci-test-secret\n"));
+            c.push_str(&format!(
+                "http:\n  addr: 127.0.0.1:{port}\n  secret: loci-test-secret\n"
+            ));
             if let Some(certs) = &certs {
-                c.push_str(&format!("  tls:\n    certificate: {}\n    key: {}\n", certs.cert.display(), certs.key.display()));
+                c.push_str(&format!(
+                    "  tls:\n    certificate: {}\n    key: {}\n",
+                    certs.cert.display(),
+                    certs.key.display()
+                ));
             }
             if !opts.users.is_empty() {
                 require("htpasswd");
                 let mut lines = String::new();
                 for (u, p) in &opts.users {
-                    let out = Command::new("htpasswd").args(["-Bbn", u, p]).output().expect("run htpasswd");
-                    assert!(out.status.success(), "htpasswd: {}", String::from_utf8_lossy(&out.stderr));
+                    let out = Command::new("htpasswd")
+                        .args(["-Bbn", u, p])
+                        .output()
+                        .expect("run htpasswd");
+                    assert!(
+                        out.status.success(),
+                        "htpasswd: {}",
+                        String::from_utf8_lossy(&out.stderr)
+                    );
                     lines.push_str(String::from_utf8_lossy(&out.stdout).trim());
                     lines.push('\n');
                 }
                 let file = dir.path().join("htpasswd");
                 std::fs::write(&file, lines).unwrap();
-                c.push_str(&format!("auth:\n  htpasswd:\n    realm: loci-test\n    path: {}\n", file.display()));
+                c.push_str(&format!(
+                    "auth:\n  htpasswd:\n    realm: loci-test\n    path: {}\n",
+                    file.display()
+                ));
             }
             std::fs::write(dir.path().join("config.yml"), &c).unwrap();
             let log = std::fs::File::create(dir.path().join("registry.log")).unwrap();
@@ -139,10 +211,21 @@ impl Registry {
             if up {
                 config = c;
                 let _ = config;
-                let tls = loci::config::TlsConfig { ssl_cert_file: certs.as_ref().map(|c| c.ca.clone()), ssl_cert_dir: None };
+                let tls = loci::config::TlsConfig {
+                    ssl_cert_file: certs.as_ref().map(|c| c.ca.clone()),
+                    ssl_cert_dir: None,
+                };
                 let client = loci::http::client(&tls, loci::http::Options::default()).unwrap();
                 let push_auth = opts.users.first().cloned();
-                return Registry { child, dir, port, storage, certs, push_auth, client };
+                return Registry {
+                    child,
+                    dir,
+                    port,
+                    storage,
+                    certs,
+                    push_auth,
+                    client,
+                };
             }
             let _ = child.kill();
             let _ = child.wait();
@@ -156,7 +239,15 @@ impl Registry {
     }
 
     pub fn base(&self) -> String {
-        format!("{}://{}", if self.certs.is_some() { "https" } else { "http" }, self.host())
+        format!(
+            "{}://{}",
+            if self.certs.is_some() {
+                "https"
+            } else {
+                "http"
+            },
+            self.host()
+        )
     }
 
     fn req(&self, method: reqwest::Method, url: &str) -> reqwest::blocking::RequestBuilder {
@@ -170,10 +261,25 @@ impl Registry {
     /// Uploads a blob (monolithic POST + PUT) and returns its digest.
     pub fn push_blob(&self, repo: &str, data: &[u8]) -> String {
         let digest = sha256(data);
-        let resp = self.req(reqwest::Method::POST, &format!("{}/v2/{repo}/blobs/uploads/", self.base())).send().unwrap();
-        assert_eq!(resp.status().as_u16(), 202, "start upload: {:?}", resp.text());
+        let resp = self
+            .req(
+                reqwest::Method::POST,
+                &format!("{}/v2/{repo}/blobs/uploads/", self.base()),
+            )
+            .send()
+            .unwrap();
+        assert_eq!(
+            resp.status().as_u16(),
+            202,
+            "start upload: {:?}",
+            resp.text()
+        );
         let location = resp.headers()["location"].to_str().unwrap().to_string();
-        let url = if location.starts_with("http") { location } else { format!("{}{location}", self.base()) };
+        let url = if location.starts_with("http") {
+            location
+        } else {
+            format!("{}{location}", self.base())
+        };
         let sep = if url.contains('?') { '&' } else { '?' };
         let resp = self
             .req(reqwest::Method::PUT, &format!("{url}{sep}digest={digest}"))
@@ -181,26 +287,48 @@ impl Registry {
             .body(data.to_vec())
             .send()
             .unwrap();
-        assert_eq!(resp.status().as_u16(), 201, "finish upload: {:?}", resp.text());
+        assert_eq!(
+            resp.status().as_u16(),
+            201,
+            "finish upload: {:?}",
+            resp.text()
+        );
         digest
     }
 
     /// Uploads a manifest under `reference` (a tag or its digest) and returns its digest.
-    pub fn push_manifest(&self, repo: &str, reference: &str, media_type: &str, body: &[u8]) -> String {
+    pub fn push_manifest(
+        &self,
+        repo: &str,
+        reference: &str,
+        media_type: &str,
+        body: &[u8],
+    ) -> String {
         let resp = self
-            .req(reqwest::Method::PUT, &format!("{}/v2/{repo}/manifests/{reference}", self.base()))
+            .req(
+                reqwest::Method::PUT,
+                &format!("{}/v2/{repo}/manifests/{reference}", self.base()),
+            )
             .header("content-type", media_type)
             .body(body.to_vec())
             .send()
             .unwrap();
-        assert_eq!(resp.status().as_u16(), 201, "push manifest: {:?}", resp.text());
+        assert_eq!(
+            resp.status().as_u16(),
+            201,
+            "push manifest: {:?}",
+            resp.text()
+        );
         sha256(body)
     }
 
     /// Where the registry keeps a blob's bytes.
     pub fn blob_path(&self, digest: &str) -> PathBuf {
         let hex = digest.strip_prefix("sha256:").unwrap();
-        self.storage.join(format!("docker/registry/v2/blobs/sha256/{}/{hex}/data", &hex[..2]))
+        self.storage.join(format!(
+            "docker/registry/v2/blobs/sha256/{}/{hex}/data",
+            &hex[..2]
+        ))
     }
 }
 
@@ -270,16 +398,25 @@ pub fn noise(len: usize, seed: u64) -> Vec<u8> {
 /// The files of a typical wheels layer (plus a dot-file LOCI skips); `tag` makes them unique.
 pub fn wheel_files(tag: &str) -> Vec<(String, Vec<u8>)> {
     vec![
-        ("pbr-6.1.0-py2.py3-none-any.whl".to_string(), format!("pbr wheel {tag}").into_bytes()),
+        (
+            "pbr-6.1.0-py2.py3-none-any.whl".to_string(),
+            format!("pbr wheel {tag}").into_bytes(),
+        ),
         (format!("keystone-{tag}-py3-none-any.whl"), noise(40_000, 7)),
-        ("upper-constraints.txt".into(), format!("pbr===6.1.0\n# {tag}\n").into_bytes()),
+        (
+            "upper-constraints.txt".into(),
+            format!("pbr===6.1.0\n# {tag}\n").into_bytes(),
+        ),
         (".wh.secret".into(), b"dot-files are skipped".to_vec()),
     ]
 }
 
 pub fn wheels_tar(tag: &str) -> Vec<u8> {
     let files = wheel_files(tag);
-    let entries: Vec<(&str, &[u8])> = files.iter().map(|(n, d)| (n.as_str(), d.as_slice())).collect();
+    let entries: Vec<(&str, &[u8])> = files
+        .iter()
+        .map(|(n, d)| (n.as_str(), d.as_slice()))
+        .collect();
     tar(&entries)
 }
 
@@ -291,16 +428,27 @@ pub enum Flavor {
 
 /// Pushes an image whose layers are `layers` (blob, media type), base first; returns the
 /// manifest's digest and size.
-pub fn push_image(reg: &Registry, repo: &str, tag: &str, layers: &[(Vec<u8>, &str)], flavor: Flavor) -> (String, usize) {
+pub fn push_image(
+    reg: &Registry,
+    repo: &str,
+    tag: &str,
+    layers: &[(Vec<u8>, &str)],
+    flavor: Flavor,
+) -> (String, usize) {
     let config = br#"{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":[]},"config":{}}"#;
     let config_digest = reg.push_blob(repo, config);
     let mut layer_json = Vec::new();
     for (blob, media_type) in layers {
         let digest = reg.push_blob(repo, blob);
-        layer_json.push(serde_json::json!({"mediaType": media_type, "digest": digest, "size": blob.len()}));
+        layer_json.push(
+            serde_json::json!({"mediaType": media_type, "digest": digest, "size": blob.len()}),
+        );
     }
     let (mt, config_mt) = match flavor {
-        Flavor::Docker => (DOCKER_MANIFEST, "application/vnd.docker.container.image.v1+json"),
+        Flavor::Docker => (
+            DOCKER_MANIFEST,
+            "application/vnd.docker.container.image.v1+json",
+        ),
         Flavor::Oci => (OCI_MANIFEST, "application/vnd.oci.image.config.v1+json"),
     };
     let manifest = serde_json::json!({
@@ -315,7 +463,13 @@ pub fn push_image(reg: &Registry, repo: &str, tag: &str, layers: &[(Vec<u8>, &st
 }
 
 /// Pushes an index over `(manifest digest, size, architecture, variant)`.
-pub fn push_index(reg: &Registry, repo: &str, tag: &str, entries: &[(String, usize, &str, Option<&str>)], flavor: Flavor) -> String {
+pub fn push_index(
+    reg: &Registry,
+    repo: &str,
+    tag: &str,
+    entries: &[(String, usize, &str, Option<&str>)],
+    flavor: Flavor,
+) -> String {
     let (mt, child_mt) = match flavor {
         Flavor::Docker => (DOCKER_LIST, DOCKER_MANIFEST),
         Flavor::Oci => (OCI_INDEX, OCI_MANIFEST),
@@ -330,7 +484,10 @@ pub fn push_index(reg: &Registry, repo: &str, tag: &str, entries: &[(String, usi
             serde_json::json!({"mediaType": child_mt, "digest": digest, "size": size, "platform": platform})
         })
         .collect();
-    let body = serde_json::to_vec(&serde_json::json!({"schemaVersion": 2, "mediaType": mt, "manifests": manifests})).unwrap();
+    let body = serde_json::to_vec(
+        &serde_json::json!({"schemaVersion": 2, "mediaType": mt, "manifests": manifests}),
+    )
+    .unwrap();
     reg.push_manifest(repo, tag, mt, &body)
 }
 
@@ -360,7 +517,9 @@ pub fn cut_proxy(upstream: u16, cut_after: usize) -> CutProxy {
     std::thread::spawn(move || {
         for client in listener.incoming() {
             let Ok(client) = client else { return };
-            let Ok(server) = TcpStream::connect(("127.0.0.1", upstream)) else { return };
+            let Ok(server) = TcpStream::connect(("127.0.0.1", upstream)) else {
+                return;
+            };
             let cut: Arc<Mutex<Option<usize>>> = Arc::new(Mutex::new(None));
             // client -> server: watch the requests.
             {
@@ -422,5 +581,9 @@ pub fn cut_proxy(upstream: u16, cut_after: usize) -> CutProxy {
             }
         }
     });
-    CutProxy { port, saw_range, cuts }
+    CutProxy {
+        port,
+        saw_range,
+        cuts,
+    }
 }

@@ -1,0 +1,113 @@
+#!/bin/sh
+# Prepares an Ubuntu image for loci service builds (LOCI's scripts/base.sh). Run by the
+# Dockerfile beside it, with this build context mounted at /mnt.
+set -eux
+
+ctx=/mnt
+
+# LOCI's ALLOW_UNAUTHENTICATED.
+cat > /etc/apt/apt.conf.d/90loci-allow-unauthenticated <<CONF
+APT::Get::AllowUnauthenticated "${ALLOW_UNAUTHENTICATED}";
+Acquire::AllowInsecureRepositories "${ALLOW_UNAUTHENTICATED}";
+Acquire::AllowDowngradeToInsecureRepositories "${ALLOW_UNAUTHENTICATED}";
+CONF
+
+# Keep the images small: no documentation, manual pages or translations (copyright files stay).
+cat > /etc/dpkg/dpkg.cfg.d/90loci-nodoc <<CONF
+path-exclude=/usr/share/doc/*
+path-include=/usr/share/doc/*/copyright
+path-exclude=/usr/share/man/*
+path-exclude=/usr/share/info/*
+path-exclude=/usr/share/locale/*
+path-include=/usr/share/locale/locale.alias
+path-exclude=/usr/share/lintian/*
+CONF
+cat > /etc/apt/apt.conf.d/90loci-small <<CONF
+APT::Install-Recommends "false";
+APT::Install-Suggests "false";
+Acquire::Languages "none";
+CONF
+
+. /etc/os-release
+codename="${VERSION_CODENAME:?/etc/os-release has no VERSION_CODENAME}"
+major="${VERSION_ID%%.*}"
+
+# The package mirror (LOCI's configure_apt_sources), kept in the image so service builds over
+# it use it too.
+if [ -n "${APT_MIRROR}" ]; then
+    trusted=""
+    mirror="${APT_MIRROR}"
+    case "${mirror}" in
+        "[trusted=yes] "*) trusted=yes; mirror="${mirror#\[trusted=yes\] }" ;;
+    esac
+    if [ "${major}" -ge 24 ]; then
+        rm -f /etc/apt/sources.list.d/ubuntu.sources
+        {
+            echo "Types: deb"
+            echo "URIs: ${mirror}"
+            echo "Suites: ${codename} ${codename}-updates ${codename}-backports ${codename}-security"
+            echo "Components: main universe restricted multiverse"
+            if [ -n "${trusted}" ]; then
+                echo "Trusted: yes"
+            else
+                echo "Signed-By: /usr/share/keyrings/ubuntu-archive-keyring.gpg"
+            fi
+        } > /etc/apt/sources.list.d/ubuntu.sources
+    else
+        opt=""
+        if [ -n "${trusted}" ]; then opt="[trusted=yes] "; fi
+        {
+            echo "deb ${opt}${mirror} ${codename} main universe"
+            echo "deb ${opt}${mirror} ${codename}-updates main universe"
+            echo "deb ${opt}${mirror} ${codename}-security main universe"
+            echo "deb ${opt}${mirror} ${codename}-backports main universe"
+        } > /etc/apt/sources.list
+    fi
+fi
+
+# Extra trusted CA certificates from certs/ (before anything talks TLS).
+certs=""
+for f in "${ctx}"/certs/*.crt "${ctx}"/certs/*.pem; do
+    [ -f "${f}" ] && certs="${certs} ${f}"
+done
+if [ -n "${certs}" ]; then
+    mkdir -p /usr/local/share/ca-certificates/loci
+    for f in ${certs}; do
+        name="$(basename "${f}")"
+        cp "${f}" "/usr/local/share/ca-certificates/loci/${name%.*}.crt"
+    done
+fi
+
+apt-get update
+apt-get upgrade -y
+# What every service build needs (loci's base step installs the same and finds them here).
+apt-get install -y --no-install-recommends \
+    ca-certificates \
+    netbase \
+    lsb-release \
+    sudo \
+    bind9-host \
+    git \
+    patch \
+    python3 \
+    python3-venv
+if apt-cache show python3-distutils >/dev/null 2>&1; then
+    apt-get install -y --no-install-recommends python3-distutils
+fi
+apt-get install -y --no-install-recommends \
+    "libpython3.$(python3 -c 'import sys; print(sys.version_info.minor)')"
+update-ca-certificates
+
+if [ -n "${CEPH_REPO}" ]; then
+    python3 - "${CEPH_KEY}" /etc/apt/trusted.gpg.d/ceph.asc <<'PY'
+import sys, urllib.request
+with urllib.request.urlopen(sys.argv[1], timeout=60) as r, open(sys.argv[2], "wb") as out:
+    out.write(r.read())
+PY
+    echo "${CEPH_REPO}" > /etc/apt/sources.list.d/ceph.list
+fi
+
+apt-get clean
+rm -rf /var/lib/apt/lists/* /var/cache/apt/*.bin /var/cache/debconf/*-old /var/lib/dpkg/*-old \
+    /var/log/apt/* /var/log/dpkg.log /var/log/alternatives.log /tmp/* /var/tmp/* /root/.cache
+find /usr -name __pycache__ -prune -exec rm -rf {} +

@@ -1,0 +1,111 @@
+//! The install step for real, with both installer backends (pip and uv): a local source tree
+//! with a dependency, installed into a fresh venv from a find-links dir against constraints,
+//! binary wheels only. Needs python3 with venv and PyPI (the dependency's wheel and uv).
+
+use std::path::Path;
+use std::process::Command;
+
+use loci::config::{Config, Env, Installer};
+use loci::distro::Distro;
+use loci::exec::{Runner, SystemRunner};
+use loci::os_release::OsRelease;
+use loci::plan::PlanInput;
+
+fn run(cmd: &mut Command) -> String {
+    let out = cmd.output().unwrap();
+    assert!(
+        out.status.success(),
+        "{cmd:?}: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// A setuptools project `loci-demo` that depends on `six`, as a source tree.
+fn make_project(dir: &Path) {
+    std::fs::create_dir_all(dir.join("loci_demo")).unwrap();
+    std::fs::write(
+        dir.join("pyproject.toml"),
+        "[build-system]\nrequires = [\"setuptools\"]\nbuild-backend = \"setuptools.build_meta\"\n\n\
+         [project]\nname = \"loci-demo\"\nversion = \"1.0\"\ndependencies = [\"six\"]\n",
+    )
+    .unwrap();
+    std::fs::write(dir.join("loci_demo/__init__.py"), "import six\nVALUE = 42\n").unwrap();
+}
+
+fn install_with(installer: Installer) {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path();
+    let env: Env = [
+        ("PROJECT", "loci-demo"),
+        ("INSTALLER", if installer == Installer::Uv { "uv" } else { "pip" }),
+    ]
+    .iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect();
+    let mut config = Config::from_env(&env).unwrap();
+    config.paths.sources_dir = root.join("src");
+    config.paths.wheels_dir = root.join("wheels");
+    config.paths.venv = root.join("venv");
+    make_project(&config.paths.sources_dir.join("loci-demo"));
+    std::fs::create_dir_all(&config.paths.wheels_dir).unwrap();
+    // The constraint must win over the newest six on PyPI.
+    std::fs::write(config.paths.wheels_dir.join("upper-constraints.txt"), "six===1.16.0\nloci-demo===0.1\n").unwrap();
+    loci::steps::wheels::prepare_constraints(&config.paths.wheels_dir, &config.paths.sources_dir, "loci-demo").unwrap();
+
+    let os = OsRelease::parse("ID=debian\nVERSION_ID=\"12\"\nVERSION_CODENAME=bookworm\n");
+    let distro = Distro::detect(&os, None, None).unwrap();
+    let input = PlanInput {
+        config: &config,
+        distro: &distro,
+        bindep_files: vec![],
+        pydep_files: vec![],
+    };
+    let mut runner = SystemRunner::new(&config);
+    // The venv step's commands: python3 -m venv and the toolchain upgrade (plus uv).
+    let venv = loci::steps::venv::plan(&input).unwrap();
+    for action in &venv.actions {
+        if let loci::plan::Action::Run { cmd } = action {
+            runner.run(cmd).unwrap();
+        }
+    }
+    let step = loci::steps::install::plan(&input).unwrap();
+    let loci::plan::Action::Run { cmd } = &step.actions[0] else {
+        panic!("install is a command")
+    };
+    if installer == Installer::Uv {
+        assert!(cmd.program.ends_with("/venv/bin/uv"), "{cmd}");
+        assert!(cmd.to_string().contains("--no-binary loci-demo"), "{cmd}");
+    }
+    runner.run(cmd).unwrap();
+    let python = config.paths.venv.join("bin/python");
+    let out = run(Command::new(&python).args(["-c", "import loci_demo, six; print(loci_demo.VALUE, six.__version__)"]));
+    assert_eq!(out.trim(), "42 1.16.0");
+    // No bytecode was written during the install.
+    let pyc = walk_count(&config.paths.venv.join("lib"), ".pyc");
+    assert_eq!(pyc, 0, "bytecode found in the venv");
+}
+
+fn walk_count(dir: &Path, suffix: &str) -> usize {
+    let mut n = 0;
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let p = entry.unwrap().path();
+        if p.is_dir() {
+            n += walk_count(&p, suffix);
+        } else if p.to_string_lossy().ends_with(suffix) {
+            n += 1;
+        }
+    }
+    n
+}
+
+#[test]
+fn pip_installs_a_local_tree_against_constraints() {
+    install_with(Installer::Pip);
+}
+
+#[test]
+fn uv_installs_a_local_tree_against_constraints() {
+    install_with(Installer::Uv);
+}
