@@ -30,7 +30,6 @@ RUN --mount=type=bind,target=/src,rw \
     --mount=type=cache,id=loci-cargo-registry,target=/usr/local/cargo/registry \
     --mount=type=cache,id=loci-cargo-target,target=/cargo-target \
     cd /src \
-    && rustup target add x86_64-unknown-linux-gnu \
     && RUSTFLAGS="-C target-feature=+crt-static" CARGO_TARGET_DIR=/cargo-target \
        cargo build --release --locked --target x86_64-unknown-linux-gnu \
     && cp /cargo-target/x86_64-unknown-linux-gnu/release/loci /loci \

@@ -48,6 +48,8 @@ impl SystemRunner {
         env.push(("PYTHONDONTWRITEBYTECODE".into(), "1".into()));
         env.push(("PIP_DISABLE_PIP_VERSION_CHECK".into(), "1".into()));
         env.push(("PIP_NO_CACHE_DIR".into(), "1".into()));
+        // As LOCI's scripts: setup.py files read UTF-8 text whatever the image's locale.
+        env.push(("LC_CTYPE".into(), "C.UTF-8".into()));
         SystemRunner { env }
     }
 

@@ -650,3 +650,21 @@ fn loci_fetch_wheels_end_to_end() {
     );
     assert_nothing_left(root.path());
 }
+
+#[test]
+fn blobs_redirected_to_storage_get_no_registry_credentials() {
+    use base64::Engine;
+    let reg = Registry::start(Options { users: vec![("loci".into(), "pw".into())], ..Default::default() });
+    push_image(&reg, "loci/wheels", "redir", &[(gzip(&wheels_tar("s")), DOCKER_LAYER_GZIP)], Flavor::Docker);
+    let basic = format!("Basic {}", base64::engine::general_purpose::STANDARD.encode("loci:pw"));
+    let front = redirecting_front(reg.port, &basic);
+    let files = tempfile::tempdir().unwrap();
+    let host = format!("127.0.0.1:{}", front.port);
+    let f = auth_file(files.path(), &host, serde_json::json!({"username": "loci", "password": "pw"}));
+    let (root, dest) = scratch();
+    let reg_config = RegistryConfig { protocol: RegistryProtocol::Http, insecure: false, auth_file: Some(f) };
+    fetch(&format!("{host}/loci/wheels:redir"), &dest, &reg_config, &TlsConfig::default()).unwrap();
+    assert_wheels(root.path(), &dest, "s");
+    assert_eq!(front.storage_requests.load(Ordering::SeqCst), 1, "the blob came from the storage host");
+    assert_eq!(front.storage_saw_authorization.load(Ordering::SeqCst), 0, "the registry's credentials stay with the registry");
+}

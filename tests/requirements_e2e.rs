@@ -34,7 +34,7 @@ fn git(dir: &Path, args: &[&str]) {
     );
 }
 
-/// A git repository holding `files`, committed on master.
+/// A git repository holding `files`, committed on master (also branch stable/2026.1).
 fn repo(dir: &Path, files: &[(&str, &str)]) {
     std::fs::create_dir_all(dir).unwrap();
     for (name, text) in files {
@@ -43,6 +43,7 @@ fn repo(dir: &Path, files: &[(&str, &str)]) {
     git(dir, &["init", "-q", "-b", "master"]);
     git(dir, &["add", "."]);
     git(dir, &["commit", "-q", "-m", "constraints"]);
+    git(dir, &["branch", "stable/2026.1"]);
 }
 
 /// A minimal setuptools project with a setup.cfg, as LOCI's source trees have.
@@ -240,4 +241,45 @@ fn every_failure_is_reported_and_the_good_wheels_still_built() {
         root.join("tmp").exists(),
         "no purge after a failure: the logs stay"
     );
+}
+
+/// The CI build of the requirements image on this host: openstack/requirements 2026.1
+/// restricted to keystone's closure plus uwsgi (tests/fixtures/requirements). About ten
+/// minutes on two cores; run with `cargo test --test requirements_e2e -- --ignored`.
+#[test]
+#[ignore]
+fn keystone_closure_of_2026_1() {
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/requirements");
+    let upper = std::fs::read_to_string(fixtures.join("2026.1/upper-constraints.txt")).unwrap();
+    let closure = fixtures.join("keystone-2026.1-closure.txt");
+    let t = tempfile::tempdir().unwrap();
+    let (r, root) = run(
+        t.path(),
+        &upper,
+        &[
+            ("PROJECT_REF", "stable/2026.1"),
+            ("REQUIREMENTS_ONLY_FILE", closure.to_str().unwrap()),
+        ],
+    );
+    r.unwrap();
+    let files = listing(&root);
+    assert!(
+        files
+            .iter()
+            .any(|f| f.starts_with("uwsgi-") || f.starts_with("uWSGI-")),
+        "{files:?}"
+    );
+    assert!(
+        files
+            .iter()
+            .all(|f| f.ends_with(".whl") || f.ends_with(".txt")),
+        "{files:?}"
+    );
+    let uc = std::fs::read_to_string(root.join("upper-constraints.txt")).unwrap();
+    assert_eq!(
+        uc.lines().count(),
+        upper.lines().count(),
+        "nothing to drop in 2026.1 but ceilometer, absent"
+    );
+    println!("{} files: {files:?}", files.len());
 }

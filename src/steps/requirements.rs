@@ -544,6 +544,15 @@ pub fn built_wheels(log: &str) -> BTreeSet<String> {
         .collect()
 }
 
+/// The projects pip reports as built in its summary line (`Successfully built a b`),
+/// normalised: a second witness, should the `Created wheel` lines ever change.
+pub fn built_projects(log: &str) -> BTreeSet<String> {
+    log.lines()
+        .filter_map(|l| l.trim().strip_prefix("Successfully built "))
+        .flat_map(|rest| rest.split_whitespace().map(normalize))
+        .collect()
+}
+
 /// Splits the wheels found after a build into (kept, dropped): everything is kept with
 /// `keep_all`, else only what pip built.
 pub fn select_wheels(found: &[String], log: &str, keep_all: bool) -> (Vec<String>, Vec<String>) {
@@ -551,7 +560,11 @@ pub fn select_wheels(found: &[String], log: &str, keep_all: bool) -> (Vec<String
         return (found.to_vec(), Vec::new());
     }
     let built = built_wheels(log);
-    found.iter().cloned().partition(|f| built.contains(f))
+    let projects = built_projects(log);
+    found.iter().cloned().partition(|f| {
+        built.contains(f)
+            || wheel_name_version(f).is_some_and(|(n, _)| projects.contains(&normalize(&n)))
+    })
 }
 
 /// The outcome of one `pip wheel`.
@@ -1043,24 +1056,69 @@ pub fn keep_at_root(name: &str, meta: &fs::Metadata) -> bool {
     !meta.is_dir() && (name.ends_with(".whl") || name.ends_with(".txt"))
 }
 
-/// Refuses to purge `/` of a booted machine: PROJECT=requirements belongs in `docker build`.
-fn refuse_on_booted_host(root: &Path) -> Result<()> {
+/// The processes from this one up to PID 1, as (pid, command name).
+fn ancestry() -> Vec<(u32, String)> {
+    let mut chain = Vec::new();
+    let mut pid = std::process::id();
+    for _ in 0..64 {
+        let comm = fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
+        chain.push((pid, comm.trim().to_string()));
+        if pid <= 1 {
+            break;
+        }
+        let status = fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+        let ppid: u32 = status
+            .lines()
+            .find_map(|l| l.strip_prefix("PPid:"))
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or(0);
+        if ppid == 0 {
+            break;
+        }
+        pid = ppid;
+    }
+    chain
+}
+
+/// Whether loci runs as the command of a container (a `docker build` RUN): it is PID 1, or
+/// its parent is (the RUN's shell), or its grandparent is a container init (`--init`). On a
+/// booted machine or from an interactive shell, deleting everything at `/` is refused.
+pub fn runs_as_container_command(chain: &[(u32, String)]) -> bool {
+    let Some((last, init)) = chain.last() else {
+        return false;
+    };
+    if *last != 1 || matches!(init.as_str(), "systemd" | "init") {
+        return false;
+    }
+    match chain.len() {
+        1 | 2 => true,
+        3 => matches!(
+            init.as_str(),
+            "docker-init" | "tini" | "dumb-init" | "catatonit"
+        ),
+        _ => false,
+    }
+}
+
+/// Refuses to purge the real `/` unless loci runs as a container's command.
+fn refuse_outside_a_container(root: &Path) -> Result<()> {
     if root != Path::new("/") {
         return Ok(());
     }
-    let init = fs::read_to_string("/proc/1/comm").unwrap_or_default();
-    let init = init.trim();
-    if init == "systemd" || init == "init" {
-        return Err(Error::new(format!("refusing to delete everything at / of this machine (PID 1 is {init})"))
-            .hint("PROJECT=requirements leaves only the wheels at /: run it inside `docker build`, not on a host"));
+    let chain = ancestry();
+    if runs_as_container_command(&chain) {
+        return Ok(());
     }
-    Ok(())
+    let shown: Vec<String> = chain.iter().map(|(p, c)| format!("{c}({p})")).collect();
+    Err(Error::new("refusing to delete everything at / outside a container build")
+        .cause(format!("loci's process ancestry is {}", shown.join(" <- ")))
+        .hint("PROJECT=requirements leaves only the wheels at /: run it as the command of a `docker build` RUN (loci or its shell as PID 1), never on a host"))
 }
 
 /// [`Action::PurgeRoot`]: deletes everything at `root` except `*.whl` and `*.txt`, leaving
 /// mount points (another device than the root's) alone and ignoring busy entries.
 pub fn purge(root: &Path) -> Result<PurgeReport> {
-    refuse_on_booted_host(root)?;
+    refuse_outside_a_container(root)?;
     let dev = fs::symlink_metadata(root)
         .context(|| format!("cannot inspect {}", root.display()))?
         .dev();
@@ -1163,6 +1221,142 @@ mod tests {
                 reason: String::new(),
             })
             .collect()
+    }
+
+    fn plan_for(pairs: &[(&str, &str)], tweak: impl Fn(&mut Config)) -> Vec<Step> {
+        let env: crate::config::Env = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        let mut config = Config::from_env(&env).unwrap();
+        tweak(&mut config);
+        let os = crate::os_release::OsRelease::parse(
+            "ID=debian\nVERSION_ID=\"12\"\nVERSION_CODENAME=bookworm\n",
+        );
+        let distro = crate::distro::Distro::detect(&os, None, Some(false)).unwrap();
+        let input = PlanInput {
+            config: &config,
+            distro: &distro,
+            bindep_files: vec![(
+                "bindep.txt".into(),
+                "build-essential [platform:dpkg requirements]\n".into(),
+            )],
+            pydep_files: vec![],
+        };
+        super::super::plan_all(&input).unwrap()
+    }
+
+    #[test]
+    fn plan_shows_the_concrete_build() {
+        let d = tempfile::tempdir().unwrap();
+        let only = d.path().join("closure.txt");
+        std::fs::write(&only, "# closure\nOslo.Config\nsix\n").unwrap();
+        let steps = plan_for(
+            &[
+                ("PROJECT", "requirements"),
+                ("PIP_PACKAGES", "pylxd"),
+                ("PIP_WHEEL_ARGS", "--pre"),
+                ("REQUIREMENTS_ONLY", "uwsgi"),
+                ("REQUIREMENTS_ONLY_FILE", only.to_str().unwrap()),
+            ],
+            |c| c.paths.root = "/image".into(),
+        );
+        let names: Vec<&str> = steps.iter().map(|s| s.name).collect();
+        assert_eq!(
+            names,
+            [
+                "base",
+                "venv",
+                "packages",
+                "source",
+                "requirements",
+                "purge"
+            ]
+        );
+        assert!(
+            steps[2].packages.contains(&"build-essential".to_string()),
+            "bindep profile requirements"
+        );
+        let req = &steps[4];
+        let Action::RequirementsConstraints { spec } = &req.actions[0] else {
+            panic!("{:?}", req.actions)
+        };
+        assert_eq!(spec.repo_dir, PathBuf::from("/tmp/requirements"));
+        assert_eq!(spec.root, PathBuf::from("/image"));
+        assert!(
+            spec.drops.iter().any(|d| d.name == "setuptools"),
+            "PROJECT_REF defaults to master"
+        );
+        let Action::Run { cmd } = &req.actions[1] else {
+            panic!("{:?}", req.actions)
+        };
+        assert_eq!(
+            cmd.to_string(),
+            "/var/lib/openstack/bin/pip install --no-cache-dir -c /image/upper-constraints.txt pylxd"
+        );
+        let Action::RequirementsWheels { spec } = &req.actions[2] else {
+            panic!("{:?}", req.actions)
+        };
+        assert_eq!(
+            spec.only.as_deref(),
+            Some(&["oslo-config".to_string(), "six".into(), "uwsgi".into()][..])
+        );
+        assert_eq!(spec.extras, ["uwsgi", "enum-compat", "pylxd"]);
+        assert!(spec.jobs >= 1);
+        assert_eq!(
+            spec.command("six===1.17.0", Path::new("/w/1")).to_string(),
+            "UWSGI_PROFILE_OVERRIDE=ssl=true CPUCOUNT=1 CASS_DRIVER_BUILD_CONCURRENCY=8 /var/lib/openstack/bin/pip wheel --pre \
+             --find-links /image --no-deps --wheel-dir /w/1 -c /image/upper-constraints.txt six===1.17.0"
+        );
+        let text = req
+            .actions
+            .iter()
+            .map(|a| a.to_string())
+            .collect::<Vec<_>>()
+            .join("\n");
+        assert!(
+            text.contains("drop setuptools") && text.contains("drop ceilometer"),
+            "{text}"
+        );
+        assert!(
+            text.contains("only these 3 (REQUIREMENTS_ONLY): oslo-config six uwsgi"),
+            "{text}"
+        );
+        assert!(text.contains(&format!("{} at once", spec.jobs)), "{text}");
+        assert_eq!(
+            steps[5].actions,
+            [Action::PurgeRoot {
+                root: "/image".into()
+            }]
+        );
+    }
+
+    #[test]
+    fn full_build_and_keep_all_wheels() {
+        let steps = plan_for(
+            &[
+                ("PROJECT", "requirements"),
+                ("PROJECT_REF", "stable/2026.1"),
+                ("KEEP_ALL_WHEELS", "True"),
+            ],
+            |_| {},
+        );
+        let req = steps.iter().find(|s| s.name == "requirements").unwrap();
+        assert_eq!(req.actions.len(), 2, "no PIP_PACKAGES install");
+        let Action::RequirementsConstraints { spec } = &req.actions[0] else {
+            panic!()
+        };
+        assert!(spec.drops.iter().all(|d| d.name != "setuptools"));
+        let Action::RequirementsWheels { spec } = &req.actions[1] else {
+            panic!()
+        };
+        assert_eq!(spec.only, None);
+        assert!(spec.keep_all);
+        assert!(!spec
+            .command("six", Path::new("/w"))
+            .args
+            .contains(&"--no-deps".to_string()));
+        assert!(steps.iter().all(|s| s.name != "cleanup"));
     }
 
     #[test]
@@ -1321,6 +1515,12 @@ mod tests {
         let (kept, dropped) = select_wheels(&found, log, true);
         assert_eq!(kept, found);
         assert!(dropped.is_empty());
+        // Without the `Created wheel` line, pip's summary line still tells.
+        let summary_only = "Saved ./w/six-1.16.0-py2.py3-none-any.whl\nSuccessfully built docopt\n";
+        let (kept, dropped) = select_wheels(&found, summary_only, false);
+        assert_eq!(kept, ["docopt-0.6.2-py2.py3-none-any.whl"]);
+        assert_eq!(dropped, ["six-1.16.0-py2.py3-none-any.whl"]);
+        assert!(select_wheels(&found, "Saved x\n", false).0.is_empty());
     }
 
     #[test]
@@ -1381,6 +1581,57 @@ mod tests {
     }
 
     #[test]
+    fn the_real_root_is_purged_only_as_a_container_command() {
+        let c = |v: &[(u32, &str)]| {
+            v.iter()
+                .map(|(p, n)| (*p, n.to_string()))
+                .collect::<Vec<_>>()
+        };
+        // RUN ... && exec loci build: loci is PID 1.
+        assert!(runs_as_container_command(&c(&[(1, "loci")])));
+        // RUN loci build && ...: the RUN's shell is PID 1.
+        assert!(runs_as_container_command(&c(&[(7, "loci"), (1, "sh")])));
+        assert!(runs_as_container_command(&c(&[
+            (9, "loci"),
+            (7, "sh"),
+            (1, "docker-init")
+        ])));
+        // A host, or a shell session inside a container.
+        assert!(!runs_as_container_command(&c(&[
+            (900, "loci"),
+            (1, "systemd")
+        ])));
+        assert!(!runs_as_container_command(&c(&[
+            (900, "loci"),
+            (800, "bash"),
+            (1, "sh")
+        ])));
+        assert!(!runs_as_container_command(&c(&[
+            (900, "loci"),
+            (800, "bash"),
+            (700, "sshd"),
+            (1, "systemd")
+        ])));
+        assert!(
+            !runs_as_container_command(&c(&[(900, "loci")])),
+            "no /proc: no proof"
+        );
+        // This process's real ancestry reaches PID 1, and decides.
+        let chain = ancestry();
+        assert_eq!(chain[0].0, std::process::id());
+        assert_eq!(chain.last().unwrap().0, 1, "{chain:?}");
+        let refused = refuse_outside_a_container(Path::new("/"));
+        assert_eq!(refused.is_ok(), runs_as_container_command(&chain));
+        if let Err(e) = refused {
+            assert!(
+                e.to_string().contains("refusing to delete everything at /"),
+                "{e}"
+            );
+        }
+        assert!(refuse_outside_a_container(Path::new("/tmp/x")).is_ok());
+    }
+
+    #[test]
     fn purge_uses_the_device_number() {
         let d = tempfile::tempdir().unwrap();
         std::fs::create_dir_all(d.path().join("var/lib")).unwrap();
@@ -1436,6 +1687,34 @@ mod tests {
         );
         assert!(e.contains("subprocess-exited-with-error"), "{e}");
         assert!(failures_error(&results[1..2], "wheels", Path::new("/w")).is_none());
+    }
+
+    #[test]
+    fn builds_run_at_the_same_time() {
+        let d = tempfile::tempdir().unwrap();
+        let items: Vec<BuildItem> = ["a", "b"]
+            .iter()
+            .map(|n| BuildItem {
+                name: n.to_string(),
+                requirement: n.to_string(),
+            })
+            .collect();
+        // Each stand-in announces itself, then succeeds only if the other one shows up within
+        // five seconds: one after the other, both would fail.
+        let marks = d.path().join("marks");
+        std::fs::create_dir_all(&marks).unwrap();
+        let make = |item: &BuildItem, _dir: &Path| {
+            let other = if item.name == "a" { "b" } else { "a" };
+            let script = format!(
+                "touch {m}/{me}; i=0; while [ $i -lt 50 ]; do [ -e {m}/{other} ] && exit 0; sleep 0.1; i=$((i+1)); done; exit 1",
+                m = marks.display(),
+                me = item.name
+            );
+            Cmd::new("sh", ["-c".to_string(), script])
+        };
+        let results =
+            run_builds(&items, &d.path().join("work"), 2, &[], &make, &|_, _, _| {}).unwrap();
+        assert!(results.iter().all(|r| r.failure.is_none()), "{results:?}");
     }
 
     #[test]

@@ -587,3 +587,94 @@ pub fn cut_proxy(upstream: u16, cut_after: usize) -> CutProxy {
         cuts,
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// Blob storage behind a redirect, as registries backed by S3/GCS serve blobs.
+
+/// Reads one request head (up to the blank line); None at EOF.
+fn read_head(s: &mut TcpStream) -> Option<String> {
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        match s.read(&mut byte) {
+            Ok(1) => head.push(byte[0]),
+            _ => return None,
+        }
+    }
+    Some(String::from_utf8_lossy(&head).into_owned())
+}
+
+/// Sends `head` (with `Connection: close`, `extra` headers added, `drop_auth` removing any
+/// Authorization) to the registry and relays the answer to `client`.
+fn relay(head: &str, client: &mut TcpStream, upstream: u16, extra: &str, drop_auth: bool) {
+    let mut lines: Vec<&str> = head.trim_end().split("\r\n").collect();
+    lines.retain(|l| {
+        let l = l.to_ascii_lowercase();
+        !l.starts_with("connection:") && !(drop_auth && l.starts_with("authorization:"))
+    });
+    let mut out = lines.join("\r\n");
+    out.push_str("\r\nConnection: close\r\n");
+    out.push_str(extra);
+    out.push_str("\r\n");
+    let Ok(mut server) = TcpStream::connect(("127.0.0.1", upstream)) else { return };
+    if server.write_all(out.as_bytes()).is_err() {
+        return;
+    }
+    let _ = std::io::copy(&mut server, client);
+}
+
+pub struct RedirectingFront {
+    /// Where the client talks to the registry (127.0.0.1).
+    pub port: u16,
+    /// Requests the storage host got, and how many carried an Authorization header.
+    pub storage_requests: Arc<AtomicUsize>,
+    pub storage_saw_authorization: Arc<AtomicUsize>,
+}
+
+/// A front for the registry on 127.0.0.1 that answers blob GETs with a 307 to a "storage"
+/// host (`localhost`, another origin) that serves them with credentials of its own, like a
+/// pre-signed URL. The storage host counts requests that arrive with an Authorization header.
+pub fn redirecting_front(upstream: u16, storage_auth: &str) -> RedirectingFront {
+    let storage = TcpListener::bind("127.0.0.1:0").unwrap();
+    let storage_port = storage.local_addr().unwrap().port();
+    let front = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = front.local_addr().unwrap().port();
+    let storage_requests = Arc::new(AtomicUsize::new(0));
+    let storage_saw_authorization = Arc::new(AtomicUsize::new(0));
+    let (req, saw) = (storage_requests.clone(), storage_saw_authorization.clone());
+    let extra = format!("Authorization: {storage_auth}\r\n");
+    std::thread::spawn(move || {
+        for conn in storage.incoming() {
+            let Ok(mut conn) = conn else { return };
+            let (req, saw, extra) = (req.clone(), saw.clone(), extra.clone());
+            std::thread::spawn(move || {
+                if let Some(head) = read_head(&mut conn) {
+                    req.fetch_add(1, Ordering::SeqCst);
+                    if head.to_ascii_lowercase().contains("\r\nauthorization:") {
+                        saw.fetch_add(1, Ordering::SeqCst);
+                    }
+                    relay(&head, &mut conn, upstream, &extra, true);
+                }
+            });
+        }
+    });
+    std::thread::spawn(move || {
+        for conn in front.incoming() {
+            let Ok(mut conn) = conn else { return };
+            std::thread::spawn(move || {
+                if let Some(head) = read_head(&mut conn) {
+                    let path = head.split(' ').nth(1).unwrap_or("").to_string();
+                    if head.starts_with("GET ") && path.contains("/blobs/sha256:") {
+                        let answer = format!(
+                            "HTTP/1.1 307 Temporary Redirect\r\nLocation: http://localhost:{storage_port}{path}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+                        );
+                        let _ = conn.write_all(answer.as_bytes());
+                    } else {
+                        relay(&head, &mut conn, upstream, "", false);
+                    }
+                }
+            });
+        }
+    });
+    RedirectingFront { port, storage_requests, storage_saw_authorization }
+}

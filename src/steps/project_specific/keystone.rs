@@ -81,7 +81,7 @@ pub fn plan(input: &PlanInput) -> Option<Step> {
         project: "keystone".into(),
         hook: HOOK_DOWNLOAD.into(),
     })
-    .run(input.distro.install_cmd(&packages))
+    .action(input.distro.install_action(&packages))
     .run(Cmd::new("a2enmod", ["oauth2"]))
     .action(Action::Remove {
         paths: vec![download_dir(c)],

@@ -1,0 +1,143 @@
+#!/usr/bin/env bash
+# Builds, on this machine and for real, the three images of a keystone deployment with loci:
+#
+#   loci/base:debian          dockerfiles/debian on a debootstrap'ed Debian bookworm
+#   loci/requirements:2026.1  PROJECT=requirements: the wheels of the 2026.1 upper-constraints
+#   loci/keystone:2026.1      PROJECT=keystone, its wheels taken from the requirements image
+#
+#     sudo tools/build-keystone.sh
+#
+# Nothing comes from a container registry (there may be none): the rootfs comes from
+# debootstrap, the loci binary is compiled here and handed over with LOCI_IMAGE, the
+# requirements tree is tests/fixtures/requirements-2026.1 and keystone's source is its PyPI
+# sdist, both pre-seeded in the data dir; the wheels go to the keystone build as a directory.
+# Debian packages come from the Debian archive (APT_MIRROR) and Python packages missing from
+# the wheels from PyPI.
+#
+# Settings (environment):
+#   FULL_REQUIREMENTS=1   build every constraint (default: keystone's closure + uwsgi, listed in
+#                         tests/fixtures/requirements/keystone-2026.1-closure.txt)
+#   KEYSTONE_REPO, KEYSTONE_REF   build keystone from this git repository and ref instead of the
+#                         sdist (e.g. https://opendev.org/openstack/keystone stable/2026.1)
+#   EXTRA_CA=FILE         extra trusted CA certificates for the base image (default: this host's
+#                         /etc/ssl/certs/ca-certificates.crt, so a TLS-intercepting proxy the
+#                         host trusts is trusted in the images too; EXTRA_CA= for none)
+#   APT_MIRROR, APT_SECURITY_MIRROR   Debian mirrors (default: deb.debian.org)
+set -euo pipefail
+
+cd "$(dirname "$(readlink -f "$0")")/.."
+repo="$(pwd)"
+# shellcheck source=setup-host.sh
+source tools/setup-host.sh
+
+work="$repo/target/build-keystone"
+mkdir -p "$work"
+times=()
+timed() { # NAME COMMAND...: runs and records the wall time
+    local name="$1" start
+    shift
+    start=$(date +%s)
+    "$@"
+    times+=("$name: $(( $(date +%s) - start ))s")
+    echo "== $name took $(( $(date +%s) - start ))s"
+}
+build() { "$DOCKER" build --network host "$@"; }
+
+# 1. The loci binary as an image holding only /loci.
+log "loci binary image"
+rm -rf "$work/loci-bin" && mkdir -p "$work/loci-bin"
+cp "$LOCI_BIN" "$work/loci-bin/loci"
+printf 'FROM scratch\nCOPY loci /loci\nENTRYPOINT ["/loci"]\n' > "$work/loci-bin/Dockerfile"
+build -q -t loci/loci:local "$work/loci-bin" >/dev/null
+"$DOCKER" run --rm --network none loci/loci:local --version
+
+# 2. Debian bookworm from debootstrap, without apt caches, docs and locales.
+rootfs_image=loci/debian:bookworm-minbase
+if ! "$DOCKER" image inspect "$rootfs_image" >/dev/null 2>&1; then
+    log "debootstrap --variant=minbase bookworm"
+    rm -rf "$work/rootfs"
+    timed debootstrap debootstrap --variant=minbase bookworm "$work/rootfs" http://deb.debian.org/debian
+    rm -rf "$work/rootfs"/var/cache/apt/archives/*.deb "$work/rootfs"/var/cache/apt/*.bin \
+        "$work/rootfs"/var/lib/apt/lists/* "$work/rootfs"/usr/share/doc/* "$work/rootfs"/usr/share/man/* \
+        "$work/rootfs"/usr/share/info/* "$work/rootfs"/usr/share/locale/* "$work/rootfs"/var/log/*.log
+    tar -C "$work/rootfs" -c . | "$DOCKER" import --change 'CMD ["bash"]' - "$rootfs_image"
+    rm -rf "$work/rootfs"
+fi
+
+# 3. The base image, with the extra CA certificates in certs/.
+log "base image loci/base:debian"
+rm -rf "$work/base" && cp -r dockerfiles/debian "$work/base"
+extra_ca="${EXTRA_CA-/etc/ssl/certs/ca-certificates.crt}"
+if [ -n "$extra_ca" ] && [ -f "$extra_ca" ]; then
+    cp "$extra_ca" "$work/base/certs/extra-ca.crt"
+fi
+timed "docker build base" build \
+    --build-arg FROM="$rootfs_image" \
+    --build-arg APT_MIRROR="${APT_MIRROR:-http://deb.debian.org/debian}" \
+    --build-arg APT_SECURITY_MIRROR="${APT_SECURITY_MIRROR:-http://deb.debian.org/debian-security}" \
+    -t loci/base:debian "$work/base"
+
+# A build context for the top-level Dockerfile: bindep.txt, pydep.txt and a data dir of its own.
+context() { # DIR
+    rm -rf "$1" && mkdir -p "$1/data"
+    cp bindep.txt pydep.txt "$1/"
+}
+commit_tree() { # DIR TAG: makes a source tree a git repository (pbr and /etc/image_info read it)
+    git -C "$1" init -q -b master
+    git -C "$1" add -A
+    git -C "$1" -c user.name=loci -c user.email=loci@localhost commit -q -m "$2"
+    git -C "$1" tag "$2"
+}
+
+# 4. The requirements image, from the pre-seeded requirements tree.
+log "requirements image loci/requirements:2026.1"
+context "$work/requirements"
+mkdir -p "$work/requirements/data/requirements"
+cp tests/fixtures/requirements-2026.1/*.txt "$work/requirements/data/requirements/"
+commit_tree "$work/requirements/data/requirements" 2026.1
+only=()
+if [ "${FULL_REQUIREMENTS:-0}" != 1 ]; then
+    cp tests/fixtures/requirements/keystone-2026.1-closure.txt "$work/requirements/data/closure.txt"
+    only=(--build-arg REQUIREMENTS_ONLY_FILE=/tmp/closure.txt)
+fi
+timed "docker build requirements" build -f Dockerfile \
+    --build-arg FROM=loci/base:debian --build-arg LOCI_IMAGE=loci/loci:local \
+    --build-arg PROJECT=requirements --build-arg PROJECT_RELEASE=2026.1 \
+    --build-arg PROJECT_REPO=file:///tmp/requirements --build-arg PROJECT_REF=2026.1 \
+    --build-arg KEEP_ALL_WHEELS=True "${only[@]}" \
+    -t loci/requirements:2026.1 "$work/requirements"
+
+# 5. keystone: the wheels as a directory of the data dir, the source pre-seeded or cloned.
+log "keystone image loci/keystone:2026.1"
+context "$work/keystone"
+mkdir -p "$work/keystone/data/wheels"
+cid="$("$DOCKER" create loci/requirements:2026.1 /none)"
+"$DOCKER" export "$cid" | tar -x -C "$work/keystone/data/wheels" --wildcards --no-wildcards-match-slash '*.whl' '*.txt'
+"$DOCKER" rm -f "$cid" >/dev/null
+echo "$(ls "$work/keystone/data/wheels" | grep -c '\.whl$') wheels"
+source_args=()
+if [ -n "${KEYSTONE_REPO:-}" ]; then
+    source_args=(--build-arg PROJECT_REPO="$KEYSTONE_REPO" --build-arg PROJECT_REF="${KEYSTONE_REF:-stable/2026.1}")
+else
+    mkdir -p "$work/downloads"
+    if ! ls "$work"/downloads/keystone-29.*.tar.gz >/dev/null 2>&1; then
+        [ -x "$work/venv/bin/pip" ] || python3 -m venv "$work/venv"
+        "$work/venv/bin/pip" download --no-deps --no-binary :all: --dest "$work/downloads" 'keystone==29.*'
+    fi
+    sdist="$(ls "$work"/downloads/keystone-29.*.tar.gz | sort -V | tail -1)"
+    version="$(basename "$sdist" .tar.gz)"
+    version="${version#keystone-}"
+    tar -xzf "$sdist" -C "$work/keystone/data"
+    mv "$work/keystone/data/keystone-$version" "$work/keystone/data/keystone"
+    commit_tree "$work/keystone/data/keystone" "$version"
+    source_args=(--build-arg PROJECT_REPO=file:///tmp/keystone --build-arg PROJECT_REF="$version")
+fi
+timed "docker build keystone" build -f Dockerfile \
+    --build-arg FROM=loci/base:debian --build-arg LOCI_IMAGE=loci/loci:local \
+    --build-arg PROJECT=keystone --build-arg PROJECT_RELEASE=2026.1 \
+    --build-arg WHEELS=/tmp/wheels "${source_args[@]}" \
+    -t loci/keystone:2026.1 "$work/keystone"
+
+log "done"
+printf '%s\n' "${times[@]}"
+"$DOCKER" images --format '{{.Repository}}:{{.Tag}}\t{{.Size}}' | grep -E '^loci/(base|requirements|keystone)'

@@ -1,0 +1,259 @@
+#!/usr/bin/env bash
+# loci's gate: the OpenStack 2026.1 image set on Debian bookworm, built with the project's
+# Dockerfile from compose.yaml, smoke-tested, and tabulated.
+#
+#     sudo tools/gate.sh                     # everything: hours (the full requirements build)
+#     sudo tools/gate.sh keystone nova       # the requirements image, then only these services
+#
+# 1. the static loci binary (cargo) as a FROM scratch image, LOCI_IMAGE of every build;
+# 2. the base image (compose service `base`: dockerfiles/debian FROM $LOCI_GATE_FROM), trusting
+#    this host's CA bundle (HTTPS through a re-signing proxy keeps working);
+# 3. the requirements image from the whole 2026.1 upper-constraints.txt (KEEP_ALL_WHEELS=True),
+#    whose wheels are exported into the build context's data/wheels;
+# 4. every service image from those wheels (--no-index), LOCI_GATE_JOBS builds at a time;
+# 5. smoke tests, as the service user, with no network: the main console script's --help,
+#    the Python packages import, nova's consoles and tss user, horizon's compressed static
+#    files;
+# 6. a table: image, build time, image size, smoke result (also in target/gate/table.txt).
+#    The exit status is non-zero when any build or smoke test failed.
+#
+# Environment (besides compose.yaml's LOCI_GATE_* variables):
+#   LOCI_GATE_JOBS          service builds at a time (default: one per 4 cores and 8 GB, >= 1)
+#   LOCI_GATE_SOURCES       git: clone $LOCI_GATE_GIT/PROJECT at $LOCI_GATE_REF (default);
+#                           pypi: seed data/ with the 2026.1 sdists from PyPI (no git server needed)
+#   LOCI_GATE_CONSTRAINTS   dir with upper-constraints.txt and global-requirements.txt, used as
+#                           data/requirements (default: clone requirements like the services;
+#                           with LOCI_GATE_SOURCES=pypi: tests/fixtures/requirements-2026.1)
+#   LOCI_GATE_REQUIREMENTS_ONLY  a file of constraint names: build only these wheels (a reduced
+#                           gate, e.g. tests/fixtures/requirements/keystone-2026.1-closure.txt)
+#   LOCI_GATE_REUSE_REQUIREMENTS=1  use an existing loci-gate/requirements image
+#   LOCI_GATE_WORK          work dir (default target/gate): context, logs, table
+set -euo pipefail
+
+cd "$(dirname "$(readlink -f "$0")")/.."
+repo="$(pwd)"
+all_services=(keystone glance cinder neutron nova placement horizon heat ironic octavia manila designate)
+if [ $# -gt 0 ]; then services=("$@"); else services=("${all_services[@]}"); fi
+for s in "${services[@]}"; do
+    case " ${all_services[*]} " in *" $s "*) ;; *) echo "gate.sh: unknown service $s (one of: ${all_services[*]})" >&2; exit 2 ;; esac
+done
+
+work="$(readlink -f "${LOCI_GATE_WORK:-target/gate}")"
+mkdir -p "$work/logs"
+context="$work/context"
+export LOCI_GATE_CONTEXT="$context"
+export LOCI_GATE_TAG="${LOCI_GATE_TAG:-2026.1}"
+export DOCKER_BUILDKIT=1 COMPOSE_DOCKER_CLI_BUILD=1
+docker=/usr/bin/docker
+
+log() { printf '\n== %s [%s]\n' "$*" "$(date -u +%H:%M:%S)"; }
+die() { echo "gate.sh: $*" >&2; exit 1; }
+
+"$docker" info >/dev/null 2>&1 || die "docker is not usable (start dockerd, or run tests/run.sh once: it starts one)"
+if "$docker" compose version >/dev/null 2>&1; then
+    compose=("$docker" compose -f "$repo/compose.yaml")
+elif command -v docker-compose >/dev/null; then
+    compose=(docker-compose -f "$repo/compose.yaml")
+else
+    die "no compose tool: apt-get install docker-compose (or the docker compose plugin)"
+fi
+
+cores=$(nproc)
+mem_gb=$(( $(awk '/MemTotal/ {print $2}' /proc/meminfo) / 1024 / 1024 ))
+jobs_default=$(( cores / 4 < mem_gb / 8 ? cores / 4 : mem_gb / 8 ))
+jobs=${LOCI_GATE_JOBS:-$(( jobs_default < 1 ? 1 : jobs_default ))}
+
+# ---------------------------------------------------------------------------------------------
+# 1. loci
+log "static loci binary"
+if ! command -v cargo >/dev/null; then
+    for c in "$HOME/.cargo/bin" /root/.cargo/bin /usr/local/cargo/bin; do
+        if [ -x "$c/cargo" ]; then export PATH="$c:$PATH"; break; fi
+    done
+fi
+RUSTFLAGS="-C target-feature=+crt-static" cargo build --release --target x86_64-unknown-linux-gnu
+bin_ctx="$work/loci-image"
+rm -rf "$bin_ctx"; mkdir -p "$bin_ctx"
+cp target/x86_64-unknown-linux-gnu/release/loci "$bin_ctx/loci"
+printf 'FROM scratch\nCOPY loci /loci\nENTRYPOINT ["/loci"]\n' > "$bin_ctx/Dockerfile"
+"$docker" build -q --network host -t loci-gate/loci:latest "$bin_ctx" >/dev/null
+export LOCI_GATE_LOCI_IMAGE=loci-gate/loci:latest
+
+# ---------------------------------------------------------------------------------------------
+# 2. base
+log "base image (FROM ${LOCI_GATE_FROM:-debian:bookworm})"
+base_ctx="$work/base-context"
+rm -rf "$base_ctx"; mkdir -p "$base_ctx/certs"
+cp dockerfiles/debian/Dockerfile dockerfiles/debian/base.sh "$base_ctx/"
+cp dockerfiles/debian/certs/*.crt dockerfiles/debian/certs/*.pem "$base_ctx/certs/" 2>/dev/null || true
+if [ -s /etc/ssl/certs/ca-certificates.crt ]; then cp /etc/ssl/certs/ca-certificates.crt "$base_ctx/certs/host-ca.crt"; fi
+export LOCI_GATE_BASE_CONTEXT="$base_ctx"
+"${compose[@]}" build base > "$work/logs/base.log" 2>&1 || { tail -40 "$work/logs/base.log"; die "the base image failed (log: $work/logs/base.log)"; }
+
+# ---------------------------------------------------------------------------------------------
+# The build context: the Dockerfile, the dependency lists, and a data dir of our own.
+rm -rf "$context"; mkdir -p "$context/data"
+cp Dockerfile bindep.txt pydep.txt "$context/"
+constraints="${LOCI_GATE_CONSTRAINTS:-}"
+if [ -z "$constraints" ] && [ "${LOCI_GATE_SOURCES:-git}" = pypi ]; then
+    constraints="$repo/tests/fixtures/requirements-2026.1"
+fi
+if [ -n "$constraints" ]; then
+    mkdir -p "$context/data/requirements"
+    cp "$constraints/upper-constraints.txt" "$constraints/global-requirements.txt" "$context/data/requirements/"
+fi
+if [ -n "${LOCI_GATE_REQUIREMENTS_ONLY:-}" ]; then
+    cp "$LOCI_GATE_REQUIREMENTS_ONLY" "$context/data/requirements-only.txt"
+    export LOCI_GATE_REQUIREMENTS_ONLY_FILE=/tmp/requirements-only.txt
+fi
+
+declare -A seconds result
+human() { printf '%dm%02ds' $(( $1 / 60 )) $(( $1 % 60 )); }
+
+# ---------------------------------------------------------------------------------------------
+# 3. requirements
+req_image="loci-gate/requirements:$LOCI_GATE_TAG"
+if [ "${LOCI_GATE_REUSE_REQUIREMENTS:-0}" = 1 ] && "$docker" image inspect "$req_image" >/dev/null 2>&1; then
+    log "reusing $req_image"
+    seconds[requirements]=0
+else
+    log "requirements (${LOCI_GATE_REQUIREMENTS_ONLY:-every constraint of upper-constraints.txt})"
+    start=$(date +%s)
+    if "${compose[@]}" build requirements > "$work/logs/requirements.log" 2>&1; then
+        result[requirements]=built
+    else
+        result[requirements]="BUILD FAILED"
+    fi
+    seconds[requirements]=$(( $(date +%s) - start ))
+    if [ "${result[requirements]}" != built ]; then
+        tail -60 "$work/logs/requirements.log"
+        die "the requirements image failed after $(human "${seconds[requirements]}") (log: $work/logs/requirements.log)"
+    fi
+fi
+log "exporting the wheels of $req_image into the data dir"
+mkdir -p "$context/data/wheels"
+cid=$("$docker" create "$req_image" /nothing)
+"$docker" export "$cid" | tar -x -C "$context/data/wheels" --wildcards --no-wildcards-match-slash '*.whl' '*.txt'
+"$docker" rm "$cid" >/dev/null
+n_wheels=$(find "$context/data/wheels" -maxdepth 1 -name '*.whl' | wc -l)
+[ -f "$context/data/wheels/upper-constraints.txt" ] || die "$req_image has no upper-constraints.txt"
+echo "$n_wheels wheels"
+rm -rf "$context/data/requirements" "$context/data/requirements-only.txt"
+
+# ---------------------------------------------------------------------------------------------
+# Sources from PyPI (LOCI_GATE_SOURCES=pypi): the 2026.1 releases as pre-seeded trees.
+pypi_spec() {
+    case "$1" in
+        keystone) echo 'keystone==29.*' ;;     nova) echo 'nova==33.*' ;;
+        glance) echo 'glance==32.*' ;;         cinder) echo 'cinder==28.*' ;;
+        neutron) echo 'neutron==28.*' ;;       placement) echo 'openstack-placement==15.*' ;;
+        heat) echo 'openstack-heat==26.*' ;;   ironic) echo 'ironic==35.*' ;;
+        octavia) echo 'octavia==18.*' ;;       manila) echo 'manila==22.*' ;;
+        designate) echo 'designate==22.*' ;;
+        # horizon is a constraint itself: the release upper-constraints.txt pins.
+        horizon) echo "horizon==$(sed -n 's/^horizon===//p' "$context/data/wheels/upper-constraints.txt")" ;;
+    esac
+}
+if [ "${LOCI_GATE_SOURCES:-git}" = pypi ]; then
+    log "sources: 2026.1 sdists from PyPI"
+    python3 -m venv "$work/pyvenv" >/dev/null
+    dl="$work/sdists"; mkdir -p "$dl"
+    for s in "${services[@]}"; do
+        spec=$(pypi_spec "$s")
+        rm -rf "$dl/$s"
+        "$work/pyvenv/bin/pip" download -q --no-deps --no-binary :all: --dest "$dl/$s" "$spec"
+        sdist=$(ls "$dl/$s"/*.tar.gz)
+        unpack=$(mktemp -d "$work/unpack.XXXX")
+        tar -xzf "$sdist" -C "$unpack"
+        mv "$unpack"/*/ "$context/data/$s"
+        rmdir "$unpack"
+        echo "$s: $(basename "$sdist")"
+    done
+fi
+
+# ---------------------------------------------------------------------------------------------
+# 4. services, $jobs at a time
+log "building ${services[*]} ($jobs at a time)"
+build_one() {
+    local s=$1 start rc
+    start=$(date +%s)
+    if "${compose[@]}" build "$s" > "$work/logs/$s.log" 2>&1; then rc=0; else rc=1; fi
+    echo "$s $rc $(( $(date +%s) - start ))" >> "$work/builds.txt"
+}
+: > "$work/builds.txt"
+running=0
+for s in "${services[@]}"; do
+    build_one "$s" &
+    running=$((running + 1))
+    if [ "$running" -ge "$jobs" ]; then wait -n || true; running=$((running - 1)); fi
+done
+wait
+while read -r s rc secs; do
+    seconds[$s]=$secs
+    if [ "$rc" = 0 ]; then result[$s]=built; else result[$s]="BUILD FAILED (logs/$s.log)"; fi
+    echo "$s: ${result[$s]} in $(human "$secs")"
+done < "$work/builds.txt"
+
+# ---------------------------------------------------------------------------------------------
+# 5. smoke tests: SCRIPT is constant; the service's values arrive as positional parameters.
+smoke_script='set -e
+main="$1"; modules="$2"; extra="$3"
+"$main" --help >/dev/null
+python3 - $modules <<EOF
+import importlib, sys
+for m in sys.argv[1:]:
+    importlib.import_module(m)
+EOF
+case "$extra" in
+nova)
+    test -e /usr/share/novnc/vnc_auto.html
+    test -e /usr/share/novnc/vnc_lite.html
+    test -f /usr/share/spice-html5/spice_auto.html
+    test ! -e /usr/share/novnc/.git
+    getent passwd tss >/dev/null ;;
+horizon)
+    test -L /usr/local/share/openstack_dashboard
+    test -n "$(find /var/www/html/horizon -name manifest.json)"
+    test -n "$(find /var/www/html/horizon -name "*.css" -path "*/css/*")" ;;
+esac'
+smoke() {
+    local s=$1 main modules extra="" user=$1
+    case "$s" in
+        keystone) main=keystone-manage; modules="keystone ldap" ;;
+        nova) main=nova-api; modules="nova libvirt rbd"; extra=nova ;;
+        glance) main=glance-api; modules="glance rbd" ;;
+        cinder) main=cinder-volume; modules="cinder rbd" ;;
+        neutron) main=neutron-server; modules="neutron" ;;
+        placement) main=placement-manage; modules="placement" ;;
+        horizon) main=/usr/local/share/openstack_dashboard/manage.py; modules="horizon openstack_dashboard"; extra=horizon ;;
+        heat) main=heat-api; modules="heat" ;;
+        ironic) main=ironic-conductor; modules="ironic" ;;
+        octavia) main=octavia-api; modules="octavia" ;;
+        manila) main=manila-share; modules="manila" ;;
+        designate) main=designate-api; modules="designate" ;;
+    esac
+    "$docker" run --rm --network none --user "$user" --entrypoint sh "loci-gate/$s:$LOCI_GATE_TAG" \
+        -c "$smoke_script" smoke "$main" "$modules" "$extra" > "$work/logs/$s-smoke.log" 2>&1
+}
+log "smoke tests"
+declare -A smoke_result size
+failed=0
+for s in "${services[@]}"; do
+    if [ "${result[$s]}" != built ]; then smoke_result[$s]="-"; size[$s]="-"; failed=1; continue; fi
+    if smoke "$s"; then smoke_result[$s]=ok; else smoke_result[$s]="FAILED (logs/$s-smoke.log)"; failed=1; fi
+    bytes=$("$docker" image inspect --format '{{.Size}}' "loci-gate/$s:$LOCI_GATE_TAG")
+    size[$s]="$(( bytes / 1000000 )) MB"
+done
+size[requirements]="$(( $("$docker" image inspect --format '{{.Size}}' "$req_image") / 1000000 )) MB"
+smoke_result[requirements]="$n_wheels wheels"
+
+# ---------------------------------------------------------------------------------------------
+# 6. the table
+{
+    printf '%-34s %10s %10s  %s\n' image "build time" size smoke
+    for s in requirements "${services[@]}"; do
+        printf '%-34s %10s %10s  %s\n' "loci-gate/$s:$LOCI_GATE_TAG" "$(human "${seconds[$s]:-0}")" "${size[$s]}" "${smoke_result[$s]:-}"
+    done
+} | tee "$work/table.txt"
+echo "gate.sh: logs in $work/logs, table in $work/table.txt"
+exit $failed
