@@ -117,6 +117,10 @@ JSON
     read -r curl_t curl_m < <(measure curl "$WORK/out-curl" sh -c \
         "mkdir -p '$WORK/out-curl' && curl -s '$REG/v2/$repo/blobs/$layer' | tar xz -C '$WORK/out-curl'")
     [ -f "$WORK/out-curl/upper-constraints.txt" ] || { echo "curl|tar did not extract the wheels" >&2; exit 1; }
+    # Same files, same bytes.
+    sum_loci=$(cd "$WORK/out-loci" && find . -type f -print0 | sort -z | xargs -0 cat | sha256sum)
+    sum_curl=$(cd "$WORK/out-curl" && find . -type f -print0 | sort -z | xargs -0 cat | sha256sum)
+    [ "$sum_loci" = "$sum_curl" ] || { echo "loci and curl|tar extracted different content" >&2; exit 1; }
     rm -rf "$WORK/out-loci" "$WORK/out-curl"
     ratio=$(awk "BEGIN{printf \"%.2f\", $loci_t / ($curl_t > 0 ? $curl_t : 0.01)}")
     rss_ok=$([ "$loci_m" -lt $((64 * 1024)) ] && echo yes || echo NO)

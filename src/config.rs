@@ -160,6 +160,9 @@ pub struct Config {
     /// PROJECT=requirements: build only the constraints named in this file
     /// (REQUIREMENTS_ONLY_FILE, one name a line), e.g. a service's dependency closure.
     pub requirements_only_file: Option<PathBuf>,
+    /// PROJECT=requirements: how many `pip wheel` run at once (REQUIREMENTS_JOBS; default:
+    /// four per CPU, as most of them wait on downloads, not on the CPU).
+    pub requirements_jobs: Option<usize>,
     pub uid: u32,
     pub gid: u32,
     pub wheels: Option<WheelsSource>,
@@ -326,6 +329,16 @@ impl Config {
             keep_all_wheels: boolean(env, "KEEP_ALL_WHEELS", false)?,
             requirements_only: words(env, "REQUIREMENTS_ONLY"),
             requirements_only_file: get(env, "REQUIREMENTS_ONLY_FILE").map(PathBuf::from),
+            requirements_jobs: match get(env, "REQUIREMENTS_JOBS") {
+                None => None,
+                Some(v) => match v.parse::<usize>() {
+                    Ok(n) if n > 0 => Some(n),
+                    _ => {
+                        return Err(Error::new(format!("REQUIREMENTS_JOBS={v} is not a positive number"))
+                            .hint("give how many wheels to build at once, e.g. 8"))
+                    }
+                },
+            },
             uid,
             gid,
             wheels,

@@ -481,7 +481,8 @@ fn gen_line(rng: &mut Rng) -> String {
             .collect();
         line.push_str(&parts.join(","));
     }
-    if rng.chance(15) {
+    // (sparingly: Parsley needs up to a second for a line with a comment after a selector)
+    if rng.chance(6) {
         line.push_str(if rng.chance(50) { " # note" } else { "#note" });
     }
     line

@@ -244,7 +244,7 @@ fn every_failure_is_reported_and_the_good_wheels_still_built() {
 }
 
 /// The CI build of the requirements image on this host: openstack/requirements 2026.1
-/// restricted to keystone's closure plus uwsgi (tests/fixtures/requirements). About ten
+/// restricted to keystone's closure plus uwsgi (tests/fixtures/requirements). About six
 /// minutes on two cores; run with `cargo test --test requirements_e2e -- --ignored`.
 #[test]
 #[ignore]

@@ -21,6 +21,9 @@ release="${VERSION_ID%%.*}"
 if [ -n "${DNF_MIRROR}" ]; then
     mkdir -p /etc/yum.repos.d/orig
     find /etc/yum.repos.d -maxdepth 1 -name '*.repo' -exec mv {} /etc/yum.repos.d/orig/ \;
+    # Stream 9 signs with RPM-GPG-KEY-centosofficial, Stream 10 with ...-SHA256: trust what
+    # the image ships.
+    keys="$(ls /etc/pki/rpm-gpg/RPM-GPG-KEY-centosofficial* | sed 's|^|file://|' | tr '\n' ' ')"
     for repo in BaseOS AppStream CRB; do
         id="$(echo "${repo}" | tr 'A-Z' 'a-z')"
         cat >> /etc/yum.repos.d/loci-mirror.repo <<REPO
@@ -28,7 +31,7 @@ if [ -n "${DNF_MIRROR}" ]; then
 name=CentOS Stream ${release} - ${repo} (${DNF_MIRROR})
 baseurl=${DNF_MIRROR%/}/${release}-stream/${repo}/\$basearch/os/
 gpgcheck=1
-gpgkey=file:///etc/pki/rpm-gpg/RPM-GPG-KEY-centosofficial
+gpgkey=${keys}
 enabled=1
 
 REPO
@@ -49,13 +52,12 @@ done
 update-ca-trust
 
 dnf upgrade -y
-# What every service build needs (loci's base step installs the same and finds them here).
+# What every service needs at run time (loci's base step finds them here). git and patch,
+# needed only while building, are not: loci installs and purges them within the service's own
+# RUN, so they never take room in a layer.
 dnf install -y \
     ca-certificates \
-    git-core \
-    patch \
     sudo \
-    bind-utils \
     python3 \
     python3-pip \
     python3-libs \

@@ -80,15 +80,14 @@ fi
 
 apt-get update
 apt-get upgrade -y
-# What every service build needs (loci's base step installs the same and finds them here).
+# What every service needs at run time (loci's base step finds them here). git and patch,
+# needed only while building, are not: loci installs and purges them within the service's own
+# RUN, so they never take room in a layer.
 apt-get install -y --no-install-recommends \
     ca-certificates \
     netbase \
     lsb-release \
     sudo \
-    bind9-host \
-    git \
-    patch \
     python3 \
     python3-venv
 if apt-cache show python3-distutils >/dev/null 2>&1; then

@@ -101,7 +101,7 @@ fn cmp_segment(l: &str, r: &str) -> Ordering {
 }
 
 /// A PEP 440 version as `packaging.version.Version` orders it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub(crate) struct Pep440 {
     epoch: u64,
     release: Vec<u64>,
@@ -313,6 +313,14 @@ impl Pep440 {
         (self.epoch, release, pre, post, dev, local)
     }
 }
+
+impl PartialEq for Pep440 {
+    fn eq(&self, other: &Self) -> bool {
+        self.key() == other.key()
+    }
+}
+
+impl Eq for Pep440 {}
 
 impl PartialOrd for Pep440 {
     fn partial_cmp(&self, other: &Self) -> Option<Ordering> {

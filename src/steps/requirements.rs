@@ -241,9 +241,10 @@ pub fn plan(input: &PlanInput) -> Result<Vec<Step>> {
     let c = input.config;
     let root = c.paths.root.clone();
     let work = c.paths.sources_dir.join("loci-requirements-build");
-    let jobs = std::thread::available_parallelism()
-        .map(|n| n.get())
-        .unwrap_or(1);
+    let jobs = c.requirements_jobs.unwrap_or_else(|| {
+        // Most `pip wheel` runs only download: keep the network busy, bounded by the machine.
+        4 * std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)
+    });
     let pip = PipWheel {
         pip: super::venv_bin(input, "pip"),
         args: balance_quiet(&c.pip_wheel_args),
@@ -733,7 +734,11 @@ fn move_into(dir: &Path, file: &str, root: &Path) -> Result<()> {
     match fs::rename(&from, &to) {
         Ok(()) => Ok(()),
         Err(e) if e.raw_os_error() == Some(nix::libc::EXDEV) => {
-            fs::copy(&from, &to)
+            // Another file system (the bind-mounted data dir): copy under a name pip ignores,
+            // then rename, so that concurrent builds never see half a wheel.
+            let part = root.join(format!(".{file}.part"));
+            fs::copy(&from, &part)
+                .and_then(|_| fs::rename(&part, &to))
                 .context(|| format!("cannot copy {} to {}", from.display(), to.display()))?;
             let _ = fs::remove_file(&from);
             Ok(())
@@ -1496,6 +1501,46 @@ mod tests {
         let some = build_list(text, &extras, Some(&only), &skip);
         let names: Vec<&str> = some.iter().map(|i| i.requirement.as_str()).collect();
         assert_eq!(names, ["oslo.config===10.3.0", "uwsgi"]);
+    }
+
+    #[test]
+    fn wheels_are_moved_whole_and_never_replace_one_there() {
+        let root = tempfile::tempdir().unwrap();
+        // /dev/shm is another file system than /tmp on most hosts: the copy path.
+        let shm = Path::new("/dev/shm");
+        let src = if shm.is_dir() {
+            tempfile::tempdir_in(shm)
+        } else {
+            tempfile::tempdir()
+        }
+        .unwrap();
+        std::fs::write(src.path().join("a-1-py3-none-any.whl"), "new").unwrap();
+        move_into(src.path(), "a-1-py3-none-any.whl", root.path()).unwrap();
+        assert_eq!(
+            std::fs::read_to_string(root.path().join("a-1-py3-none-any.whl")).unwrap(),
+            "new"
+        );
+        assert_eq!(
+            listing(root.path()),
+            ["a-1-py3-none-any.whl"],
+            "no .part left"
+        );
+        assert!(!src.path().join("a-1-py3-none-any.whl").exists());
+        std::fs::write(src.path().join("a-1-py3-none-any.whl"), "second").unwrap();
+        move_into(src.path(), "a-1-py3-none-any.whl", root.path()).unwrap();
+        assert_eq!(
+            std::fs::read_to_string(root.path().join("a-1-py3-none-any.whl")).unwrap(),
+            "new"
+        );
+    }
+
+    fn listing(dir: &Path) -> Vec<String> {
+        let mut v: Vec<String> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        v.sort();
+        v
     }
 
     #[test]
