@@ -31,7 +31,9 @@ fn main() {
     let platform = Platform::from_os_release(&os);
     let profiles = vec!["keystone".to_string()];
 
-    let ours = BindepFile::parse("bindep.txt", &text).expect("parse").packages(&platform, &profiles);
+    let ours = BindepFile::parse("bindep.txt", &text)
+        .expect("parse")
+        .packages(&platform, &profiles);
     println!(
         "bindep benchmark: LOCI bindep.txt ({} lines), profile keystone, {}",
         text.lines().count(),
@@ -63,7 +65,10 @@ fn main() {
     for _ in 0..1000 {
         black_box(Platform::from_os_release(black_box(&os)));
     }
-    println!("  loci::bindep   platform profiles from os-release: mean {:.1?}", t.elapsed() / 1000);
+    println!(
+        "  loci::bindep   platform profiles from os-release: mean {:.1?}",
+        t.elapsed() / 1000
+    );
 
     // the real bindep
     let Some(python) = python() else { return };
@@ -86,7 +91,12 @@ print((time.perf_counter() - start) / n, n)
     let root = std::env::temp_dir().join(format!("loci-bindep-bench-{}", std::process::id()));
     std::fs::create_dir_all(root.join("etc")).unwrap();
     std::fs::copy(&os_file, root.join("etc/os-release")).unwrap();
-    let out = Command::new(&python).arg("-c").arg(script).arg(&root).arg(&file).output();
+    let out = Command::new(&python)
+        .arg("-c")
+        .arg(script)
+        .arg(&root)
+        .arg(&file)
+        .output();
     let _ = std::fs::remove_dir_all(&root);
     match out {
         Ok(o) if o.status.success() => {
@@ -100,7 +110,10 @@ print((time.perf_counter() - start) / n, n)
                 secs / mean.as_secs_f64()
             );
         }
-        Ok(o) => println!("  bindep 2.14 in-process run failed: {}", String::from_utf8_lossy(&o.stderr)),
+        Ok(o) => println!(
+            "  bindep 2.14 in-process run failed: {}",
+            String::from_utf8_lossy(&o.stderr)
+        ),
         Err(e) => println!("  bindep 2.14 in-process run failed: {e}"),
     }
 
@@ -147,7 +160,11 @@ fn python() -> Option<PathBuf> {
     }
     let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("bindep-venv-2.14.0");
     if !dir.join(".loci-complete").exists() {
-        println!("  creating {} (pip install {})", dir.display(), PIP_PINS.join(" "));
+        println!(
+            "  creating {} (pip install {})",
+            dir.display(),
+            PIP_PINS.join(" ")
+        );
         if let Err(e) = create_venv(&dir) {
             println!("  skipping the Python bindep comparison: {e}");
             return None;
@@ -163,7 +180,13 @@ fn create_venv(dir: &Path) -> Result<(), String> {
         return Err("python3 -m venv failed".into());
     }
     if !ok(Command::new(tmp.join("bin/python"))
-        .args(["-m", "pip", "install", "--quiet", "--disable-pip-version-check"])
+        .args([
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--disable-pip-version-check",
+        ])
         .args(PIP_PINS))
     {
         let _ = std::fs::remove_dir_all(&tmp);

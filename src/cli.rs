@@ -23,6 +23,9 @@ use crate::os_release::OsRelease;
 use crate::plan::{self, Plan, PlanInput, Step};
 use crate::steps;
 
+/// Dependency files as (name, text).
+type NamedFiles = Vec<(String, String)>;
+
 /// The repository's own dependency lists, used when the image has none in /opt/loci.
 const EMBEDDED_BINDEP: &str = include_str!("../bindep.txt");
 const EMBEDDED_PYDEP: &str = include_str!("../pydep.txt");
@@ -187,7 +190,7 @@ fn run_steps(config: &Config, distro: Distro, steps_: Vec<Step>) -> Result<()> {
 fn input<'a>(
     config: &'a Config,
     distro: &'a Distro,
-    files: (Vec<(String, String)>, Vec<(String, String)>),
+    files: (NamedFiles, NamedFiles),
 ) -> PlanInput<'a> {
     PlanInput {
         config,
@@ -217,7 +220,7 @@ fn detect(config: &Config, args: &PlanArgs, on_this_machine: bool) -> Result<Dis
 
 /// Reads `DIR/bindep*` and `DIR/pydep*` (LOCI's /opt/loci convention: bindep.txt, pydep.txt and
 /// the EXTRA_BINDEP/EXTRA_PYDEP files). Without any, the lists built into loci are used.
-fn load_files(config: &Config, args: &PlanArgs) -> (Vec<(String, String)>, Vec<(String, String)>) {
+fn load_files(config: &Config, args: &PlanArgs) -> (NamedFiles, NamedFiles) {
     let dir = args
         .loci_dir
         .clone()

@@ -255,7 +255,9 @@ pub struct Staging {
 }
 
 impl Staging {
-    /// Creates the staging directory beside `dest` (same filesystem, so the move is a rename).
+    /// Creates the staging directory: inside `dest` when it exists (it may be a mount point;
+    /// the staging dir is a dot-dir there), else beside it. Either way on the same filesystem,
+    /// so the final move is a rename.
     pub fn new(dest: &Path) -> Result<Staging> {
         let dest = if dest.is_absolute() {
             dest.to_path_buf()
@@ -270,24 +272,31 @@ impl Staging {
                     .hint("point WHEELS_DEST at a directory (or a path that does not exist yet)"),
             );
         }
-        let parent = dest
-            .parent()
-            .ok_or_else(|| Error::new(format!("{} has no parent directory", dest.display())))?;
-        std::fs::create_dir_all(parent)
-            .map_err(|e| Error::new(format!("cannot create {}", parent.display())).cause(e))?;
-        let name = dest
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
+        let (parent, prefix) = if dest.is_dir() {
+            (dest.clone(), ".loci-partial-".to_string())
+        } else {
+            let parent = dest
+                .parent()
+                .ok_or_else(|| Error::new(format!("{} has no parent directory", dest.display())))?
+                .to_path_buf();
+            std::fs::create_dir_all(&parent)
+                .map_err(|e| Error::new(format!("cannot create {}", parent.display())).cause(e))?;
+            let name = dest
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            (parent, format!(".{name}.loci-partial-"))
+        };
         let dir = tempfile::Builder::new()
-            .prefix(&format!(".{name}.loci-partial-"))
-            .tempdir_in(parent)
+            .prefix(&prefix)
+            .tempdir_in(&parent)
             .map_err(|e| {
                 Error::new(format!(
                     "cannot create a staging directory in {}",
                     parent.display()
                 ))
                 .cause(e)
+                .hint("the wheels are extracted next to (or inside) the destination first: it must be writable")
             })?;
         Ok(Staging { dir, dest })
     }
@@ -298,7 +307,7 @@ impl Staging {
     }
 
     /// Moves the extracted content to the destination: a rename when the destination does not
-    /// exist or is empty, else a merge (files of the same name are replaced).
+    /// exist, else a merge into it (files of the same name are replaced).
     pub fn commit(self) -> Result<()> {
         use std::os::unix::fs::PermissionsExt;
         let staged = self.dir.path().to_path_buf();
@@ -310,24 +319,14 @@ impl Staging {
             ))
             .cause(e)
         };
-        std::fs::set_permissions(&staged, std::fs::Permissions::from_mode(0o755)).map_err(fail)?;
-        let empty = match std::fs::read_dir(&dest) {
-            Ok(mut d) => d.next().is_none(),
-            Err(e) if e.kind() == io::ErrorKind::NotFound => {
-                std::fs::rename(&staged, &dest).map_err(fail)?;
-                let _ = self.dir.keep();
-                return Ok(());
-            }
-            Err(e) => return Err(fail(e)),
-        };
-        if empty {
-            std::fs::remove_dir(&dest).map_err(fail)?;
-            std::fs::rename(&staged, &dest).map_err(fail)?;
-            let _ = self.dir.keep();
-            return Ok(());
+        if staged.parent() == Some(dest.as_path()) {
+            return merge(&staged, &dest).map_err(fail);
+            // self.dir is dropped here and removes the (now empty) staging directory.
         }
-        merge(&staged, &dest).map_err(fail)
-        // self.dir is dropped here and removes what is left of the staging directory.
+        std::fs::set_permissions(&staged, std::fs::Permissions::from_mode(0o755)).map_err(fail)?;
+        std::fs::rename(&staged, &dest).map_err(fail)?;
+        let _ = self.dir.keep();
+        Ok(())
     }
 }
 

@@ -72,7 +72,8 @@ fn python() -> PathBuf {
         if let Some(p) = std::env::var_os("LOCI_BINDEP_PYTHON") {
             return Ok(PathBuf::from(p));
         }
-        let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("bindep-venv-{BINDEP_VERSION}"));
+        let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+            .join(format!("bindep-venv-{BINDEP_VERSION}"));
         ensure_venv(&dir)?;
         Ok(dir.join("bin/python"))
     })
@@ -107,7 +108,13 @@ fn ensure_venv(dir: &Path) -> Result<(), String> {
     )?;
     run(
         Command::new(tmp.join("bin/python"))
-            .args(["-m", "pip", "install", "--quiet", "--disable-pip-version-check"])
+            .args([
+                "-m",
+                "pip",
+                "install",
+                "--quiet",
+                "--disable-pip-version-check",
+            ])
             .args(PIP_PINS),
         "pip install bindep from PyPI (needs network access to PyPI)",
     )?;
@@ -120,7 +127,8 @@ fn ensure_venv(dir: &Path) -> Result<(), String> {
         }
         Err(_) => {
             let _ = std::fs::remove_dir_all(dir);
-            std::fs::rename(&tmp, dir).map_err(|e| format!("cannot move the venv into {}: {e}", dir.display()))
+            std::fs::rename(&tmp, dir)
+                .map_err(|e| format!("cannot move the venv into {}: {e}", dir.display()))
         }
     }
 }
@@ -184,7 +192,8 @@ fn run_real(cases: &[Case]) -> Vec<Outcome> {
         "bindep harness failed: {}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let results: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).expect("harness JSON");
+    let results: Vec<serde_json::Value> =
+        serde_json::from_slice(&out.stdout).expect("harness JSON");
     assert_eq!(results.len(), cases.len());
     results
         .into_iter()
@@ -202,7 +211,8 @@ fn run_ours(case: &Case) -> Outcome {
     if let Some(os) = &case.os_release {
         cmd.arg("--os-release").arg(os);
     }
-    cmd.args(&case.args).current_dir(case.cwd.clone().unwrap_or_else(fixtures));
+    cmd.args(&case.args)
+        .current_dir(case.cwd.clone().unwrap_or_else(fixtures));
     let out = cmd.output().expect("run loci bindep");
     Outcome {
         stdout: String::from_utf8(out.stdout).expect("utf-8 stdout"),
@@ -234,7 +244,9 @@ fn compare(cases: &[Case]) {
         if let Some((text, profiles)) = &case.lib {
             let os = OsRelease::from_file(case.os_release.as_ref().unwrap()).unwrap();
             let file = BindepFile::parse("lib", text).unwrap();
-            let mut lib = file.packages(&Platform::from_os_release(&os), profiles).join("\n");
+            let mut lib = file
+                .packages(&Platform::from_os_release(&os), profiles)
+                .join("\n");
             lib.push('\n');
             if lib != real.stdout {
                 failures.push(format!(
@@ -245,7 +257,11 @@ fn compare(cases: &[Case]) {
         }
     }
     // a corpus where every answer is empty would prove little
-    assert!(nonempty * 4 >= cases.len(), "only {nonempty} of {} cases printed anything", cases.len());
+    assert!(
+        nonempty * 4 >= cases.len(),
+        "only {nonempty} of {} cases printed anything",
+        cases.len()
+    );
     eprintln!(
         "compared {} cases with bindep {BINDEP_VERSION}, {} differ (real bindep {:.1?}, loci bindep {:.1?})",
         cases.len(),
@@ -259,7 +275,11 @@ fn compare(cases: &[Case]) {
             "{} of {} cases differ from bindep {BINDEP_VERSION}:\n{}",
             failures.len(),
             cases.len(),
-            shown.iter().map(|s| s.as_str()).collect::<Vec<_>>().join("\n")
+            shown
+                .iter()
+                .map(|s| s.as_str())
+                .collect::<Vec<_>>()
+                .join("\n")
         );
     }
 }
@@ -275,7 +295,11 @@ fn file_cases(label: &str, file: &Path, projects: &[&str]) -> Vec<Case> {
     let text = std::fs::read_to_string(file).unwrap();
     // both sides read the same snapshot, even if someone edits the file meanwhile
     let name = file.file_name().unwrap().to_string_lossy().into_owned();
-    let snapshot = scratch(&format!("corpus-{}", label.replace([' ', '/'], "-")), &name, &text);
+    let snapshot = scratch(
+        &format!("corpus-{}", label.replace([' ', '/'], "-")),
+        &name,
+        &text,
+    );
     let rel_file = snapshot.to_str().unwrap();
     let parsed = BindepFile::parse(label, &text).unwrap();
     let all_profiles = parsed.profiles();
@@ -294,7 +318,8 @@ fn file_cases(label: &str, file: &Path, projects: &[&str]) -> Vec<Case> {
                 for sel in &rule.selectors {
                     if let Selector::Group(g) = sel {
                         if g.iter().any(|(_, n)| n == project) {
-                            related.extend(g.iter().map(|(_, n)| n.clone()).filter(|n| n != project));
+                            related
+                                .extend(g.iter().map(|(_, n)| n.clone()).filter(|n| n != project));
                         }
                     }
                 }
@@ -311,7 +336,12 @@ fn file_cases(label: &str, file: &Path, projects: &[&str]) -> Vec<Case> {
             }
         }
         for set in sets {
-            let mut args = vec!["-f".to_string(), rel_file.to_string(), "-l".into(), "newline".into()];
+            let mut args = vec![
+                "-f".to_string(),
+                rel_file.to_string(),
+                "-l".into(),
+                "newline".into(),
+            ];
             args.extend(set.iter().cloned());
             cases.push(Case {
                 label: format!("{label} on {os} {set:?}"),
@@ -325,7 +355,11 @@ fn file_cases(label: &str, file: &Path, projects: &[&str]) -> Vec<Case> {
             let mut args = vec!["-f", rel_file];
             args.extend_from_slice(extra);
             args.extend(projects.iter().take(1));
-            cases.push(Case::new(format!("{label} on {os} {extra:?}"), Some(os), &args));
+            cases.push(Case::new(
+                format!("{label} on {os} {extra:?}"),
+                Some(os),
+                &args,
+            ));
         }
     }
     cases
@@ -346,8 +380,23 @@ const LOCI_PROJECTS: &[&str] = &[
 ];
 
 /// Writes `text` to a scratch file under target/tmp and returns its absolute path.
+/// Each test process has its own directory (concurrent `cargo test` runs do not share files);
+/// directories of processes that are gone are removed on first use.
 fn scratch(dir: &str, name: &str, text: &str) -> PathBuf {
-    let d = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("bindep-differential").join(dir);
+    static ROOT: OnceLock<PathBuf> = OnceLock::new();
+    let root = ROOT.get_or_init(|| {
+        let base = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("bindep-differential");
+        if let Ok(entries) = std::fs::read_dir(&base) {
+            for e in entries.flatten() {
+                let pid = e.file_name().to_string_lossy().into_owned();
+                if !Path::new("/proc").join(&pid).exists() {
+                    let _ = std::fs::remove_dir_all(e.path());
+                }
+            }
+        }
+        base.join(std::process::id().to_string())
+    });
+    let d = root.join(dir);
     std::fs::create_dir_all(&d).unwrap();
     let p = d.join(name);
     std::fs::write(&p, text).unwrap();
@@ -376,8 +425,8 @@ impl Rng {
 }
 
 const USER_PROFILES: &[&str] = &[
-    "default", "nova", "neutron", "ceph", "ldap", "test", "doc", "jammy", "noble", "bookworm", "py3.11", "a:b", "x-y",
-    "compile",
+    "default", "nova", "neutron", "ceph", "ldap", "test", "doc", "jammy", "noble", "bookworm",
+    "py3.11", "a:b", "x-y", "compile",
 ];
 const PLATFORM_PROFILES: &[&str] = &[
     "platform:dpkg",
@@ -416,7 +465,16 @@ const NAMES: &[&str] = &[
     "ÄpfelPaket",
 ];
 const VERSIONS: &[&str] = &[
-    "1.0", "2:1.2-3", "1.0~rc1", "1.2.3+dfsg-1ubuntu1", "0", "10.2.1-6", "1:2", "3.0a", "1-2-3", "1.0-rc1",
+    "1.0",
+    "2:1.2-3",
+    "1.0~rc1",
+    "1.2.3+dfsg-1ubuntu1",
+    "0",
+    "10.2.1-6",
+    "1:2",
+    "3.0a",
+    "1-2-3",
+    "1.0-rc1",
 ];
 
 fn gen_profile(rng: &mut Rng) -> String {
@@ -537,7 +595,11 @@ fn loci_bindep_txt_matches_real_bindep() {
         &fixtures().join("loci-bindep.txt"),
         LOCI_PROJECTS,
     );
-    cases.extend(file_cases("repo bindep.txt", &manifest().join("bindep.txt"), LOCI_PROJECTS));
+    cases.extend(file_cases(
+        "repo bindep.txt",
+        &manifest().join("bindep.txt"),
+        LOCI_PROJECTS,
+    ));
     compare(&cases);
 }
 
@@ -595,7 +657,12 @@ fn generated_files_match_real_bindep() {
                         }
                     })
                     .collect();
-                let mut args = vec!["-f".to_string(), file.clone(), "-l".into(), "newline".into()];
+                let mut args = vec![
+                    "-f".to_string(),
+                    file.clone(),
+                    "-l".into(),
+                    "newline".into(),
+                ];
                 args.extend(set.iter().cloned());
                 cases.push(Case {
                     label: format!("gen-{n}.txt on {os} {set:?}"),
@@ -607,8 +674,16 @@ fn generated_files_match_real_bindep() {
             }
         }
         let os = rng.pick(PLATFORMS).0;
-        cases.push(Case::new(format!("gen-{n}.txt csv"), Some(os), &["-f", &file, "-l", "csv", "nova", "test"]));
-        cases.push(Case::new(format!("gen-{n}.txt --profiles"), Some(os), &["-f", &file, "--profiles"]));
+        cases.push(Case::new(
+            format!("gen-{n}.txt csv"),
+            Some(os),
+            &["-f", &file, "-l", "csv", "nova", "test"],
+        ));
+        cases.push(Case::new(
+            format!("gen-{n}.txt --profiles"),
+            Some(os),
+            &["-f", &file, "--profiles"],
+        ));
     }
     compare(&cases);
 }
@@ -629,21 +704,45 @@ fn mutated_files_match_real_bindep() {
         let valid = BindepFile::parse("m", &text).is_ok();
         kinds.insert(valid);
         let os = rng.pick(PLATFORMS).0;
-        cases.push(Case::new(format!("mut-{n}.txt (valid: {valid})"), Some(os), &["-f", &file, "-l", "newline", "nova"]));
+        cases.push(Case::new(
+            format!("mut-{n}.txt (valid: {valid})"),
+            Some(os),
+            &["-f", &file, "-l", "newline", "nova"],
+        ));
     }
-    assert_eq!(kinds.len(), 2, "the mutations should give both valid and invalid files");
+    assert_eq!(
+        kinds.len(),
+        2,
+        "the mutations should give both valid and invalid files"
+    );
     // parse errors print nothing on stdout; make sure the mix still has listings in it
     let real = run_real(&cases);
-    assert!(real.iter().any(|o| o.code == 2), "some mutations must be parse errors for bindep");
-    assert!(real.iter().any(|o| o.code == 0), "some mutations must still parse for bindep");
-    let (errors, listings): (Vec<_>, Vec<_>) = cases.into_iter().zip(real).partition(|(_, o)| o.code == 2);
+    assert!(
+        real.iter().any(|o| o.code == 2),
+        "some mutations must be parse errors for bindep"
+    );
+    assert!(
+        real.iter().any(|o| o.code == 0),
+        "some mutations must still parse for bindep"
+    );
+    let (errors, listings): (Vec<_>, Vec<_>) =
+        cases.into_iter().zip(real).partition(|(_, o)| o.code == 2);
     for (case, _) in &errors {
         let ours = run_ours(case);
-        assert_eq!(ours.code, 2, "{}: bindep rejects this file, loci bindep gave {:?}", case.label, ours);
+        assert_eq!(
+            ours.code, 2,
+            "{}: bindep rejects this file, loci bindep gave {:?}",
+            case.label, ours
+        );
         assert_eq!(ours.stdout, "", "{}", case.label);
         // our message names the file and line
         let file = &case.args[1];
-        assert!(ours.stderr.contains(&format!("{file}:")), "{}: {}", case.label, ours.stderr);
+        assert!(
+            ours.stderr.contains(&format!("{file}:")),
+            "{}: {}",
+            case.label,
+            ours.stderr
+        );
     }
     let listings: Vec<Case> = listings.into_iter().map(|(c, _)| c).collect();
     compare(&listings);
@@ -670,10 +769,22 @@ fn line_endings_and_special_files_match_real_bindep() {
         let path = scratch("special", name, text);
         let f = path.to_str().unwrap();
         for (os, codename) in PLATFORMS {
-            cases.push(Case::new(format!("{name} on {os}"), Some(os), &["-f", f, "-l", "newline", "nova", codename]));
+            cases.push(Case::new(
+                format!("{name} on {os}"),
+                Some(os),
+                &["-f", f, "-l", "newline", "nova", codename],
+            ));
         }
-        cases.push(Case::new(format!("{name} --profiles"), Some("ubuntu-jammy"), &["-f", f, "--profiles"]));
-        cases.push(Case::new(format!("{name} csv"), Some("rocky9"), &["-f", f, "-l", "csv", "nova"]));
+        cases.push(Case::new(
+            format!("{name} --profiles"),
+            Some("ubuntu-jammy"),
+            &["-f", f, "--profiles"],
+        ));
+        cases.push(Case::new(
+            format!("{name} csv"),
+            Some("rocky9"),
+            &["-f", f, "-l", "csv", "nova"],
+        ));
     }
     compare(&cases);
 }
@@ -693,30 +804,70 @@ fn file_discovery_and_errors_match_real_bindep() {
     let second = scratch("multi", "second.txt", "only-in-second [nova]\n");
     let mut cases = Vec::new();
     for dir in [&only_bindep, &only_other, &both, &neither] {
-        for args in [&["-l", "newline", "nova"][..], &["--profiles"][..], &["-l", "csv"][..]] {
-            let mut c = Case::new(format!("discovery in {}", dir.parent().unwrap().display()), Some("debian-bookworm"), args);
+        for args in [
+            &["-l", "newline", "nova"][..],
+            &["--profiles"][..],
+            &["-l", "csv"][..],
+        ] {
+            let mut c = Case::new(
+                format!("discovery in {}", dir.parent().unwrap().display()),
+                Some("debian-bookworm"),
+                args,
+            );
             c.cwd = Some(dir.parent().unwrap().to_path_buf());
             cases.push(c);
         }
     }
     let missing = "/nonexistent/bindep.txt";
-    cases.push(Case::new("missing file", Some("debian-bookworm"), &["-f", missing, "-l", "newline"]));
-    cases.push(Case::new("missing file --profiles", Some("debian-bookworm"), &["-f", missing, "--profiles"]));
+    cases.push(Case::new(
+        "missing file",
+        Some("debian-bookworm"),
+        &["-f", missing, "-l", "newline"],
+    ));
+    cases.push(Case::new(
+        "missing file --profiles",
+        Some("debian-bookworm"),
+        &["-f", missing, "--profiles"],
+    ));
     // argparse `store`: the last --file wins
     cases.push(Case::new(
         "two -f",
         Some("ubuntu-noble"),
-        &["-f", "loci-bindep.txt", "-f", second.to_str().unwrap(), "-l", "newline", "nova"],
+        &[
+            "-f",
+            "loci-bindep.txt",
+            "-f",
+            second.to_str().unwrap(),
+            "-l",
+            "newline",
+            "nova",
+        ],
     ));
     // platforms bindep itself cannot evaluate
     for os in ["rocky-noversion", "no-id"] {
-        cases.push(Case::new(format!("{os} -l"), Some(os), &["-f", "loci-pydep.txt", "-l", "newline"]));
-        cases.push(Case::new(format!("{os} --profiles"), Some(os), &["-f", "loci-pydep.txt", "--profiles"]));
+        cases.push(Case::new(
+            format!("{os} -l"),
+            Some(os),
+            &["-f", "loci-pydep.txt", "-l", "newline"],
+        ));
+        cases.push(Case::new(
+            format!("{os} --profiles"),
+            Some(os),
+            &["-f", "loci-pydep.txt", "--profiles"],
+        ));
     }
     // keep the "printed something" ratio meaningful
     for (os, _) in PLATFORMS {
-        cases.push(Case::new("listing", Some(os), &["-f", "loci-bindep.txt", "-l", "newline", "nova"]));
-        cases.push(Case::new("listing", Some(os), &["-f", "loci-bindep.txt", "--profiles"]));
+        cases.push(Case::new(
+            "listing",
+            Some(os),
+            &["-f", "loci-bindep.txt", "-l", "newline", "nova"],
+        ));
+        cases.push(Case::new(
+            "listing",
+            Some(os),
+            &["-f", "loci-bindep.txt", "--profiles"],
+        ));
     }
     compare(&cases);
 }
@@ -740,7 +891,10 @@ fn stdin_file_matches_real_bindep() {
         (String::from_utf8(out.stdout).unwrap(), out.status.code())
     };
     let os = os_release("ubuntu-jammy");
-    for args in [&["-f", "-", "-l", "newline", "nova", "jammy"][..], &["-f", "-", "--profiles"][..]] {
+    for args in [
+        &["-f", "-", "-l", "newline", "nova", "jammy"][..],
+        &["-f", "-", "--profiles"][..],
+    ] {
         let real = run(Command::new(python())
             .arg(fixtures().join("harness.py"))
             .arg("--os-release")
@@ -769,8 +923,16 @@ fn platform_profiles_of_many_distros_match_real_bindep() {
             .collect();
         names.sort();
         for name in names {
-            cases.push(Case::new(format!("{name} --profiles"), Some(&name), &["-f", "edge-cases.txt", "--profiles"]));
-            cases.push(Case::new(format!("{name} -l"), Some(&name), &["-f", "edge-cases.txt", "-l", "newline", "nova"]));
+            cases.push(Case::new(
+                format!("{name} --profiles"),
+                Some(&name),
+                &["-f", "edge-cases.txt", "--profiles"],
+            ));
+            cases.push(Case::new(
+                format!("{name} -l"),
+                Some(&name),
+                &["-f", "edge-cases.txt", "-l", "newline", "nova"],
+            ));
         }
     }
     assert!(cases.len() >= 50);

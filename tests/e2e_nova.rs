@@ -33,11 +33,14 @@ fn nova_sdist() -> PathBuf {
     let dl = work_dir().join("downloads/nova");
     fs::create_dir_all(&dl).unwrap();
     let find = || -> Option<PathBuf> {
-        fs::read_dir(&dl).ok()?.filter_map(|e| e.ok().map(|e| e.path())).find(|p| {
-            p.file_name()
-                .and_then(|n| n.to_str())
-                .is_some_and(|n| n.starts_with("nova-33.") && n.ends_with(".tar.gz"))
-        })
+        fs::read_dir(&dl)
+            .ok()?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .find(|p| {
+                p.file_name()
+                    .and_then(|n| n.to_str())
+                    .is_some_and(|n| n.starts_with("nova-33.") && n.ends_with(".tar.gz"))
+            })
     };
     if let Some(p) = find() {
         return p;
@@ -59,7 +62,10 @@ fn nova_sdist() -> PathBuf {
 fn nova_repo(base: &Path) -> String {
     let sdist = nova_sdist();
     let name = sdist.file_name().unwrap().to_str().unwrap().to_string();
-    let version = name.trim_start_matches("nova-").trim_end_matches(".tar.gz").to_string();
+    let version = name
+        .trim_start_matches("nova-")
+        .trim_end_matches(".tar.gz")
+        .to_string();
     let unpack = tempfile::tempdir_in(base).unwrap();
     let gz = flate2::read::GzDecoder::new(fs::File::open(&sdist).unwrap());
     tar::Archive::new(gz).unpack(unpack.path()).unwrap();
@@ -67,7 +73,15 @@ fn nova_repo(base: &Path) -> String {
     fs::rename(unpack.path().join(format!("nova-{version}")), &repo).unwrap();
     git(&repo, &["init", "-q", "-b", "master"]);
     git(&repo, &["add", "-A"]);
-    git(&repo, &["commit", "-q", "-m", &format!("nova {version} from its sdist")]);
+    git(
+        &repo,
+        &[
+            "commit",
+            "-q",
+            "-m",
+            &format!("nova {version} from its sdist"),
+        ],
+    );
     git(&repo, &["tag", "-a", &version, "-m", &version]);
     version
 }
@@ -81,7 +95,10 @@ fn write(path: &Path, text: &str) {
 /// spice-html5 (spice_auto.html), each with git files that must not reach the image.
 fn console_repos(base: &Path) {
     let novnc = base.join("novnc");
-    write(&novnc.join("vnc.html"), "<!DOCTYPE html><title>noVNC</title>\n");
+    write(
+        &novnc.join("vnc.html"),
+        "<!DOCTYPE html><title>noVNC</title>\n",
+    );
     write(
         &novnc.join("vnc_lite.html"),
         "<!DOCTYPE html><title>noVNC lite (loci e2e)</title><script type=\"module\" src=\"core/rfb.js\"></script>\n",
@@ -90,13 +107,22 @@ fn console_repos(base: &Path) {
     write(&novnc.join(".gitignore"), "node_modules\n");
     write(&novnc.join(".github/workflows/test.yml"), "name: test\n");
     let spice = base.join("spice-html5");
-    write(&spice.join("spice_auto.html"), "<!DOCTYPE html><title>spice-html5 (loci e2e)</title>\n");
-    write(&spice.join("spicemain.js"), "export function SpiceMainConn() {}\n");
+    write(
+        &spice.join("spice_auto.html"),
+        "<!DOCTYPE html><title>spice-html5 (loci e2e)</title>\n",
+    );
+    write(
+        &spice.join("spicemain.js"),
+        "export function SpiceMainConn() {}\n",
+    );
     write(&spice.join(".gitignore"), "*.swp\n");
     for (repo, tag) in [(&novnc, NOVNC_TAG), (&spice, SPICE_TAG)] {
         git(repo, &["init", "-q", "-b", "master"]);
         git(repo, &["add", "-A"]);
-        git(repo, &["commit", "-q", "-m", "console for the loci e2e tests"]);
+        git(
+            repo,
+            &["commit", "-q", "-m", "console for the loci e2e tests"],
+        );
         git(repo, &["tag", "-a", tag, "-m", tag]);
         // A later commit on master: the build must take the tag, not the branch.
         write(&repo.join("UNRELEASED"), "after the tag\n");
@@ -116,8 +142,16 @@ fn nova_requirements_image() -> String {
             }
             let base = base_image();
             let loci = loci_image();
-            let upper = read(root().join(REQUIREMENTS_FIXTURES).join("upper-constraints.txt"));
-            let global = read(root().join(REQUIREMENTS_FIXTURES).join("global-requirements.txt"));
+            let upper = read(
+                root()
+                    .join(REQUIREMENTS_FIXTURES)
+                    .join("upper-constraints.txt"),
+            );
+            let global = read(
+                root()
+                    .join(REQUIREMENTS_FIXTURES)
+                    .join("global-requirements.txt"),
+            );
             let closure = read(root().join(NOVA_CLOSURE));
             let hash = hash_parts(&[
                 &upper,
@@ -150,7 +184,12 @@ fn nova_requirements_image() -> String {
                     ("REQUIREMENTS_ONLY_FILE", "/tmp/requirements-only.txt"),
                 ],
             );
-            args.extend(["--label".into(), format!("loci.test.inputs={hash}"), "-t".into(), tag.clone()]);
+            args.extend([
+                "--label".into(),
+                format!("loci.test.inputs={hash}"),
+                "-t".into(),
+                tag.clone(),
+            ]);
             docker_build("requirements-nova", &args, ctx.path());
             drop(daemon);
             tag
@@ -162,7 +201,20 @@ fn nova_requirements_image() -> String {
 fn sh_as(image: &str, user: &str, script: &str, args: &[&str]) -> String {
     stdout(
         docker()
-            .args(["run", "--rm", "--network", "none", "--user", user, "--entrypoint", "sh", image, "-c", script, "e2e"])
+            .args([
+                "run",
+                "--rm",
+                "--network",
+                "none",
+                "--user",
+                user,
+                "--entrypoint",
+                "sh",
+                image,
+                "-c",
+                script,
+                "e2e",
+            ])
             .args(args),
     )
 }
@@ -185,7 +237,8 @@ fn nova_with_consoles_from_local_git_repositories() {
     let wheels = export_wheels(&requirements, &ctx.data().join("wheels.tar.gz"));
     assert!(wheels > 50, "the requirements image holds {wheels} wheels");
     let image = "loci-test/nova:2026.1";
-    let (nova_repo_url, novnc_url, spice_url) = (git_url("nova"), git_url("novnc"), git_url("spice-html5"));
+    let (nova_repo_url, novnc_url, spice_url) =
+        (git_url("nova"), git_url("novnc"), git_url("spice-html5"));
     let mut args = ctx.args(
         &base,
         &[
@@ -228,9 +281,15 @@ ls -A /usr/share/novnc /usr/share/spice-html5"#,
 
     // Users: tss for swtpm (no login), nova with a shell for migrations.
     let users = sh_in(image, "getent passwd tss nova; getent group tss");
-    assert!(users.contains(&format!("tss:x:{TSS_UID}:{TSS_UID}:tss user:")), "{users}");
+    assert!(
+        users.contains(&format!("tss:x:{TSS_UID}:{TSS_UID}:tss user:")),
+        "{users}"
+    );
     assert!(users.contains("/usr/sbin/nologin"), "{users}");
-    assert!(users.contains("nova:x:42424:42424:nova user:/var/lib/nova:/bin/bash"), "{users}");
+    assert!(
+        users.contains("nova:x:42424:42424:nova user:/var/lib/nova:/bin/bash"),
+        "{users}"
+    );
     assert!(users.contains(&format!("tss:x:{TSS_UID}:")), "{users}");
 
     // The profiles' packages are installed, the build-only ones are gone.
@@ -238,10 +297,23 @@ ls -A /usr/share/novnc /usr/share/spice-html5"#,
         image,
         "dpkg-query -W -f '${Package} ${db:Status-Status}\\n' libvirt0 iproute2 libosinfo-bin qemu-utils genisoimage openssh-client git 2>/dev/null || true",
     );
-    for p in ["libvirt0", "iproute2", "libosinfo-bin", "qemu-utils", "genisoimage", "openssh-client"] {
-        assert!(packages.contains(&format!("{p} installed")), "{p} is not installed:\n{packages}");
+    for p in [
+        "libvirt0",
+        "iproute2",
+        "libosinfo-bin",
+        "qemu-utils",
+        "genisoimage",
+        "openssh-client",
+    ] {
+        assert!(
+            packages.contains(&format!("{p} installed")),
+            "{p} is not installed:\n{packages}"
+        );
     }
-    assert!(!packages.contains("git installed"), "git was not purged:\n{packages}");
+    assert!(
+        !packages.contains("git installed"),
+        "git was not purged:\n{packages}"
+    );
 
     // nova runs as its user: console scripts, imports (libvirt from pydep's libvirt-python).
     let out = sh_as(
@@ -254,7 +326,10 @@ nova-manage --version
 python3 -c 'import nova, libvirt, websockify; print("imports ok")'"#,
         &[],
     );
-    assert!(out.contains(&version), "nova-manage --version does not say {version}: {out}");
+    assert!(
+        out.contains(&version),
+        "nova-manage --version does not say {version}: {out}"
+    );
     assert!(out.contains("imports ok"), "{out}");
 
     // nova-novncproxy serves the console page from /usr/share/novnc on 127.0.0.1.
@@ -275,10 +350,27 @@ fn serve_novnc(image: &str) {
     let name = format!("loci-test-novncproxy-{}-{port}", std::process::id());
     check(
         docker()
-            .args(["run", "-d", "--name", &name, "--network", "host", "--user", "nova"])
+            .args([
+                "run",
+                "-d",
+                "--name",
+                &name,
+                "--network",
+                "host",
+                "--user",
+                "nova",
+            ])
             .arg("-v")
-            .arg(format!("{}:/etc/nova/nova.conf:ro", conf.path().join("nova.conf").display()))
-            .args([image, "nova-novncproxy", "--config-file", "/etc/nova/nova.conf"]),
+            .arg(format!(
+                "{}:/etc/nova/nova.conf:ro",
+                conf.path().join("nova.conf").display()
+            ))
+            .args([
+                image,
+                "nova-novncproxy",
+                "--config-file",
+                "/etc/nova/nova.conf",
+            ]),
     );
     struct Remove(String);
     impl Drop for Remove {
@@ -296,22 +388,35 @@ fn serve_novnc(image: &str) {
     let deadline = Instant::now() + Duration::from_secs(90);
     let logs = || {
         let out = docker().args(["logs", &name]).output().unwrap();
-        format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
     };
     loop {
         match client.get(&url).send() {
             Ok(resp) => {
                 let status = resp.status().as_u16();
                 let body = resp.text().unwrap_or_default();
-                assert_eq!(status, 200, "GET {url} answered {status}: {body}\n{}", logs());
+                assert_eq!(
+                    status,
+                    200,
+                    "GET {url} answered {status}: {body}\n{}",
+                    logs()
+                );
                 assert!(body.contains("noVNC lite (loci e2e)"), "{body}");
                 println!("nova-novncproxy served {url}");
                 return;
             }
             Err(e) => {
-                let running = stdout(docker().args(["inspect", "--format", "{{.State.Running}}", &name]));
+                let running =
+                    stdout(docker().args(["inspect", "--format", "{{.State.Running}}", &name]));
                 if running != "true" || Instant::now() > deadline {
-                    panic!("nova-novncproxy did not answer on {url} ({e}); logs:\n{}", logs());
+                    panic!(
+                        "nova-novncproxy did not answer on {url} ({e}); logs:\n{}",
+                        logs()
+                    );
                 }
                 std::thread::sleep(Duration::from_secs(1));
             }
@@ -322,5 +427,8 @@ fn serve_novnc(image: &str) {
 fn report_image(image: &str) {
     let size = stdout(docker().args(["image", "inspect", "--format", "{{.Size}}", image]));
     let bytes: u64 = size.parse().unwrap_or(0);
-    record(&format!("E2E-IMAGE-SIZE {image} {bytes} bytes ({:.1} MB)", bytes as f64 / 1e6));
+    record(&format!(
+        "E2E-IMAGE-SIZE {image} {bytes} bytes ({:.1} MB)",
+        bytes as f64 / 1e6
+    ));
 }

@@ -28,11 +28,17 @@ const DISTROS: &[&str] = &[
 
 /// Every service with the profiles that mean something for it.
 const SERVICES: &[(&str, &[&str])] = &[
-    ("cinder", &["ceph", "lvm", "nfs", "iscsi", "purestorage", "qemu"]),
+    (
+        "cinder",
+        &["ceph", "lvm", "nfs", "iscsi", "purestorage", "qemu"],
+    ),
     ("glance", &["ceph", "qemu"]),
     ("heat", &[]),
     ("horizon", &[]),
-    ("ironic", &["ipmi", "ipxe", "pxe", "tftp", "console", "qemu"]),
+    (
+        "ironic",
+        &["ipmi", "ipxe", "pxe", "tftp", "console", "qemu"],
+    ),
     ("keystone", &["ldap", "mellon", "openidc", "mod_oauth2"]),
     ("neutron", &["openvswitch", "linuxbridge", "vpn"]),
     (
@@ -60,7 +66,9 @@ const SERVICES: &[(&str, &[&str])] = &[
 const COMMON: &[&str] = &["apache", "nginx", "fluent"];
 
 fn fixture(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/os-release").join(name)
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/os-release")
+        .join(name)
 }
 
 fn distro(name: &str) -> Distro {
@@ -69,7 +77,10 @@ fn distro(name: &str) -> Distro {
 }
 
 fn config(pairs: &[(&str, &str)]) -> Config {
-    let env: Env = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+    let env: Env = pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
     Config::from_env(&env).unwrap_or_else(|e| panic!("{pairs:?}: {e}"))
 }
 
@@ -80,7 +91,8 @@ fn plan_with(config: &Config, distro: &Distro) -> Plan {
         bindep_files: vec![("bindep.txt".into(), include_str!("../bindep.txt").into())],
         pydep_files: vec![("pydep.txt".into(), include_str!("../pydep.txt").into())],
     };
-    build_plan(&input).unwrap_or_else(|e| panic!("plan of {} on {}: {e}", config.project, distro.label()))
+    build_plan(&input)
+        .unwrap_or_else(|e| panic!("plan of {} on {}: {e}", config.project, distro.label()))
 }
 
 fn plan(distro_name: &str, pairs: &[(&str, &str)]) -> Plan {
@@ -89,11 +101,15 @@ fn plan(distro_name: &str, pairs: &[(&str, &str)]) -> Plan {
 
 /// The system packages of the `packages` step.
 fn packages(p: &Plan) -> Vec<String> {
-    p.step("packages").map(|s| s.packages.clone()).unwrap_or_default()
+    p.step("packages")
+        .map(|s| s.packages.clone())
+        .unwrap_or_default()
 }
 
 fn pydep(p: &Plan) -> Vec<String> {
-    p.step("pydep").map(|s| s.packages.clone()).unwrap_or_default()
+    p.step("pydep")
+        .map(|s| s.packages.clone())
+        .unwrap_or_default()
 }
 
 fn step_names(p: &Plan) -> Vec<&'static str> {
@@ -102,7 +118,9 @@ fn step_names(p: &Plan) -> Vec<&'static str> {
 
 /// Every command of a step, as an argument vector.
 fn commands(p: &Plan, step: &str) -> Vec<Cmd> {
-    let Some(s) = p.step(step) else { return Vec::new() };
+    let Some(s) = p.step(step) else {
+        return Vec::new();
+    };
     s.actions
         .iter()
         .flat_map(|a| match a {
@@ -125,7 +143,13 @@ fn profile_sets(profiles: &[&str]) -> Vec<Vec<String>> {
     for p in profiles.iter().chain(COMMON) {
         sets.push(vec![p.to_string()]);
     }
-    sets.push(profiles.iter().chain(COMMON).map(|s| s.to_string()).collect());
+    sets.push(
+        profiles
+            .iter()
+            .chain(COMMON)
+            .map(|s| s.to_string())
+            .collect(),
+    );
     sets
 }
 
@@ -137,17 +161,33 @@ fn every_service_plans_on_every_distro_with_every_profile() {
         for (service, profiles) in SERVICES {
             for set in profile_sets(profiles) {
                 let joined = set.join(" ");
-                let p = plan_with(&config(&[("PROJECT", service), ("PROFILES", &joined)]), &dist);
+                let p = plan_with(
+                    &config(&[("PROJECT", service), ("PROFILES", &joined)]),
+                    &dist,
+                );
                 let pk = packages(&p);
                 // libxml2 is wanted everywhere: no plan may lose its packages step.
-                assert!(pk.contains(&"libxml2".to_string()), "{service} [{joined}] on {d}: {pk:?}");
+                assert!(
+                    pk.contains(&"libxml2".to_string()),
+                    "{service} [{joined}] on {d}: {pk:?}"
+                );
                 let install = commands(&p, "packages");
                 assert_eq!(install.len(), 1, "{service} [{joined}] on {d}");
-                let manager = if dist.family == Family::Debian { "apt-get" } else { "dnf" };
+                let manager = if dist.family == Family::Debian {
+                    "apt-get"
+                } else {
+                    "dnf"
+                };
                 assert_eq!(install[0].program, manager, "{service} on {d}");
-                assert!(pk.iter().all(|x| install[0].args.contains(x)), "{service} on {d}: {install:?}");
+                assert!(
+                    pk.iter().all(|x| install[0].args.contains(x)),
+                    "{service} on {d}: {install:?}"
+                );
                 let mut seen = BTreeSet::new();
-                assert!(pk.iter().all(|x| seen.insert(x)), "duplicate package in {pk:?}");
+                assert!(
+                    pk.iter().all(|x| seen.insert(x)),
+                    "duplicate package in {pk:?}"
+                );
                 // The service-specific step comes right after the install.
                 let names = step_names(&p);
                 if let Some(i) = names.iter().position(|n| *n == "project") {
@@ -161,77 +201,408 @@ fn every_service_plans_on_every_distro_with_every_profile() {
 }
 
 /// (service, PROFILES, distros, packages that must be there, packages that must not).
-type Expectation = (&'static str, &'static str, &'static [&'static str], &'static [&'static str], &'static [&'static str]);
+type Expectation = (
+    &'static str,
+    &'static str,
+    &'static [&'static str],
+    &'static [&'static str],
+    &'static [&'static str],
+);
 
-const DPKG: &[&str] = &["debian-bookworm", "debian-trixie", "ubuntu-jammy", "ubuntu-noble"];
+const DPKG: &[&str] = &[
+    "debian-bookworm",
+    "debian-trixie",
+    "ubuntu-jammy",
+    "ubuntu-noble",
+];
 const DEBIAN: &[&str] = &["debian-bookworm", "debian-trixie"];
 const UBUNTU: &[&str] = &["ubuntu-jammy", "ubuntu-noble"];
 const RPM: &[&str] = &["centos-stream-9", "rocky-9"];
 
 const EXPECTED: &[Expectation] = &[
-    ("nova", "", DPKG, &["iproute2", "libvirt0", "libosinfo-bin"], &["qemu-utils", "ceph-common"]),
-    ("nova", "", RPM, &["iproute", "libvirt-libs", "libosinfo"], &["qemu-img", "libvirt0", "iproute2"]),
+    (
+        "nova",
+        "",
+        DPKG,
+        &["iproute2", "libvirt0", "libosinfo-bin"],
+        &["qemu-utils", "ceph-common"],
+    ),
+    (
+        "nova",
+        "",
+        RPM,
+        &["iproute", "libvirt-libs", "libosinfo"],
+        &["qemu-img", "libvirt0", "iproute2"],
+    ),
     ("nova", "qemu", DPKG, &["qemu-utils"], &["qemu-img"]),
     ("nova", "qemu", RPM, &["qemu-img"], &["qemu-utils"]),
-    ("nova", "ceph", DPKG, &["ceph-common", "python3-rbd", "python3-rados"], &[]),
-    ("nova", "ceph", RPM, &["ceph-common", "python3-rbd", "python3-rados"], &[]),
+    (
+        "nova",
+        "ceph",
+        DPKG,
+        &["ceph-common", "python3-rbd", "python3-rados"],
+        &[],
+    ),
+    (
+        "nova",
+        "ceph",
+        RPM,
+        &["ceph-common", "python3-rbd", "python3-rados"],
+        &[],
+    ),
     ("nova", "configdrive", DPKG, &["genisoimage"], &["xorriso"]),
     ("nova", "configdrive", RPM, &["xorriso"], &["genisoimage"]),
     ("nova", "migration", DPKG, &["openssh-client"], &[]),
-    ("nova", "migration", RPM, &["openssh-clients"], &["openssh-client"]),
+    (
+        "nova",
+        "migration",
+        RPM,
+        &["openssh-clients"],
+        &["openssh-client"],
+    ),
     ("nova", "tpm", DPKG, &["swtpm", "swtpm-tools"], &[]),
     ("nova", "tpm", RPM, &["swtpm", "swtpm-tools"], &[]),
     ("nova", "openvswitch", DPKG, &["openvswitch-switch"], &[]),
-    ("nova", "openvswitch", RPM, &["openvswitch"], &["openvswitch-switch"]),
-    ("nova", "linuxbridge", DPKG, &["bridge-utils", "iptables"], &[]),
-    ("nova", "linuxbridge", RPM, &["iptables-nft"], &["bridge-utils", "iptables"]),
-    ("nova", "purestorage", DPKG, &["open-iscsi", "multipath-tools", "sg3-utils"], &[]),
-    ("nova", "purestorage", RPM, &["iscsi-initiator-utils", "device-mapper-multipath", "sg3_utils"], &[]),
+    (
+        "nova",
+        "openvswitch",
+        RPM,
+        &["openvswitch"],
+        &["openvswitch-switch"],
+    ),
+    (
+        "nova",
+        "linuxbridge",
+        DPKG,
+        &["bridge-utils", "iptables"],
+        &[],
+    ),
+    (
+        "nova",
+        "linuxbridge",
+        RPM,
+        &["iptables-nft"],
+        &["bridge-utils", "iptables"],
+    ),
+    (
+        "nova",
+        "purestorage",
+        DPKG,
+        &["open-iscsi", "multipath-tools", "sg3-utils"],
+        &[],
+    ),
+    (
+        "nova",
+        "purestorage",
+        RPM,
+        &[
+            "iscsi-initiator-utils",
+            "device-mapper-multipath",
+            "sg3_utils",
+        ],
+        &[],
+    ),
     ("nova", "nfs", DPKG, &["nfs-common"], &[]),
     ("nova", "nfs", RPM, &["nfs-utils"], &[]),
-    ("keystone", "", DPKG, &[], &["libldap-2.5-0", "libldap2", "apache2"]),
-    ("keystone", "ldap", &["debian-bookworm", "ubuntu-jammy"], &["libldap-2.5-0"], &["libldap2", "libldap-2.4-2"]),
-    ("keystone", "ldap", &["debian-trixie", "ubuntu-noble"], &["libldap2"], &["libldap-2.5-0", "libldap-2.4-2"]),
+    (
+        "keystone",
+        "",
+        DPKG,
+        &[],
+        &["libldap-2.5-0", "libldap2", "apache2"],
+    ),
+    (
+        "keystone",
+        "ldap",
+        &["debian-bookworm", "ubuntu-jammy"],
+        &["libldap-2.5-0"],
+        &["libldap2", "libldap-2.4-2"],
+    ),
+    (
+        "keystone",
+        "ldap",
+        &["debian-trixie", "ubuntu-noble"],
+        &["libldap2"],
+        &["libldap-2.5-0", "libldap-2.4-2"],
+    ),
     ("keystone", "ldap", RPM, &["openldap"], &["libldap2"]),
-    ("keystone", "apache mellon openidc", DPKG, &["apache2", "libapache2-mod-wsgi-py3", "libapache2-mod-auth-mellon", "libapache2-mod-auth-openidc"], &[]),
-    ("keystone", "apache mellon openidc", RPM, &["httpd", "python3-mod_wsgi", "mod_auth_mellon", "mod_auth_openidc"], &["apache2"]),
-    ("keystone", "mellon", DPKG, &[], &["libapache2-mod-auth-mellon"]),
-    ("horizon", "apache", DPKG, &["gettext", "apache2", "libapache2-mod-wsgi-py3"], &[]),
-    ("horizon", "apache", RPM, &["gettext", "httpd", "python3-mod_wsgi"], &["apache2"]),
-    ("horizon", "nginx", DPKG, &["gettext", "nginx"], &["apache2"]),
-    ("placement", "", DEBIAN, &["default-mysql-client"], &["mysql-client"]),
-    ("placement", "", UBUNTU, &["mysql-client"], &["default-mysql-client"]),
+    (
+        "keystone",
+        "apache mellon openidc",
+        DPKG,
+        &[
+            "apache2",
+            "libapache2-mod-wsgi-py3",
+            "libapache2-mod-auth-mellon",
+            "libapache2-mod-auth-openidc",
+        ],
+        &[],
+    ),
+    (
+        "keystone",
+        "apache mellon openidc",
+        RPM,
+        &[
+            "httpd",
+            "python3-mod_wsgi",
+            "mod_auth_mellon",
+            "mod_auth_openidc",
+        ],
+        &["apache2"],
+    ),
+    (
+        "keystone",
+        "mellon",
+        DPKG,
+        &[],
+        &["libapache2-mod-auth-mellon"],
+    ),
+    (
+        "horizon",
+        "apache",
+        DPKG,
+        &["gettext", "apache2", "libapache2-mod-wsgi-py3"],
+        &[],
+    ),
+    (
+        "horizon",
+        "apache",
+        RPM,
+        &["gettext", "httpd", "python3-mod_wsgi"],
+        &["apache2"],
+    ),
+    (
+        "horizon",
+        "nginx",
+        DPKG,
+        &["gettext", "nginx"],
+        &["apache2"],
+    ),
+    (
+        "placement",
+        "",
+        DEBIAN,
+        &["default-mysql-client"],
+        &["mysql-client"],
+    ),
+    (
+        "placement",
+        "",
+        UBUNTU,
+        &["mysql-client"],
+        &["default-mysql-client"],
+    ),
     ("placement", "", RPM, &["mariadb"], &["mysql-client"]),
-    ("neutron", "", DPKG, &["conntrack", "dnsmasq", "dnsmasq-utils", "ebtables", "haproxy", "iproute2", "ipset", "iptables", "iputils-arping", "keepalived", "procps", "radvd", "uuid-runtime"], &["openvswitch-switch", "strongswan"]),
-    ("neutron", "", RPM, &["conntrack-tools", "dnsmasq", "dnsmasq-utils", "haproxy", "iproute", "ipset", "iptables-nft", "iputils", "keepalived", "procps-ng", "radvd", "util-linux"], &["conntrack", "ebtables", "iptables"]),
-    ("neutron", "openvswitch linuxbridge vpn", DPKG, &["openvswitch-switch", "bridge-utils", "strongswan"], &[]),
-    ("neutron", "openvswitch linuxbridge vpn", RPM, &["openvswitch", "libreswan"], &["strongswan", "bridge-utils"]),
-    ("cinder", "lvm", DPKG, &["lvm2", "tgt", "thin-provisioning-tools"], &["targetcli"]),
-    ("cinder", "lvm", RPM, &["lvm2", "targetcli", "device-mapper-persistent-data"], &["tgt"]),
-    ("cinder", "ceph qemu", DPKG, &["ceph-common", "python3-rbd", "python3-rados", "qemu-utils"], &[]),
-    ("cinder", "ceph qemu", RPM, &["ceph-common", "python3-rbd", "qemu-img"], &[]),
-    ("cinder", "iscsi", RPM, &["iscsi-initiator-utils"], &["device-mapper-multipath"]),
-    ("glance", "ceph qemu", DPKG, &["python3-rbd", "qemu-utils"], &[]),
-    ("glance", "ceph qemu", RPM, &["python3-rbd", "qemu-img"], &[]),
+    (
+        "neutron",
+        "",
+        DPKG,
+        &[
+            "conntrack",
+            "dnsmasq",
+            "dnsmasq-utils",
+            "ebtables",
+            "haproxy",
+            "iproute2",
+            "ipset",
+            "iptables",
+            "iputils-arping",
+            "keepalived",
+            "procps",
+            "radvd",
+            "uuid-runtime",
+        ],
+        &["openvswitch-switch", "strongswan"],
+    ),
+    (
+        "neutron",
+        "",
+        RPM,
+        &[
+            "conntrack-tools",
+            "dnsmasq",
+            "dnsmasq-utils",
+            "haproxy",
+            "iproute",
+            "ipset",
+            "iptables-nft",
+            "iputils",
+            "keepalived",
+            "procps-ng",
+            "radvd",
+            "util-linux",
+        ],
+        &["conntrack", "ebtables", "iptables"],
+    ),
+    (
+        "neutron",
+        "openvswitch linuxbridge vpn",
+        DPKG,
+        &["openvswitch-switch", "bridge-utils", "strongswan"],
+        &[],
+    ),
+    (
+        "neutron",
+        "openvswitch linuxbridge vpn",
+        RPM,
+        &["openvswitch", "libreswan"],
+        &["strongswan", "bridge-utils"],
+    ),
+    (
+        "cinder",
+        "lvm",
+        DPKG,
+        &["lvm2", "tgt", "thin-provisioning-tools"],
+        &["targetcli"],
+    ),
+    (
+        "cinder",
+        "lvm",
+        RPM,
+        &["lvm2", "targetcli", "device-mapper-persistent-data"],
+        &["tgt"],
+    ),
+    (
+        "cinder",
+        "ceph qemu",
+        DPKG,
+        &["ceph-common", "python3-rbd", "python3-rados", "qemu-utils"],
+        &[],
+    ),
+    (
+        "cinder",
+        "ceph qemu",
+        RPM,
+        &["ceph-common", "python3-rbd", "qemu-img"],
+        &[],
+    ),
+    (
+        "cinder",
+        "iscsi",
+        RPM,
+        &["iscsi-initiator-utils"],
+        &["device-mapper-multipath"],
+    ),
+    (
+        "glance",
+        "ceph qemu",
+        DPKG,
+        &["python3-rbd", "qemu-utils"],
+        &[],
+    ),
+    (
+        "glance",
+        "ceph qemu",
+        RPM,
+        &["python3-rbd", "qemu-img"],
+        &[],
+    ),
     ("glance", "", DPKG, &[], &["python3-rbd", "qemu-utils"]),
-    ("ironic", "ipmi ipxe pxe tftp console qemu", DPKG, &["ipmitool", "ipxe", "pxelinux", "syslinux-common", "tftpd-hpa", "socat", "qemu-utils"], &[]),
-    ("ironic", "ipmi ipxe pxe tftp console qemu", RPM, &["ipmitool", "ipxe-bootimgs-x86", "syslinux-tftpboot", "tftp-server", "socat", "qemu-img"], &["ipxe", "tftpd-hpa"]),
+    (
+        "ironic",
+        "ipmi ipxe pxe tftp console qemu",
+        DPKG,
+        &[
+            "ipmitool",
+            "ipxe",
+            "pxelinux",
+            "syslinux-common",
+            "tftpd-hpa",
+            "socat",
+            "qemu-utils",
+        ],
+        &[],
+    ),
+    (
+        "ironic",
+        "ipmi ipxe pxe tftp console qemu",
+        RPM,
+        &[
+            "ipmitool",
+            "ipxe-bootimgs-x86",
+            "syslinux-tftpboot",
+            "tftp-server",
+            "socat",
+            "qemu-img",
+        ],
+        &["ipxe", "tftpd-hpa"],
+    ),
     ("octavia", "", DPKG, &["isc-dhcp-client"], &[]),
     ("octavia", "", RPM, &["dhcp-client"], &["isc-dhcp-client"]),
-    ("manila", "ceph lvm nfs", DPKG, &["ceph-common", "lvm2", "nfs-common"], &[]),
-    ("manila", "ceph lvm nfs", RPM, &["ceph-common", "lvm2", "nfs-utils"], &[]),
+    (
+        "manila",
+        "ceph lvm nfs",
+        DPKG,
+        &["ceph-common", "lvm2", "nfs-common"],
+        &[],
+    ),
+    (
+        "manila",
+        "ceph lvm nfs",
+        RPM,
+        &["ceph-common", "lvm2", "nfs-utils"],
+        &[],
+    ),
     ("designate", "", DPKG, &["bind9-utils"], &[]),
     ("designate", "", RPM, &["bind-utils"], &[]),
-    ("heat", "nginx", DPKG, &["nginx", "libxml2"], &["apache2", "gettext"]),
+    (
+        "heat",
+        "nginx",
+        DPKG,
+        &["nginx", "libxml2"],
+        &["apache2", "gettext"],
+    ),
     // uwsgi is built against PCRE where the release still has it.
-    ("heat", "", &["debian-bookworm", "ubuntu-jammy", "ubuntu-noble"], &["libpcre3"], &[]),
+    (
+        "heat",
+        "",
+        &["debian-bookworm", "ubuntu-jammy", "ubuntu-noble"],
+        &["libpcre3"],
+        &[],
+    ),
     ("heat", "", &["debian-trixie"], &[], &["libpcre3"]),
     ("heat", "", RPM, &["libxml2"], &["libpcre3"]),
     // The requirements image's build dependencies.
-    ("requirements", "", DEBIAN, &["default-libmysqlclient-dev", "zlib1g-dev", "libpq-dev", "python3-dev"], &["libmysqlclient-dev", "libz-dev", "libmariadbclient-dev"]),
-    ("requirements", "", UBUNTU, &["libmysqlclient-dev", "zlib1g-dev"], &["default-libmysqlclient-dev"]),
-    ("requirements", "", &["debian-trixie"], &["libpcre2-dev"], &["libpcre3-dev"]),
-    ("requirements", "", RPM, &["gcc", "python3-devel", "libffi-devel", "openssl-devel", "mariadb-connector-c-devel", "zlib-devel"], &["build-essential", "python3-dev"]),
+    (
+        "requirements",
+        "",
+        DEBIAN,
+        &[
+            "default-libmysqlclient-dev",
+            "zlib1g-dev",
+            "libpq-dev",
+            "python3-dev",
+        ],
+        &["libmysqlclient-dev", "libz-dev", "libmariadbclient-dev"],
+    ),
+    (
+        "requirements",
+        "",
+        UBUNTU,
+        &["libmysqlclient-dev", "zlib1g-dev"],
+        &["default-libmysqlclient-dev"],
+    ),
+    (
+        "requirements",
+        "",
+        &["debian-trixie"],
+        &["libpcre2-dev"],
+        &["libpcre3-dev"],
+    ),
+    (
+        "requirements",
+        "",
+        RPM,
+        &[
+            "gcc",
+            "python3-devel",
+            "libffi-devel",
+            "openssl-devel",
+            "mariadb-connector-c-devel",
+            "zlib-devel",
+        ],
+        &["build-essential", "python3-dev"],
+    ),
 ];
 
 #[test]
@@ -241,7 +612,9 @@ fn distro_specific_package_names() {
         for d in *distros {
             let p = plan(d, &[("PROJECT", service), ("PROFILES", profiles)]);
             let pk = if *service == "requirements" {
-                p.step("requirements").map(|_| ()).expect("a requirements step");
+                p.step("requirements")
+                    .map(|_| ())
+                    .expect("a requirements step");
                 loci::steps::packages::bindep_packages(&PlanInput {
                     config: &config(&[("PROJECT", service), ("PROFILES", profiles)]),
                     distro: &distro(d),
@@ -254,12 +627,16 @@ fn distro_specific_package_names() {
             };
             for w in *want {
                 if !pk.iter().any(|x| x == w) {
-                    failures.push(format!("{service} [{profiles}] on {d}: {w} missing from {pk:?}"));
+                    failures.push(format!(
+                        "{service} [{profiles}] on {d}: {w} missing from {pk:?}"
+                    ));
                 }
             }
             for n in *not {
                 if pk.iter().any(|x| x == n) {
-                    failures.push(format!("{service} [{profiles}] on {d}: {n} unexpected in {pk:?}"));
+                    failures.push(format!(
+                        "{service} [{profiles}] on {d}: {n} unexpected in {pk:?}"
+                    ));
                 }
             }
         }
@@ -272,8 +649,24 @@ fn distro_specific_package_names() {
 #[test]
 fn package_names_stay_within_their_family() {
     const SAME_IN_BOTH: &[&str] = &[
-        "libxml2", "gettext", "nginx", "lvm2", "ceph-common", "python3-rbd", "python3-rados", "dnsmasq",
-        "dnsmasq-utils", "haproxy", "ipset", "keepalived", "radvd", "ipmitool", "socat", "swtpm", "swtpm-tools", "git",
+        "libxml2",
+        "gettext",
+        "nginx",
+        "lvm2",
+        "ceph-common",
+        "python3-rbd",
+        "python3-rados",
+        "dnsmasq",
+        "dnsmasq-utils",
+        "haproxy",
+        "ipset",
+        "keepalived",
+        "radvd",
+        "ipmitool",
+        "socat",
+        "swtpm",
+        "swtpm-tools",
+        "git",
     ];
     let mut by_family: BTreeMap<bool, BTreeSet<String>> = BTreeMap::new();
     for d in DISTROS {
@@ -288,30 +681,65 @@ fn package_names_stay_within_their_family() {
                 pydep_files: vec![],
             };
             let pk = loci::steps::packages::bindep_packages(&input).unwrap();
-            by_family.entry(dist.family == Family::Debian).or_default().extend(pk);
+            by_family
+                .entry(dist.family == Family::Debian)
+                .or_default()
+                .extend(pk);
         }
     }
     let both: Vec<&String> = by_family[&true].intersection(&by_family[&false]).collect();
-    let leaked: Vec<&&String> = both.iter().filter(|p| !SAME_IN_BOTH.contains(&p.as_str())).collect();
-    assert!(leaked.is_empty(), "names planned on both dpkg and rpm distros: {leaked:?}");
-    assert!(by_family[&false].contains("python3-mod_wsgi") && by_family[&true].contains("libapache2-mod-wsgi-py3"));
+    let leaked: Vec<&&String> = both
+        .iter()
+        .filter(|p| !SAME_IN_BOTH.contains(&p.as_str()))
+        .collect();
+    assert!(
+        leaked.is_empty(),
+        "names planned on both dpkg and rpm distros: {leaked:?}"
+    );
+    assert!(
+        by_family[&false].contains("python3-mod_wsgi")
+            && by_family[&true].contains("libapache2-mod-wsgi-py3")
+    );
 }
 
 #[test]
 fn pydep_profiles() {
     for d in ["debian-bookworm", "rocky-9"] {
         let p = plan(d, &[("PROJECT", "keystone"), ("PROFILES", "ldap fluent")]);
-        for want in ["python-ldap", "ldappool", "fluent-logger", "pymysql", "python-memcached", "uwsgi"] {
-            assert!(pydep(&p).iter().any(|x| x == want), "{want} on {d}: {:?}", pydep(&p));
+        for want in [
+            "python-ldap",
+            "ldappool",
+            "fluent-logger",
+            "pymysql",
+            "python-memcached",
+            "uwsgi",
+        ] {
+            assert!(
+                pydep(&p).iter().any(|x| x == want),
+                "{want} on {d}: {:?}",
+                pydep(&p)
+            );
         }
         let p = plan(d, &[("PROJECT", "nova"), ("PROFILES", "purestorage")]);
-        assert!(pydep(&p).contains(&"libvirt-python".to_string()) && pydep(&p).contains(&"purestorage".to_string()));
+        assert!(
+            pydep(&p).contains(&"libvirt-python".to_string())
+                && pydep(&p).contains(&"purestorage".to_string())
+        );
         let p = plan(d, &[("PROJECT", "neutron"), ("PROFILES", "vpn baremetal")]);
-        assert!(pydep(&p).contains(&"neutron-vpnaas".to_string()) && pydep(&p).contains(&"networking-baremetal".to_string()));
+        assert!(
+            pydep(&p).contains(&"neutron-vpnaas".to_string())
+                && pydep(&p).contains(&"networking-baremetal".to_string())
+        );
         let p = plan(d, &[("PROJECT", "glance"), ("PROFILES", "s3")]);
         assert!(pydep(&p).contains(&"boto3".to_string()));
         let p = plan(d, &[("PROJECT", "heat")]);
-        assert!(!pydep(&p).iter().any(|x| x == "python-ldap" || x == "libvirt-python" || x == "boto3"), "{:?}", pydep(&p));
+        assert!(
+            !pydep(&p)
+                .iter()
+                .any(|x| x == "python-ldap" || x == "libvirt-python" || x == "boto3"),
+            "{:?}",
+            pydep(&p)
+        );
     }
 }
 
@@ -335,16 +763,29 @@ fn nova_clones_the_consoles_and_creates_the_tss_user() {
         .actions
         .iter()
         .filter_map(|a| match a {
-            Action::GitClone { repo, reference, dest, shallow_no_git } => {
-                Some((repo.clone(), reference.clone(), dest.clone(), *shallow_no_git))
-            }
+            Action::GitClone {
+                repo,
+                reference,
+                dest,
+                shallow_no_git,
+            } => Some((
+                repo.clone(),
+                reference.clone(),
+                dest.clone(),
+                *shallow_no_git,
+            )),
             _ => None,
         })
         .collect();
     assert_eq!(
         clones,
         [
-            ("git://127.0.0.1:9418/novnc".to_string(), "v1.5.0".to_string(), PathBuf::from("/usr/share/novnc"), true),
+            (
+                "git://127.0.0.1:9418/novnc".to_string(),
+                "v1.5.0".to_string(),
+                PathBuf::from("/usr/share/novnc"),
+                true
+            ),
             (
                 "https://gitlab.freedesktop.org/spice/spice-html5.git".to_string(),
                 "v0.3.0".to_string(),
@@ -363,9 +804,16 @@ fn nova_clones_the_consoles_and_creates_the_tss_user() {
         .collect();
     assert_eq!(
         hooks,
-        [loci::steps::project_specific::nova::HOOK_CONSOLES, loci::steps::project_specific::nova::HOOK_TSS_USER]
+        [
+            loci::steps::project_specific::nova::HOOK_CONSOLES,
+            loci::steps::project_specific::nova::HOOK_TSS_USER
+        ]
     );
-    assert!(step.summary.contains("tss (42500:42434)"), "{}", step.summary);
+    assert!(
+        step.summary.contains("tss (42500:42434)"),
+        "{}",
+        step.summary
+    );
     // The nova user itself keeps a login shell for migrations.
     let user = p.step("user").unwrap();
     assert!(matches!(&user.actions[0], Action::CreateUser { user } if user.shell == "/bin/bash"));
@@ -374,27 +822,68 @@ fn nova_clones_the_consoles_and_creates_the_tss_user() {
 #[test]
 fn horizon_configures_and_compresses_with_the_venv_python() {
     for d in DISTROS {
-        let p = plan(d, &[("PROJECT", "horizon"), ("PROFILES", "apache"), ("HORIZON_EXTRA_PANELS", "heat_dashboard manila_ui")]);
+        let p = plan(
+            d,
+            &[
+                ("PROJECT", "horizon"),
+                ("PROFILES", "apache"),
+                ("HORIZON_EXTRA_PANELS", "heat_dashboard manila_ui"),
+            ],
+        );
         let names = step_names(&p);
-        let at = names.iter().position(|n| *n == "project").expect("a project step");
+        let at = names
+            .iter()
+            .position(|n| *n == "project")
+            .expect("a project step");
         assert_eq!(names[at - 1], "install");
         let cmds: Vec<Vec<String>> = commands(&p, "project").iter().map(argv).collect();
         assert_eq!(
             cmds,
             [
-                vec!["/var/lib/openstack/bin/python", "-m", "django", "collectstatic", "--clear", "--noinput"],
-                vec!["/var/lib/openstack/bin/python", "-m", "django", "compress", "--force"],
+                vec![
+                    "/var/lib/openstack/bin/python",
+                    "-m",
+                    "django",
+                    "collectstatic",
+                    "--clear",
+                    "--noinput"
+                ],
+                vec![
+                    "/var/lib/openstack/bin/python",
+                    "-m",
+                    "django",
+                    "compress",
+                    "--force"
+                ],
             ]
         );
         let step = p.step("project").unwrap();
-        assert!(step.summary.contains("heat_dashboard manila_ui"), "{}", step.summary);
-        let hooks = step.actions.iter().filter(|a| matches!(a, Action::ProjectHook { .. })).count();
+        assert!(
+            step.summary.contains("heat_dashboard manila_ui"),
+            "{}",
+            step.summary
+        );
+        let hooks = step
+            .actions
+            .iter()
+            .filter(|a| matches!(a, Action::ProjectHook { .. }))
+            .count();
         assert_eq!(hooks, 3);
     }
     let default = plan("debian-bookworm", &[("PROJECT", "horizon")]);
     let summary = &default.step("project").unwrap().summary;
-    for panel in ["heat_dashboard", "octavia_dashboard", "designatedashboard", "manila_ui", "neutron_vpnaas_dashboard", "watcher_dashboard"] {
-        assert!(summary.contains(panel), "{panel} not in LOCI's default list: {summary}");
+    for panel in [
+        "heat_dashboard",
+        "octavia_dashboard",
+        "designatedashboard",
+        "manila_ui",
+        "neutron_vpnaas_dashboard",
+        "watcher_dashboard",
+    ] {
+        assert!(
+            summary.contains(panel),
+            "{panel} not in LOCI's default list: {summary}"
+        );
     }
 }
 
@@ -403,7 +892,10 @@ fn keystone_mod_oauth2_only_on_dpkg_x86_64_with_the_profile() {
     let env = [
         ("PROJECT", "keystone"),
         ("PROFILES", "apache mod_oauth2"),
-        ("MOD_OAUTH2_URL", "http://127.0.0.1:8000/libapache2-mod-oauth2_3.4.0-1.{codename}_amd64.deb"),
+        (
+            "MOD_OAUTH2_URL",
+            "http://127.0.0.1:8000/libapache2-mod-oauth2_3.4.0-1.{codename}_amd64.deb",
+        ),
     ];
     for d in DPKG {
         let p = plan(d, &env);
@@ -414,23 +906,51 @@ fn keystone_mod_oauth2_only_on_dpkg_x86_64_with_the_profile() {
         }
         let step = step.unwrap_or_else(|| panic!("no mod_oauth2 step on {d}"));
         let codename = distro(d).codename.unwrap();
-        let deb = format!("/tmp/loci-mod-oauth2/libapache2-mod-oauth2_3.4.0-1.{codename}_amd64.deb");
+        let deb =
+            format!("/tmp/loci-mod-oauth2/libapache2-mod-oauth2_3.4.0-1.{codename}_amd64.deb");
         assert!(step.packages.contains(&deb), "{d}: {:?}", step.packages);
-        assert!(step.packages.iter().any(|p| p.starts_with("/tmp/loci-mod-oauth2/liboauth2_") && p.contains(&codename)));
+        assert!(step
+            .packages
+            .iter()
+            .any(|p| p.starts_with("/tmp/loci-mod-oauth2/liboauth2_") && p.contains(&codename)));
         let cmds: Vec<Vec<String>> = commands(&p, "project").iter().map(argv).collect();
-        assert!(cmds.iter().any(|c| c[0] == "apt-get" && c.contains(&deb)), "{cmds:?}");
-        assert!(cmds.contains(&vec!["a2enmod".to_string(), "oauth2".to_string()]), "{cmds:?}");
+        assert!(
+            cmds.iter().any(|c| c[0] == "apt-get" && c.contains(&deb)),
+            "{cmds:?}"
+        );
+        assert!(
+            cmds.contains(&vec!["a2enmod".to_string(), "oauth2".to_string()]),
+            "{cmds:?}"
+        );
     }
     for d in RPM {
         assert!(plan(d, &env).step("project").is_none(), "{d}");
     }
-    assert!(plan("debian-bookworm", &[("PROJECT", "keystone"), ("PROFILES", "apache")]).step("project").is_none());
+    assert!(plan(
+        "debian-bookworm",
+        &[("PROJECT", "keystone"), ("PROFILES", "apache")]
+    )
+    .step("project")
+    .is_none());
 }
 
 #[test]
 fn services_without_specific_steps_have_none() {
-    for service in ["cinder", "glance", "heat", "ironic", "neutron", "octavia", "placement"] {
-        assert!(plan("debian-bookworm", &[("PROJECT", service)]).step("project").is_none(), "{service}");
+    for service in [
+        "cinder",
+        "glance",
+        "heat",
+        "ironic",
+        "neutron",
+        "octavia",
+        "placement",
+    ] {
+        assert!(
+            plan("debian-bookworm", &[("PROJECT", service)])
+                .step("project")
+                .is_none(),
+            "{service}"
+        );
     }
 }
 
@@ -442,15 +962,29 @@ fn plugins_build_on_a_service_image() {
     for d in ["debian-bookworm", "rocky-9"] {
         let p = plan(
             d,
-            &[("PROJECT", "networking-baremetal"), ("PLUGIN", "yes"), ("PROFILES", "fluent"), ("DIST_PACKAGES", "jq")],
+            &[
+                ("PROJECT", "networking-baremetal"),
+                ("PLUGIN", "yes"),
+                ("PROFILES", "fluent"),
+                ("DIST_PACKAGES", "jq"),
+            ],
         );
-        assert_eq!(step_names(&p), ["wheels", "packages", "source", "install", "info", "cleanup"], "{d}");
+        assert_eq!(
+            step_names(&p),
+            ["wheels", "packages", "source", "install", "info", "cleanup"],
+            "{d}"
+        );
         // The service image's package lists were removed by its cleanup: a plugin's first
         // install refreshes them.
         let pk = p.step("packages").unwrap();
         match &pk.actions[0] {
-            Action::InstallPackages { refresh, packages, .. } => {
-                assert!(refresh.is_some(), "{d}: no index refresh before installing {packages:?}");
+            Action::InstallPackages {
+                refresh, packages, ..
+            } => {
+                assert!(
+                    refresh.is_some(),
+                    "{d}: no index refresh before installing {packages:?}"
+                );
                 assert!(packages.contains(&"jq".to_string()));
             }
             other => panic!("{d}: {other:?}"),
@@ -458,8 +992,15 @@ fn plugins_build_on_a_service_image() {
         // It installs into the service image's venv, and purges nothing it did not install.
         let install = commands(&p, "install");
         assert_eq!(install[0].program, "/var/lib/openstack/bin/pip");
-        assert!(install[0].args.contains(&"/tmp/networking-baremetal".to_string()));
-        assert!(!commands(&p, "cleanup").iter().any(|c| c.args.iter().any(|a| a == "purge" || a == "remove")), "{d}");
+        assert!(install[0]
+            .args
+            .contains(&"/tmp/networking-baremetal".to_string()));
+        assert!(
+            !commands(&p, "cleanup")
+                .iter()
+                .any(|c| c.args.iter().any(|a| a == "purge" || a == "remove")),
+            "{d}"
+        );
     }
     // Without PLUGIN the same project gets the whole build.
     let p = plan("debian-bookworm", &[("PROJECT", "networking-baremetal")]);
@@ -483,12 +1024,26 @@ fn extra_projects_are_installed_with_the_project_in_one_pip_run() {
     assert_eq!(install.len(), 1);
     let args = &install[0].args;
     let tail: Vec<&str> = args[args.len() - 4..].iter().map(String::as_str).collect();
-    assert_eq!(tail, ["/tmp/nova[osprofiler]", "/tmp/nova-plugin-one", "/tmp/plugin_two", "python-openstackclient"]);
+    assert_eq!(
+        tail,
+        [
+            "/tmp/nova[osprofiler]",
+            "/tmp/nova-plugin-one",
+            "/tmp/plugin_two",
+            "python-openstackclient"
+        ]
+    );
     let e = Config::from_env(
-        &[("PROJECT", "nova"), ("EXTRA_PROJECTS", "../etc")].iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+        &[("PROJECT", "nova"), ("EXTRA_PROJECTS", "../etc")]
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
     )
     .unwrap_err();
-    assert!(e.to_string().contains("EXTRA_PROJECTS entry \"../etc\""), "{e}");
+    assert!(
+        e.to_string().contains("EXTRA_PROJECTS entry \"../etc\""),
+        "{e}"
+    );
 }
 
 /// A minimal PEP 517 backend inside each test project: no setuptools or wheel needed, so pip
@@ -551,7 +1106,12 @@ fn extra_projects_are_pip_installed_with_the_project() {
         std::fs::write(c.paths.sources_dir.join(f), "").unwrap();
     }
     let python = "python3";
-    let venv = std::process::Command::new(python).arg("-m").arg("venv").arg(&c.paths.venv).status().unwrap();
+    let venv = std::process::Command::new(python)
+        .arg("-m")
+        .arg("venv")
+        .arg(&c.paths.venv)
+        .status()
+        .unwrap();
     assert!(venv.success(), "python3 -m venv failed");
 
     let p = plan_with(&c, &distro("debian-bookworm"));
@@ -565,8 +1125,15 @@ fn extra_projects_are_pip_installed_with_the_project() {
         .args(["-c", "import loci_svc, loci_extra_one, loci_extra_two; print(loci_svc.VALUE, loci_extra_one.VALUE, loci_extra_two.VALUE)"])
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "loci_svc loci_extra_one loci_extra_two");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        "loci_svc loci_extra_one loci_extra_two"
+    );
 }
 
 // ------------------------------------------------------------------------------------------
@@ -578,7 +1145,10 @@ fn bookworm_packages() -> BTreeSet<String> {
     let mut all = BTreeSet::new();
     for (service, profiles) in SERVICES.iter().chain([("requirements", &[][..])].iter()) {
         for set in profile_sets(profiles) {
-            let p = plan_with(&config(&[("PROJECT", service), ("PROFILES", &set.join(" "))]), &dist);
+            let p = plan_with(
+                &config(&[("PROJECT", service), ("PROFILES", &set.join(" "))]),
+                &dist,
+            );
             for s in p.steps.iter().filter(|s| s.name != "pydep") {
                 all.extend(s.packages.iter().filter(|x| !x.starts_with('/')).cloned());
             }
@@ -603,7 +1173,13 @@ fn without_candidate(packages: &BTreeSet<String>, policy: &str) -> Vec<String> {
     let mut current: Option<String> = None;
     for line in policy.lines() {
         if !line.starts_with(' ') && line.ends_with(':') {
-            current = Some(line.trim_end_matches(':').split(':').next().unwrap().to_string());
+            current = Some(
+                line.trim_end_matches(':')
+                    .split(':')
+                    .next()
+                    .unwrap()
+                    .to_string(),
+            );
         } else if let (Some(name), Some(v)) = (&current, line.trim().strip_prefix("Candidate:")) {
             candidates.insert(name.clone(), v.trim().to_string());
         }
@@ -618,8 +1194,13 @@ fn without_candidate(packages: &BTreeSet<String>, policy: &str) -> Vec<String> {
 #[test]
 fn apt_cache_policy_parsing() {
     let policy = "apache2:\n  Installed: (none)\n  Candidate: 2.4.62-1~deb12u2\n  Version table:\nlibz-dev:\n  Installed: (none)\n  Candidate: (none)\n";
-    let want: BTreeSet<String> = ["apache2", "libz-dev", "mysql-client"].map(String::from).into();
-    assert_eq!(without_candidate(&want, policy), ["libz-dev", "mysql-client"]);
+    let want: BTreeSet<String> = ["apache2", "libz-dev", "mysql-client"]
+        .map(String::from)
+        .into();
+    assert_eq!(
+        without_candidate(&want, policy),
+        ["libz-dev", "mysql-client"]
+    );
 }
 
 #[test]
@@ -628,15 +1209,27 @@ fn bookworm_package_names_exist() {
     e2e::require_docker();
     let packages = bookworm_packages();
     assert!(packages.len() > 80, "{}", packages.len());
-    let mut args: Vec<String> = ["run", "--rm", "--network", "host", e2e::ROOTFS_IMAGE, "sh", "-c"]
-        .map(String::from)
-        .to_vec();
+    let mut args: Vec<String> = [
+        "run",
+        "--rm",
+        "--network",
+        "host",
+        e2e::ROOTFS_IMAGE,
+        "sh",
+        "-c",
+    ]
+    .map(String::from)
+    .to_vec();
     // The script is a constant; the package names arrive as positional parameters.
     args.push("apt-get update -qq >/dev/null && apt-cache policy \"$@\"".into());
     args.push("apt-cache-policy".into());
     args.extend(packages.iter().cloned());
     let policy = e2e::stdout(e2e::docker().args(&args));
     let missing = without_candidate(&packages, &policy);
-    assert!(missing.is_empty(), "no candidate on Debian bookworm for: {}", missing.join(" "));
+    assert!(
+        missing.is_empty(),
+        "no candidate on Debian bookworm for: {}",
+        missing.join(" ")
+    );
     println!("{} package names of bookworm plans exist", packages.len());
 }

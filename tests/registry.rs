@@ -42,6 +42,13 @@ fn fetch(
 
 /// The wheels of `tag` are in `dest`, the dot-file is not, and nothing else was left around.
 fn assert_wheels(root: &Path, dest: &Path, tag: &str) {
+    for entry in std::fs::read_dir(dest).unwrap() {
+        let name = entry.unwrap().file_name().to_string_lossy().into_owned();
+        assert!(
+            !name.contains("loci-partial"),
+            "staging dir {name} left in dest"
+        );
+    }
     for (name, data) in wheel_files(tag) {
         let path = dest.join(&name);
         if name.starts_with('.') {
@@ -341,6 +348,27 @@ fn a_blob_corrupted_on_the_registry_is_caught_and_nothing_is_left() {
     .unwrap_err();
     assert!(e.contains("does not match its digest"), "{e}");
     assert_nothing_left(root.path());
+
+    // An existing destination is left exactly as it was.
+    std::fs::create_dir(&dest).unwrap();
+    std::fs::write(dest.join("old.whl"), "old").unwrap();
+    let e = fetch(
+        &format!("{}/loci/wheels:bad", reg.host()),
+        &dest,
+        &http(),
+        &TlsConfig::default(),
+    )
+    .unwrap_err();
+    assert!(e.contains("does not match its digest"), "{e}");
+    let left: Vec<_> = std::fs::read_dir(&dest)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(
+        left,
+        vec![std::ffi::OsString::from("old.whl")],
+        "dest is untouched"
+    );
 }
 
 #[test]
@@ -654,17 +682,333 @@ fn loci_fetch_wheels_end_to_end() {
 #[test]
 fn blobs_redirected_to_storage_get_no_registry_credentials() {
     use base64::Engine;
-    let reg = Registry::start(Options { users: vec![("loci".into(), "pw".into())], ..Default::default() });
-    push_image(&reg, "loci/wheels", "redir", &[(gzip(&wheels_tar("s")), DOCKER_LAYER_GZIP)], Flavor::Docker);
-    let basic = format!("Basic {}", base64::engine::general_purpose::STANDARD.encode("loci:pw"));
+    let reg = Registry::start(Options {
+        users: vec![("loci".into(), "pw".into())],
+        ..Default::default()
+    });
+    push_image(
+        &reg,
+        "loci/wheels",
+        "redir",
+        &[(gzip(&wheels_tar("s")), DOCKER_LAYER_GZIP)],
+        Flavor::Docker,
+    );
+    let basic = format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode("loci:pw")
+    );
     let front = redirecting_front(reg.port, &basic);
     let files = tempfile::tempdir().unwrap();
     let host = format!("127.0.0.1:{}", front.port);
-    let f = auth_file(files.path(), &host, serde_json::json!({"username": "loci", "password": "pw"}));
+    let f = auth_file(
+        files.path(),
+        &host,
+        serde_json::json!({"username": "loci", "password": "pw"}),
+    );
     let (root, dest) = scratch();
-    let reg_config = RegistryConfig { protocol: RegistryProtocol::Http, insecure: false, auth_file: Some(f) };
-    fetch(&format!("{host}/loci/wheels:redir"), &dest, &reg_config, &TlsConfig::default()).unwrap();
+    let reg_config = RegistryConfig {
+        protocol: RegistryProtocol::Http,
+        insecure: false,
+        auth_file: Some(f),
+    };
+    fetch(
+        &format!("{host}/loci/wheels:redir"),
+        &dest,
+        &reg_config,
+        &TlsConfig::default(),
+    )
+    .unwrap();
     assert_wheels(root.path(), &dest, "s");
-    assert_eq!(front.storage_requests.load(Ordering::SeqCst), 1, "the blob came from the storage host");
-    assert_eq!(front.storage_saw_authorization.load(Ordering::SeqCst), 0, "the registry's credentials stay with the registry");
+    assert_eq!(
+        front.storage_requests.load(Ordering::SeqCst),
+        1,
+        "the blob came from the storage host"
+    );
+    assert_eq!(
+        front.storage_saw_authorization.load(Ordering::SeqCst),
+        0,
+        "the registry's credentials stay with the registry"
+    );
+}
+
+/// A registry with token auth and its token server; `basic` makes the token server require
+/// those credentials.
+fn token_registry(basic: Option<(&str, &str)>) -> (Registry, TokenServer, tempfile::TempDir) {
+    use base64::Engine;
+    let keys = tempfile::tempdir().unwrap();
+    let issuer = token_issuer(keys.path());
+    let bundle = keys.path().join("bundle.pem");
+    std::fs::copy(&issuer.cert, &bundle).unwrap();
+    let push_token = issuer.token("loci/wheels", &["pull", "push"]);
+    let header = basic.map(|(u, p)| {
+        format!(
+            "Basic {}",
+            base64::engine::general_purpose::STANDARD.encode(format!("{u}:{p}"))
+        )
+    });
+    let server = token_server(issuer, header);
+    let reg = Registry::start(Options {
+        token: Some((server.realm(), bundle, push_token)),
+        ..Default::default()
+    });
+    push_image(
+        &reg,
+        "loci/wheels",
+        "tok",
+        &[(gzip(&wheels_tar("b")), DOCKER_LAYER_GZIP)],
+        Flavor::Docker,
+    );
+    (reg, server, keys)
+}
+
+#[test]
+fn bearer_token_flow_anonymous_and_with_credentials() {
+    // Anonymous: the realm/service of the challenge and the repository's pull scope are used.
+    let (reg, tokens, _keys) = token_registry(None);
+    let (root, dest) = scratch();
+    fetch(
+        &format!("{}/loci/wheels:tok", reg.host()),
+        &dest,
+        &config(RegistryProtocol::Detect),
+        &TlsConfig::default(),
+    )
+    .unwrap();
+    assert_wheels(root.path(), &dest, "b");
+    let asked = tokens.requests.lock().unwrap().clone();
+    assert!(
+        asked.contains(&(
+            "repository:loci/wheels:pull".to_string(),
+            TOKEN_SERVICE.to_string(),
+            false
+        )),
+        "token requests: {asked:?}"
+    );
+
+    // A token server that wants credentials: they come from the auth file; wrong ones are named.
+    let (reg, _tokens, _keys) = token_registry(Some(("robot", "t0ken")));
+    let files = tempfile::tempdir().unwrap();
+    let with = |u: &str, p: &str| RegistryConfig {
+        protocol: RegistryProtocol::Http,
+        insecure: false,
+        auth_file: Some(auth_file(
+            files.path(),
+            &reg.host(),
+            serde_json::json!({"username": u, "password": p}),
+        )),
+    };
+    let (root, dest) = scratch();
+    fetch(
+        &format!("{}/loci/wheels:tok", reg.host()),
+        &dest,
+        &with("robot", "t0ken"),
+        &TlsConfig::default(),
+    )
+    .unwrap();
+    assert_wheels(root.path(), &dest, "b");
+    let (root, dest) = scratch();
+    let e = fetch(
+        &format!("{}/loci/wheels:tok", reg.host()),
+        &dest,
+        &with("robot", "nope"),
+        &TlsConfig::default(),
+    )
+    .unwrap_err();
+    assert!(
+        e.contains("getting a token")
+            && e.contains("401")
+            && e.contains("credentials in REGISTRY_AUTH_FILE were rejected"),
+        "{e}"
+    );
+    let e = fetch(
+        &format!("{}/loci/wheels:tok", reg.host()),
+        &dest,
+        &http(),
+        &TlsConfig::default(),
+    )
+    .unwrap_err();
+    assert!(
+        e.contains("needs credentials") && e.contains("registry-auth"),
+        "{e}"
+    );
+    assert_nothing_left(root.path());
+}
+
+#[test]
+fn busy_and_failing_registries_are_retried_with_backoff() {
+    let reg = Registry::start(Options::default());
+    push_image(
+        &reg,
+        "loci/wheels",
+        "busy",
+        &[(gzip(&wheels_tar("q")), DOCKER_LAYER_GZIP)],
+        Flavor::Docker,
+    );
+    // Two 429s asking for 2 s each, then a 503 without Retry-After: all retried.
+    let front = flaky_front(
+        reg.port,
+        vec![
+            canned("429 Too Many Requests", Some(2)),
+            canned("429 Too Many Requests", Some(2)),
+            canned("503 Service Unavailable", None),
+        ],
+    );
+    let started = std::time::Instant::now();
+    let (root, dest) = scratch();
+    fetch(
+        &format!("127.0.0.1:{}/loci/wheels:busy", front.port),
+        &dest,
+        &http(),
+        &TlsConfig::default(),
+    )
+    .unwrap();
+    assert!(
+        started.elapsed() >= std::time::Duration::from_secs(4),
+        "Retry-After is honoured: {:?}",
+        started.elapsed()
+    );
+    assert_wheels(root.path(), &dest, "q");
+    // A registry failing for good: the error names the status after the retries.
+    let always: Vec<String> = (0..20)
+        .map(|_| canned("502 Bad Gateway", Some(0)))
+        .collect();
+    let front = flaky_front(reg.port, always);
+    let (root, dest) = scratch();
+    let e = fetch(
+        &format!("127.0.0.1:{}/loci/wheels:busy", front.port),
+        &dest,
+        &http(),
+        &TlsConfig::default(),
+    )
+    .unwrap_err();
+    assert!(e.contains("502"), "{e}");
+    assert_eq!(
+        front.requests.load(Ordering::SeqCst),
+        loci::http::ATTEMPTS as usize,
+        "every attempt was made"
+    );
+    assert_nothing_left(root.path());
+}
+
+#[test]
+fn wheels_url_is_streamed_resumed_and_trusted_through_ssl_cert_file() {
+    // A registry's blob URL is an ordinary http(s) URL of a tarball: WHEELS=<url>.
+    let reg = Registry::start(Options::default());
+    let big = noise(2_500_000, 9);
+    let mut files = wheel_files("u");
+    files.push(("big-1.0-py3-none-any.whl".into(), big.clone()));
+    let entries: Vec<(&str, &[u8])> = files
+        .iter()
+        .map(|(n, d)| (n.as_str(), d.as_slice()))
+        .collect();
+    let layer = gzip(&tar(&entries));
+    let digest = reg.push_blob("loci/url", &layer);
+    let proxy = cut_proxy(reg.port, 600_000);
+    let (root, dest) = scratch();
+    let url = format!("http://127.0.0.1:{}/v2/loci/url/blobs/{digest}", proxy.port);
+    loci::extract::from_url(&url, &dest, &TlsConfig::default()).unwrap();
+    assert_eq!(proxy.cuts.load(Ordering::SeqCst), 1);
+    assert!(
+        proxy.saw_range.load(Ordering::SeqCst),
+        "resumed with a Range request"
+    );
+    assert_eq!(
+        std::fs::read(dest.join("big-1.0-py3-none-any.whl")).unwrap(),
+        big
+    );
+    std::fs::remove_file(dest.join("big-1.0-py3-none-any.whl")).unwrap();
+    assert_wheels(root.path(), &dest, "u");
+    // A URL that is not there.
+    let (root, dest) = scratch();
+    let missing = format!("{}/v2/loci/url/blobs/sha256:{}", reg.base(), "1".repeat(64));
+    let e = loci::extract::from_url(&missing, &dest, &TlsConfig::default())
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains(&missing) && e.contains("404"), "{e}");
+    assert_nothing_left(root.path());
+
+    // https: trusted through SSL_CERT_FILE, refused without it.
+    let reg = Registry::start(Options {
+        tls: true,
+        ..Default::default()
+    });
+    let digest = reg.push_blob("loci/url", &gzip(&wheels_tar("v")));
+    let url = format!("{}/v2/loci/url/blobs/{digest}", reg.base());
+    let (root, dest) = scratch();
+    let e = loci::extract::from_url(&url, &dest, &TlsConfig::default())
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("SSL_CERT_FILE") && e.contains(&url), "{e}");
+    assert_nothing_left(root.path());
+    let trusted = TlsConfig {
+        ssl_cert_file: Some(reg.certs.as_ref().unwrap().ca.clone()),
+        ssl_cert_dir: None,
+    };
+    loci::extract::from_url(&url, &dest, &trusted).unwrap();
+    assert_wheels(root.path(), &dest, "v");
+}
+
+#[test]
+fn an_expired_token_during_the_blob_is_renewed() {
+    let (reg, tokens, _keys) = token_registry(None);
+    // The first blob request is refused as if the token had expired.
+    let challenge = format!(
+        "HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: Bearer realm=\"{}\",service=\"{TOKEN_SERVICE}\",scope=\"repository:loci/wheels:pull\"\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+        tokens.realm()
+    );
+    let front = flaky_front_for(reg.port, "/blobs/sha256:", vec![challenge]);
+    let (root, dest) = scratch();
+    fetch(
+        &format!("127.0.0.1:{}/loci/wheels:tok", front.port),
+        &dest,
+        &http(),
+        &TlsConfig::default(),
+    )
+    .unwrap();
+    assert_wheels(root.path(), &dest, "b");
+    let pulls = tokens
+        .requests
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|r| r.0 == "repository:loci/wheels:pull")
+        .count();
+    assert_eq!(pulls, 2, "a new token was fetched for the blob");
+}
+
+#[test]
+fn schema1_manifests_use_the_top_non_empty_layer() {
+    let reg = Registry::start(Options {
+        schema1: true,
+        ..Default::default()
+    });
+    let empty = gzip(&tar(&[]));
+    let blobs = [empty.clone(), gzip(&wheels_tar("one")), base_layer()];
+    let digests: Vec<String> = blobs.iter().map(|b| reg.push_blob("loci/old", b)).collect();
+    // fsLayers lists the top layer first; the metadata-only step on top is a throwaway layer.
+    let manifest = serde_json::json!({
+        "schemaVersion": 1, "name": "loci/old", "tag": "v1", "architecture": "amd64",
+        "fsLayers": digests.iter().map(|d| serde_json::json!({"blobSum": d})).collect::<Vec<_>>(),
+        "history": [
+            {"v1Compatibility": "{\"id\":\"c\",\"parent\":\"b\",\"throwaway\":true}"},
+            {"v1Compatibility": "{\"id\":\"b\",\"parent\":\"a\"}"},
+            {"v1Compatibility": "{\"id\":\"a\"}"},
+        ],
+    });
+    let keys = tempfile::tempdir().unwrap();
+    let signed = sign_schema1(&manifest.to_string(), keys.path());
+    reg.push_manifest(
+        "loci/old",
+        "v1",
+        "application/vnd.docker.distribution.manifest.v1+prettyjws",
+        &signed,
+    );
+    let (root, dest) = scratch();
+    fetch(
+        &format!("{}/loci/old:v1", reg.host()),
+        &dest,
+        &http(),
+        &TlsConfig::default(),
+    )
+    .unwrap();
+    assert_wheels(root.path(), &dest, "one");
 }

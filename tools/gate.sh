@@ -5,7 +5,9 @@
 #     sudo tools/gate.sh                     # everything: hours (the full requirements build)
 #     sudo tools/gate.sh keystone nova       # the requirements image, then only these services
 #
-# 1. the static loci binary (cargo) as a FROM scratch image, LOCI_IMAGE of every build;
+# 1. tools/setup-host.sh (packages, dockerd, the static loci binary), the binary as a FROM
+#    scratch image (LOCI_IMAGE of every build), Debian bookworm (debian:bookworm when the engine
+#    has it, else debootstrap'ed: no container registry needed);
 # 2. the base image (compose service `base`: dockerfiles/debian FROM $LOCI_GATE_FROM), trusting
 #    this host's CA bundle (HTTPS through a re-signing proxy keeps working);
 # 3. the requirements image from the whole 2026.1 upper-constraints.txt (KEEP_ALL_WHEELS=True),
@@ -43,19 +45,19 @@ mkdir -p "$work/logs"
 context="$work/context"
 export LOCI_GATE_CONTEXT="$context"
 export LOCI_GATE_TAG="${LOCI_GATE_TAG:-2026.1}"
+# Packages, dockerd, the static loci binary ($LOCI_BIN) and $DOCKER: shared with tests/run.sh.
+# shellcheck source=setup-host.sh
+source tools/setup-host.sh
+docker="$DOCKER"
+LOCI_BIN="${CARGO_TARGET_DIR:-$repo/target}/x86_64-unknown-linux-gnu/release/loci"
 export DOCKER_BUILDKIT=1 COMPOSE_DOCKER_CLI_BUILD=1
-docker=/usr/bin/docker
-
-log() { printf '\n== %s [%s]\n' "$*" "$(date -u +%H:%M:%S)"; }
 die() { echo "gate.sh: $*" >&2; exit 1; }
 
-"$docker" info >/dev/null 2>&1 || die "docker is not usable (start dockerd, or run tests/run.sh once: it starts one)"
 if "$docker" compose version >/dev/null 2>&1; then
     compose=("$docker" compose -f "$repo/compose.yaml")
-elif command -v docker-compose >/dev/null; then
-    compose=(docker-compose -f "$repo/compose.yaml")
 else
-    die "no compose tool: apt-get install docker-compose (or the docker compose plugin)"
+    command -v docker-compose >/dev/null || apt-get install -y -qq --no-install-recommends docker-compose >/dev/null
+    compose=(docker-compose -f "$repo/compose.yaml")
 fi
 
 cores=$(nproc)
@@ -64,24 +66,42 @@ jobs_default=$(( cores / 4 < mem_gb / 8 ? cores / 4 : mem_gb / 8 ))
 jobs=${LOCI_GATE_JOBS:-$(( jobs_default < 1 ? 1 : jobs_default ))}
 
 # ---------------------------------------------------------------------------------------------
-# 1. loci
-log "static loci binary"
-if ! command -v cargo >/dev/null; then
-    for c in "$HOME/.cargo/bin" /root/.cargo/bin /usr/local/cargo/bin; do
-        if [ -x "$c/cargo" ]; then export PATH="$c:$PATH"; break; fi
-    done
-fi
-RUSTFLAGS="-C target-feature=+crt-static" cargo build --release --target x86_64-unknown-linux-gnu
+# 1. loci, as an image holding only /loci (every build's LOCI_IMAGE)
+log "loci binary image"
 bin_ctx="$work/loci-image"
 rm -rf "$bin_ctx"; mkdir -p "$bin_ctx"
-cp target/x86_64-unknown-linux-gnu/release/loci "$bin_ctx/loci"
+cp "$LOCI_BIN" "$bin_ctx/loci"
 printf 'FROM scratch\nCOPY loci /loci\nENTRYPOINT ["/loci"]\n' > "$bin_ctx/Dockerfile"
 "$docker" build -q --network host -t loci-gate/loci:latest "$bin_ctx" >/dev/null
 export LOCI_GATE_LOCI_IMAGE=loci-gate/loci:latest
 
+# Debian bookworm: debian:bookworm when the engine has it, else debootstrap (no registry needed;
+# the same image tools/build-keystone.sh makes).
+if [ -z "${LOCI_GATE_FROM:-}" ]; then
+    if "$docker" image inspect debian:bookworm >/dev/null 2>&1; then
+        export LOCI_GATE_FROM=debian:bookworm
+    else
+        export LOCI_GATE_FROM=loci/debian:bookworm-minbase
+        if ! "$docker" image inspect "$LOCI_GATE_FROM" >/dev/null 2>&1; then
+            log "debootstrap --variant=minbase bookworm"
+            rootfs="$work/rootfs"
+            rm -rf "$rootfs"
+            debootstrap --variant=minbase bookworm "$rootfs" http://deb.debian.org/debian >/dev/null
+            rm -rf "$rootfs"/var/cache/apt/archives/*.deb "$rootfs"/var/cache/apt/*.bin "$rootfs"/var/lib/apt/lists/* \
+                "$rootfs"/usr/share/doc/* "$rootfs"/usr/share/man/* "$rootfs"/usr/share/info/* \
+                "$rootfs"/usr/share/locale/* "$rootfs"/var/log/*.log
+            tar -C "$rootfs" -c . | "$docker" import --change 'CMD ["bash"]' - "$LOCI_GATE_FROM"
+            rm -rf "$rootfs"
+        fi
+    fi
+fi
+# debootstrap's sources have no updates and security suites: the base image adds them.
+export LOCI_GATE_APT_MIRROR="${LOCI_GATE_APT_MIRROR-http://deb.debian.org/debian}"
+export LOCI_GATE_APT_SECURITY_MIRROR="${LOCI_GATE_APT_SECURITY_MIRROR-http://deb.debian.org/debian-security}"
+
 # ---------------------------------------------------------------------------------------------
 # 2. base
-log "base image (FROM ${LOCI_GATE_FROM:-debian:bookworm})"
+log "base image (FROM $LOCI_GATE_FROM)"
 base_ctx="$work/base-context"
 rm -rf "$base_ctx"; mkdir -p "$base_ctx/certs"
 cp dockerfiles/debian/Dockerfile dockerfiles/debian/base.sh "$base_ctx/"
@@ -89,6 +109,14 @@ cp dockerfiles/debian/certs/*.crt dockerfiles/debian/certs/*.pem "$base_ctx/cert
 if [ -s /etc/ssl/certs/ca-certificates.crt ]; then cp /etc/ssl/certs/ca-certificates.crt "$base_ctx/certs/host-ca.crt"; fi
 export LOCI_GATE_BASE_CONTEXT="$base_ctx"
 "${compose[@]}" build base > "$work/logs/base.log" 2>&1 || { tail -40 "$work/logs/base.log"; die "the base image failed (log: $work/logs/base.log)"; }
+
+# A source tree as a git repository, so that pbr and /etc/image_info/project.txt see a commit.
+commit_tree() { # DIR TAG
+    git -C "$1" init -q -b master
+    git -C "$1" add -A
+    git -C "$1" -c user.name=loci -c user.email=loci@localhost commit -q -m "$2"
+    git -C "$1" tag "$2"
+}
 
 # ---------------------------------------------------------------------------------------------
 # The build context: the Dockerfile, the dependency lists, and a data dir of our own.
@@ -101,6 +129,7 @@ fi
 if [ -n "$constraints" ]; then
     mkdir -p "$context/data/requirements"
     cp "$constraints/upper-constraints.txt" "$constraints/global-requirements.txt" "$context/data/requirements/"
+    commit_tree "$context/data/requirements" 2026.1
 fi
 if [ -n "${LOCI_GATE_REQUIREMENTS_ONLY:-}" ]; then
     cp "$LOCI_GATE_REQUIREMENTS_ONLY" "$context/data/requirements-only.txt"
@@ -167,6 +196,8 @@ if [ "${LOCI_GATE_SOURCES:-git}" = pypi ]; then
         tar -xzf "$sdist" -C "$unpack"
         mv "$unpack"/*/ "$context/data/$s"
         rmdir "$unpack"
+        version=$(basename "$sdist" .tar.gz); version=${version##*-}
+        commit_tree "$context/data/$s" "$version"
         echo "$s: $(basename "$sdist")"
     done
 fi

@@ -274,8 +274,7 @@ fn platform_atoms(d: &DistroInfo) -> (HashSet<String>, PackageManager, Option<St
     };
     atoms.insert(id.clone());
     bits(&mut atoms, &id);
-    let pm;
-    match id.as_str() {
+    let pm = match id.as_str() {
         "debian" | "ubuntu" | "pop" => {
             atoms.insert("dpkg".into());
             let py3 = match id.as_str() {
@@ -284,7 +283,7 @@ fn platform_atoms(d: &DistroInfo) -> (HashSet<String>, PackageManager, Option<St
                 _ => true,
             };
             atoms.insert(if py3 { PY3 } else { PY2 }.into());
-            pm = PackageManager::Dpkg;
+            PackageManager::Dpkg
         }
         "amzn"
         | "amazonami"
@@ -348,22 +347,22 @@ fn platform_atoms(d: &DistroInfo) -> (HashSet<String>, PackageManager, Option<St
                 atoms.insert("redhat".into());
             }
             atoms.insert("rpm".into());
-            pm = PackageManager::Rpm;
+            PackageManager::Rpm
         }
         "gentoo" => {
             atoms.insert("emerge".into());
-            pm = PackageManager::Emerge;
+            PackageManager::Emerge
         }
         "arch" | "manjaro" => {
             atoms.insert("pacman".into());
-            pm = PackageManager::Pacman;
+            PackageManager::Pacman
         }
         "alpine" => {
             atoms.insert("apk".into());
-            pm = PackageManager::Apk;
+            PackageManager::Apk
         }
-        _ => pm = PackageManager::Unknown,
-    }
+        _ => PackageManager::Unknown,
+    };
     (atoms, pm, error)
 }
 

@@ -33,7 +33,8 @@ fn pkgs(text: &str, platform: &Platform, profiles: &[&str]) -> Vec<String> {
 
 #[test]
 fn parses_names_selectors_and_versions() {
-    let f = parse("foo [platform:dpkg !nova (a !b) ()] >=1.0,<2:3-1 # why\n# comment\n\n   \nbar\n");
+    let f =
+        parse("foo [platform:dpkg !nova (a !b) ()] >=1.0,<2:3-1 # why\n# comment\n\n   \nbar\n");
     assert_eq!(f.rules.len(), 2);
     let r = &f.rules[0];
     assert_eq!(r.name, "foo");
@@ -88,31 +89,34 @@ fn accepts_what_the_peg_grammar_accepts() {
         parse(text);
     }
     assert_eq!(parse("foo#c").rules[0].name, "foo");
-    assert_eq!(parse("foo [a] <=1.0-1-2").rules[0].versions[0].version, "1.0-1-2");
+    assert_eq!(
+        parse("foo [a] <=1.0-1-2").rules[0].versions[0].version,
+        "1.0-1-2"
+    );
     assert_eq!(parse("foo\r\nbar\rbaz").rules.len(), 3);
 }
 
 #[test]
 fn rejects_what_the_peg_grammar_rejects() {
     for text in [
-        "x\n",                // names have two characters at least
-        " foo\n",             // no leading white space
-        "foo \n",             // no trailing white space
-        "foo\t[a]\n",         // tabs are not white space
-        "foo[a]\n",           // the selector needs a space before it
-        "foo [A]\n",          // profiles are lower case
-        "foo [a_b]\n",        // and have no underscores
-        "foo [a\n",           // unclosed selector
-        "foo [(a]\n",         // unclosed group
-        "foo [((a))]\n",      // no nested groups
-        "foo [a] [b]\n",      // one selector
-        "foo >= 1.0\n",       // no space after the operator
-        "foo >=1.0 [a]\n",    // selector before versions
-        "foo >=1.0,\n",       // dangling comma
-        "foo >=a\n",          // versions start with a digit
-        "foo >=1:a\n",        // an epoch must be followed by a version
-        "foo >=1.0-\n",       // a revision after '-'
-        "foo [! a]\n",        // '!' sticks to the profile
+        "x\n",             // names have two characters at least
+        " foo\n",          // no leading white space
+        "foo \n",          // no trailing white space
+        "foo\t[a]\n",      // tabs are not white space
+        "foo[a]\n",        // the selector needs a space before it
+        "foo [A]\n",       // profiles are lower case
+        "foo [a_b]\n",     // and have no underscores
+        "foo [a\n",        // unclosed selector
+        "foo [(a]\n",      // unclosed group
+        "foo [((a))]\n",   // no nested groups
+        "foo [a] [b]\n",   // one selector
+        "foo >= 1.0\n",    // no space after the operator
+        "foo >=1.0 [a]\n", // selector before versions
+        "foo >=1.0,\n",    // dangling comma
+        "foo >=a\n",       // versions start with a digit
+        "foo >=1:a\n",     // an epoch must be followed by a version
+        "foo >=1.0-\n",    // a revision after '-'
+        "foo [! a]\n",     // '!' sticks to the profile
     ] {
         parse_err(text);
     }
@@ -121,7 +125,10 @@ fn rejects_what_the_peg_grammar_rejects() {
 #[test]
 fn parse_errors_name_file_line_and_expectation() {
     let e = parse_err("good [a]\n# fine\nbad [a b\n");
-    assert!(e.starts_with("t.txt:3:9: bindep syntax error: expected a profile name"), "{e}");
+    assert!(
+        e.starts_with("t.txt:3:9: bindep syntax error: expected a profile name"),
+        "{e}"
+    );
     assert!(e.contains("bad [a b\n"), "{e}");
     assert!(e.contains("hint:"), "{e}");
     let e = parse_err("ok\nfoo \n");
@@ -137,14 +144,23 @@ fn parse_errors_name_file_line_and_expectation() {
 #[test]
 fn profiles_lists_user_profiles_sorted_including_grouped_platforms() {
     let f = parse("a1 [platform:dpkg zed (nova platform:rpm) !ceph]\nb1 [alpha]\n");
-    assert_eq!(f.profiles(), vec!["alpha", "ceph", "nova", "platform:rpm", "zed"]);
+    assert_eq!(
+        f.profiles(),
+        vec!["alpha", "ceph", "nova", "platform:rpm", "zed"]
+    );
 }
 
 #[test]
 fn empty_selector_and_no_selector_are_always_active() {
     let text = "libxml2 []\nplain\nspaced [ ]\n";
-    assert_eq!(pkgs(text, &bookworm(), &[]), vec!["libxml2", "plain", "spaced"]);
-    assert_eq!(pkgs(text, &rocky(), &["nova"]), vec!["libxml2", "plain", "spaced"]);
+    assert_eq!(
+        pkgs(text, &bookworm(), &[]),
+        vec!["libxml2", "plain", "spaced"]
+    );
+    assert_eq!(
+        pkgs(text, &rocky(), &["nova"]),
+        vec!["libxml2", "plain", "spaced"]
+    );
 }
 
 #[test]
@@ -168,12 +184,27 @@ grouped-platform [(platform:rpm nova)]
 mixed [nova (cinder ceph)]
 ";
     // (expected lists as printed by bindep 2.14 for the same file and profiles)
-    assert_eq!(pkgs(text, &bookworm(), &["nova"]), vec!["both", "negplat", "groupneg", "mixed"]);
-    assert_eq!(pkgs(text, &bookworm(), &["nova", "ceph"]), vec!["both", "negplat", "group", "mixed"]);
-    assert_eq!(pkgs(text, &bookworm(), &["cinder", "ceph"]), vec!["negplat", "neguser", "group", "mixed"]);
+    assert_eq!(
+        pkgs(text, &bookworm(), &["nova"]),
+        vec!["both", "negplat", "groupneg", "mixed"]
+    );
+    assert_eq!(
+        pkgs(text, &bookworm(), &["nova", "ceph"]),
+        vec!["both", "negplat", "group", "mixed"]
+    );
+    assert_eq!(
+        pkgs(text, &bookworm(), &["cinder", "ceph"]),
+        vec!["negplat", "neguser", "group", "mixed"]
+    );
     assert_eq!(
         pkgs(text, &rocky(), &["nova"]),
-        vec!["plat", "negonly-platform-user", "groupneg", "grouped-platform", "mixed"]
+        vec![
+            "plat",
+            "negonly-platform-user",
+            "groupneg",
+            "grouped-platform",
+            "mixed"
+        ]
     );
     // no user profile asked for and none negated: platform alone decides
     assert_eq!(pkgs(text, &rocky(), &["other"]), vec!["plat", "neguser"]);
@@ -182,7 +213,10 @@ mixed [nova (cinder ceph)]
 #[test]
 fn negation_wins_over_a_positive_match() {
     let text = "x1 [nova !ceph]\nx2 [(nova) !ceph]\n";
-    assert_eq!(pkgs(text, &bookworm(), &["nova", "ceph"]), Vec::<String>::new());
+    assert_eq!(
+        pkgs(text, &bookworm(), &["nova", "ceph"]),
+        Vec::<String>::new()
+    );
     assert_eq!(pkgs(text, &bookworm(), &["nova"]), vec!["x1", "x2"]);
 }
 
@@ -194,8 +228,14 @@ libldap-2.5-0 [platform:dpkg (keystone ldap jammy)]
 libldap2 [platform:dpkg (keystone ldap noble)]
 libxml2 []
 ";
-    assert_eq!(pkgs(text, &bookworm(), &["keystone", "ldap", "bookworm"]), vec!["libldap-2.4-2", "libxml2"]);
-    assert_eq!(pkgs(text, &bookworm(), &["keystone", "ldap", "jammy"]), vec!["libldap-2.5-0", "libxml2"]);
+    assert_eq!(
+        pkgs(text, &bookworm(), &["keystone", "ldap", "bookworm"]),
+        vec!["libldap-2.4-2", "libxml2"]
+    );
+    assert_eq!(
+        pkgs(text, &bookworm(), &["keystone", "ldap", "jammy"]),
+        vec!["libldap-2.5-0", "libxml2"]
+    );
     assert_eq!(pkgs(text, &rocky(), &["keystone", "ldap"]), vec!["libxml2"]);
 }
 
@@ -231,10 +271,19 @@ fn platform_profiles_follow_distro_quirks() {
     // Debian sid: no VERSION_ID, the release comes from /etc/debian_version when known
     let sid = "ID=debian\nVERSION_CODENAME=trixie\nPRETTY_NAME=\"Debian GNU/Linux trixie/sid\"\n";
     let p = os(sid);
-    assert!(p.profiles.contains(&"platform:debian-".to_string()), "{:?}", p.profiles);
+    assert!(
+        p.profiles.contains(&"platform:debian-".to_string()),
+        "{:?}",
+        p.profiles
+    );
     assert!(p.profiles.contains(&"platform:base-py3".to_string()));
     let p = Platform::from_os_release_with(&OsRelease::parse(sid), Some("trixie/sid\n"));
-    assert!(p.profiles.contains(&"platform:debian-trixie/sid".to_string()), "{:?}", p.profiles);
+    assert!(
+        p.profiles
+            .contains(&"platform:debian-trixie/sid".to_string()),
+        "{:?}",
+        p.profiles
+    );
     // the version in PRETTY_NAME, the codename in VERSION after a comma
     let p = os("ID=frob\nVERSION=\"3 beta, Blue Moon\"\nPRETTY_NAME=\"Frob release 3.1.7 (x)\"\n");
     assert_eq!(
@@ -242,8 +291,12 @@ fn platform_profiles_follow_distro_quirks() {
         "platform:frob platform:frob-3 platform:frob-3.1 platform:frob-3.1.7 platform:frob-blue platform:frob-blue-moon"
     );
     // Oracle Linux is normalised to `oracle`; old CentOS is base-py2
-    assert!(os("ID=ol\nVERSION_ID=9.4\n").profiles.contains(&"platform:oracle-9.4".to_string()));
-    assert!(os("ID=centos\nVERSION_ID=7\n").profiles.contains(&"platform:base-py2".to_string()));
+    assert!(os("ID=ol\nVERSION_ID=9.4\n")
+        .profiles
+        .contains(&"platform:oracle-9.4".to_string()));
+    assert!(os("ID=centos\nVERSION_ID=7\n")
+        .profiles
+        .contains(&"platform:base-py2".to_string()));
     // bindep crashes on these; we report an error instead
     assert!(os("ID=rocky\n").error.is_some());
     assert!(os("NAME=x\n").error.is_some());
@@ -251,12 +304,27 @@ fn platform_profiles_follow_distro_quirks() {
 
 #[test]
 fn codename_and_release_line_parsing() {
-    assert_eq!(codename_from_version("22.04.5 LTS (Jammy Jellyfish)").as_deref(), Some("Jammy Jellyfish"));
-    assert_eq!(codename_from_version("14.04.6 LTS, Trusty Tahr").as_deref(), Some("Trusty Tahr"));
+    assert_eq!(
+        codename_from_version("22.04.5 LTS (Jammy Jellyfish)").as_deref(),
+        Some("Jammy Jellyfish")
+    );
+    assert_eq!(
+        codename_from_version("14.04.6 LTS, Trusty Tahr").as_deref(),
+        Some("Trusty Tahr")
+    );
     assert_eq!(codename_from_version("9"), None);
     assert_eq!(codename_from_version("1, 2").as_deref(), Some(" "));
-    assert_eq!(version_from_release_line("CentOS Linux release 7.9.2009 (Core)").as_deref(), Some("7.9.2009"));
-    assert_eq!(version_from_release_line("Ubuntu 22.04.5 LTS").as_deref(), Some("22.04.5"));
-    assert_eq!(version_from_release_line("Debian GNU/Linux trixie/sid"), None);
+    assert_eq!(
+        version_from_release_line("CentOS Linux release 7.9.2009 (Core)").as_deref(),
+        Some("7.9.2009")
+    );
+    assert_eq!(
+        version_from_release_line("Ubuntu 22.04.5 LTS").as_deref(),
+        Some("22.04.5")
+    );
+    assert_eq!(
+        version_from_release_line("Debian GNU/Linux trixie/sid"),
+        None
+    );
     assert_eq!(version_from_release_line("Arch Linux"), None);
 }

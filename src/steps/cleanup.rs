@@ -197,7 +197,7 @@ mod tests {
         std::fs::create_dir_all(tmp.join("keystone/.git")).unwrap();
         std::fs::write(tmp.join("upper-constraints.txt"), "x").unwrap();
         std::fs::write(d.path().join("machine-id"), "x").unwrap();
-        remove(&[tmp.clone()], true).unwrap();
+        remove(std::slice::from_ref(&tmp), true).unwrap();
         assert!(tmp.exists());
         assert_eq!(std::fs::read_dir(&tmp).unwrap().count(), 0);
         remove(&[d.path().join("machine-id"), d.path().join("nope")], false).unwrap();

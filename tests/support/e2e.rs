@@ -65,7 +65,9 @@ pub fn docker() -> Command {
 
 /// Runs a command, panicking with its output when it fails.
 pub fn check(cmd: &mut Command) -> Output {
-    let out = cmd.output().unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
+    let out = cmd
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
     if !out.status.success() {
         panic!(
             "{cmd:?} failed ({}):\n--- stdout\n{}\n--- stderr\n{}",
@@ -78,7 +80,9 @@ pub fn check(cmd: &mut Command) -> Output {
 }
 
 pub fn stdout(cmd: &mut Command) -> String {
-    String::from_utf8_lossy(&check(cmd).stdout).trim().to_string()
+    String::from_utf8_lossy(&check(cmd).stdout)
+        .trim()
+        .to_string()
 }
 
 /// Fails the test (not skips it) when Docker is not usable.
@@ -113,7 +117,13 @@ pub fn image_id(image: &str) -> String {
 
 pub fn image_label(image: &str, label: &str) -> Option<String> {
     let out = docker()
-        .args(["image", "inspect", "--format", &format!("{{{{index .Config.Labels \"{label}\"}}}}"), image])
+        .args([
+            "image",
+            "inspect",
+            "--format",
+            &format!("{{{{index .Config.Labels \"{label}\"}}}}"),
+            image,
+        ])
         .output()
         .ok()?;
     let v = String::from_utf8_lossy(&out.stdout).trim().to_string();
@@ -143,7 +153,9 @@ pub fn docker_build(name: &str, args: &[String], context: &Path) -> Duration {
     let log_path = logs.join(format!("{name}.log"));
     let log = fs::File::create(&log_path).unwrap();
     let mut cmd = docker();
-    cmd.args(["build", "--network", "host", "--progress", "plain"]).args(args).arg(context);
+    cmd.args(["build", "--network", "host", "--progress", "plain"])
+        .args(args)
+        .arg(context);
     eprintln!("+ {cmd:?}");
     let started = Instant::now();
     let status = cmd
@@ -170,18 +182,29 @@ pub fn docker_build(name: &str, args: &[String], context: &Path) -> Duration {
 /// Prints a line of the report and appends it to target/e2e/timings.txt (tests/run.sh shows it).
 pub fn record(line: &str) {
     println!("{line}");
-    if let Ok(mut f) = fs::OpenOptions::new().create(true).append(true).open(work_dir().join("timings.txt")) {
+    if let Ok(mut f) = fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(work_dir().join("timings.txt"))
+    {
         let _ = writeln!(f, "{line}");
     }
 }
 
 pub fn build_args(pairs: &[(&str, &str)]) -> Vec<String> {
-    pairs.iter().flat_map(|(k, v)| ["--build-arg".to_string(), format!("{k}={v}")]).collect()
+    pairs
+        .iter()
+        .flat_map(|(k, v)| ["--build-arg".to_string(), format!("{k}={v}")])
+        .collect()
 }
 
 /// A free TCP port on 127.0.0.1.
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 pub fn wait_for_port(port: u16, what: &str, child: &mut Child) {
@@ -231,7 +254,11 @@ pub fn git_daemon(base: &Path) -> Server {
         .spawn()
         .expect("git daemon (install git)");
     wait_for_port(port, "git daemon", &mut child);
-    Server { child, port, _dir: None }
+    Server {
+        child,
+        port,
+        _dir: None,
+    }
 }
 
 /// Debian's `docker-registry` on 127.0.0.1 (plain http; docker trusts 127.0.0.0/8 without TLS).
@@ -255,21 +282,36 @@ pub fn registry() -> Server {
         .spawn()
         .expect("docker-registry (apt-get install docker-registry)");
     wait_for_port(port, "docker-registry", &mut child);
-    Server { child, port, _dir: Some(dir) }
+    Server {
+        child,
+        port,
+        _dir: Some(dir),
+    }
 }
 
 /// A static HTTP server on 127.0.0.1 serving `dir` (python3's http.server).
 pub fn http_server(dir: &Path) -> Server {
     let port = free_port();
     let mut child = Command::new("python3")
-        .args(["-m", "http.server", "--bind", "127.0.0.1", &port.to_string(), "--directory"])
+        .args([
+            "-m",
+            "http.server",
+            "--bind",
+            "127.0.0.1",
+            &port.to_string(),
+            "--directory",
+        ])
         .arg(dir)
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
         .expect("python3");
     wait_for_port(port, "python3 -m http.server", &mut child);
-    Server { child, port, _dir: None }
+    Server {
+        child,
+        port,
+        _dir: None,
+    }
 }
 
 // --------------------------------------------------------------------------------------------
@@ -300,7 +342,11 @@ pub fn loci_image() -> String {
             let ctx = tempfile::tempdir().unwrap();
             fs::write(ctx.path().join("loci"), &bin).unwrap();
             set_mode(&ctx.path().join("loci"), 0o755);
-            fs::write(ctx.path().join("Dockerfile"), "FROM scratch\nCOPY loci /loci\nENTRYPOINT [\"/loci\"]\n").unwrap();
+            fs::write(
+                ctx.path().join("Dockerfile"),
+                "FROM scratch\nCOPY loci /loci\nENTRYPOINT [\"/loci\"]\n",
+            )
+            .unwrap();
             docker_build("loci-binary-image", &["-t".into(), tag.clone()], ctx.path());
             tag
         })
@@ -357,9 +403,15 @@ pub fn slim_image() -> String {
 
 /// `a | b`, both checked.
 pub fn pipe(a: &mut Command, b: &mut Command) {
-    let mut first = a.stdout(Stdio::piped()).spawn().unwrap_or_else(|e| panic!("{a:?}: {e}"));
+    let mut first = a
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("{a:?}: {e}"));
     let out = first.stdout.take().unwrap();
-    let second = b.stdin(out).output().unwrap_or_else(|e| panic!("{b:?}: {e}"));
+    let second = b
+        .stdin(out)
+        .output()
+        .unwrap_or_else(|e| panic!("{b:?}: {e}"));
     let st = first.wait().unwrap();
     assert!(st.success(), "{a:?} failed: {st}");
     assert!(
@@ -397,9 +449,17 @@ pub fn base_image() -> String {
                 ("FROM", &from),
                 // The debootstrap sources have no updates/security suites: the mirror args add them.
                 ("APT_MIRROR", "http://deb.debian.org/debian"),
-                ("APT_SECURITY_MIRROR", "http://deb.debian.org/debian-security"),
+                (
+                    "APT_SECURITY_MIRROR",
+                    "http://deb.debian.org/debian-security",
+                ),
             ]);
-            args.extend(["--label".into(), format!("loci.test.inputs={hash}"), "-t".into(), tag.clone()]);
+            args.extend([
+                "--label".into(),
+                format!("loci.test.inputs={hash}"),
+                "-t".into(),
+                tag.clone(),
+            ]);
             args.extend(["-t".into(), "loci-test/base:debian".into()]);
             docker_build("base-debian", &args, ctx.path());
             tag
@@ -434,7 +494,10 @@ impl Context {
     }
     /// `-f <repo>/Dockerfile`, FROM the test base and LOCI_IMAGE the test binary image.
     pub fn args(&self, base: &str, extra: &[(&str, &str)]) -> Vec<String> {
-        let mut args = vec!["-f".to_string(), root().join("Dockerfile").display().to_string()];
+        let mut args = vec![
+            "-f".to_string(),
+            root().join("Dockerfile").display().to_string(),
+        ];
         args.extend(build_args(&[("FROM", base), ("LOCI_IMAGE", &loci_image())]));
         args.extend(build_args(extra));
         args
@@ -478,11 +541,14 @@ pub fn keystone_sdist() -> PathBuf {
     let dl = work_dir().join("downloads");
     fs::create_dir_all(&dl).unwrap();
     let find = || -> Option<PathBuf> {
-        fs::read_dir(&dl).ok()?.filter_map(|e| e.ok().map(|e| e.path())).find(|p| {
-            p.file_name()
-                .and_then(|n| n.to_str())
-                .is_some_and(|n| n.starts_with("keystone-29.") && n.ends_with(".tar.gz"))
-        })
+        fs::read_dir(&dl)
+            .ok()?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .find(|p| {
+                p.file_name()
+                    .and_then(|n| n.to_str())
+                    .is_some_and(|n| n.starts_with("keystone-29.") && n.ends_with(".tar.gz"))
+            })
     };
     if let Some(p) = find() {
         return p;
@@ -506,7 +572,10 @@ pub fn keystone_sdist() -> PathBuf {
 pub fn keystone_repo(base: &Path) -> (PathBuf, String) {
     let sdist = keystone_sdist();
     let name = sdist.file_name().unwrap().to_str().unwrap().to_string();
-    let version = name.trim_start_matches("keystone-").trim_end_matches(".tar.gz").to_string();
+    let version = name
+        .trim_start_matches("keystone-")
+        .trim_end_matches(".tar.gz")
+        .to_string();
     let unpack = tempfile::tempdir_in(base).unwrap();
     let gz = flate2::read::GzDecoder::new(fs::File::open(&sdist).unwrap());
     tar::Archive::new(gz).unpack(unpack.path()).unwrap();
@@ -514,11 +583,25 @@ pub fn keystone_repo(base: &Path) -> (PathBuf, String) {
     fs::rename(unpack.path().join(format!("keystone-{version}")), &repo).unwrap();
     git(&repo, &["init", "-q", "-b", "master"]);
     git(&repo, &["add", "-A"]);
-    git(&repo, &["commit", "-q", "-m", &format!("keystone {version} from its sdist")]);
+    git(
+        &repo,
+        &[
+            "commit",
+            "-q",
+            "-m",
+            &format!("keystone {version} from its sdist"),
+        ],
+    );
     git(&repo, &["tag", "-a", &version, "-m", &version]);
-    let mut f = fs::OpenOptions::new().append(true).open(repo.join("README.rst")).unwrap();
+    let mut f = fs::OpenOptions::new()
+        .append(true)
+        .open(repo.join("README.rst"))
+        .unwrap();
     writeln!(f, "\nGerrit change under review (loci e2e tests).").unwrap();
-    git(&repo, &["commit", "-q", "-a", "-m", "A change under review"]);
+    git(
+        &repo,
+        &["commit", "-q", "-a", "-m", "A change under review"],
+    );
     git(&repo, &["update-ref", GERRIT_REF, "HEAD"]);
     git(&repo, &["reset", "-q", "--hard", &version]);
     (repo, version)
@@ -539,9 +622,21 @@ pub fn requirements_image() -> String {
             let base = base_image();
             let loci = loci_image();
             let full = std::env::var("LOCI_E2E_FULL_REQUIREMENTS").is_ok_and(|v| v == "1");
-            let upper = read(root().join(REQUIREMENTS_FIXTURES).join("upper-constraints.txt"));
-            let global = read(root().join(REQUIREMENTS_FIXTURES).join("global-requirements.txt"));
-            let closure = if full { Vec::new() } else { read(root().join(CLOSURE_FIXTURE)) };
+            let upper = read(
+                root()
+                    .join(REQUIREMENTS_FIXTURES)
+                    .join("upper-constraints.txt"),
+            );
+            let global = read(
+                root()
+                    .join(REQUIREMENTS_FIXTURES)
+                    .join("global-requirements.txt"),
+            );
+            let closure = if full {
+                Vec::new()
+            } else {
+                read(root().join(CLOSURE_FIXTURE))
+            };
             let hash = hash_parts(&[
                 &upper,
                 &global,
@@ -562,7 +657,10 @@ pub fn requirements_image() -> String {
             let ctx = Context::new();
             let mut extra: Vec<(&str, String)> = vec![
                 ("PROJECT", "requirements".into()),
-                ("PROJECT_REPO", format!("git://127.0.0.1:{}/requirements", daemon.port)),
+                (
+                    "PROJECT_REPO",
+                    format!("git://127.0.0.1:{}/requirements", daemon.port),
+                ),
                 ("PROJECT_REF", "stable/2026.1".into()),
                 ("PROJECT_RELEASE", "2026.1".into()),
                 // Every wheel of the closure, not only the compiled ones: the tarball made from
@@ -571,11 +669,19 @@ pub fn requirements_image() -> String {
             ];
             if !full {
                 fs::write(ctx.data().join("requirements-only.txt"), &closure).unwrap();
-                extra.push(("REQUIREMENTS_ONLY_FILE", "/tmp/requirements-only.txt".into()));
+                extra.push((
+                    "REQUIREMENTS_ONLY_FILE",
+                    "/tmp/requirements-only.txt".into(),
+                ));
             }
             let extra: Vec<(&str, &str)> = extra.iter().map(|(k, v)| (*k, v.as_str())).collect();
             let mut args = ctx.args(&base, &extra);
-            args.extend(["--label".into(), format!("loci.test.inputs={hash}"), "-t".into(), tag.clone()]);
+            args.extend([
+                "--label".into(),
+                format!("loci.test.inputs={hash}"),
+                "-t".into(),
+                tag.clone(),
+            ]);
             docker_build("requirements", &args, ctx.path());
             drop(daemon);
             tag
@@ -588,10 +694,17 @@ pub fn requirements_image() -> String {
 pub fn export_wheels(image: &str, dest: &Path) -> usize {
     let name = format!("loci-test-export-{}-{}", std::process::id(), free_port());
     check(docker().args(["create", "--name", &name, image, "/nothing"]));
-    let mut child = docker().args(["export", &name]).stdout(Stdio::piped()).spawn().unwrap();
+    let mut child = docker()
+        .args(["export", &name])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
     let mut input = tar::Archive::new(child.stdout.take().unwrap());
     let out = fs::File::create(dest).unwrap();
-    let mut builder = tar::Builder::new(flate2::write::GzEncoder::new(out, flate2::Compression::fast()));
+    let mut builder = tar::Builder::new(flate2::write::GzEncoder::new(
+        out,
+        flate2::Compression::fast(),
+    ));
     let mut wheels = 0;
     for entry in input.entries().unwrap() {
         let mut entry = entry.unwrap();
@@ -609,7 +722,9 @@ pub fn export_wheels(image: &str, dest: &Path) -> usize {
         header.set_size(data.len() as u64);
         header.set_mode(0o644);
         header.set_cksum();
-        builder.append_data(&mut header, &name, data.as_slice()).unwrap();
+        builder
+            .append_data(&mut header, &name, data.as_slice())
+            .unwrap();
     }
     builder.into_inner().unwrap().finish().unwrap();
     let _ = child.wait();
@@ -668,17 +783,45 @@ fi
 "#;
         check(
             docker()
-                .args(["run", "-d", "--name", &name, "--network", "host", "--user", "keystone"])
+                .args([
+                    "run",
+                    "-d",
+                    "--name",
+                    &name,
+                    "--network",
+                    "host",
+                    "--user",
+                    "keystone",
+                ])
                 .arg("-v")
-                .arg(format!("{}:/etc/keystone/keystone.conf:ro", conf.path().join("keystone.conf").display()))
-                .args([image, "sh", "-c", script, "keystone-e2e", &port.to_string(), ADMIN_PASSWORD]),
+                .arg(format!(
+                    "{}:/etc/keystone/keystone.conf:ro",
+                    conf.path().join("keystone.conf").display()
+                ))
+                .args([
+                    image,
+                    "sh",
+                    "-c",
+                    script,
+                    "keystone-e2e",
+                    &port.to_string(),
+                    ADMIN_PASSWORD,
+                ]),
         );
-        Keystone { name, port, _conf: conf }
+        Keystone {
+            name,
+            port,
+            _conf: conf,
+        }
     }
 
     pub fn logs(&self) -> String {
         let out = docker().args(["logs", &self.name]).output().unwrap();
-        format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
     }
 
     /// POST /v3/auth/tokens with the admin password until keystone answers (or 180 s pass);
@@ -711,9 +854,17 @@ fi
                     return (resp.status().as_u16(), token);
                 }
                 Err(e) => {
-                    let running = stdout(docker().args(["inspect", "--format", "{{.State.Running}}", &self.name]));
+                    let running = stdout(docker().args([
+                        "inspect",
+                        "--format",
+                        "{{.State.Running}}",
+                        &self.name,
+                    ]));
                     if running != "true" || Instant::now() > deadline {
-                        panic!("keystone did not answer on {url} ({e}); container logs:\n{}", self.logs());
+                        panic!(
+                            "keystone did not answer on {url} ({e}); container logs:\n{}",
+                            self.logs()
+                        );
                     }
                     std::thread::sleep(Duration::from_secs(1));
                 }
@@ -724,5 +875,15 @@ fi
 
 /// Runs `sh -c script` in `image` (no network) and returns stdout; panics on failure.
 pub fn sh_in(image: &str, script: &str) -> String {
-    stdout(docker().args(["run", "--rm", "--network", "none", "--entrypoint", "sh", image, "-c", script]))
+    stdout(docker().args([
+        "run",
+        "--rm",
+        "--network",
+        "none",
+        "--entrypoint",
+        "sh",
+        image,
+        "-c",
+        script,
+    ]))
 }

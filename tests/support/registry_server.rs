@@ -117,6 +117,11 @@ pub struct Options {
     pub tls: bool,
     /// htpasswd users (bcrypt, made with `htpasswd -Bbn`).
     pub users: Vec<(String, String)>,
+    /// Token auth: the token server's realm URL, the issuer's certificate bundle, and a
+    /// push+pull token for the test's own uploads.
+    pub token: Option<(String, PathBuf, String)>,
+    /// Accept schema 1 manifests (`compatibility: schema1: enabled`).
+    pub schema1: bool,
 }
 
 pub struct Registry {
@@ -127,6 +132,7 @@ pub struct Registry {
     pub certs: Option<Certs>,
     /// Credentials the pushing client uses.
     pub push_auth: Option<(String, String)>,
+    pub push_token: Option<String>,
     client: reqwest::blocking::Client,
 }
 
@@ -186,6 +192,15 @@ impl Registry {
                     file.display()
                 ));
             }
+            if opts.schema1 {
+                c.push_str("compatibility:\n  schema1:\n    enabled: true\n");
+            }
+            if let Some((realm, bundle, _)) = &opts.token {
+                c.push_str(&format!(
+                    "auth:\n  token:\n    realm: {realm}\n    service: {TOKEN_SERVICE}\n    issuer: {TOKEN_ISSUER}\n    rootcertbundle: {}\n",
+                    bundle.display()
+                ));
+            }
             std::fs::write(dir.path().join("config.yml"), &c).unwrap();
             let log = std::fs::File::create(dir.path().join("registry.log")).unwrap();
             let mut child = Command::new(REGISTRY_BIN)
@@ -217,6 +232,7 @@ impl Registry {
                 };
                 let client = loci::http::client(&tls, loci::http::Options::default()).unwrap();
                 let push_auth = opts.users.first().cloned();
+                let push_token = opts.token.as_ref().map(|t| t.2.clone());
                 return Registry {
                     child,
                     dir,
@@ -224,6 +240,7 @@ impl Registry {
                     storage,
                     certs,
                     push_auth,
+                    push_token,
                     client,
                 };
             }
@@ -252,9 +269,10 @@ impl Registry {
 
     fn req(&self, method: reqwest::Method, url: &str) -> reqwest::blocking::RequestBuilder {
         let r = self.client.request(method, url);
-        match &self.push_auth {
-            Some((u, p)) => r.basic_auth(u, Some(p)),
-            None => r,
+        match (&self.push_auth, &self.push_token) {
+            (Some((u, p)), _) => r.basic_auth(u, Some(p)),
+            (None, Some(t)) => r.bearer_auth(t),
+            (None, None) => r,
         }
     }
 
@@ -610,13 +628,17 @@ fn relay(head: &str, client: &mut TcpStream, upstream: u16, extra: &str, drop_au
     let mut lines: Vec<&str> = head.trim_end().split("\r\n").collect();
     lines.retain(|l| {
         let l = l.to_ascii_lowercase();
-        !l.starts_with("connection:") && !(drop_auth && l.starts_with("authorization:"))
+        let dropped =
+            l.starts_with("connection:") || (drop_auth && l.starts_with("authorization:"));
+        !dropped
     });
     let mut out = lines.join("\r\n");
     out.push_str("\r\nConnection: close\r\n");
     out.push_str(extra);
     out.push_str("\r\n");
-    let Ok(mut server) = TcpStream::connect(("127.0.0.1", upstream)) else { return };
+    let Ok(mut server) = TcpStream::connect(("127.0.0.1", upstream)) else {
+        return;
+    };
     if server.write_all(out.as_bytes()).is_err() {
         return;
     }
@@ -676,5 +698,308 @@ pub fn redirecting_front(upstream: u16, storage_auth: &str) -> RedirectingFront 
             });
         }
     });
-    RedirectingFront { port, storage_requests, storage_saw_authorization }
+    RedirectingFront {
+        port,
+        storage_requests,
+        storage_saw_authorization,
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// A token server for the registry's token auth (docker token auth spec): RS256 JWTs signed with
+// `openssl dgst`, the issuer certificate sent in the x5c header.
+
+pub const TOKEN_SERVICE: &str = "loci-test-registry";
+pub const TOKEN_ISSUER: &str = "loci-test-issuer";
+
+pub struct TokenIssuer {
+    pub key: PathBuf,
+    pub cert: PathBuf,
+    cert_der_b64: String,
+}
+
+pub fn token_issuer(dir: &Path) -> TokenIssuer {
+    require("openssl");
+    let out = Command::new("openssl")
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            "token.key",
+            "-out",
+            "token.pem",
+            "-days",
+            "2",
+        ])
+        .args(["-subj", "/CN=loci test token issuer"])
+        .current_dir(dir)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let der = Command::new("openssl")
+        .args(["x509", "-in", "token.pem", "-outform", "DER"])
+        .current_dir(dir)
+        .output()
+        .unwrap();
+    assert!(der.status.success());
+    use base64::Engine;
+    TokenIssuer {
+        key: dir.join("token.key"),
+        cert: dir.join("token.pem"),
+        cert_der_b64: base64::engine::general_purpose::STANDARD.encode(&der.stdout),
+    }
+}
+
+impl TokenIssuer {
+    /// A token granting `actions` on `repository`.
+    pub fn token(&self, repository: &str, actions: &[&str]) -> String {
+        use base64::Engine;
+        let b64 = |v: &[u8]| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v);
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs();
+        let header = serde_json::json!({"typ": "JWT", "alg": "RS256", "x5c": [self.cert_der_b64]});
+        let claims = serde_json::json!({
+            "iss": TOKEN_ISSUER, "sub": "loci-test", "aud": TOKEN_SERVICE,
+            "exp": now + 600, "nbf": now - 60, "iat": now - 60, "jti": format!("{now}-{repository}"),
+            "access": [{"type": "repository", "name": repository, "actions": actions}],
+        });
+        let input = format!(
+            "{}.{}",
+            b64(header.to_string().as_bytes()),
+            b64(claims.to_string().as_bytes())
+        );
+        let mut child = Command::new("openssl")
+            .args(["dgst", "-sha256", "-sign"])
+            .arg(&self.key)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(input.as_bytes())
+            .unwrap();
+        let out = child.wait_with_output().unwrap();
+        assert!(out.status.success());
+        format!("{input}.{}", b64(&out.stdout))
+    }
+}
+
+pub struct TokenServer {
+    pub port: u16,
+    /// (scope, service, had basic credentials) of every token request.
+    pub requests: Arc<Mutex<Vec<(String, String, bool)>>>,
+}
+
+impl TokenServer {
+    pub fn realm(&self) -> String {
+        format!("http://127.0.0.1:{}/token", self.port)
+    }
+}
+
+/// Serves tokens for the scopes asked; with `basic`, only to requests carrying that
+/// `Authorization: Basic` value (401 otherwise).
+pub fn token_server(issuer: TokenIssuer, basic: Option<String>) -> TokenServer {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let requests = Arc::new(Mutex::new(Vec::new()));
+    let log = requests.clone();
+    let issuer = Arc::new(issuer);
+    std::thread::spawn(move || {
+        for conn in listener.incoming() {
+            let Ok(mut conn) = conn else { return };
+            let (log, issuer, basic) = (log.clone(), issuer.clone(), basic.clone());
+            std::thread::spawn(move || {
+                let Some(head) = read_head(&mut conn) else {
+                    return;
+                };
+                let path = head.split(' ').nth(1).unwrap_or("/").to_string();
+                let url = reqwest::Url::parse(&format!("http://x{path}")).unwrap();
+                let param = |k: &str| {
+                    url.query_pairs()
+                        .find(|(n, _)| n == k)
+                        .map(|(_, v)| v.into_owned())
+                        .unwrap_or_default()
+                };
+                let (scope, service) = (param("scope"), param("service"));
+                let sent = head
+                    .split("\r\n")
+                    .find(|l| l.to_ascii_lowercase().starts_with("authorization:"))
+                    .map(|l| l["authorization:".len()..].trim().to_string());
+                log.lock()
+                    .unwrap()
+                    .push((scope.clone(), service, sent.is_some()));
+                let answer = if basic.is_some() && sent != basic {
+                    "HTTP/1.1 401 Unauthorized\r\nContent-Type: application/json\r\nContent-Length: 27\r\nConnection: close\r\n\r\n{\"details\":\"unauthorized\"}\n".to_string()
+                } else {
+                    // scope = repository:NAME:ACTIONS
+                    let mut parts = scope.splitn(3, ':').skip(1);
+                    let (name, actions) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""));
+                    let actions: Vec<&str> = actions.split(',').filter(|a| !a.is_empty()).collect();
+                    let token = issuer.token(name, &actions);
+                    let body = serde_json::json!({"token": token, "expires_in": 600}).to_string();
+                    format!(
+                        "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                        body.len()
+                    )
+                };
+                let _ = conn.write_all(answer.as_bytes());
+            });
+        }
+    });
+    TokenServer { port, requests }
+}
+
+/// A front for the registry that answers the first requests with canned answers (e.g. a 429
+/// with Retry-After) and relays the rest. Counts all requests.
+pub struct FlakyFront {
+    pub port: u16,
+    pub requests: Arc<AtomicUsize>,
+}
+
+pub fn flaky_front(upstream: u16, canned: Vec<String>) -> FlakyFront {
+    flaky_front_for(upstream, "", canned)
+}
+
+/// [`flaky_front`] whose canned answers only go to requests whose request line contains
+/// `pattern`.
+pub fn flaky_front_for(upstream: u16, pattern: &str, canned: Vec<String>) -> FlakyFront {
+    let pattern = pattern.to_string();
+    let front = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = front.local_addr().unwrap().port();
+    let requests = Arc::new(AtomicUsize::new(0));
+    let count = requests.clone();
+    let canned = Arc::new(Mutex::new(std::collections::VecDeque::from(canned)));
+    std::thread::spawn(move || {
+        for conn in front.incoming() {
+            let Ok(mut conn) = conn else { return };
+            let (count, canned, pattern) = (count.clone(), canned.clone(), pattern.clone());
+            std::thread::spawn(move || {
+                if let Some(head) = read_head(&mut conn) {
+                    count.fetch_add(1, Ordering::SeqCst);
+                    let line = head.lines().next().unwrap_or("");
+                    let answer = if line.contains(&pattern) {
+                        canned.lock().unwrap().pop_front()
+                    } else {
+                        None
+                    };
+                    match answer {
+                        Some(a) => {
+                            let _ = conn.write_all(a.as_bytes());
+                        }
+                        None => relay(&head, &mut conn, upstream, "", false),
+                    }
+                }
+            });
+        }
+    });
+    FlakyFront { port, requests }
+}
+
+/// An HTTP answer with `status`, a Retry-After header (when given) and no body.
+pub fn canned(status: &str, retry_after: Option<u64>) -> String {
+    let ra = retry_after
+        .map(|s| format!("Retry-After: {s}\r\n"))
+        .unwrap_or_default();
+    format!("HTTP/1.1 {status}\r\n{ra}Content-Length: 0\r\nConnection: close\r\n\r\n")
+}
+
+// ---------------------------------------------------------------------------------------------
+// Schema 1: a manifest signed the way docker's libtrust does (JWS "pretty signature", ES256,
+// the key as a JWK in the header), with openssl doing the ECDSA.
+
+/// Signs `manifest` (compact JSON, ending in `}`) and returns the signed body.
+pub fn sign_schema1(manifest: &str, dir: &Path) -> Vec<u8> {
+    use base64::Engine;
+    require("openssl");
+    let b64 = |v: &[u8]| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v);
+    let run = |args: &[&str], input: Option<&[u8]>| -> Vec<u8> {
+        let mut child = Command::new("openssl")
+            .args(args)
+            .current_dir(dir)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(input.unwrap_or_default())
+            .unwrap();
+        let out = child.wait_with_output().unwrap();
+        assert!(
+            out.status.success(),
+            "openssl {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        out.stdout
+    };
+    run(
+        &[
+            "ecparam",
+            "-name",
+            "prime256v1",
+            "-genkey",
+            "-noout",
+            "-out",
+            "schema1.key",
+        ],
+        None,
+    );
+    let spki = run(
+        &["ec", "-in", "schema1.key", "-pubout", "-outform", "DER"],
+        None,
+    );
+    let point = &spki[spki.len() - 65..];
+    assert_eq!(point[0], 4, "uncompressed P-256 point");
+    let (x, y) = (&point[1..33], &point[33..]);
+    let format_length = manifest.rfind('}').unwrap();
+    let protected = serde_json::json!({
+        "formatLength": format_length,
+        "formatTail": b64(b"}"),
+        "time": "2026-01-01T00:00:00Z",
+    });
+    let protected = b64(protected.to_string().as_bytes());
+    let signing_input = format!("{protected}.{}", b64(manifest.as_bytes()));
+    let der = run(
+        &["dgst", "-sha256", "-sign", "schema1.key"],
+        Some(signing_input.as_bytes()),
+    );
+    // DER SEQUENCE { INTEGER r, INTEGER s } -> r || s, 32 bytes each.
+    let int_at = |i: usize| -> (Vec<u8>, usize) {
+        assert_eq!(der[i], 2);
+        let len = der[i + 1] as usize;
+        let v = &der[i + 2..i + 2 + len];
+        let v = if v.len() > 32 { &v[v.len() - 32..] } else { v };
+        let mut padded = vec![0u8; 32 - v.len()];
+        padded.extend_from_slice(v);
+        (padded, i + 2 + len)
+    };
+    let start = if der[1] & 0x80 != 0 { 3 } else { 2 };
+    let (r, next) = int_at(start);
+    let (s, _) = int_at(next);
+    let signature = serde_json::json!([{
+        "header": {"jwk": {"crv": "P-256", "kty": "EC", "x": b64(x), "y": b64(y)}, "alg": "ES256"},
+        "signature": b64(&[r, s].concat()),
+        "protected": protected,
+    }]);
+    format!(
+        "{},\"signatures\":{}}}",
+        &manifest[..format_length],
+        signature
+    )
+    .into_bytes()
 }
