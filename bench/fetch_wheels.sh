@@ -7,6 +7,7 @@
 # Env:   LOCI_BIN   a loci binary (default: builds target/release/loci)
 #        BENCH_DIR  scratch directory (default: a temp dir under /var/tmp; needs ~3x the largest size free)
 #        RUNS       timed runs per tool and size, best kept (default: 3)
+#        CONTENT    random (default: incompressible, like real wheels) or text (base64: gzip works harder)
 set -euo pipefail
 
 SIZES=("${@:-100}")
@@ -90,7 +91,11 @@ for size in "${SIZES[@]}"; do
     # Incompressible-ish wheels (wheels are zip files: gzip barely shrinks them), 4 MB each.
     n=$(( (size + 3) / 4 ))
     for i in $(seq "$n"); do
-        head -c $((4 * 1024 * 1024)) /dev/urandom >"$src/pkg$i-1.0-py3-none-any.whl"
+        if [ "${CONTENT:-random}" = text ]; then
+            head -c 3100000 /dev/urandom | base64 >"$src/pkg$i-1.0-py3-none-any.whl"
+        else
+            head -c $((4 * 1024 * 1024)) /dev/urandom >"$src/pkg$i-1.0-py3-none-any.whl"
+        fi
     done
     echo "pbr===6.1.0" >"$src/upper-constraints.txt"
     tar -C "$src" -cf - . | gzip -1 >"$WORK/layer-$size.tar.gz"
