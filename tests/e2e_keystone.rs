@@ -79,6 +79,7 @@ fn keystone_from_a_git_tag_with_wheels_from_a_registry_issues_tokens() {
         r#"for c in gcc cc c++ make git; do command -v "$c" && echo "LEFT: $c"; done
 dpkg-query -W -f '${Package}\n' | grep -E -- '-dev(:|$)' | sed 's/^/LEFT dev package: /'
 find / -xdev \( -name '*.pyc' -o -name __pycache__ \) -print | head -5 | sed 's/^/LEFT bytecode: /'
+for p in perl gcc cpp; do dpkg-query -W -f '${Status}' "$p" 2>/dev/null | grep -q 'ok installed' && echo "LEFT package: $p"; done
 for p in /root/.cache/pip /root/.cache /opt/loci /mnt/loci /usr/local/bin/loci /tmp/wheels /tmp/keystone /var/lib/apt/lists/lock; do
     [ -e "$p" ] && echo "LEFT: $p"
 done
@@ -128,6 +129,9 @@ fn report_image(image: &str) {
     ]));
     for line in history.lines() {
         let (size, by) = line.split_once('\t').unwrap_or((line, ""));
+        if size == "0B" {
+            continue; // ARG, ENV, LABEL: metadata only
+        }
         let by: String = by.chars().take(110).collect();
         record(&format!("    layer {size:>9}  {by}"));
     }

@@ -147,15 +147,17 @@ fn loci_build_in_a_plain_bookworm_container_at_a_gerrit_ref() {
     let facts = sh_in(
         &image,
         r#"set -e
+# Before anything runs Python (which would write bytecode).
+find / -xdev \( -name '*.pyc' -o -name __pycache__ \) -print | head -5 | sed 's/^/LEFT bytecode: /'
+export PYTHONDONTWRITEBYTECODE=1
 /var/lib/openstack/bin/python -c 'import keystone, os; print("IMPORT", os.path.dirname(keystone.__file__))'
-keystone-manage --help >/dev/null && echo MANAGE-OK
+/var/lib/openstack/bin/keystone-manage --help >/dev/null && echo MANAGE-OK
 getent passwd keystone
 for f in packages.txt pip.txt project.txt image_info.json; do
     test -s "/etc/image_info/$f" && echo "INFO $f"
 done
 cat /etc/image_info/project.txt
 for c in git; do command -v "$c" && echo "LEFT: $c"; done
-find / -xdev \( -name '*.pyc' -o -name __pycache__ \) -print | head -5 | sed 's/^/LEFT bytecode: /'
 for p in /root/.cache/pip /tmp/wheels /tmp/keystone /tmp/upper-constraints.txt; do [ -e "$p" ] && echo "LEFT: $p"; done
 ls -A /tmp | sed 's/^/LEFT in tmp: /'
 find /var/lib/openstack -name .git -print | sed 's/^/LEFT git dir: /'

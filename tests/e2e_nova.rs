@@ -320,7 +320,7 @@ ls -A /usr/share/novnc /usr/share/spice-html5"#,
         image,
         "nova",
         r#"set -e
-nova-api --help >/dev/null
+nova-conductor --help >/dev/null
 nova-compute --help >/dev/null
 nova-manage --version
 python3 -c 'import nova, libvirt, websockify; print("imports ok")'"#,

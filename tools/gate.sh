@@ -251,17 +251,17 @@ smoke() {
     local s=$1 main modules extra="" user=$1
     case "$s" in
         keystone) main=keystone-manage; modules="keystone ldap" ;;
-        nova) main=nova-api; modules="nova libvirt rbd"; extra=nova ;;
-        glance) main=glance-api; modules="glance rbd" ;;
+        nova) main=nova-compute; modules="nova libvirt rbd"; extra=nova ;;
+        glance) main=glance-manage; modules="glance rbd" ;;
         cinder) main=cinder-volume; modules="cinder rbd" ;;
-        neutron) main=neutron-server; modules="neutron" ;;
+        neutron) main=neutron-db-manage; modules="neutron" ;;
         placement) main=placement-manage; modules="placement" ;;
         horizon) main=/usr/local/share/openstack_dashboard/manage.py; modules="horizon openstack_dashboard"; extra=horizon ;;
-        heat) main=heat-api; modules="heat" ;;
-        ironic) main=ironic-conductor; modules="ironic" ;;
-        octavia) main=octavia-api; modules="octavia" ;;
-        manila) main=manila-share; modules="manila" ;;
-        designate) main=designate-api; modules="designate" ;;
+        heat) main=heat-manage; modules="heat" ;;
+        ironic) main=ironic-dbsync; modules="ironic" ;;
+        octavia) main=octavia-db-manage; modules="octavia" ;;
+        manila) main=manila-manage; modules="manila" ;;
+        designate) main=designate-manage; modules="designate" ;;
     esac
     "$docker" run --rm --network none --user "$user" --entrypoint sh "loci-gate/$s:$LOCI_GATE_TAG" \
         -c "$smoke_script" smoke "$main" "$modules" "$extra" > "$work/logs/$s-smoke.log" 2>&1

@@ -22,9 +22,13 @@ path-exclude=/usr/share/locale/*
 path-include=/usr/share/locale/locale.alias
 path-exclude=/usr/share/lintian/*
 CONF
+# Purging build-only packages (git, patch) with --auto-remove must take their dependencies
+# too (perl: debconf merely suggests it, and apt keeps suggested packages by default).
 cat > /etc/apt/apt.conf.d/90loci-small <<CONF
 APT::Install-Recommends "false";
 APT::Install-Suggests "false";
+APT::AutoRemove::RecommendsImportant "false";
+APT::AutoRemove::SuggestsImportant "false";
 Acquire::Languages "none";
 CONF
 
