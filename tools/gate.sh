@@ -30,6 +30,8 @@
 #                           gate, e.g. tests/fixtures/requirements/keystone-2026.1-closure.txt)
 #   LOCI_GATE_REUSE_REQUIREMENTS=1  use an existing loci-gate/requirements image
 #   LOCI_GATE_WORK          work dir (default target/gate): context, logs, table
+#   LOCI_GATE_LOCI_BIN      a static loci binary to use as it is (skips tools/setup-host.sh:
+#                           no apt-get, no cargo build; docker must be running)
 set -euo pipefail
 
 cd "$(dirname "$(readlink -f "$0")")/.."
@@ -43,13 +45,25 @@ done
 work="$(readlink -f "${LOCI_GATE_WORK:-target/gate}")"
 mkdir -p "$work/logs"
 context="$work/context"
+# (compose checks every service's context, even when building one: it must exist from here on)
+mkdir -p "$context"
 export LOCI_GATE_CONTEXT="$context"
 export LOCI_GATE_TAG="${LOCI_GATE_TAG:-2026.1}"
-# Packages, dockerd, the static loci binary ($LOCI_BIN) and $DOCKER: shared with tests/run.sh.
-# shellcheck source=setup-host.sh
-source tools/setup-host.sh
+if [ -n "${LOCI_GATE_LOCI_BIN:-}" ]; then
+    # A static loci binary built elsewhere (CI artifacts): no cargo build here.
+    log() { printf '\n== %s [%s]\n' "$*" "$(date -u +%H:%M:%S)"; }
+    DOCKER=/usr/bin/docker
+    LOCI_BIN="$(readlink -f "$LOCI_GATE_LOCI_BIN")"
+    "$DOCKER" info >/dev/null 2>&1 || { echo "gate.sh: docker is not usable (tools/setup-host.sh starts dockerd)" >&2; exit 1; }
+else
+    # Packages, dockerd, the static loci binary and $DOCKER: shared with tests/run.sh.
+    # shellcheck source=setup-host.sh
+    source tools/setup-host.sh
+    LOCI_BIN="${CARGO_TARGET_DIR:-$repo/target}/x86_64-unknown-linux-gnu/release/loci"
+fi
 docker="$DOCKER"
-LOCI_BIN="${CARGO_TARGET_DIR:-$repo/target}/x86_64-unknown-linux-gnu/release/loci"
+# compose runs `docker build` from PATH: make it the client with BuildKit.
+export PATH="$(dirname "$docker"):$PATH"
 export DOCKER_BUILDKIT=1 COMPOSE_DOCKER_CLI_BUILD=1
 die() { echo "gate.sh: $*" >&2; exit 1; }
 
@@ -120,7 +134,7 @@ commit_tree() { # DIR TAG
 
 # ---------------------------------------------------------------------------------------------
 # The build context: the Dockerfile, the dependency lists, and a data dir of our own.
-rm -rf "$context"; mkdir -p "$context/data"
+rm -rf "$context/data"; mkdir -p "$context/data"
 cp Dockerfile bindep.txt pydep.txt "$context/"
 constraints="${LOCI_GATE_CONSTRAINTS:-}"
 if [ -z "$constraints" ] && [ "${LOCI_GATE_SOURCES:-git}" = pypi ]; then
