@@ -248,7 +248,7 @@ fn nova_with_consoles_from_local_git_repositories() {
             ("PROJECT_RELEASE", "2026.1"),
             ("WHEELS", "/tmp/wheels.tar.gz"),
             ("KEEP_ALL_WHEELS", "True"),
-            ("PROFILES", "qemu configdrive migration"),
+            ("PROFILES", "qemu configdrive migration tpm"),
             ("NOVNC_REPO", &novnc_url),
             ("NOVNC_REF", NOVNC_TAG),
             ("SPICE_REPO", &spice_url),
@@ -295,9 +295,10 @@ ls -A /usr/share/novnc /usr/share/spice-html5"#,
     // The profiles' packages are installed, the build-only ones are gone.
     let packages = sh_in(
         image,
-        "dpkg-query -W -f '${Package} ${db:Status-Status}\\n' libvirt0 iproute2 libosinfo-bin qemu-utils genisoimage openssh-client git 2>/dev/null || true",
+        "dpkg-query -W -f '${Package} ${db:Status-Status}\\n' libvirt0 iproute2 libosinfo-bin qemu-utils genisoimage openssh-client swtpm git 2>/dev/null || true",
     );
     for p in [
+        "swtpm",
         "libvirt0",
         "iproute2",
         "libosinfo-bin",

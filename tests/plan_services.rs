@@ -802,18 +802,33 @@ fn nova_clones_the_consoles_and_creates_the_tss_user() {
             _ => None,
         })
         .collect();
+    assert_eq!(hooks, [loci::steps::project_specific::nova::HOOK_CONSOLES]);
+    // The tss user comes right after the nova user, before any package (swtpm's packages
+    // would create a tss account with other ids), and not at all for plugins.
+    let names = step_names(&p);
+    let users = names
+        .iter()
+        .position(|n| *n == "project-users")
+        .expect("a project-users step");
     assert_eq!(
-        hooks,
-        [
-            loci::steps::project_specific::nova::HOOK_CONSOLES,
-            loci::steps::project_specific::nova::HOOK_TSS_USER
-        ]
+        &names[users - 1..users + 1],
+        ["user", "project-users"],
+        "{names:?}"
     );
     assert!(
-        step.summary.contains("tss (42500:42434)"),
-        "{}",
-        step.summary
+        users < names.iter().position(|n| *n == "packages").unwrap(),
+        "{names:?}"
     );
+    let tss = p.step("project-users").unwrap();
+    assert!(
+        matches!(&tss.actions[..], [Action::ProjectHook { project, hook }]
+            if project == "nova" && hook == loci::steps::project_specific::nova::HOOK_TSS_USER),
+        "{:?}",
+        tss.actions
+    );
+    assert!(tss.summary.contains("tss (42500:42434)"), "{}", tss.summary);
+    let plugin = plan("debian-bookworm", &[("PROJECT", "nova"), ("PLUGIN", "yes")]);
+    assert!(plugin.step("project-users").is_none());
     // The nova user itself keeps a login shell for migrations.
     let user = p.step("user").unwrap();
     assert!(matches!(&user.actions[0], Action::CreateUser { user } if user.shell == "/bin/bash"));

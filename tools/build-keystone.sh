@@ -83,9 +83,13 @@ context() { # DIR
     cp bindep.txt pydep.txt "$1/"
 }
 commit_tree() { # DIR TAG: makes a source tree a git repository (pbr and /etc/image_info read it)
+    # A fixed date keeps the commit, hence the build context and BuildKit's cache, the same
+    # from one run to the next.
+    local date="2026-01-01T00:00:00Z"
     git -C "$1" init -q -b master
     git -C "$1" add -A
-    git -C "$1" -c user.name=loci -c user.email=loci@localhost commit -q -m "$2"
+    GIT_AUTHOR_DATE="$date" GIT_COMMITTER_DATE="$date" \
+        git -C "$1" -c user.name=loci -c user.email=loci@localhost commit -q -m "$2"
     git -C "$1" tag "$2"
 }
 
@@ -127,7 +131,7 @@ else
     sdist="$(ls "$work"/downloads/keystone-29.*.tar.gz | sort -V | tail -1)"
     version="$(basename "$sdist" .tar.gz)"
     version="${version#keystone-}"
-    tar -xzf "$sdist" -C "$work/keystone/data"
+    tar --no-same-owner -xzf "$sdist" -C "$work/keystone/data"
     mv "$work/keystone/data/keystone-$version" "$work/keystone/data/keystone"
     commit_tree "$work/keystone/data/keystone" "$version"
     source_args=(--build-arg PROJECT_REPO=file:///tmp/keystone --build-arg PROJECT_REF="$version")

@@ -151,14 +151,14 @@ if [ -n "${LOCI_GATE_REQUIREMENTS_ONLY:-}" ]; then
 fi
 
 declare -A seconds result
-human() { printf '%dm%02ds' $(( $1 / 60 )) $(( $1 % 60 )); }
+human() { if [ "$1" -lt 0 ]; then echo reused; else printf '%dm%02ds' $(( $1 / 60 )) $(( $1 % 60 )); fi; }
 
 # ---------------------------------------------------------------------------------------------
 # 3. requirements
 req_image="loci-gate/requirements:$LOCI_GATE_TAG"
 if [ "${LOCI_GATE_REUSE_REQUIREMENTS:-0}" = 1 ] && "$docker" image inspect "$req_image" >/dev/null 2>&1; then
     log "reusing $req_image"
-    seconds[requirements]=0
+    seconds[requirements]=-1
 else
     log "requirements (${LOCI_GATE_REQUIREMENTS_ONLY:-every constraint of upper-constraints.txt})"
     start=$(date +%s)
@@ -207,7 +207,7 @@ if [ "${LOCI_GATE_SOURCES:-git}" = pypi ]; then
         "$work/pyvenv/bin/pip" download -q --no-deps --no-binary :all: --dest "$dl/$s" "$spec"
         sdist=$(ls "$dl/$s"/*.tar.gz)
         unpack=$(mktemp -d "$work/unpack.XXXX")
-        tar -xzf "$sdist" -C "$unpack"
+        tar --no-same-owner -xzf "$sdist" -C "$unpack"
         mv "$unpack"/*/ "$context/data/$s"
         rmdir "$unpack"
         version=$(basename "$sdist" .tar.gz); version=${version##*-}

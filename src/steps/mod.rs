@@ -46,6 +46,7 @@ pub fn plan_all(input: &PlanInput) -> Result<Vec<Step>> {
         steps.push(base::plan(input));
         steps.push(wheels::plan(input));
         steps.push(user::plan(input));
+        steps.push(project_specific::plan_users(input));
         steps.push(venv::plan(input));
         steps.push(packages::plan(input)?);
         steps.push(pydep::plan(input)?);

@@ -3,7 +3,8 @@
 //!
 //! | project  | what                                                                         |
 //! |----------|------------------------------------------------------------------------------|
-//! | nova     | noVNC and spice-html5 web consoles, the tss user swtpm runs as               |
+//! | nova     | noVNC and spice-html5 web consoles; the tss user swtpm runs as (step         |
+//! |          | `project-users`, before the packages)                                        |
 //! | horizon  | manage.py, plugin panels, local_settings.py, compiled messages, static files |
 //! | keystone | with PROFILES=mod_oauth2 on Debian/Ubuntu x86_64: Apache's oauth2 module     |
 //!
@@ -30,6 +31,19 @@ pub fn plan(input: &PlanInput) -> Result<Option<Step>> {
         "keystone" => keystone::plan(input),
         _ => None,
     })
+}
+
+/// Users the project needs besides its own, created right after it (before the packages,
+/// whose maintainer scripts may create them otherwise). Not for plugins, whose service image
+/// has them.
+pub fn plan_users(input: &PlanInput) -> Option<Step> {
+    if input.config.plugin {
+        return None;
+    }
+    match input.config.project.as_str() {
+        "nova" => Some(nova::plan_users(input)),
+        _ => None,
+    }
 }
 
 /// Runs one project-specific hook named in the plan.

@@ -38,14 +38,14 @@ pub fn tss_user(n: &NovaConfig) -> User {
     }
 }
 
+/// The web consoles, after the install.
 pub fn plan(input: &PlanInput) -> Step {
     let n = &input.config.nova;
-    let user = tss_user(n);
     Step::new(
         "project",
         format!(
-            "nova: noVNC {} and spice-html5 {} consoles, user {} ({}:{})",
-            n.novnc_ref, n.spice_ref, user.name, user.uid, user.gid
+            "nova: noVNC {} and spice-html5 {} consoles",
+            n.novnc_ref, n.spice_ref
         ),
     )
     .action(Action::GitClone {
@@ -64,6 +64,20 @@ pub fn plan(input: &PlanInput) -> Step {
         project: "nova".into(),
         hook: HOOK_CONSOLES.into(),
     })
+}
+
+/// The tss user, right after the nova user and before any package is installed: swtpm's
+/// packages (the `tpm` profile) create a `tss` system account with whatever ids are free
+/// unless it exists, and then NOVA_TSS_UID/GID could no longer be honoured.
+pub fn plan_users(input: &PlanInput) -> Step {
+    let user = tss_user(&input.config.nova);
+    Step::new(
+        "project-users",
+        format!(
+            "nova: user {} ({}:{}) for swtpm",
+            user.name, user.uid, user.gid
+        ),
+    )
     .action(Action::ProjectHook {
         project: "nova".into(),
         hook: HOOK_TSS_USER.into(),
