@@ -76,6 +76,8 @@ ARG PLUGIN=no
 ARG EXTRA_BINDEP=""
 ARG EXTRA_PYDEP=""
 ARG KEEP_ALL_WHEELS="False"
+# The Python installer: pip (LOCI's) or uv (same inputs, much faster).
+ARG INSTALLER=pip
 ARG REGISTRY_PROTOCOL="detect"
 ARG REGISTRY_INSECURE="False"
 ARG REGISTRY_AUTH_FILE=""
