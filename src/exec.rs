@@ -264,11 +264,12 @@ fn run_action(
         } => steps::wheels::prepare_constraints(wheels, dir, project),
         Action::CreateUser { user } => steps::user::create(user, runner),
         Action::GitClone {
+            var,
             repo,
             reference,
             dest,
             shallow_no_git,
-        } => steps::source::clone(repo, reference, dest, *shallow_no_git, &config.tls),
+        } => steps::source::clone(var, repo, reference, dest, *shallow_no_git, &config.tls),
         Action::ProjectHook { project, hook } => {
             steps::project_specific::run(project, hook, plan, config, runner)
         }

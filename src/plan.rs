@@ -134,6 +134,8 @@ pub enum Action {
     CreateUser { user: User },
     /// Clone `repo` at `reference` into `dest`; skipped if `dest` exists (pre-seeded sources).
     GitClone {
+        /// Prefix of the build arguments naming this source (`PROJECT`, `NOVNC`, `SPICE`).
+        var: String,
         repo: String,
         reference: String,
         dest: PathBuf,
@@ -204,7 +206,7 @@ impl fmt::Display for Action {
                 user.shell,
                 user.dirs.iter().map(|d| d.display().to_string()).collect::<Vec<_>>().join(" ")
             ),
-            Action::GitClone { repo, reference, dest, shallow_no_git } => write!(
+            Action::GitClone { repo, reference, dest, shallow_no_git, .. } => write!(
                 f,
                 "git clone {repo} at {reference} -> {}{}",
                 dest.display(),

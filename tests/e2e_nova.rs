@@ -3,7 +3,8 @@
 //! `git daemon` on 127.0.0.1, its wheels from a requirements image restricted to nova's
 //! dependency closure (tests/fixtures/nova/nova-2026.1-closure.txt). Then the image is
 //! checked: consoles in place the way nova's proxies expect them (vnc_auto.html linked to
-//! vnc_lite.html, no git metadata), the tss user, the nova user, the profiles' packages,
+//! vnc_lite.html, no git metadata), the tss user with NOVA_TSS_* ids although the `tpm`
+//! profile's swtpm packages would create one of their own, the nova user, the profiles' packages,
 //! nova's console scripts and imports, and nova-novncproxy serving noVNC on 127.0.0.1.
 //!
 //! Needs Docker and the test machines' network (Debian archive, PyPI): run it with

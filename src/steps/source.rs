@@ -20,6 +20,7 @@ pub fn plan(input: &PlanInput) -> Option<Step> {
     Some(
         Step::new("source", format!("{} at {}", c.project_repo, c.project_ref)).action(
             Action::GitClone {
+                var: "PROJECT".into(),
                 repo: c.project_repo.clone(),
                 reference: c.project_ref.clone(),
                 dest,
@@ -65,8 +66,11 @@ fn is_commit_id(reference: &str) -> bool {
 }
 
 /// Clones `repo` at `reference` into `dest`. An existing `dest` is used as it is (sources
-/// pre-seeded through the data dir). On failure, a partly created `dest` is removed.
+/// pre-seeded through the data dir). On failure, a partly created `dest` is removed. `var` is
+/// the prefix of the build arguments that named the source (`PROJECT` for PROJECT_REPO and
+/// PROJECT_REF, `NOVNC`, `SPICE`), so that errors point at what to change.
 pub fn clone(
+    var: &str,
     repo: &str,
     reference: &str,
     dest: &Path,
@@ -78,7 +82,7 @@ pub fn clone(
         return Ok(());
     }
     configure_tls(tls);
-    let result = clone_into(repo, reference, dest, shallow_no_git);
+    let result = clone_into(var, repo, reference, dest, shallow_no_git);
     if result.is_err() {
         let _ = std::fs::remove_dir_all(dest);
     }
@@ -97,7 +101,7 @@ fn fetch_options<'a>(depth: Option<i32>) -> FetchOptions<'a> {
     fo
 }
 
-fn git_error(repo: &str, reference: &str, e: git2::Error) -> Error {
+fn git_error(var: &str, repo: &str, reference: &str, e: git2::Error) -> Error {
     let msg = e.message().to_string();
     let lower = msg.to_ascii_lowercase();
     if lower.contains("couldn't find remote ref")
@@ -108,12 +112,12 @@ fn git_error(repo: &str, reference: &str, e: git2::Error) -> Error {
             && e.class() != git2::ErrorClass::Http
     {
         Error::new(format!(
-            "PROJECT_REF={reference} does not exist in PROJECT_REPO={repo}"
+            "{var}_REF={reference} does not exist in {var}_REPO={repo}"
         ))
         .cause(msg)
         .hint("check the branch, tag, commit id or Gerrit ref (refs/changes/NN/CHANGE/PATCHSET)")
     } else {
-        Error::new(format!("cannot fetch {reference} from PROJECT_REPO={repo}"))
+        Error::new(format!("cannot fetch {reference} from {var}_REPO={repo}"))
             .cause(msg)
             .hint("check that the repository URL is right and reachable from the build (proxy settings, --network host)")
     }
@@ -123,6 +127,7 @@ fn git_error(repo: &str, reference: &str, e: git2::Error) -> Error {
 /// starts with `refs/`, else as a branch, then as a tag.
 fn resolve_ref(
     remote: &mut git2::Remote,
+    var: &str,
     repo_url: &str,
     reference: &str,
 ) -> Result<(String, Oid)> {
@@ -130,10 +135,10 @@ fn resolve_ref(
     proxy.auto();
     remote
         .connect_auth(git2::Direction::Fetch, None, Some(proxy))
-        .map_err(|e| git_error(repo_url, reference, e))?;
+        .map_err(|e| git_error(var, repo_url, reference, e))?;
     let heads: Vec<(String, Oid)> = remote
         .list()
-        .map_err(|e| git_error(repo_url, reference, e))?
+        .map_err(|e| git_error(var, repo_url, reference, e))?
         .iter()
         .map(|h| (h.name().to_string(), h.oid()))
         .collect();
@@ -150,13 +155,15 @@ fn resolve_ref(
         .into_iter()
         .find_map(|c| heads.iter().find(|(n, _)| *n == c).cloned())
         .ok_or_else(|| {
-            Error::new(format!("PROJECT_REF={reference} does not exist in PROJECT_REPO={repo_url}"))
+            Error::new(format!("{var}_REF={reference} does not exist in {var}_REPO={repo_url}"))
                 .cause(format!("the repository has no branch, tag or ref named {reference}"))
                 .hint("check the branch, tag, full 40-character commit id or Gerrit ref (refs/changes/NN/CHANGE/PATCHSET)")
         })
 }
 
-fn clone_into(repo_url: &str, reference: &str, dest: &Path, shallow: bool) -> Result<()> {
+fn clone_into(
+    var: &str,
+    repo_url: &str, reference: &str, dest: &Path, shallow: bool) -> Result<()> {
     let repo = Repository::init(dest).map_err(|e| {
         Error::new(format!(
             "cannot create a git repository at {}",
@@ -165,7 +172,7 @@ fn clone_into(repo_url: &str, reference: &str, dest: &Path, shallow: bool) -> Re
         .cause(e)
     })?;
     let mut remote = repo.remote_anonymous(repo_url).map_err(|e| {
-        Error::new(format!("PROJECT_REPO={repo_url} is not a usable git URL")).cause(e)
+        Error::new(format!("{var}_REPO={repo_url} is not a usable git URL")).cause(e)
     })?;
     let oid: Oid = if is_commit_id(reference) {
         let mut fo = fetch_options(None);
@@ -178,44 +185,44 @@ fn clone_into(repo_url: &str, reference: &str, dest: &Path, shallow: bool) -> Re
                 Some(&mut fo),
                 None,
             )
-            .map_err(|e| git_error(repo_url, reference, e))?;
+            .map_err(|e| git_error(var, repo_url, reference, e))?;
         let oid = Oid::from_str(reference).expect("checked hex");
         if repo.find_commit(oid).is_err() {
             // Servers that allow it can serve any reachable commit by id.
             let mut fo = fetch_options(None);
             remote
                 .fetch(&[reference], Some(&mut fo), None)
-                .map_err(|e| git_error(repo_url, reference, e))?;
+                .map_err(|e| git_error(var, repo_url, reference, e))?;
             repo.find_commit(oid)
-                .map_err(|e| git_error(repo_url, reference, e))?;
+                .map_err(|e| git_error(var, repo_url, reference, e))?;
         }
         oid
     } else {
-        let (full, advertised) = resolve_ref(&mut remote, repo_url, reference)?;
+        let (full, advertised) = resolve_ref(&mut remote, var, repo_url, reference)?;
         let refspec = full;
         let mut fo = fetch_options(if shallow { Some(1) } else { None });
         let fetched = remote.fetch(&[refspec.as_str()], Some(&mut fo), None);
         if let Err(e) = fetched {
             // Not every transport can fetch shallow (file://): fall back to a full fetch.
             if !(shallow && e.message().contains("shallow")) {
-                return Err(git_error(repo_url, reference, e));
+                return Err(git_error(var, repo_url, reference, e));
             }
             let mut fo = fetch_options(None);
             remote
                 .fetch(&[refspec.as_str()], Some(&mut fo), None)
-                .map_err(|e| git_error(repo_url, reference, e))?;
+                .map_err(|e| git_error(var, repo_url, reference, e))?;
         }
         // The advertised id may be an annotated tag: peel it to its commit.
         let commit = repo
             .find_object(advertised, None)
             .and_then(|o| o.peel_to_commit())
-            .map_err(|e| git_error(repo_url, reference, e))?;
+            .map_err(|e| git_error(var, repo_url, reference, e))?;
         commit.id()
     };
     {
         let commit = repo
             .find_commit(oid)
-            .map_err(|e| git_error(repo_url, reference, e))?;
+            .map_err(|e| git_error(var, repo_url, reference, e))?;
         repo.checkout_tree(
             commit.as_object(),
             Some(git2::build::CheckoutBuilder::new().force()),
@@ -324,7 +331,9 @@ mod tests {
             let dest = dir
                 .path()
                 .join(format!("out-{}", reference.replace('/', "_")));
-            clone(&url, reference, &dest, false, &tls).unwrap();
+            clone(
+                "PROJECT",
+                &url, reference, &dest, false, &tls).unwrap();
             assert_eq!(
                 std::fs::read_to_string(dest.join("a.txt")).unwrap(),
                 want,
@@ -338,7 +347,9 @@ mod tests {
     fn tags_come_along_for_pbr() {
         let (dir, url, _, _) = fixture();
         let dest = dir.path().join("tags");
-        clone(&url, "master", &dest, false, &TlsConfig::default()).unwrap();
+        clone(
+                "PROJECT",
+                &url, "master", &dest, false, &TlsConfig::default()).unwrap();
         let repo = Repository::open(&dest).unwrap();
         assert!(repo.find_reference("refs/tags/1.0.0").is_ok());
     }
@@ -347,7 +358,9 @@ mod tests {
     fn shallow_clone_removes_git_dir() {
         let (dir, url, _, _) = fixture();
         let dest = dir.path().join("shallow");
-        clone(&url, "1.0.0", &dest, true, &TlsConfig::default()).unwrap();
+        clone(
+                "PROJECT",
+                &url, "1.0.0", &dest, true, &TlsConfig::default()).unwrap();
         assert!(!dest.join(".git").exists());
         assert_eq!(
             std::fs::read_to_string(dest.join("a.txt")).unwrap(),
@@ -359,7 +372,7 @@ mod tests {
     fn missing_ref_names_repo_and_ref_and_leaves_nothing() {
         let (dir, url, _, _) = fixture();
         let dest = dir.path().join("missing");
-        let e = clone(&url, "no-such-branch", &dest, false, &TlsConfig::default()).unwrap_err();
+        let e = clone("PROJECT", &url, "no-such-branch", &dest, false, &TlsConfig::default()).unwrap_err();
         let s = e.to_string();
         assert!(
             s.contains("PROJECT_REF=no-such-branch does not exist in PROJECT_REPO=file://"),
@@ -369,11 +382,22 @@ mod tests {
     }
 
     #[test]
+    fn errors_name_the_build_arguments_of_the_source() {
+        let (dir, url, _, _) = fixture();
+        let dest = dir.path().join("novnc");
+        let e = clone("NOVNC", &url, "v9.9.9", &dest, true, &TlsConfig::default()).unwrap_err();
+        let s = e.to_string();
+        assert!(s.contains("NOVNC_REF=v9.9.9 does not exist in NOVNC_REPO=file://"), "{s}");
+        assert!(!dest.exists());
+    }
+
+    #[test]
     fn unreachable_repo_is_reported() {
         let dir = tempfile::tempdir().unwrap();
         let dest = dir.path().join("x");
         // Port 9 on loopback: nothing listens there.
         let e = clone(
+            "PROJECT",
             "git://127.0.0.1:9/nothing",
             "master",
             &dest,
@@ -396,7 +420,8 @@ mod tests {
         std::fs::create_dir(&dest).unwrap();
         std::fs::write(dest.join("setup.py"), "").unwrap();
         clone(
-            "git://127.0.0.1:9/nothing",
+                "PROJECT",
+                "git://127.0.0.1:9/nothing",
             "master",
             &dest,
             false,

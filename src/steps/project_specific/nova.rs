@@ -49,12 +49,14 @@ pub fn plan(input: &PlanInput) -> Step {
         ),
     )
     .action(Action::GitClone {
+        var: "NOVNC".into(),
         repo: n.novnc_repo.clone(),
         reference: n.novnc_ref.clone(),
         dest: NOVNC_DIR.into(),
         shallow_no_git: true,
     })
     .action(Action::GitClone {
+        var: "SPICE".into(),
         repo: n.spice_repo.clone(),
         reference: n.spice_ref.clone(),
         dest: SPICE_DIR.into(),
