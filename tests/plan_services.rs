@@ -768,6 +768,7 @@ fn nova_clones_the_consoles_and_creates_the_tss_user() {
                 reference,
                 dest,
                 shallow_no_git,
+                ..
             } => Some((
                 repo.clone(),
                 reference.clone(),
