@@ -334,8 +334,10 @@ impl Config {
                 Some(v) => match v.parse::<usize>() {
                     Ok(n) if n > 0 => Some(n),
                     _ => {
-                        return Err(Error::new(format!("REQUIREMENTS_JOBS={v} is not a positive number"))
-                            .hint("give how many wheels to build at once, e.g. 8"))
+                        return Err(Error::new(format!(
+                            "REQUIREMENTS_JOBS={v} is not a positive number"
+                        ))
+                        .hint("give how many wheels to build at once, e.g. 8"))
                     }
                 },
             },
@@ -350,11 +352,15 @@ impl Config {
                 .or_else(|| get(env, "WHEEL_CONSTRAIN"))
                 .unwrap_or_default(),
             copy_default_config_files: boolean(env, "COPY_DEFAULT_CONFIG_FILES", false)?,
-            installer: match get(env, "INSTALLER").map(|v| v.to_ascii_lowercase()).as_deref() {
+            installer: match get(env, "INSTALLER")
+                .map(|v| v.to_ascii_lowercase())
+                .as_deref()
+            {
                 None | Some("pip") => Installer::Pip,
                 Some("uv") => Installer::Uv,
                 Some(other) => {
-                    return Err(Error::new(format!("INSTALLER={other} is not understood")).hint("use pip (the default) or uv"))
+                    return Err(Error::new(format!("INSTALLER={other} is not understood"))
+                        .hint("use pip (the default) or uv"))
                 }
             },
             proxy_env,

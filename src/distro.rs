@@ -216,8 +216,21 @@ impl Distro {
     /// Removes `packages` and whatever was pulled in only for them.
     pub fn purge_cmd(&self, packages: &[String]) -> Cmd {
         let mut cmd = match self.package_manager {
-            PackageManager::Apt => Cmd::new("apt-get", ["purge", "-y", "--auto-remove"])
-                .env("DEBIAN_FRONTEND", "noninteractive"),
+            // What was pulled in only as a recommendation or suggestion of a purged package
+            // (perl for git) goes too, whatever the image's apt settings.
+            PackageManager::Apt => Cmd::new(
+                "apt-get",
+                [
+                    "purge",
+                    "-y",
+                    "--auto-remove",
+                    "-o",
+                    "APT::AutoRemove::RecommendsImportant=false",
+                    "-o",
+                    "APT::AutoRemove::SuggestsImportant=false",
+                ],
+            )
+            .env("DEBIAN_FRONTEND", "noninteractive"),
             PackageManager::Dnf => Cmd::new("dnf", ["remove", "-y"]),
             PackageManager::Yum => Cmd::new("yum", ["remove", "-y"]),
         };

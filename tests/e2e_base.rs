@@ -32,17 +32,33 @@ ls -A /var/cache/apt/archives | grep '\.deb$' | sed 's/^/LEFT deb: /'
 command -v git && echo "LEFT: git (build-only, installed by loci in the service RUN)"
 true"#,
     );
-    for p in ["python3", "python3-venv", "ca-certificates", "netbase", "sudo", "lsb-release", "libpython3"] {
-        assert!(facts.contains(&format!("PKG {p}\n")), "{p} is not installed in the base:\n{facts}");
+    for p in [
+        "python3",
+        "python3-venv",
+        "ca-certificates",
+        "netbase",
+        "sudo",
+        "lsb-release",
+        "libpython3",
+    ] {
+        assert!(
+            facts.contains(&format!("PKG {p}\n")),
+            "{p} is not installed in the base:\n{facts}"
+        );
     }
     assert!(facts.contains("VENV-OK"), "{facts}");
     let bundle = "/etc/ssl/certs/ca-certificates.crt";
     assert!(
-        facts.contains(&format!("LANG=C.UTF-8 SSL_CERT_FILE={bundle} PIP_CERT={bundle} REQUESTS_CA_BUNDLE={bundle}")),
+        facts.contains(&format!(
+            "LANG=C.UTF-8 SSL_CERT_FILE={bundle} PIP_CERT={bundle} REQUESTS_CA_BUNDLE={bundle}"
+        )),
         "{facts}"
     );
     if !host_ca_bundle().is_empty() {
-        assert!(facts.contains("host-ca.crt"), "the extra CA from certs/ is not installed:\n{facts}");
+        assert!(
+            facts.contains("host-ca.crt"),
+            "the extra CA from certs/ is not installed:\n{facts}"
+        );
         // The extra CA is in the bundle every TLS client of the image uses.
         let ok = stdout(docker().args([
             "run", "--rm", "--network", "host", &base, "python3", "-c",
@@ -50,7 +66,15 @@ true"#,
         ]));
         assert_eq!(ok, "200");
     }
-    assert!(!facts.contains("LEFT"), "apt leftovers in the base:\n{facts}");
-    let size: u64 = stdout(docker().args(["image", "inspect", "--format", "{{.Size}}", &base])).parse().unwrap();
-    record(&format!("E2E-IMAGE-SIZE {base} {size} bytes ({:.1} MB)", size as f64 / 1e6));
+    assert!(
+        !facts.contains("LEFT"),
+        "apt leftovers in the base:\n{facts}"
+    );
+    let size: u64 = stdout(docker().args(["image", "inspect", "--format", "{{.Size}}", &base]))
+        .parse()
+        .unwrap();
+    record(&format!(
+        "E2E-IMAGE-SIZE {base} {size} bytes ({:.1} MB)",
+        size as f64 / 1e6
+    ));
 }

@@ -56,17 +56,37 @@ fn keystone_from_a_git_tag_with_wheels_from_a_registry_issues_tokens() {
     docker_build("keystone", &args, ctx.path());
     drop(daemon);
 
-    let labels = stdout(docker().args(["image", "inspect", "--format", "{{json .Config.Labels}}", image]));
-    assert!(labels.contains("\"org.opencontainers.image.title\":\"keystone\""), "{labels}");
-    assert!(labels.contains(&format!("\"org.opencontainers.image.revision\":\"{tag}\"")), "{labels}");
+    let labels = stdout(docker().args([
+        "image",
+        "inspect",
+        "--format",
+        "{{json .Config.Labels}}",
+        image,
+    ]));
+    assert!(
+        labels.contains("\"org.opencontainers.image.title\":\"keystone\""),
+        "{labels}"
+    );
+    assert!(
+        labels.contains(&format!("\"org.opencontainers.image.revision\":\"{tag}\"")),
+        "{labels}"
+    );
     let project_txt = sh_in(image, "cat /etc/image_info/project.txt");
-    assert!(project_txt.contains(&tag_commit), "project.txt does not name {tag_commit}:\n{project_txt}");
+    assert!(
+        project_txt.contains(&tag_commit),
+        "project.txt does not name {tag_commit}:\n{project_txt}"
+    );
 
     // d. it works: a token for the admin user.
     {
         let ks = Keystone::start(image);
         let (status, token) = ks.issue_token();
-        assert_eq!(status, 201, "POST /v3/auth/tokens answered {status}; logs:\n{}", ks.logs());
+        assert_eq!(
+            status,
+            201,
+            "POST /v3/auth/tokens answered {status}; logs:\n{}",
+            ks.logs()
+        );
         let token = token.expect("no X-Subject-Token header");
         assert!(token.len() > 20, "token {token:?}");
         println!("keystone at {tag} issued a token ({} bytes)", token.len());
@@ -87,7 +107,10 @@ ls -A /tmp | sed 's/^/LEFT in tmp: /'
 find / -xdev -type f -name loci -print | sed 's/^/LEFT binary: /'
 true"#,
     );
-    assert!(!leftovers.contains("LEFT"), "the keystone image is not clean:\n{leftovers}");
+    assert!(
+        !leftovers.contains("LEFT"),
+        "the keystone image is not clean:\n{leftovers}"
+    );
 
     // g. a child image with one more Debian package, installed with `loci packages` from the
     // bind-mounted binary, still issues tokens.
@@ -104,12 +127,20 @@ true"#,
     docker_build("keystone-child", &args, child_ctx.path());
     let jq = sh_in(child, "jq --version && dpkg-query -W -f '${Status}' jq");
     assert!(jq.contains("install ok installed"), "{jq}");
-    let venv_ok = sh_in(child, "python3 -c 'import keystone, sys; print(sys.prefix)'");
+    let venv_ok = sh_in(
+        child,
+        "python3 -c 'import keystone, sys; print(sys.prefix)'",
+    );
     assert_eq!(venv_ok, "/var/lib/openstack");
     {
         let ks = Keystone::start(child);
         let (status, token) = ks.issue_token();
-        assert_eq!(status, 201, "child image: POST /v3/auth/tokens answered {status}; logs:\n{}", ks.logs());
+        assert_eq!(
+            status,
+            201,
+            "child image: POST /v3/auth/tokens answered {status}; logs:\n{}",
+            ks.logs()
+        );
         assert!(token.is_some());
     }
     report_image(child);
@@ -119,7 +150,10 @@ true"#,
 fn report_image(image: &str) {
     let size = stdout(docker().args(["image", "inspect", "--format", "{{.Size}}", image]));
     let bytes: u64 = size.parse().unwrap_or(0);
-    record(&format!("E2E-IMAGE-SIZE {image} {bytes} bytes ({:.1} MB)", bytes as f64 / 1e6));
+    record(&format!(
+        "E2E-IMAGE-SIZE {image} {bytes} bytes ({:.1} MB)",
+        bytes as f64 / 1e6
+    ));
     let history = stdout(docker().args([
         "history",
         "--no-trunc",

@@ -20,15 +20,28 @@ fn static_binary_runs_alone_in_a_scratch_image() {
     require_docker();
     let bin = loci_binary();
     let ldd = Command::new("ldd").arg(&bin).output().expect("ldd");
-    let text = format!("{}{}", String::from_utf8_lossy(&ldd.stdout), String::from_utf8_lossy(&ldd.stderr));
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&ldd.stdout),
+        String::from_utf8_lossy(&ldd.stderr)
+    );
     assert!(
         text.contains("not a dynamic executable") || text.contains("statically linked"),
         "loci is not static: ldd says {text}"
     );
     let _guard = lock();
     let image = loci_image();
-    let files = stdout(docker().args(["image", "inspect", "--format", "{{len .RootFS.Layers}}", &image]));
-    assert_eq!(files, "1", "the loci image should hold one layer (the binary)");
+    let files = stdout(docker().args([
+        "image",
+        "inspect",
+        "--format",
+        "{{len .RootFS.Layers}}",
+        &image,
+    ]));
+    assert_eq!(
+        files, "1",
+        "the loci image should hold one layer (the binary)"
+    );
     let version = stdout(docker().args(["run", "--rm", "--network", "none", &image, "--version"]));
     assert_eq!(version, format!("loci {}", env!("CARGO_PKG_VERSION")));
 }
@@ -44,7 +57,11 @@ fn loci_in(image: &str, env: &[(&str, &str)], args: &[&str]) -> (i32, String) {
     }
     cmd.arg(image).arg("/mnt/loci").args(args);
     let out = cmd.output().unwrap();
-    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
     (out.status.code().unwrap_or(-1), text)
 }
 
@@ -52,10 +69,16 @@ fn assert_fails(image: &str, env: &[(&str, &str)], expected: &[&str]) {
     let (code, text) = loci_in(image, env, &["build"]);
     assert_ne!(code, 0, "loci build with {env:?} succeeded:\n{text}");
     for e in expected {
-        assert!(text.contains(e), "loci build with {env:?}: the message lacks {e:?}:\n{text}");
+        assert!(
+            text.contains(e),
+            "loci build with {env:?}: the message lacks {e:?}:\n{text}"
+        );
     }
     let tail: Vec<&str> = text.lines().rev().take(6).collect();
-    eprintln!("loci build {env:?} -> exit {code}: {}", tail.into_iter().rev().collect::<Vec<_>>().join(" | "));
+    eprintln!(
+        "loci build {env:?} -> exit {code}: {}",
+        tail.into_iter().rev().collect::<Vec<_>>().join(" | ")
+    );
 }
 
 #[test]
@@ -65,10 +88,22 @@ fn configuration_errors_fail_fast_with_clear_messages() {
     let _guard = lock();
     let plain = slim_image();
     assert_fails(&plain, &[], &["PROJECT is not set"]);
-    assert_fails(&plain, &[("PROJECT", "keystone"), ("DISTRO", "plan9")], &["plan9"]);
-    assert_fails(&plain, &[("PROJECT", "keystone"), ("UID", "abc")], &["UID=abc", "not a valid numeric id"]);
+    assert_fails(
+        &plain,
+        &[("PROJECT", "keystone"), ("DISTRO", "plan9")],
+        &["plan9"],
+    );
+    assert_fails(
+        &plain,
+        &[("PROJECT", "keystone"), ("UID", "abc")],
+        &["UID=abc", "not a valid numeric id"],
+    );
     assert_fails(&plain, &[("PROJECT", "keystone"), ("GID", "0")], &["GID=0"]);
-    assert_fails(&plain, &[("PROJECT", "keystone"), ("PLUGIN", "maybe")], &["PLUGIN=maybe", "not a boolean"]);
+    assert_fails(
+        &plain,
+        &[("PROJECT", "keystone"), ("PLUGIN", "maybe")],
+        &["PLUGIN=maybe", "not a boolean"],
+    );
 }
 
 #[test]
@@ -83,7 +118,10 @@ fn loci_build_in_a_plain_bookworm_container_at_a_gerrit_ref() {
     let requirements = requirements_image();
     let www = tempfile::tempdir().unwrap();
     let wheels = export_wheels(&requirements, &www.path().join("wheels.tar.gz"));
-    assert!(wheels > 20, "the requirements image holds only {wheels} wheels");
+    assert!(
+        wheels > 20,
+        "the requirements image holds only {wheels} wheels"
+    );
     let http = http_server(www.path());
     let wheels_url = format!("http://127.0.0.1:{}/wheels.tar.gz", http.port);
 
@@ -98,7 +136,10 @@ fn loci_build_in_a_plain_bookworm_container_at_a_gerrit_ref() {
     // each fails within seconds of reaching its step).
     assert_fails(
         &base,
-        &[("PROJECT", "keystone"), ("WHEELS", "/nonexistent/wheels.tar.gz")],
+        &[
+            ("PROJECT", "keystone"),
+            ("WHEELS", "/nonexistent/wheels.tar.gz"),
+        ],
         &["/nonexistent/wheels.tar.gz"],
     );
     let missing_ref = [
@@ -107,9 +148,17 @@ fn loci_build_in_a_plain_bookworm_container_at_a_gerrit_ref() {
         ("PROJECT_REF", "no-such-branch"),
         ("WHEELS", wheels_url.as_str()),
     ];
-    assert_fails(&base, &missing_ref, &["no-such-branch", project_repo.as_str()]);
+    assert_fails(
+        &base,
+        &missing_ref,
+        &["no-such-branch", project_repo.as_str()],
+    );
     let closed = format!("git://127.0.0.1:{}/keystone", free_port());
-    let unreachable = [("PROJECT", "keystone"), ("PROJECT_REPO", closed.as_str()), ("WHEELS", wheels_url.as_str())];
+    let unreachable = [
+        ("PROJECT", "keystone"),
+        ("PROJECT_REPO", closed.as_str()),
+        ("WHEELS", wheels_url.as_str()),
+    ];
     assert_fails(&base, &unreachable, &[closed.as_str()]);
 
     // The build, in a plain bookworm container: the base step installs python3 & co. The host's
@@ -121,8 +170,16 @@ fn loci_build_in_a_plain_bookworm_container_at_a_gerrit_ref() {
         .args(["run", "--name", &name, "--network", "host"])
         .arg("-v")
         .arg(format!("{}:/mnt/loci:ro", loci_binary().display()))
-        .args(["-v", "/etc/ssl/certs/ca-certificates.crt:/etc/ssl/host-ca.crt:ro"])
-        .args(["-e", "SSL_CERT_FILE=/etc/ssl/host-ca.crt", "-e", "PIP_CERT=/etc/ssl/host-ca.crt"])
+        .args([
+            "-v",
+            "/etc/ssl/certs/ca-certificates.crt:/etc/ssl/host-ca.crt:ro",
+        ])
+        .args([
+            "-e",
+            "SSL_CERT_FILE=/etc/ssl/host-ca.crt",
+            "-e",
+            "PIP_CERT=/etc/ssl/host-ca.crt",
+        ])
         .args(["-e", "PROJECT=keystone", "-e", "PROJECT_RELEASE=2026.1"])
         .arg("-e")
         .arg(format!("PROJECT_REPO={project_repo}"))
@@ -133,10 +190,20 @@ fn loci_build_in_a_plain_bookworm_container_at_a_gerrit_ref() {
         .args([plain.as_str(), "/mnt/loci", "build"])
         .output()
         .unwrap();
-    let log = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    let log = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
     fs::write(work_dir().join("logs/loci-build-in-container.log"), &log).ok();
-    record(&format!("E2E-BUILD-TIME loci-build-in-container {:.1}s", started.elapsed().as_secs_f64()));
-    assert!(out.status.success(), "loci build failed in the container:\n{log}");
+    record(&format!(
+        "E2E-BUILD-TIME loci-build-in-container {:.1}s",
+        started.elapsed().as_secs_f64()
+    ));
+    assert!(
+        out.status.success(),
+        "loci build failed in the container:\n{log}"
+    );
     drop(daemon);
     drop(http);
 
@@ -164,16 +231,28 @@ find /var/lib/openstack -name .git -print | sed 's/^/LEFT git dir: /'
 true"#,
     );
     let _ = docker().args(["rmi", &image]).output();
-    assert!(facts.contains("IMPORT /var/lib/openstack/lib/python3"), "{facts}");
+    assert!(
+        facts.contains("IMPORT /var/lib/openstack/lib/python3"),
+        "{facts}"
+    );
     assert!(facts.contains("MANAGE-OK"), "{facts}");
     assert!(
         facts.contains("keystone:x:42424:42424:keystone user:/var/lib/keystone:/usr/sbin/nologin"),
         "{facts}"
     );
     for f in ["packages.txt", "pip.txt", "project.txt", "image_info.json"] {
-        assert!(facts.contains(&format!("INFO {f}")), "/etc/image_info/{f} is missing or empty:\n{facts}");
+        assert!(
+            facts.contains(&format!("INFO {f}")),
+            "/etc/image_info/{f} is missing or empty:\n{facts}"
+        );
     }
-    assert!(facts.contains(&change), "project.txt does not name the change {change}:\n{facts}");
-    assert!(facts.contains(GERRIT_REF), "project.txt does not name {GERRIT_REF}:\n{facts}");
+    assert!(
+        facts.contains(&change),
+        "project.txt does not name the change {change}:\n{facts}"
+    );
+    assert!(
+        facts.contains(GERRIT_REF),
+        "project.txt does not name {GERRIT_REF}:\n{facts}"
+    );
     assert!(!facts.contains("LEFT"), "leftovers in the image:\n{facts}");
 }

@@ -31,7 +31,11 @@ fn make_project(dir: &Path) {
          [project]\nname = \"loci-demo\"\nversion = \"1.0\"\ndependencies = [\"six\"]\n",
     )
     .unwrap();
-    std::fs::write(dir.join("loci_demo/__init__.py"), "import six\nVALUE = 42\n").unwrap();
+    std::fs::write(
+        dir.join("loci_demo/__init__.py"),
+        "import six\nVALUE = 42\n",
+    )
+    .unwrap();
 }
 
 fn install_with(installer: Installer) {
@@ -39,7 +43,14 @@ fn install_with(installer: Installer) {
     let root = tmp.path();
     let env: Env = [
         ("PROJECT", "loci-demo"),
-        ("INSTALLER", if installer == Installer::Uv { "uv" } else { "pip" }),
+        (
+            "INSTALLER",
+            if installer == Installer::Uv {
+                "uv"
+            } else {
+                "pip"
+            },
+        ),
     ]
     .iter()
     .map(|(k, v)| (k.to_string(), v.to_string()))
@@ -51,8 +62,17 @@ fn install_with(installer: Installer) {
     make_project(&config.paths.sources_dir.join("loci-demo"));
     std::fs::create_dir_all(&config.paths.wheels_dir).unwrap();
     // The constraint must win over the newest six on PyPI.
-    std::fs::write(config.paths.wheels_dir.join("upper-constraints.txt"), "six===1.16.0\nloci-demo===0.1\n").unwrap();
-    loci::steps::wheels::prepare_constraints(&config.paths.wheels_dir, &config.paths.sources_dir, "loci-demo").unwrap();
+    std::fs::write(
+        config.paths.wheels_dir.join("upper-constraints.txt"),
+        "six===1.16.0\nloci-demo===0.1\n",
+    )
+    .unwrap();
+    loci::steps::wheels::prepare_constraints(
+        &config.paths.wheels_dir,
+        &config.paths.sources_dir,
+        "loci-demo",
+    )
+    .unwrap();
 
     let os = OsRelease::parse("ID=debian\nVERSION_ID=\"12\"\nVERSION_CODENAME=bookworm\n");
     let distro = Distro::detect(&os, None, None).unwrap();
@@ -80,7 +100,10 @@ fn install_with(installer: Installer) {
     }
     runner.run(cmd).unwrap();
     let python = config.paths.venv.join("bin/python");
-    let out = run(Command::new(&python).args(["-c", "import loci_demo, six; print(loci_demo.VALUE, six.__version__)"]));
+    let out = run(Command::new(&python).args([
+        "-c",
+        "import loci_demo, six; print(loci_demo.VALUE, six.__version__)",
+    ]));
     assert_eq!(out.trim(), "42 1.16.0");
     // No bytecode was written during the install.
     let pyc = walk_count(&config.paths.venv.join("lib"), ".pyc");

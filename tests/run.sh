@@ -26,7 +26,11 @@ mkdir -p target/e2e
 : > target/e2e/timings.txt
 log "cargo test -- --include-ignored"
 set +e
-cargo test --no-fail-fast -- --include-ignored ${LOCI_TEST_FILTER:+"$LOCI_TEST_FILTER"}
+# keystone_closure_of_2026_1 builds, on the host, the same wheels the Docker requirements build
+# of e2e_keystone builds in the image: it is skipped here to save its six minutes (run it with
+# `cargo test --test requirements_e2e -- --ignored`).
+cargo test --no-fail-fast -- --include-ignored --skip keystone_closure_of_2026_1 \
+    ${LOCI_TEST_FILTER:+"$LOCI_TEST_FILTER"}
 status=$?
 set -e
 

@@ -98,12 +98,16 @@ pub fn collect(
 /// Rewrites the step durations in image_info.json once the whole build has finished.
 pub fn record_timings(dir: &Path, timings: &Timings, total: std::time::Duration) -> Result<()> {
     let path = dir.join("image_info.json");
-    let text = std::fs::read_to_string(&path).context(|| format!("cannot read {}", path.display()))?;
+    let text =
+        std::fs::read_to_string(&path).context(|| format!("cannot read {}", path.display()))?;
     let mut json: serde_json::Value =
         serde_json::from_str(&text).context(|| format!("{} is not valid JSON", path.display()))?;
     json["step_seconds"] = serde_json::to_value(&timings.steps).expect("serializable");
     json["total_seconds"] = serde_json::json!(total.as_secs_f64());
-    write(&path, &serde_json::to_string_pretty(&json).expect("serializable"))
+    write(
+        &path,
+        &serde_json::to_string_pretty(&json).expect("serializable"),
+    )
 }
 
 fn write(path: &Path, text: &str) -> Result<()> {
@@ -117,12 +121,23 @@ mod tests {
     #[test]
     fn timings_are_completed_after_the_build() {
         let d = tempfile::tempdir().unwrap();
-        std::fs::write(d.path().join("image_info.json"), r#"{"project":"keystone","step_seconds":[["base",1.0]]}"#).unwrap();
+        std::fs::write(
+            d.path().join("image_info.json"),
+            r#"{"project":"keystone","step_seconds":[["base",1.0]]}"#,
+        )
+        .unwrap();
         let timings = Timings {
-            steps: vec![("base".into(), 1.0), ("info".into(), 0.5), ("cleanup".into(), 2.0)],
+            steps: vec![
+                ("base".into(), 1.0),
+                ("info".into(), 0.5),
+                ("cleanup".into(), 2.0),
+            ],
         };
         record_timings(d.path(), &timings, std::time::Duration::from_secs(4)).unwrap();
-        let v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(d.path().join("image_info.json")).unwrap()).unwrap();
+        let v: serde_json::Value = serde_json::from_str(
+            &std::fs::read_to_string(d.path().join("image_info.json")).unwrap(),
+        )
+        .unwrap();
         assert_eq!(v["project"], "keystone");
         assert_eq!(v["step_seconds"][2], serde_json::json!(["cleanup", 2.0]));
         assert_eq!(v["total_seconds"], 4.0);

@@ -27,7 +27,13 @@ pub fn pip_install(input: &PlanInput, no_index: bool) -> Cmd {
     let mut cmd = match c.installer {
         Installer::Pip => Cmd::new(
             super::venv_bin(input, "pip"),
-            ["install", "--no-cache-dir", "--only-binary", ":all:", "--no-compile"],
+            [
+                "install",
+                "--no-cache-dir",
+                "--only-binary",
+                ":all:",
+                "--no-compile",
+            ],
         )
         .args(constraints)
         .arg("--ignore-installed"),

@@ -243,7 +243,9 @@ pub fn plan(input: &PlanInput) -> Result<Vec<Step>> {
     let work = c.paths.sources_dir.join("loci-requirements-build");
     let jobs = c.requirements_jobs.unwrap_or_else(|| {
         // Most `pip wheel` runs only download: keep the network busy, bounded by the machine.
-        4 * std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)
+        4 * std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1)
     });
     let pip = PipWheel {
         pip: super::venv_bin(input, "pip"),

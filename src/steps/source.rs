@@ -163,7 +163,11 @@ fn resolve_ref(
 
 fn clone_into(
     var: &str,
-    repo_url: &str, reference: &str, dest: &Path, shallow: bool) -> Result<()> {
+    repo_url: &str,
+    reference: &str,
+    dest: &Path,
+    shallow: bool,
+) -> Result<()> {
     let repo = Repository::init(dest).map_err(|e| {
         Error::new(format!(
             "cannot create a git repository at {}",
@@ -331,9 +335,7 @@ mod tests {
             let dest = dir
                 .path()
                 .join(format!("out-{}", reference.replace('/', "_")));
-            clone(
-                "PROJECT",
-                &url, reference, &dest, false, &tls).unwrap();
+            clone("PROJECT", &url, reference, &dest, false, &tls).unwrap();
             assert_eq!(
                 std::fs::read_to_string(dest.join("a.txt")).unwrap(),
                 want,
@@ -348,8 +350,14 @@ mod tests {
         let (dir, url, _, _) = fixture();
         let dest = dir.path().join("tags");
         clone(
-                "PROJECT",
-                &url, "master", &dest, false, &TlsConfig::default()).unwrap();
+            "PROJECT",
+            &url,
+            "master",
+            &dest,
+            false,
+            &TlsConfig::default(),
+        )
+        .unwrap();
         let repo = Repository::open(&dest).unwrap();
         assert!(repo.find_reference("refs/tags/1.0.0").is_ok());
     }
@@ -358,9 +366,7 @@ mod tests {
     fn shallow_clone_removes_git_dir() {
         let (dir, url, _, _) = fixture();
         let dest = dir.path().join("shallow");
-        clone(
-                "PROJECT",
-                &url, "1.0.0", &dest, true, &TlsConfig::default()).unwrap();
+        clone("PROJECT", &url, "1.0.0", &dest, true, &TlsConfig::default()).unwrap();
         assert!(!dest.join(".git").exists());
         assert_eq!(
             std::fs::read_to_string(dest.join("a.txt")).unwrap(),
@@ -372,7 +378,15 @@ mod tests {
     fn missing_ref_names_repo_and_ref_and_leaves_nothing() {
         let (dir, url, _, _) = fixture();
         let dest = dir.path().join("missing");
-        let e = clone("PROJECT", &url, "no-such-branch", &dest, false, &TlsConfig::default()).unwrap_err();
+        let e = clone(
+            "PROJECT",
+            &url,
+            "no-such-branch",
+            &dest,
+            false,
+            &TlsConfig::default(),
+        )
+        .unwrap_err();
         let s = e.to_string();
         assert!(
             s.contains("PROJECT_REF=no-such-branch does not exist in PROJECT_REPO=file://"),
@@ -387,7 +401,10 @@ mod tests {
         let dest = dir.path().join("novnc");
         let e = clone("NOVNC", &url, "v9.9.9", &dest, true, &TlsConfig::default()).unwrap_err();
         let s = e.to_string();
-        assert!(s.contains("NOVNC_REF=v9.9.9 does not exist in NOVNC_REPO=file://"), "{s}");
+        assert!(
+            s.contains("NOVNC_REF=v9.9.9 does not exist in NOVNC_REPO=file://"),
+            "{s}"
+        );
         assert!(!dest.exists());
     }
 
@@ -420,8 +437,8 @@ mod tests {
         std::fs::create_dir(&dest).unwrap();
         std::fs::write(dest.join("setup.py"), "").unwrap();
         clone(
-                "PROJECT",
-                "git://127.0.0.1:9/nothing",
+            "PROJECT",
+            "git://127.0.0.1:9/nothing",
             "master",
             &dest,
             false,
