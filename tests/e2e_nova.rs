@@ -16,7 +16,6 @@ mod e2e;
 
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
@@ -31,32 +30,7 @@ const TSS_UID: &str = "42434";
 
 /// The release's sdist from PyPI (cached in target/e2e/downloads/nova).
 fn nova_sdist() -> PathBuf {
-    let dl = work_dir().join("downloads/nova");
-    fs::create_dir_all(&dl).unwrap();
-    let find = || -> Option<PathBuf> {
-        fs::read_dir(&dl)
-            .ok()?
-            .filter_map(|e| e.ok().map(|e| e.path()))
-            .find(|p| {
-                p.file_name()
-                    .and_then(|n| n.to_str())
-                    .is_some_and(|n| n.starts_with("nova-33.") && n.ends_with(".tar.gz"))
-            })
-    };
-    if let Some(p) = find() {
-        return p;
-    }
-    let venv = work_dir().join("pyvenv");
-    if !venv.join("bin/pip").exists() {
-        check(Command::new("python3").args(["-m", "venv"]).arg(&venv));
-    }
-    check(
-        Command::new(venv.join("bin/pip"))
-            .args(["download", "--no-deps", "--no-binary", ":all:", "--dest"])
-            .arg(&dl)
-            .arg(NOVA_SPEC),
-    );
-    find().expect("pip download left no nova-33.*.tar.gz")
+    pypi_sdist("nova", "nova-33.", NOVA_SPEC)
 }
 
 /// A git repository `nova` below `base` made from the sdist, tagged with the release.

@@ -538,7 +538,13 @@ pub fn requirements_repo(base: &Path) -> PathBuf {
 
 /// keystone's 2026.1 sdist from PyPI (cached in target/e2e/downloads).
 pub fn keystone_sdist() -> PathBuf {
-    let dl = work_dir().join("downloads");
+    pypi_sdist("", "keystone-29.", KEYSTONE_SPEC)
+}
+
+/// The sdist of `spec` from PyPI, cached in target/e2e/downloads/`subdir` and found again by
+/// its file name `prefix`*.tar.gz.
+pub fn pypi_sdist(subdir: &str, prefix: &str, spec: &str) -> PathBuf {
+    let dl = work_dir().join("downloads").join(subdir);
     fs::create_dir_all(&dl).unwrap();
     let find = || -> Option<PathBuf> {
         fs::read_dir(&dl)
@@ -547,7 +553,7 @@ pub fn keystone_sdist() -> PathBuf {
             .find(|p| {
                 p.file_name()
                     .and_then(|n| n.to_str())
-                    .is_some_and(|n| n.starts_with("keystone-29.") && n.ends_with(".tar.gz"))
+                    .is_some_and(|n| n.starts_with(prefix) && n.ends_with(".tar.gz"))
             })
     };
     if let Some(p) = find() {
@@ -561,9 +567,9 @@ pub fn keystone_sdist() -> PathBuf {
         Command::new(venv.join("bin/pip"))
             .args(["download", "--no-deps", "--no-binary", ":all:", "--dest"])
             .arg(&dl)
-            .arg(KEYSTONE_SPEC),
+            .arg(spec),
     );
-    find().expect("pip download left no keystone-29.*.tar.gz")
+    find().unwrap_or_else(|| panic!("pip download left no {prefix}*.tar.gz in {}", dl.display()))
 }
 
 /// A git repository `keystone` below `base` made from the sdist: one commit tagged with the
