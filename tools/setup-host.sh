@@ -15,7 +15,7 @@ fi
 log() { printf '\n== %s [%s]\n' "$*" "$(date -u +%H:%M:%S)"; }
 
 host_packages=(docker.io debootstrap docker-registry apache2-utils git python3 python3-venv curl
-               ca-certificates tar gzip build-essential perl make)
+               ca-certificates openssl tar gzip build-essential perl make)
 log "apt-get install ${host_packages[*]}"
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
