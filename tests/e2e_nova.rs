@@ -35,29 +35,7 @@ fn nova_sdist() -> PathBuf {
 
 /// A git repository `nova` below `base` made from the sdist, tagged with the release.
 fn nova_repo(base: &Path) -> String {
-    let sdist = nova_sdist();
-    let name = sdist.file_name().unwrap().to_str().unwrap().to_string();
-    let version = name
-        .trim_start_matches("nova-")
-        .trim_end_matches(".tar.gz")
-        .to_string();
-    let unpack = tempfile::tempdir_in(base).unwrap();
-    let gz = flate2::read::GzDecoder::new(fs::File::open(&sdist).unwrap());
-    tar::Archive::new(gz).unpack(unpack.path()).unwrap();
-    let repo = base.join("nova");
-    fs::rename(unpack.path().join(format!("nova-{version}")), &repo).unwrap();
-    git(&repo, &["init", "-q", "-b", "master"]);
-    git(&repo, &["add", "-A"]);
-    git(
-        &repo,
-        &[
-            "commit",
-            "-q",
-            "-m",
-            &format!("nova {version} from its sdist"),
-        ],
-    );
-    git(&repo, &["tag", "-a", &version, "-m", &version]);
+    let (_, version) = sdist_repo(base, "nova", &nova_sdist());
     version
 }
 

@@ -572,21 +572,20 @@ pub fn pypi_sdist(subdir: &str, prefix: &str, spec: &str) -> PathBuf {
     find().unwrap_or_else(|| panic!("pip download left no {prefix}*.tar.gz in {}", dl.display()))
 }
 
-/// A git repository `keystone` below `base` made from the sdist: one commit tagged with the
-/// release, and a second commit reachable only as the Gerrit-style ref GERRIT_REF.
-/// Returns (repo, tag).
-pub fn keystone_repo(base: &Path) -> (PathBuf, String) {
-    let sdist = keystone_sdist();
+/// A git repository `base/<project>` made from the project's sdist (`<project>-<version>.tar.gz`):
+/// one commit, tagged with the release (an annotated tag, so pbr sees the version).
+/// Returns (repo, version).
+pub fn sdist_repo(base: &Path, project: &str, sdist: &Path) -> (PathBuf, String) {
     let name = sdist.file_name().unwrap().to_str().unwrap().to_string();
     let version = name
-        .trim_start_matches("keystone-")
+        .trim_start_matches(&format!("{project}-"))
         .trim_end_matches(".tar.gz")
         .to_string();
     let unpack = tempfile::tempdir_in(base).unwrap();
-    let gz = flate2::read::GzDecoder::new(fs::File::open(&sdist).unwrap());
+    let gz = flate2::read::GzDecoder::new(fs::File::open(sdist).unwrap());
     tar::Archive::new(gz).unpack(unpack.path()).unwrap();
-    let repo = base.join("keystone");
-    fs::rename(unpack.path().join(format!("keystone-{version}")), &repo).unwrap();
+    let repo = base.join(project);
+    fs::rename(unpack.path().join(format!("{project}-{version}")), &repo).unwrap();
     git(&repo, &["init", "-q", "-b", "master"]);
     git(&repo, &["add", "-A"]);
     git(
@@ -595,10 +594,18 @@ pub fn keystone_repo(base: &Path) -> (PathBuf, String) {
             "commit",
             "-q",
             "-m",
-            &format!("keystone {version} from its sdist"),
+            &format!("{project} {version} from its sdist"),
         ],
     );
     git(&repo, &["tag", "-a", &version, "-m", &version]);
+    (repo, version)
+}
+
+/// A git repository `keystone` below `base` made from the sdist: one commit tagged with the
+/// release, and a second commit reachable only as the Gerrit-style ref GERRIT_REF.
+/// Returns (repo, tag).
+pub fn keystone_repo(base: &Path) -> (PathBuf, String) {
+    let (repo, version) = sdist_repo(base, "keystone", &keystone_sdist());
     let mut f = fs::OpenOptions::new()
         .append(true)
         .open(repo.join("README.rst"))
