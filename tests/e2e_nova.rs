@@ -93,59 +93,8 @@ fn nova_requirements_image() -> String {
             if std::env::var("LOCI_E2E_FULL_REQUIREMENTS").is_ok_and(|v| v == "1") {
                 return requirements_image();
             }
-            let base = base_image();
-            let loci = loci_image();
-            let upper = read(
-                root()
-                    .join(REQUIREMENTS_FIXTURES)
-                    .join("upper-constraints.txt"),
-            );
-            let global = read(
-                root()
-                    .join(REQUIREMENTS_FIXTURES)
-                    .join("global-requirements.txt"),
-            );
             let closure = read(root().join(NOVA_CLOSURE));
-            let hash = hash_parts(&[
-                &upper,
-                &global,
-                &closure,
-                &read(root().join("Dockerfile")),
-                &read(root().join("bindep.txt")),
-                &read(root().join("pydep.txt")),
-                image_id(&base).as_bytes(),
-                image_id(&loci).as_bytes(),
-            ]);
-            let tag = format!("loci-test/requirements:nova-2026.1-{hash}");
-            if image_exists(&tag) {
-                return tag;
-            }
-            let repos = tempfile::tempdir().unwrap();
-            requirements_repo(repos.path());
-            let daemon = git_daemon(repos.path());
-            let ctx = Context::new();
-            fs::write(ctx.data().join("requirements-only.txt"), &closure).unwrap();
-            let repo = format!("git://127.0.0.1:{}/requirements", daemon.port);
-            let mut args = ctx.args(
-                &base,
-                &[
-                    ("PROJECT", "requirements"),
-                    ("PROJECT_REPO", &repo),
-                    ("PROJECT_REF", "stable/2026.1"),
-                    ("PROJECT_RELEASE", "2026.1"),
-                    ("KEEP_ALL_WHEELS", "True"),
-                    ("REQUIREMENTS_ONLY_FILE", "/tmp/requirements-only.txt"),
-                ],
-            );
-            args.extend([
-                "--label".into(),
-                format!("loci.test.inputs={hash}"),
-                "-t".into(),
-                tag.clone(),
-            ]);
-            docker_build("requirements-nova", &args, ctx.path());
-            drop(daemon);
-            tag
+            build_requirements_image("requirements-nova", "nova-2026.1", Some(closure))
         })
         .clone()
 }

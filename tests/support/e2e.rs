@@ -632,74 +632,77 @@ pub fn requirements_image() -> String {
     static IMAGE: OnceLock<String> = OnceLock::new();
     IMAGE
         .get_or_init(|| {
-            let base = base_image();
-            let loci = loci_image();
             let full = std::env::var("LOCI_E2E_FULL_REQUIREMENTS").is_ok_and(|v| v == "1");
-            let upper = read(
-                root()
-                    .join(REQUIREMENTS_FIXTURES)
-                    .join("upper-constraints.txt"),
-            );
-            let global = read(
-                root()
-                    .join(REQUIREMENTS_FIXTURES)
-                    .join("global-requirements.txt"),
-            );
-            let closure = if full {
-                Vec::new()
-            } else {
-                read(root().join(CLOSURE_FIXTURE))
-            };
-            let hash = hash_parts(&[
-                &upper,
-                &global,
-                &closure,
-                &read(root().join("Dockerfile")),
-                &read(root().join("bindep.txt")),
-                &read(root().join("pydep.txt")),
-                image_id(&base).as_bytes(),
-                image_id(&loci).as_bytes(),
-            ]);
-            let tag = format!("loci-test/requirements:2026.1-{hash}");
-            if image_exists(&tag) {
-                return tag;
-            }
-            let repos = tempfile::tempdir().unwrap();
-            requirements_repo(repos.path());
-            let daemon = git_daemon(repos.path());
-            let ctx = Context::new();
-            let mut extra: Vec<(&str, String)> = vec![
-                ("PROJECT", "requirements".into()),
-                (
-                    "PROJECT_REPO",
-                    format!("git://127.0.0.1:{}/requirements", daemon.port),
-                ),
-                ("PROJECT_REF", "stable/2026.1".into()),
-                ("PROJECT_RELEASE", "2026.1".into()),
-                // Every wheel of the closure, not only the compiled ones: the tarball made from
-                // this image must install keystone (and a service build needs no index).
-                ("KEEP_ALL_WHEELS", "True".into()),
-            ];
-            if !full {
-                fs::write(ctx.data().join("requirements-only.txt"), &closure).unwrap();
-                extra.push((
-                    "REQUIREMENTS_ONLY_FILE",
-                    "/tmp/requirements-only.txt".into(),
-                ));
-            }
-            let extra: Vec<(&str, &str)> = extra.iter().map(|(k, v)| (*k, v.as_str())).collect();
-            let mut args = ctx.args(&base, &extra);
-            args.extend([
-                "--label".into(),
-                format!("loci.test.inputs={hash}"),
-                "-t".into(),
-                tag.clone(),
-            ]);
-            docker_build("requirements", &args, ctx.path());
-            drop(daemon);
-            tag
+            let closure = (!full).then(|| read(root().join(CLOSURE_FIXTURE)));
+            build_requirements_image("requirements", "2026.1", closure)
         })
         .clone()
+}
+
+/// Builds (or finds, by a hash of its inputs) a requirements image tagged
+/// `loci-test/requirements:TAG_PREFIX-HASH`, restricted to the names in `closure` when one is
+/// given. `name` labels the build in the timings.
+pub fn build_requirements_image(name: &str, tag_prefix: &str, closure: Option<Vec<u8>>) -> String {
+    let base = base_image();
+    let loci = loci_image();
+    let upper = read(
+        root()
+            .join(REQUIREMENTS_FIXTURES)
+            .join("upper-constraints.txt"),
+    );
+    let global = read(
+        root()
+            .join(REQUIREMENTS_FIXTURES)
+            .join("global-requirements.txt"),
+    );
+    let hash = hash_parts(&[
+        &upper,
+        &global,
+        closure.as_deref().unwrap_or_default(),
+        &read(root().join("Dockerfile")),
+        &read(root().join("bindep.txt")),
+        &read(root().join("pydep.txt")),
+        image_id(&base).as_bytes(),
+        image_id(&loci).as_bytes(),
+    ]);
+    let tag = format!("loci-test/requirements:{tag_prefix}-{hash}");
+    if image_exists(&tag) {
+        return tag;
+    }
+    let repos = tempfile::tempdir().unwrap();
+    requirements_repo(repos.path());
+    let daemon = git_daemon(repos.path());
+    let ctx = Context::new();
+    let mut extra: Vec<(&str, String)> = vec![
+        ("PROJECT", "requirements".into()),
+        (
+            "PROJECT_REPO",
+            format!("git://127.0.0.1:{}/requirements", daemon.port),
+        ),
+        ("PROJECT_REF", "stable/2026.1".into()),
+        ("PROJECT_RELEASE", "2026.1".into()),
+        // Every wheel of the closure, not only the compiled ones: the tarball made from
+        // this image must install keystone (and a service build needs no index).
+        ("KEEP_ALL_WHEELS", "True".into()),
+    ];
+    if let Some(closure) = &closure {
+        fs::write(ctx.data().join("requirements-only.txt"), closure).unwrap();
+        extra.push((
+            "REQUIREMENTS_ONLY_FILE",
+            "/tmp/requirements-only.txt".into(),
+        ));
+    }
+    let extra: Vec<(&str, &str)> = extra.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let mut args = ctx.args(&base, &extra);
+    args.extend([
+        "--label".into(),
+        format!("loci.test.inputs={hash}"),
+        "-t".into(),
+        tag.clone(),
+    ]);
+    docker_build(name, &args, ctx.path());
+    drop(daemon);
+    tag
 }
 
 /// The wheels of an image (its files at / named *.whl or *.txt, as the requirements image holds
