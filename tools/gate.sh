@@ -22,7 +22,9 @@
 # Environment (besides compose.yaml's LOCI_GATE_* variables):
 #   LOCI_GATE_JOBS          service builds at a time (default: one per 4 cores and 8 GB, >= 1)
 #   LOCI_GATE_SOURCES       git: clone $LOCI_GATE_GIT/PROJECT at $LOCI_GATE_REF (default);
-#                           pypi: seed data/ with the 2026.1 sdists from PyPI (no git server needed)
+#                           pypi: seed data/ with the 2026.1 sdists from PyPI, and serve nova's
+#                           consoles (noVNC, spice-html5 from Debian's archive) with git daemon
+#                           on 127.0.0.1: no git server, GitHub or opendev.org needed
 #   LOCI_GATE_CONSTRAINTS   dir with upper-constraints.txt and global-requirements.txt, used as
 #                           data/requirements (default: clone requirements like the services;
 #                           with LOCI_GATE_SOURCES=pypi: tests/fixtures/requirements-2026.1)
@@ -214,6 +216,37 @@ if [ "${LOCI_GATE_SOURCES:-git}" = pypi ]; then
         commit_tree "$context/data/$s" "$version"
         echo "$s: $(basename "$sdist")"
     done
+fi
+
+# Nova's consoles without GitHub or freedesktop.org: noVNC v1.3.0 and spice-html5 0.3.0 as
+# Debian ships them (the upstream noVNC release tarball; spice-html5's files from its package,
+# apt-verified), each a git repository with the upstream tag, served by git daemon on 127.0.0.1.
+# Used with LOCI_GATE_SOURCES=pypi unless LOCI_GATE_NOVNC_REPO / LOCI_GATE_SPICE_REPO are set.
+novnc_orig_sha256=f52e4f4fc500633f60b47bd2b79ddb87ffdd39a4e8d5b040ce313ee5ad6dc246
+if [ "${LOCI_GATE_SOURCES:-git}" = pypi ] && [[ " ${services[*]} " == *" nova "* ]] \
+    && [ -z "${LOCI_GATE_NOVNC_REPO:-}" ] && [ -z "${LOCI_GATE_SPICE_REPO:-}" ]; then
+    log "nova's consoles: noVNC and spice-html5 from Debian, served by git daemon on 127.0.0.1"
+    consoles="$work/consoles"
+    rm -rf "$consoles"; mkdir -p "$consoles/dl" "$consoles/repos/novnc" "$consoles/repos/spice-html5" "$consoles/deb"
+    curl -fsSL -o "$consoles/dl/novnc.tar.xz" \
+        "${LOCI_GATE_APT_MIRROR:-http://deb.debian.org/debian}/pool/main/n/novnc/novnc_1.3.0.orig.tar.xz"
+    echo "$novnc_orig_sha256  $consoles/dl/novnc.tar.xz" | sha256sum -c --quiet \
+        || die "novnc_1.3.0.orig.tar.xz does not match its sha256 (mirror ${LOCI_GATE_APT_MIRROR:-})"
+    tar --no-same-owner -xJf "$consoles/dl/novnc.tar.xz" -C "$consoles/repos/novnc" --strip-components=1
+    (cd "$consoles/dl" && apt-get download -qq spice-html5 2>/dev/null) \
+        || die "apt-get download spice-html5 failed (is Debian's main archive in this host's sources?)"
+    dpkg-deb -x "$consoles"/dl/spice-html5_*.deb "$consoles/deb"
+    cp -a "$consoles/deb/usr/share/spice-html5/." "$consoles/repos/spice-html5/"
+    commit_tree "$consoles/repos/novnc" v1.3.0
+    commit_tree "$consoles/repos/spice-html5" spice-html5-0.3.0
+    port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+    git daemon --reuseaddr --listen=127.0.0.1 --port="$port" --export-all \
+        --base-path="$consoles/repos" "$consoles/repos" > "$work/logs/git-daemon.log" 2>&1 &
+    daemon_pid=$!
+    trap 'kill "$daemon_pid" 2>/dev/null || true' EXIT
+    for _ in $(seq 1 50); do git ls-remote -q "git://127.0.0.1:$port/novnc" >/dev/null 2>&1 && break; sleep 0.1; done
+    export LOCI_GATE_NOVNC_REPO="git://127.0.0.1:$port/novnc" LOCI_GATE_NOVNC_REF=v1.3.0
+    export LOCI_GATE_SPICE_REPO="git://127.0.0.1:$port/spice-html5" LOCI_GATE_SPICE_REF=spice-html5-0.3.0
 fi
 
 # ---------------------------------------------------------------------------------------------
