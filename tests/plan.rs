@@ -348,6 +348,37 @@ fn centos_stream_9_and_rocky_9_use_dnf() {
 }
 
 #[test]
+fn venv_toolchain_prefers_the_wheels_except_in_a_requirements_build() {
+    // A service upgrades pip/setuptools/wheel from its wheels first (offline builds work).
+    let p = plan("debian-bookworm", KEYSTONE);
+    let pip = &commands(step(&p, "venv"))[1];
+    assert_eq!(
+        pip[..],
+        [
+            "/var/lib/openstack/bin/pip",
+            "install",
+            "--upgrade",
+            "--no-cache-dir",
+            "--no-compile",
+            "--find-links",
+            "/tmp/wheels",
+            "pip",
+            "setuptools",
+            "wheel"
+        ]
+    );
+    // A requirements build has no wheels yet: no --find-links to a dir that does not exist
+    // (pip would warn "Location '/tmp/wheels' is ignored").
+    let p = plan(
+        "debian-bookworm",
+        &[("PROJECT", "requirements"), ("WHEELS", "/tmp/wheels")],
+    );
+    let pip = &commands(step(&p, "venv"))[1];
+    assert!(!pip.iter().any(|a| a == "--find-links"), "{pip:?}");
+    assert_eq!(pip[pip.len() - 3..], ["pip", "setuptools", "wheel"]);
+}
+
+#[test]
 fn plugin_skips_base_user_venv_and_pydep() {
     let p = plan(
         "debian-bookworm",

@@ -2,7 +2,7 @@
 # loci's gate: the OpenStack 2026.1 image set on Debian bookworm, built with the project's
 # Dockerfile from compose.yaml, smoke-tested, and tabulated.
 #
-#     sudo tools/gate.sh                     # everything: hours (the full requirements build)
+#     sudo tools/gate.sh                     # everything: ~30 min on 2 cores (pypi mode below)
 #     sudo tools/gate.sh keystone nova       # the requirements image, then only these services
 #
 # 1. tools/setup-host.sh (packages, dockerd, the static loci binary), the binary as a FROM
@@ -243,6 +243,8 @@ if [ "${LOCI_GATE_SOURCES:-git}" = pypi ] && [[ " ${services[*]} " == *" nova "*
     git daemon --reuseaddr --listen=127.0.0.1 --port="$port" --export-all \
         --base-path="$consoles/repos" "$consoles/repos" > "$work/logs/git-daemon.log" 2>&1 &
     daemon_pid=$!
+    # Not a job of this shell: the builds' `wait` below must not wait for the daemon too.
+    disown "$daemon_pid"
     trap 'kill "$daemon_pid" 2>/dev/null || true' EXIT
     for _ in $(seq 1 50); do git ls-remote -q "git://127.0.0.1:$port/novnc" >/dev/null 2>&1 && break; sleep 0.1; done
     export LOCI_GATE_NOVNC_REPO="git://127.0.0.1:$port/novnc" LOCI_GATE_NOVNC_REF=v1.3.0

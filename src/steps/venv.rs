@@ -14,19 +14,16 @@ pub fn plan(input: &PlanInput) -> Option<Step> {
         return None;
     }
     let venv = c.paths.venv.display().to_string();
-    let wheels = super::wheels::wheels_dir(input).display().to_string();
     let mut pip = Cmd::new(
         super::venv_bin(input, "pip"),
-        [
-            "install",
-            "--upgrade",
-            "--no-cache-dir",
-            "--no-compile",
-            "--find-links",
-            wheels.as_str(),
-        ],
-    )
-    .args(c.pip_args.iter().cloned());
+        ["install", "--upgrade", "--no-cache-dir", "--no-compile"],
+    );
+    // A requirements build has no wheels yet: its toolchain comes from the index alone.
+    if c.project != "requirements" {
+        let wheels = super::wheels::wheels_dir(input).display().to_string();
+        pip = pip.args(["--find-links".to_string(), wheels]);
+    }
+    pip = pip.args(c.pip_args.iter().cloned());
     pip = pip.args([
         format!("pip{}", c.pip_constraint),
         format!("setuptools{}", c.setuptools_constraint),
