@@ -312,6 +312,8 @@ smoke() {
         manila) main=manila-manage; modules="manila" ;;
         designate) main=designate-manage; modules="designate" ;;
     esac
+    # compose.yaml gives every service the fluent profile (fluent-logger).
+    modules="$modules fluent"
     "$docker" run --rm --network none --user "$user" --entrypoint sh "loci-gate/$s:$LOCI_GATE_TAG" \
         -c "$smoke_script" smoke "$main" "$modules" "$extra" > "$work/logs/$s-smoke.log" 2>&1
 }
