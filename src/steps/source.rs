@@ -82,7 +82,12 @@ pub fn clone(
         return Ok(());
     }
     configure_tls(tls);
-    let result = clone_into(var, repo, reference, dest, shallow_no_git);
+    let origin = Origin {
+        var,
+        repo,
+        reference,
+    };
+    let result = clone_into(&origin, dest, shallow_no_git);
     if result.is_err() {
         let _ = std::fs::remove_dir_all(dest);
     }
@@ -101,44 +106,64 @@ fn fetch_options<'a>(depth: Option<i32>) -> FetchOptions<'a> {
     fo
 }
 
-fn git_error(var: &str, repo: &str, reference: &str, e: git2::Error) -> Error {
-    let msg = e.message().to_string();
-    let lower = msg.to_ascii_lowercase();
-    if lower.contains("couldn't find remote ref")
-        || lower.contains("not our ref")
-        || lower.contains("no such remote ref")
-        || lower.contains("not found")
-            && !lower.contains("repository not found")
-            && e.class() != git2::ErrorClass::Http
-    {
+/// A source as its build arguments named it: `var` is their prefix (`PROJECT` for
+/// PROJECT_REPO and PROJECT_REF, `NOVNC`, `SPICE`), so that errors point at what to change.
+struct Origin<'a> {
+    var: &'a str,
+    repo: &'a str,
+    reference: &'a str,
+}
+
+impl Origin<'_> {
+    /// `VAR_REF=... does not exist in VAR_REPO=...`, for the caller to give a cause and hint.
+    fn missing_ref(&self) -> Error {
+        let Origin {
+            var,
+            repo,
+            reference,
+        } = self;
         Error::new(format!(
             "{var}_REF={reference} does not exist in {var}_REPO={repo}"
         ))
-        .cause(msg)
-        .hint("check the branch, tag, commit id or Gerrit ref (refs/changes/NN/CHANGE/PATCHSET)")
-    } else {
-        Error::new(format!("cannot fetch {reference} from {var}_REPO={repo}"))
+    }
+
+    /// Explains a libgit2 failure: a ref the server does not have, or a fetch that failed.
+    fn git_error(&self, e: git2::Error) -> Error {
+        let msg = e.message().to_string();
+        let lower = msg.to_ascii_lowercase();
+        if lower.contains("couldn't find remote ref")
+            || lower.contains("not our ref")
+            || lower.contains("no such remote ref")
+            || lower.contains("not found")
+                && !lower.contains("repository not found")
+                && e.class() != git2::ErrorClass::Http
+        {
+            self.missing_ref().cause(msg).hint(
+                "check the branch, tag, commit id or Gerrit ref (refs/changes/NN/CHANGE/PATCHSET)",
+            )
+        } else {
+            Error::new(format!(
+                "cannot fetch {} from {}_REPO={}",
+                self.reference, self.var, self.repo
+            ))
             .cause(msg)
             .hint("check that the repository URL is right and reachable from the build (proxy settings, --network host)")
+        }
     }
 }
 
 /// Finds the full name of `reference` among the refs the server advertises: as given when it
 /// starts with `refs/`, else as a branch, then as a tag.
-fn resolve_ref(
-    remote: &mut git2::Remote,
-    var: &str,
-    repo_url: &str,
-    reference: &str,
-) -> Result<(String, Oid)> {
+fn resolve_ref(remote: &mut git2::Remote, origin: &Origin) -> Result<(String, Oid)> {
+    let reference = origin.reference;
     let mut proxy = ProxyOptions::new();
     proxy.auto();
     remote
         .connect_auth(git2::Direction::Fetch, None, Some(proxy))
-        .map_err(|e| git_error(var, repo_url, reference, e))?;
+        .map_err(|e| origin.git_error(e))?;
     let heads: Vec<(String, Oid)> = remote
         .list()
-        .map_err(|e| git_error(var, repo_url, reference, e))?
+        .map_err(|e| origin.git_error(e))?
         .iter()
         .map(|h| (h.name().to_string(), h.oid()))
         .collect();
@@ -155,19 +180,19 @@ fn resolve_ref(
         .into_iter()
         .find_map(|c| heads.iter().find(|(n, _)| *n == c).cloned())
         .ok_or_else(|| {
-            Error::new(format!("{var}_REF={reference} does not exist in {var}_REPO={repo_url}"))
+            origin
+                .missing_ref()
                 .cause(format!("the repository has no branch, tag or ref named {reference}"))
                 .hint("check the branch, tag, full 40-character commit id or Gerrit ref (refs/changes/NN/CHANGE/PATCHSET)")
         })
 }
 
-fn clone_into(
-    var: &str,
-    repo_url: &str,
-    reference: &str,
-    dest: &Path,
-    shallow: bool,
-) -> Result<()> {
+fn clone_into(origin: &Origin, dest: &Path, shallow: bool) -> Result<()> {
+    let Origin {
+        var,
+        repo: repo_url,
+        reference,
+    } = *origin;
     let repo = Repository::init(dest).map_err(|e| {
         Error::new(format!(
             "cannot create a git repository at {}",
@@ -189,44 +214,41 @@ fn clone_into(
                 Some(&mut fo),
                 None,
             )
-            .map_err(|e| git_error(var, repo_url, reference, e))?;
+            .map_err(|e| origin.git_error(e))?;
         let oid = Oid::from_str(reference).expect("checked hex");
         if repo.find_commit(oid).is_err() {
             // Servers that allow it can serve any reachable commit by id.
             let mut fo = fetch_options(None);
             remote
                 .fetch(&[reference], Some(&mut fo), None)
-                .map_err(|e| git_error(var, repo_url, reference, e))?;
-            repo.find_commit(oid)
-                .map_err(|e| git_error(var, repo_url, reference, e))?;
+                .map_err(|e| origin.git_error(e))?;
+            repo.find_commit(oid).map_err(|e| origin.git_error(e))?;
         }
         oid
     } else {
-        let (full, advertised) = resolve_ref(&mut remote, var, repo_url, reference)?;
+        let (full, advertised) = resolve_ref(&mut remote, origin)?;
         let refspec = full;
         let mut fo = fetch_options(if shallow { Some(1) } else { None });
         let fetched = remote.fetch(&[refspec.as_str()], Some(&mut fo), None);
         if let Err(e) = fetched {
             // Not every transport can fetch shallow (file://): fall back to a full fetch.
             if !(shallow && e.message().contains("shallow")) {
-                return Err(git_error(var, repo_url, reference, e));
+                return Err(origin.git_error(e));
             }
             let mut fo = fetch_options(None);
             remote
                 .fetch(&[refspec.as_str()], Some(&mut fo), None)
-                .map_err(|e| git_error(var, repo_url, reference, e))?;
+                .map_err(|e| origin.git_error(e))?;
         }
         // The advertised id may be an annotated tag: peel it to its commit.
         let commit = repo
             .find_object(advertised, None)
             .and_then(|o| o.peel_to_commit())
-            .map_err(|e| git_error(var, repo_url, reference, e))?;
+            .map_err(|e| origin.git_error(e))?;
         commit.id()
     };
     {
-        let commit = repo
-            .find_commit(oid)
-            .map_err(|e| git_error(var, repo_url, reference, e))?;
+        let commit = repo.find_commit(oid).map_err(|e| origin.git_error(e))?;
         repo.checkout_tree(
             commit.as_object(),
             Some(git2::build::CheckoutBuilder::new().force()),
