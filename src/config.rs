@@ -199,6 +199,12 @@ pub const DEFAULT_HORIZON_PANELS: &[&str] = &[
 ];
 
 impl Config {
+    /// PROJECT=requirements: the build makes the wheels of a requirements image, not a
+    /// service (no wheels to read, no service venv to keep).
+    pub fn builds_requirements(&self) -> bool {
+        self.project == "requirements"
+    }
+
     /// Builds the configuration for a project build (`loci build`, `loci plan`): PROJECT is required.
     pub fn from_env(env: &Env) -> Result<Self> {
         let project = get(env, "PROJECT").ok_or_else(|| {

@@ -30,7 +30,7 @@ pub fn plan(input: &PlanInput) -> Result<Option<Step>> {
             step = step.run(d.purge_cmd(&purge));
         }
     }
-    if c.installer == crate::config::Installer::Uv && !c.plugin && c.project != "requirements" {
+    if c.installer == crate::config::Installer::Uv && !c.plugin && !c.builds_requirements() {
         step = step.run(crate::plan::Cmd::new(
             super::venv_bin(input, "pip"),
             ["uninstall", "--yes", "uv"],
@@ -41,7 +41,7 @@ pub fn plan(input: &PlanInput) -> Result<Option<Step>> {
         paths: d.cache_dirs().into_iter().map(PathBuf::from).collect(),
         contents_only: true,
     });
-    if c.project != "requirements" {
+    if !c.builds_requirements() {
         step = step.action(Action::SystemSitePackages {
             venv: c.paths.venv.clone(),
         });

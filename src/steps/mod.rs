@@ -28,7 +28,7 @@ pub mod wheels;
 pub fn plan_all(input: &PlanInput) -> Result<Vec<Step>> {
     let c = input.config;
     let mut steps: Vec<Option<Step>> = Vec::new();
-    if c.project == "requirements" {
+    if c.builds_requirements() {
         // No cleanup: the last step deletes everything but the wheels.
         steps.push(base::plan(input));
         steps.push(venv::plan(input));

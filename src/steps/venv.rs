@@ -19,7 +19,7 @@ pub fn plan(input: &PlanInput) -> Option<Step> {
         ["install", "--upgrade", "--no-cache-dir", "--no-compile"],
     );
     // A requirements build has no wheels yet: its toolchain comes from the index alone.
-    if c.project != "requirements" {
+    if !c.builds_requirements() {
         let wheels = super::wheels::wheels_dir(input).display().to_string();
         pip = pip.args(["--find-links".to_string(), wheels]);
     }
