@@ -1,19 +1,34 @@
-# loci: build an OpenStack service image from source.
+# loci: build an OpenStack service image from source, LOCI's build arguments, one Dockerfile.
 #
-#   DOCKER_BUILDKIT=1 docker build --network host \
-#       --build-arg FROM=loci-base:debian \
-#       --build-arg PROJECT=keystone \
-#       --build-arg WHEELS=127.0.0.1:5000/loci/requirements:2026.1 \
-#       --build-arg LOCI_IMAGE=loci-bin \
-#       -t keystone .
+#   docker build --network host --build-arg FROM=loci/base:debian \
+#       --build-arg PROJECT=keystone --build-arg WHEELS=loci/requirements:2026.1 -t keystone .
 #
-# One RUN does the whole build with the static `loci` binary. Nothing of the build machinery
-# lands in a layer: the binary, bindep.txt/pydep.txt (+ EXTRA_BINDEP/EXTRA_PYDEP) and the data
-# dir (`data/`, seen as /tmp: pre-seeded sources, EXTRA_PROJECTS, wheels) are bind mounts, and
-# writes to them are discarded with the mounts.
+# Targets (LOCI master's first two; `project` is the default, as in LOCI):
+#   requirements  PROJECT=requirements: the wheels of upper-constraints.txt (the WHEELS image)
+#   project       the service image in one stage, its wheels mounted from WHEELS
+#   runtime       the service image in two stages: `builder` makes /var/lib/openstack (with
+#                 compilers and -dev packages when WHEELS is empty and sdists are built), and
+#                 the final image gets only that venv, the run-time packages, the user and the
+#                 project-specific files
 #
-# Needs BuildKit (DOCKER_BUILDKIT=1); the built-in Dockerfile frontend is enough (no `# syntax=`).
-# Every build arg is documented in README.md.
+# WHEELS is an image (a local one, a registry's, or a named context: `--build-context
+# wheels=docker-image://IMAGE`, compose `additional_contexts`, bake `contexts`), which BuildKit
+# mounts at WHEELS_PATH; or an http(s) URL or absolute path of a tarball or directory, which loci
+# fetches itself; or empty: no requirements image, packages from PyPI against UPPER_CONSTRAINTS.
+#
+# One RUN per stage does the work with the static `loci` binary. Nothing of the build machinery
+# lands in a layer: the binary, bindep.txt/pydep.txt (+ EXTRA_BINDEP/EXTRA_PYDEP), the data dir
+# (`data/`, seen as /tmp) and the wheels are mounts.
+#
+# Needs Docker 26+ (BuildKit 0.13, Dockerfile frontend 1.7: the `${WHEELS##...}` expansions
+# below) or buildx with a BuildKit >= 0.13; no `# syntax=` line is needed there. README.md lists
+# every build argument.
+
+# The wheels: BuildKit mounts WHEELS when it is an image. A URL (`scheme://...`), an absolute
+# path or an empty value mounts an empty stage instead, and loci takes WHEELS from there.
+ARG WHEELS=loci/requirements:master-ubuntu
+ARG WHEELS_NO_PATH=${WHEELS##/*}
+ARG WHEELS_IMAGE=${WHEELS_NO_PATH##*://*}
 
 # The image the service is built on: a base built from dockerfiles/<distro> (LOCI: ubuntu).
 ARG FROM=ubuntu:noble
@@ -53,14 +68,25 @@ COPY --from=loci /loci /loci
 COPY bindep.txt pydep.txt ${EXTRA_BINDEP} ${EXTRA_PYDEP} /opt/loci/
 
 # ---------------------------------------------------------------------------------------------
-# The service image.
-FROM ${FROM}
+# The wheels image, mounted at WHEELS_PATH by the service builds. If this FROM fails, WHEELS
+# names an image the engine cannot find: build it (`--target requirements`), pull or push it,
+# or give it as a named context (`--build-context wheels=docker-image://IMAGE`).
+FROM ${WHEELS_IMAGE:-scratch} AS wheels
+
+# ---------------------------------------------------------------------------------------------
+# What every target shares: the base image, the environment and the build arguments.
+FROM ${FROM} AS common
 
 ENV PATH=/var/lib/openstack/bin:$PATH
 ENV LANG=C.UTF-8
 
 ARG PROJECT
-ARG WHEELS=loci/requirements:master-ubuntu
+ARG WHEELS
+# Where the WHEELS image is mounted (LOCI master's; not under /tmp, the data dir).
+ARG WHEELS_PATH=/wheels
+# No requirements image (WHEELS empty): the upper-constraints to build against, an http(s) URL
+# or a path in the data dir (default: OpenStack's published file for PROJECT_RELEASE).
+ARG UPPER_CONSTRAINTS=""
 ARG PROJECT_REPO=https://opendev.org/openstack/${PROJECT}
 ARG PROJECT_REF=master
 ARG PROJECT_RELEASE=master
@@ -115,14 +141,6 @@ ARG REQUIREMENTS_ONLY_FILE=""
 ARG SSL_CERT_FILE
 ARG SSL_CERT_DIR
 
-# /tmp gets its usual mode back (the data dir's own is 0755: apt's _apt user writes to /tmp).
-# The registry credentials for WHEELS=image can be given as a BuildKit secret instead of a
-# file: `--secret id=registry-auth,src=$HOME/.docker/config.json`.
-RUN --mount=type=bind,source=data,target=/tmp,rw \
-    --mount=type=bind,from=loci-files,target=/mnt,rw \
-    --mount=type=secret,id=registry-auth \
-    chmod 1777 /tmp && exec /mnt/loci build --loci-dir /mnt/opt/loci
-
 ARG IMAGE_CREATED=""
 ARG IMAGE_REVISION=""
 LABEL org.opencontainers.image.title="${PROJECT}" \
@@ -130,3 +148,43 @@ LABEL org.opencontainers.image.title="${PROJECT}" \
       org.opencontainers.image.revision="${IMAGE_REVISION:-${PROJECT_REF}}" \
       org.opencontainers.image.version="${PROJECT_RELEASE}" \
       org.opencontainers.image.created="${IMAGE_CREATED}"
+
+# Every RUN below: /tmp gets its usual mode back (the data dir's own is 0755: apt's _apt user
+# writes to /tmp). The registry credentials for WHEELS given as a URL or for loci's registry
+# client can be a BuildKit secret: `--secret id=registry-auth,src=$HOME/.docker/config.json`.
+
+# ---------------------------------------------------------------------------------------------
+# LOCI master's `--target requirements`: the wheels of upper-constraints.txt, and nothing else
+# (PROJECT defaults to requirements here).
+FROM common AS requirements
+ARG PROJECT=requirements
+RUN --mount=type=bind,source=data,target=/tmp,rw \
+    --mount=type=bind,from=loci-files,target=/mnt,rw \
+    chmod 1777 /tmp && exec /mnt/loci build --stage requirements --loci-dir /mnt/opt/loci
+
+# ---------------------------------------------------------------------------------------------
+# Two-stage build, first stage: the venv, built with whatever it takes.
+FROM common AS builder
+RUN --mount=type=bind,source=data,target=/tmp,rw \
+    --mount=type=bind,from=loci-files,target=/mnt,rw \
+    --mount=type=bind,from=wheels,target=${WHEELS_PATH} \
+    --mount=type=secret,id=registry-auth \
+    chmod 1777 /tmp && exec /mnt/loci build --stage builder --loci-dir /mnt/opt/loci
+
+# Two-stage build, final stage (`--target runtime`): the base, the builder's venv and build facts,
+# and what the service needs at run time.
+FROM common AS runtime
+COPY --link --from=builder /var/lib/openstack /var/lib/openstack
+COPY --link --from=builder /etc/image_info /etc/image_info
+RUN --mount=type=bind,source=data,target=/tmp,rw \
+    --mount=type=bind,from=loci-files,target=/mnt,rw \
+    chmod 1777 /tmp && exec /mnt/loci build --stage runtime --loci-dir /mnt/opt/loci
+
+# ---------------------------------------------------------------------------------------------
+# LOCI master's `--target project`, the default: the service image in one stage.
+FROM common AS project
+RUN --mount=type=bind,source=data,target=/tmp,rw \
+    --mount=type=bind,from=loci-files,target=/mnt,rw \
+    --mount=type=bind,from=wheels,target=${WHEELS_PATH} \
+    --mount=type=secret,id=registry-auth \
+    chmod 1777 /tmp && exec /mnt/loci build --stage project --loci-dir /mnt/opt/loci

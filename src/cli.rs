@@ -87,6 +87,10 @@ pub struct PlanArgs {
     /// Directory holding bindep*/pydep* files (default /opt/loci, else the lists built into loci).
     #[arg(long, value_name = "DIR")]
     pub loci_dir: Option<PathBuf>,
+    /// The part of the build: the Dockerfile's target (`project`: the whole image in one
+    /// stage; `requirements`; `builder` and `runtime`: the two stages of a runtime image).
+    #[arg(long, value_enum, default_value_t = plan::Stage::Project)]
+    pub stage: plan::Stage,
 }
 
 /// Parses `args` and runs the command with the environment `env`.
@@ -135,7 +139,8 @@ where
             steps::wheels::fetch(&source, &dest, &config.registry, &config.tls)
                 .map_err(|e| e.in_step("wheels"))?;
             let shown = match &source {
-                WheelsSource::Directory(d) => d.clone(),
+                    WheelsSource::Directory(d) => d.clone(),
+                WheelsSource::Mounted { path, .. } => path.clone(),
                 _ => dest,
             };
             println!(
@@ -150,7 +155,7 @@ where
             config.dist_packages.extend(packages);
             let distro = detect(&config, &args, true)?;
             let files = load_files(&config, &args);
-            let input = input(&config, &distro, files);
+            let input = input(&config, &distro, files, args.stage);
             let steps_: Vec<Step> = steps::packages::plan(&input)?.into_iter().collect();
             run_steps(&config, distro, steps_)
         }
@@ -166,7 +171,7 @@ where
             config.plugin = true;
             let distro = detect(&config, &args, true)?;
             let files = load_files(&config, &args);
-            let input = input(&config, &distro, files);
+            let input = input(&config, &distro, files, args.stage);
             let steps_: Vec<Step> = steps::cleanup::plan(&input)?.into_iter().collect();
             run_steps(&config, distro, steps_)
         }
@@ -180,6 +185,7 @@ fn run_steps(config: &Config, distro: Distro, steps_: Vec<Step>) -> Result<()> {
         } else {
             config.project.clone()
         },
+        stage: plan::Stage::Project,
         distro,
         steps: steps_,
     };
@@ -191,9 +197,11 @@ fn input<'a>(
     config: &'a Config,
     distro: &'a Distro,
     files: (NamedFiles, NamedFiles),
+    stage: plan::Stage,
 ) -> PlanInput<'a> {
     PlanInput {
         config,
+        stage,
         distro,
         bindep_files: files.0,
         pydep_files: files.1,
@@ -264,6 +272,6 @@ fn load_files(config: &Config, args: &PlanArgs) -> (NamedFiles, NamedFiles) {
 pub fn make_plan(config: &Config, args: &PlanArgs, on_this_machine: bool) -> Result<Plan> {
     let distro = detect(config, args, on_this_machine)?;
     let files = load_files(config, args);
-    let input = input(config, &distro, files);
+    let input = input(config, &distro, files, args.stage);
     plan::build_plan(&input)
 }

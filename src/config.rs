@@ -38,6 +38,12 @@ pub enum WheelsSource {
     Url(String),
     /// An image reference in a registry; its last layer holds the wheels.
     Image(String),
+    /// An image that BuildKit mounted at WHEELS_PATH (`FROM ${WHEELS} AS wheels` and
+    /// `RUN --mount=type=bind,from=wheels`): used in place, nothing is downloaded.
+    Mounted { image: String, path: PathBuf },
+    /// No requirements image (WHEELS empty): packages come from the index, compiled where
+    /// PyPI has no wheel, against the upper-constraints at this URL or path (UPPER_CONSTRAINTS).
+    Index { constraints: String },
 }
 
 /// The tool that installs Python packages into the venv.
@@ -112,6 +118,8 @@ pub struct Paths {
     pub sources_dir: PathBuf,
     /// Where the wheels are extracted (`/tmp/wheels`).
     pub wheels_dir: PathBuf,
+    /// Where BuildKit mounts the WHEELS image (WHEELS_PATH, LOCI master's `/wheels`).
+    pub wheels_mount: PathBuf,
     /// The virtualenv (`/var/lib/openstack`).
     pub venv: PathBuf,
     /// Where bindep*/pydep* files are added (`/opt/loci`).
@@ -128,6 +136,7 @@ impl Default for Paths {
         Paths {
             sources_dir: "/tmp".into(),
             wheels_dir: "/tmp/wheels".into(),
+            wheels_mount: "/wheels".into(),
             venv: "/var/lib/openstack".into(),
             loci_dir: "/opt/loci".into(),
             image_info: "/etc/image_info".into(),
@@ -248,7 +257,21 @@ impl Config {
         }
         let uid = id(env, "UID", 42424)?;
         let gid = id(env, "GID", 42424)?;
-        let wheels = get(env, "WHEELS").map(|w| classify_wheels(&w));
+        let mut paths = Paths::default();
+        if let Some(d) = get(env, "WHEELS_DEST") {
+            paths.wheels_dir = d.into();
+        }
+        if let Some(d) = get(env, "WHEELS_PATH") {
+            paths.wheels_mount = d.into();
+        }
+        let project_release = get(env, "PROJECT_RELEASE").unwrap_or_else(|| "master".into());
+        let upper_constraints = get(env, "UPPER_CONSTRAINTS");
+        let wheels = resolve_wheels(
+            get(env, "WHEELS").as_deref(),
+            upper_constraints.as_deref(),
+            &project_release,
+            &paths,
+        )?;
         let registry = RegistryConfig {
             protocol: match get(env, "REGISTRY_PROTOCOL")
                 .as_deref()
@@ -313,14 +336,10 @@ impl Config {
             .iter()
             .filter_map(|k| env.get(*k).map(|v| (k.to_string(), v.clone())))
             .collect();
-        let mut paths = Paths::default();
-        if let Some(d) = get(env, "WHEELS_DEST") {
-            paths.wheels_dir = d.into();
-        }
         Ok(Config {
             project_repo,
             project_ref,
-            project_release: get(env, "PROJECT_RELEASE").unwrap_or_else(|| "master".into()),
+            project_release,
             project_pip_extras: get(env, "PROJECT_PIP_EXTRAS"),
             extra_projects,
             distro: get(env, "DISTRO"),
@@ -447,6 +466,50 @@ fn valid_name(name: &str) -> bool {
             .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
 }
 
+/// OpenStack's published upper-constraints of a release (`master`, `2026.1`, ...).
+pub fn published_constraints(release: &str) -> String {
+    format!("https://releases.openstack.org/constraints/upper/{release}")
+}
+
+/// Where the wheels come from, from WHEELS, UPPER_CONSTRAINTS and what is mounted:
+/// - an image reference that BuildKit mounted at WHEELS_PATH is used in place;
+/// - an empty WHEELS with UPPER_CONSTRAINTS, or with no wheels pre-seeded in the data dir, means
+///   no requirements image: the index, against UPPER_CONSTRAINTS (default: OpenStack's published
+///   file for PROJECT_RELEASE);
+/// - an empty WHEELS with a pre-seeded data dir (`/tmp/wheels`) keeps loci's old default, the
+///   data dir (`None`).
+fn resolve_wheels(
+    wheels: Option<&str>,
+    upper_constraints: Option<&str>,
+    release: &str,
+    paths: &Paths,
+) -> Result<Option<WheelsSource>> {
+    if let Some(u) = upper_constraints {
+        let lower = u.to_ascii_lowercase();
+        if !(lower.starts_with("http://") || lower.starts_with("https://") || u.starts_with('/')) {
+            return Err(Error::new(format!(
+                "UPPER_CONSTRAINTS={u} is neither an http(s) URL nor an absolute path"
+            ))
+            .hint("give the URL of an upper-constraints.txt or its path in the data dir, e.g. /tmp/upper-constraints.txt"));
+        }
+    }
+    Ok(match wheels {
+        Some(w) => Some(match classify_wheels(w) {
+            WheelsSource::Image(image) if paths.wheels_mount.is_dir() => WheelsSource::Mounted {
+                image,
+                path: paths.wheels_mount.clone(),
+            },
+            other => other,
+        }),
+        None if upper_constraints.is_none() && paths.wheels_dir.is_dir() => None,
+        None => Some(WheelsSource::Index {
+            constraints: upper_constraints
+                .map(String::from)
+                .unwrap_or_else(|| published_constraints(release)),
+        }),
+    })
+}
+
 /// Decides what kind of WHEELS value this is, as LOCI does: URLs by scheme, local files and
 /// directories by a leading `/` or `.`, and everything else is an image reference.
 pub fn classify_wheels(value: &str) -> WheelsSource {
@@ -477,7 +540,11 @@ mod tests {
 
     #[test]
     fn defaults_follow_loci() {
-        let c = Config::from_env(&env(&[("PROJECT", "keystone")])).unwrap();
+        let c = Config::from_env(&env(&[
+            ("PROJECT", "keystone"),
+            ("WHEELS_DEST", "/nonexistent/loci-wheels"),
+        ]))
+        .unwrap();
         assert_eq!(c.project_repo, "https://opendev.org/openstack/keystone");
         assert_eq!(c.project_ref, "master");
         assert_eq!(c.project_release, "master");
@@ -486,7 +553,13 @@ mod tests {
         assert!(!c.keep_all_wheels);
         assert_eq!(c.registry.protocol, RegistryProtocol::Detect);
         assert_eq!(c.nova.tss_uid, 42434);
-        assert_eq!(c.wheels, None);
+        // No WHEELS and nothing pre-seeded: the index, against the published constraints.
+        assert_eq!(
+            c.wheels,
+            Some(WheelsSource::Index {
+                constraints: "https://releases.openstack.org/constraints/upper/master".into()
+            })
+        );
     }
 
     #[test]
@@ -561,6 +634,72 @@ mod tests {
             WheelsSource::Tarball("/nonexistent/w.tgz".into())
         );
         assert_eq!(classify_wheels("/"), WheelsSource::Directory("/".into()));
+    }
+
+    #[test]
+    fn a_mounted_image_is_used_in_place_and_empty_wheels_mean_the_index() {
+        let mount = tempfile::tempdir().unwrap();
+        let m = mount.path().display().to_string();
+        let c = Config::from_env(&env(&[
+            ("PROJECT", "keystone"),
+            ("WHEELS", "loci/requirements:2026.1"),
+            ("WHEELS_PATH", &m),
+        ]))
+        .unwrap();
+        assert_eq!(
+            c.wheels,
+            Some(WheelsSource::Mounted {
+                image: "loci/requirements:2026.1".into(),
+                path: mount.path().into()
+            })
+        );
+        // Not mounted (a plain `docker run`): the registry client.
+        let c = Config::from_env(&env(&[
+            ("PROJECT", "keystone"),
+            ("WHEELS", "loci/requirements:2026.1"),
+            ("WHEELS_PATH", "/nonexistent/loci-mount"),
+        ]))
+        .unwrap();
+        assert_eq!(c.wheels, Some(WheelsSource::Image("loci/requirements:2026.1".into())));
+        // URLs are never mounted, even when the (empty) mount exists.
+        let c = Config::from_env(&env(&[
+            ("PROJECT", "keystone"),
+            ("WHEELS", "https://x/w.tar.gz"),
+            ("WHEELS_PATH", &m),
+        ]))
+        .unwrap();
+        assert_eq!(c.wheels, Some(WheelsSource::Url("https://x/w.tar.gz".into())));
+        let c = Config::from_env(&env(&[
+            ("PROJECT", "keystone"),
+            ("WHEELS", ""),
+            ("UPPER_CONSTRAINTS", "/tmp/upper-constraints.txt"),
+            ("PROJECT_RELEASE", "2026.1"),
+        ]))
+        .unwrap();
+        assert_eq!(
+            c.wheels,
+            Some(WheelsSource::Index {
+                constraints: "/tmp/upper-constraints.txt".into()
+            })
+        );
+        let c = Config::from_env(&env(&[
+            ("PROJECT", "keystone"),
+            ("PROJECT_RELEASE", "2026.1"),
+            ("WHEELS_DEST", "/nonexistent/loci-wheels"),
+        ]))
+        .unwrap();
+        assert_eq!(
+            c.wheels,
+            Some(WheelsSource::Index {
+                constraints: "https://releases.openstack.org/constraints/upper/2026.1".into()
+            })
+        );
+        let e = Config::from_env(&env(&[
+            ("PROJECT", "keystone"),
+            ("UPPER_CONSTRAINTS", "upper.txt"),
+        ]))
+        .unwrap_err();
+        assert!(e.to_string().contains("UPPER_CONSTRAINTS=upper.txt"), "{e}");
     }
 
     #[test]

@@ -261,6 +261,18 @@ impl Distro {
         cmd
     }
 
+    /// Asks the package database which packages own `paths` (files). Debian answers
+    /// `pkg[:arch]: path` lines for the owned ones; rpm one line per path, in order: the
+    /// package's name, or `file ... is not owned by any package`.
+    pub fn owner_query_cmd(&self, paths: &[String]) -> Cmd {
+        let mut cmd = match self.family {
+            Family::Debian => Cmd::new("dpkg-query", ["--search"]),
+            Family::RedHat => Cmd::new("rpm", ["--query", "--file", "--queryformat=%{NAME}\\n"]),
+        };
+        cmd.args.extend(paths.iter().cloned());
+        cmd
+    }
+
     /// Drops the package manager's caches.
     pub fn clean_cmd(&self) -> Cmd {
         match self.package_manager {

@@ -209,10 +209,11 @@ pub fn execute(plan: &Plan, config: &Config, runner: &mut dyn Runner) -> Result<
     let mut state = State::default();
     let n = plan.steps.len();
     println!(
-        "==> loci {} building {} on {} ({} steps)",
+        "==> loci {} building {} on {}, stage {} ({} steps)",
         env!("CARGO_PKG_VERSION"),
         plan.project,
         plan.distro.label(),
+        plan.stage.name(),
         n
     );
     for (i, step) in plan.steps.iter().enumerate() {
@@ -262,6 +263,23 @@ fn run_action(
             dir,
             project,
         } => steps::wheels::prepare_constraints(wheels, dir, project),
+        Action::FetchConstraints {
+            source,
+            dir,
+            project,
+            setuptools,
+        } => steps::wheels::fetch_constraints(source, dir, project, setuptools, &config.tls),
+        Action::RecordVenvLibraries { venv, out } => {
+            steps::libraries::record(venv, out, &plan.distro, runner)
+        }
+        Action::InstallListedPackages { file, refresh } => {
+            let packages = steps::libraries::read_list(file)?;
+            if packages.is_empty() {
+                println!("the venv needs no shared library from a package");
+                return Ok(());
+            }
+            steps::packages::install(&plan.distro, &packages, refresh.as_ref(), runner, state)
+        }
         Action::CreateUser { user } => steps::user::create(user, runner),
         Action::GitClone {
             var,

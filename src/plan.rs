@@ -123,6 +123,24 @@ pub enum Action {
     InstallLibpython { distro: Box<Distro> },
     /// Fetch the wheels into `dest` (unless `source` is a directory used in place).
     FetchWheels { source: WheelsSource, dest: PathBuf },
+    /// No wheels: fetch the upper-constraints at `source` (URL or file) and write
+    /// `dir/upper-constraints.txt` (without the project's pin), an empty
+    /// `dir/global-requirements.txt` and `dir/build-constraints.txt` (with the setuptools cap).
+    FetchConstraints {
+        source: String,
+        dir: PathBuf,
+        project: String,
+        setuptools: String,
+    },
+    /// Builder stage: find the shared libraries the venv's compiled modules link to outside the
+    /// venv, and write the distro packages that provide them to `out`, one a line.
+    RecordVenvLibraries { venv: PathBuf, out: PathBuf },
+    /// Runtime stage: install the packages listed in `file` (written by
+    /// [`Action::RecordVenvLibraries`] in the builder stage) that are missing.
+    InstallListedPackages {
+        file: PathBuf,
+        refresh: Option<Cmd>,
+    },
     /// Write `dir/upper-constraints.txt` (the wheels' copy without the line pinning the project
     /// itself) and `dir/global-requirements.txt` (the wheels' copy, or empty when they have none).
     PrepareConstraints {
@@ -188,7 +206,26 @@ impl fmt::Display for Action {
                 WheelsSource::Tarball(p) => write!(f, "extract tarball {} -> {}", p.display(), dest.display()),
                 WheelsSource::Url(u) => write!(f, "download and extract {u} -> {}", dest.display()),
                 WheelsSource::Image(i) => write!(f, "pull last layer of image {i} -> {}", dest.display()),
+                WheelsSource::Mounted { image, path } => {
+                    write!(f, "use image {image} in place, mounted by BuildKit at {}", path.display())
+                }
+                WheelsSource::Index { constraints } => write!(f, "no wheels; constraints from {constraints}"),
             },
+            Action::FetchConstraints { source, dir, project, setuptools } => write!(
+                f,
+                "fetch {source} -> {}/upper-constraints.txt without the pin of {project}; build constraints with setuptools{}",
+                dir.display(),
+                if setuptools.is_empty() { " unpinned" } else { setuptools }
+            ),
+            Action::RecordVenvLibraries { venv, out } => write!(
+                f,
+                "find the packages providing the shared libraries of {}'s compiled modules -> {}",
+                venv.display(),
+                out.display()
+            ),
+            Action::InstallListedPackages { file, .. } => {
+                write!(f, "install what is missing of the packages listed in {}", file.display())
+            }
             Action::PrepareConstraints { wheels, dir, project } => write!(
                 f,
                 "copy upper-constraints.txt and global-requirements.txt from {} to {} without the pin of {project}",
@@ -277,6 +314,7 @@ impl Step {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Plan {
     pub project: String,
+    pub stage: Stage,
     pub distro: Distro,
     pub steps: Vec<Step>,
 }
@@ -301,7 +339,13 @@ impl Plan {
 
 impl fmt::Display for Plan {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        writeln!(f, "plan for {} on {}", self.project, self.distro.label())?;
+        writeln!(
+            f,
+            "plan for {} on {} (stage {})",
+            self.project,
+            self.distro.label(),
+            self.stage.name()
+        )?;
         let n = self.steps.len();
         for (i, step) in self.steps.iter().enumerate() {
             writeln!(f, "[{}/{n}] {}: {}", i + 1, step.name, step.summary)?;
@@ -316,9 +360,42 @@ impl fmt::Display for Plan {
     }
 }
 
+/// Which part of a build to plan: the Dockerfile's targets.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum Stage {
+    /// The whole image in one stage (target `project`, LOCI's); PROJECT=requirements builds
+    /// the requirements image.
+    #[default]
+    Project,
+    /// The requirements image (target `requirements`): PROJECT must be `requirements`.
+    Requirements,
+    /// Two-stage build, first stage (target `builder`): the venv in /var/lib/openstack, built with
+    /// whatever it needs (compilers and -dev packages when there are no wheels), and the build
+    /// facts in /etc/image_info. Only those two directories are kept.
+    Builder,
+    /// Two-stage build, final stage (target `runtime`): over the builder's venv and facts, the
+    /// run-time packages (bindep's and those providing the venv's shared libraries), the user,
+    /// the project-specific files, /etc/image_info and the cleanup.
+    Runtime,
+}
+
+impl Stage {
+    pub fn name(self) -> &'static str {
+        match self {
+            Stage::Project => "project",
+            Stage::Requirements => "requirements",
+            Stage::Builder => "builder",
+            Stage::Runtime => "runtime",
+        }
+    }
+}
+
 /// The inputs of planning besides the configuration: the distro and the dependency files.
 pub struct PlanInput<'a> {
     pub config: &'a Config,
+    /// The part of the build to plan (the Dockerfile's target).
+    pub stage: Stage,
     pub distro: &'a Distro,
     /// bindep files (`/opt/loci/bindep*`), as (name, text).
     pub bindep_files: Vec<(String, String)>,
@@ -331,6 +408,7 @@ pub fn build_plan(input: &PlanInput) -> Result<Plan> {
     let steps = steps::plan_all(input)?;
     Ok(Plan {
         project: input.config.project.clone(),
+        stage: input.stage,
         distro: input.distro.clone(),
         steps,
     })

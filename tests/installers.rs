@@ -77,6 +77,7 @@ fn install_with(installer: Installer) {
     let os = OsRelease::parse("ID=debian\nVERSION_ID=\"12\"\nVERSION_CODENAME=bookworm\n");
     let distro = Distro::detect(&os, None, None).unwrap();
     let input = PlanInput {
+        stage: loci::plan::Stage::Project,
         config: &config,
         distro: &distro,
         bindep_files: vec![],

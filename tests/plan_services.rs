@@ -86,6 +86,7 @@ fn config(pairs: &[(&str, &str)]) -> Config {
 
 fn plan_with(config: &Config, distro: &Distro) -> Plan {
     let input = PlanInput {
+        stage: loci::plan::Stage::Project,
         config,
         distro,
         bindep_files: vec![("bindep.txt".into(), include_str!("../bindep.txt").into())],
@@ -616,6 +617,7 @@ fn distro_specific_package_names() {
                     .map(|_| ())
                     .expect("a requirements step");
                 loci::steps::packages::bindep_packages(&PlanInput {
+                    stage: loci::plan::Stage::Project,
                     config: &config(&[("PROJECT", service), ("PROFILES", profiles)]),
                     distro: &distro(d),
                     bindep_files: vec![("bindep.txt".into(), include_str!("../bindep.txt").into())],
@@ -675,6 +677,7 @@ fn package_names_stay_within_their_family() {
             let all: Vec<&str> = profiles.iter().chain(COMMON).copied().collect();
             let c = config(&[("PROJECT", service), ("PROFILES", &all.join(" "))]);
             let input = PlanInput {
+                stage: loci::plan::Stage::Project,
                 config: &c,
                 distro: &dist,
                 bindep_files: vec![("bindep.txt".into(), include_str!("../bindep.txt").into())],
@@ -1171,6 +1174,7 @@ fn bookworm_packages() -> BTreeSet<String> {
             if *service == "requirements" {
                 let c = config(&[("PROJECT", service)]);
                 let input = PlanInput {
+                    stage: loci::plan::Stage::Project,
                     config: &c,
                     distro: &dist,
                     bindep_files: vec![("bindep.txt".into(), include_str!("../bindep.txt").into())],

@@ -98,6 +98,7 @@ fn run(t: &Path, upper: &str, env: &[(&str, &str)]) -> (loci::Result<()>, PathBu
     std::fs::create_dir_all(&config.paths.sources_dir).unwrap();
     let distro = Distro::detect(&OsRelease::parse(OS_RELEASE), None, Some(false)).unwrap();
     let input = PlanInput {
+        stage: loci::plan::Stage::Project,
         config: &config,
         distro: &distro,
         bindep_files: vec![],

@@ -11,7 +11,12 @@ pub fn plan(input: &PlanInput) -> Option<Step> {
         return None;
     }
     let d = input.distro;
-    let mut packages = d.build_only_packages();
+    // The runtime stage gets the venv built: it needs neither git nor patch.
+    let mut packages = if input.stage == crate::plan::Stage::Runtime {
+        Vec::new()
+    } else {
+        d.build_only_packages()
+    };
     packages.extend(d.base_packages());
     let mut step = Step::new("base", format!("base packages for {}", d.label()))
         .action(d.install_action(&packages));

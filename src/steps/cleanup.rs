@@ -18,7 +18,26 @@ pub fn plan(input: &PlanInput) -> Result<Option<Step>> {
         "cleanup",
         "remove build-only packages, caches and leftovers",
     );
-    if !c.plugin {
+    if input.stage == crate::plan::Stage::Builder {
+        // Only the venv and /etc/image_info leave the builder: make the venv final.
+        if c.installer == crate::config::Installer::Uv {
+            step = step.run(crate::plan::Cmd::new(
+                super::venv_bin(input, "pip"),
+                ["uninstall", "--yes", "uv"],
+            ));
+        }
+        step.summary = "make the venv final: no bytecode, system site packages on".into();
+        return Ok(Some(
+            step.action(Action::SystemSitePackages {
+                venv: c.paths.venv.clone(),
+            })
+            .action(Action::DeleteBytecode {
+                roots: vec![c.paths.venv.clone()],
+            }),
+        ));
+    }
+    let runtime = input.stage == crate::plan::Stage::Runtime;
+    if !c.plugin && !runtime {
         let mut keep = super::packages::bindep_packages(input)?;
         keep.extend(c.dist_packages.iter().cloned());
         let purge: Vec<String> = d
@@ -30,7 +49,11 @@ pub fn plan(input: &PlanInput) -> Result<Option<Step>> {
             step = step.run(d.purge_cmd(&purge));
         }
     }
-    if c.installer == crate::config::Installer::Uv && !c.plugin && !c.builds_requirements() {
+    if c.installer == crate::config::Installer::Uv
+        && !c.plugin
+        && !c.builds_requirements()
+        && !runtime
+    {
         step = step.run(crate::plan::Cmd::new(
             super::venv_bin(input, "pip"),
             ["uninstall", "--yes", "uv"],

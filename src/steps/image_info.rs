@@ -55,7 +55,9 @@ pub fn collect(
     let freeze = runner.output(&Cmd::new(pip, ["freeze", "--all"]))?;
     write(&dir.join("pip.txt"), &freeze)?;
     let src = config.paths.sources_dir.join(&config.project);
-    let head = crate::steps::source::describe_head(&src);
+    // In the runtime stage of a two-stage build the source is gone: the builder's project.txt
+    // (copied with /etc/image_info) still names the commit.
+    let head = crate::steps::source::describe_head(&src).or_else(|| previous_head(dir));
     let mut project = format!(
         "PROJECT={}\nPROJECT_REPO={}\nPROJECT_REF={}\nPROJECT_RELEASE={}\n",
         config.project, config.project_repo, config.project_ref, config.project_release
@@ -96,6 +98,16 @@ pub fn collect(
 }
 
 /// Rewrites the step durations in image_info.json once the whole build has finished.
+/// The source lines of an earlier project.txt in `dir` (those after the PROJECT_* lines).
+fn previous_head(dir: &Path) -> Option<String> {
+    let text = std::fs::read_to_string(dir.join("project.txt")).ok()?;
+    let head: Vec<&str> = text
+        .lines()
+        .filter(|l| !l.starts_with("PROJECT"))
+        .collect();
+    (!head.is_empty()).then(|| head.join("\n"))
+}
+
 pub fn record_timings(dir: &Path, timings: &Timings, total: std::time::Duration) -> Result<()> {
     let path = dir.join("image_info.json");
     let text =

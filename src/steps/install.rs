@@ -12,29 +12,37 @@ use crate::plan::{Cmd, PlanInput, Step};
 /// With INSTALLER=uv the same install is `uv pip install` into the venv's python; uv refuses
 /// to build local source trees under `--only-binary :all:`, so the build's own trees (the
 /// project and EXTRA_PROJECTS) are exempted by name with `--no-binary`.
+///
+/// Without wheels (WHEELS empty) packages come from the index: sdists are built (no
+/// `--only-binary`), with the build constraints (upper-constraints and the setuptools cap) for
+/// their build environments.
 pub fn pip_install(input: &PlanInput, no_index: bool) -> Cmd {
     let c = input.config;
     let cdir = super::wheels::constraints_dir(input);
-    let wheels = super::wheels::wheels_dir(input);
-    let constraints = [
+    let from_index = super::wheels::from_index(input);
+    let mut constraints = vec![
         "-c".to_string(),
         cdir.join("global-requirements.txt").display().to_string(),
         "-c".into(),
         cdir.join("upper-constraints.txt").display().to_string(),
-        "--find-links".into(),
-        wheels.display().to_string(),
     ];
+    if let Some(wheels) = super::wheels::wheels_dir(input) {
+        constraints.extend(["--find-links".into(), wheels.display().to_string()]);
+    }
+    if from_index {
+        constraints.extend([
+            "--build-constraint".into(),
+            cdir.join("build-constraints.txt").display().to_string(),
+        ]);
+    }
+    let binary: &[&str] = if from_index { &[] } else { &["--only-binary", ":all:"] };
     let mut cmd = match c.installer {
         Installer::Pip => Cmd::new(
             super::venv_bin(input, "pip"),
-            [
-                "install",
-                "--no-cache-dir",
-                "--only-binary",
-                ":all:",
-                "--no-compile",
-            ],
+            ["install", "--no-cache-dir"],
         )
+        .args(binary.iter().copied())
+        .arg("--no-compile")
         .args(constraints)
         .arg("--ignore-installed"),
         Installer::Uv => {
@@ -46,17 +54,18 @@ pub fn pip_install(input: &PlanInput, no_index: bool) -> Cmd {
                     "--python".into(),
                     super::venv_bin(input, "python"),
                     "--no-cache".into(),
-                    "--only-binary".into(),
-                    ":all:".into(),
                 ],
             );
-            for name in local_tree_names(input) {
-                cmd = cmd.arg("--no-binary").arg(name);
+            cmd = cmd.args(binary.iter().copied());
+            if !from_index {
+                for name in local_tree_names(input) {
+                    cmd = cmd.arg("--no-binary").arg(name);
+                }
             }
             cmd.args(constraints)
         }
     };
-    if no_index {
+    if no_index && !from_index {
         cmd = cmd.arg("--no-index");
     }
     cmd.args(c.pip_args.iter().cloned())

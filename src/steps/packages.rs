@@ -3,13 +3,19 @@
 
 use crate::bindep::{BindepFile, Platform};
 use crate::error::Result;
-use crate::plan::{PlanInput, Step};
+use crate::plan::{Action, PlanInput, Stage, Step};
 
 /// The packages the bindep files resolve to for this build, in file order, without duplicates.
+///
+/// The builder stage of a build without wheels also gets the `requirements` profile: the
+/// compilers and -dev packages that the sdists are built with.
 pub fn bindep_packages(input: &PlanInput) -> Result<Vec<String>> {
     let c = input.config;
     let mut profiles = vec![c.project.clone()];
     profiles.extend(c.profiles.iter().cloned());
+    if input.stage == Stage::Builder && super::wheels::from_index(input) {
+        profiles.push("requirements".into());
+    }
     if let Some(codename) = &input.distro.codename {
         profiles.push(codename.clone());
     }
@@ -49,11 +55,21 @@ pub fn plan(input: &PlanInput) -> Result<Option<Step>> {
             packages.push(p.clone());
         }
     }
-    if packages.is_empty() {
+    let listed = (input.stage == Stage::Runtime).then(|| Action::InstallListedPackages {
+        file: super::libraries::list_file(c),
+        refresh: input.distro.refresh_cmd(),
+    });
+    if packages.is_empty() && listed.is_none() {
         return Ok(None);
     }
-    let mut step = Step::new("packages", "system packages from bindep and DIST_PACKAGES")
-        .action(input.distro.install_action(&packages));
+    let mut step = Step::new("packages", "system packages from bindep and DIST_PACKAGES");
+    if !packages.is_empty() {
+        step = step.action(input.distro.install_action(&packages));
+    }
+    if let Some(listed) = listed {
+        step.summary.push_str(", and those providing the venv's shared libraries");
+        step = step.action(listed);
+    }
     step.packages = packages;
     Ok(Some(step))
 }

@@ -1242,6 +1242,7 @@ mod tests {
         );
         let distro = crate::distro::Distro::detect(&os, None, Some(false)).unwrap();
         let input = PlanInput {
+            stage: crate::plan::Stage::Project,
             config: &config,
             distro: &distro,
             bindep_files: vec![(

@@ -20,8 +20,9 @@ pub fn plan(input: &PlanInput) -> Option<Step> {
     );
     // A requirements build has no wheels yet: its toolchain comes from the index alone.
     if !c.builds_requirements() {
-        let wheels = super::wheels::wheels_dir(input).display().to_string();
-        pip = pip.args(["--find-links".to_string(), wheels]);
+        if let Some(wheels) = super::wheels::wheels_dir(input) {
+            pip = pip.args(["--find-links".to_string(), wheels.display().to_string()]);
+        }
     }
     pip = pip.args(c.pip_args.iter().cloned());
     pip = pip.args([

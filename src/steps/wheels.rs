@@ -1,8 +1,14 @@
 //! Step `wheels`: make the wheels and upper-constraints.txt available at the wheels dir.
 //!
-//! WHEELS can be a directory (used in place: a bind mount or pre-seeded data dir), a local
-//! tarball, an http(s) URL of a tarball, or an image reference whose last layer holds the
-//! wheels. Archives are streamed straight into the wheels dir; dot-files are skipped as in LOCI.
+//! WHEELS can be an image BuildKit mounted at WHEELS_PATH (used in place), a directory (used in
+//! place: a bind mount or pre-seeded data dir), a local tarball, an http(s) URL of a tarball, or
+//! an image reference whose last layer holds the wheels (loci's registry client, when nothing
+//! is mounted). Archives are streamed straight into the wheels dir; dot-files are skipped as in
+//! LOCI. An empty WHEELS means no wheels at all: only the constraints are fetched
+//! (UPPER_CONSTRAINTS), and packages come from the index.
+//!
+//! The step runs first in a build, so that wheels that are missing or are not a requirements
+//! image stop the build before any package is installed.
 
 use std::path::{Path, PathBuf};
 
@@ -13,11 +19,20 @@ use crate::plan::{Action, PlanInput, Step};
 
 /// The directory pip reads wheels from: WHEELS itself when it is a directory, else the wheels
 /// dir the archive is extracted into.
-pub fn wheels_dir(input: &PlanInput) -> PathBuf {
+/// `None` when the build has no wheels (packages come from the index).
+pub fn wheels_dir(input: &PlanInput) -> Option<PathBuf> {
     match &input.config.wheels {
-        Some(WheelsSource::Directory(d)) => d.clone(),
-        _ => input.config.paths.wheels_dir.clone(),
+        Some(WheelsSource::Directory(d)) => Some(d.clone()),
+        Some(WheelsSource::Mounted { path, .. }) => Some(path.clone()),
+        Some(WheelsSource::Index { .. }) => None,
+        _ => Some(input.config.paths.wheels_dir.clone()),
     }
+}
+
+/// Whether the build installs from the index (no requirements image): sdists are compiled, so
+/// the build needs the build-time packages, and build constraints are passed.
+pub fn from_index(input: &PlanInput) -> bool {
+    matches!(input.config.wheels, Some(WheelsSource::Index { .. }))
 }
 
 /// Where the adjusted constraint files are written (the data dir, as LOCI does).
@@ -36,19 +51,104 @@ pub fn plan(input: &PlanInput) -> Option<Step> {
         WheelsSource::Tarball(p) => format!("wheels from {}", p.display()),
         WheelsSource::Url(u) => format!("wheels from {u}"),
         WheelsSource::Image(i) => format!("wheels from image {i}"),
+        WheelsSource::Mounted { image, path } => {
+            format!("wheels of image {image}, mounted by BuildKit at {}", path.display())
+        }
+        WheelsSource::Index { constraints } => {
+            format!("no wheels: packages from the index, constrained by {constraints}")
+        }
     };
-    Some(
-        Step::new("wheels", summary)
-            .action(Action::FetchWheels {
-                source,
-                dest: c.paths.wheels_dir.clone(),
-            })
-            .action(Action::PrepareConstraints {
-                wheels: wheels_dir(input),
-                dir: constraints_dir(input),
-                project: c.project.clone(),
-            }),
-    )
+    let mut step = Step::new("wheels", summary);
+    if let WheelsSource::Index { constraints } = source {
+        return Some(step.action(Action::FetchConstraints {
+            source: constraints,
+            dir: constraints_dir(input),
+            project: c.project.clone(),
+            setuptools: c.setuptools_constraint.clone(),
+        }));
+    }
+    let wheels = wheels_dir(input).expect("wheels other than the index have a directory");
+    step = step.action(Action::FetchWheels {
+        source,
+        dest: c.paths.wheels_dir.clone(),
+    });
+    Some(step.action(Action::PrepareConstraints {
+        wheels,
+        dir: constraints_dir(input),
+        project: c.project.clone(),
+    }))
+}
+
+/// The build constraints of an install from the index: the upper-constraints, plus the
+/// setuptools cap (SETUPTOOL_CONSTRAINT, LOCI master's `<81`: setuptools 82 removed
+/// pkg_resources, which many sdists' setup.py still import).
+pub fn build_constraints(upper: &str, setuptools: &str) -> String {
+    let mut out = String::new();
+    for line in upper.lines() {
+        let name = crate::constraints::normalize(
+            line.split(['=', '<', '>', '!', '~', ';', ' ']).next().unwrap_or(""),
+        );
+        if !setuptools.is_empty() && name == "setuptools" {
+            continue;
+        }
+        out.push_str(line);
+        out.push('\n');
+    }
+    if !setuptools.is_empty() {
+        out.push_str(&format!("setuptools{setuptools}\n"));
+    }
+    out
+}
+
+/// Fetches the upper-constraints of an index build (an http(s) URL or a file), and writes
+/// `dir/upper-constraints.txt` without the project's own pin, an empty
+/// `dir/global-requirements.txt` and `dir/build-constraints.txt`.
+pub fn fetch_constraints(
+    source: &str,
+    dir: &Path,
+    project: &str,
+    setuptools: &str,
+    tls: &crate::config::TlsConfig,
+) -> Result<()> {
+    let what = format!("UPPER_CONSTRAINTS={source}");
+    let text = if source.starts_with('/') {
+        std::fs::read_to_string(source).map_err(|e| {
+            Error::new(format!("{what}: cannot read the file"))
+                .cause(e)
+                .hint("put upper-constraints.txt into the data dir (data/, seen as /tmp) or give an http(s) URL")
+        })?
+    } else {
+        let url = reqwest::Url::parse(source).map_err(|e| {
+            Error::new(format!("{what}: not a valid URL"))
+                .cause(e)
+                .hint("use e.g. https://releases.openstack.org/constraints/upper/2026.1")
+        })?;
+        let client = crate::http::client(tls, crate::http::Options::default())?;
+        let resp = crate::http::send(&what, || client.get(url.clone()))?;
+        if !resp.status().is_success() {
+            return Err(crate::http::status_error(&what, resp)
+                .hint("check the URL, or set WHEELS to a requirements image instead"));
+        }
+        resp.text()
+            .map_err(|e| Error::new(format!("{what}: the answer is not text")).cause(e))?
+    };
+    if !text.lines().any(|l| l.contains("===") || l.contains("==")) {
+        let start: String = text.chars().take(80).collect();
+        return Err(Error::new(format!("{what}: this is not an upper-constraints file"))
+            .cause(format!("it starts with {start:?}"))
+            .hint("upper-constraints.txt lists one `name===version` a line"));
+    }
+    std::fs::create_dir_all(dir).context(|| format!("cannot create {}", dir.display()))?;
+    let upper = constraints::drop_project(&text, project);
+    for (name, body) in [
+        ("upper-constraints.txt", upper.clone()),
+        ("global-requirements.txt", String::new()),
+        ("build-constraints.txt", build_constraints(&upper, setuptools)),
+    ] {
+        let out = dir.join(name);
+        std::fs::write(&out, body).context(|| format!("cannot write {}", out.display()))?;
+    }
+    Ok(())
 }
 
 /// Fetches `source` into `dest`. On failure nothing is left behind: a partly written `dest`
@@ -67,6 +167,17 @@ pub fn fetch(
             }
             Ok(())
         }
+        WheelsSource::Mounted { image, path } => {
+            if !path.join("upper-constraints.txt").is_file() {
+                return Err(Error::new(format!(
+                    "WHEELS={image} is not a requirements image: {} (where BuildKit mounted it) has no upper-constraints.txt",
+                    path.display()
+                ))
+                .hint("build WHEELS with `--target requirements` (PROJECT=requirements), or use LOCI's requirements image"));
+            }
+            Ok(())
+        }
+        WheelsSource::Index { .. } => Ok(()),
         WheelsSource::Tarball(p) => crate::extract::from_file(p, dest),
         WheelsSource::Url(u) => crate::extract::from_url(u, dest, tls),
         WheelsSource::Image(i) => crate::registry::fetch_wheels(i, dest, registry, tls),
@@ -118,6 +229,53 @@ mod tests {
             std::fs::read_to_string(out.path().join("global-requirements.txt")).unwrap(),
             ""
         );
+    }
+
+    #[test]
+    fn build_constraints_cap_setuptools_instead_of_pinning_it() {
+        let b = build_constraints("pbr===7.0.3\nSetuptools===82.0.0\n", "<81");
+        assert_eq!(b, "pbr===7.0.3\nsetuptools<81\n");
+        assert_eq!(build_constraints("pbr===7.0.3\n", ""), "pbr===7.0.3\n");
+    }
+
+    #[test]
+    fn constraints_of_an_index_build_come_from_a_file() {
+        let d = tempfile::tempdir().unwrap();
+        let upper = d.path().join("u.txt");
+        std::fs::write(&upper, "keystone===29.1.0\npbr===7.0.3\n").unwrap();
+        let out = d.path().join("out");
+        let tls = crate::config::TlsConfig::default();
+        fetch_constraints(upper.to_str().unwrap(), &out, "keystone", "<81", &tls).unwrap();
+        let read = |n: &str| std::fs::read_to_string(out.join(n)).unwrap();
+        assert_eq!(read("upper-constraints.txt"), "pbr===7.0.3\n");
+        assert_eq!(read("global-requirements.txt"), "");
+        assert_eq!(read("build-constraints.txt"), "pbr===7.0.3\nsetuptools<81\n");
+        std::fs::write(&upper, "<html>not found</html>").unwrap();
+        let e = fetch_constraints(upper.to_str().unwrap(), &out, "keystone", "", &tls)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("UPPER_CONSTRAINTS=") && e.contains("not an upper-constraints file"), "{e}");
+    }
+
+    #[test]
+    fn a_mounted_image_without_constraints_names_wheels() {
+        let d = tempfile::tempdir().unwrap();
+        let e = fetch(
+            &WheelsSource::Mounted {
+                image: "loci/base:debian".into(),
+                path: d.path().into(),
+            },
+            Path::new("/nonexistent"),
+            &crate::config::RegistryConfig {
+                protocol: crate::config::RegistryProtocol::Detect,
+                insecure: false,
+                auth_file: None,
+            },
+            &crate::config::TlsConfig::default(),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("WHEELS=loci/base:debian is not a requirements image"), "{e}");
     }
 
     #[test]

@@ -179,6 +179,57 @@ pub fn docker_build(name: &str, args: &[String], context: &Path) -> Duration {
     took
 }
 
+/// A `docker build` that must fail: returns its log (stdout and stderr), panics if it passed.
+pub fn docker_build_fails(name: &str, args: &[String], context: &Path) -> String {
+    let mut cmd = docker();
+    cmd.args(["build", "--network", "host", "--progress", "plain"])
+        .args(args)
+        .arg(context);
+    eprintln!("+ {cmd:?}");
+    let out = cmd
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run docker build: {e}"));
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let logs = work_dir().join("logs");
+    fs::create_dir_all(&logs).unwrap();
+    fs::write(logs.join(format!("{name}.log")), &text).unwrap();
+    assert!(!out.status.success(), "docker build {name} should have failed:\n{text}");
+    text
+}
+
+/// The size of an image in bytes, as `docker image inspect` gives it.
+pub fn image_bytes(image: &str) -> u64 {
+    stdout(docker().args(["image", "inspect", "--format", "{{.Size}}", image]))
+        .parse()
+        .unwrap_or_else(|e| panic!("no size for {image}: {e}"))
+}
+
+/// What must not be in a service image: compilers, git, -dev packages, bytecode, pip caches,
+/// loci itself, the build's data. Returns the offending lines (empty when clean).
+pub fn leftovers(image: &str) -> Vec<String> {
+    sh_in(
+        image,
+        r#"for c in gcc cc c++ make git; do command -v "$c" && echo "LEFT: $c"; done
+dpkg-query -W -f '${Package}\n' | grep -E -- '-dev(:|$)' | sed 's/^/LEFT dev package: /'
+find / -xdev \( -name '*.pyc' -o -name __pycache__ \) -print | head -5 | sed 's/^/LEFT bytecode: /'
+for p in perl gcc cpp; do dpkg-query -W -f '${Status}' "$p" 2>/dev/null | grep -q 'ok installed' && echo "LEFT package: $p"; done
+for p in /root/.cache/pip /root/.cache/uv /root/.cache /opt/loci /mnt/loci /usr/local/bin/loci /tmp/wheels /var/lib/apt/lists/lock; do
+    [ -e "$p" ] && echo "LEFT: $p"
+done
+ls -A /tmp | sed 's/^/LEFT in tmp: /'
+find / -xdev -type f -name loci -print | sed 's/^/LEFT binary: /'
+true"#,
+    )
+    .lines()
+    .filter(|l| l.contains("LEFT"))
+    .map(String::from)
+    .collect()
+}
+
 /// Prints a line of the report and appends it to target/e2e/timings.txt (tests/run.sh shows it).
 pub fn record(line: &str) {
     println!("{line}");
@@ -695,6 +746,8 @@ pub fn build_requirements_image(name: &str, tag_prefix: &str, closure: Option<Ve
     let extra: Vec<(&str, &str)> = extra.iter().map(|(k, v)| (*k, v.as_str())).collect();
     let mut args = ctx.args(&base, &extra);
     args.extend([
+        "--target".into(),
+        "requirements".into(),
         "--label".into(),
         format!("loci.test.inputs={hash}"),
         "-t".into(),

@@ -513,6 +513,7 @@ mod tests {
         );
         let distro = crate::distro::Distro::detect(&os, None, None).unwrap();
         let input = PlanInput {
+            stage: crate::plan::Stage::Project,
             config: &config,
             distro: &distro,
             bindep_files: vec![],

@@ -1,0 +1,232 @@
+//! End to end, BuildKit-native builds with the project's Dockerfile on the current engine:
+//!
+//! - the two-stage `runtime` target for keystone, with WHEELS a requirements image that BuildKit
+//!   pulls from a registry on 127.0.0.1 and mounts, and with no requirements image at all
+//!   (WHEELS empty: PyPI, compiled in the builder stage, against UPPER_CONSTRAINTS from the data
+//!   dir): both issue tokens, neither holds a compiler, git, -dev packages or a pip cache;
+//! - the wheels image given as a named context (`docker buildx build --build-context
+//!   wheels=docker-image://IMAGE`) instead of a pullable WHEELS;
+//! - bad input stops the build before any package is installed, naming the argument.
+//!
+//! Needs Docker 26+ with buildx and the network of the test machines: run it with
+//! `sudo tests/run.sh` (a plain `cargo test` lists it as ignored).
+
+#[path = "support/e2e.rs"]
+mod e2e;
+
+use std::fs;
+
+use e2e::*;
+
+/// keystone's source as a git repository served on 127.0.0.1, and the build context.
+struct KeystoneSource {
+    _repos: tempfile::TempDir,
+    daemon: Server,
+    tag: String,
+    commit: String,
+}
+
+fn keystone_source() -> KeystoneSource {
+    let repos = tempfile::tempdir().unwrap();
+    let (repo, tag) = keystone_repo(repos.path());
+    let commit = rev_parse(&repo, &tag);
+    let daemon = git_daemon(repos.path());
+    KeystoneSource {
+        _repos: repos,
+        daemon,
+        tag,
+        commit,
+    }
+}
+
+impl KeystoneSource {
+    fn repo(&self) -> String {
+        format!("git://127.0.0.1:{}/keystone", self.daemon.port)
+    }
+}
+
+/// Builds `target` of keystone with `wheels` (and more build args) and returns the image.
+fn build_keystone(name: &str, target: &str, extra: &[(&str, &str)], ctx: &Context) -> String {
+    let src = keystone_source();
+    let image = format!("loci-test/{name}:2026.1");
+    let repo = src.repo();
+    let mut pairs = vec![
+        ("PROJECT", "keystone"),
+        ("PROJECT_REPO", repo.as_str()),
+        ("PROJECT_REF", src.tag.as_str()),
+        ("PROJECT_RELEASE", "2026.1"),
+    ];
+    pairs.extend_from_slice(extra);
+    let mut args = ctx.args(&base_image(), &pairs);
+    args.extend(["--target".into(), target.into(), "-t".into(), image.clone()]);
+    docker_build(name, &args, ctx.path());
+    let project_txt = sh_in(&image, "cat /etc/image_info/project.txt");
+    assert!(
+        project_txt.contains(&src.commit),
+        "project.txt of {image} does not name {}:\n{project_txt}",
+        src.commit
+    );
+    image
+}
+
+fn assert_issues_tokens(image: &str) {
+    let ks = Keystone::start(image);
+    let (status, token) = ks.issue_token();
+    assert_eq!(status, 201, "{image}: POST /v3/auth/tokens answered {status}; logs:\n{}", ks.logs());
+    assert!(token.is_some_and(|t| t.len() > 20), "{image}: no token");
+}
+
+fn assert_clean(image: &str) {
+    let left = leftovers(image);
+    assert!(left.is_empty(), "{image} is not clean:\n{}", left.join("\n"));
+}
+
+fn report_size(image: &str) {
+    let bytes = image_bytes(image);
+    record(&format!("E2E-IMAGE-SIZE {image} {bytes} bytes ({:.1} MB)", bytes as f64 / 1e6));
+}
+
+#[test]
+#[ignore = "needs docker: run tests/run.sh"]
+fn keystone_two_stage_with_wheels_pulled_by_buildkit_from_a_registry() {
+    require_docker();
+    let _guard = lock();
+    let requirements = requirements_image();
+    let registry = registry();
+    let wheels = format!("127.0.0.1:{}/loci/requirements:2026.1", registry.port);
+    check(docker().args(["tag", &requirements, &wheels]));
+    check(docker().args(["push", &wheels]));
+    // Only in the registry now: BuildKit pulls it for the `wheels` stage.
+    let _ = docker().args(["rmi", &wheels]).output();
+    let ctx = Context::new();
+    let image = build_keystone(
+        "keystone-runtime",
+        "runtime",
+        &[("WHEELS", &wheels), ("KEEP_ALL_WHEELS", "True")],
+        &ctx,
+    );
+    let info = sh_in(&image, "cat /etc/image_info/image_info.json");
+    assert!(info.contains("\"mounted\""), "the wheels were not mounted:\n{info}");
+    assert_issues_tokens(&image);
+    assert_clean(&image);
+    // The runtime stage ran as one stage over the builder's venv: the layer list shows the
+    // venv copied in, and the service user exists.
+    let user = sh_in(&image, "getent passwd keystone");
+    assert!(user.starts_with("keystone:x:42424:42424:"), "{user}");
+    report_size(&image);
+}
+
+#[test]
+#[ignore = "needs docker: run tests/run.sh"]
+fn keystone_two_stage_from_pypi_without_a_requirements_image() {
+    require_docker();
+    let _guard = lock();
+    let ctx = Context::new();
+    fs::copy(
+        root().join(REQUIREMENTS_FIXTURES).join("upper-constraints.txt"),
+        ctx.data().join("upper-constraints.txt"),
+    )
+    .unwrap();
+    let image = build_keystone(
+        "keystone-runtime-pypi",
+        "runtime",
+        &[("WHEELS", ""), ("UPPER_CONSTRAINTS", "/tmp/upper-constraints.txt")],
+        &ctx,
+    );
+    // uwsgi has no wheel on PyPI: the builder compiled it, the runtime got only its libraries.
+    let libs = sh_in(&image, "cat /etc/image_info/venv-libraries.txt");
+    record(&format!("keystone from PyPI: venv libraries from packages: {}", libs.split_whitespace().collect::<Vec<_>>().join(" ")));
+    assert_issues_tokens(&image);
+    assert_clean(&image);
+    report_size(&image);
+}
+
+#[test]
+#[ignore = "needs docker: run tests/run.sh"]
+fn the_wheels_image_can_be_a_named_build_context() {
+    require_docker();
+    let _guard = lock();
+    let requirements = requirements_image();
+    let src = keystone_source();
+    let ctx = Context::new();
+    let image = "loci-test/keystone-named-context:2026.1";
+    let repo = src.repo();
+    // WHEELS names no image anywhere: the named context replaces the `wheels` stage.
+    let mut args = ctx.args(
+        &base_image(),
+        &[
+            ("PROJECT", "keystone"),
+            ("PROJECT_REPO", &repo),
+            ("PROJECT_REF", &src.tag),
+            ("PROJECT_RELEASE", "2026.1"),
+            ("WHEELS", "loci-test/not-an-image:anywhere"),
+            ("KEEP_ALL_WHEELS", "True"),
+        ],
+    );
+    args.extend([
+        "--build-context".into(),
+        format!("wheels=docker-image://{requirements}"),
+        "--target".into(),
+        "project".into(),
+        "-t".into(),
+        image.into(),
+    ]);
+    let mut cmd = docker();
+    cmd.args(["buildx", "build", "--load", "--network", "host", "--progress", "plain"])
+        .args(&args)
+        .arg(ctx.path());
+    let out = cmd.output().unwrap();
+    let log = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    fs::write(work_dir().join("logs/keystone-named-context.log"), &log).unwrap();
+    assert!(out.status.success(), "docker buildx build with a named context failed:\n{log}");
+    let version = sh_in(image, "keystone-manage --version 2>&1; python3 -c 'import keystone; print(\"import ok\")'");
+    assert!(version.contains("import ok"), "{version}");
+}
+
+#[test]
+#[ignore = "needs docker: run tests/run.sh"]
+fn bad_wheels_and_targets_stop_the_build_before_any_package() {
+    require_docker();
+    let _guard = lock();
+    let base = base_image();
+    let ctx = Context::new();
+    let fail = |name: &str, target: &str, pairs: &[(&str, &str)]| -> String {
+        let mut args = ctx.args(&base, pairs);
+        args.extend(["--target".into(), target.into(), "--no-cache".into()]);
+        docker_build_fails(name, &args, ctx.path())
+    };
+    let untouched = |log: &str| {
+        assert!(
+            !log.contains("+ apt-get") && !log.contains("+ python3 -m venv"),
+            "something was installed before the error:\n{log}"
+        );
+    };
+
+    // An image that exists nowhere: BuildKit cannot resolve the `wheels` stage, and the lines
+    // it shows around the failing FROM explain WHEELS.
+    let log = fail(
+        "bad-wheels-missing",
+        "project",
+        &[("PROJECT", "keystone"), ("WHEELS", "loci-test/no-such-requirements:never")],
+    );
+    assert!(log.contains("loci-test/no-such-requirements:never"), "{log}");
+    assert!(log.contains("WHEELS names an image the engine cannot find"), "{log}");
+    untouched(&log);
+
+    // An image that is not a requirements image (the base: no upper-constraints.txt).
+    let log = fail("bad-wheels-not-requirements", "runtime", &[("PROJECT", "keystone"), ("WHEELS", &base)]);
+    assert!(log.contains(&format!("WHEELS={base} is not a requirements image")), "{log}");
+    assert!(log.contains("--target requirements"), "{log}");
+    untouched(&log);
+
+    // A target without its argument.
+    let log = fail("bad-target-no-project", "runtime", &[("WHEELS", "")]);
+    assert!(log.contains("PROJECT is not set"), "{log}");
+    untouched(&log);
+    let log = fail("bad-target-requirements", "requirements", &[("PROJECT", "keystone")]);
+    assert!(
+        log.contains("the requirements target builds PROJECT=requirements, not PROJECT=keystone"),
+        "{log}"
+    );
+    untouched(&log);
+}
