@@ -68,9 +68,9 @@ COPY --from=loci /loci /loci
 COPY bindep.txt pydep.txt ${EXTRA_BINDEP} ${EXTRA_PYDEP} /opt/loci/
 
 # ---------------------------------------------------------------------------------------------
-# The wheels image, mounted at WHEELS_PATH by the service builds. If this FROM fails, WHEELS
-# names an image the engine cannot find: build it (`--target requirements`), pull or push it,
-# or give it as a named context (`--build-context wheels=docker-image://IMAGE`).
+# The wheels image, mounted at WHEELS_PATH by the service builds.
+# If this FROM fails: WHEELS names an image the engine cannot find. Build it (--target
+# requirements), pull it, or name it as a context: --build-context wheels=docker-image://IMAGE
 FROM ${WHEELS_IMAGE:-scratch} AS wheels
 
 # ---------------------------------------------------------------------------------------------

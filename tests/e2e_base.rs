@@ -1,5 +1,6 @@
-//! The Debian base image (dockerfiles/debian) built on a debootstrap rootfs with the host's CA
-//! bundle as an extra trusted certificate: what every service build needs is there, the extra
+//! The Debian base image, built both ways (the root's Dockerfile.base as LOCI master builds it,
+//! and dockerfiles/debian alone) on a debootstrap rootfs with the host's CA bundle as an extra
+//! trusted certificate: what every service build needs is there, the extra
 //! CA is trusted by Python's TLS (HTTPS to PyPI goes through a re-signing proxy on the test
 //! machines), and no apt lists or caches are left.
 //!
@@ -15,9 +16,27 @@ use e2e::*;
 fn debian_base_has_the_service_basics_and_trusts_the_extra_ca() {
     require_docker();
     let _guard = lock();
-    let base = base_image();
+    check_base(&base_image());
+}
+
+#[test]
+#[ignore = "needs docker: run tests/run.sh"]
+fn the_distro_directory_builds_the_same_base() {
+    require_docker();
+    let _guard = lock();
+    let from_dir = base_image_from_distro_dir();
+    check_base(&from_dir);
+    let packages = |image: &str| sh_in(image, "dpkg-query -W -f '${Package}\\n' | sort");
+    assert_eq!(
+        packages(&from_dir),
+        packages(&base_image()),
+        "dockerfiles/debian and Dockerfile.base install different packages"
+    );
+}
+
+fn check_base(base: &str) {
     let facts = sh_in(
-        &base,
+        base,
         r#"set -e
 for p in python3 python3-venv ca-certificates netbase sudo lsb-release; do
     dpkg-query -W -f '${Status}' "$p" | grep -q 'install ok installed' && echo "PKG $p"
@@ -61,7 +80,7 @@ true"#,
         );
         // The extra CA is in the bundle every TLS client of the image uses.
         let ok = stdout(docker().args([
-            "run", "--rm", "--network", "host", &base, "python3", "-c",
+            "run", "--rm", "--network", "host", base, "python3", "-c",
             "import urllib.request; print(urllib.request.urlopen('https://pypi.org/simple/pip/', timeout=60).status)",
         ]));
         assert_eq!(ok, "200");
@@ -70,7 +89,7 @@ true"#,
         !facts.contains("LEFT"),
         "apt leftovers in the base:\n{facts}"
     );
-    let size: u64 = stdout(docker().args(["image", "inspect", "--format", "{{.Size}}", &base]))
+    let size: u64 = stdout(docker().args(["image", "inspect", "--format", "{{.Size}}", base]))
         .parse()
         .unwrap();
     record(&format!(

@@ -7,6 +7,10 @@
 //! profile's swtpm packages would create one of their own, the nova user, the profiles' packages,
 //! nova's console scripts and imports, and nova-novncproxy serving noVNC on 127.0.0.1.
 //!
+//! Both ways: the one-stage `project` target with the wheels as a tarball in the data dir, and
+//! the two-stage `runtime` target with the requirements image (only in the local image store)
+//! mounted by BuildKit; the runtime image holds no compiler, git or -dev package either.
+//!
 //! Needs Docker and the test machines' network (Debian archive, PyPI): run it with
 //! `sudo tests/run.sh` (a plain `cargo test` lists it as ignored). With
 //! LOCI_E2E_FULL_REQUIREMENTS=1 the full requirements image of the other tests is used.
@@ -157,10 +161,38 @@ fn nova_with_consoles_from_local_git_repositories() {
             ("SPICE_REF", SPICE_TAG),
         ],
     );
-    args.extend(["-t".to_string(), image.to_string()]);
+    args.extend(["--target".into(), "project".into(), "-t".into(), image.to_string()]);
     docker_build("nova", &args, ctx.path());
-    drop(daemon);
+    check_nova(image, &version);
 
+    // Two stages, the requirements image mounted by BuildKit from the local image store.
+    let runtime = "loci-test/nova-runtime:2026.1";
+    let mut args = ctx.args(
+        &base,
+        &[
+            ("PROJECT", "nova"),
+            ("PROJECT_REPO", &nova_repo_url),
+            ("PROJECT_REF", &version),
+            ("PROJECT_RELEASE", "2026.1"),
+            ("WHEELS", &requirements),
+            ("KEEP_ALL_WHEELS", "True"),
+            ("PROFILES", "qemu configdrive migration tpm"),
+            ("NOVNC_REPO", &novnc_url),
+            ("NOVNC_REF", NOVNC_TAG),
+            ("SPICE_REPO", &spice_url),
+            ("SPICE_REF", SPICE_TAG),
+        ],
+    );
+    args.extend(["--target".into(), "runtime".into(), "-t".into(), runtime.to_string()]);
+    docker_build("nova-runtime", &args, ctx.path());
+    drop(daemon);
+    check_nova(runtime, &version);
+    let left = leftovers(runtime);
+    assert!(left.is_empty(), "{runtime} is not clean:\n{}", left.join("\n"));
+}
+
+/// What a nova image must hold and do (both targets).
+fn check_nova(image: &str, version: &str) {
     // The consoles, as nova's proxies look for them.
     let consoles = sh_in(
         image,
@@ -230,7 +262,7 @@ python3 -c 'import nova, libvirt, websockify; print("imports ok")'"#,
         &[],
     );
     assert!(
-        out.contains(&version),
+        out.contains(version),
         "nova-manage --version does not say {version}: {out}"
     );
     assert!(out.contains("imports ok"), "{out}");

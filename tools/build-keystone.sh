@@ -10,7 +10,8 @@
 # Nothing comes from a container registry (there may be none): the rootfs comes from
 # debootstrap, the loci binary is compiled here and handed over with LOCI_IMAGE, the
 # requirements tree is tests/fixtures/requirements-2026.1 and keystone's source is its PyPI
-# sdist, both pre-seeded in the data dir; the wheels go to the keystone build as a directory.
+# sdist, both pre-seeded in the data dir; the keystone build mounts the requirements image
+# (WHEELS, from the local image store) with BuildKit.
 # Debian packages come from the Debian archive (APT_MIRROR) and Python packages missing from
 # the wheels from PyPI.
 #
@@ -64,14 +65,16 @@ if ! "$DOCKER" image inspect "$rootfs_image" >/dev/null 2>&1; then
     rm -rf "$work/rootfs"
 fi
 
-# 3. The base image, with the extra CA certificates in certs/.
+# 3. The base image (Dockerfile.base, as LOCI master builds it), with the extra CA certificates
+# in certs/ of a context of its own.
 log "base image loci/base:debian"
-rm -rf "$work/base" && cp -r dockerfiles/debian "$work/base"
+rm -rf "$work/base" && mkdir -p "$work/base/certs"
+cp -r dockerfiles Dockerfile.base "$work/base/"
 extra_ca="${EXTRA_CA-/etc/ssl/certs/ca-certificates.crt}"
 if [ -n "$extra_ca" ] && [ -f "$extra_ca" ]; then
     cp "$extra_ca" "$work/base/certs/extra-ca.crt"
 fi
-timed "docker build base" build \
+timed "docker build base" build -f "$work/base/Dockerfile.base" \
     --build-arg FROM="$rootfs_image" \
     --build-arg APT_MIRROR="${APT_MIRROR:-http://deb.debian.org/debian}" \
     --build-arg APT_SECURITY_MIRROR="${APT_SECURITY_MIRROR:-http://deb.debian.org/debian-security}" \
@@ -104,21 +107,16 @@ if [ "${FULL_REQUIREMENTS:-0}" != 1 ]; then
     cp tests/fixtures/requirements/keystone-2026.1-closure.txt "$work/requirements/data/closure.txt"
     only=(--build-arg REQUIREMENTS_ONLY_FILE=/tmp/closure.txt)
 fi
-timed "docker build requirements" build -f Dockerfile \
+timed "docker build requirements" build -f Dockerfile --target requirements \
     --build-arg FROM=loci/base:debian --build-arg LOCI_IMAGE=loci/loci:local \
     --build-arg PROJECT=requirements --build-arg PROJECT_RELEASE=2026.1 \
     --build-arg PROJECT_REPO=file:///tmp/requirements --build-arg PROJECT_REF=2026.1 \
     --build-arg KEEP_ALL_WHEELS=True "${only[@]}" \
     -t loci/requirements:2026.1 "$work/requirements"
 
-# 5. keystone: the wheels as a directory of the data dir, the source pre-seeded or cloned.
+# 5. keystone: the requirements image mounted as WHEELS, the source pre-seeded or cloned.
 log "keystone image loci/keystone:2026.1"
 context "$work/keystone"
-mkdir -p "$work/keystone/data/wheels"
-cid="$("$DOCKER" create loci/requirements:2026.1 /none)"
-"$DOCKER" export "$cid" | tar -x -C "$work/keystone/data/wheels" --wildcards --no-wildcards-match-slash '*.whl' '*.txt'
-"$DOCKER" rm -f "$cid" >/dev/null
-echo "$(ls "$work/keystone/data/wheels" | grep -c '\.whl$') wheels"
 source_args=()
 if [ -n "${KEYSTONE_REPO:-}" ]; then
     source_args=(--build-arg PROJECT_REPO="$KEYSTONE_REPO" --build-arg PROJECT_REF="${KEYSTONE_REF:-stable/2026.1}")
@@ -139,7 +137,8 @@ fi
 timed "docker build keystone" build -f Dockerfile \
     --build-arg FROM=loci/base:debian --build-arg LOCI_IMAGE=loci/loci:local \
     --build-arg PROJECT=keystone --build-arg PROJECT_RELEASE=2026.1 \
-    --build-arg WHEELS=/tmp/wheels "${source_args[@]}" \
+    --build-arg WHEELS=loci/requirements:2026.1 --build-arg KEEP_ALL_WHEELS=True \
+    "${source_args[@]}" \
     -t loci/keystone:2026.1 "$work/keystone"
 
 log "done"

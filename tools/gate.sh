@@ -8,19 +8,25 @@
 # 1. tools/setup-host.sh (packages, dockerd, the static loci binary), the binary as a FROM
 #    scratch image (LOCI_IMAGE of every build), Debian bookworm (debian:bookworm when the engine
 #    has it, else debootstrap'ed: no container registry needed);
-# 2. the base image (compose service `base`: dockerfiles/debian FROM $LOCI_GATE_FROM), trusting
+# 2. the base image (compose service `base`: Dockerfile.base FROM $LOCI_GATE_FROM), trusting
 #    this host's CA bundle (HTTPS through a re-signing proxy keeps working);
-# 3. the requirements image from the whole 2026.1 upper-constraints.txt (KEEP_ALL_WHEELS=True),
-#    whose wheels are exported into the build context's data/wheels;
-# 4. every service image from those wheels (--no-index), LOCI_GATE_JOBS builds at a time;
+# 3. the requirements image from the whole 2026.1 upper-constraints.txt (KEEP_ALL_WHEELS=True,
+#    `--target requirements`);
+# 4. every service image, the engine building them in parallel (one `docker compose build`),
+#    each mounting the requirements image as its `wheels` named context (--no-index): once per
+#    target of LOCI_GATE_TARGETS (`project`: one stage; `runtime`: two stages, tagged -runtime);
 # 5. smoke tests, as the service user, with no network: the main console script's --help,
 #    the Python packages import, nova's consoles and tss user, horizon's compressed static
 #    files;
-# 6. a table: image, build time, image size, smoke result (also in target/gate/table.txt).
+# 6. a table: image, build time (loci's own, from /etc/image_info; the engine's wall time per
+#    batch is printed), image size, smoke result (also in target/gate/table.txt).
 #    The exit status is non-zero when any build or smoke test failed.
 #
 # Environment (besides compose.yaml's LOCI_GATE_* variables):
-#   LOCI_GATE_JOBS          service builds at a time (default: one per 4 cores and 8 GB, >= 1)
+#   LOCI_GATE_JOBS          service builds at a time (COMPOSE_PARALLEL_LIMIT; default: one per
+#                           4 cores and 8 GB, >= 1)
+#   LOCI_GATE_TARGETS       the service targets to build (default "project"; "project runtime"
+#                           builds both, sizes side by side)
 #   LOCI_GATE_SOURCES       git: clone $LOCI_GATE_GIT/PROJECT at $LOCI_GATE_REF (default);
 #                           pypi: seed data/ with the 2026.1 sdists from PyPI, and serve nova's
 #                           consoles (noVNC, spice-html5 from Debian's archive) with git daemon
@@ -116,14 +122,14 @@ export LOCI_GATE_APT_MIRROR="${LOCI_GATE_APT_MIRROR-http://deb.debian.org/debian
 export LOCI_GATE_APT_SECURITY_MIRROR="${LOCI_GATE_APT_SECURITY_MIRROR-http://deb.debian.org/debian-security}"
 
 # ---------------------------------------------------------------------------------------------
-# 2. base
+# 2. base (Dockerfile.base at the root of the context, this host's CA bundle in certs/)
 log "base image (FROM $LOCI_GATE_FROM)"
-base_ctx="$work/base-context"
-rm -rf "$base_ctx"; mkdir -p "$base_ctx/certs"
-cp dockerfiles/debian/Dockerfile dockerfiles/debian/base.sh "$base_ctx/"
-cp dockerfiles/debian/certs/*.crt dockerfiles/debian/certs/*.pem "$base_ctx/certs/" 2>/dev/null || true
-if [ -s /etc/ssl/certs/ca-certificates.crt ]; then cp /etc/ssl/certs/ca-certificates.crt "$base_ctx/certs/host-ca.crt"; fi
-export LOCI_GATE_BASE_CONTEXT="$base_ctx"
+rm -rf "$context/certs" "$context/dockerfiles"
+mkdir -p "$context/certs"
+cp -a dockerfiles "$context/dockerfiles"
+cp Dockerfile.base "$context/"
+cp certs/*.crt certs/*.pem "$context/certs/" 2>/dev/null || true
+if [ -s /etc/ssl/certs/ca-certificates.crt ]; then cp /etc/ssl/certs/ca-certificates.crt "$context/certs/host-ca.crt"; fi
 "${compose[@]}" build base > "$work/logs/base.log" 2>&1 || { tail -40 "$work/logs/base.log"; die "the base image failed (log: $work/logs/base.log)"; }
 
 # A source tree as a git repository, so that pbr and /etc/image_info/project.txt see a commit.
@@ -175,15 +181,14 @@ else
         die "the requirements image failed after $(human "${seconds[requirements]}") (log: $work/logs/requirements.log)"
     fi
 fi
-log "exporting the wheels of $req_image into the data dir"
-mkdir -p "$context/data/wheels"
+# How many wheels: the image holds nothing else (listed, not extracted).
 cid=$("$docker" create "$req_image" /nothing)
-"$docker" export "$cid" | tar -x -C "$context/data/wheels" --wildcards --no-wildcards-match-slash '*.whl' '*.txt'
+n_wheels=$("$docker" export "$cid" | tar -t | grep -c '\.whl$' || true)
+has_upper=$("$docker" export "$cid" | tar -t | grep -cx 'upper-constraints.txt' || true)
 "$docker" rm "$cid" >/dev/null
-n_wheels=$(find "$context/data/wheels" -maxdepth 1 -name '*.whl' | wc -l)
-[ -f "$context/data/wheels/upper-constraints.txt" ] || die "$req_image has no upper-constraints.txt"
+[ "$has_upper" = 1 ] || die "$req_image has no upper-constraints.txt"
 echo "$n_wheels wheels"
-rm -rf "$context/data/requirements" "$context/data/requirements-only.txt"
+rm -rf "$context/data/requirements-only.txt"
 
 # ---------------------------------------------------------------------------------------------
 # Sources from PyPI (LOCI_GATE_SOURCES=pypi): the 2026.1 releases as pre-seeded trees.
@@ -196,9 +201,10 @@ pypi_spec() {
         octavia) echo 'octavia==18.*' ;;       manila) echo 'manila==22.*' ;;
         designate) echo 'designate==22.*' ;;
         # horizon is a constraint itself: the release upper-constraints.txt pins.
-        horizon) echo "horizon==$(sed -n 's/^horizon===//p' "$context/data/wheels/upper-constraints.txt")" ;;
+        horizon) echo "horizon==$(sed -n 's/^horizon===//p' "$constraints/upper-constraints.txt")" ;;
     esac
 }
+rm -rf "$context/data/requirements"
 if [ "${LOCI_GATE_SOURCES:-git}" = pypi ]; then
     log "sources: 2026.1 sdists from PyPI"
     python3 -m venv "$work/pyvenv" >/dev/null
@@ -252,27 +258,34 @@ if [ "${LOCI_GATE_SOURCES:-git}" = pypi ] && [[ " ${services[*]} " == *" nova "*
 fi
 
 # ---------------------------------------------------------------------------------------------
-# 4. services, $jobs at a time
-log "building ${services[*]} ($jobs at a time)"
-build_one() {
-    local s=$1 start rc
+# 4. services: one engine call per target, the engine schedules them ($jobs at a time)
+targets=(${LOCI_GATE_TARGETS:-project})
+run_id="$(date +%s)-$$"
+export LOCI_GATE_RUN="$run_id"
+suffix_of() { if [ "$1" = project ]; then echo ""; else echo "-$1"; fi; }
+for target in "${targets[@]}"; do
+    suffix=$(suffix_of "$target")
+    log "building ${services[*]} (target $target, $jobs at a time)"
     start=$(date +%s)
-    if "${compose[@]}" build "$s" > "$work/logs/$s.log" 2>&1; then rc=0; else rc=1; fi
-    echo "$s $rc $(( $(date +%s) - start ))" >> "$work/builds.txt"
-}
-: > "$work/builds.txt"
-running=0
-for s in "${services[@]}"; do
-    build_one "$s" &
-    running=$((running + 1))
-    if [ "$running" -ge "$jobs" ]; then wait -n || true; running=$((running - 1)); fi
+    if LOCI_GATE_TARGET="$target" LOCI_GATE_SUFFIX="$suffix" COMPOSE_PARALLEL_LIMIT="$jobs" \
+        "${compose[@]}" build "${services[@]}" > "$work/logs/services-$target.log" 2>&1; then
+        echo "target $target: every image built in $(human $(( $(date +%s) - start )))"
+    else
+        echo "target $target: the engine reported a failure after $(human $(( $(date +%s) - start ))) (logs/services-$target.log)"
+    fi
+    for s in "${services[@]}"; do
+        img="loci-gate/$s:$LOCI_GATE_TAG$suffix"
+        # Built now (not an older image of the same name): labelled with this run's id.
+        if [ "$("$docker" image inspect --format '{{index .Config.Labels "loci.gate.run"}}' "$img" 2>/dev/null)" = "$run_id" ]; then
+            result[$s$suffix]=built
+            # loci's own time, from the image (two stages: the builder's and the runtime's).
+            seconds[$s$suffix]=$("$docker" run --rm --network none --entrypoint python3 "$img" -c \
+                'import json; d=json.load(open("/etc/image_info/image_info.json")); print(int(d.get("total_seconds", 0) + d.get("builder_total_seconds", 0)))')
+        else
+            result[$s$suffix]="BUILD FAILED (logs/services-$target.log)"
+        fi
+    done
 done
-wait
-while read -r s rc secs; do
-    seconds[$s]=$secs
-    if [ "$rc" = 0 ]; then result[$s]=built; else result[$s]="BUILD FAILED (logs/$s.log)"; fi
-    echo "$s: ${result[$s]} in $(human "$secs")"
-done < "$work/builds.txt"
 
 # ---------------------------------------------------------------------------------------------
 # 5. smoke tests: SCRIPT is constant; the service's values arrive as positional parameters.
@@ -296,8 +309,8 @@ horizon)
     test -n "$(find /var/www/html/horizon -name manifest.json)"
     test -n "$(find /var/www/html/horizon -name "*.css" -path "*/css/*")" ;;
 esac'
-smoke() {
-    local s=$1 main modules extra="" user=$1
+smoke() { # SERVICE IMAGE
+    local s=$1 img=$2 main modules extra="" user=$1
     case "$s" in
         keystone) main=keystone-manage; modules="keystone ldap" ;;
         nova) main=nova-compute; modules="nova libvirt rbd"; extra=nova ;;
@@ -314,17 +327,23 @@ smoke() {
     esac
     # compose.yaml gives every service the fluent profile (fluent-logger).
     modules="$modules fluent"
-    "$docker" run --rm --network none --user "$user" --entrypoint sh "loci-gate/$s:$LOCI_GATE_TAG" \
-        -c "$smoke_script" smoke "$main" "$modules" "$extra" > "$work/logs/$s-smoke.log" 2>&1
+    "$docker" run --rm --network none --user "$user" --entrypoint sh "$img" \
+        -c "$smoke_script" smoke "$main" "$modules" "$extra" > "$work/logs/$(basename "${img/:/-}")-smoke.log" 2>&1
 }
 log "smoke tests"
 declare -A smoke_result size
 failed=0
-for s in "${services[@]}"; do
-    if [ "${result[$s]}" != built ]; then smoke_result[$s]="-"; size[$s]="-"; failed=1; continue; fi
-    if smoke "$s"; then smoke_result[$s]=ok; else smoke_result[$s]="FAILED (logs/$s-smoke.log)"; failed=1; fi
-    bytes=$("$docker" image inspect --format '{{.Size}}' "loci-gate/$s:$LOCI_GATE_TAG")
-    size[$s]="$(( bytes / 1000000 )) MB"
+rows=(requirements)
+for target in "${targets[@]}"; do
+    suffix=$(suffix_of "$target")
+    for s in "${services[@]}"; do
+        rows+=("$s$suffix")
+        img="loci-gate/$s:$LOCI_GATE_TAG$suffix"
+        if [ "${result[$s$suffix]}" != built ]; then smoke_result[$s$suffix]="-"; size[$s$suffix]="-"; failed=1; continue; fi
+        if smoke "$s" "$img"; then smoke_result[$s$suffix]=ok; else smoke_result[$s$suffix]="FAILED (logs/$s$suffix-smoke.log)"; failed=1; fi
+        bytes=$("$docker" image inspect --format '{{.Size}}' "$img")
+        size[$s$suffix]="$(( bytes / 1000000 )) MB"
+    done
 done
 size[requirements]="$(( $("$docker" image inspect --format '{{.Size}}' "$req_image") / 1000000 )) MB"
 smoke_result[requirements]="$n_wheels wheels"
@@ -333,8 +352,9 @@ smoke_result[requirements]="$n_wheels wheels"
 # 6. the table
 {
     printf '%-34s %10s %10s  %s\n' image "build time" size smoke
-    for s in requirements "${services[@]}"; do
-        printf '%-34s %10s %10s  %s\n' "loci-gate/$s:$LOCI_GATE_TAG" "$(human "${seconds[$s]:-0}")" "${size[$s]}" "${smoke_result[$s]:-}"
+    for r in "${rows[@]}"; do
+        name="${r%-runtime}"; sfx="${r#"$name"}"
+        printf '%-34s %10s %10s  %s\n' "loci-gate/$name:$LOCI_GATE_TAG$sfx" "$(human "${seconds[$r]:-0}")" "${size[$r]}" "${smoke_result[$r]:-}"
     done
 } | tee "$work/table.txt"
 echo "gate.sh: logs in $work/logs, table in $work/table.txt"

@@ -36,9 +36,15 @@ struct Info<'a> {
     profiles: &'a [String],
     pip_packages: &'a [String],
     dist_packages: &'a [String],
-    wheels: Option<&'a crate::config::WheelsSource>,
+    /// Where the wheels came from (the runtime stage of a two-stage build: the builder's).
+    wheels: serde_json::Value,
     python_packages: Vec<String>,
     step_seconds: Vec<(String, f64)>,
+    /// Two-stage builds: the builder stage's steps and total, from its image_info.json.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    builder_step_seconds: Option<serde_json::Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    builder_total_seconds: Option<serde_json::Value>,
 }
 
 pub fn collect(
@@ -75,6 +81,10 @@ pub fn collect(
                 .context(|| format!("cannot copy {} into {}", from.display(), dir.display()))?;
         }
     }
+    // The runtime stage finds the builder's image_info.json: its timings are kept beside ours.
+    let previous: Option<serde_json::Value> = std::fs::read_to_string(dir.join("image_info.json"))
+        .ok()
+        .and_then(|t| serde_json::from_str(&t).ok());
     let info = Info {
         loci_version: env!("CARGO_PKG_VERSION"),
         project: &config.project,
@@ -89,9 +99,14 @@ pub fn collect(
         profiles: &config.profiles,
         pip_packages: &config.pip_packages,
         dist_packages: &config.dist_packages,
-        wheels: config.wheels.as_ref(),
+        wheels: match (&previous, plan.stage) {
+            (Some(p), crate::plan::Stage::Runtime) => p["wheels"].clone(),
+            _ => serde_json::to_value(&config.wheels).expect("serializable"),
+        },
         python_packages: freeze.lines().map(String::from).collect(),
         step_seconds: timings.steps.clone(),
+        builder_step_seconds: previous.as_ref().map(|p| p["step_seconds"].clone()),
+        builder_total_seconds: previous.as_ref().map(|p| p["total_seconds"].clone()),
     };
     let json = serde_json::to_string_pretty(&info).expect("serializable");
     write(&dir.join("image_info.json"), &json)

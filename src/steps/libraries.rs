@@ -38,7 +38,7 @@ pub fn plan_record(input: &PlanInput) -> Option<Step> {
     )
 }
 
-/// The shared libraries that ELF files below `venv` need and that the venv does not carry,
+/// The shared libraries that the ELF files (modules and programs) below `venv` need and that the venv does not carry,
 /// each with one file that needs it.
 pub fn needed_libraries(venv: &Path) -> Result<BTreeMap<String, PathBuf>> {
     let mut needed: BTreeMap<String, PathBuf> = BTreeMap::new();
@@ -51,10 +51,10 @@ pub fn needed_libraries(venv: &Path) -> Result<BTreeMap<String, PathBuf>> {
             continue;
         }
         let name = entry.file_name().to_string_lossy().to_string();
-        if !(name.ends_with(".so") || name.contains(".so.")) {
-            continue;
+        if name.ends_with(".so") || name.contains(".so.") {
+            carried.insert(name);
         }
-        carried.insert(name);
+        // Extension modules and programs alike (uwsgi is an executable in bin/).
         let path = entry.path();
         let mut magic = [0u8; 4];
         let is_elf = std::fs::File::open(path)

@@ -472,50 +472,76 @@ pub fn pipe(a: &mut Command, b: &mut Command) {
     );
 }
 
-/// The base image built from dockerfiles/debian on the debootstrap image, with this host's CA
-/// bundle as an extra trusted certificate (the documented certs/ feature: HTTPS to PyPI goes
-/// through a re-signing proxy on the test machines). Cached by a hash of its inputs.
+/// The base image built with the root's Dockerfile.base (as LOCI master builds it: its
+/// dockerfiles/base.sh runs dockerfiles/debian/base.sh) on the debootstrap image, with this
+/// host's CA bundle as an extra trusted certificate (the documented certs/ feature: HTTPS to
+/// PyPI goes through a re-signing proxy on the test machines). Cached by a hash of its inputs.
 pub fn base_image() -> String {
     static IMAGE: OnceLock<String> = OnceLock::new();
     IMAGE
         .get_or_init(|| {
-            let from = slim_image();
-            let src = root().join("dockerfiles/debian");
-            let ca = host_ca_bundle();
-            let dockerfile = read(src.join("Dockerfile"));
-            let script = read(src.join("base.sh"));
-            let hash = hash_parts(&[&dockerfile, &script, &ca, image_id(&from).as_bytes()]);
-            let tag = format!("loci-test/base:debian-{hash}");
-            if image_exists(&tag) {
-                return tag;
-            }
-            let ctx = tempfile::tempdir().unwrap();
-            fs::write(ctx.path().join("Dockerfile"), &dockerfile).unwrap();
-            fs::write(ctx.path().join("base.sh"), &script).unwrap();
-            fs::create_dir(ctx.path().join("certs")).unwrap();
-            if !ca.is_empty() {
-                fs::write(ctx.path().join("certs/host-ca.crt"), &ca).unwrap();
-            }
-            let mut args = build_args(&[
-                ("FROM", &from),
-                // The debootstrap sources have no updates/security suites: the mirror args add them.
-                ("APT_MIRROR", "http://deb.debian.org/debian"),
-                (
-                    "APT_SECURITY_MIRROR",
-                    "http://deb.debian.org/debian-security",
-                ),
-            ]);
-            args.extend([
-                "--label".into(),
-                format!("loci.test.inputs={hash}"),
-                "-t".into(),
-                tag.clone(),
-            ]);
-            args.extend(["-t".into(), "loci-test/base:debian".into()]);
-            docker_build("base-debian", &args, ctx.path());
-            tag
+            let files = ["Dockerfile.base", "dockerfiles/base.sh", "dockerfiles/debian/base.sh"];
+            build_base("base-debian", "loci-test/base:debian", "Dockerfile.base", &files)
         })
         .clone()
+}
+
+/// The same base from dockerfiles/debian alone (its own Dockerfile, that directory as context).
+pub fn base_image_from_distro_dir() -> String {
+    build_base(
+        "base-debian-dir",
+        "loci-test/base-dir:debian",
+        "dockerfiles/debian/Dockerfile",
+        &["dockerfiles/debian/Dockerfile", "dockerfiles/debian/base.sh"],
+    )
+}
+
+/// Builds a base image from `dockerfile` with `files` (paths in the repository) copied into a
+/// context: for dockerfiles/debian/Dockerfile that directory is the context root.
+fn build_base(name: &str, alias: &str, dockerfile: &str, files: &[&str]) -> String {
+    let from = slim_image();
+    let ca = host_ca_bundle();
+    let strip = dockerfile.strip_suffix("Dockerfile").unwrap_or("");
+    let mut parts: Vec<Vec<u8>> = files.iter().map(|f| read(root().join(f))).collect();
+    parts.push(ca.clone());
+    parts.push(image_id(&from).into_bytes());
+    parts.push(dockerfile.as_bytes().to_vec());
+    let refs: Vec<&[u8]> = parts.iter().map(|p| p.as_slice()).collect();
+    let hash = hash_parts(&refs);
+    let tag = format!("{alias}-{hash}");
+    if image_exists(&tag) {
+        return tag;
+    }
+    let ctx = tempfile::tempdir().unwrap();
+    for f in files {
+        let dest = ctx.path().join(f.strip_prefix(strip).unwrap_or(f));
+        fs::create_dir_all(dest.parent().unwrap()).unwrap();
+        fs::copy(root().join(f), &dest).unwrap();
+    }
+    fs::create_dir_all(ctx.path().join("certs")).unwrap();
+    if !ca.is_empty() {
+        fs::write(ctx.path().join("certs/host-ca.crt"), &ca).unwrap();
+    }
+    let mut args = vec![
+        "-f".to_string(),
+        ctx.path().join(dockerfile.strip_prefix(strip).unwrap_or(dockerfile)).display().to_string(),
+    ];
+    args.extend(build_args(&[
+        ("FROM", &from),
+        // The debootstrap sources have no updates/security suites: the mirror args add them.
+        ("APT_MIRROR", "http://deb.debian.org/debian"),
+        ("APT_SECURITY_MIRROR", "http://deb.debian.org/debian-security"),
+    ]));
+    args.extend([
+        "--label".into(),
+        format!("loci.test.inputs={hash}"),
+        "-t".into(),
+        tag.clone(),
+        "-t".into(),
+        alias.into(),
+    ]);
+    docker_build(name, &args, ctx.path());
+    tag
 }
 
 pub fn host_ca_bundle() -> Vec<u8> {
