@@ -15,7 +15,7 @@ DOCKER=/usr/bin/docker
 export DOCKER_BUILDKIT=1
 work=target/build-keystone
 
-if ! "$DOCKER" image inspect loci/keystone:2026.1 >/dev/null 2>&1 || [ ! -d "$work/keystone/data/wheels" ]; then
+if ! "$DOCKER" image inspect loci/keystone:2026.1 >/dev/null 2>&1 || [ ! -d "$work/keystone/data/keystone" ]; then
     tools/build-keystone.sh
 fi
 version="$(git -C "$work/keystone/data/keystone" describe --tags)"
@@ -31,7 +31,7 @@ for installer in pip uv; do
             "$DOCKER" build --network host --no-cache -q -f Dockerfile \
                 --build-arg FROM=loci/base:debian --build-arg LOCI_IMAGE=loci/loci:local \
                 --build-arg PROJECT=keystone --build-arg PROJECT_RELEASE=2026.1 \
-                --build-arg WHEELS=/tmp/wheels --build-arg KEEP_ALL_WHEELS="$keep" \
+                --build-arg WHEELS=loci/requirements:2026.1 --build-arg KEEP_ALL_WHEELS="$keep" \
                 --build-arg INSTALLER="$installer" \
                 --build-arg PROJECT_REPO=file:///tmp/keystone --build-arg PROJECT_REF="$version" \
                 -t "$tag" "$work/keystone" >/dev/null

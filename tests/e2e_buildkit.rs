@@ -230,3 +230,46 @@ fn bad_wheels_and_targets_stop_the_build_before_any_package() {
     );
     untouched(&log);
 }
+
+/// compose.yaml and docker-bake.hcl, as the engine reads them: every service image takes the
+/// requirements image through the `wheels` named context (compose: the image; bake: the
+/// `requirements` target of the same run, and the base as the `base` target).
+#[test]
+#[ignore = "needs docker: run tests/run.sh"]
+fn compose_and_bake_give_every_service_the_wheels_context() {
+    require_docker();
+    let services = [
+        "cinder", "designate", "glance", "heat", "horizon", "ironic", "keystone", "manila",
+        "neutron", "nova", "octavia", "placement",
+    ];
+    let compose: serde_json::Value = serde_json::from_str(&stdout(
+        docker()
+            .current_dir(root())
+            .args(["compose", "-f", "compose.yaml", "config", "--format", "json"]),
+    ))
+    .unwrap();
+    for s in services {
+        let build = &compose["services"][s]["build"];
+        assert_eq!(
+            build["additional_contexts"]["wheels"], "docker-image://loci-gate/requirements:2026.1",
+            "compose service {s}: {build}"
+        );
+        assert_eq!(build["target"], "project", "compose service {s}: {build}");
+        assert_eq!(build["network"], "host", "compose service {s}: {build}");
+    }
+    assert_eq!(compose["services"]["requirements"]["build"]["target"], "requirements");
+    assert_eq!(compose["services"]["base"]["build"]["dockerfile"], "Dockerfile.base");
+    let bake: serde_json::Value = serde_json::from_str(&stdout(
+        docker()
+            .current_dir(root())
+            .env("LOCI_REGISTRY", "registry.example/")
+            .args(["buildx", "bake", "-f", "compose.yaml", "-f", "docker-bake.hcl", "--print"]),
+    ))
+    .unwrap();
+    for s in services {
+        let t = &bake["target"][s];
+        assert_eq!(t["contexts"]["wheels"], "target:requirements", "bake target {s}: {t}");
+        assert_eq!(t["contexts"]["loci-gate/base:debian"], "target:base", "bake target {s}: {t}");
+        assert_eq!(t["tags"][0], format!("registry.example/loci-gate/{s}:2026.1"), "bake target {s}: {t}");
+    }
+}
