@@ -223,9 +223,18 @@ impl Config {
     }
 
     fn from_env_for(env: &Env, project: String) -> Result<Self> {
-        if !project.is_empty() && !valid_name(&project) {
-            return Err(Error::new(format!("PROJECT={project:?} is not a valid project name"))
-                .hint("use the repository's short name, e.g. keystone, nova, neutron (letters, digits, '-', '_', '.')"));
+        let plugin = boolean(env, "PLUGIN", false)?;
+        if !project.is_empty() {
+            // PROJECT names the source tree (/tmp/PROJECT) and, unless PLUGIN, the service's
+            // user and group.
+            let becomes = if plugin {
+                Becomes::FileName
+            } else {
+                Becomes::UserName
+            };
+            check_name("PROJECT", &project, becomes).map_err(|e| {
+                e.hint("use the repository's short name, e.g. keystone, nova, neutron (letters, digits, '-', '_', '.')")
+            })?;
         }
         let project_repo = get(env, "PROJECT_REPO")
             .unwrap_or_else(|| format!("https://opendev.org/openstack/{project}"));
@@ -237,14 +246,11 @@ impl Config {
         };
         let extra_projects = words(env, "EXTRA_PROJECTS");
         for p in &extra_projects {
-            if !valid_name(p) {
-                return Err(Error::new(format!(
-                    "EXTRA_PROJECTS entry {p:?} is not a directory name"
-                ))
-                .hint(
+            check_name("EXTRA_PROJECTS", p, Becomes::FileName).map_err(|e| {
+                e.hint(
                     "EXTRA_PROJECTS names source trees in the data dir (/tmp), separated by spaces",
-                ));
-            }
+                )
+            })?;
         }
         let uid = id(env, "UID", 42424)?;
         let gid = id(env, "GID", 42424)?;
@@ -317,7 +323,7 @@ impl Config {
         if let Some(d) = get(env, "WHEELS_DEST") {
             paths.wheels_dir = d.into();
         }
-        Ok(Config {
+        let config = Config {
             project_repo,
             project_ref,
             project_release: get(env, "PROJECT_RELEASE").unwrap_or_else(|| "master".into()),
@@ -329,7 +335,7 @@ impl Config {
             pip_args,
             pip_wheel_args,
             dist_packages: words(env, "DIST_PACKAGES"),
-            plugin: boolean(env, "PLUGIN", false)?,
+            plugin,
             extra_bindep: words(env, "EXTRA_BINDEP"),
             extra_pydep: words(env, "EXTRA_PYDEP"),
             keep_all_wheels: boolean(env, "KEEP_ALL_WHEELS", false)?,
@@ -380,7 +386,47 @@ impl Config {
             keystone,
             paths,
             project,
-        })
+        };
+        config.check_values()?;
+        Ok(config)
+    }
+
+    /// Checks the values that become file names, user names or command arguments for what
+    /// they may become (PROJECT and EXTRA_PROJECTS are checked as they are read).
+    fn check_values(&self) -> Result<()> {
+        check_name("NOVA_TSS_USER", &self.nova.tss_user, Becomes::UserName).map_err(|e| {
+            e.hint("NOVA_TSS_USER names the user swtpm runs as (default tss): letters, digits, '-', '_', '.', at most 32 characters")
+        })?;
+        for (key, list) in [
+            ("DIST_PACKAGES", &self.dist_packages),
+            ("PIP_PACKAGES", &self.pip_packages),
+            ("REQUIREMENTS_ONLY", &self.requirements_only),
+        ] {
+            for value in list {
+                check_argument(key, value)?;
+            }
+        }
+        for p in &self.profiles {
+            check_name("PROFILES", p, Becomes::FileName).map_err(|e| {
+                e.hint(
+                    "PROFILES lists bindep profile names separated by spaces, e.g. `fluent ldap`",
+                )
+            })?;
+        }
+        for (key, list) in [
+            ("EXTRA_BINDEP", &self.extra_bindep),
+            ("EXTRA_PYDEP", &self.extra_pydep),
+            ("HORIZON_EXTRA_PANELS", &self.horizon.extra_panels),
+        ] {
+            for value in list {
+                check_name(key, value, Becomes::FileName).map_err(|e| {
+                    e.hint(format!(
+                        "{key} lists names separated by spaces (file or package names, no paths)"
+                    ))
+                })?;
+            }
+        }
+        Ok(())
     }
 
     /// The project name as pip normalises it (PEP 503).
@@ -438,13 +484,76 @@ fn id(env: &Env, key: &str, default: u32) -> Result<u32> {
     }
 }
 
-fn valid_name(name: &str) -> bool {
-    !name.is_empty()
-        && name != "."
-        && name != ".."
-        && name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+/// What a configured value becomes, deciding what it may hold.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Becomes {
+    /// One path component (a directory in /tmp, a file in /opt/loci): at most 255 bytes.
+    FileName,
+    /// A user and group name for useradd/groupadd (and a file name): at most 32 characters.
+    UserName,
+}
+
+/// The longest file name Linux file systems take.
+const FILE_NAME_MAX: usize = 255;
+/// The longest user or group name useradd and groupadd take.
+const USER_NAME_MAX: usize = 32;
+
+/// Checks that `value` of `key` can become what `becomes` says: letters, digits, `-`, `_` and
+/// `.` only (so no `/`, no space, no control character), not `.` or `..`, not starting with
+/// `-` (a command would read it as an option), and within the length limit. The caller adds a
+/// hint.
+fn check_name(key: &str, value: &str, becomes: Becomes) -> Result<()> {
+    let (max, what) = match becomes {
+        Becomes::FileName => (FILE_NAME_MAX, "a file name"),
+        Becomes::UserName => (USER_NAME_MAX, "a user name"),
+    };
+    let shown = crate::error::cut(value, crate::error::QUOTE_MAX);
+    let refuse = |why: String| {
+        Err(Error::new(format!(
+            "{key}={shown:?} is refused: it becomes {what} and {why}"
+        )))
+    };
+    if value.is_empty() {
+        return refuse("is empty".into());
+    }
+    if value.starts_with('-') {
+        return refuse(
+            "starts with '-', so the commands it is passed to would read it as an option".into(),
+        );
+    }
+    if value == "." || value == ".." {
+        return refuse("names a directory itself".into());
+    }
+    if let Some(c) = value
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || "-_.".contains(*c)))
+    {
+        return refuse(format!(
+            "holds {c:?}; only letters, digits, '-', '_' and '.' are allowed"
+        ));
+    }
+    if value.len() > max {
+        return refuse(format!(
+            "is {} characters long, more than the {max} allowed",
+            value.len()
+        ));
+    }
+    Ok(())
+}
+
+/// Checks a list entry that is passed to a command as one argument (a package name): it must
+/// not start with `-`, or the command would take it for an option.
+fn check_argument(key: &str, value: &str) -> Result<()> {
+    if value.starts_with('-') {
+        return Err(Error::new(format!(
+            "{key} entry {:?} is refused: it starts with '-', and the package manager it is passed to would read it as an option",
+            crate::error::cut(value, crate::error::QUOTE_MAX)
+        ))
+        .hint(format!(
+            "{key} lists package names separated by spaces; options belong in PIP_ARGS (for pip), not in a package list"
+        )));
+    }
+    Ok(())
 }
 
 /// Decides what kind of WHEELS value this is, as LOCI does: URLs by scheme, local files and
@@ -584,6 +693,92 @@ mod tests {
     #[test]
     fn bad_project_names_are_refused() {
         let e = Config::from_env(&env(&[("PROJECT", "../etc")])).unwrap_err();
-        assert!(e.to_string().contains("not a valid project name"));
+        assert!(
+            e.to_string().contains("PROJECT=\"../etc\" is refused"),
+            "{e}"
+        );
+        assert!(e.to_string().contains("holds '/'"), "{e}");
+        assert!(e.hint.unwrap().contains("keystone"));
+    }
+
+    #[test]
+    fn a_project_like_an_option_is_refused_with_a_hint() {
+        for bad in ["--help", "-rf", "-"] {
+            let e = Config::from_env(&env(&[("PROJECT", bad)])).unwrap_err();
+            let s = e.to_string();
+            assert!(s.contains(&format!("PROJECT={bad:?}")), "{s}");
+            assert!(s.contains("starts with '-'"), "{s}");
+            assert!(s.contains("hint: use the repository's short name"), "{s}");
+        }
+        // The lenient commands refuse it too.
+        assert!(Config::from_env_lenient(&env(&[("PROJECT", "--help")])).is_err());
+    }
+
+    #[test]
+    fn names_are_held_to_their_length_limits() {
+        // A user name: 32 characters at most.
+        let ok = "a".repeat(32);
+        assert!(Config::from_env(&env(&[("PROJECT", &ok)])).is_ok());
+        let long = "a".repeat(33);
+        let e = Config::from_env(&env(&[("PROJECT", &long)])).unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("33 characters long, more than the 32"),
+            "{e}"
+        );
+        // A plugin's PROJECT is no user name: only the file name limit applies.
+        assert!(Config::from_env(&env(&[("PROJECT", &long), ("PLUGIN", "true")])).is_ok());
+        let huge = "a".repeat(256);
+        let e = Config::from_env(&env(&[("PROJECT", &huge), ("PLUGIN", "true")])).unwrap_err();
+        assert!(e.to_string().contains("more than the 255"), "{e}");
+        let e =
+            Config::from_env(&env(&[("PROJECT", "nova"), ("NOVA_TSS_USER", &long)])).unwrap_err();
+        assert!(e.to_string().contains("NOVA_TSS_USER="), "{e}");
+        assert!(e.hint.unwrap().contains("swtpm"));
+        // A 10 MB value is not echoed in full.
+        let e = Config::from_env(&env(&[("PROJECT", &"a".repeat(10 << 20))])).unwrap_err();
+        assert!(e.to_string().len() < 1000, "{}", e.to_string().len());
+        assert!(e.to_string().contains('…'));
+    }
+
+    #[test]
+    fn list_entries_that_become_names_or_arguments_are_checked() {
+        for (key, value, want) in [
+            (
+                "EXTRA_PROJECTS",
+                "ok --force",
+                "EXTRA_PROJECTS=\"--force\" is refused",
+            ),
+            ("EXTRA_PROJECTS", "a/b", "holds '/'"),
+            ("NOVA_TSS_USER", "-o", "NOVA_TSS_USER=\"-o\" is refused"),
+            ("NOVA_TSS_USER", "tss/x", "holds '/'"),
+            (
+                "DIST_PACKAGES",
+                "curl --allow-unauthenticated",
+                "DIST_PACKAGES entry \"--allow-unauthenticated\"",
+            ),
+            ("PIP_PACKAGES", "-e", "PIP_PACKAGES entry \"-e\""),
+            ("REQUIREMENTS_ONLY", "-r", "REQUIREMENTS_ONLY entry"),
+            ("PROFILES", "fluent --x", "PROFILES=\"--x\" is refused"),
+            ("PROFILES", "../x", "PROFILES=\"../x\" is refused"),
+            ("EXTRA_BINDEP", "../../etc/shadow", "EXTRA_BINDEP="),
+            ("HORIZON_EXTRA_PANELS", "a/../../b", "HORIZON_EXTRA_PANELS="),
+        ] {
+            let e = Config::from_env(&env(&[("PROJECT", "nova"), (key, value)])).unwrap_err();
+            let s = e.to_string();
+            assert!(s.contains(want), "{key}={value}: {s}");
+            assert!(e.hint.is_some(), "{key}={value}: no hint");
+        }
+        // What LOCI's users pass is still accepted.
+        let c = Config::from_env(&env(&[
+            ("PROJECT", "nova"),
+            ("EXTRA_PROJECTS", "os-brick python-novaclient"),
+            ("DIST_PACKAGES", "curl libpq5"),
+            ("PIP_PACKAGES", "pymysql python-memcached>=1.5 ./local/pkg"),
+            ("PROFILES", "fluent ldap apache"),
+            ("NOVA_TSS_USER", "tss"),
+        ]))
+        .unwrap();
+        assert_eq!(c.profiles, vec!["fluent", "ldap", "apache"]);
     }
 }
