@@ -107,15 +107,15 @@ where
         Command::Plan { args, json } => {
             let config = Config::from_env(&env)?;
             let plan = make_plan(&config, &args, false)?;
-            if json {
-                println!(
-                    "{}",
-                    serde_json::to_string_pretty(&plan).expect("serializable")
-                );
+            let text = if json {
+                let mut text = serde_json::to_string_pretty(&plan)
+                    .map_err(|e| Error::new("cannot render the plan as JSON").cause(e))?;
+                text.push('\n');
+                text
             } else {
-                print!("{plan}");
-            }
-            Ok(())
+                plan.to_string()
+            };
+            write_stdout(&text)
         }
         Command::Bindep(args) => {
             let code = crate::bindep::cli::run(&args)?;
@@ -138,12 +138,11 @@ where
                 WheelsSource::Directory(d) => d.clone(),
                 _ => dest,
             };
-            println!(
-                "wheels ready in {} ({})",
+            write_stdout(&format!(
+                "wheels ready in {} ({})\n",
                 shown.display(),
                 exec::human(started.elapsed())
-            );
-            Ok(())
+            ))
         }
         Command::Packages { args, packages } => {
             let mut config = Config::from_env_lenient(&env)?;
@@ -170,6 +169,21 @@ where
             let steps_: Vec<Step> = steps::cleanup::plan(&input)?.into_iter().collect();
             run_steps(&config, distro, steps_)
         }
+    }
+}
+
+/// Writes `text` to stdout. A reader that went away (`loci plan | head -1`) is no error: like
+/// `cat`, loci ends quietly (exit 0) without the rest. Any other failure (a full disk behind
+/// `> file`) is an error naming stdout.
+pub fn write_stdout(text: &str) -> Result<()> {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|_| out.flush()) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        Err(e) => Err(Error::new("cannot write the output to stdout")
+            .cause(e)
+            .hint("check where stdout goes (a full disk, a closed file)")),
     }
 }
 

@@ -246,7 +246,7 @@ impl Config {
         };
         let extra_projects = words(env, "EXTRA_PROJECTS");
         for p in &extra_projects {
-            check_name("EXTRA_PROJECTS", p, Becomes::FileName).map_err(|e| {
+            check_entry("EXTRA_PROJECTS", p, Becomes::FileName).map_err(|e| {
                 e.hint(
                     "EXTRA_PROJECTS names source trees in the data dir (/tmp), separated by spaces",
                 )
@@ -407,7 +407,7 @@ impl Config {
             }
         }
         for p in &self.profiles {
-            check_name("PROFILES", p, Becomes::FileName).map_err(|e| {
+            check_entry("PROFILES", p, Becomes::FileName).map_err(|e| {
                 e.hint(
                     "PROFILES lists bindep profile names separated by spaces, e.g. `fluent ldap`",
                 )
@@ -419,7 +419,7 @@ impl Config {
             ("HORIZON_EXTRA_PANELS", &self.horizon.extra_panels),
         ] {
             for value in list {
-                check_name(key, value, Becomes::FileName).map_err(|e| {
+                check_entry(key, value, Becomes::FileName).map_err(|e| {
                     e.hint(format!(
                         "{key} lists names separated by spaces (file or package names, no paths)"
                     ))
@@ -503,6 +503,16 @@ const USER_NAME_MAX: usize = 32;
 /// `-` (a command would read it as an option), and within the length limit. The caller adds a
 /// hint.
 fn check_name(key: &str, value: &str, becomes: Becomes) -> Result<()> {
+    check_named(&format!("{key}="), value, becomes)
+}
+
+/// [`check_name`] for one entry of the list `key`.
+fn check_entry(key: &str, value: &str, becomes: Becomes) -> Result<()> {
+    check_named(&format!("{key} entry "), value, becomes)
+}
+
+/// [`check_name`], the value shown after `label`.
+fn check_named(label: &str, value: &str, becomes: Becomes) -> Result<()> {
     let (max, what) = match becomes {
         Becomes::FileName => (FILE_NAME_MAX, "a file name"),
         Becomes::UserName => (USER_NAME_MAX, "a user name"),
@@ -510,7 +520,7 @@ fn check_name(key: &str, value: &str, becomes: Becomes) -> Result<()> {
     let shown = crate::error::cut(value, crate::error::QUOTE_MAX);
     let refuse = |why: String| {
         Err(Error::new(format!(
-            "{key}={shown:?} is refused: it becomes {what} and {why}"
+            "{label}{shown:?} is refused: it becomes {what} and {why}"
         )))
     };
     if value.is_empty() {
@@ -747,7 +757,7 @@ mod tests {
             (
                 "EXTRA_PROJECTS",
                 "ok --force",
-                "EXTRA_PROJECTS=\"--force\" is refused",
+                "EXTRA_PROJECTS entry \"--force\" is refused",
             ),
             ("EXTRA_PROJECTS", "a/b", "holds '/'"),
             ("NOVA_TSS_USER", "-o", "NOVA_TSS_USER=\"-o\" is refused"),
@@ -759,10 +769,18 @@ mod tests {
             ),
             ("PIP_PACKAGES", "-e", "PIP_PACKAGES entry \"-e\""),
             ("REQUIREMENTS_ONLY", "-r", "REQUIREMENTS_ONLY entry"),
-            ("PROFILES", "fluent --x", "PROFILES=\"--x\" is refused"),
-            ("PROFILES", "../x", "PROFILES=\"../x\" is refused"),
-            ("EXTRA_BINDEP", "../../etc/shadow", "EXTRA_BINDEP="),
-            ("HORIZON_EXTRA_PANELS", "a/../../b", "HORIZON_EXTRA_PANELS="),
+            (
+                "PROFILES",
+                "fluent --x",
+                "PROFILES entry \"--x\" is refused",
+            ),
+            ("PROFILES", "../x", "PROFILES entry \"../x\" is refused"),
+            ("EXTRA_BINDEP", "../../etc/shadow", "EXTRA_BINDEP entry "),
+            (
+                "HORIZON_EXTRA_PANELS",
+                "a/../../b",
+                "HORIZON_EXTRA_PANELS entry ",
+            ),
         ] {
             let e = Config::from_env(&env(&[("PROJECT", "nova"), (key, value)])).unwrap_err();
             let s = e.to_string();

@@ -1,0 +1,161 @@
+//! Hostile and mistaken input, through the real binary: no panic, no hang, every message naming
+//! its input.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+fn fixture(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/os-release")
+        .join(name)
+}
+
+/// `loci ARGS` with a clean environment plus `env`; stdout goes to `stdout`.
+fn loci(args: &[&str], env: &[(&str, &str)], stdout: Stdio) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_loci"));
+    cmd.env_clear()
+        .args(args)
+        .stdout(stdout)
+        .stderr(Stdio::piped());
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    cmd.output().unwrap()
+}
+
+/// `loci plan` arguments for Debian bookworm with an empty loci dir.
+fn plan_args(loci_dir: &Path, json: bool) -> Vec<String> {
+    let mut v = vec!["plan".to_string()];
+    if json {
+        v.push("--json".into());
+    }
+    v.push("--os-release".into());
+    v.push(fixture("debian-bookworm").display().to_string());
+    v.push("--loci-dir".into());
+    v.push(loci_dir.display().to_string());
+    v
+}
+
+fn no_panic(out: &Output) {
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert!(
+        !matches!(out.status.code(), Some(101) | Some(134)),
+        "{:?}: {stderr}",
+        out.status
+    );
+    #[cfg(unix)]
+    {
+        use std::os::unix::process::ExitStatusExt;
+        assert_ne!(out.status.signal(), Some(6), "SIGABRT: {stderr}");
+    }
+}
+
+/// A pipe whose reading end is already closed: every write to it fails with EPIPE.
+fn closed_pipe() -> Stdio {
+    let (reader, writer) = nix::unistd::pipe().unwrap();
+    drop(reader);
+    Stdio::from(writer)
+}
+
+#[test]
+fn plan_into_a_closed_pipe_ends_quietly() {
+    let dir = tempfile::tempdir().unwrap();
+    for json in [false, true] {
+        let args = plan_args(dir.path(), json);
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let out = loci(&args, &[("PROJECT", "keystone")], closed_pipe());
+        no_panic(&out);
+        assert!(out.status.success(), "{:?}", out);
+        assert!(
+            out.stderr.is_empty(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
+
+#[test]
+fn plan_piped_into_head_ends_quietly() {
+    // The real thing: `loci plan --json | head -1`, the reader going away mid-output.
+    let dir = tempfile::tempdir().unwrap();
+    let bin = env!("CARGO_BIN_EXE_loci");
+    for json in ["", "--json"] {
+        let script = format!(
+            "PROJECT=keystone {bin} plan {json} --os-release {} --loci-dir {} | head -c 10 >/dev/null; echo \"${{PIPESTATUS[0]}}\"",
+            fixture("debian-bookworm").display(),
+            dir.path().display()
+        );
+        let out = Command::new("bash").args(["-c", &script]).output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!stderr.contains("panicked"), "{stderr}");
+        let code = String::from_utf8_lossy(&out.stdout).trim().to_string();
+        assert!(code == "0" || code == "141", "exit {code}: {stderr}");
+    }
+}
+
+#[test]
+fn plan_into_a_full_disk_is_an_error_not_a_panic() {
+    let dir = tempfile::tempdir().unwrap();
+    let full = std::fs::OpenOptions::new()
+        .write(true)
+        .open("/dev/full")
+        .unwrap();
+    let args = plan_args(dir.path(), true);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let out = loci(&args, &[("PROJECT", "keystone")], Stdio::from(full));
+    no_panic(&out);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("cannot write the output to stdout"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn bindep_into_a_closed_pipe_ends_quietly() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("bindep.txt");
+    std::fs::write(&file, "curl\ngcc [compile]\n").unwrap();
+    let out = loci(
+        &[
+            "bindep",
+            "-l",
+            "newline",
+            "-f",
+            file.to_str().unwrap(),
+            "--os-release",
+            fixture("debian-bookworm").to_str().unwrap(),
+        ],
+        &[],
+        closed_pipe(),
+    );
+    no_panic(&out);
+}
+
+#[test]
+fn project_like_an_option_is_refused_by_plan_and_build() {
+    let dir = tempfile::tempdir().unwrap();
+    for cmd in ["plan", "build"] {
+        let out = loci(
+            &[
+                cmd,
+                "--os-release",
+                fixture("debian-bookworm").to_str().unwrap(),
+                "--loci-dir",
+                dir.path().to_str().unwrap(),
+            ],
+            &[("PROJECT", "--help")],
+            Stdio::piped(),
+        );
+        no_panic(&out);
+        assert_eq!(out.status.code(), Some(1), "{cmd}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            stderr.contains("PROJECT=\"--help\" is refused"),
+            "{cmd}: {stderr}"
+        );
+        assert!(stderr.contains("hint:"), "{cmd}: {stderr}");
+    }
+}
