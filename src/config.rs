@@ -254,7 +254,7 @@ impl Config {
         }
         let uid = id(env, "UID", 42424)?;
         let gid = id(env, "GID", 42424)?;
-        let wheels = get(env, "WHEELS").map(|w| classify_wheels(&w));
+        let wheels = get(env, "WHEELS").map(|w| parse_wheels(&w)).transpose()?;
         let registry = RegistryConfig {
             protocol: match get(env, "REGISTRY_PROTOCOL")
                 .as_deref()
@@ -566,6 +566,61 @@ fn check_argument(key: &str, value: &str) -> Result<()> {
     Ok(())
 }
 
+/// What WHEELS may be, for hints.
+pub const WHEELS_FORMS: &str = "WHEELS takes an image reference (e.g. openstackhelm/requirements:2024.1-ubuntu_jammy, optionally @sha256:<64 hex digits>), an http(s) URL of a tarball, or an absolute path of a tarball (.tar, .tar.gz, .tar.zst) or of a directory of wheels";
+
+/// Classifies WHEELS (see [`classify_wheels`]) and refuses what no fetch could use: URLs of
+/// other schemes (`ftp://`, `file://`) and malformed image references (`image@sha256:xyz`), so
+/// that `loci plan` and `loci build` refuse them alike, before anything changes.
+pub fn parse_wheels(value: &str) -> Result<WheelsSource> {
+    let shown = crate::error::cut(value, crate::error::QUOTE_MAX);
+    if let Some((scheme, rest)) = value.split_once("://") {
+        let scheme = scheme.to_ascii_lowercase();
+        if scheme != "http" && scheme != "https" {
+            let hint = if scheme == "file" {
+                format!(
+                    "for a local file, give its path itself: WHEELS={}. {WHEELS_FORMS}",
+                    if rest.starts_with('/') {
+                        rest.to_string()
+                    } else {
+                        format!("/{rest}")
+                    }
+                )
+            } else {
+                WHEELS_FORMS.to_string()
+            };
+            return Err(Error::new(format!(
+                "WHEELS={shown} is refused: {scheme}:// URLs are not supported, only http:// and https://"
+            ))
+            .hint(hint));
+        }
+    }
+    let source = classify_wheels(value);
+    match &source {
+        WheelsSource::Image(i) => {
+            crate::registry::Reference::parse(i).map_err(|e| {
+                let forms = e.hint.clone().unwrap_or_default();
+                e.hint(format!("{WHEELS_FORMS}. Image references: {forms}"))
+            })?;
+        }
+        WheelsSource::Url(u) => {
+            let url = reqwest::Url::parse(u).map_err(|e| {
+                Error::new(format!("WHEELS={shown} is not a valid URL"))
+                    .cause(e)
+                    .hint("use http(s)://host/path/wheels.tar.gz")
+            })?;
+            if url.host_str().map_or(true, str::is_empty) {
+                return Err(Error::new(format!(
+                    "WHEELS={shown} is not a valid URL: it names no host"
+                ))
+                .hint("use http(s)://host/path/wheels.tar.gz"));
+            }
+        }
+        WheelsSource::Tarball(_) | WheelsSource::Directory(_) => {}
+    }
+    Ok(source)
+}
+
 /// Decides what kind of WHEELS value this is, as LOCI does: URLs by scheme, local files and
 /// directories by a leading `/` or `.`, and everything else is an image reference.
 pub fn classify_wheels(value: &str) -> WheelsSource {
@@ -680,6 +735,52 @@ mod tests {
             WheelsSource::Tarball("/nonexistent/w.tgz".into())
         );
         assert_eq!(classify_wheels("/"), WheelsSource::Directory("/".into()));
+    }
+
+    #[test]
+    fn unusable_wheels_are_refused_at_config_time() {
+        for (value, want, hint) in [
+            (
+                "ftp://mirror/wheels.tar.gz",
+                "ftp:// URLs are not supported",
+                "an http(s) URL",
+            ),
+            (
+                "file:///srv/wheels.tar.gz",
+                "file:// URLs are not supported",
+                "WHEELS=/srv/wheels.tar.gz",
+            ),
+            (
+                "loci/requirements@sha256:xyz",
+                "not a valid image reference",
+                "an image reference",
+            ),
+            (
+                "loci/requirements@md5:00",
+                "not a valid image reference",
+                "absolute path",
+            ),
+            (
+                "Loci Requirements",
+                "not a valid image reference",
+                "http(s) URL",
+            ),
+            ("http://", "not a valid URL", "http(s)://host"),
+        ] {
+            for f in [Config::from_env, Config::from_env_lenient] {
+                let e = f(&env(&[("PROJECT", "nova"), ("WHEELS", value)])).unwrap_err();
+                let s = e.to_string();
+                assert!(s.contains(&format!("WHEELS={value}")), "{value}: {s}");
+                assert!(s.contains(want), "{value}: {s}");
+                assert!(
+                    e.hint.as_deref().unwrap_or_default().contains(hint),
+                    "{value}: {s}"
+                );
+            }
+        }
+        let digest = format!("loci/requirements@sha256:{}", "a".repeat(64));
+        let c = Config::from_env(&env(&[("PROJECT", "nova"), ("WHEELS", &digest)])).unwrap();
+        assert_eq!(c.wheels, Some(WheelsSource::Image(digest)));
     }
 
     #[test]

@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use crate::error::{Context, Result};
+use crate::error::{Context, Error, Result};
 
 /// The fields of an os-release file that loci cares about, plus all others in `fields`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
@@ -31,7 +31,21 @@ impl OsRelease {
             .map_err(|e| {
                 e.hint("pass --os-release FILE, or set DISTRO to the distribution id (debian, ubuntu, centos, rocky)")
             })?;
-        Ok(Self::parse(&text))
+        let os = Self::parse(&text);
+        if os.id.is_empty() {
+            let what = if text.trim().is_empty() {
+                format!("os-release file {} is empty: it has no ID", path.display())
+            } else {
+                format!(
+                    "os-release file {} has no ID (the key naming the distribution)",
+                    path.display()
+                )
+            };
+            return Err(Error::new(what).hint(
+                "an os-release file has lines like ID=debian and VERSION_ID=12 (see os-release(5)); pass --os-release FILE of the target distribution",
+            ));
+        }
+        Ok(os)
     }
 
     /// Parses os-release text: `KEY=value` lines, values optionally quoted with `"` or `'`,
@@ -105,6 +119,26 @@ mod tests {
         assert_eq!(os.version_id, "22.04");
         assert_eq!(os.codename.as_deref(), Some("jammy"));
         assert_eq!(os.pretty_name, "Ubuntu 22.04.4 LTS");
+    }
+
+    #[test]
+    fn a_file_without_id_is_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let empty = dir.path().join("empty");
+        std::fs::write(&empty, "").unwrap();
+        let e = OsRelease::from_file(&empty).unwrap_err();
+        let s = e.to_string();
+        assert!(s.contains(&empty.display().to_string()), "{s}");
+        assert!(s.contains("is empty: it has no ID"), "{s}");
+        assert!(e.hint.is_some());
+        let no_id = dir.path().join("no-id");
+        std::fs::write(&no_id, "NAME=Debian\nVERSION_ID=12\n").unwrap();
+        let s = OsRelease::from_file(&no_id).unwrap_err().to_string();
+        assert!(s.contains("no-id has no ID"), "{s}");
+        let binary = dir.path().join("binary");
+        std::fs::write(&binary, [0xff, 0xfe, 0]).unwrap();
+        let s = OsRelease::from_file(&binary).unwrap_err().to_string();
+        assert!(s.contains("binary"), "{s}");
     }
 
     #[test]

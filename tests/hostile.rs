@@ -159,3 +159,70 @@ fn project_like_an_option_is_refused_by_plan_and_build() {
         assert!(stderr.contains("hint:"), "{cmd}: {stderr}");
     }
 }
+
+/// `loci CMD --os-release OS --loci-dir (empty)` with `env`; plan and build must refuse alike.
+fn refused_by_plan_and_build(os_release: &Path, env: &[(&str, &str)], wants: &[&str]) {
+    let dir = tempfile::tempdir().unwrap();
+    for cmd in ["plan", "build"] {
+        let out = loci(
+            &[
+                cmd,
+                "--os-release",
+                os_release.to_str().unwrap(),
+                "--loci-dir",
+                dir.path().to_str().unwrap(),
+            ],
+            env,
+            Stdio::piped(),
+        );
+        no_panic(&out);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{cmd} {env:?}: {stderr}");
+        assert!(out.stdout.is_empty(), "{cmd} {env:?} did something");
+        for want in wants {
+            assert!(stderr.contains(want), "{cmd} {env:?}: {stderr}");
+        }
+        assert!(stderr.contains("hint:"), "{cmd} {env:?}: {stderr}");
+    }
+}
+
+#[test]
+fn unusable_wheels_are_refused_by_plan_and_build() {
+    let os = fixture("debian-bookworm");
+    for (wheels, want) in [
+        (
+            "ftp://mirror.example/wheels.tar.gz",
+            "ftp:// URLs are not supported",
+        ),
+        (
+            "file:///srv/wheels.tar.gz",
+            "file:// URLs are not supported",
+        ),
+        (
+            "loci/requirements@sha256:xyz",
+            "not a valid image reference",
+        ),
+    ] {
+        refused_by_plan_and_build(
+            &os,
+            &[("PROJECT", "keystone"), ("WHEELS", wheels)],
+            &[&format!("WHEELS={wheels}"), want, "http(s) URL"],
+        );
+    }
+}
+
+#[test]
+fn an_os_release_without_id_is_named_by_plan_and_build() {
+    let dir = tempfile::tempdir().unwrap();
+    let empty = dir.path().join("empty-os-release");
+    std::fs::write(&empty, "").unwrap();
+    let no_id = dir.path().join("no-id-os-release");
+    std::fs::write(&no_id, "NAME=\"Debian GNU/Linux\"\nVERSION_ID=\"12\"\n").unwrap();
+    for file in [&empty, &no_id] {
+        refused_by_plan_and_build(
+            file,
+            &[("PROJECT", "keystone")],
+            &[&file.display().to_string(), "no ID"],
+        );
+    }
+}
