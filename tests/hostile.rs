@@ -226,3 +226,62 @@ fn an_os_release_without_id_is_named_by_plan_and_build() {
         );
     }
 }
+
+/// `loci fetch-wheels` with WHEELS=`wheels` into `root/dest`; the output.
+fn fetch_wheels(wheels: &str, dest: &Path) -> Output {
+    loci(
+        &["fetch-wheels"],
+        &[("WHEELS", wheels), ("WHEELS_DEST", dest.to_str().unwrap())],
+        Stdio::piped(),
+    )
+}
+
+#[test]
+fn fetch_wheels_refuses_endless_empty_and_constraint_less_input() {
+    let root = tempfile::tempdir().unwrap();
+    let dest = root.path().join("wheels");
+    let started = std::time::Instant::now();
+    let out = fetch_wheels("/dev/zero", &dest);
+    no_panic(&out);
+    assert!(started.elapsed() < std::time::Duration::from_secs(60));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("WHEELS=/dev/zero"), "{stderr}");
+    assert!(
+        stderr.contains("follow the end of the tar archive"),
+        "{stderr}"
+    );
+
+    let empty = root.path().join("empty.tar.gz");
+    std::fs::write(&empty, "").unwrap();
+    let out = fetch_wheels(empty.to_str().unwrap(), &dest);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains(&format!("WHEELS={}", empty.display())),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("holds no wheels and no upper-constraints.txt"),
+        "{stderr}"
+    );
+
+    let no_uc = root.path().join("no-uc");
+    std::fs::create_dir(&no_uc).unwrap();
+    std::fs::write(no_uc.join("a-1-py3-none-any.whl"), "a").unwrap();
+    let out = fetch_wheels(no_uc.to_str().unwrap(), &dest);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("holds no upper-constraints.txt"),
+        "{stderr}"
+    );
+
+    // Nothing was left behind by any of them.
+    let mut names: Vec<_> = std::fs::read_dir(root.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    names.sort();
+    assert_eq!(names, ["empty.tar.gz", "no-uc"]);
+}

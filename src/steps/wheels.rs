@@ -65,6 +65,14 @@ pub fn fetch(
                 return Err(Error::new(format!("WHEELS={} is not a directory", d.display()))
                     .hint("set WHEELS to a requirements image, a tarball path or URL, or bind-mount the wheels there"));
             }
+            if !d.join(crate::extract::CONSTRAINTS).is_file() {
+                return Err(Error::new(format!(
+                    "WHEELS={}: the directory holds no {}",
+                    d.display(),
+                    crate::extract::CONSTRAINTS
+                ))
+                .hint("WHEELS must hold the wheels and upper-constraints.txt built by loci with PROJECT=requirements (or LOCI's requirements image)"));
+            }
             Ok(())
         }
         WheelsSource::Tarball(p) => crate::extract::from_file(p, dest),
