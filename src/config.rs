@@ -6,6 +6,7 @@
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
+use std::time::Duration;
 
 use serde::Serialize;
 
@@ -72,12 +73,34 @@ pub struct RegistryConfig {
     pub auth_file: Option<PathBuf>,
 }
 
-/// Extra trust for HTTPS (a corporate TLS proxy, a self-signed registry): SSL_CERT_FILE and
-/// SSL_CERT_DIR, honoured by loci's HTTP client and git, beside the system trust store.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+/// loci's HTTP client settings. Extra trust for HTTPS (a corporate TLS proxy, a self-signed
+/// registry): SSL_CERT_FILE and SSL_CERT_DIR, honoured by loci's HTTP client and git, beside the
+/// system trust store. And the client's timeouts (LOCI_HTTP_CONNECT_TIMEOUT,
+/// LOCI_HTTP_READ_TIMEOUT, in seconds).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct TlsConfig {
     pub ssl_cert_file: Option<PathBuf>,
     pub ssl_cert_dir: Option<PathBuf>,
+    /// How long establishing a connection may take.
+    pub connect_timeout: Duration,
+    /// How long the response headers, and then every single read of the body, may take.
+    pub read_timeout: Duration,
+}
+
+/// The default of LOCI_HTTP_CONNECT_TIMEOUT.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// The default of LOCI_HTTP_READ_TIMEOUT.
+pub const READ_TIMEOUT: Duration = Duration::from_secs(30);
+
+impl Default for TlsConfig {
+    fn default() -> Self {
+        TlsConfig {
+            ssl_cert_file: None,
+            ssl_cert_dir: None,
+            connect_timeout: CONNECT_TIMEOUT,
+            read_timeout: READ_TIMEOUT,
+        }
+    }
 }
 
 /// nova's web consoles and tss user (LOCI's NOVNC_*, SPICE_*, NOVA_TSS_*).
@@ -380,6 +403,8 @@ impl Config {
             tls: TlsConfig {
                 ssl_cert_file: get(env, "SSL_CERT_FILE").map(PathBuf::from),
                 ssl_cert_dir: get(env, "SSL_CERT_DIR").map(PathBuf::from),
+                connect_timeout: seconds(env, "LOCI_HTTP_CONNECT_TIMEOUT", CONNECT_TIMEOUT)?,
+                read_timeout: seconds(env, "LOCI_HTTP_READ_TIMEOUT", READ_TIMEOUT)?,
             },
             nova,
             horizon,
@@ -467,6 +492,24 @@ fn boolean(env: &Env, key: &str, default: bool) -> Result<bool> {
                 if default { "True" } else { "False" }
             ))
         }),
+    }
+}
+
+/// A timeout in seconds (fractions allowed), from more than 0 up to an hour.
+fn seconds(env: &Env, key: &str, default: Duration) -> Result<Duration> {
+    match get(env, key) {
+        None => Ok(default),
+        Some(v) => match v.parse::<f64>() {
+            Ok(n) if n > 0.0 && n <= 3600.0 => Ok(Duration::from_secs_f64(n)),
+            _ => Err(Error::new(format!(
+                "{key}={} is not a timeout in seconds",
+                crate::error::cut(&v, crate::error::QUOTE_MAX)
+            ))
+            .hint(format!(
+                "give a number of seconds from 0.001 to 3600, e.g. {key}=20; the default is {}",
+                default.as_secs()
+            ))),
+        },
     }
 }
 
@@ -781,6 +824,31 @@ mod tests {
         let digest = format!("loci/requirements@sha256:{}", "a".repeat(64));
         let c = Config::from_env(&env(&[("PROJECT", "nova"), ("WHEELS", &digest)])).unwrap();
         assert_eq!(c.wheels, Some(WheelsSource::Image(digest)));
+    }
+
+    #[test]
+    fn http_timeouts_default_short_and_are_configurable() {
+        let c = Config::from_env(&env(&[("PROJECT", "nova")])).unwrap();
+        assert_eq!(c.tls.connect_timeout, Duration::from_secs(10));
+        assert_eq!(c.tls.read_timeout, Duration::from_secs(30));
+        let c = Config::from_env_lenient(&env(&[
+            ("LOCI_HTTP_CONNECT_TIMEOUT", "3"),
+            ("LOCI_HTTP_READ_TIMEOUT", "0.5"),
+        ]))
+        .unwrap();
+        assert_eq!(c.tls.connect_timeout, Duration::from_secs(3));
+        assert_eq!(c.tls.read_timeout, Duration::from_millis(500));
+        for bad in ["0", "-1", "ten", "1e9", "NaN"] {
+            let e = Config::from_env_lenient(&env(&[("LOCI_HTTP_READ_TIMEOUT", bad)])).unwrap_err();
+            let s = e.to_string();
+            assert!(
+                s.contains(&format!(
+                    "LOCI_HTTP_READ_TIMEOUT={bad} is not a timeout in seconds"
+                )),
+                "{s}"
+            );
+            assert!(e.hint.unwrap().contains("the default is 30"));
+        }
     }
 
     #[test]
