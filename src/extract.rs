@@ -350,8 +350,23 @@ fn check_links(dest: &Path, what: &str) -> Result<()> {
 /// A staging directory next to the destination: extraction goes there, and [`Staging::commit`]
 /// moves the result into place. Dropped without a commit, it is removed with its content.
 pub struct Staging {
-    dir: tempfile::TempDir,
+    /// Taken by [`Staging::commit`].
+    dir: Option<tempfile::TempDir>,
     dest: PathBuf,
+    /// The topmost directory created for the staging directory (the destination's parent did
+    /// not exist), removed again when nothing is committed.
+    created: Option<PathBuf>,
+}
+
+impl Drop for Staging {
+    fn drop(&mut self) {
+        // Removes the staging directory first, then the parents created for it (a committed
+        // Staging has neither).
+        drop(self.dir.take());
+        if let Some(top) = self.created.take() {
+            let _ = std::fs::remove_dir_all(top);
+        }
+    }
 }
 
 impl Staging {
@@ -372,6 +387,7 @@ impl Staging {
                     .hint("point WHEELS_DEST at a directory (or a path that does not exist yet)"),
             );
         }
+        let mut created = None;
         let (parent, prefix) = if dest.is_dir() {
             (dest.clone(), ".loci-partial-".to_string())
         } else {
@@ -379,6 +395,11 @@ impl Staging {
                 .parent()
                 .ok_or_else(|| Error::new(format!("{} has no parent directory", dest.display())))?
                 .to_path_buf();
+            created = parent
+                .ancestors()
+                .take_while(|a| !a.exists())
+                .last()
+                .map(Path::to_path_buf);
             std::fs::create_dir_all(&parent)
                 .map_err(|e| Error::new(format!("cannot create {}", parent.display())).cause(e))?;
             let name = dest
@@ -398,18 +419,25 @@ impl Staging {
                 .cause(e)
                 .hint("the wheels are extracted next to (or inside) the destination first: it must be writable")
             })?;
-        Ok(Staging { dir, dest })
+        Ok(Staging {
+            dir: Some(dir),
+            dest,
+            created,
+        })
     }
 
     /// Where to extract.
     pub fn path(&self) -> &Path {
-        self.dir.path()
+        self.dir
+            .as_ref()
+            .expect("the staging directory lives until the commit")
+            .path()
     }
 
     /// Refuses extracted wheels without upper-constraints.txt at their root (before
     /// [`Staging::commit`] moves anything into place); `what` names the archive.
     pub fn check_wheels(&self, what: &str) -> Result<()> {
-        if self.dir.path().join(CONSTRAINTS).is_file() {
+        if self.path().join(CONSTRAINTS).is_file() {
             return Ok(());
         }
         Err(Error::new(format!("{what}: the archive holds no {CONSTRAINTS} at its root"))
@@ -418,9 +446,16 @@ impl Staging {
 
     /// Moves the extracted content to the destination: a rename when the destination does not
     /// exist, else a merge into it (files of the same name are replaced).
-    pub fn commit(self) -> Result<()> {
+    ///
+    /// A merge first checks that nothing in the way (a directory where the archive has a file,
+    /// or the reverse), so that a refused merge leaves the destination exactly as it was.
+    pub fn commit(mut self) -> Result<()> {
         use std::os::unix::fs::PermissionsExt;
-        let staged = self.dir.path().to_path_buf();
+        let dir = self
+            .dir
+            .take()
+            .expect("the staging directory lives until the commit");
+        let staged = dir.path().to_path_buf();
         let dest = self.dest.clone();
         let fail = |e: io::Error| {
             Error::new(format!(
@@ -430,14 +465,58 @@ impl Staging {
             .cause(e)
         };
         if staged.parent() == Some(dest.as_path()) {
+            if let Some(conflict) = conflict(&staged, &dest, &staged).map_err(fail)? {
+                return Err(Error::new(format!(
+                    "cannot merge the extracted files into {}: {conflict}",
+                    dest.display()
+                ))
+                .hint("nothing was changed; empty WHEELS_DEST (or point it at a new directory) and fetch again"));
+            }
             return merge(&staged, &dest).map_err(fail);
-            // self.dir is dropped here and removes the (now empty) staging directory.
+            // dir is dropped here and removes the (now empty) staging directory.
         }
         std::fs::set_permissions(&staged, std::fs::Permissions::from_mode(0o755)).map_err(fail)?;
         std::fs::rename(&staged, &dest).map_err(fail)?;
-        let _ = self.dir.keep();
+        // Committed: the staging directory is the destination now, its parents stay.
+        let _ = dir.keep();
+        self.created = None;
         Ok(())
     }
+}
+
+/// The first entry of `from` that cannot be merged into `to` (a file where `to` has a directory,
+/// a directory where `to` has something else), described relative to `root`.
+fn conflict(from: &Path, to: &Path, root: &Path) -> io::Result<Option<String>> {
+    for entry in std::fs::read_dir(from)? {
+        let entry = entry?;
+        let target = to.join(entry.file_name());
+        let source_is_dir = entry.file_type()?.is_dir();
+        let member = entry.path();
+        let member = member.strip_prefix(root).unwrap_or(&member).display();
+        match std::fs::symlink_metadata(&target) {
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(e) => return Err(e),
+            Ok(m) if m.is_dir() && source_is_dir => {
+                if let Some(c) = conflict(&entry.path(), &target, root)? {
+                    return Ok(Some(c));
+                }
+            }
+            Ok(m) if m.is_dir() => {
+                return Ok(Some(format!(
+                    "{} is a directory, the archive has a file there ({member})",
+                    target.display()
+                )))
+            }
+            Ok(_) if source_is_dir => {
+                return Ok(Some(format!(
+                    "{} is not a directory, the archive has a directory there ({member})",
+                    target.display()
+                )))
+            }
+            Ok(_) => {}
+        }
+    }
+    Ok(None)
 }
 
 fn merge(from: &Path, to: &Path) -> io::Result<()> {
@@ -795,6 +874,91 @@ mod tests {
         std::fs::write(&file, &t).unwrap();
         from_file(&file, &root.path().join("w")).unwrap();
         assert!(root.path().join("w/a.whl").is_file());
+    }
+
+    /// Every path below `dir` with its content (directories as "/"), sorted.
+    fn snapshot(dir: &Path) -> Vec<(String, Vec<u8>)> {
+        let mut v: Vec<(String, Vec<u8>)> = walkdir::WalkDir::new(dir)
+            .into_iter()
+            .map(|e| e.unwrap())
+            .map(|e| {
+                let name = e.path().strip_prefix(dir).unwrap().display().to_string();
+                let data = if e.file_type().is_file() {
+                    std::fs::read(e.path()).unwrap()
+                } else {
+                    b"/".to_vec()
+                };
+                (name, data)
+            })
+            .collect();
+        v.sort();
+        v
+    }
+
+    #[test]
+    fn a_refused_merge_leaves_the_destination_exactly_as_it_was() {
+        let root = tempfile::tempdir().unwrap();
+        let dest = root.path().join("wheels");
+        std::fs::create_dir_all(dest.join("sub/x.whl")).unwrap();
+        std::fs::write(dest.join("sub/x.whl/inside"), "i").unwrap();
+        std::fs::write(dest.join("keep.whl"), "old").unwrap();
+        std::fs::write(dest.join("plain"), "p").unwrap();
+        let before = snapshot(&dest);
+        for (name, entries) in [
+            (
+                "file-on-dir.tar",
+                vec![
+                    ("a.whl", F, &b"a"[..], None),
+                    ("keep.whl", F, b"new", None),
+                    (CONSTRAINTS, F, b"", None),
+                    ("sub/x.whl", F, b"file", None),
+                    ("z.whl", F, b"z", None),
+                ],
+            ),
+            (
+                "dir-on-file.tar",
+                vec![
+                    ("a.whl", F, &b"a"[..], None),
+                    (CONSTRAINTS, F, b"", None),
+                    ("plain/y.whl", F, b"y", None),
+                ],
+            ),
+        ] {
+            let file = root.path().join(name);
+            std::fs::write(&file, tarball(&entries)).unwrap();
+            let e = from_file(&file, &dest).unwrap_err().to_string();
+            assert!(e.contains("cannot merge the extracted files into"), "{e}");
+            assert!(e.contains("nothing was changed"), "{e}");
+            assert_eq!(snapshot(&dest), before, "{name}");
+            std::fs::remove_file(&file).unwrap();
+        }
+        assert_eq!(std::fs::read_dir(root.path()).unwrap().count(), 1);
+    }
+
+    #[test]
+    fn a_failed_fetch_removes_the_parents_it_created() {
+        let root = tempfile::tempdir().unwrap();
+        let dest = root.path().join("a/b/wheels");
+        let file = root.path().join("bad.tar");
+        std::fs::write(&file, tarball(&[("x.whl", F, b"x", None)])).unwrap();
+        assert!(from_file(&file, &dest).is_err());
+        let names: Vec<_> = std::fs::read_dir(root.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(names, ["bad.tar"]);
+        // A good one keeps them.
+        std::fs::write(
+            &file,
+            tarball(&[("x.whl", F, b"x", None), (CONSTRAINTS, F, b"", None)]),
+        )
+        .unwrap();
+        from_file(&file, &dest).unwrap();
+        assert_eq!(std::fs::read(dest.join("x.whl")).unwrap(), b"x");
+        assert_eq!(
+            std::fs::read_dir(root.path().join("a/b")).unwrap().count(),
+            1
+        );
     }
 
     #[test]
