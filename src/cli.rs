@@ -148,7 +148,7 @@ where
             let mut config = Config::from_env_lenient(&env)?;
             config.dist_packages.extend(packages);
             let distro = detect(&config, &args, true)?;
-            let files = load_files(&config, &args);
+            let files = load_files(&config, &args)?;
             let input = input(&config, &distro, files);
             let steps_: Vec<Step> = steps::packages::plan(&input)?.into_iter().collect();
             run_steps(&config, distro, steps_)
@@ -164,7 +164,7 @@ where
             // A child image has no build-only packages of its own to purge.
             config.plugin = true;
             let distro = detect(&config, &args, true)?;
-            let files = load_files(&config, &args);
+            let files = load_files(&config, &args)?;
             let input = input(&config, &distro, files);
             let steps_: Vec<Step> = steps::cleanup::plan(&input)?.into_iter().collect();
             run_steps(&config, distro, steps_)
@@ -234,34 +234,62 @@ fn detect(config: &Config, args: &PlanArgs, on_this_machine: bool) -> Result<Dis
 
 /// Reads `DIR/bindep*` and `DIR/pydep*` (LOCI's /opt/loci convention: bindep.txt, pydep.txt and
 /// the EXTRA_BINDEP/EXTRA_PYDEP files). Without any, the lists built into loci are used.
-fn load_files(config: &Config, args: &PlanArgs) -> (NamedFiles, NamedFiles) {
-    let dir = args
-        .loci_dir
-        .clone()
-        .unwrap_or_else(|| config.paths.loci_dir.clone());
-    let read = |prefix: &str| -> Vec<(String, String)> {
-        let mut files: Vec<(String, String)> = Vec::new();
-        if let Ok(entries) = std::fs::read_dir(&dir) {
-            let mut paths: Vec<PathBuf> = entries
-                .filter_map(|e| e.ok().map(|e| e.path()))
-                .filter(|p| {
-                    p.is_file()
-                        && p.file_name()
-                            .and_then(|n| n.to_str())
-                            .is_some_and(|n| n.starts_with(prefix))
-                })
-                .collect();
-            paths.sort();
-            for p in paths {
-                if let Ok(text) = std::fs::read_to_string(&p) {
-                    files.push((p.display().to_string(), text));
-                }
+///
+/// `--loci-dir` must exist; the default /opt/loci may be missing. A file that cannot be read
+/// or is not UTF-8 text is an error naming it, never silently skipped.
+fn load_files(config: &Config, args: &PlanArgs) -> Result<(NamedFiles, NamedFiles)> {
+    let (dir, given) = match &args.loci_dir {
+        Some(d) => (d.clone(), true),
+        None => (config.paths.loci_dir.clone(), false),
+    };
+    let mut paths: Vec<PathBuf> = Vec::new();
+    match std::fs::read_dir(&dir) {
+        Ok(entries) => {
+            for entry in entries {
+                let entry = entry.map_err(|e| {
+                    Error::new(format!("cannot list the loci dir {}", dir.display())).cause(e)
+                })?;
+                paths.push(entry.path());
             }
         }
-        files
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound && !given => {}
+        Err(e) => {
+            let what = if given {
+                format!("--loci-dir {}: cannot list the directory", dir.display())
+            } else {
+                format!("cannot list the loci dir {}", dir.display())
+            };
+            return Err(Error::new(what).cause(e).hint(
+                "--loci-dir must name an existing directory holding bindep*.txt and pydep*.txt files",
+            ));
+        }
+    }
+    paths.sort();
+    let read = |prefix: &str| -> Result<NamedFiles> {
+        let mut files: NamedFiles = Vec::new();
+        for p in paths.iter().filter(|p| {
+            p.is_file()
+                && p.file_name()
+                    .and_then(|n| n.to_str())
+                    .is_some_and(|n| n.starts_with(prefix))
+        }) {
+            let bytes = std::fs::read(p)
+                .map_err(|e| Error::new(format!("cannot read {}", p.display())).cause(e))?;
+            let text = String::from_utf8(bytes).map_err(|e| {
+                let at = e.utf8_error().valid_up_to();
+                let line = e.as_bytes()[..at].iter().filter(|b| **b == b'\n').count() + 1;
+                Error::new(format!("{} is not UTF-8 text", p.display()))
+                    .cause(format!("invalid byte at offset {at} (line {line})"))
+                    .hint(format!(
+                        "{prefix} files list packages one a line in plain text; remove the file or save it as UTF-8"
+                    ))
+            })?;
+            files.push((p.display().to_string(), text));
+        }
+        Ok(files)
     };
-    let mut bindep = read("bindep");
-    let mut pydep = read("pydep");
+    let mut bindep = read("bindep")?;
+    let mut pydep = read("pydep")?;
     if bindep.is_empty() {
         bindep.push((
             "bindep.txt (built into loci)".into(),
@@ -271,13 +299,13 @@ fn load_files(config: &Config, args: &PlanArgs) -> (NamedFiles, NamedFiles) {
     if pydep.is_empty() {
         pydep.push(("pydep.txt (built into loci)".into(), EMBEDDED_PYDEP.into()));
     }
-    (bindep, pydep)
+    Ok((bindep, pydep))
 }
 
 /// The plan of a build; `on_this_machine` probes the machine (dnf or yum).
 pub fn make_plan(config: &Config, args: &PlanArgs, on_this_machine: bool) -> Result<Plan> {
     let distro = detect(config, args, on_this_machine)?;
-    let files = load_files(config, args);
+    let files = load_files(config, args)?;
     let input = input(config, &distro, files);
     plan::build_plan(&input)
 }

@@ -285,3 +285,65 @@ fn fetch_wheels_refuses_endless_empty_and_constraint_less_input() {
     names.sort();
     assert_eq!(names, ["empty.tar.gz", "no-uc"]);
 }
+
+/// `loci plan` for keystone on bookworm with `--loci-dir dir`; the output.
+fn plan_with_loci_dir(dir: &Path) -> Output {
+    loci(
+        &[
+            "plan",
+            "--os-release",
+            fixture("debian-bookworm").to_str().unwrap(),
+            "--loci-dir",
+            dir.to_str().unwrap(),
+        ],
+        &[("PROJECT", "keystone")],
+        Stdio::piped(),
+    )
+}
+
+#[test]
+fn a_bindep_file_that_is_not_utf8_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("bindep.txt"), "curl\n").unwrap();
+    let bad = dir.path().join("bindep-extra.txt");
+    std::fs::write(&bad, b"libfoo\nlib\xff\xfebar\n").unwrap();
+    let out = plan_with_loci_dir(dir.path());
+    no_panic(&out);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains(&format!("{} is not UTF-8 text", bad.display())),
+        "{stderr}"
+    );
+    assert!(stderr.contains("offset 10 (line 2)"), "{stderr}");
+    assert!(stderr.contains("hint:"), "{stderr}");
+}
+
+#[test]
+fn a_missing_loci_dir_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("no-such-dir");
+    let out = plan_with_loci_dir(&missing);
+    no_panic(&out);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains(&format!("--loci-dir {}", missing.display())),
+        "{stderr}"
+    );
+    assert!(stderr.contains("hint: --loci-dir must name"), "{stderr}");
+}
+
+#[test]
+fn a_huge_bindep_line_is_not_echoed_in_full() {
+    let dir = tempfile::tempdir().unwrap();
+    let line = format!("{}\t[x]", "p".repeat(10 << 20));
+    std::fs::write(dir.path().join("bindep.txt"), format!("curl\n{line}\n")).unwrap();
+    let out = plan_with_loci_dir(dir.path());
+    no_panic(&out);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr.len() < 4000, "{} bytes of stderr", stderr.len());
+    assert!(stderr.contains("bindep.txt:2:"), "{stderr}");
+    assert!(stderr.contains('…'), "{stderr}");
+}
