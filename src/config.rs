@@ -288,10 +288,11 @@ impl Config {
                 Some("http") => RegistryProtocol::Http,
                 Some("https") => RegistryProtocol::Https,
                 Some(other) => {
-                    return Err(
-                        Error::new(format!("REGISTRY_PROTOCOL={other} is not understood"))
-                            .hint("use http, https or detect"),
-                    )
+                    return Err(Error::new(format!(
+                        "REGISTRY_PROTOCOL={} is not understood",
+                        shown(other)
+                    ))
+                    .hint("use http, https or detect"))
                 }
             },
             insecure: boolean(env, "REGISTRY_INSECURE", false)?,
@@ -370,7 +371,8 @@ impl Config {
                     Ok(n) if n > 0 => Some(n),
                     _ => {
                         return Err(Error::new(format!(
-                            "REQUIREMENTS_JOBS={v} is not a positive number"
+                            "REQUIREMENTS_JOBS={} is not a positive number",
+                            shown(&v)
                         ))
                         .hint("give how many wheels to build at once, e.g. 8"))
                     }
@@ -394,8 +396,10 @@ impl Config {
                 None | Some("pip") => Installer::Pip,
                 Some("uv") => Installer::Uv,
                 Some(other) => {
-                    return Err(Error::new(format!("INSTALLER={other} is not understood"))
-                        .hint("use pip (the default) or uv"))
+                    return Err(
+                        Error::new(format!("INSTALLER={} is not understood", shown(other)))
+                            .hint("use pip (the default) or uv"),
+                    )
                 }
             },
             proxy_env,
@@ -467,6 +471,11 @@ fn get(env: &Env, key: &str) -> Option<String> {
         .filter(|v| !v.is_empty())
 }
 
+/// A value as quoted in a message: cut to [`crate::error::QUOTE_MAX`] characters.
+fn shown(value: &str) -> String {
+    crate::error::cut(value, crate::error::QUOTE_MAX)
+}
+
 /// A white-space separated list.
 fn words(env: &Env, key: &str) -> Vec<String> {
     env.get(key)
@@ -487,7 +496,7 @@ fn boolean(env: &Env, key: &str, default: bool) -> Result<bool> {
     match get(env, key) {
         None => Ok(default),
         Some(v) => parse_bool(&v).ok_or_else(|| {
-            Error::new(format!("{key}={v} is not a boolean")).hint(format!(
+            Error::new(format!("{key}={} is not a boolean", shown(&v))).hint(format!(
                 "use True or False (yes/no and 1/0 work too); the default is {}",
                 if default { "True" } else { "False" }
             ))
@@ -519,7 +528,7 @@ fn id(env: &Env, key: &str, default: u32) -> Result<u32> {
         Some(v) => match v.parse::<u32>() {
             Ok(n) if n > 0 && n < 4_294_967_295 => Ok(n),
             _ => Err(
-                Error::new(format!("{key}={v} is not a valid numeric id")).hint(format!(
+                Error::new(format!("{key}={} is not a valid numeric id", shown(&v))).hint(format!(
                     "{key} must be a number from 1 to 4294967294; LOCI's default is {default}"
                 )),
             ),
@@ -824,6 +833,30 @@ mod tests {
         let digest = format!("loci/requirements@sha256:{}", "a".repeat(64));
         let c = Config::from_env(&env(&[("PROJECT", "nova"), ("WHEELS", &digest)])).unwrap();
         assert_eq!(c.wheels, Some(WheelsSource::Image(digest)));
+    }
+
+    #[test]
+    fn long_values_are_cut_in_every_message() {
+        let huge = "x".repeat(1 << 20);
+        for key in [
+            "PLUGIN",
+            "UID",
+            "REQUIREMENTS_JOBS",
+            "INSTALLER",
+            "REGISTRY_PROTOCOL",
+            "WHEELS",
+            "LOCI_HTTP_READ_TIMEOUT",
+        ] {
+            let value = if key == "WHEELS" {
+                format!("ftp://{huge}")
+            } else {
+                huge.clone()
+            };
+            let e = Config::from_env(&env(&[("PROJECT", "nova"), (key, &value)])).unwrap_err();
+            let s = e.to_string();
+            assert!(s.len() < 2000, "{key}: {} bytes", s.len());
+            assert!(s.contains(key) && s.contains('…'), "{key}: {s}");
+        }
     }
 
     #[test]

@@ -230,7 +230,7 @@ pub fn unpack_tar<R: Read>(reader: R, dest: &Path, what: &str) -> Result<()> {
                 .cause(e)
             })?
             .into_owned();
-        last = path.display().to_string();
+        last = crate::error::cut(&path.display().to_string(), crate::error::QUOTE_MAX);
         let kind = entry.header().entry_type();
         if kind.is_pax_global_extensions()
             || kind.is_pax_local_extensions()
