@@ -71,11 +71,11 @@ pub fn install(
     let answer = runner.probe(&distro.query_installed_cmd(packages))?;
     let missing = missing_packages(packages, &answer);
     if missing.is_empty() {
-        println!("all {} packages are installed already", packages.len());
+        crate::say!("all {} packages are installed already", packages.len());
         return Ok(());
     }
     if missing.len() < packages.len() {
-        println!(
+        crate::say!(
             "{} of {} packages are installed already",
             packages.len() - missing.len(),
             packages.len()
