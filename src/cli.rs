@@ -100,6 +100,7 @@ where
         Command::Build(args) => {
             let config = Config::from_env(&env)?;
             let plan = make_plan(&config, &args, true)?;
+            preflight(&config)?;
             let mut runner = SystemRunner::new(&config);
             exec::execute(&plan, &config, &mut runner)?;
             Ok(())
@@ -184,6 +185,27 @@ pub fn write_stdout(text: &str) -> Result<()> {
         Err(e) => Err(Error::new("cannot write the output to stdout")
             .cause(e)
             .hint("check where stdout goes (a full disk, a closed file)")),
+    }
+}
+
+/// The checks of a build on this machine that need no change to it, run before the first step
+/// (the base packages are installed before the wheels are fetched): a local WHEELS must be there.
+fn preflight(config: &Config) -> Result<()> {
+    match &config.wheels {
+        Some(WheelsSource::Tarball(p)) => std::fs::File::open(p).map(drop).map_err(|e| {
+            Error::new(format!("WHEELS={}: cannot open the archive", p.display()))
+                .cause(e)
+                .hint("WHEELS must name an existing tarball or directory inside the build (COPY or bind-mount it first)")
+                .in_step("wheels")
+        }),
+        Some(source @ WheelsSource::Directory(_)) => steps::wheels::fetch(
+            source,
+            &config.paths.wheels_dir,
+            &config.registry,
+            &config.tls,
+        )
+        .map_err(|e| e.in_step("wheels")),
+        _ => Ok(()),
     }
 }
 

@@ -45,22 +45,9 @@ pub fn sniff(head: &[u8]) -> std::result::Result<Compression, String> {
             Err("xz-compressed data is not supported".into())
         }
         [b'P', b'K', 0x03, 0x04, ..] => Err("this is a zip file, not a tar archive".into()),
-        _ if head.len() >= 262 && &head[257..262] == b"ustar" => Ok(Compression::None),
-        // An old v7 tar has no magic, but a valid header checksum; an all-zero block is the
-        // end of an (empty) archive.
-        _ if head.len() >= 512 && (is_tar_header(&head[..512]) || head[..512].iter().all(|b| *b == 0)) => {
-            Ok(Compression::None)
-        }
-        [] => Ok(Compression::None),
-        _ if head.len() < 512 => Err(format!(
-            "it is not a gzip, zstd or tar archive: too short to be one ({} bytes), it starts with {}",
-            head.len(),
-            preview(head)
-        )),
-        _ => Err(format!(
-            "it is not a gzip, zstd or tar archive: it starts with {}",
-            preview(head)
-        )),
+        _ => tar_head(head)
+            .map(|()| Compression::None)
+            .map_err(|why| format!("it is not a gzip, zstd or tar archive: {why}")),
     }
 }
 
@@ -135,9 +122,54 @@ pub fn unpack_compressed<R: BufRead>(
     dest: &Path,
     what: &str,
 ) -> Result<()> {
-    let decoded = decoder(compression, reader)
+    let mut decoded = decoder(compression, reader)
         .map_err(|e| Error::new(format!("{what}: cannot start decompressing")).cause(e))?;
-    unpack_tar(decoded, dest, what)
+    if compression == Compression::None {
+        return unpack_tar(decoded, dest, what);
+    }
+    // What was compressed must be a tar archive too (not a gzipped HTML page or zip file).
+    let mut head = Vec::with_capacity(512);
+    (&mut decoded)
+        .take(512)
+        .read_to_end(&mut head)
+        .map_err(|e| {
+            Error::new(format!("{what}: cannot decompress"))
+                .cause(e)
+                .hint("the archive is truncated or corrupt; fetch or build it again")
+        })?;
+    let name = match compression {
+        Compression::Gzip => "gzip",
+        _ => "zstd",
+    };
+    if let Err(why) = tar_head(&head) {
+        return Err(Error::new(format!("{what}: not a wheels archive"))
+            .cause(format!(
+                "the {name}-compressed data is not a tar archive: {why}"
+            ))
+            .hint(HINT_FORMAT));
+    }
+    unpack_tar(io::Cursor::new(head).chain(decoded), dest, what)
+}
+
+/// Whether `head` (the first 512 bytes of a stream, or all of a shorter one) can start a tar
+/// archive: a header with the `ustar` magic, an old v7 header (no magic, but a valid
+/// checksum), an all-zero block (the end of an empty archive) or nothing at all. Else why not.
+fn tar_head(head: &[u8]) -> std::result::Result<(), String> {
+    if head.is_empty()
+        || (head.len() >= 262 && &head[257..262] == b"ustar")
+        || (head.len() >= 512
+            && (is_tar_header(&head[..512]) || head[..512].iter().all(|b| *b == 0)))
+    {
+        return Ok(());
+    }
+    if head.len() < 512 {
+        return Err(format!(
+            "too short to be one ({} bytes), it starts with {}",
+            head.len(),
+            preview(head)
+        ));
+    }
+    Err(format!("it starts with {}", preview(head)))
 }
 
 /// Why a member is refused.
@@ -853,6 +885,21 @@ mod tests {
         // Binary junk is shown escaped, never raw.
         let e = refused_file("junk.tgz", &[0x01u8; 600]);
         assert!(e.contains("\\u{1}"), "{e}");
+    }
+
+    #[test]
+    fn compressed_data_that_is_no_tar_is_named() {
+        let page = b"<html><body>Access denied</body></html>\n".repeat(30);
+        for (name, data) in [
+            ("page.tar.gz", gz(&page)),
+            ("page.tar.zst", zstd::encode_all(&page[..], 3).unwrap()),
+        ] {
+            let e = refused_file(name, &data);
+            assert!(e.contains("not a wheels archive"), "{e}");
+            assert!(e.contains("-compressed data is not a tar archive: it starts with \"<html><body>Access denied"), "{e}");
+        }
+        let e = refused_file("short.tgz", &gz(b"oops"));
+        assert!(e.contains("too short to be one (4 bytes)"), "{e}");
     }
 
     #[test]

@@ -347,3 +347,43 @@ fn a_huge_bindep_line_is_not_echoed_in_full() {
     assert!(stderr.contains("bindep.txt:2:"), "{stderr}");
     assert!(stderr.contains('…'), "{stderr}");
 }
+
+#[test]
+fn build_refuses_a_missing_local_wheels_before_the_first_step() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("wheels.tar.gz");
+    let no_uc = dir.path().join("wheels-dir");
+    std::fs::create_dir(&no_uc).unwrap();
+    for (wheels, want) in [
+        (&missing, "cannot open the archive"),
+        (&no_uc, "holds no upper-constraints.txt"),
+    ] {
+        let out = loci(
+            &[
+                "build",
+                "--os-release",
+                fixture("debian-bookworm").to_str().unwrap(),
+                "--loci-dir",
+                dir.path().to_str().unwrap(),
+            ],
+            &[
+                ("PROJECT", "keystone"),
+                ("WHEELS", wheels.to_str().unwrap()),
+            ],
+            Stdio::piped(),
+        );
+        no_panic(&out);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{stderr}");
+        // Not a single step started.
+        assert!(
+            out.stdout.is_empty(),
+            "{}",
+            String::from_utf8_lossy(&out.stdout)
+        );
+        assert!(
+            stderr.contains(&format!("WHEELS={}", wheels.display())) && stderr.contains(want),
+            "{stderr}"
+        );
+    }
+}
