@@ -442,18 +442,12 @@ impl Config {
                 )
             })?;
         }
-        for (key, list) in [
-            ("EXTRA_BINDEP", &self.extra_bindep),
-            ("EXTRA_PYDEP", &self.extra_pydep),
-            ("HORIZON_EXTRA_PANELS", &self.horizon.extra_panels),
-        ] {
-            for value in list {
-                check_entry(key, value, Becomes::FileName).map_err(|e| {
-                    e.hint(format!(
-                        "{key} lists names separated by spaces (file or package names, no paths)"
-                    ))
-                })?;
-            }
+        // (EXTRA_BINDEP and EXTRA_PYDEP are paths in the build context, for the Dockerfile's
+        // COPY; loci reads the files by their prefix in the loci dir.)
+        for panel in &self.horizon.extra_panels {
+            check_entry("HORIZON_EXTRA_PANELS", panel, Becomes::FileName).map_err(|e| {
+                e.hint("HORIZON_EXTRA_PANELS lists the Python package names of horizon plugins separated by spaces, e.g. `heat_dashboard manila_ui`")
+            })?;
         }
         Ok(())
     }
@@ -977,7 +971,6 @@ mod tests {
                 "PROFILES entry \"--x\" is refused",
             ),
             ("PROFILES", "../x", "PROFILES entry \"../x\" is refused"),
-            ("EXTRA_BINDEP", "../../etc/shadow", "EXTRA_BINDEP entry "),
             (
                 "HORIZON_EXTRA_PANELS",
                 "a/../../b",
@@ -997,6 +990,7 @@ mod tests {
             ("PIP_PACKAGES", "pymysql python-memcached>=1.5 ./local/pkg"),
             ("PROFILES", "fluent ldap apache"),
             ("NOVA_TSS_USER", "tss"),
+            ("EXTRA_BINDEP", "extra/bindep-site.txt"),
         ]))
         .unwrap();
         assert_eq!(c.profiles, vec!["fluent", "ldap", "apache"]);
