@@ -386,6 +386,9 @@ pub struct Download<'a> {
     resp: Option<Response>,
     offset: u64,
     resumes: u32,
+    /// When the last byte arrived (or the transfer started): a transfer that delivers nothing
+    /// for [`RETRY_BUDGET`] gives up, however many resumes are left.
+    progress_at: std::time::Instant,
     /// Total number of re-opened transfers (for tests and logs).
     pub resumed: u32,
     /// The full error behind a failed read.
@@ -414,6 +417,7 @@ impl<'a> Download<'a> {
             resp: None,
             offset: 0,
             resumes: 0,
+            progress_at: std::time::Instant::now(),
             resumed: 0,
             failure: None,
         };
@@ -448,7 +452,8 @@ impl<'a> Download<'a> {
         let mut hops = 0;
         loop {
             let send_auth = same_origin(&url, &self.url);
-            let resp = send(&self.what, || {
+            let budget = RETRY_BUDGET.saturating_sub(self.progress_at.elapsed());
+            let resp = send_within(&self.what, ATTEMPTS, budget, || {
                 let mut req = self.client.get(url.clone());
                 if send_auth {
                     if let Some(a) = &self.authorization {
@@ -580,7 +585,18 @@ impl Read for Download<'_> {
                         .hint("check the network between the build and the server; the download resumes by itself a few times before giving up");
                     return Err(self.fail(e));
                 }
-                std::thread::sleep(delay(self.resumes - 1, None));
+                let wait = delay(self.resumes - 1, None);
+                if self.progress_at.elapsed() + wait >= RETRY_BUDGET {
+                    let e = Error::new(format!(
+                        "{}: no data arrived for {} (at byte {})",
+                        self.what,
+                        crate::exec::human(self.progress_at.elapsed()),
+                        self.offset
+                    ))
+                    .hint("check the network between the build and the server; LOCI_HTTP_READ_TIMEOUT sets how long one read may take");
+                    return Err(self.fail(e));
+                }
+                std::thread::sleep(wait);
                 match self.request(Some(self.offset)) {
                     Ok(r) => self.resp = Some(r),
                     Err(e) => return Err(self.fail(e)),
@@ -605,6 +621,7 @@ impl Read for Download<'_> {
                 Ok(n) => {
                     self.offset += n as u64;
                     self.resumes = 0;
+                    self.progress_at = std::time::Instant::now();
                     return Ok(n);
                 }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
