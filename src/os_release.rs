@@ -1,9 +1,13 @@
 //! Parsing of `/etc/os-release` (freedesktop.org os-release(5)).
 
 use std::collections::BTreeMap;
+use std::io::Read;
 use std::path::Path;
 
 use crate::error::{Context, Error, Result};
+
+/// The largest os-release file read (real ones are well under 1 KiB).
+const MAX_SIZE: u64 = 64 * 1024;
 
 /// The fields of an os-release file that loci cares about, plus all others in `fields`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
@@ -26,11 +30,23 @@ pub struct OsRelease {
 impl OsRelease {
     /// Reads and parses an os-release file.
     pub fn from_file(path: &Path) -> Result<Self> {
-        let text = std::fs::read_to_string(path)
+        let hint = "pass --os-release FILE, or set DISTRO to the distribution id (debian, ubuntu, centos, rocky)";
+        let mut bytes = Vec::new();
+        std::fs::File::open(path)
+            .and_then(|f| f.take(MAX_SIZE + 1).read_to_end(&mut bytes))
             .context(|| format!("cannot read os-release file {}", path.display()))
-            .map_err(|e| {
-                e.hint("pass --os-release FILE, or set DISTRO to the distribution id (debian, ubuntu, centos, rocky)")
-            })?;
+            .map_err(|e| e.hint(hint))?;
+        if bytes.len() as u64 > MAX_SIZE {
+            return Err(Error::new(format!(
+                "os-release file {} is larger than {} KiB: not an os-release file",
+                path.display(),
+                MAX_SIZE / 1024
+            ))
+            .hint(hint));
+        }
+        let text = String::from_utf8(bytes)
+            .context(|| format!("os-release file {} is not UTF-8 text", path.display()))
+            .map_err(|e| e.hint(hint))?;
         let os = Self::parse(&text);
         if os.id.is_empty() {
             let what = if text.trim().is_empty() {
@@ -135,6 +151,10 @@ mod tests {
         std::fs::write(&no_id, "NAME=Debian\nVERSION_ID=12\n").unwrap();
         let s = OsRelease::from_file(&no_id).unwrap_err().to_string();
         assert!(s.contains("no-id has no ID"), "{s}");
+        let s = OsRelease::from_file(Path::new("/dev/zero"))
+            .unwrap_err()
+            .to_string();
+        assert!(s.contains("/dev/zero is larger than 64 KiB"), "{s}");
         let binary = dir.path().join("binary");
         std::fs::write(&binary, [0xff, 0xfe, 0]).unwrap();
         let s = OsRelease::from_file(&binary).unwrap_err().to_string();
