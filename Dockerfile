@@ -137,6 +137,10 @@ ARG LIBOAUTH2_URL
 ARG REQUIREMENTS_ONLY=""
 ARG REQUIREMENTS_ONLY_FILE=""
 
+# loci's HTTP timeouts in seconds (no default: loci's 10 s to connect, 30 s per read).
+ARG LOCI_HTTP_CONNECT_TIMEOUT
+ARG LOCI_HTTP_READ_TIMEOUT
+
 # Extra trust for HTTPS (no default: the base image's ENV applies unless one is given).
 ARG SSL_CERT_FILE
 ARG SSL_CERT_DIR

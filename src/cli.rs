@@ -104,6 +104,7 @@ where
         Command::Build(args) => {
             let config = Config::from_env(&env)?;
             let plan = make_plan(&config, &args, true)?;
+            preflight(&config)?;
             let mut runner = SystemRunner::new(&config);
             exec::execute(&plan, &config, &mut runner)?;
             Ok(())
@@ -111,15 +112,15 @@ where
         Command::Plan { args, json } => {
             let config = Config::from_env(&env)?;
             let plan = make_plan(&config, &args, false)?;
-            if json {
-                println!(
-                    "{}",
-                    serde_json::to_string_pretty(&plan).expect("serializable")
-                );
+            let text = if json {
+                let mut text = serde_json::to_string_pretty(&plan)
+                    .map_err(|e| Error::new("cannot render the plan as JSON").cause(e))?;
+                text.push('\n');
+                text
             } else {
-                print!("{plan}");
-            }
-            Ok(())
+                plan.to_string()
+            };
+            write_stdout(&text)
         }
         Command::Bindep(args) => {
             let code = crate::bindep::cli::run(&args)?;
@@ -139,22 +140,21 @@ where
             steps::wheels::fetch(&source, &dest, &config.registry, &config.tls)
                 .map_err(|e| e.in_step("wheels"))?;
             let shown = match &source {
-                    WheelsSource::Directory(d) => d.clone(),
+                WheelsSource::Directory(d) => d.clone(),
                 WheelsSource::Mounted { path, .. } => path.clone(),
                 _ => dest,
             };
-            println!(
-                "wheels ready in {} ({})",
+            write_stdout(&format!(
+                "wheels ready in {} ({})\n",
                 shown.display(),
                 exec::human(started.elapsed())
-            );
-            Ok(())
+            ))
         }
         Command::Packages { args, packages } => {
             let mut config = Config::from_env_lenient(&env)?;
             config.dist_packages.extend(packages);
             let distro = detect(&config, &args, true)?;
-            let files = load_files(&config, &args);
+            let files = load_files(&config, &args)?;
             let input = input(&config, &distro, files, args.stage);
             let steps_: Vec<Step> = steps::packages::plan(&input)?.into_iter().collect();
             run_steps(&config, distro, steps_)
@@ -170,11 +170,47 @@ where
             // A child image has no build-only packages of its own to purge.
             config.plugin = true;
             let distro = detect(&config, &args, true)?;
-            let files = load_files(&config, &args);
+            let files = load_files(&config, &args)?;
             let input = input(&config, &distro, files, args.stage);
             let steps_: Vec<Step> = steps::cleanup::plan(&input)?.into_iter().collect();
             run_steps(&config, distro, steps_)
         }
+    }
+}
+
+/// Writes `text` to stdout. A reader that went away (`loci plan | head -1`) is no error: like
+/// `cat`, loci ends quietly (exit 0) without the rest. Any other failure (a full disk behind
+/// `> file`) is an error naming stdout.
+pub fn write_stdout(text: &str) -> Result<()> {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|_| out.flush()) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        Err(e) => Err(Error::new("cannot write the output to stdout")
+            .cause(e)
+            .hint("check where stdout goes (a full disk, a closed file)")),
+    }
+}
+
+/// The checks of a build on this machine that need no change to it, run before the first step
+/// (the base packages are installed before the wheels are fetched): a local WHEELS must be there.
+fn preflight(config: &Config) -> Result<()> {
+    match &config.wheels {
+        Some(WheelsSource::Tarball(p)) => std::fs::File::open(p).map(drop).map_err(|e| {
+            Error::new(format!("WHEELS={}: cannot open the archive", p.display()))
+                .cause(e)
+                .hint("WHEELS must name an existing tarball or directory inside the build (COPY or bind-mount it first)")
+                .in_step("wheels")
+        }),
+        Some(source @ WheelsSource::Directory(_)) => steps::wheels::fetch(
+            source,
+            &config.paths.wheels_dir,
+            &config.registry,
+            &config.tls,
+        )
+        .map_err(|e| e.in_step("wheels")),
+        _ => Ok(()),
     }
 }
 
@@ -228,34 +264,62 @@ fn detect(config: &Config, args: &PlanArgs, on_this_machine: bool) -> Result<Dis
 
 /// Reads `DIR/bindep*` and `DIR/pydep*` (LOCI's /opt/loci convention: bindep.txt, pydep.txt and
 /// the EXTRA_BINDEP/EXTRA_PYDEP files). Without any, the lists built into loci are used.
-fn load_files(config: &Config, args: &PlanArgs) -> (NamedFiles, NamedFiles) {
-    let dir = args
-        .loci_dir
-        .clone()
-        .unwrap_or_else(|| config.paths.loci_dir.clone());
-    let read = |prefix: &str| -> Vec<(String, String)> {
-        let mut files: Vec<(String, String)> = Vec::new();
-        if let Ok(entries) = std::fs::read_dir(&dir) {
-            let mut paths: Vec<PathBuf> = entries
-                .filter_map(|e| e.ok().map(|e| e.path()))
-                .filter(|p| {
-                    p.is_file()
-                        && p.file_name()
-                            .and_then(|n| n.to_str())
-                            .is_some_and(|n| n.starts_with(prefix))
-                })
-                .collect();
-            paths.sort();
-            for p in paths {
-                if let Ok(text) = std::fs::read_to_string(&p) {
-                    files.push((p.display().to_string(), text));
-                }
+///
+/// `--loci-dir` must exist; the default /opt/loci may be missing. A file that cannot be read
+/// or is not UTF-8 text is an error naming it, never silently skipped.
+fn load_files(config: &Config, args: &PlanArgs) -> Result<(NamedFiles, NamedFiles)> {
+    let (dir, given) = match &args.loci_dir {
+        Some(d) => (d.clone(), true),
+        None => (config.paths.loci_dir.clone(), false),
+    };
+    let mut paths: Vec<PathBuf> = Vec::new();
+    match std::fs::read_dir(&dir) {
+        Ok(entries) => {
+            for entry in entries {
+                let entry = entry.map_err(|e| {
+                    Error::new(format!("cannot list the loci dir {}", dir.display())).cause(e)
+                })?;
+                paths.push(entry.path());
             }
         }
-        files
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound && !given => {}
+        Err(e) => {
+            let what = if given {
+                format!("--loci-dir {}: cannot list the directory", dir.display())
+            } else {
+                format!("cannot list the loci dir {}", dir.display())
+            };
+            return Err(Error::new(what).cause(e).hint(
+                "--loci-dir must name an existing directory holding bindep*.txt and pydep*.txt files",
+            ));
+        }
+    }
+    paths.sort();
+    let read = |prefix: &str| -> Result<NamedFiles> {
+        let mut files: NamedFiles = Vec::new();
+        for p in paths.iter().filter(|p| {
+            p.is_file()
+                && p.file_name()
+                    .and_then(|n| n.to_str())
+                    .is_some_and(|n| n.starts_with(prefix))
+        }) {
+            let bytes = std::fs::read(p)
+                .map_err(|e| Error::new(format!("cannot read {}", p.display())).cause(e))?;
+            let text = String::from_utf8(bytes).map_err(|e| {
+                let at = e.utf8_error().valid_up_to();
+                let line = e.as_bytes()[..at].iter().filter(|b| **b == b'\n').count() + 1;
+                Error::new(format!("{} is not UTF-8 text", p.display()))
+                    .cause(format!("invalid byte at offset {at} (line {line})"))
+                    .hint(format!(
+                        "{prefix} files list packages one a line in plain text; remove the file or save it as UTF-8"
+                    ))
+            })?;
+            files.push((p.display().to_string(), text));
+        }
+        Ok(files)
     };
-    let mut bindep = read("bindep");
-    let mut pydep = read("pydep");
+    let mut bindep = read("bindep")?;
+    let mut pydep = read("pydep")?;
     if bindep.is_empty() {
         bindep.push((
             "bindep.txt (built into loci)".into(),
@@ -265,13 +329,13 @@ fn load_files(config: &Config, args: &PlanArgs) -> (NamedFiles, NamedFiles) {
     if pydep.is_empty() {
         pydep.push(("pydep.txt (built into loci)".into(), EMBEDDED_PYDEP.into()));
     }
-    (bindep, pydep)
+    Ok((bindep, pydep))
 }
 
 /// The plan of a build; `on_this_machine` probes the machine (dnf or yum).
 pub fn make_plan(config: &Config, args: &PlanArgs, on_this_machine: bool) -> Result<Plan> {
     let distro = detect(config, args, on_this_machine)?;
-    let files = load_files(config, args);
+    let files = load_files(config, args)?;
     let input = input(config, &distro, files, args.stage);
     plan::build_plan(&input)
 }

@@ -6,6 +6,7 @@
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
+use std::time::Duration;
 
 use serde::Serialize;
 
@@ -78,12 +79,34 @@ pub struct RegistryConfig {
     pub auth_file: Option<PathBuf>,
 }
 
-/// Extra trust for HTTPS (a corporate TLS proxy, a self-signed registry): SSL_CERT_FILE and
-/// SSL_CERT_DIR, honoured by loci's HTTP client and git, beside the system trust store.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+/// loci's HTTP client settings. Extra trust for HTTPS (a corporate TLS proxy, a self-signed
+/// registry): SSL_CERT_FILE and SSL_CERT_DIR, honoured by loci's HTTP client and git, beside the
+/// system trust store. And the client's timeouts (LOCI_HTTP_CONNECT_TIMEOUT,
+/// LOCI_HTTP_READ_TIMEOUT, in seconds).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct TlsConfig {
     pub ssl_cert_file: Option<PathBuf>,
     pub ssl_cert_dir: Option<PathBuf>,
+    /// How long establishing a connection may take.
+    pub connect_timeout: Duration,
+    /// How long the response headers, and then every single read of the body, may take.
+    pub read_timeout: Duration,
+}
+
+/// The default of LOCI_HTTP_CONNECT_TIMEOUT.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// The default of LOCI_HTTP_READ_TIMEOUT.
+pub const READ_TIMEOUT: Duration = Duration::from_secs(30);
+
+impl Default for TlsConfig {
+    fn default() -> Self {
+        TlsConfig {
+            ssl_cert_file: None,
+            ssl_cert_dir: None,
+            connect_timeout: CONNECT_TIMEOUT,
+            read_timeout: READ_TIMEOUT,
+        }
+    }
 }
 
 /// nova's web consoles and tss user (LOCI's NOVNC_*, SPICE_*, NOVA_TSS_*).
@@ -232,9 +255,18 @@ impl Config {
     }
 
     fn from_env_for(env: &Env, project: String) -> Result<Self> {
-        if !project.is_empty() && !valid_name(&project) {
-            return Err(Error::new(format!("PROJECT={project:?} is not a valid project name"))
-                .hint("use the repository's short name, e.g. keystone, nova, neutron (letters, digits, '-', '_', '.')"));
+        let plugin = boolean(env, "PLUGIN", false)?;
+        if !project.is_empty() {
+            // PROJECT names the source tree (/tmp/PROJECT) and, unless PLUGIN, the service's
+            // user and group.
+            let becomes = if plugin {
+                Becomes::FileName
+            } else {
+                Becomes::UserName
+            };
+            check_name("PROJECT", &project, becomes).map_err(|e| {
+                e.hint("use the repository's short name, e.g. keystone, nova, neutron (letters, digits, '-', '_', '.')")
+            })?;
         }
         let project_repo = get(env, "PROJECT_REPO")
             .unwrap_or_else(|| format!("https://opendev.org/openstack/{project}"));
@@ -246,14 +278,11 @@ impl Config {
         };
         let extra_projects = words(env, "EXTRA_PROJECTS");
         for p in &extra_projects {
-            if !valid_name(p) {
-                return Err(Error::new(format!(
-                    "EXTRA_PROJECTS entry {p:?} is not a directory name"
-                ))
-                .hint(
+            check_entry("EXTRA_PROJECTS", p, Becomes::FileName).map_err(|e| {
+                e.hint(
                     "EXTRA_PROJECTS names source trees in the data dir (/tmp), separated by spaces",
-                ));
-            }
+                )
+            })?;
         }
         let uid = id(env, "UID", 42424)?;
         let gid = id(env, "GID", 42424)?;
@@ -282,10 +311,11 @@ impl Config {
                 Some("http") => RegistryProtocol::Http,
                 Some("https") => RegistryProtocol::Https,
                 Some(other) => {
-                    return Err(
-                        Error::new(format!("REGISTRY_PROTOCOL={other} is not understood"))
-                            .hint("use http, https or detect"),
-                    )
+                    return Err(Error::new(format!(
+                        "REGISTRY_PROTOCOL={} is not understood",
+                        shown(other)
+                    ))
+                    .hint("use http, https or detect"))
                 }
             },
             insecure: boolean(env, "REGISTRY_INSECURE", false)?,
@@ -336,7 +366,7 @@ impl Config {
             .iter()
             .filter_map(|k| env.get(*k).map(|v| (k.to_string(), v.clone())))
             .collect();
-        Ok(Config {
+        let config = Config {
             project_repo,
             project_ref,
             project_release,
@@ -348,7 +378,7 @@ impl Config {
             pip_args,
             pip_wheel_args,
             dist_packages: words(env, "DIST_PACKAGES"),
-            plugin: boolean(env, "PLUGIN", false)?,
+            plugin,
             extra_bindep: words(env, "EXTRA_BINDEP"),
             extra_pydep: words(env, "EXTRA_PYDEP"),
             keep_all_wheels: boolean(env, "KEEP_ALL_WHEELS", false)?,
@@ -360,7 +390,8 @@ impl Config {
                     Ok(n) if n > 0 => Some(n),
                     _ => {
                         return Err(Error::new(format!(
-                            "REQUIREMENTS_JOBS={v} is not a positive number"
+                            "REQUIREMENTS_JOBS={} is not a positive number",
+                            shown(&v)
                         ))
                         .hint("give how many wheels to build at once, e.g. 8"))
                     }
@@ -384,8 +415,10 @@ impl Config {
                 None | Some("pip") => Installer::Pip,
                 Some("uv") => Installer::Uv,
                 Some(other) => {
-                    return Err(Error::new(format!("INSTALLER={other} is not understood"))
-                        .hint("use pip (the default) or uv"))
+                    return Err(
+                        Error::new(format!("INSTALLER={} is not understood", shown(other)))
+                            .hint("use pip (the default) or uv"),
+                    )
                 }
             },
             proxy_env,
@@ -393,13 +426,49 @@ impl Config {
             tls: TlsConfig {
                 ssl_cert_file: get(env, "SSL_CERT_FILE").map(PathBuf::from),
                 ssl_cert_dir: get(env, "SSL_CERT_DIR").map(PathBuf::from),
+                connect_timeout: seconds(env, "LOCI_HTTP_CONNECT_TIMEOUT", CONNECT_TIMEOUT)?,
+                read_timeout: seconds(env, "LOCI_HTTP_READ_TIMEOUT", READ_TIMEOUT)?,
             },
             nova,
             horizon,
             keystone,
             paths,
             project,
-        })
+        };
+        config.check_values()?;
+        Ok(config)
+    }
+
+    /// Checks the values that become file names, user names or command arguments for what
+    /// they may become (PROJECT and EXTRA_PROJECTS are checked as they are read).
+    fn check_values(&self) -> Result<()> {
+        check_name("NOVA_TSS_USER", &self.nova.tss_user, Becomes::UserName).map_err(|e| {
+            e.hint("NOVA_TSS_USER names the user swtpm runs as (default tss): letters, digits, '-', '_', '.', at most 32 characters")
+        })?;
+        for (key, list) in [
+            ("DIST_PACKAGES", &self.dist_packages),
+            ("PIP_PACKAGES", &self.pip_packages),
+            ("REQUIREMENTS_ONLY", &self.requirements_only),
+        ] {
+            for value in list {
+                check_argument(key, value)?;
+            }
+        }
+        for p in &self.profiles {
+            check_entry("PROFILES", p, Becomes::FileName).map_err(|e| {
+                e.hint(
+                    "PROFILES lists bindep profile names separated by spaces, e.g. `fluent ldap`",
+                )
+            })?;
+        }
+        // (EXTRA_BINDEP and EXTRA_PYDEP are paths in the build context, for the Dockerfile's
+        // COPY; loci reads the files by their prefix in the loci dir.)
+        for panel in &self.horizon.extra_panels {
+            check_entry("HORIZON_EXTRA_PANELS", panel, Becomes::FileName).map_err(|e| {
+                e.hint("HORIZON_EXTRA_PANELS lists the Python package names of horizon plugins separated by spaces, e.g. `heat_dashboard manila_ui`")
+            })?;
+        }
+        Ok(())
     }
 
     /// The project name as pip normalises it (PEP 503).
@@ -413,6 +482,11 @@ fn get(env: &Env, key: &str) -> Option<String> {
     env.get(key)
         .map(|v| v.trim().to_string())
         .filter(|v| !v.is_empty())
+}
+
+/// A value as quoted in a message: cut to [`crate::error::QUOTE_MAX`] characters.
+fn shown(value: &str) -> String {
+    crate::error::cut(value, crate::error::QUOTE_MAX)
 }
 
 /// A white-space separated list.
@@ -435,11 +509,29 @@ fn boolean(env: &Env, key: &str, default: bool) -> Result<bool> {
     match get(env, key) {
         None => Ok(default),
         Some(v) => parse_bool(&v).ok_or_else(|| {
-            Error::new(format!("{key}={v} is not a boolean")).hint(format!(
+            Error::new(format!("{key}={} is not a boolean", shown(&v))).hint(format!(
                 "use True or False (yes/no and 1/0 work too); the default is {}",
                 if default { "True" } else { "False" }
             ))
         }),
+    }
+}
+
+/// A timeout in seconds (fractions allowed), from more than 0 up to an hour.
+fn seconds(env: &Env, key: &str, default: Duration) -> Result<Duration> {
+    match get(env, key) {
+        None => Ok(default),
+        Some(v) => match v.parse::<f64>() {
+            Ok(n) if n > 0.0 && n <= 3600.0 => Ok(Duration::from_secs_f64(n)),
+            _ => Err(Error::new(format!(
+                "{key}={} is not a timeout in seconds",
+                crate::error::cut(&v, crate::error::QUOTE_MAX)
+            ))
+            .hint(format!(
+                "give a number of seconds from 0.001 to 3600, e.g. {key}=20; the default is {}",
+                default.as_secs()
+            ))),
+        },
     }
 }
 
@@ -449,7 +541,7 @@ fn id(env: &Env, key: &str, default: u32) -> Result<u32> {
         Some(v) => match v.parse::<u32>() {
             Ok(n) if n > 0 && n < 4_294_967_295 => Ok(n),
             _ => Err(
-                Error::new(format!("{key}={v} is not a valid numeric id")).hint(format!(
+                Error::new(format!("{key}={} is not a valid numeric id", shown(&v))).hint(format!(
                     "{key} must be a number from 1 to 4294967294; LOCI's default is {default}"
                 )),
             ),
@@ -457,13 +549,144 @@ fn id(env: &Env, key: &str, default: u32) -> Result<u32> {
     }
 }
 
-fn valid_name(name: &str) -> bool {
-    !name.is_empty()
-        && name != "."
-        && name != ".."
-        && name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+/// What a configured value becomes, deciding what it may hold.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Becomes {
+    /// One path component (a directory in /tmp, a file in /opt/loci): at most 255 bytes.
+    FileName,
+    /// A user and group name for useradd/groupadd (and a file name): at most 32 characters.
+    UserName,
+}
+
+/// The longest file name Linux file systems take.
+const FILE_NAME_MAX: usize = 255;
+/// The longest user or group name useradd and groupadd take.
+const USER_NAME_MAX: usize = 32;
+
+/// Checks that `value` of `key` can become what `becomes` says: letters, digits, `-`, `_` and
+/// `.` only (so no `/`, no space, no control character), not `.` or `..`, not starting with
+/// `-` (a command would read it as an option), and within the length limit. The caller adds a
+/// hint.
+fn check_name(key: &str, value: &str, becomes: Becomes) -> Result<()> {
+    check_named(&format!("{key}="), value, becomes)
+}
+
+/// [`check_name`] for one entry of the list `key`.
+fn check_entry(key: &str, value: &str, becomes: Becomes) -> Result<()> {
+    check_named(&format!("{key} entry "), value, becomes)
+}
+
+/// [`check_name`], the value shown after `label`.
+fn check_named(label: &str, value: &str, becomes: Becomes) -> Result<()> {
+    let (max, what) = match becomes {
+        Becomes::FileName => (FILE_NAME_MAX, "a file name"),
+        Becomes::UserName => (USER_NAME_MAX, "a user name"),
+    };
+    let shown = crate::error::cut(value, crate::error::QUOTE_MAX);
+    let refuse = |why: String| {
+        Err(Error::new(format!(
+            "{label}{shown:?} is refused: it becomes {what} and {why}"
+        )))
+    };
+    if value.is_empty() {
+        return refuse("is empty".into());
+    }
+    if value.starts_with('-') {
+        return refuse(
+            "starts with '-', so the commands it is passed to would read it as an option".into(),
+        );
+    }
+    if value == "." || value == ".." {
+        return refuse("names a directory itself".into());
+    }
+    if let Some(c) = value
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || "-_.".contains(*c)))
+    {
+        return refuse(format!(
+            "holds {c:?}; only letters, digits, '-', '_' and '.' are allowed"
+        ));
+    }
+    if value.len() > max {
+        return refuse(format!(
+            "is {} characters long, more than the {max} allowed",
+            value.len()
+        ));
+    }
+    Ok(())
+}
+
+/// Checks a list entry that is passed to a command as one argument (a package name): it must
+/// not start with `-`, or the command would take it for an option.
+fn check_argument(key: &str, value: &str) -> Result<()> {
+    if value.starts_with('-') {
+        return Err(Error::new(format!(
+            "{key} entry {:?} is refused: it starts with '-', and the package manager it is passed to would read it as an option",
+            crate::error::cut(value, crate::error::QUOTE_MAX)
+        ))
+        .hint(format!(
+            "{key} lists package names separated by spaces; options belong in PIP_ARGS (for pip), not in a package list"
+        )));
+    }
+    Ok(())
+}
+
+/// What WHEELS may be, for hints.
+pub const WHEELS_FORMS: &str = "WHEELS takes an image reference (e.g. openstackhelm/requirements:2024.1-ubuntu_jammy, optionally @sha256:<64 hex digits>), an http(s) URL of a tarball, or an absolute path of a tarball (.tar, .tar.gz, .tar.zst) or of a directory of wheels";
+
+/// Classifies WHEELS (see [`classify_wheels`]) and refuses what no fetch could use: URLs of
+/// other schemes (`ftp://`, `file://`) and malformed image references (`image@sha256:xyz`), so
+/// that `loci plan` and `loci build` refuse them alike, before anything changes.
+pub fn parse_wheels(value: &str) -> Result<WheelsSource> {
+    let shown = crate::error::cut(value, crate::error::QUOTE_MAX);
+    if let Some((scheme, rest)) = value.split_once("://") {
+        let scheme = scheme.to_ascii_lowercase();
+        if scheme != "http" && scheme != "https" {
+            let hint = if scheme == "file" {
+                format!(
+                    "for a local file, give its path itself: WHEELS={}. {WHEELS_FORMS}",
+                    if rest.starts_with('/') {
+                        rest.to_string()
+                    } else {
+                        format!("/{rest}")
+                    }
+                )
+            } else {
+                WHEELS_FORMS.to_string()
+            };
+            return Err(Error::new(format!(
+                "WHEELS={shown} is refused: {scheme}:// URLs are not supported, only http:// and https://"
+            ))
+            .hint(hint));
+        }
+    }
+    let source = classify_wheels(value);
+    match &source {
+        WheelsSource::Image(i) => {
+            crate::registry::Reference::parse(i).map_err(|e| {
+                let forms = e.hint.clone().unwrap_or_default();
+                e.hint(format!("{WHEELS_FORMS}. Image references: {forms}"))
+            })?;
+        }
+        WheelsSource::Url(u) => {
+            let url = reqwest::Url::parse(u).map_err(|e| {
+                Error::new(format!("WHEELS={shown} is not a valid URL"))
+                    .cause(e)
+                    .hint("use http(s)://host/path/wheels.tar.gz")
+            })?;
+            if url.host_str().map_or(true, str::is_empty) {
+                return Err(Error::new(format!(
+                    "WHEELS={shown} is not a valid URL: it names no host"
+                ))
+                .hint("use http(s)://host/path/wheels.tar.gz"));
+            }
+        }
+        WheelsSource::Tarball(_)
+        | WheelsSource::Directory(_)
+        | WheelsSource::Mounted { .. }
+        | WheelsSource::Index { .. } => {}
+    }
+    Ok(source)
 }
 
 /// OpenStack's published upper-constraints of a release (`master`, `2026.1`, ...).
@@ -494,7 +717,7 @@ fn resolve_wheels(
         }
     }
     Ok(match wheels {
-        Some(w) => Some(match classify_wheels(w) {
+        Some(w) => Some(match parse_wheels(w)? {
             WheelsSource::Image(image) if paths.wheels_mount.is_dir() => WheelsSource::Mounted {
                 image,
                 path: paths.wheels_mount.clone(),
@@ -637,6 +860,52 @@ mod tests {
     }
 
     #[test]
+    fn unusable_wheels_are_refused_at_config_time() {
+        for (value, want, hint) in [
+            (
+                "ftp://mirror/wheels.tar.gz",
+                "ftp:// URLs are not supported",
+                "an http(s) URL",
+            ),
+            (
+                "file:///srv/wheels.tar.gz",
+                "file:// URLs are not supported",
+                "WHEELS=/srv/wheels.tar.gz",
+            ),
+            (
+                "loci/requirements@sha256:xyz",
+                "not a valid image reference",
+                "an image reference",
+            ),
+            (
+                "loci/requirements@md5:00",
+                "not a valid image reference",
+                "absolute path",
+            ),
+            (
+                "Loci Requirements",
+                "not a valid image reference",
+                "http(s) URL",
+            ),
+            ("http://", "not a valid URL", "http(s)://host"),
+        ] {
+            for f in [Config::from_env, Config::from_env_lenient] {
+                let e = f(&env(&[("PROJECT", "nova"), ("WHEELS", value)])).unwrap_err();
+                let s = e.to_string();
+                assert!(s.contains(&format!("WHEELS={value}")), "{value}: {s}");
+                assert!(s.contains(want), "{value}: {s}");
+                assert!(
+                    e.hint.as_deref().unwrap_or_default().contains(hint),
+                    "{value}: {s}"
+                );
+            }
+        }
+        let digest = format!("loci/requirements@sha256:{}", "a".repeat(64));
+        let c = Config::from_env(&env(&[("PROJECT", "nova"), ("WHEELS", &digest)])).unwrap();
+        assert_eq!(c.wheels, Some(WheelsSource::Image(digest)));
+    }
+
+    #[test]
     fn a_mounted_image_is_used_in_place_and_empty_wheels_mean_the_index() {
         let mount = tempfile::tempdir().unwrap();
         let m = mount.path().display().to_string();
@@ -660,7 +929,10 @@ mod tests {
             ("WHEELS_PATH", "/nonexistent/loci-mount"),
         ]))
         .unwrap();
-        assert_eq!(c.wheels, Some(WheelsSource::Image("loci/requirements:2026.1".into())));
+        assert_eq!(
+            c.wheels,
+            Some(WheelsSource::Image("loci/requirements:2026.1".into()))
+        );
         // URLs are never mounted, even when the (empty) mount exists.
         let c = Config::from_env(&env(&[
             ("PROJECT", "keystone"),
@@ -668,7 +940,10 @@ mod tests {
             ("WHEELS_PATH", &m),
         ]))
         .unwrap();
-        assert_eq!(c.wheels, Some(WheelsSource::Url("https://x/w.tar.gz".into())));
+        assert_eq!(
+            c.wheels,
+            Some(WheelsSource::Url("https://x/w.tar.gz".into()))
+        );
         let c = Config::from_env(&env(&[
             ("PROJECT", "keystone"),
             ("WHEELS", ""),
@@ -723,6 +998,100 @@ mod tests {
     #[test]
     fn bad_project_names_are_refused() {
         let e = Config::from_env(&env(&[("PROJECT", "../etc")])).unwrap_err();
-        assert!(e.to_string().contains("not a valid project name"));
+        assert!(
+            e.to_string().contains("PROJECT=\"../etc\" is refused"),
+            "{e}"
+        );
+        assert!(e.to_string().contains("holds '/'"), "{e}");
+        assert!(e.hint.unwrap().contains("keystone"));
+    }
+
+    #[test]
+    fn a_project_like_an_option_is_refused_with_a_hint() {
+        for bad in ["--help", "-rf", "-"] {
+            let e = Config::from_env(&env(&[("PROJECT", bad)])).unwrap_err();
+            let s = e.to_string();
+            assert!(s.contains(&format!("PROJECT={bad:?}")), "{s}");
+            assert!(s.contains("starts with '-'"), "{s}");
+            assert!(s.contains("hint: use the repository's short name"), "{s}");
+        }
+        // The lenient commands refuse it too.
+        assert!(Config::from_env_lenient(&env(&[("PROJECT", "--help")])).is_err());
+    }
+
+    #[test]
+    fn names_are_held_to_their_length_limits() {
+        // A user name: 32 characters at most.
+        let ok = "a".repeat(32);
+        assert!(Config::from_env(&env(&[("PROJECT", &ok)])).is_ok());
+        let long = "a".repeat(33);
+        let e = Config::from_env(&env(&[("PROJECT", &long)])).unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("33 characters long, more than the 32"),
+            "{e}"
+        );
+        // A plugin's PROJECT is no user name: only the file name limit applies.
+        assert!(Config::from_env(&env(&[("PROJECT", &long), ("PLUGIN", "true")])).is_ok());
+        let huge = "a".repeat(256);
+        let e = Config::from_env(&env(&[("PROJECT", &huge), ("PLUGIN", "true")])).unwrap_err();
+        assert!(e.to_string().contains("more than the 255"), "{e}");
+        let e =
+            Config::from_env(&env(&[("PROJECT", "nova"), ("NOVA_TSS_USER", &long)])).unwrap_err();
+        assert!(e.to_string().contains("NOVA_TSS_USER="), "{e}");
+        assert!(e.hint.unwrap().contains("swtpm"));
+        // A 10 MB value is not echoed in full.
+        let e = Config::from_env(&env(&[("PROJECT", &"a".repeat(10 << 20))])).unwrap_err();
+        assert!(e.to_string().len() < 1000, "{}", e.to_string().len());
+        assert!(e.to_string().contains('…'));
+    }
+
+    #[test]
+    fn list_entries_that_become_names_or_arguments_are_checked() {
+        for (key, value, want) in [
+            (
+                "EXTRA_PROJECTS",
+                "ok --force",
+                "EXTRA_PROJECTS entry \"--force\" is refused",
+            ),
+            ("EXTRA_PROJECTS", "a/b", "holds '/'"),
+            ("NOVA_TSS_USER", "-o", "NOVA_TSS_USER=\"-o\" is refused"),
+            ("NOVA_TSS_USER", "tss/x", "holds '/'"),
+            (
+                "DIST_PACKAGES",
+                "curl --allow-unauthenticated",
+                "DIST_PACKAGES entry \"--allow-unauthenticated\"",
+            ),
+            ("PIP_PACKAGES", "-e", "PIP_PACKAGES entry \"-e\""),
+            ("REQUIREMENTS_ONLY", "-r", "REQUIREMENTS_ONLY entry"),
+            (
+                "PROFILES",
+                "fluent --x",
+                "PROFILES entry \"--x\" is refused",
+            ),
+            ("PROFILES", "../x", "PROFILES entry \"../x\" is refused"),
+            (
+                "HORIZON_EXTRA_PANELS",
+                "a/../../b",
+                "HORIZON_EXTRA_PANELS entry ",
+            ),
+        ] {
+            let e = Config::from_env(&env(&[("PROJECT", "nova"), (key, value)])).unwrap_err();
+            let s = e.to_string();
+            assert!(s.contains(want), "{key}={value}: {s}");
+            assert!(e.hint.is_some(), "{key}={value}: no hint");
+        }
+        // What LOCI's users pass is still accepted.
+        let c = Config::from_env(&env(&[
+            ("PROJECT", "nova"),
+            ("EXTRA_PROJECTS", "os-brick python-novaclient"),
+            ("DIST_PACKAGES", "curl libpq5"),
+            ("PIP_PACKAGES", "pymysql python-memcached>=1.5 ./local/pkg"),
+            ("PROFILES", "fluent ldap apache"),
+            ("NOVA_TSS_USER", "tss"),
+            ("EXTRA_BINDEP", "extra/bindep-site.txt"),
+        ]))
+        .unwrap();
+        assert_eq!(c.profiles, vec!["fluent", "ldap", "apache"]);
     }
 }

@@ -77,6 +77,18 @@ impl fmt::Display for Error {
     }
 }
 
+/// `text` cut to at most `max` characters, with "…" marking the cut, so that a huge offending
+/// input (a 10 MB line, a binary blob) is named in a message without being echoed in full.
+pub fn cut(text: &str, max: usize) -> String {
+    match text.char_indices().nth(max) {
+        None => text.to_string(),
+        Some((end, _)) => format!("{}…", &text[..end]),
+    }
+}
+
+/// The longest input value or line quoted in a message.
+pub const QUOTE_MAX: usize = 200;
+
 /// Shorthand for attaching "what was being done" to foreign errors.
 pub trait Context<T> {
     fn context(self, what: impl FnOnce() -> String) -> Result<T>;
@@ -102,6 +114,17 @@ mod tests {
         assert_eq!(
             s,
             "step `wheels` failed: WHEELS=/nope.tar.gz: cannot open\n  caused by: No such file or directory (os error 2)\n  hint: check the path"
+        );
+    }
+
+    #[test]
+    fn long_text_is_cut_on_a_char_boundary() {
+        assert_eq!(cut("short", 10), "short");
+        assert_eq!(cut("abcdef", 3), "abc…");
+        assert_eq!(cut("ééééé", 2), "éé…");
+        assert_eq!(
+            cut(&"x".repeat(10_000_000), QUOTE_MAX).chars().count(),
+            QUOTE_MAX + 1
         );
     }
 

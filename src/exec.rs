@@ -16,6 +16,16 @@ use crate::error::{Error, Result};
 use crate::plan::{Action, Cmd, Plan};
 use crate::steps;
 
+/// Prints a line of the build log like `println!`, except that a closed or full stdout
+/// (`loci build | head -1`) loses the line instead of panicking in the middle of a build.
+#[macro_export]
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout(), $($arg)*);
+    }};
+}
+
 /// How many trailing output lines of a failed command are shown in the error.
 const TAIL_LINES: usize = 25;
 
@@ -114,7 +124,7 @@ impl Runner for SystemRunner {
     }
 
     fn run(&mut self, cmd: &Cmd) -> Result<()> {
-        println!("+ {cmd}");
+        crate::say!("+ {cmd}");
         let _ = std::io::stdout().flush();
         let mut child = self
             .command(cmd)
@@ -173,9 +183,9 @@ fn pump<R: Read + Send + 'static>(
                     let line = String::from_utf8_lossy(&buf);
                     let line = line.trim_end_matches(['\n', '\r']);
                     if stderr {
-                        eprintln!("{line}");
+                        let _ = writeln!(std::io::stderr(), "{line}");
                     } else {
-                        println!("{line}");
+                        crate::say!("{line}");
                     }
                     if let Ok(mut t) = tail.lock() {
                         if t.len() == TAIL_LINES {
@@ -208,7 +218,7 @@ pub fn execute(plan: &Plan, config: &Config, runner: &mut dyn Runner) -> Result<
     let mut timings = Timings::default();
     let mut state = State::default();
     let n = plan.steps.len();
-    println!(
+    crate::say!(
         "==> loci {} building {} on {}, stage {} ({} steps)",
         env!("CARGO_PKG_VERSION"),
         plan.project,
@@ -217,7 +227,7 @@ pub fn execute(plan: &Plan, config: &Config, runner: &mut dyn Runner) -> Result<
         n
     );
     for (i, step) in plan.steps.iter().enumerate() {
-        println!("==> [{}/{n}] {}: {}", i + 1, step.name, step.summary);
+        crate::say!("==> [{}/{n}] {}: {}", i + 1, step.name, step.summary);
         let _ = std::io::stdout().flush();
         let start = Instant::now();
         for action in &step.actions {
@@ -225,13 +235,13 @@ pub fn execute(plan: &Plan, config: &Config, runner: &mut dyn Runner) -> Result<
                 .map_err(|e| e.in_step(step.name))?;
         }
         let took = start.elapsed();
-        println!("==> [{}/{n}] {} done in {}", i + 1, step.name, human(took));
+        crate::say!("==> [{}/{n}] {} done in {}", i + 1, step.name, human(took));
         timings
             .steps
             .push((step.name.to_string(), took.as_secs_f64()));
     }
     let took = total.elapsed();
-    println!("==> {} built in {}", plan.project, human(took));
+    crate::say!("==> {} built in {}", plan.project, human(took));
     // image_info.json was written before cleanup ran: complete it with every step's time.
     for action in plan.steps.iter().flat_map(|s| s.actions.iter()) {
         if let Action::CollectInfo { dir } = action {
@@ -275,7 +285,7 @@ fn run_action(
         Action::InstallListedPackages { file, refresh } => {
             let packages = steps::libraries::read_list(file)?;
             if packages.is_empty() {
-                println!("the venv needs no shared library from a package");
+                crate::say!("the venv needs no shared library from a package");
                 return Ok(());
             }
             steps::packages::install(&plan.distro, &packages, refresh.as_ref(), runner, state)

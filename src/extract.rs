@@ -21,10 +21,21 @@ pub enum Compression {
     Zstd,
 }
 
+/// The file every wheels archive holds at its root.
+pub const CONSTRAINTS: &str = "upper-constraints.txt";
+
 const HINT_FORMAT: &str =
     "WHEELS archives must be tar files, optionally gzip- or zstd-compressed (e.g. `tar -C wheels -czf wheels.tar.gz .`)";
 
-/// Recognises the compression from the first bytes of a stream.
+/// How many bytes may follow the end of a tar archive (its end-of-archive blocks and the
+/// padding to the record size are a few KiB; compressors add nothing the tar reader sees).
+pub const TRAILING_MAX: u64 = 10 * 1024 * 1024;
+/// How many of those may be something else than zeros.
+pub const TRAILING_NONZERO_MAX: u64 = 1024 * 1024;
+/// How many leading bytes of a file that is no archive are shown.
+const PREVIEW_CHARS: usize = 60;
+
+/// Recognises the compression from the first bytes of a stream (up to 512).
 pub fn sniff(head: &[u8]) -> std::result::Result<Compression, String> {
     match head {
         [0x1f, 0x8b, ..] => Ok(Compression::Gzip),
@@ -34,14 +45,43 @@ pub fn sniff(head: &[u8]) -> std::result::Result<Compression, String> {
             Err("xz-compressed data is not supported".into())
         }
         [b'P', b'K', 0x03, 0x04, ..] => Err("this is a zip file, not a tar archive".into()),
-        _ if head.len() >= 262 && &head[257..262] == b"ustar" => Ok(Compression::None),
-        // An old v7 tar has no magic; let the tar reader judge.
-        _ if head.len() >= 512 || head.is_empty() => Ok(Compression::None),
-        _ => Err(format!(
-            "too short to be a tar archive ({} bytes)",
-            head.len()
-        )),
+        _ => tar_head(head)
+            .map(|()| Compression::None)
+            .map_err(|why| format!("it is not a gzip, zstd or tar archive: {why}")),
     }
+}
+
+/// Whether `block` (512 bytes) is a tar header: its checksum field matches its bytes.
+fn is_tar_header(block: &[u8]) -> bool {
+    let field = &block[148..156];
+    let digits: String = field
+        .iter()
+        .map(|b| *b as char)
+        .take_while(|c| *c != '\0')
+        .collect();
+    let Ok(want) = u32::from_str_radix(digits.trim(), 8) else {
+        return false;
+    };
+    let sum: u32 = block
+        .iter()
+        .enumerate()
+        .map(|(i, b)| {
+            if (148..156).contains(&i) {
+                32
+            } else {
+                u32::from(*b)
+            }
+        })
+        .sum();
+    sum == want
+}
+
+/// The first bytes of `head` as text, for a message: control characters shown as `\n` etc.,
+/// cut to [`PREVIEW_CHARS`] characters (an HTML error page saved as .tar.gz shows as such).
+pub fn preview(head: &[u8]) -> String {
+    let text = String::from_utf8_lossy(&head[..head.len().min(4 * PREVIEW_CHARS)]);
+    let shown: String = text.chars().flat_map(char::escape_debug).collect();
+    format!("\"{}\"", crate::error::cut(&shown, PREVIEW_CHARS))
 }
 
 /// Wraps `reader` in the decoder for `compression`.
@@ -65,9 +105,9 @@ pub fn unpack<R: Read>(mut reader: R, dest: &Path, what: &str) -> Result<()> {
         .read_to_end(&mut head)
         .map_err(|e| Error::new(format!("{what}: cannot read")).cause(e))?;
     let compression = sniff(&head).map_err(|e| {
-        Error::new(format!("{what}: not a tar archive"))
+        Error::new(format!("{what}: not a wheels archive"))
             .cause(e)
-            .hint(HINT_FORMAT)
+            .hint(format!("{HINT_FORMAT}; an HTML page here is the error page of a server or a wrong URL saved in place of the archive"))
     })?;
     let stream = BufReader::with_capacity(BUFFER, io::Cursor::new(head).chain(reader));
     unpack_compressed(stream, compression, dest, what)
@@ -82,9 +122,54 @@ pub fn unpack_compressed<R: BufRead>(
     dest: &Path,
     what: &str,
 ) -> Result<()> {
-    let decoded = decoder(compression, reader)
+    let mut decoded = decoder(compression, reader)
         .map_err(|e| Error::new(format!("{what}: cannot start decompressing")).cause(e))?;
-    unpack_tar(decoded, dest, what)
+    if compression == Compression::None {
+        return unpack_tar(decoded, dest, what);
+    }
+    // What was compressed must be a tar archive too (not a gzipped HTML page or zip file).
+    let mut head = Vec::with_capacity(512);
+    (&mut decoded)
+        .take(512)
+        .read_to_end(&mut head)
+        .map_err(|e| {
+            Error::new(format!("{what}: cannot decompress"))
+                .cause(e)
+                .hint("the archive is truncated or corrupt; fetch or build it again")
+        })?;
+    let name = match compression {
+        Compression::Gzip => "gzip",
+        _ => "zstd",
+    };
+    if let Err(why) = tar_head(&head) {
+        return Err(Error::new(format!("{what}: not a wheels archive"))
+            .cause(format!(
+                "the {name}-compressed data is not a tar archive: {why}"
+            ))
+            .hint(HINT_FORMAT));
+    }
+    unpack_tar(io::Cursor::new(head).chain(decoded), dest, what)
+}
+
+/// Whether `head` (the first 512 bytes of a stream, or all of a shorter one) can start a tar
+/// archive: a header with the `ustar` magic, an old v7 header (no magic, but a valid
+/// checksum), an all-zero block (the end of an empty archive) or nothing at all. Else why not.
+fn tar_head(head: &[u8]) -> std::result::Result<(), String> {
+    if head.is_empty()
+        || (head.len() >= 262 && &head[257..262] == b"ustar")
+        || (head.len() >= 512
+            && (is_tar_header(&head[..512]) || head[..512].iter().all(|b| *b == 0)))
+    {
+        return Ok(());
+    }
+    if head.len() < 512 {
+        return Err(format!(
+            "too short to be one ({} bytes), it starts with {}",
+            head.len(),
+            preview(head)
+        ));
+    }
+    Err(format!("it starts with {}", preview(head)))
 }
 
 /// Why a member is refused.
@@ -161,6 +246,7 @@ pub fn unpack_tar<R: Read>(reader: R, dest: &Path, what: &str) -> Result<()> {
             .hint(HINT_FORMAT)
     })?;
     let mut last = String::from("(the first member)");
+    let mut extracted = 0usize;
     for entry in entries {
         let mut entry = entry.map_err(|e| {
             Error::new(format!("{what}: cannot read the member after {last}"))
@@ -176,7 +262,7 @@ pub fn unpack_tar<R: Read>(reader: R, dest: &Path, what: &str) -> Result<()> {
                 .cause(e)
             })?
             .into_owned();
-        last = path.display().to_string();
+        last = crate::error::cut(&path.display().to_string(), crate::error::QUOTE_MAX);
         let kind = entry.header().entry_type();
         if kind.is_pax_global_extensions()
             || kind.is_pax_local_extensions()
@@ -211,14 +297,60 @@ pub fn unpack_tar<R: Read>(reader: R, dest: &Path, what: &str) -> Result<()> {
                 "{what}: member {last} is refused: it would land outside the destination"
             )));
         }
+        extracted += 1;
     }
-    let mut rest = archive.into_inner();
-    io::copy(&mut rest, &mut io::sink()).map_err(|e| {
-        Error::new(format!("{what}: the data after the last member is corrupt"))
-            .cause(e)
-            .hint("the archive is truncated or corrupt; fetch or build it again")
-    })?;
+    let rest = archive.into_inner();
+    trailing(rest, what)?;
+    if extracted == 0 {
+        return Err(Error::new(format!(
+            "{what}: the archive is empty: it holds no wheels and no upper-constraints.txt"
+        ))
+        .hint("WHEELS must hold the wheels and upper-constraints.txt built by loci with PROJECT=requirements (or LOCI's requirements image); check that the archive was made from the right directory"));
+    }
     check_links(dest, what)
+}
+
+/// Reads what follows the end of the archive (so that a compressed stream's checksum is
+/// verified), but no more than [`TRAILING_MAX`] bytes, of which at most
+/// [`TRAILING_NONZERO_MAX`] may be non-zero: `WHEELS=/dev/zero` or an archive followed by
+/// something else fails fast instead of being read for ever.
+fn trailing<R: Read>(rest: R, what: &str) -> Result<()> {
+    let mut limited = rest.take(TRAILING_MAX + 1);
+    let mut buf = vec![0u8; 64 * 1024];
+    let (mut total, mut nonzero) = (0u64, 0u64);
+    loop {
+        let n = match limited.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => {
+                return Err(Error::new(format!(
+                    "{what}: the data after the last member is corrupt"
+                ))
+                .cause(e)
+                .hint("the archive is truncated or corrupt; fetch or build it again"))
+            }
+        };
+        total += n as u64;
+        nonzero += buf[..n].iter().filter(|b| **b != 0).count() as u64;
+        if total > TRAILING_MAX || nonzero > TRAILING_NONZERO_MAX {
+            let why = if nonzero > TRAILING_NONZERO_MAX {
+                format!(
+                    "more than {} MiB of data follow the end of the tar archive",
+                    TRAILING_NONZERO_MAX >> 20
+                )
+            } else {
+                format!(
+                    "more than {} MiB follow the end of the tar archive",
+                    TRAILING_MAX >> 20
+                )
+            };
+            return Err(Error::new(format!("{what}: {why}")).hint(format!(
+                "this is not a wheels archive, or one with something appended to it; {HINT_FORMAT}"
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// Symlink chains can still lead out (`a -> b/..` with `b -> ..`): resolve every symlink and
@@ -250,8 +382,23 @@ fn check_links(dest: &Path, what: &str) -> Result<()> {
 /// A staging directory next to the destination: extraction goes there, and [`Staging::commit`]
 /// moves the result into place. Dropped without a commit, it is removed with its content.
 pub struct Staging {
-    dir: tempfile::TempDir,
+    /// Taken by [`Staging::commit`].
+    dir: Option<tempfile::TempDir>,
     dest: PathBuf,
+    /// The topmost directory created for the staging directory (the destination's parent did
+    /// not exist), removed again when nothing is committed.
+    created: Option<PathBuf>,
+}
+
+impl Drop for Staging {
+    fn drop(&mut self) {
+        // Removes the staging directory first, then the parents created for it (a committed
+        // Staging has neither).
+        drop(self.dir.take());
+        if let Some(top) = self.created.take() {
+            let _ = std::fs::remove_dir_all(top);
+        }
+    }
 }
 
 impl Staging {
@@ -272,6 +419,7 @@ impl Staging {
                     .hint("point WHEELS_DEST at a directory (or a path that does not exist yet)"),
             );
         }
+        let mut created = None;
         let (parent, prefix) = if dest.is_dir() {
             (dest.clone(), ".loci-partial-".to_string())
         } else {
@@ -279,6 +427,11 @@ impl Staging {
                 .parent()
                 .ok_or_else(|| Error::new(format!("{} has no parent directory", dest.display())))?
                 .to_path_buf();
+            created = parent
+                .ancestors()
+                .take_while(|a| !a.exists())
+                .last()
+                .map(Path::to_path_buf);
             std::fs::create_dir_all(&parent)
                 .map_err(|e| Error::new(format!("cannot create {}", parent.display())).cause(e))?;
             let name = dest
@@ -298,19 +451,43 @@ impl Staging {
                 .cause(e)
                 .hint("the wheels are extracted next to (or inside) the destination first: it must be writable")
             })?;
-        Ok(Staging { dir, dest })
+        Ok(Staging {
+            dir: Some(dir),
+            dest,
+            created,
+        })
     }
 
     /// Where to extract.
     pub fn path(&self) -> &Path {
-        self.dir.path()
+        self.dir
+            .as_ref()
+            .expect("the staging directory lives until the commit")
+            .path()
+    }
+
+    /// Refuses extracted wheels without upper-constraints.txt at their root (before
+    /// [`Staging::commit`] moves anything into place); `what` names the archive.
+    pub fn check_wheels(&self, what: &str) -> Result<()> {
+        if self.path().join(CONSTRAINTS).is_file() {
+            return Ok(());
+        }
+        Err(Error::new(format!("{what}: the archive holds no {CONSTRAINTS} at its root"))
+            .hint("WHEELS must hold the wheels and upper-constraints.txt built by loci with PROJECT=requirements (or LOCI's requirements image), at the root of the archive (`tar -C wheels -czf wheels.tar.gz .`)"))
     }
 
     /// Moves the extracted content to the destination: a rename when the destination does not
     /// exist, else a merge into it (files of the same name are replaced).
-    pub fn commit(self) -> Result<()> {
+    ///
+    /// A merge first checks that nothing in the way (a directory where the archive has a file,
+    /// or the reverse), so that a refused merge leaves the destination exactly as it was.
+    pub fn commit(mut self) -> Result<()> {
         use std::os::unix::fs::PermissionsExt;
-        let staged = self.dir.path().to_path_buf();
+        let dir = self
+            .dir
+            .take()
+            .expect("the staging directory lives until the commit");
+        let staged = dir.path().to_path_buf();
         let dest = self.dest.clone();
         let fail = |e: io::Error| {
             Error::new(format!(
@@ -320,14 +497,58 @@ impl Staging {
             .cause(e)
         };
         if staged.parent() == Some(dest.as_path()) {
+            if let Some(conflict) = conflict(&staged, &dest, &staged).map_err(fail)? {
+                return Err(Error::new(format!(
+                    "cannot merge the extracted files into {}: {conflict}",
+                    dest.display()
+                ))
+                .hint("nothing was changed; empty WHEELS_DEST (or point it at a new directory) and fetch again"));
+            }
             return merge(&staged, &dest).map_err(fail);
-            // self.dir is dropped here and removes the (now empty) staging directory.
+            // dir is dropped here and removes the (now empty) staging directory.
         }
         std::fs::set_permissions(&staged, std::fs::Permissions::from_mode(0o755)).map_err(fail)?;
         std::fs::rename(&staged, &dest).map_err(fail)?;
-        let _ = self.dir.keep();
+        // Committed: the staging directory is the destination now, its parents stay.
+        let _ = dir.keep();
+        self.created = None;
         Ok(())
     }
+}
+
+/// The first entry of `from` that cannot be merged into `to` (a file where `to` has a directory,
+/// a directory where `to` has something else), described relative to `root`.
+fn conflict(from: &Path, to: &Path, root: &Path) -> io::Result<Option<String>> {
+    for entry in std::fs::read_dir(from)? {
+        let entry = entry?;
+        let target = to.join(entry.file_name());
+        let source_is_dir = entry.file_type()?.is_dir();
+        let member = entry.path();
+        let member = member.strip_prefix(root).unwrap_or(&member).display();
+        match std::fs::symlink_metadata(&target) {
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(e) => return Err(e),
+            Ok(m) if m.is_dir() && source_is_dir => {
+                if let Some(c) = conflict(&entry.path(), &target, root)? {
+                    return Ok(Some(c));
+                }
+            }
+            Ok(m) if m.is_dir() => {
+                return Ok(Some(format!(
+                    "{} is a directory, the archive has a file there ({member})",
+                    target.display()
+                )))
+            }
+            Ok(_) if source_is_dir => {
+                return Ok(Some(format!(
+                    "{} is not a directory, the archive has a directory there ({member})",
+                    target.display()
+                )))
+            }
+            Ok(_) => {}
+        }
+    }
+    Ok(None)
 }
 
 fn merge(from: &Path, to: &Path) -> io::Result<()> {
@@ -363,6 +584,7 @@ pub fn from_file(path: &Path, dest: &Path) -> Result<()> {
     })?;
     let staging = Staging::new(dest)?;
     unpack(file, staging.path(), &what)?;
+    staging.check_wheels(&what)?;
     staging.commit()
 }
 
@@ -390,6 +612,7 @@ pub fn from_url(url: &str, dest: &Path, tls: &TlsConfig) -> Result<()> {
         return Err(e);
     }
     result?;
+    staging.check_wheels(&what)?;
     staging.commit()
 }
 
@@ -533,6 +756,7 @@ mod tests {
                 ("d/l", tar::EntryType::Symlink, b"", Some("a.whl")),
                 ("top", tar::EntryType::Symlink, b"", Some("d/../d/a.whl")),
                 ("h", tar::EntryType::Link, b"", Some("d/a.whl")),
+                (CONSTRAINTS, F, b"", None),
             ]),
         )
         .unwrap();
@@ -569,6 +793,221 @@ mod tests {
         assert!(e.contains("missing.tgz: cannot open"), "{e}");
     }
 
+    /// Extracts `data` (written to a file named `name`) into a fresh dest; the error text.
+    fn refused_file(name: &str, data: &[u8]) -> String {
+        let root = tempfile::tempdir().unwrap();
+        let dest = root.path().join("wheels");
+        let file = root.path().join(name);
+        std::fs::write(&file, data).unwrap();
+        let e = from_file(&file, &dest).unwrap_err().to_string();
+        assert!(e.contains(&format!("WHEELS={}", file.display())), "{e}");
+        assert!(!dest.exists(), "dest must not be left behind");
+        assert_eq!(std::fs::read_dir(root.path()).unwrap().count(), 1);
+        e
+    }
+
+    #[test]
+    fn dev_zero_fails_fast() {
+        let root = tempfile::tempdir().unwrap();
+        let dest = root.path().join("wheels");
+        let started = std::time::Instant::now();
+        let e = from_file(Path::new("/dev/zero"), &dest)
+            .unwrap_err()
+            .to_string();
+        assert!(started.elapsed() < std::time::Duration::from_secs(30));
+        assert!(e.contains("WHEELS=/dev/zero"), "{e}");
+        assert!(
+            e.contains("more than 10 MiB follow the end of the tar archive"),
+            "{e}"
+        );
+        assert!(!dest.exists());
+        assert_eq!(std::fs::read_dir(root.path()).unwrap().count(), 0);
+    }
+
+    #[test]
+    fn trailing_data_is_bounded() {
+        let mut t = tarball(&[(CONSTRAINTS, F, b"pbr===6\n", None)]);
+        let good = t.len();
+        // Zeros (padding) after the end are fine.
+        t.extend(vec![0u8; 5 << 20]);
+        let root = tempfile::tempdir().unwrap();
+        let file = root.path().join("padded.tar");
+        std::fs::write(&file, &t).unwrap();
+        from_file(&file, &root.path().join("w")).unwrap();
+        // Something else appended is not.
+        t.truncate(good);
+        t.extend((0..(2u32 << 20)).map(|i| (i % 251 + 1) as u8));
+        let e = refused_file("appended.tar", &t);
+        assert!(e.contains("more than 1 MiB of data follow the end"), "{e}");
+    }
+
+    #[test]
+    fn empty_archives_and_files_are_refused() {
+        let empty_tar = tar::Builder::new(Vec::new()).into_inner().unwrap();
+        for (name, data) in [
+            ("empty.tar", empty_tar.clone()),
+            ("empty.tar.gz", gz(&empty_tar)),
+            ("zero-bytes.tar.gz", Vec::new()),
+            ("hidden-only.tar", tarball(&[(".hidden", F, b"x", None)])),
+        ] {
+            let e = refused_file(name, &data);
+            assert!(
+                e.contains("the archive is empty: it holds no wheels and no upper-constraints.txt"),
+                "{name}: {e}"
+            );
+            assert!(e.contains("hint: WHEELS must hold"), "{name}: {e}");
+        }
+        let e = refused_file("no-uc.tgz", &gz(&tarball(&[("a.whl", F, b"x", None)])));
+        assert!(
+            e.contains("holds no upper-constraints.txt at its root"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn an_html_page_is_named_as_not_an_archive() {
+        let page = format!(
+            "<!DOCTYPE html>\n<html><head><title>404 Not Found</title></head><body>{}</body></html>\n",
+            "x".repeat(2000)
+        );
+        let e = refused_file("wheels.tar.gz", page.as_bytes());
+        assert!(e.contains("it is not a gzip, zstd or tar archive"), "{e}");
+        assert!(
+            e.contains(
+                "it starts with \"<!DOCTYPE html>\\n<html><head><title>404 Not Found</title></h…\""
+            ),
+            "{e}"
+        );
+        assert!(!e.contains("xxxxxxxxxx"), "{e}");
+        let e = refused_file("short.tar.gz", b"Forbidden\r\n");
+        assert!(e.contains("too short to be one (11 bytes)"), "{e}");
+        assert!(e.contains("\"Forbidden\\r\\n\""), "{e}");
+        // Binary junk is shown escaped, never raw.
+        let e = refused_file("junk.tgz", &[0x01u8; 600]);
+        assert!(e.contains("\\u{1}"), "{e}");
+    }
+
+    #[test]
+    fn compressed_data_that_is_no_tar_is_named() {
+        let page = b"<html><body>Access denied</body></html>\n".repeat(30);
+        for (name, data) in [
+            ("page.tar.gz", gz(&page)),
+            ("page.tar.zst", zstd::encode_all(&page[..], 3).unwrap()),
+        ] {
+            let e = refused_file(name, &data);
+            assert!(e.contains("not a wheels archive"), "{e}");
+            assert!(e.contains("-compressed data is not a tar archive: it starts with \"<html><body>Access denied"), "{e}");
+        }
+        let e = refused_file("short.tgz", &gz(b"oops"));
+        assert!(e.contains("too short to be one (4 bytes)"), "{e}");
+    }
+
+    #[test]
+    fn an_old_tar_without_magic_is_still_read() {
+        let mut b = tar::Builder::new(Vec::new());
+        for (name, data) in [(CONSTRAINTS, &b"pbr===6\n"[..]), ("a.whl", b"a")] {
+            let mut h = tar::Header::new_old();
+            h.set_path(name).unwrap();
+            h.set_size(data.len() as u64);
+            h.set_mode(0o644);
+            h.set_cksum();
+            b.append(&h, data).unwrap();
+        }
+        let t = b.into_inner().unwrap();
+        assert_ne!(&t[257..262], b"ustar");
+        assert_eq!(sniff(&t[..512]), Ok(Compression::None));
+        let root = tempfile::tempdir().unwrap();
+        let file = root.path().join("v7.tar");
+        std::fs::write(&file, &t).unwrap();
+        from_file(&file, &root.path().join("w")).unwrap();
+        assert!(root.path().join("w/a.whl").is_file());
+    }
+
+    /// Every path below `dir` with its content (directories as "/"), sorted.
+    fn snapshot(dir: &Path) -> Vec<(String, Vec<u8>)> {
+        let mut v: Vec<(String, Vec<u8>)> = walkdir::WalkDir::new(dir)
+            .into_iter()
+            .map(|e| e.unwrap())
+            .map(|e| {
+                let name = e.path().strip_prefix(dir).unwrap().display().to_string();
+                let data = if e.file_type().is_file() {
+                    std::fs::read(e.path()).unwrap()
+                } else {
+                    b"/".to_vec()
+                };
+                (name, data)
+            })
+            .collect();
+        v.sort();
+        v
+    }
+
+    #[test]
+    fn a_refused_merge_leaves_the_destination_exactly_as_it_was() {
+        let root = tempfile::tempdir().unwrap();
+        let dest = root.path().join("wheels");
+        std::fs::create_dir_all(dest.join("sub/x.whl")).unwrap();
+        std::fs::write(dest.join("sub/x.whl/inside"), "i").unwrap();
+        std::fs::write(dest.join("keep.whl"), "old").unwrap();
+        std::fs::write(dest.join("plain"), "p").unwrap();
+        let before = snapshot(&dest);
+        for (name, entries) in [
+            (
+                "file-on-dir.tar",
+                vec![
+                    ("a.whl", F, &b"a"[..], None),
+                    ("keep.whl", F, b"new", None),
+                    (CONSTRAINTS, F, b"", None),
+                    ("sub/x.whl", F, b"file", None),
+                    ("z.whl", F, b"z", None),
+                ],
+            ),
+            (
+                "dir-on-file.tar",
+                vec![
+                    ("a.whl", F, &b"a"[..], None),
+                    (CONSTRAINTS, F, b"", None),
+                    ("plain/y.whl", F, b"y", None),
+                ],
+            ),
+        ] {
+            let file = root.path().join(name);
+            std::fs::write(&file, tarball(&entries)).unwrap();
+            let e = from_file(&file, &dest).unwrap_err().to_string();
+            assert!(e.contains("cannot merge the extracted files into"), "{e}");
+            assert!(e.contains("nothing was changed"), "{e}");
+            assert_eq!(snapshot(&dest), before, "{name}");
+            std::fs::remove_file(&file).unwrap();
+        }
+        assert_eq!(std::fs::read_dir(root.path()).unwrap().count(), 1);
+    }
+
+    #[test]
+    fn a_failed_fetch_removes_the_parents_it_created() {
+        let root = tempfile::tempdir().unwrap();
+        let dest = root.path().join("a/b/wheels");
+        let file = root.path().join("bad.tar");
+        std::fs::write(&file, tarball(&[("x.whl", F, b"x", None)])).unwrap();
+        assert!(from_file(&file, &dest).is_err());
+        let names: Vec<_> = std::fs::read_dir(root.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(names, ["bad.tar"]);
+        // A good one keeps them.
+        std::fs::write(
+            &file,
+            tarball(&[("x.whl", F, b"x", None), (CONSTRAINTS, F, b"", None)]),
+        )
+        .unwrap();
+        from_file(&file, &dest).unwrap();
+        assert_eq!(std::fs::read(dest.join("x.whl")).unwrap(), b"x");
+        assert_eq!(
+            std::fs::read_dir(root.path().join("a/b")).unwrap().count(),
+            1
+        );
+    }
+
     #[test]
     fn merges_into_a_non_empty_destination_and_replaces_an_empty_one() {
         let root = tempfile::tempdir().unwrap();
@@ -582,6 +1021,7 @@ mod tests {
             tarball(&[
                 ("sub/new.whl", F, b"n", None),
                 ("keep.whl", F, b"new", None),
+                (CONSTRAINTS, F, b"", None),
             ]),
         )
         .unwrap();

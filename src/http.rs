@@ -4,9 +4,10 @@
 //!   proxy or a self-signed registry), or, for REGISTRY_INSECURE, no certificate check at all.
 //! * Proxies come from the environment as reqwest does by default (http_proxy, https_proxy,
 //!   no_proxy).
-//! * Timeouts: connecting, and every read (a stalled transfer fails instead of hanging a build).
+//! * Timeouts: connecting, and every read (a stalled transfer fails instead of hanging a build),
+//!   from [`TlsConfig`] (LOCI_HTTP_CONNECT_TIMEOUT, LOCI_HTTP_READ_TIMEOUT).
 //! * [`send`] retries connection errors, 5xx and 429 with exponential backoff, honouring
-//!   Retry-After.
+//!   Retry-After, at most [`ATTEMPTS`] times within [`RETRY_BUDGET`].
 //! * [`Download`] is a body reader that survives a broken connection: it re-opens the transfer
 //!   with `Range: bytes=N-` and carries on, so a caller's hasher and decompressor never notice.
 //!   It follows redirects by itself and sends the caller's Authorization only to the origin it
@@ -30,12 +31,10 @@ use rustls::{DigitallySignedStruct, SignatureScheme};
 use crate::config::TlsConfig;
 use crate::error::{Error, Result};
 
-/// How long establishing a connection may take.
-pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
-/// How long the response headers, and then every single read of the body, may take.
-pub const READ_TIMEOUT: Duration = Duration::from_secs(120);
 /// Attempts for one request (the first one included).
 pub const ATTEMPTS: u32 = 5;
+/// How long the attempts of one request may take together: no retry starts after that.
+pub const RETRY_BUDGET: Duration = Duration::from_secs(120);
 /// How many times a body transfer is re-opened in a row without receiving a byte in between.
 pub const RESUMES: u32 = 8;
 const FIRST_DELAY: Duration = Duration::from_millis(500);
@@ -56,8 +55,8 @@ pub fn client(tls: &TlsConfig, opts: Options) -> Result<Client> {
     let rustls_config = tls_config(tls, opts.insecure)?;
     let mut builder = Client::builder()
         .use_preconfigured_tls(rustls_config)
-        .connect_timeout(CONNECT_TIMEOUT)
-        .timeout(READ_TIMEOUT)
+        .connect_timeout(tls.connect_timeout)
+        .timeout(tls.read_timeout)
         .user_agent(concat!("loci/", env!("CARGO_PKG_VERSION")));
     if opts.manual_redirects {
         builder = builder.redirect(reqwest::redirect::Policy::none());
@@ -273,11 +272,28 @@ pub fn send_attempts(
     attempts: u32,
     make: impl Fn() -> RequestBuilder,
 ) -> Result<Response> {
+    send_within(what, attempts, RETRY_BUDGET, make)
+}
+
+/// [`send_attempts`] where no retry starts once `budget` would be exceeded by its wait.
+pub fn send_within(
+    what: &str,
+    attempts: u32,
+    budget: Duration,
+    make: impl Fn() -> RequestBuilder,
+) -> Result<Response> {
+    let started = std::time::Instant::now();
+    // Whether waiting `wait` and trying again stays within the budget.
+    let may_retry =
+        |attempt: u32, wait: Duration| attempt + 1 < attempts && started.elapsed() + wait < budget;
     let mut attempt = 0;
     loop {
         match make().send() {
-            Ok(resp) if retryable_status(resp.status()) && attempt + 1 < attempts => {
+            Ok(resp) if retryable_status(resp.status()) => {
                 let wait = delay(attempt, resp.headers().get(reqwest::header::RETRY_AFTER));
+                if !may_retry(attempt, wait) {
+                    return Ok(resp);
+                }
                 drop(resp);
                 std::thread::sleep(wait);
             }
@@ -288,11 +304,22 @@ pub fn send_attempts(
             }
             Err(e)
                 if (e.is_connect() || e.is_timeout() || e.is_request() || e.is_body())
-                    && attempt + 1 < attempts =>
+                    && may_retry(attempt, delay(attempt, None)) =>
             {
                 std::thread::sleep(delay(attempt, None));
             }
-            Err(e) => return Err(transport_error(what, &e)),
+            Err(e) => {
+                let mut err = transport_error(what, &e);
+                if attempt > 0 {
+                    err.what = format!(
+                        "{} (after {} attempts in {})",
+                        err.what,
+                        attempt + 1,
+                        crate::exec::human(started.elapsed())
+                    );
+                }
+                return Err(err);
+            }
         }
         attempt += 1;
     }
@@ -312,7 +339,7 @@ pub fn transport_error(what: &str, e: &reqwest::Error) -> Error {
             )
         }
     } else if e.is_timeout() {
-        err.hint("the server did not answer in time; check the network and proxy settings (https_proxy, no_proxy)")
+        err.hint("the server did not answer in time; check the network and proxy settings (https_proxy, no_proxy); LOCI_HTTP_CONNECT_TIMEOUT and LOCI_HTTP_READ_TIMEOUT (seconds) set how long loci waits")
     } else {
         err.hint("check that the host is reachable from the build (DNS, proxy variables http_proxy/https_proxy/no_proxy)")
     }
@@ -359,6 +386,9 @@ pub struct Download<'a> {
     resp: Option<Response>,
     offset: u64,
     resumes: u32,
+    /// When the last byte arrived (or the transfer started): a transfer that delivers nothing
+    /// for [`RETRY_BUDGET`] gives up, however many resumes are left.
+    progress_at: std::time::Instant,
     /// Total number of re-opened transfers (for tests and logs).
     pub resumed: u32,
     /// The full error behind a failed read.
@@ -387,6 +417,7 @@ impl<'a> Download<'a> {
             resp: None,
             offset: 0,
             resumes: 0,
+            progress_at: std::time::Instant::now(),
             resumed: 0,
             failure: None,
         };
@@ -421,7 +452,8 @@ impl<'a> Download<'a> {
         let mut hops = 0;
         loop {
             let send_auth = same_origin(&url, &self.url);
-            let resp = send(&self.what, || {
+            let budget = RETRY_BUDGET.saturating_sub(self.progress_at.elapsed());
+            let resp = send_within(&self.what, ATTEMPTS, budget, || {
                 let mut req = self.client.get(url.clone());
                 if send_auth {
                     if let Some(a) = &self.authorization {
@@ -553,7 +585,18 @@ impl Read for Download<'_> {
                         .hint("check the network between the build and the server; the download resumes by itself a few times before giving up");
                     return Err(self.fail(e));
                 }
-                std::thread::sleep(delay(self.resumes - 1, None));
+                let wait = delay(self.resumes - 1, None);
+                if self.progress_at.elapsed() + wait >= RETRY_BUDGET {
+                    let e = Error::new(format!(
+                        "{}: no data arrived for {} (at byte {})",
+                        self.what,
+                        crate::exec::human(self.progress_at.elapsed()),
+                        self.offset
+                    ))
+                    .hint("check the network between the build and the server; LOCI_HTTP_READ_TIMEOUT sets how long one read may take");
+                    return Err(self.fail(e));
+                }
+                std::thread::sleep(wait);
                 match self.request(Some(self.offset)) {
                     Ok(r) => self.resp = Some(r),
                     Err(e) => return Err(self.fail(e)),
@@ -578,6 +621,7 @@ impl Read for Download<'_> {
                 Ok(n) => {
                     self.offset += n as u64;
                     self.resumes = 0;
+                    self.progress_at = std::time::Instant::now();
                     return Ok(n);
                 }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
@@ -642,11 +686,55 @@ mod tests {
         ));
     }
 
+    /// A server on 127.0.0.1 that accepts connections and never answers; its URL.
+    fn silent_server() -> (std::net::TcpListener, String) {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}/wheels.tar.gz", listener.local_addr().unwrap());
+        let accepting = listener.try_clone().unwrap();
+        std::thread::spawn(move || {
+            // Keep every connection open, silent.
+            let mut open = Vec::new();
+            for conn in accepting.incoming() {
+                match conn {
+                    Ok(c) => open.push(c),
+                    Err(_) => break,
+                }
+            }
+        });
+        (listener, url)
+    }
+
+    #[test]
+    fn a_server_that_never_answers_times_out_within_the_budget() {
+        let (_server, url) = silent_server();
+        let tls = TlsConfig {
+            read_timeout: Duration::from_millis(300),
+            ..TlsConfig::default()
+        };
+        let client = client(&tls, Options::default()).unwrap();
+        let started = std::time::Instant::now();
+        let what = format!("WHEELS={url}");
+        let e = send_within(&what, 5, Duration::from_secs(2), || client.get(&url)).unwrap_err();
+        let took = started.elapsed();
+        // Attempts of 0.3 s with waits of 0.5, 1 s...: the 2 s budget stops them early.
+        assert!(took < Duration::from_secs(5), "{took:?}");
+        let s = e.to_string();
+        assert!(
+            s.contains(&format!("WHEELS={url}: no answer (after ")),
+            "{s}"
+        );
+        assert!(s.contains("LOCI_HTTP_READ_TIMEOUT"), "{s}");
+        // One attempt alone ends after the read timeout.
+        let started = std::time::Instant::now();
+        send_attempts(&what, 1, || client.get(&url)).unwrap_err();
+        assert!(started.elapsed() < Duration::from_secs(2));
+    }
+
     #[test]
     fn a_missing_cert_file_is_named() {
         let tls = TlsConfig {
             ssl_cert_file: Some("/nonexistent/ca.pem".into()),
-            ssl_cert_dir: None,
+            ..TlsConfig::default()
         };
         let e = tls_config(&tls, false).unwrap_err().to_string();
         assert!(e.contains("SSL_CERT_FILE=/nonexistent/ca.pem"), "{e}");
@@ -658,7 +746,7 @@ mod tests {
         std::fs::write(f.path(), "not a certificate\n").unwrap();
         let tls = TlsConfig {
             ssl_cert_file: Some(f.path().into()),
-            ssl_cert_dir: None,
+            ..TlsConfig::default()
         };
         let e = tls_config(&tls, false).unwrap_err().to_string();
         assert!(e.contains("holds no PEM certificate"), "{e}");

@@ -137,10 +137,7 @@ pub enum Action {
     RecordVenvLibraries { venv: PathBuf, out: PathBuf },
     /// Runtime stage: install the packages listed in `file` (written by
     /// [`Action::RecordVenvLibraries`] in the builder stage) that are missing.
-    InstallListedPackages {
-        file: PathBuf,
-        refresh: Option<Cmd>,
-    },
+    InstallListedPackages { file: PathBuf, refresh: Option<Cmd> },
     /// Write `dir/upper-constraints.txt` (the wheels' copy without the line pinning the project
     /// itself) and `dir/global-requirements.txt` (the wheels' copy, or empty when they have none).
     PrepareConstraints {

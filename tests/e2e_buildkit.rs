@@ -72,18 +72,30 @@ fn build_keystone(name: &str, target: &str, extra: &[(&str, &str)], ctx: &Contex
 fn assert_issues_tokens(image: &str) {
     let ks = Keystone::start(image);
     let (status, token) = ks.issue_token();
-    assert_eq!(status, 201, "{image}: POST /v3/auth/tokens answered {status}; logs:\n{}", ks.logs());
+    assert_eq!(
+        status,
+        201,
+        "{image}: POST /v3/auth/tokens answered {status}; logs:\n{}",
+        ks.logs()
+    );
     assert!(token.is_some_and(|t| t.len() > 20), "{image}: no token");
 }
 
 fn assert_clean(image: &str) {
     let left = leftovers(image);
-    assert!(left.is_empty(), "{image} is not clean:\n{}", left.join("\n"));
+    assert!(
+        left.is_empty(),
+        "{image} is not clean:\n{}",
+        left.join("\n")
+    );
 }
 
 fn report_size(image: &str) {
     let bytes = image_bytes(image);
-    record(&format!("E2E-IMAGE-SIZE {image} {bytes} bytes ({:.1} MB)", bytes as f64 / 1e6));
+    record(&format!(
+        "E2E-IMAGE-SIZE {image} {bytes} bytes ({:.1} MB)",
+        bytes as f64 / 1e6
+    ));
 }
 
 #[test]
@@ -106,7 +118,10 @@ fn keystone_two_stage_with_wheels_pulled_by_buildkit_from_a_registry() {
         &ctx,
     );
     let info = sh_in(&image, "cat /etc/image_info/image_info.json");
-    assert!(info.contains("\"mounted\""), "the wheels were not mounted:\n{info}");
+    assert!(
+        info.contains("\"mounted\""),
+        "the wheels were not mounted:\n{info}"
+    );
     assert_issues_tokens(&image);
     assert_clean(&image);
     // The runtime stage ran as one stage over the builder's venv: the layer list shows the
@@ -123,19 +138,27 @@ fn keystone_two_stage_from_pypi_without_a_requirements_image() {
     let _guard = lock();
     let ctx = Context::new();
     fs::copy(
-        root().join(REQUIREMENTS_FIXTURES).join("upper-constraints.txt"),
+        root()
+            .join(REQUIREMENTS_FIXTURES)
+            .join("upper-constraints.txt"),
         ctx.data().join("upper-constraints.txt"),
     )
     .unwrap();
     let image = build_keystone(
         "keystone-runtime-pypi",
         "runtime",
-        &[("WHEELS", ""), ("UPPER_CONSTRAINTS", "/tmp/upper-constraints.txt")],
+        &[
+            ("WHEELS", ""),
+            ("UPPER_CONSTRAINTS", "/tmp/upper-constraints.txt"),
+        ],
         &ctx,
     );
     // uwsgi has no wheel on PyPI: the builder compiled it, the runtime got only its libraries.
     let libs = sh_in(&image, "cat /etc/image_info/venv-libraries.txt");
-    record(&format!("keystone from PyPI: venv libraries from packages: {}", libs.split_whitespace().collect::<Vec<_>>().join(" ")));
+    record(&format!(
+        "keystone from PyPI: venv libraries from packages: {}",
+        libs.split_whitespace().collect::<Vec<_>>().join(" ")
+    ));
     assert_issues_tokens(&image);
     assert_clean(&image);
     report_size(&image);
@@ -172,14 +195,32 @@ fn the_wheels_image_can_be_a_named_build_context() {
         image.into(),
     ]);
     let mut cmd = docker();
-    cmd.args(["buildx", "build", "--load", "--network", "host", "--progress", "plain"])
-        .args(&args)
-        .arg(ctx.path());
+    cmd.args([
+        "buildx",
+        "build",
+        "--load",
+        "--network",
+        "host",
+        "--progress",
+        "plain",
+    ])
+    .args(&args)
+    .arg(ctx.path());
     let out = cmd.output().unwrap();
-    let log = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    let log = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
     fs::write(work_dir().join("logs/keystone-named-context.log"), &log).unwrap();
-    assert!(out.status.success(), "docker buildx build with a named context failed:\n{log}");
-    let version = sh_in(image, "keystone-manage --version 2>&1; python3 -c 'import keystone; print(\"import ok\")'");
+    assert!(
+        out.status.success(),
+        "docker buildx build with a named context failed:\n{log}"
+    );
+    let version = sh_in(
+        image,
+        "keystone-manage --version 2>&1; python3 -c 'import keystone; print(\"import ok\")'",
+    );
     assert!(version.contains("import ok"), "{version}");
 }
 
@@ -207,15 +248,31 @@ fn bad_wheels_and_targets_stop_the_build_before_any_package() {
     let log = fail(
         "bad-wheels-missing",
         "project",
-        &[("PROJECT", "keystone"), ("WHEELS", "loci-test/no-such-requirements:never")],
+        &[
+            ("PROJECT", "keystone"),
+            ("WHEELS", "loci-test/no-such-requirements:never"),
+        ],
     );
-    assert!(log.contains("loci-test/no-such-requirements:never"), "{log}");
-    assert!(log.contains("WHEELS names an image the engine cannot find"), "{log}");
+    assert!(
+        log.contains("loci-test/no-such-requirements:never"),
+        "{log}"
+    );
+    assert!(
+        log.contains("WHEELS names an image the engine cannot find"),
+        "{log}"
+    );
     untouched(&log);
 
     // An image that is not a requirements image (the base: no upper-constraints.txt).
-    let log = fail("bad-wheels-not-requirements", "runtime", &[("PROJECT", "keystone"), ("WHEELS", &base)]);
-    assert!(log.contains(&format!("WHEELS={base} is not a requirements image")), "{log}");
+    let log = fail(
+        "bad-wheels-not-requirements",
+        "runtime",
+        &[("PROJECT", "keystone"), ("WHEELS", &base)],
+    );
+    assert!(
+        log.contains(&format!("WHEELS={base} is not a requirements image")),
+        "{log}"
+    );
     assert!(log.contains("--target requirements"), "{log}");
     untouched(&log);
 
@@ -223,7 +280,11 @@ fn bad_wheels_and_targets_stop_the_build_before_any_package() {
     let log = fail("bad-target-no-project", "runtime", &[("WHEELS", "")]);
     assert!(log.contains("PROJECT is not set"), "{log}");
     untouched(&log);
-    let log = fail("bad-target-requirements", "requirements", &[("PROJECT", "keystone")]);
+    let log = fail(
+        "bad-target-requirements",
+        "requirements",
+        &[("PROJECT", "keystone")],
+    );
     assert!(
         log.contains("the requirements target builds PROJECT=requirements, not PROJECT=keystone"),
         "{log}"
@@ -239,15 +300,29 @@ fn bad_wheels_and_targets_stop_the_build_before_any_package() {
 fn compose_and_bake_give_every_service_the_wheels_context() {
     require_docker();
     let services = [
-        "cinder", "designate", "glance", "heat", "horizon", "ironic", "keystone", "manila",
-        "neutron", "nova", "octavia", "placement",
+        "cinder",
+        "designate",
+        "glance",
+        "heat",
+        "horizon",
+        "ironic",
+        "keystone",
+        "manila",
+        "neutron",
+        "nova",
+        "octavia",
+        "placement",
     ];
-    let compose: serde_json::Value = serde_json::from_str(&stdout(
-        docker()
-            .current_dir(root())
-            .args(["compose", "-f", "compose.yaml", "config", "--format", "json"]),
-    ))
-    .unwrap();
+    let compose: serde_json::Value =
+        serde_json::from_str(&stdout(docker().current_dir(root()).args([
+            "compose",
+            "-f",
+            "compose.yaml",
+            "config",
+            "--format",
+            "json",
+        ])))
+        .unwrap();
     for s in services {
         let build = &compose["services"][s]["build"];
         assert_eq!(
@@ -257,19 +332,43 @@ fn compose_and_bake_give_every_service_the_wheels_context() {
         assert_eq!(build["target"], "project", "compose service {s}: {build}");
         assert_eq!(build["network"], "host", "compose service {s}: {build}");
     }
-    assert_eq!(compose["services"]["requirements"]["build"]["target"], "requirements");
-    assert_eq!(compose["services"]["base"]["build"]["dockerfile"], "Dockerfile.base");
+    assert_eq!(
+        compose["services"]["requirements"]["build"]["target"],
+        "requirements"
+    );
+    assert_eq!(
+        compose["services"]["base"]["build"]["dockerfile"],
+        "Dockerfile.base"
+    );
     let bake: serde_json::Value = serde_json::from_str(&stdout(
         docker()
             .current_dir(root())
             .env("LOCI_REGISTRY", "registry.example/")
-            .args(["buildx", "bake", "-f", "compose.yaml", "-f", "docker-bake.hcl", "--print"]),
+            .args([
+                "buildx",
+                "bake",
+                "-f",
+                "compose.yaml",
+                "-f",
+                "docker-bake.hcl",
+                "--print",
+            ]),
     ))
     .unwrap();
     for s in services {
         let t = &bake["target"][s];
-        assert_eq!(t["contexts"]["wheels"], "target:requirements", "bake target {s}: {t}");
-        assert_eq!(t["contexts"]["loci-gate/base:debian"], "target:base", "bake target {s}: {t}");
-        assert_eq!(t["tags"][0], format!("registry.example/loci-gate/{s}:2026.1"), "bake target {s}: {t}");
+        assert_eq!(
+            t["contexts"]["wheels"], "target:requirements",
+            "bake target {s}: {t}"
+        );
+        assert_eq!(
+            t["contexts"]["loci-gate/base:debian"], "target:base",
+            "bake target {s}: {t}"
+        );
+        assert_eq!(
+            t["tags"][0],
+            format!("registry.example/loci-gate/{s}:2026.1"),
+            "bake target {s}: {t}"
+        );
     }
 }

@@ -49,7 +49,12 @@ fn keystone_from_a_git_tag_with_a_local_wheels_image_issues_tokens() {
             ("WHEELS", &wheels_ref),
         ],
     );
-    args.extend(["--target".into(), "project".into(), "-t".into(), image.to_string()]);
+    args.extend([
+        "--target".into(),
+        "project".into(),
+        "-t".into(),
+        image.to_string(),
+    ]);
     docker_build("keystone", &args, ctx.path());
     drop(daemon);
 

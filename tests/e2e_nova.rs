@@ -161,7 +161,12 @@ fn nova_with_consoles_from_local_git_repositories() {
             ("SPICE_REF", SPICE_TAG),
         ],
     );
-    args.extend(["--target".into(), "project".into(), "-t".into(), image.to_string()]);
+    args.extend([
+        "--target".into(),
+        "project".into(),
+        "-t".into(),
+        image.to_string(),
+    ]);
     docker_build("nova", &args, ctx.path());
     check_nova(image, &version);
 
@@ -183,12 +188,21 @@ fn nova_with_consoles_from_local_git_repositories() {
             ("SPICE_REF", SPICE_TAG),
         ],
     );
-    args.extend(["--target".into(), "runtime".into(), "-t".into(), runtime.to_string()]);
+    args.extend([
+        "--target".into(),
+        "runtime".into(),
+        "-t".into(),
+        runtime.to_string(),
+    ]);
     docker_build("nova-runtime", &args, ctx.path());
     drop(daemon);
     check_nova(runtime, &version);
     let left = leftovers(runtime);
-    assert!(left.is_empty(), "{runtime} is not clean:\n{}", left.join("\n"));
+    assert!(
+        left.is_empty(),
+        "{runtime} is not clean:\n{}",
+        left.join("\n")
+    );
 }
 
 /// What a nova image must hold and do (both targets).

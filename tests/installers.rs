@@ -41,8 +41,12 @@ fn make_project(dir: &Path) {
 fn install_with(installer: Installer) {
     let tmp = tempfile::tempdir().unwrap();
     let root = tmp.path();
+    std::fs::create_dir_all(root.join("wheels")).unwrap();
+    let wheels = root.join("wheels").display().to_string();
     let env: Env = [
         ("PROJECT", "loci-demo"),
+        // The wheels as a directory used in place (without WHEELS: the index).
+        ("WHEELS", wheels.as_str()),
         (
             "INSTALLER",
             if installer == Installer::Uv {

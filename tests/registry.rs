@@ -485,7 +485,7 @@ fn tls_trusted_through_ssl_cert_file_untrusted_and_insecure() {
     let reference = format!("{}/loci/wheels:tls", reg.host());
     let trusted = TlsConfig {
         ssl_cert_file: Some(reg.certs.as_ref().unwrap().ca.clone()),
-        ssl_cert_dir: None,
+        ..Default::default()
     };
     // Trusted via SSL_CERT_FILE; detect falls through to https.
     for protocol in [RegistryProtocol::Https, RegistryProtocol::Detect] {
@@ -506,8 +506,8 @@ fn tls_trusted_through_ssl_cert_file_untrusted_and_insecure() {
         &dest,
         &config(RegistryProtocol::Https),
         &TlsConfig {
-            ssl_cert_file: None,
             ssl_cert_dir: Some(dir.path().into()),
+            ..Default::default()
         },
     )
     .unwrap();
@@ -941,7 +941,7 @@ fn wheels_url_is_streamed_resumed_and_trusted_through_ssl_cert_file() {
     assert_nothing_left(root.path());
     let trusted = TlsConfig {
         ssl_cert_file: Some(reg.certs.as_ref().unwrap().ca.clone()),
-        ssl_cert_dir: None,
+        ..Default::default()
     };
     loci::extract::from_url(&url, &dest, &trusted).unwrap();
     assert_wheels(root.path(), &dest, "v");

@@ -11,7 +11,7 @@
 //! Like bindep's `--file` (argparse `store`), only the last `-f` counts.
 
 use std::collections::BTreeSet;
-use std::io::{Read, Write};
+use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -44,7 +44,7 @@ pub struct BindepArgs {
 /// The platform of this host, or of `--os-release FILE`.
 fn platform(args: &BindepArgs) -> Result<Platform> {
     if let Some(path) = &args.os_release {
-        return Ok(Platform::from_os_release(&OsRelease::from_file(path)?));
+        return Ok(Platform::from_os_release(&OsRelease::from_file_any(path)?));
     }
     // distro reads /etc/os-release, else /usr/lib/os-release
     let os = ["/etc/os-release", "/usr/lib/os-release"]
@@ -228,11 +228,7 @@ pub fn run(args: &BindepArgs) -> Result<i32> {
 }
 
 fn emit(text: &str) -> Result<()> {
-    let mut stdout = std::io::stdout().lock();
-    stdout
-        .write_all(text.as_bytes())
-        .and_then(|_| stdout.flush())
-        .map_err(|e| Error::new("cannot write to stdout").cause(e))
+    crate::cli::write_stdout(text)
 }
 
 /// Output of a query command: exit code and stdout followed by stderr (bindep merges them).

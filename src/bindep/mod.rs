@@ -366,6 +366,26 @@ fn platform_atoms(d: &DistroInfo) -> (HashSet<String>, PackageManager, Option<St
     (atoms, pm, error)
 }
 
+/// `line` with a caret under its character `column`; a long line (a 10 MB line of junk) is cut
+/// to a window of about [`crate::error::QUOTE_MAX`] characters around the column, "…" marking
+/// the cuts.
+fn pointed(line: &str, column: usize) -> String {
+    let half = crate::error::QUOTE_MAX / 2;
+    let start = column.saturating_sub(half);
+    let mut shown = String::new();
+    let mut caret = column - start;
+    if start > 0 {
+        shown.push('…');
+        caret += 1;
+    }
+    let mut chars = line.chars().skip(start);
+    shown.extend(chars.by_ref().take(2 * half));
+    if chars.next().is_some() {
+        shown.push('…');
+    }
+    format!("{shown}\n{}^", " ".repeat(caret))
+}
+
 /// A parsed bindep file.
 #[derive(Debug, Clone)]
 pub struct BindepFile {
@@ -391,7 +411,7 @@ impl BindepFile {
                         i + 1,
                         e.expected
                     ))
-                    .cause(format!("{line}\n{}^", " ".repeat(line.chars().take(e.column).count())))
+                    .cause(pointed(line, e.column))
                     .hint(
                         "a line is `name [selector ...] [op version,...] [# comment]`: a package name of \
                          two or more characters at the start of the line, selectors such as \

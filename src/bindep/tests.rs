@@ -142,6 +142,35 @@ fn parse_errors_name_file_line_and_expectation() {
 }
 
 #[test]
+fn a_huge_bad_line_is_cut_in_the_message() {
+    // 10 MB of a name, then a tab where a space or the end of line belongs.
+    let line = format!("{}\tjunk", "a".repeat(10 << 20));
+    let started = std::time::Instant::now();
+    let e = parse_err(&format!("ok\n{line}\n"));
+    assert!(started.elapsed() < std::time::Duration::from_secs(20));
+    assert!(
+        e.starts_with(&format!("t.txt:2:{}:", (10 << 20) + 1)),
+        "{}",
+        &e[..100]
+    );
+    assert!(e.len() < 2000, "{} bytes", e.len());
+    // A window around the error, the caret under the tab.
+    let caused = e.lines().find(|l| l.contains('\t')).unwrap();
+    let caret = e.lines().find(|l| l.trim() == "^").unwrap();
+    assert!(caused.trim_start().starts_with('…'), "{caused}");
+    let tab = caused.chars().position(|c| c == '\t').unwrap();
+    assert_eq!(
+        caret.chars().position(|c| c == '^'),
+        Some(tab),
+        "{caused}\n{caret}"
+    );
+    // A long line failing early is cut at its end.
+    let e = parse_err(&format!("x{}\n", " y".repeat(1 << 20)));
+    assert!(e.len() < 2000, "{} bytes", e.len());
+    assert!(e.contains('…'), "{e}");
+}
+
+#[test]
 fn profiles_lists_user_profiles_sorted_including_grouped_platforms() {
     let f = parse("a1 [platform:dpkg zed (nova platform:rpm) !ceph]\nb1 [alpha]\n");
     assert_eq!(

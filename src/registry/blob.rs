@@ -123,5 +123,6 @@ pub fn fetch(session: &mut Session, layer: &Descriptor, dest: &Path) -> Result<(
         }
     }
     extracted?;
+    staging.check_wheels(&what)?;
     staging.commit()
 }

@@ -30,7 +30,11 @@ impl Reference {
     /// Parses `s`; `localhost` and anything with `.` or `:` in the first component is a registry.
     pub fn parse(s: &str) -> Result<Reference> {
         let bad = |why: &str| {
-            Error::new(format!("WHEELS={s} is not a valid image reference: {why}")).hint(FORMS)
+            Error::new(format!(
+                "WHEELS={} is not a valid image reference: {why}",
+                crate::error::cut(s, crate::error::QUOTE_MAX)
+            ))
+            .hint(FORMS)
         };
         let s_trim = s.trim();
         if s_trim.is_empty() {

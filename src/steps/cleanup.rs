@@ -111,7 +111,7 @@ pub fn remove(paths: &[PathBuf], contents_only: bool) -> Result<()> {
             let cmeta = std::fs::symlink_metadata(&child)
                 .map_err(|e| Error::new(format!("cannot inspect {}", child.display())).cause(e))?;
             if cmeta.is_dir() && cmeta.dev() != meta.dev() {
-                println!("leaving mount point {} alone", child.display());
+                crate::say!("leaving mount point {} alone", child.display());
                 continue;
             }
             remove_one(&child, &cmeta)?;
@@ -163,7 +163,7 @@ pub fn delete_bytecode(roots: &[PathBuf]) -> Result<()> {
             }
         }
     }
-    println!("removed {removed} bytecode files and __pycache__ directories");
+    crate::say!("removed {removed} bytecode files and __pycache__ directories");
     Ok(())
 }
 

@@ -27,7 +27,7 @@ pub fn plan(input: &PlanInput) -> Option<Step> {
 /// ship no default config files, and LOCI ignores it too).
 pub fn copy(from: &Path, to: &Path) -> Result<()> {
     if !from.is_dir() {
-        println!(
+        crate::say!(
             "{} does not exist: no default config files to copy",
             from.display()
         );

@@ -116,10 +116,7 @@ pub fn collect(
 /// The source lines of an earlier project.txt in `dir` (those after the PROJECT_* lines).
 fn previous_head(dir: &Path) -> Option<String> {
     let text = std::fs::read_to_string(dir.join("project.txt")).ok()?;
-    let head: Vec<&str> = text
-        .lines()
-        .filter(|l| !l.starts_with("PROJECT"))
-        .collect();
+    let head: Vec<&str> = text.lines().filter(|l| !l.starts_with("PROJECT")).collect();
     (!head.is_empty()).then(|| head.join("\n"))
 }
 

@@ -35,16 +35,17 @@ pub fn pip_install(input: &PlanInput, no_index: bool) -> Cmd {
             cdir.join("build-constraints.txt").display().to_string(),
         ]);
     }
-    let binary: &[&str] = if from_index { &[] } else { &["--only-binary", ":all:"] };
+    let binary: &[&str] = if from_index {
+        &[]
+    } else {
+        &["--only-binary", ":all:"]
+    };
     let mut cmd = match c.installer {
-        Installer::Pip => Cmd::new(
-            super::venv_bin(input, "pip"),
-            ["install", "--no-cache-dir"],
-        )
-        .args(binary.iter().copied())
-        .arg("--no-compile")
-        .args(constraints)
-        .arg("--ignore-installed"),
+        Installer::Pip => Cmd::new(super::venv_bin(input, "pip"), ["install", "--no-cache-dir"])
+            .args(binary.iter().copied())
+            .arg("--no-compile")
+            .args(constraints)
+            .arg("--ignore-installed"),
         Installer::Uv => {
             let mut cmd = Cmd::new(
                 super::venv_bin(input, "uv"),

@@ -149,7 +149,7 @@ pub fn record(venv: &Path, out: &Path, distro: &Distro, runner: &mut dyn Runner)
                 queried.extend(aliases(path));
                 found.push((lib, path));
             }
-            None => println!(
+            None => crate::say!(
                 "warning: {lib} (needed by {}) is not in the linker cache",
                 user.display()
             ),
@@ -168,10 +168,10 @@ pub fn record(venv: &Path, out: &Path, distro: &Distro, runner: &mut dyn Runner)
     for (lib, path) in found {
         match aliases(path).iter().find_map(|p| owners.get(p)) {
             Some(pkg) => {
-                println!("{lib} -> {pkg}");
+                crate::say!("{lib} -> {pkg}");
                 packages.insert(pkg.clone());
             }
-            None => println!("warning: no package owns {path} ({lib})"),
+            None => crate::say!("warning: no package owns {path} ({lib})"),
         }
     }
     if let Some(dir) = out.parent() {
@@ -179,7 +179,7 @@ pub fn record(venv: &Path, out: &Path, distro: &Distro, runner: &mut dyn Runner)
     }
     let text: String = packages.iter().map(|p| format!("{p}\n")).collect();
     std::fs::write(out, text).context(|| format!("cannot write {}", out.display()))?;
-    println!(
+    crate::say!(
         "{} shared libraries outside the venv, from {} packages",
         needed.len(),
         packages.len()
@@ -230,7 +230,10 @@ mod tests {
         assert_eq!(d["/usr/lib/x86_64-linux-gnu/libpq.so.5"], "libpq5");
         assert_eq!(d["/lib/x86_64-linux-gnu/libz.so.1"], "zlib1g");
         assert_eq!(d.len(), 2);
-        let queried = ["/usr/lib64/libpq.so.5".to_string(), "/lib64/libpq.so.5".to_string()];
+        let queried = [
+            "/usr/lib64/libpq.so.5".to_string(),
+            "/lib64/libpq.so.5".to_string(),
+        ];
         let r = parse_owners(
             Family::RedHat,
             &queried,
@@ -244,9 +247,15 @@ mod tests {
     fn merged_usr_aliases() {
         assert_eq!(
             aliases("/lib/x86_64-linux-gnu/libz.so.1"),
-            ["/lib/x86_64-linux-gnu/libz.so.1", "/usr/lib/x86_64-linux-gnu/libz.so.1"]
+            [
+                "/lib/x86_64-linux-gnu/libz.so.1",
+                "/usr/lib/x86_64-linux-gnu/libz.so.1"
+            ]
         );
-        assert_eq!(aliases("/usr/lib64/libpq.so.5"), ["/usr/lib64/libpq.so.5", "/lib64/libpq.so.5"]);
+        assert_eq!(
+            aliases("/usr/lib64/libpq.so.5"),
+            ["/usr/lib64/libpq.so.5", "/lib64/libpq.so.5"]
+        );
     }
 
     /// This test binary itself is an ELF file: copied into a fake venv as a module, its needed

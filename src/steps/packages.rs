@@ -67,7 +67,8 @@ pub fn plan(input: &PlanInput) -> Result<Option<Step>> {
         step = step.action(input.distro.install_action(&packages));
     }
     if let Some(listed) = listed {
-        step.summary.push_str(", and those providing the venv's shared libraries");
+        step.summary
+            .push_str(", and those providing the venv's shared libraries");
         step = step.action(listed);
     }
     step.packages = packages;
@@ -87,11 +88,11 @@ pub fn install(
     let answer = runner.probe(&distro.query_installed_cmd(packages))?;
     let missing = missing_packages(packages, &answer);
     if missing.is_empty() {
-        println!("all {} packages are installed already", packages.len());
+        crate::say!("all {} packages are installed already", packages.len());
         return Ok(());
     }
     if missing.len() < packages.len() {
-        println!(
+        crate::say!(
             "{} of {} packages are installed already",
             packages.len() - missing.len(),
             packages.len()

@@ -808,7 +808,7 @@ pub fn local_trees(spec: &ConstraintsSpec, text: &str) -> Vec<(PathBuf, String)>
     let mut out = Vec::new();
     for d in dirs {
         let Some(pkg) = tree_name(&d) else {
-            println!("{}: no package name in setup.cfg, not used", d.display());
+            crate::say!("{}: no package name in setup.cfg, not used", d.display());
             continue;
         };
         let pypi = pypi_name(&spec.name_mapping, &pkg).to_string();
@@ -836,7 +836,7 @@ pub fn prepare(spec: &ConstraintsSpec, config: &Config) -> Result<()> {
     let global = read("global-requirements.txt")?;
     let (mut upper, removed) = apply_drops(&upper, &spec.drops);
     for l in &removed {
-        println!("dropped constraint {l}");
+        crate::say!("dropped constraint {l}");
     }
     let gits = git_entries(&upper);
     let trees = local_trees(spec, &upper);
@@ -848,7 +848,7 @@ pub fn prepare(spec: &ConstraintsSpec, config: &Config) -> Result<()> {
         })
         .collect();
     for (dir, name) in &trees {
-        println!(
+        crate::say!(
             "source tree {} replaces the constraint on {name}",
             dir.display()
         );
@@ -904,7 +904,7 @@ pub fn prepare(spec: &ConstraintsSpec, config: &Config) -> Result<()> {
         upper = pin_version(&upper, name, version).0;
     }
     for (name, version) in git_pins.iter().chain(from_source.iter()) {
-        println!("pinned {name}==={version} (built from source)");
+        crate::say!("pinned {name}==={version} (built from source)");
     }
     let write = |f: &str, text: &str| {
         let p = spec.root.join(f);
@@ -986,13 +986,13 @@ pub fn build(spec: &WheelsSpec, config: &Config) -> Result<()> {
             .filter(|n| !known.contains(n) && !skip.contains(*n))
             .collect();
         if !unknown.is_empty() {
-            println!(
+            crate::say!(
                 "REQUIREMENTS_ONLY names that are not constraints (ignored): {}",
                 unknown.join(" ")
             );
         }
     }
-    println!(
+    crate::say!(
         "building {} wheels, {} at once{}",
         items.len(),
         spec.jobs,
@@ -1040,7 +1040,7 @@ pub fn build(spec: &WheelsSpec, config: &Config) -> Result<()> {
                 .count()
         })
         .unwrap_or(0);
-    println!("{kept} wheels in {}", root.display());
+    crate::say!("{kept} wheels in {}", root.display());
     Ok(())
 }
 
@@ -1130,7 +1130,7 @@ pub fn purge(root: &Path) -> Result<PurgeReport> {
         .context(|| format!("cannot inspect {}", root.display()))?
         .dev();
     let r = purge_with(root, &|_, m| m.dev() != dev)?;
-    println!(
+    crate::say!(
         "kept {} files at {}, removed {} entries, left {} mount points alone{}",
         r.kept.len(),
         root.display(),
@@ -1143,7 +1143,7 @@ pub fn purge(root: &Path) -> Result<PurgeReport> {
         }
     );
     for e in &r.errors {
-        println!("warning: {e}");
+        crate::say!("warning: {e}");
     }
     Ok(r)
 }

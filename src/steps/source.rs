@@ -78,7 +78,7 @@ pub fn clone(
     tls: &TlsConfig,
 ) -> Result<()> {
     if dest.exists() {
-        println!("{} exists: using the sources found there", dest.display());
+        crate::say!("{} exists: using the sources found there", dest.display());
         return Ok(());
     }
     configure_tls(tls);
@@ -263,7 +263,7 @@ fn clone_into(origin: &Origin, dest: &Path, shallow: bool) -> Result<()> {
     }
     repo.set_head_detached(oid)
         .map_err(|e| Error::new(format!("cannot set HEAD to {oid}")).cause(e))?;
-    println!("checked out {reference} ({oid}) into {}", dest.display());
+    crate::say!("checked out {reference} ({oid}) into {}", dest.display());
     drop(remote);
     drop(repo);
     if shallow {

@@ -52,7 +52,10 @@ pub fn plan(input: &PlanInput) -> Option<Step> {
         WheelsSource::Url(u) => format!("wheels from {u}"),
         WheelsSource::Image(i) => format!("wheels from image {i}"),
         WheelsSource::Mounted { image, path } => {
-            format!("wheels of image {image}, mounted by BuildKit at {}", path.display())
+            format!(
+                "wheels of image {image}, mounted by BuildKit at {}",
+                path.display()
+            )
         }
         WheelsSource::Index { constraints } => {
             format!("no wheels: packages from the index, constrained by {constraints}")
@@ -86,7 +89,9 @@ pub fn build_constraints(upper: &str, setuptools: &str) -> String {
     let mut out = String::new();
     for line in upper.lines() {
         let name = crate::constraints::normalize(
-            line.split(['=', '<', '>', '!', '~', ';', ' ']).next().unwrap_or(""),
+            line.split(['=', '<', '>', '!', '~', ';', ' '])
+                .next()
+                .unwrap_or(""),
         );
         if !setuptools.is_empty() && name == "setuptools" {
             continue;
@@ -134,16 +139,21 @@ pub fn fetch_constraints(
     };
     if !text.lines().any(|l| l.contains("===") || l.contains("==")) {
         let start: String = text.chars().take(80).collect();
-        return Err(Error::new(format!("{what}: this is not an upper-constraints file"))
-            .cause(format!("it starts with {start:?}"))
-            .hint("upper-constraints.txt lists one `name===version` a line"));
+        return Err(
+            Error::new(format!("{what}: this is not an upper-constraints file"))
+                .cause(format!("it starts with {start:?}"))
+                .hint("upper-constraints.txt lists one `name===version` a line"),
+        );
     }
     std::fs::create_dir_all(dir).context(|| format!("cannot create {}", dir.display()))?;
     let upper = constraints::drop_project(&text, project);
     for (name, body) in [
         ("upper-constraints.txt", upper.clone()),
         ("global-requirements.txt", String::new()),
-        ("build-constraints.txt", build_constraints(&upper, setuptools)),
+        (
+            "build-constraints.txt",
+            build_constraints(&upper, setuptools),
+        ),
     ] {
         let out = dir.join(name);
         std::fs::write(&out, body).context(|| format!("cannot write {}", out.display()))?;
@@ -164,6 +174,14 @@ pub fn fetch(
             if !d.is_dir() {
                 return Err(Error::new(format!("WHEELS={} is not a directory", d.display()))
                     .hint("set WHEELS to a requirements image, a tarball path or URL, or bind-mount the wheels there"));
+            }
+            if !d.join(crate::extract::CONSTRAINTS).is_file() {
+                return Err(Error::new(format!(
+                    "WHEELS={}: the directory holds no {}",
+                    d.display(),
+                    crate::extract::CONSTRAINTS
+                ))
+                .hint("WHEELS must hold the wheels and upper-constraints.txt built by loci with PROJECT=requirements (or LOCI's requirements image)"));
             }
             Ok(())
         }
@@ -249,12 +267,18 @@ mod tests {
         let read = |n: &str| std::fs::read_to_string(out.join(n)).unwrap();
         assert_eq!(read("upper-constraints.txt"), "pbr===7.0.3\n");
         assert_eq!(read("global-requirements.txt"), "");
-        assert_eq!(read("build-constraints.txt"), "pbr===7.0.3\nsetuptools<81\n");
+        assert_eq!(
+            read("build-constraints.txt"),
+            "pbr===7.0.3\nsetuptools<81\n"
+        );
         std::fs::write(&upper, "<html>not found</html>").unwrap();
         let e = fetch_constraints(upper.to_str().unwrap(), &out, "keystone", "", &tls)
             .unwrap_err()
             .to_string();
-        assert!(e.contains("UPPER_CONSTRAINTS=") && e.contains("not an upper-constraints file"), "{e}");
+        assert!(
+            e.contains("UPPER_CONSTRAINTS=") && e.contains("not an upper-constraints file"),
+            "{e}"
+        );
     }
 
     #[test]
@@ -275,7 +299,10 @@ mod tests {
         )
         .unwrap_err()
         .to_string();
-        assert!(e.contains("WHEELS=loci/base:debian is not a requirements image"), "{e}");
+        assert!(
+            e.contains("WHEELS=loci/base:debian is not a requirements image"),
+            "{e}"
+        );
     }
 
     #[test]

@@ -197,7 +197,10 @@ pub fn docker_build_fails(name: &str, args: &[String], context: &Path) -> String
     let logs = work_dir().join("logs");
     fs::create_dir_all(&logs).unwrap();
     fs::write(logs.join(format!("{name}.log")), &text).unwrap();
-    assert!(!out.status.success(), "docker build {name} should have failed:\n{text}");
+    assert!(
+        !out.status.success(),
+        "docker build {name} should have failed:\n{text}"
+    );
     text
 }
 
@@ -480,8 +483,17 @@ pub fn base_image() -> String {
     static IMAGE: OnceLock<String> = OnceLock::new();
     IMAGE
         .get_or_init(|| {
-            let files = ["Dockerfile.base", "dockerfiles/base.sh", "dockerfiles/debian/base.sh"];
-            build_base("base-debian", "loci-test/base:debian", "Dockerfile.base", &files)
+            let files = [
+                "Dockerfile.base",
+                "dockerfiles/base.sh",
+                "dockerfiles/debian/base.sh",
+            ];
+            build_base(
+                "base-debian",
+                "loci-test/base:debian",
+                "Dockerfile.base",
+                &files,
+            )
         })
         .clone()
 }
@@ -492,7 +504,10 @@ pub fn base_image_from_distro_dir() -> String {
         "base-debian-dir",
         "loci-test/base-dir:debian",
         "dockerfiles/debian/Dockerfile",
-        &["dockerfiles/debian/Dockerfile", "dockerfiles/debian/base.sh"],
+        &[
+            "dockerfiles/debian/Dockerfile",
+            "dockerfiles/debian/base.sh",
+        ],
     )
 }
 
@@ -524,13 +539,19 @@ fn build_base(name: &str, alias: &str, dockerfile: &str, files: &[&str]) -> Stri
     }
     let mut args = vec![
         "-f".to_string(),
-        ctx.path().join(dockerfile.strip_prefix(strip).unwrap_or(dockerfile)).display().to_string(),
+        ctx.path()
+            .join(dockerfile.strip_prefix(strip).unwrap_or(dockerfile))
+            .display()
+            .to_string(),
     ];
     args.extend(build_args(&[
         ("FROM", &from),
         // The debootstrap sources have no updates/security suites: the mirror args add them.
         ("APT_MIRROR", "http://deb.debian.org/debian"),
-        ("APT_SECURITY_MIRROR", "http://deb.debian.org/debian-security"),
+        (
+            "APT_SECURITY_MIRROR",
+            "http://deb.debian.org/debian-security",
+        ),
     ]));
     args.extend([
         "--label".into(),

@@ -228,7 +228,7 @@ impl Registry {
                 let _ = config;
                 let tls = loci::config::TlsConfig {
                     ssl_cert_file: certs.as_ref().map(|c| c.ca.clone()),
-                    ssl_cert_dir: None,
+                    ..Default::default()
                 };
                 let client = loci::http::client(&tls, loci::http::Options::default()).unwrap();
                 let push_auth = opts.users.first().cloned();

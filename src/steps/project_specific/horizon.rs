@@ -132,7 +132,7 @@ pub fn run(hook: &str, config: &Config, runner: &mut dyn Runner) -> Result<()> {
         HOOK_CONFIGURE => configure(&layout(config, runner)?, &config.horizon.extra_panels),
         HOOK_COMPILEMESSAGES => {
             if which::which("msgfmt").is_err() {
-                println!("msgfmt (gettext) is not installed: translations are not compiled");
+                crate::say!("msgfmt (gettext) is not installed: translations are not compiled");
                 return Ok(());
             }
             let l = layout(config, runner)?;
@@ -163,7 +163,7 @@ pub fn configure(l: &Layout, panels: &[String]) -> Result<()> {
             )
         })?;
     } else {
-        println!(
+        crate::say!(
             "{} has no manage.py: writing the standard one",
             l.sources.display()
         );
@@ -177,7 +177,7 @@ pub fn configure(l: &Layout, panels: &[String]) -> Result<()> {
     for panel in panels {
         let root = l.site_packages.join(panel);
         if !root.is_dir() {
-            println!("horizon plugin {panel} is not installed: skipped");
+            crate::say!("horizon plugin {panel} is not installed: skipped");
             continue;
         }
         let mut linked = 0;
@@ -212,7 +212,7 @@ pub fn configure(l: &Layout, panels: &[String]) -> Result<()> {
                 )?;
             }
         }
-        println!("horizon plugin {panel}: {linked} panel files enabled");
+        crate::say!("horizon plugin {panel}: {linked} panel files enabled");
     }
     std::fs::create_dir_all(&l.etc_dir)
         .context(|| format!("cannot create {}", l.etc_dir.display()))?;

@@ -133,7 +133,7 @@ pub fn download(deb: &Deb, tls: &TlsConfig) -> Result<()> {
         .bytes()
         .map_err(|e| fail(Error::new("the transfer broke off").cause(crate::http::chain(&e))))?;
     write(&deb.path, &bytes)?;
-    println!(
+    crate::say!(
         "downloaded {} ({} bytes) -> {}",
         deb.url,
         bytes.len(),
