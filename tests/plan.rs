@@ -108,7 +108,7 @@ fn debian_bookworm_keystone() {
     assert_eq!(
         step_names(&p),
         [
-            "base", "wheels", "user", "venv", "packages", "pydep", "source", "install", "info",
+            "wheels", "base", "user", "venv", "packages", "pydep", "source", "install", "info",
             "cleanup"
         ]
     );
@@ -622,7 +622,7 @@ fn human_plan_lists_steps_and_commands() {
     assert!(out.status.success());
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(
-        text.starts_with("plan for keystone on debian-bookworm\n"),
+        text.starts_with("plan for keystone on debian-bookworm (stage project)\n"),
         "{text}"
     );
     assert!(
@@ -685,4 +685,188 @@ fn uv_installer_installs_with_uv_and_removes_it() {
     );
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("INSTALLER=poetry is not understood"));
+}
+
+fn plan_stage_raw(distro: &str, stage: &str, env: &[(&str, &str)]) -> std::process::Output {
+    let empty = tempfile::tempdir().unwrap();
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_loci"));
+    cmd.env_clear()
+        .args(["plan", "--json", "--stage", stage, "--os-release"])
+        .arg(fixture(distro))
+        .arg("--loci-dir")
+        .arg(empty.path());
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    cmd.output().unwrap()
+}
+
+fn plan_stage(distro: &str, stage: &str, env: &[(&str, &str)]) -> Value {
+    let out = plan_stage_raw(distro, stage, env);
+    assert!(
+        out.status.success(),
+        "loci plan --stage {stage} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+#[test]
+fn two_stage_builder_makes_the_venv_and_runtime_the_rest() {
+    // WHEELS an image that BuildKit mounted at WHEELS_PATH.
+    let mount = tempfile::tempdir().unwrap();
+    let m = mount.path().display().to_string();
+    let env = [
+        ("PROJECT", "keystone"),
+        ("WHEELS", "loci/requirements:2026.1"),
+        ("WHEELS_PATH", m.as_str()),
+    ];
+    let b = plan_stage("debian-bookworm", "builder", &env);
+    assert_eq!(b["stage"], "builder");
+    assert_eq!(
+        step_names(&b),
+        [
+            "wheels",
+            "base",
+            "venv",
+            "packages",
+            "pydep",
+            "source",
+            "install",
+            "libraries",
+            "info",
+            "cleanup"
+        ]
+    );
+    let fetch = &step(&b, "wheels")["actions"][0];
+    assert_eq!(fetch["source"]["kind"], "mounted");
+    assert_eq!(fetch["source"]["location"]["path"], m.as_str());
+    let install = commands(step(&b, "install")).remove(0);
+    let at = install.iter().position(|a| a == "--find-links").unwrap();
+    assert_eq!(install[at + 1], m, "pip reads the mounted wheels in place");
+    assert_eq!(
+        step(&b, "libraries")["actions"][0]["out"],
+        "/etc/image_info/venv-libraries.txt"
+    );
+    // The builder's cleanup only makes the venv final.
+    let cleanup = step(&b, "cleanup")["actions"].as_array().unwrap().clone();
+    assert!(cleanup.iter().all(|a| a["action"] != "run"), "{cleanup:?}");
+
+    let r = plan_stage("debian-bookworm", "runtime", &env);
+    assert_eq!(
+        step_names(&r),
+        ["base", "user", "packages", "info", "cleanup"]
+    );
+    assert!(
+        !has(&packages(step(&r, "base")), "git"),
+        "the runtime stage needs no git"
+    );
+    let actions = step(&r, "packages")["actions"].as_array().unwrap().clone();
+    assert_eq!(actions.last().unwrap()["action"], "install_listed_packages");
+    assert_eq!(
+        actions.last().unwrap()["file"],
+        "/etc/image_info/venv-libraries.txt"
+    );
+    // nova's runtime gets the consoles and the tss user; its builder does not.
+    let nb = plan_stage(
+        "debian-bookworm",
+        "builder",
+        &[("PROJECT", "nova"), ("WHEELS", "/w.tgz")],
+    );
+    assert!(!step_names(&nb)
+        .iter()
+        .any(|s| s == "project" || s == "project-users"));
+    let nr = plan_stage(
+        "debian-bookworm",
+        "runtime",
+        &[("PROJECT", "nova"), ("WHEELS", "/w.tgz")],
+    );
+    assert!(
+        step_names(&nr).iter().any(|s| s == "project"),
+        "{:?}",
+        step_names(&nr)
+    );
+}
+
+#[test]
+fn without_wheels_the_builder_compiles_from_the_index() {
+    let env = [
+        ("PROJECT", "keystone"),
+        ("WHEELS", ""),
+        ("UPPER_CONSTRAINTS", "/tmp/upper-constraints.txt"),
+        ("SETUPTOOL_CONSTRAINT", "<81"),
+    ];
+    let b = plan_stage("debian-bookworm", "builder", &env);
+    let fetch = &step(&b, "wheels")["actions"][0];
+    assert_eq!(fetch["action"], "fetch_constraints");
+    assert_eq!(fetch["source"], "/tmp/upper-constraints.txt");
+    assert_eq!(fetch["setuptools"], "<81");
+    // bindep's build-time packages (the `requirements` profile) come along.
+    let pk = packages(step(&b, "packages"));
+    assert!(
+        has(&pk, "build-essential") && has(&pk, "libssl-dev"),
+        "{pk:?}"
+    );
+    let install = commands(step(&b, "install")).remove(0);
+    assert!(!has(&install, "--only-binary"), "{install:?}");
+    assert!(!has(&install, "--find-links"), "{install:?}");
+    let at = install
+        .iter()
+        .position(|a| a == "--build-constraint")
+        .unwrap();
+    assert_eq!(install[at + 1], "/tmp/build-constraints.txt");
+    // Without UPPER_CONSTRAINTS: OpenStack's published file for the release.
+    let b = plan_stage(
+        "debian-bookworm",
+        "builder",
+        &[
+            ("PROJECT", "keystone"),
+            ("WHEELS", ""),
+            ("PROJECT_RELEASE", "2026.1"),
+        ],
+    );
+    assert_eq!(
+        step(&b, "wheels")["actions"][0]["source"],
+        "https://releases.openstack.org/constraints/upper/2026.1"
+    );
+}
+
+#[test]
+fn a_stage_that_does_not_fit_the_project_is_refused() {
+    let out = plan_stage_raw(
+        "debian-bookworm",
+        "requirements",
+        &[("PROJECT", "keystone"), ("WHEELS", "/w.tgz")],
+    );
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("the requirements target builds PROJECT=requirements, not PROJECT=keystone"),
+        "{err}"
+    );
+    let out = plan_stage_raw("debian-bookworm", "runtime", &[("PROJECT", "requirements")]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("the runtime target builds a service in two stages"),
+        "{err}"
+    );
+    assert!(err.contains("--target requirements"), "{err}");
+    // PROJECT=requirements alone on the requirements stage plans the wheels build.
+    let p = plan_stage(
+        "debian-bookworm",
+        "requirements",
+        &[("PROJECT", "requirements")],
+    );
+    assert_eq!(
+        step_names(&p),
+        [
+            "base",
+            "venv",
+            "packages",
+            "source",
+            "requirements",
+            "purge"
+        ]
+    );
 }
