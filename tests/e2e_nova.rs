@@ -145,56 +145,33 @@ fn nova_with_consoles_from_local_git_repositories() {
     let image = "loci-test/nova:2026.1";
     let (nova_repo_url, novnc_url, spice_url) =
         (git_url("nova"), git_url("novnc"), git_url("spice-html5"));
-    let mut args = ctx.args(
-        &base,
-        &[
-            ("PROJECT", "nova"),
-            ("PROJECT_REPO", &nova_repo_url),
-            ("PROJECT_REF", &version),
-            ("PROJECT_RELEASE", "2026.1"),
-            ("WHEELS", "/tmp/wheels.tar.gz"),
-            ("KEEP_ALL_WHEELS", "True"),
-            ("PROFILES", "qemu configdrive migration tpm"),
-            ("NOVNC_REPO", &novnc_url),
-            ("NOVNC_REF", NOVNC_TAG),
-            ("SPICE_REPO", &spice_url),
-            ("SPICE_REF", SPICE_TAG),
-        ],
-    );
-    args.extend([
-        "--target".into(),
-        "project".into(),
-        "-t".into(),
-        image.to_string(),
-    ]);
-    docker_build("nova", &args, ctx.path());
+    // The same build arguments for both targets but WHEELS.
+    let build = |name: &str, target: &str, wheels: &str, image: &str| {
+        let mut args = ctx.args(
+            &base,
+            &[
+                ("PROJECT", "nova"),
+                ("PROJECT_REPO", &nova_repo_url),
+                ("PROJECT_REF", &version),
+                ("PROJECT_RELEASE", "2026.1"),
+                ("WHEELS", wheels),
+                ("KEEP_ALL_WHEELS", "True"),
+                ("PROFILES", "qemu configdrive migration tpm"),
+                ("NOVNC_REPO", &novnc_url),
+                ("NOVNC_REF", NOVNC_TAG),
+                ("SPICE_REPO", &spice_url),
+                ("SPICE_REF", SPICE_TAG),
+            ],
+        );
+        args.extend(["--target".into(), target.into(), "-t".into(), image.into()]);
+        docker_build(name, &args, ctx.path());
+    };
+    build("nova", "project", "/tmp/wheels.tar.gz", image);
     check_nova(image, &version);
 
     // Two stages, the requirements image mounted by BuildKit from the local image store.
     let runtime = "loci-test/nova-runtime:2026.1";
-    let mut args = ctx.args(
-        &base,
-        &[
-            ("PROJECT", "nova"),
-            ("PROJECT_REPO", &nova_repo_url),
-            ("PROJECT_REF", &version),
-            ("PROJECT_RELEASE", "2026.1"),
-            ("WHEELS", &requirements),
-            ("KEEP_ALL_WHEELS", "True"),
-            ("PROFILES", "qemu configdrive migration tpm"),
-            ("NOVNC_REPO", &novnc_url),
-            ("NOVNC_REF", NOVNC_TAG),
-            ("SPICE_REPO", &spice_url),
-            ("SPICE_REF", SPICE_TAG),
-        ],
-    );
-    args.extend([
-        "--target".into(),
-        "runtime".into(),
-        "-t".into(),
-        runtime.to_string(),
-    ]);
-    docker_build("nova-runtime", &args, ctx.path());
+    build("nova-runtime", "runtime", &requirements, runtime);
     drop(daemon);
     check_nova(runtime, &version);
     let left = leftovers(runtime);

@@ -26,18 +26,7 @@ fn plan(distro: &str, env: &[(&str, &str)]) -> Value {
 }
 
 fn plan_raw(distro: &str, env: &[(&str, &str)]) -> std::process::Output {
-    // An empty loci dir: the bindep/pydep lists built into the binary are used.
-    let empty = tempfile::tempdir().unwrap();
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_loci"));
-    cmd.env_clear()
-        .args(["plan", "--json", "--os-release"])
-        .arg(fixture(distro))
-        .arg("--loci-dir")
-        .arg(empty.path());
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    cmd.output().unwrap()
+    plan_stage_raw(distro, "project", env)
 }
 
 fn step_names(plan: &Value) -> Vec<String> {
@@ -687,6 +676,8 @@ fn uv_installer_installs_with_uv_and_removes_it() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("INSTALLER=poetry is not understood"));
 }
 
+/// `loci plan --json --stage STAGE` for the distro's os-release fixture, with an empty loci dir
+/// (the bindep/pydep lists built into the binary are used).
 fn plan_stage_raw(distro: &str, stage: &str, env: &[(&str, &str)]) -> std::process::Output {
     let empty = tempfile::tempdir().unwrap();
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_loci"));
