@@ -6,6 +6,7 @@
 //!   dir): both issue tokens, neither holds a compiler, git, -dev packages or a pip cache;
 //! - the wheels image given as a named context (`docker buildx build --build-context
 //!   wheels=docker-image://IMAGE`) instead of a pullable WHEELS;
+//! - WHEELS as an http(s) URL of a tarball, fetched by loci, with the same Dockerfile;
 //! - bad input stops the build before any package is installed, naming the argument.
 //!
 //! Needs Docker 26+ with buildx and the network of the test machines: run it with
@@ -222,6 +223,30 @@ fn the_wheels_image_can_be_a_named_build_context() {
         "keystone-manage --version 2>&1; python3 -c 'import keystone; print(\"import ok\")'",
     );
     assert!(version.contains("import ok"), "{version}");
+}
+
+#[test]
+#[ignore = "needs docker: run tests/run.sh"]
+fn wheels_from_a_url_are_fetched_by_loci_with_the_same_dockerfile() {
+    require_docker();
+    let _guard = lock();
+    let requirements = requirements_image();
+    let served = tempfile::tempdir().unwrap();
+    let n = export_wheels(&requirements, &served.path().join("wheels.tar.gz"));
+    assert!(n > 50, "{n} wheels");
+    let http = http_server(served.path());
+    let url = format!("http://127.0.0.1:{}/wheels.tar.gz", http.port);
+    let ctx = Context::new();
+    let image = build_keystone(
+        "keystone-wheels-url",
+        "project",
+        &[("WHEELS", &url), ("KEEP_ALL_WHEELS", "True")],
+        &ctx,
+    );
+    let info = sh_in(&image, "cat /etc/image_info/image_info.json");
+    assert!(info.contains(&format!("\"location\": \"{url}\"")), "{info}");
+    let out = sh_in(&image, "python3 -c 'import keystone; print(\"import ok\")'");
+    assert_eq!(out, "import ok");
 }
 
 #[test]
