@@ -18,6 +18,7 @@ pub mod http;
 pub mod os_release;
 pub mod plan;
 pub mod registry;
+pub mod sbom;
 pub mod steps;
 
 pub use error::{Error, Result};
