@@ -9,6 +9,7 @@
 //! | `packages`       | installs the bindep packages for PROJECT/PROFILES and DIST_PACKAGES |
 //! | `pip-install`    | pip install against the image's constraints                         |
 //! | `cleanup`        | the cleanup step alone, for child images                            |
+//! | `sbom`           | prints the CycloneDX 1.6 SBOM of an image root (`--root`, default /) |
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
@@ -76,6 +77,16 @@ pub enum Command {
     },
     /// Remove build-only packages, caches and leftovers (for child images).
     Cleanup(PlanArgs),
+    /// Print the CycloneDX 1.6 SBOM (JSON) of an image root: its venv, distro packages and
+    /// project, read from ROOT/etc/image_info (e.g. for a child image that added packages).
+    Sbom {
+        /// The root directory of the image.
+        #[arg(long, value_name = "DIR", default_value = "/")]
+        root: PathBuf,
+        /// A directory holding the wheels the venv was installed from, for their SHA-256.
+        #[arg(long, value_name = "DIR")]
+        wheels: Option<PathBuf>,
+    },
 }
 
 /// Options shared by the commands that plan.
@@ -174,6 +185,16 @@ where
             let input = input(&config, &distro, files, args.stage);
             let steps_: Vec<Step> = steps::cleanup::plan(&input)?.into_iter().collect();
             run_steps(&config, distro, steps_)
+        }
+        Command::Sbom { root, wheels } => {
+            let mut facts = crate::sbom::Facts::read(&root.join("etc/image_info"))?;
+            facts.wheels_dir = wheels;
+            facts.source_date_epoch = env
+                .get("SOURCE_DATE_EPOCH")
+                .filter(|v| !v.trim().is_empty())
+                .map(|v| crate::sbom::parse_source_date_epoch(v))
+                .transpose()?;
+            write_stdout(&crate::sbom::render(&root, &facts)?)
         }
     }
 }

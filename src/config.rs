@@ -213,6 +213,10 @@ pub struct Config {
     pub horizon: HorizonConfig,
     pub keystone: KeystoneConfig,
     pub paths: Paths,
+    /// SOURCE_DATE_EPOCH: the timestamp of the image's SBOM (none without it, so that the
+    /// same inputs give the same file).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub source_date_epoch: Option<u64>,
 }
 
 /// LOCI's default list of horizon plugins whose panels get enabled (their Python package names,
@@ -434,6 +438,9 @@ impl Config {
             keystone,
             paths,
             project,
+            source_date_epoch: get(env, "SOURCE_DATE_EPOCH")
+                .map(|v| crate::sbom::parse_source_date_epoch(&v))
+                .transpose()?,
         };
         config.check_values()?;
         Ok(config)

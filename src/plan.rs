@@ -248,7 +248,7 @@ impl fmt::Display for Action {
             ),
             Action::ProjectHook { project, hook } => write!(f, "{project}: {hook}"),
             Action::CopyConfigFiles { from, to } => write!(f, "copy {}/* -> {}", from.display(), to.display()),
-            Action::CollectInfo { dir } => write!(f, "write packages.txt, pip.txt, project.txt, image_info.json to {}", dir.display()),
+            Action::CollectInfo { dir } => write!(f, "write packages.txt, pip.txt, project.txt, image_info.json, sbom.cdx.json to {}", dir.display()),
             Action::Remove { paths, contents_only } => write!(
                 f,
                 "remove {}{}",

@@ -4,6 +4,8 @@
 //! PROJECT, PROJECT_REPO, PROJECT_REF, PROJECT_RELEASE and `git log -1` of the source), and
 //! image_info.json with the same facts plus the duration of every step run so far; and the
 //! constraint files the build used, so that child images install against the same pins.
+//! Last, sbom.cdx.json: the CycloneDX SBOM of the image root ([`crate::sbom`]), built from the
+//! files just written.
 
 use std::path::Path;
 
@@ -109,7 +111,25 @@ pub fn collect(
         builder_total_seconds: previous.as_ref().map(|p| p["total_seconds"].clone()),
     };
     let json = serde_json::to_string_pretty(&info).expect("serializable");
-    write(&dir.join("image_info.json"), &json)
+    write(&dir.join("image_info.json"), &json)?;
+    let mut facts = crate::sbom::Facts::read(dir)?;
+    facts.wheels_dir = sbom_wheels_dir(config);
+    facts.source_date_epoch = config.source_date_epoch;
+    let sbom = crate::sbom::render(&config.paths.root, &facts)?;
+    write(&dir.join(crate::sbom::FILE_NAME), &sbom)
+}
+
+/// The wheels the venv was installed from, for the SBOM's hashes: WHEELS itself when it is a
+/// directory or a BuildKit mount, else the wheels dir it was extracted into (when still there);
+/// none for builds from the index.
+fn sbom_wheels_dir(config: &Config) -> Option<std::path::PathBuf> {
+    use crate::config::WheelsSource;
+    match &config.wheels {
+        Some(WheelsSource::Directory(d)) => Some(d.clone()),
+        Some(WheelsSource::Mounted { path, .. }) => Some(path.clone()),
+        Some(WheelsSource::Index { .. }) => None,
+        _ => Some(config.paths.wheels_dir.clone()).filter(|d| d.is_dir()),
+    }
 }
 
 /// Rewrites the step durations in image_info.json once the whole build has finished.
@@ -141,6 +161,58 @@ fn write(path: &Path, text: &str) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_sbom_is_written_beside_image_info_json() {
+        let d = tempfile::tempdir().unwrap();
+        let root = d.path().join("root");
+        let sp = root.join("var/lib/openstack/lib/python3.12/site-packages");
+        std::fs::create_dir_all(sp.join("keystone-27.0.0.dist-info")).unwrap();
+        std::fs::write(
+            sp.join("keystone-27.0.0.dist-info/METADATA"),
+            "Name: keystone\nVersion: 27.0.0\n",
+        )
+        .unwrap();
+        std::fs::create_dir_all(sp.join("six-1.16.0.dist-info")).unwrap();
+        std::fs::write(
+            sp.join("six-1.16.0.dist-info/METADATA"),
+            "Name: six\nVersion: 1.16.0\n",
+        )
+        .unwrap();
+        let wheels = d.path().join("wheels");
+        std::fs::create_dir_all(&wheels).unwrap();
+        std::fs::write(wheels.join("six-1.16.0-py2.py3-none-any.whl"), "six").unwrap();
+        let env: crate::config::Env = [
+            ("PROJECT", "keystone"),
+            ("WHEELS", wheels.to_str().unwrap()),
+            ("SOURCE_DATE_EPOCH", "86400"),
+        ]
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+        let mut config = Config::from_env(&env).unwrap();
+        config.paths.root = root.clone();
+        config.paths.sources_dir = d.path().join("data");
+        let dir = root.join("etc/image_info");
+        let os = crate::os_release::OsRelease::parse("ID=debian\nVERSION_ID=12\n");
+        let plan = Plan {
+            project: "keystone".into(),
+            stage: crate::plan::Stage::Project,
+            distro: crate::distro::Distro::detect(&os, None, None).unwrap(),
+            steps: Vec::new(),
+        };
+        let mut runner = crate::exec::RecordingRunner::default();
+        collect(&dir, &plan, &config, &mut runner, &Timings::default()).unwrap();
+        let sbom: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(dir.join("sbom.cdx.json")).unwrap())
+                .unwrap();
+        assert_eq!(sbom["metadata"]["component"]["name"], "keystone");
+        assert_eq!(sbom["metadata"]["component"]["version"], "27.0.0");
+        assert_eq!(sbom["metadata"]["timestamp"], "1970-01-02T00:00:00Z");
+        let six = &sbom["components"][0];
+        assert_eq!(six["purl"], "pkg:pypi/six@1.16.0");
+        assert_eq!(six["hashes"][0]["alg"], "SHA-256");
+    }
 
     #[test]
     fn timings_are_completed_after_the_build() {
