@@ -793,6 +793,25 @@ mod tests {
     }
 
     #[test]
+    fn source_date_epoch_is_a_number_of_seconds() {
+        let c = Config::from_env(&env(&[("PROJECT", "keystone")])).unwrap();
+        assert_eq!(c.source_date_epoch, None);
+        let c = Config::from_env(&env(&[
+            ("PROJECT", "keystone"),
+            ("SOURCE_DATE_EPOCH", "1700000000"),
+        ]))
+        .unwrap();
+        assert_eq!(c.source_date_epoch, Some(1_700_000_000));
+        let e = Config::from_env(&env(&[
+            ("PROJECT", "keystone"),
+            ("SOURCE_DATE_EPOCH", "now"),
+        ]))
+        .unwrap_err();
+        assert!(e.to_string().contains("SOURCE_DATE_EPOCH=now"), "{e}");
+        assert!(e.hint.unwrap().contains("seconds"));
+    }
+
+    #[test]
     fn project_is_required() {
         let e = Config::from_env(&env(&[])).unwrap_err();
         assert!(e.to_string().contains("PROJECT is not set"));
