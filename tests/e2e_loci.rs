@@ -220,7 +220,7 @@ export PYTHONDONTWRITEBYTECODE=1
 /var/lib/openstack/bin/python -c 'import keystone, os; print("IMPORT", os.path.dirname(keystone.__file__))'
 /var/lib/openstack/bin/keystone-manage --help >/dev/null && echo MANAGE-OK
 getent passwd keystone
-for f in packages.txt pip.txt project.txt image_info.json; do
+for f in packages.txt pip.txt project.txt image_info.json sbom.cdx.json; do
     test -s "/etc/image_info/$f" && echo "INFO $f"
 done
 cat /etc/image_info/project.txt
@@ -240,7 +240,13 @@ true"#,
         facts.contains("keystone:x:42424:42424:keystone user:/var/lib/keystone:/usr/sbin/nologin"),
         "{facts}"
     );
-    for f in ["packages.txt", "pip.txt", "project.txt", "image_info.json"] {
+    for f in [
+        "packages.txt",
+        "pip.txt",
+        "project.txt",
+        "image_info.json",
+        "sbom.cdx.json",
+    ] {
         assert!(
             facts.contains(&format!("INFO {f}")),
             "/etc/image_info/{f} is missing or empty:\n{facts}"

@@ -18,11 +18,13 @@ use crate::plan::{Action, Cmd, Plan, PlanInput, Step};
 
 pub fn plan(input: &PlanInput) -> Option<Step> {
     Some(
-        Step::new("info", "record packages, pip freeze and the source commit").action(
-            Action::CollectInfo {
-                dir: input.config.paths.image_info.clone(),
-            },
-        ),
+        Step::new(
+            "info",
+            "record packages, pip freeze, the source commit and the SBOM",
+        )
+        .action(Action::CollectInfo {
+            dir: input.config.paths.image_info.clone(),
+        }),
     )
 }
 
