@@ -137,6 +137,9 @@ ARG LIBOAUTH2_URL
 ARG REQUIREMENTS_ONLY=""
 ARG REQUIREMENTS_ONLY_FILE=""
 
+# Reproducible builds: the timestamp of what loci writes (the SBOM's), none without it.
+ARG SOURCE_DATE_EPOCH
+
 # loci's HTTP timeouts in seconds (no default: loci's 10 s to connect, 30 s per read).
 ARG LOCI_HTTP_CONNECT_TIMEOUT
 ARG LOCI_HTTP_READ_TIMEOUT

@@ -242,10 +242,12 @@ pub fn execute(plan: &Plan, config: &Config, runner: &mut dyn Runner) -> Result<
     }
     let took = total.elapsed();
     crate::say!("==> {} built in {}", plan.project, human(took));
-    // image_info.json was written before cleanup ran: complete it with every step's time.
+    // /etc/image_info was written before cleanup ran: complete it with every step's time, and
+    // the SBOM of what the image holds now.
     for action in plan.steps.iter().flat_map(|s| s.actions.iter()) {
         if let Action::CollectInfo { dir } = action {
-            steps::image_info::record_timings(dir, &timings, took)?;
+            steps::image_info::finish(dir, config, &timings, took)
+                .map_err(|e| e.in_step("info"))?;
         }
     }
     Ok(timings)

@@ -58,6 +58,10 @@ pub struct Facts {
     pub wheels_dir: Option<PathBuf>,
     /// SOURCE_DATE_EPOCH: the document's timestamp (none without it, for reproducible images).
     pub source_date_epoch: Option<u64>,
+    /// Wheel hashes known from an earlier SBOM of the same image, by purl: the one written
+    /// before cleanup (which removes an extracted wheels dir) or by the builder stage of a
+    /// two-stage build. Used for components whose wheel `wheels_dir` does not hold.
+    pub known_hashes: BTreeMap<String, Value>,
 }
 
 impl Facts {
@@ -166,6 +170,12 @@ pub fn sbom(root: &Path, facts: &Facts) -> Result<Value> {
             c["hashes"] = json!([{ "alg": "SHA-256", "content": sha256_file(path)? }]);
             if let Some(f) = path.file_name() {
                 c["properties"] = json!([{ "name": "loci:wheel", "value": f.to_string_lossy() }]);
+            }
+        } else if let Some(known) = facts.known_hashes.get(&purl) {
+            for key in ["hashes", "properties"] {
+                if !known[key].is_null() {
+                    c[key] = known[key].clone();
+                }
             }
         }
         components.insert(purl, c);
@@ -565,6 +575,21 @@ fn sorted_entries(dir: &Path) -> Result<Vec<PathBuf>> {
     }
     out.sort();
     Ok(out)
+}
+
+/// The wheel hashes (and wheel file names) of the Python components of an SBOM document, by
+/// purl, for [`Facts::known_hashes`].
+pub fn hashes_of(doc: &Value) -> BTreeMap<String, Value> {
+    let mut out = BTreeMap::new();
+    for c in doc["components"].as_array().into_iter().flatten() {
+        if let (Some(purl), false) = (c["purl"].as_str(), c["hashes"].is_null()) {
+            out.insert(
+                purl.to_string(),
+                json!({ "hashes": c["hashes"], "properties": c["properties"] }),
+            );
+        }
+    }
+    out
 }
 
 /// A version as wheel file names spell it (`-` becomes `_`).

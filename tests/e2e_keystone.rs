@@ -114,6 +114,9 @@ true"#,
         "the keystone image is not clean:\n{leftovers}"
     );
 
+    // f2. the SBOM lists exactly the Python distributions and Debian packages of the image.
+    check_sbom(image);
+
     // g. a child image with one more Debian package, installed with `loci packages` from the
     // bind-mounted binary, still issues tokens.
     let child_ctx = tempfile::tempdir().unwrap();
@@ -146,6 +149,66 @@ true"#,
         assert!(token.is_some());
     }
     report_image(child);
+}
+
+/// /etc/image_info/sbom.cdx.json against `pip freeze` and `dpkg-query` in the image: nothing
+/// missing, nothing extra; the project is the main component with its commit.
+fn check_sbom(image: &str) {
+    use std::collections::BTreeSet;
+    let doc: serde_json::Value =
+        serde_json::from_str(&sh_in(image, "cat /etc/image_info/sbom.cdx.json")).unwrap();
+    assert_eq!(doc["bomFormat"], "CycloneDX");
+    assert_eq!(doc["specVersion"], "1.6");
+    assert_eq!(doc["metadata"]["component"]["name"], "keystone");
+    let norm = |n: &str| n.to_ascii_lowercase().replace(['_', '.'], "-");
+    let mut pypi = BTreeSet::new();
+    let mut deb = BTreeSet::new();
+    let mut hashed = 0;
+    for c in doc["components"].as_array().unwrap() {
+        let purl = c["purl"].as_str().unwrap_or("");
+        let entry = format!(
+            "{}=={}",
+            c["name"].as_str().unwrap(),
+            c["version"].as_str().unwrap_or("")
+        );
+        if purl.starts_with("pkg:pypi/") {
+            pypi.insert(norm(&entry));
+            hashed += usize::from(!c["hashes"].is_null());
+        } else if purl.starts_with("pkg:deb/") {
+            deb.insert(entry);
+        }
+    }
+    let freeze: BTreeSet<String> = sh_in(image, "/var/lib/openstack/bin/pip freeze --all")
+        .lines()
+        .filter(|l| !l.starts_with("keystone=="))
+        .map(norm)
+        .collect();
+    assert_eq!(
+        pypi, freeze,
+        "the SBOM's Python components differ from pip freeze"
+    );
+    let dpkg: BTreeSet<String> = sh_in(
+        image,
+        "dpkg-query -W -f '${db:Status-Status} ${Package}==${Version}\n' | sed -n 's/^installed //p'",
+    )
+    .lines()
+    .map(String::from)
+    .collect();
+    assert_eq!(
+        deb, dpkg,
+        "the SBOM's Debian packages differ from dpkg-query"
+    );
+    // Every wheel came from the requirements image: each has its hash.
+    assert_eq!(
+        hashed,
+        pypi.len() - 3,
+        "pip, setuptools and wheel aside, every wheel is hashed"
+    );
+    record(&format!(
+        "keystone SBOM: {} Python distributions ({hashed} with wheel hashes), {} Debian packages",
+        pypi.len(),
+        deb.len()
+    ));
 }
 
 /// Prints the image size and the size of each layer.

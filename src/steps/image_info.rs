@@ -114,11 +114,39 @@ pub fn collect(
     };
     let json = serde_json::to_string_pretty(&info).expect("serializable");
     write(&dir.join("image_info.json"), &json)?;
+    write_sbom(dir, config)
+}
+
+/// Writes `dir/sbom.cdx.json` for the image root as it is now. Run by the info step, while the
+/// wheels are still there to hash, and again when the build has finished ([`finish`]): the
+/// cleanup after the info step purges packages (git, perl) and uninstalls uv, and the final
+/// document lists what the image holds. Hashes found by the earlier run (or by the builder
+/// stage of a two-stage build) are kept for wheels that are gone by then.
+pub fn write_sbom(dir: &Path, config: &Config) -> Result<()> {
+    let path = dir.join(crate::sbom::FILE_NAME);
     let mut facts = crate::sbom::Facts::read(dir)?;
     facts.wheels_dir = sbom_wheels_dir(config);
     facts.source_date_epoch = config.source_date_epoch;
+    if let Some(doc) = std::fs::read_to_string(&path)
+        .ok()
+        .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
+    {
+        facts.known_hashes = crate::sbom::hashes_of(&doc);
+    }
     let sbom = crate::sbom::render(&config.paths.root, &facts)?;
-    write(&dir.join(crate::sbom::FILE_NAME), &sbom)
+    write(&path, &sbom)
+}
+
+/// Completes /etc/image_info once the whole build has run: every step's time in
+/// image_info.json, and the SBOM of the image as it is left.
+pub fn finish(
+    dir: &Path,
+    config: &Config,
+    timings: &Timings,
+    total: std::time::Duration,
+) -> Result<()> {
+    record_timings(dir, timings, total)?;
+    write_sbom(dir, config)
 }
 
 /// The wheels the venv was installed from, for the SBOM's hashes: WHEELS itself when it is a
@@ -214,6 +242,36 @@ mod tests {
         let six = &sbom["components"][0];
         assert_eq!(six["purl"], "pkg:pypi/six@1.16.0");
         assert_eq!(six["hashes"][0]["alg"], "SHA-256");
+
+        // After the cleanup: the wheels are gone and a package left the venv; the final SBOM
+        // lists what is there and keeps the hash found before.
+        std::fs::remove_dir_all(&wheels).unwrap();
+        std::fs::create_dir_all(sp.join("uv-0.9.0.dist-info")).unwrap();
+        std::fs::write(
+            sp.join("uv-0.9.0.dist-info/METADATA"),
+            "Name: uv\nVersion: 0.9.0\n",
+        )
+        .unwrap();
+        write_sbom(&dir, &config).unwrap();
+        std::fs::remove_dir_all(sp.join("uv-0.9.0.dist-info")).unwrap();
+        finish(
+            &dir,
+            &config,
+            &Timings::default(),
+            std::time::Duration::from_secs(1),
+        )
+        .unwrap();
+        let after: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(dir.join("sbom.cdx.json")).unwrap())
+                .unwrap();
+        let purls: Vec<&str> = after["components"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|c| c["purl"].as_str())
+            .collect();
+        assert_eq!(purls, ["pkg:pypi/six@1.16.0"]);
+        assert_eq!(after["components"][0]["hashes"], six["hashes"]);
     }
 
     #[test]
