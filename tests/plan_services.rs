@@ -1109,13 +1109,17 @@ fn tiny_project(dir: &Path, name: &str) {
 #[test]
 fn extra_projects_are_pip_installed_with_the_project() {
     let tmp = tempfile::tempdir().unwrap();
+    let wheels = tmp.path().join("wheels");
+    std::fs::create_dir_all(&wheels).unwrap();
     let mut c = config(&[
         ("PROJECT", "svc"),
         ("EXTRA_PROJECTS", "extra-one extra_two"),
         ("KEEP_ALL_WHEELS", "True"),
+        // The wheels dir, used in place (without WHEELS a build installs from the index).
+        ("WHEELS", wheels.to_str().unwrap()),
     ]);
     c.paths.sources_dir = tmp.path().join("data");
-    c.paths.wheels_dir = tmp.path().join("wheels");
+    c.paths.wheels_dir = wheels;
     c.paths.venv = tmp.path().join("venv");
     tiny_project(&c.paths.sources_dir.join("svc"), "loci_svc");
     tiny_project(&c.paths.sources_dir.join("extra-one"), "loci_extra_one");
