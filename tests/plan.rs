@@ -338,8 +338,12 @@ fn centos_stream_9_and_rocky_9_use_dnf() {
 
 #[test]
 fn venv_toolchain_prefers_the_wheels_except_in_a_requirements_build() {
-    // A service upgrades pip/setuptools/wheel from its wheels first (offline builds work).
+    // A service upgrades pip/setuptools/wheel from its wheels first (offline builds work),
+    // within the upper-constraints the wheels step wrote.
     let p = plan("debian-bookworm", KEYSTONE);
+    let names = step_names(&p);
+    let pos = |n: &str| names.iter().position(|s| s == n).unwrap();
+    assert!(pos("wheels") < pos("venv"), "{names:?}");
     let pip = &commands(step(&p, "venv"))[1];
     assert_eq!(
         pip[..],
@@ -349,6 +353,8 @@ fn venv_toolchain_prefers_the_wheels_except_in_a_requirements_build() {
             "--upgrade",
             "--no-cache-dir",
             "--no-compile",
+            "-c",
+            "/tmp/upper-constraints.txt",
             "--find-links",
             "/tmp/wheels",
             "pip",
@@ -363,7 +369,10 @@ fn venv_toolchain_prefers_the_wheels_except_in_a_requirements_build() {
         &[("PROJECT", "requirements"), ("WHEELS", "/tmp/wheels")],
     );
     let pip = &commands(step(&p, "venv"))[1];
-    assert!(!pip.iter().any(|a| a == "--find-links"), "{pip:?}");
+    assert!(
+        !pip.iter().any(|a| a == "--find-links" || a == "-c"),
+        "{pip:?}"
+    );
     assert_eq!(pip[pip.len() - 3..], ["pip", "setuptools", "wheel"]);
 }
 

@@ -18,8 +18,14 @@ pub fn plan(input: &PlanInput) -> Option<Step> {
         super::venv_bin(input, "pip"),
         ["install", "--upgrade", "--no-cache-dir", "--no-compile"],
     );
-    // A requirements build has no wheels yet: its toolchain comes from the index alone.
+    // A requirements build has no wheels yet: its toolchain comes from the index alone. A
+    // service's comes from its wheels first, within the upper-constraints (the wheels step ran
+    // before): unconstrained, the toolchain's own dependencies (wheel needs packaging) would be
+    // the newest, and the install step's pinned copy would land beside them, leaving two
+    // dist-info directories of one package in the venv.
     if !c.builds_requirements() {
+        let upper = super::wheels::constraints_dir(input).join("upper-constraints.txt");
+        pip = pip.args(["-c".to_string(), upper.display().to_string()]);
         if let Some(wheels) = super::wheels::wheels_dir(input) {
             pip = pip.args(["--find-links".to_string(), wheels.display().to_string()]);
         }
