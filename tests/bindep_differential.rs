@@ -16,6 +16,9 @@
 //! Environment: `LOCI_BINDEP_PYTHON=/path/to/python` uses an existing interpreter that has
 //! bindep 2.14 instead of creating the venv; `LOCI_SKIP_BINDEP_DIFFERENTIAL=1` skips (offline).
 
+#[path = "support/pyvenv.rs"]
+mod pyvenv;
+
 use std::collections::BTreeSet;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -82,55 +85,7 @@ fn python() -> PathBuf {
 }
 
 fn ensure_venv(dir: &Path) -> Result<(), String> {
-    let marker = dir.join(".loci-complete");
-    if marker.exists() {
-        return Ok(());
-    }
-    // Build in a private directory and rename it into place, so concurrent test runs never
-    // see a half-installed venv.
-    let tmp = dir.with_extension(format!("tmp-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&tmp);
-    let run = |cmd: &mut Command, what: &str| -> Result<(), String> {
-        let out = cmd.output().map_err(|e| format!("{what}: {e}"))?;
-        if !out.status.success() {
-            return Err(format!(
-                "{what} failed ({}):\n{}{}",
-                out.status,
-                String::from_utf8_lossy(&out.stdout),
-                String::from_utf8_lossy(&out.stderr)
-            ));
-        }
-        Ok(())
-    };
-    run(
-        Command::new("python3").args(["-m", "venv"]).arg(&tmp),
-        "python3 -m venv (needs python3 with the venv module)",
-    )?;
-    run(
-        Command::new(tmp.join("bin/python"))
-            .args([
-                "-m",
-                "pip",
-                "install",
-                "--quiet",
-                "--disable-pip-version-check",
-            ])
-            .args(PIP_PINS),
-        "pip install bindep from PyPI (needs network access to PyPI)",
-    )?;
-    std::fs::write(tmp.join(".loci-complete"), PIP_PINS.join("\n")).map_err(|e| e.to_string())?;
-    match std::fs::rename(&tmp, dir) {
-        Ok(()) => Ok(()),
-        Err(_) if marker.exists() => {
-            let _ = std::fs::remove_dir_all(&tmp);
-            Ok(())
-        }
-        Err(_) => {
-            let _ = std::fs::remove_dir_all(dir);
-            std::fs::rename(&tmp, dir)
-                .map_err(|e| format!("cannot move the venv into {}: {e}", dir.display()))
-        }
-    }
+    pyvenv::ensure_venv(dir, PIP_PINS, "bindep")
 }
 
 #[derive(Debug, Clone)]

@@ -8,6 +8,9 @@
 //! components. Without python3, its venv module or access to PyPI the test fails, saying what
 //! to install: it is never skipped.
 
+#[path = "support/pyvenv.rs"]
+mod pyvenv;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -50,55 +53,7 @@ fn python() -> PathBuf {
 }
 
 fn ensure_venv(dir: &Path) -> Result<(), String> {
-    let marker = dir.join(".loci-complete");
-    if marker.exists() {
-        return Ok(());
-    }
-    // Built in a private directory and renamed into place, so that concurrent test runs never
-    // see a half-installed venv.
-    let tmp = dir.with_extension(format!("tmp-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&tmp);
-    let run = |cmd: &mut Command, what: &str| -> Result<(), String> {
-        let out = cmd.output().map_err(|e| format!("{what}: {e}"))?;
-        if !out.status.success() {
-            return Err(format!(
-                "{what} failed ({}):\n{}{}",
-                out.status,
-                String::from_utf8_lossy(&out.stdout),
-                String::from_utf8_lossy(&out.stderr)
-            ));
-        }
-        Ok(())
-    };
-    run(
-        Command::new("python3").args(["-m", "venv"]).arg(&tmp),
-        "python3 -m venv (install python3 with its venv module, e.g. apt-get install python3 python3-venv)",
-    )?;
-    run(
-        Command::new(tmp.join("bin/python"))
-            .args([
-                "-m",
-                "pip",
-                "install",
-                "--quiet",
-                "--disable-pip-version-check",
-            ])
-            .args(PIP_PINS),
-        "pip install cyclonedx-python-lib from PyPI (needs pip in the venv and network access to PyPI)",
-    )?;
-    std::fs::write(tmp.join(".loci-complete"), PIP_PINS.join("\n")).map_err(|e| e.to_string())?;
-    match std::fs::rename(&tmp, dir) {
-        Ok(()) => Ok(()),
-        Err(_) if marker.exists() => {
-            let _ = std::fs::remove_dir_all(&tmp);
-            Ok(())
-        }
-        Err(_) => {
-            let _ = std::fs::remove_dir_all(dir);
-            std::fs::rename(&tmp, dir)
-                .map_err(|e| format!("cannot move the venv into {}: {e}", dir.display()))
-        }
-    }
+    pyvenv::ensure_venv(dir, PIP_PINS, "cyclonedx-python-lib")
 }
 
 fn write(path: &Path, text: &str) {
