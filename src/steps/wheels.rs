@@ -88,12 +88,9 @@ pub fn plan(input: &PlanInput) -> Option<Step> {
 pub fn build_constraints(upper: &str, setuptools: &str) -> String {
     let mut out = String::new();
     for line in upper.lines() {
-        let name = crate::constraints::normalize(
-            line.split(['=', '<', '>', '!', '~', ';', ' '])
-                .next()
-                .unwrap_or(""),
-        );
-        if !setuptools.is_empty() && name == "setuptools" {
+        let pins_setuptools =
+            constraints::line_name(line).is_some_and(|n| constraints::normalize(n) == "setuptools");
+        if !setuptools.is_empty() && pins_setuptools {
             continue;
         }
         out.push_str(line);
