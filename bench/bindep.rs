@@ -8,6 +8,9 @@
 //! PyPI) and is skipped with a note when Python or the network is unavailable.
 //! Exits 1 if the two implementations print different package lists.
 
+#[path = "../tests/support/pyvenv.rs"]
+mod pyvenv;
+
 use std::hint::black_box;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -174,27 +177,5 @@ fn python() -> Option<PathBuf> {
 }
 
 fn create_venv(dir: &Path) -> Result<(), String> {
-    let tmp = dir.with_extension(format!("tmp-{}", std::process::id()));
-    let ok = |c: &mut Command| c.status().map(|s| s.success()).unwrap_or(false);
-    if !ok(Command::new("python3").args(["-m", "venv"]).arg(&tmp)) {
-        return Err("python3 -m venv failed".into());
-    }
-    if !ok(Command::new(tmp.join("bin/python"))
-        .args([
-            "-m",
-            "pip",
-            "install",
-            "--quiet",
-            "--disable-pip-version-check",
-        ])
-        .args(PIP_PINS))
-    {
-        let _ = std::fs::remove_dir_all(&tmp);
-        return Err("pip install from PyPI failed".into());
-    }
-    std::fs::write(tmp.join(".loci-complete"), PIP_PINS.join("\n")).map_err(|e| e.to_string())?;
-    if std::fs::rename(&tmp, dir).is_err() {
-        let _ = std::fs::remove_dir_all(&tmp);
-    }
-    Ok(())
+    pyvenv::ensure_venv(dir, PIP_PINS, "bindep")
 }
