@@ -32,6 +32,13 @@ ARG WHEELS_IMAGE=${WHEELS_NO_PATH##*://*}
 
 # The image the service is built on: a base built from dockerfiles/<distro> (LOCI: ubuntu).
 ARG FROM=ubuntu:noble
+
+# FROM and WHEELS given by digest (`NAME@sha256:...`, which the engine verifies as it pulls):
+# their digests, for the provenance labels; empty when given by tag.
+ARG FROM_AT=${FROM#*@}
+ARG FROM_DIGEST=${FROM_AT#${FROM}}
+ARG WHEELS_AT=${WHEELS#*@}
+ARG WHEELS_DIGEST=${WHEELS_AT#${WHEELS}}
 # Where the loci binary comes from: the default compiles it from this repository in a Rust
 # image (needs crates.io); set LOCI_IMAGE to an image holding a static binary at /loci to build
 # offline (an unused stage is never built, so RUST_IMAGE is then never pulled).
@@ -80,6 +87,7 @@ FROM ${FROM} AS common
 ENV PATH=/var/lib/openstack/bin:$PATH
 ENV LANG=C.UTF-8
 
+ARG FROM
 ARG PROJECT
 ARG WHEELS
 # Where the WHEELS image is mounted (LOCI master's; not under /tmp, the data dir).
@@ -137,7 +145,9 @@ ARG LIBOAUTH2_URL
 ARG REQUIREMENTS_ONLY=""
 ARG REQUIREMENTS_ONLY_FILE=""
 
-# Reproducible builds: the timestamp of what loci writes (the SBOM's), none without it.
+# Reproducible builds: the time of everything loci writes (the SBOM's timestamp, the mtime of
+# every file the build wrote); image_info.json then records no durations. README.md,
+# "Reproducible images".
 ARG SOURCE_DATE_EPOCH
 
 # loci's HTTP timeouts in seconds (no default: loci's 10 s to connect, 30 s per read).
@@ -148,13 +158,23 @@ ARG LOCI_HTTP_READ_TIMEOUT
 ARG SSL_CERT_FILE
 ARG SSL_CERT_DIR
 
+# The loci release this Dockerfile belongs to: the `loci.version` label. loci stops when its
+# own version differs (a LOCI_IMAGE of another release).
+ARG LOCI_VERSION=0.1.0
+ARG FROM_DIGEST
+ARG WHEELS_DIGEST
 ARG IMAGE_CREATED=""
 ARG IMAGE_REVISION=""
 LABEL org.opencontainers.image.title="${PROJECT}" \
       org.opencontainers.image.source="${PROJECT_REPO}" \
       org.opencontainers.image.revision="${IMAGE_REVISION:-${PROJECT_REF}}" \
       org.opencontainers.image.version="${PROJECT_RELEASE}" \
-      org.opencontainers.image.created="${IMAGE_CREATED}"
+      org.opencontainers.image.created="${IMAGE_CREATED}" \
+      org.opencontainers.image.base.name="${FROM}" \
+      org.opencontainers.image.base.digest="${FROM_DIGEST}" \
+      loci.version="${LOCI_VERSION}" \
+      loci.wheels="${WHEELS}" \
+      loci.wheels.digest="${WHEELS_DIGEST}"
 
 # Every RUN below: /tmp gets its usual mode back (the data dir's own is 0755: apt's _apt user
 # writes to /tmp). The registry credentials for WHEELS given as a URL or for loci's registry
@@ -165,6 +185,7 @@ LABEL org.opencontainers.image.title="${PROJECT}" \
 # (PROJECT defaults to requirements here).
 FROM common AS requirements
 ARG PROJECT=requirements
+LABEL loci.wheels="" loci.wheels.digest=""
 RUN --mount=type=bind,source=data,target=/tmp,rw \
     --mount=type=bind,from=loci-files,target=/mnt,rw \
     chmod 1777 /tmp && exec /mnt/loci build --stage requirements --loci-dir /mnt/opt/loci

@@ -47,6 +47,18 @@ pub enum WheelsSource {
     Index { constraints: String },
 }
 
+impl WheelsSource {
+    /// The WHEELS build argument that names this source again (empty for the index).
+    pub fn as_build_arg(&self) -> String {
+        match self {
+            WheelsSource::Directory(p) | WheelsSource::Tarball(p) => p.display().to_string(),
+            WheelsSource::Url(s) | WheelsSource::Image(s) => s.clone(),
+            WheelsSource::Mounted { image, .. } => image.clone(),
+            WheelsSource::Index { .. } => String::new(),
+        }
+    }
+}
+
 /// The tool that installs Python packages into the venv.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -56,6 +68,16 @@ pub enum Installer {
     /// uv (`uv pip install`): the same inputs, resolved and installed many times faster. uv is
     /// installed into the venv for the build and removed again at cleanup.
     Uv,
+}
+
+impl Installer {
+    /// The INSTALLER value that selects it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Installer::Pip => "pip",
+            Installer::Uv => "uv",
+        }
+    }
 }
 
 /// How to reach a registry for [`WheelsSource::Image`].
@@ -217,6 +239,8 @@ pub struct Config {
     /// same inputs give the same file).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub source_date_epoch: Option<u64>,
+    /// FROM: the image the build starts from, as given (recorded in /etc/image_info/inputs.env).
+    pub from: Option<String>,
 }
 
 /// LOCI's default list of horizon plugins whose panels get enabled (their Python package names,
@@ -441,7 +465,9 @@ impl Config {
             source_date_epoch: get(env, "SOURCE_DATE_EPOCH")
                 .map(|v| crate::sbom::parse_source_date_epoch(&v))
                 .transpose()?,
+            from: get(env, "FROM"),
         };
+        check_loci_version(get(env, "LOCI_VERSION").as_deref())?;
         config.check_values()?;
         Ok(config)
     }
@@ -757,8 +783,39 @@ pub fn classify_wheels(value: &str) -> WheelsSource {
     WheelsSource::Image(value.to_string())
 }
 
+
+/// LOCI_VERSION is the loci version the Dockerfile labels the image with (`loci.version`):
+/// a binary of another version would make that label lie, so the build stops before it starts.
+fn check_loci_version(label: Option<&str>) -> Result<()> {
+    let ours = env!("CARGO_PKG_VERSION");
+    match label {
+        Some(v) if v != ours => Err(Error::new(format!(
+            "LOCI_VERSION={} (the image's loci.version label) but this loci binary is {ours}",
+            shown(v)
+        ))
+        .hint(format!(
+            "use the Dockerfile of the same loci release as LOCI_IMAGE, or pass --build-arg LOCI_VERSION={ours}"
+        ))),
+        _ => Ok(()),
+    }
+}
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn the_dockerfile_labels_images_with_this_loci_version() {
+        let dockerfile = include_str!("../Dockerfile");
+        let arg = dockerfile
+            .lines()
+            .find_map(|l| l.strip_prefix("ARG LOCI_VERSION="))
+            .expect("the Dockerfile declares ARG LOCI_VERSION=<version>");
+        assert_eq!(arg, env!("CARGO_PKG_VERSION"));
+        assert!(check_loci_version(Some(arg)).is_ok());
+        assert!(check_loci_version(None).is_ok());
+        let e = check_loci_version(Some("0.0.9")).unwrap_err().to_string();
+        assert!(e.contains("LOCI_VERSION=0.0.9") && e.contains(arg), "{e}");
+    }
+
     use super::*;
 
     fn env(pairs: &[(&str, &str)]) -> Env {

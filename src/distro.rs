@@ -282,13 +282,43 @@ impl Distro {
         }
     }
 
-    /// Directories holding package lists and downloaded packages, emptied at cleanup.
+    /// Package lists and caches: directories emptied and files removed at cleanup, after
+    /// [`Self::clean_cmd`] dropped the downloaded packages. (apt: not /var/cache/apt itself,
+    /// whose archives/lock and archives/partial come with the base image: deleting those would
+    /// add whiteouts, stamped with the time of the build, to the layer.)
     pub fn cache_dirs(&self) -> Vec<&'static str> {
         match self.package_manager {
-            PackageManager::Apt => vec!["/var/lib/apt/lists", "/var/cache/apt"],
+            PackageManager::Apt => vec![
+                "/var/lib/apt/lists",
+                "/var/cache/apt/pkgcache.bin",
+                "/var/cache/apt/srcpkgcache.bin",
+            ],
             PackageManager::Dnf => vec!["/var/cache/dnf"],
             PackageManager::Yum => vec!["/var/cache/yum"],
         }
+    }
+
+    /// Logs and caches of the package manager and the dynamic linker that record dates or inode
+    /// numbers of this build: removed at cleanup, so that two builds leave the same files.
+    pub fn build_logs(&self) -> Vec<&'static str> {
+        let mut logs = match self.package_manager {
+            PackageManager::Apt => vec![
+                "/var/log/dpkg.log",
+                "/var/log/alternatives.log",
+                "/var/log/apt/history.log",
+                "/var/log/apt/term.log",
+                "/var/log/apt/eipp.log.xz",
+            ],
+            PackageManager::Dnf | PackageManager::Yum => vec![
+                "/var/log/dnf.log",
+                "/var/log/dnf.librepo.log",
+                "/var/log/dnf.rpm.log",
+                "/var/log/hawkey.log",
+                "/var/log/yum.log",
+            ],
+        };
+        logs.push("/var/cache/ldconfig/aux-cache");
+        logs
     }
 
     /// Lists installed packages for /etc/image_info/packages.txt.

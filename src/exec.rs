@@ -206,15 +206,27 @@ pub struct Timings {
 }
 
 /// What the executor remembers across steps.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct State {
     /// Whether the package index was refreshed in this build (once is enough).
     pub index_refreshed: bool,
+    /// When the build started: the total time, and which files the build wrote.
+    pub started: Instant,
+    pub started_wall: std::time::SystemTime,
+}
+
+impl Default for State {
+    fn default() -> Self {
+        State {
+            index_refreshed: false,
+            started: Instant::now(),
+            started_wall: std::time::SystemTime::now(),
+        }
+    }
 }
 
 /// Runs every step of `plan` in order.
 pub fn execute(plan: &Plan, config: &Config, runner: &mut dyn Runner) -> Result<Timings> {
-    let total = Instant::now();
     let mut timings = Timings::default();
     let mut state = State::default();
     let n = plan.steps.len();
@@ -240,16 +252,11 @@ pub fn execute(plan: &Plan, config: &Config, runner: &mut dyn Runner) -> Result<
             .steps
             .push((step.name.to_string(), took.as_secs_f64()));
     }
-    let took = total.elapsed();
-    crate::say!("==> {} built in {}", plan.project, human(took));
-    // /etc/image_info was written before cleanup ran: complete it with every step's time, and
-    // the SBOM of what the image holds now.
-    for action in plan.steps.iter().flat_map(|s| s.actions.iter()) {
-        if let Action::CollectInfo { dir } = action {
-            steps::image_info::finish(dir, config, &timings, took)
-                .map_err(|e| e.in_step("info"))?;
-        }
-    }
+    crate::say!(
+        "==> {} built in {}",
+        plan.project,
+        human(state.started.elapsed())
+    );
     Ok(timings)
 }
 
@@ -306,6 +313,14 @@ fn run_action(
         Action::CopyConfigFiles { from, to } => steps::config_files::copy(from, to),
         Action::CollectInfo { dir } => {
             steps::image_info::collect(dir, plan, config, runner, timings)
+        }
+        Action::FinishInfo { dir } => {
+            steps::image_info::finish(dir, config, timings, state.started.elapsed())
+        }
+        Action::ClampMtimes { root, epoch } => {
+            let n = steps::seal::clamp_mtimes(root, *epoch, state.started_wall)?;
+            crate::say!("set the time of {n} files and directories to {epoch}");
+            Ok(())
         }
         Action::Remove {
             paths,

@@ -163,6 +163,12 @@ pub enum Action {
     CopyConfigFiles { from: PathBuf, to: PathBuf },
     /// Write /etc/image_info.
     CollectInfo { dir: PathBuf },
+    /// Once every other step has run: every step's time into `dir/image_info.json` (none with
+    /// SOURCE_DATE_EPOCH), and the SBOM of the image as it is left.
+    FinishInfo { dir: PathBuf },
+    /// Set the time of everything below `root` that this build wrote to `epoch`
+    /// (SOURCE_DATE_EPOCH), staying on `root`'s file system.
+    ClampMtimes { root: PathBuf, epoch: u64 },
     /// Remove files and directories (missing ones are fine); `contents_only` keeps the directory.
     Remove {
         paths: Vec<PathBuf>,
@@ -248,7 +254,9 @@ impl fmt::Display for Action {
             ),
             Action::ProjectHook { project, hook } => write!(f, "{project}: {hook}"),
             Action::CopyConfigFiles { from, to } => write!(f, "copy {}/* -> {}", from.display(), to.display()),
-            Action::CollectInfo { dir } => write!(f, "write packages.txt, pip.txt, project.txt, image_info.json, sbom.cdx.json to {}", dir.display()),
+            Action::CollectInfo { dir } => write!(f, "write packages.txt, pip.txt, project.txt, inputs.env, image_info.json, sbom.cdx.json to {}", dir.display()),
+            Action::FinishInfo { dir } => write!(f, "complete {}/image_info.json (step times) and sbom.cdx.json (the image as left)", dir.display()),
+            Action::ClampMtimes { root, epoch } => write!(f, "set the time of everything this build wrote below {} to {epoch} (SOURCE_DATE_EPOCH)", root.display()),
             Action::Remove { paths, contents_only } => write!(
                 f,
                 "remove {}{}",

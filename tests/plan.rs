@@ -242,7 +242,9 @@ fn debian_bookworm_keystone() {
         .collect();
     for path in [
         "/var/lib/apt/lists",
-        "/var/cache/apt",
+        "/var/cache/apt/pkgcache.bin",
+        "/var/log/dpkg.log",
+        "/var/cache/ldconfig/aux-cache",
         "/tmp",
         "/root/.cache",
         "/etc/machine-id",

@@ -80,5 +80,5 @@ REPO
 fi
 
 dnf clean all
-rm -rf /var/cache/dnf/* /var/log/dnf* /var/log/hawkey.log /var/lib/dnf/history* /tmp/* /var/tmp/* /root/.cache
+rm -rf /var/cache/dnf/* /var/log/dnf* /var/log/hawkey.log /var/cache/ldconfig/aux-cache /var/lib/dnf/history* /tmp/* /var/tmp/* /root/.cache
 find /usr -name __pycache__ -prune -exec rm -rf {} +

@@ -103,5 +103,5 @@ fi
 
 apt-get clean
 rm -rf /var/lib/apt/lists/* /var/cache/apt/*.bin /var/cache/debconf/*-old /var/lib/dpkg/*-old \
-    /var/log/apt/* /var/log/dpkg.log /var/log/alternatives.log /tmp/* /var/tmp/* /root/.cache
+    /var/log/apt/* /var/log/dpkg.log /var/log/alternatives.log /var/cache/ldconfig/aux-cache /tmp/* /var/tmp/* /root/.cache
 find /usr -name __pycache__ -prune -exec rm -rf {} +

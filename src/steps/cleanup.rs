@@ -4,6 +4,7 @@
 //! DIST_PACKAGES asked for them, drops package-manager caches (a base image without the
 //! official images' apt settings keeps every downloaded .deb), turns on system site packages in
 //! the venv, deletes bytecode, and empties /tmp, /root/.cache, /etc/machine-id and /opt/loci.
+//! The package manager's logs go too: they record the build's dates.
 
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
@@ -63,6 +64,10 @@ pub fn plan(input: &PlanInput) -> Result<Option<Step>> {
     step = step.action(Action::Remove {
         paths: d.cache_dirs().into_iter().map(PathBuf::from).collect(),
         contents_only: true,
+    });
+    step = step.action(Action::Remove {
+        paths: d.build_logs().into_iter().map(PathBuf::from).collect(),
+        contents_only: false,
     });
     if !c.builds_requirements() {
         step = step.action(Action::SystemSitePackages {

@@ -43,7 +43,10 @@ struct Info<'a> {
     /// Where the wheels came from (the runtime stage of a two-stage build: the builder's).
     wheels: serde_json::Value,
     python_packages: Vec<String>,
-    step_seconds: Vec<(String, f64)>,
+    /// Every step's duration: none with SOURCE_DATE_EPOCH (a reproducible image records no
+    /// durations; the build log has them).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    step_seconds: Option<Vec<(String, f64)>>,
     /// Two-stage builds: the builder stage's steps and total, from its image_info.json.
     #[serde(skip_serializing_if = "Option::is_none")]
     builder_step_seconds: Option<serde_json::Value>,
@@ -89,6 +92,8 @@ pub fn collect(
     let previous: Option<serde_json::Value> = std::fs::read_to_string(dir.join("image_info.json"))
         .ok()
         .and_then(|t| serde_json::from_str(&t).ok());
+    write(&dir.join(INPUTS_FILE), &inputs(config, head.as_deref()))?;
+    let timed = config.source_date_epoch.is_none();
     let info = Info {
         loci_version: env!("CARGO_PKG_VERSION"),
         project: &config.project,
@@ -108,9 +113,15 @@ pub fn collect(
             _ => serde_json::to_value(&config.wheels).expect("serializable"),
         },
         python_packages: freeze.lines().map(String::from).collect(),
-        step_seconds: timings.steps.clone(),
-        builder_step_seconds: previous.as_ref().map(|p| p["step_seconds"].clone()),
-        builder_total_seconds: previous.as_ref().map(|p| p["total_seconds"].clone()),
+        step_seconds: timed.then(|| timings.steps.clone()),
+        builder_step_seconds: previous
+            .as_ref()
+            .map(|p| p["step_seconds"].clone())
+            .filter(|v| !v.is_null()),
+        builder_total_seconds: previous
+            .as_ref()
+            .map(|p| p["total_seconds"].clone())
+            .filter(|v| !v.is_null()),
     };
     let json = serde_json::to_string_pretty(&info).expect("serializable");
     write(&dir.join("image_info.json"), &json)?;
@@ -145,8 +156,72 @@ pub fn finish(
     timings: &Timings,
     total: std::time::Duration,
 ) -> Result<()> {
-    record_timings(dir, timings, total)?;
+    if config.source_date_epoch.is_none() {
+        record_timings(dir, timings, total)?;
+    }
     write_sbom(dir, config)
+}
+
+/// The file of /etc/image_info that lists the build's inputs as build arguments.
+pub const INPUTS_FILE: &str = "inputs.env";
+
+/// The build arguments that decide what the image holds, one `NAME=value` a line, as they
+/// were resolved: PROJECT_REF is the commit that was built (when the source is a git
+/// checkout), FROM and WHEELS as given (pinned when given by digest). Passing them back as
+/// `--build-arg`s asks a second build for the same inputs.
+pub fn inputs(config: &Config, head: Option<&str>) -> String {
+    let commit = head
+        .and_then(|h| h.lines().next())
+        .and_then(|l| l.strip_prefix("commit "))
+        .map(str::trim)
+        .filter(|c| c.len() >= 40 && c.bytes().all(|b| b.is_ascii_hexdigit()));
+    let wheels = match &config.wheels {
+        None => String::new(),
+        Some(w) => w.as_build_arg(),
+    };
+    let join = |v: &[String]| v.join(" ");
+    let flag = |b: bool| if b { "yes" } else { "no" }.to_string();
+    let mut args: Vec<(&str, String)> = vec![
+        ("FROM", config.from.clone().unwrap_or_default()),
+        ("WHEELS", wheels),
+        ("PROJECT", config.project.clone()),
+        ("PROJECT_REPO", config.project_repo.clone()),
+        (
+            "PROJECT_REF",
+            commit.map_or_else(|| config.project_ref.clone(), str::to_string),
+        ),
+        ("PROJECT_RELEASE", config.project_release.clone()),
+        ("PROJECT_PIP_EXTRAS", config.project_pip_extras.clone().unwrap_or_default()),
+        ("EXTRA_PROJECTS", join(&config.extra_projects)),
+        ("PROFILES", join(&config.profiles)),
+        ("PIP_PACKAGES", join(&config.pip_packages)),
+        ("PIP_ARGS", join(&config.pip_args)),
+        ("DIST_PACKAGES", join(&config.dist_packages)),
+        ("PLUGIN", flag(config.plugin)),
+        ("KEEP_ALL_WHEELS", flag(config.keep_all_wheels)),
+        ("INSTALLER", config.installer.name().to_string()),
+        ("UID", config.uid.to_string()),
+        ("GID", config.gid.to_string()),
+        ("PIP_CONSTRAINT", config.pip_constraint.clone()),
+        ("SETUPTOOL_CONSTRAINT", config.setuptools_constraint.clone()),
+        ("WHEEL_CONSTRAINT", config.wheel_constraint.clone()),
+    ];
+    if let Some(crate::config::WheelsSource::Index { constraints }) = &config.wheels {
+        args.push(("UPPER_CONSTRAINTS", constraints.clone()));
+    }
+    if let Some(e) = config.source_date_epoch {
+        args.push(("SOURCE_DATE_EPOCH", e.to_string()));
+    }
+    args.push(("LOCI_VERSION", env!("CARGO_PKG_VERSION").to_string()));
+    let mut text = String::from(
+        "# The build arguments of this image as resolved (PROJECT_REF: the commit built).\n\
+         # Ask for the same inputs again: mapfile -t a < <(grep -v '^#' inputs.env | sed 's/^/--build-arg=/')\n",
+    );
+    for (k, v) in args {
+        // One argument a line: a value cannot hold a line break (Config refuses those).
+        text.push_str(&format!("{k}={}\n", v.replace('\n', " ")));
+    }
+    text
 }
 
 /// The wheels the venv was installed from, for the SBOM's hashes: WHEELS itself when it is a
@@ -191,6 +266,41 @@ fn write(path: &Path, text: &str) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn inputs_name_the_commit_built_and_the_images_as_given() {
+        let from = format!("127.0.0.1:5000/base@sha256:{}", "a".repeat(64));
+        let wheels = format!("127.0.0.1:5000/requirements@sha256:{}", "b".repeat(64));
+        let env: crate::config::Env = [
+            ("PROJECT", "keystone"),
+            ("PROJECT_REF", "29.1.0"),
+            ("FROM", from.as_str()),
+            ("WHEELS", wheels.as_str()),
+            ("PROFILES", "fluent ldap"),
+            ("SOURCE_DATE_EPOCH", "1700000000"),
+        ]
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+        let config = Config::from_env(&env).unwrap();
+        let commit = "0123456789abcdef0123456789abcdef01234567";
+        let text = inputs(&config, Some(&format!("commit {commit}\nAuthor: x\n")));
+        let args: Vec<&str> = text.lines().filter(|l| !l.starts_with('#')).collect();
+        assert!(args.contains(&format!("FROM={from}").as_str()), "{text}");
+        assert!(args.contains(&format!("WHEELS={wheels}").as_str()), "{text}");
+        assert!(args.contains(&format!("PROJECT_REF={commit}").as_str()), "{text}");
+        assert!(args.contains(&"PROFILES=fluent ldap"), "{text}");
+        assert!(args.contains(&"SOURCE_DATE_EPOCH=1700000000"), "{text}");
+        assert!(
+            args.contains(&format!("LOCI_VERSION={}", env!("CARGO_PKG_VERSION")).as_str()),
+            "{text}"
+        );
+        // Every line is one build argument.
+        assert!(args.iter().all(|l| l.split_once('=').is_some_and(|(k, _)| !k.is_empty()
+            && k.bytes().all(|b| b.is_ascii_uppercase() || b == b'_'))));
+        // Not a git checkout: the ref as given.
+        assert!(inputs(&config, None).contains("\nPROJECT_REF=29.1.0\n"));
+    }
 
     #[test]
     fn the_sbom_is_written_beside_image_info_json() {
@@ -239,6 +349,13 @@ mod tests {
         assert_eq!(sbom["metadata"]["component"]["name"], "keystone");
         assert_eq!(sbom["metadata"]["component"]["version"], "27.0.0");
         assert_eq!(sbom["metadata"]["timestamp"], "1970-01-02T00:00:00Z");
+        // SOURCE_DATE_EPOCH: no durations in image_info.json.
+        let info: serde_json::Value = serde_json::from_str(
+            &std::fs::read_to_string(dir.join("image_info.json")).unwrap(),
+        )
+        .unwrap();
+        assert!(info.get("step_seconds").is_none(), "{info}");
+        assert!(dir.join(INPUTS_FILE).exists());
         let six = &sbom["components"][0];
         assert_eq!(six["purl"], "pkg:pypi/six@1.16.0");
         assert_eq!(six["hashes"][0]["alg"], "SHA-256");

@@ -4,7 +4,7 @@
 //! when the step does not apply), and owns the in-process actions its step uses.
 
 use crate::error::{Error, Result};
-use crate::plan::{PlanInput, Stage, Step};
+use crate::plan::{Action, PlanInput, Stage, Step};
 
 pub mod base;
 pub mod cleanup;
@@ -16,6 +16,7 @@ pub mod packages;
 pub mod project_specific;
 pub mod pydep;
 pub mod requirements;
+pub mod seal;
 pub mod source;
 pub mod user;
 pub mod venv;
@@ -82,6 +83,12 @@ pub fn plan_all(input: &PlanInput) -> Result<Vec<Step>> {
         steps.push(image_info::plan(input));
         steps.push(cleanup::plan(input)?);
     }
+    let has_info = steps
+        .iter()
+        .flatten()
+        .flat_map(|s| &s.actions)
+        .any(|a| matches!(a, Action::CollectInfo { .. }));
+    steps.push(seal::plan(input, has_info));
     Ok(steps.into_iter().flatten().collect())
 }
 
