@@ -7,7 +7,8 @@
 //! - the wheels image given as a named context (`docker buildx build --build-context
 //!   wheels=docker-image://IMAGE`) instead of a pullable WHEELS;
 //! - WHEELS as an http(s) URL of a tarball, fetched by loci, with the same Dockerfile;
-//! - bad input stops the build before any package is installed, naming the argument.
+//! - bad input stops the build before any package is installed, naming the argument;
+//! - keystone on a second Debian release, trixie (Python 3.13), from PyPI.
 //!
 //! Needs Docker 26+ with buildx and the network of the test machines: run it with
 //! `sudo tests/run.sh` (a plain `cargo test` lists it as ignored).
@@ -48,6 +49,17 @@ impl KeystoneSource {
 
 /// Builds `target` of keystone with `wheels` (and more build args) and returns the image.
 fn build_keystone(name: &str, target: &str, extra: &[(&str, &str)], ctx: &Context) -> String {
+    build_keystone_on(&base_image(), name, target, extra, ctx)
+}
+
+/// [`build_keystone`] FROM `base`.
+fn build_keystone_on(
+    base: &str,
+    name: &str,
+    target: &str,
+    extra: &[(&str, &str)],
+    ctx: &Context,
+) -> String {
     let src = keystone_source();
     let image = format!("loci-test/{name}:2026.1");
     let repo = src.repo();
@@ -58,7 +70,7 @@ fn build_keystone(name: &str, target: &str, extra: &[(&str, &str)], ctx: &Contex
         ("PROJECT_RELEASE", "2026.1"),
     ];
     pairs.extend_from_slice(extra);
-    let mut args = ctx.args(&base_image(), &pairs);
+    let mut args = ctx.args(base, &pairs);
     args.extend(["--target".into(), target.into(), "-t".into(), image.clone()]);
     docker_build(name, &args, ctx.path());
     let project_txt = sh_in(&image, "cat /etc/image_info/project.txt");
@@ -160,6 +172,45 @@ fn keystone_two_stage_from_pypi_without_a_requirements_image() {
         "keystone from PyPI: venv libraries from packages: {}",
         libs.split_whitespace().collect::<Vec<_>>().join(" ")
     ));
+    assert_issues_tokens(&image);
+    assert_clean(&image);
+    report_size(&image);
+}
+
+/// A second distro release: Debian trixie (Python 3.13), its base built from
+/// dockerfiles/debian on a trixie debootstrap, keystone two-stage from PyPI (the bookworm
+/// requirements image holds Python 3.11 wheels).
+#[test]
+#[ignore = "needs docker: run tests/run.sh"]
+fn keystone_on_debian_trixie_from_pypi() {
+    require_docker();
+    let _guard = lock();
+    let base = trixie_base_image();
+    let ctx = Context::new();
+    fs::copy(
+        root()
+            .join(REQUIREMENTS_FIXTURES)
+            .join("upper-constraints.txt"),
+        ctx.data().join("upper-constraints.txt"),
+    )
+    .unwrap();
+    let image = build_keystone_on(
+        &base,
+        "keystone-trixie",
+        "runtime",
+        &[
+            ("WHEELS", ""),
+            ("UPPER_CONSTRAINTS", "/tmp/upper-constraints.txt"),
+        ],
+        &ctx,
+    );
+    let release = sh_in(
+        &image,
+        ". /etc/os-release; echo $VERSION_CODENAME; python3 -c 'import sys; print(sys.version_info[:2])'",
+    );
+    assert_eq!(release, "trixie\n(3, 13)", "{image}");
+    let info = sh_in(&image, "cat /etc/image_info/image_info.json");
+    assert!(info.contains("debian-trixie"), "{info}");
     assert_issues_tokens(&image);
     assert_clean(&image);
     report_size(&image);

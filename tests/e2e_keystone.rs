@@ -78,6 +78,18 @@ fn keystone_from_a_git_tag_with_a_local_wheels_image_issues_tokens() {
         project_txt.contains(&tag_commit),
         "project.txt does not name {tag_commit}:\n{project_txt}"
     );
+    // The recorded inputs name the commit the tag resolved to, and the base as given.
+    let inputs = sh_in(image, "cat /etc/image_info/inputs.env");
+    for line in [
+        format!("PROJECT_REF={tag_commit}"),
+        format!("FROM={base}"),
+        format!("WHEELS={wheels_ref}"),
+    ] {
+        assert!(
+            inputs.lines().any(|l| l == line),
+            "inputs.env has no line {line}:\n{inputs}"
+        );
+    }
 
     // d. it works: a token for the admin user.
     {

@@ -98,7 +98,7 @@ fn debian_bookworm_keystone() {
         step_names(&p),
         [
             "wheels", "base", "user", "venv", "packages", "pydep", "source", "install", "info",
-            "cleanup"
+            "cleanup", "seal"
         ]
     );
     let base = step(&p, "base");
@@ -737,7 +737,8 @@ fn two_stage_builder_makes_the_venv_and_runtime_the_rest() {
             "install",
             "libraries",
             "info",
-            "cleanup"
+            "cleanup",
+            "seal"
         ]
     );
     let fetch = &step(&b, "wheels")["actions"][0];
@@ -757,7 +758,7 @@ fn two_stage_builder_makes_the_venv_and_runtime_the_rest() {
     let r = plan_stage("debian-bookworm", "runtime", &env);
     assert_eq!(
         step_names(&r),
-        ["base", "user", "packages", "info", "cleanup"]
+        ["base", "user", "packages", "info", "cleanup", "seal"]
     );
     assert!(
         !has(&packages(step(&r, "base")), "git"),

@@ -990,7 +990,7 @@ fn plugins_build_on_a_service_image() {
         );
         assert_eq!(
             step_names(&p),
-            ["wheels", "packages", "source", "install", "info", "cleanup"],
+            ["wheels", "packages", "source", "install", "info", "cleanup", "seal"],
             "{d}"
         );
         // The service image's package lists were removed by its cleanup: a plugin's first

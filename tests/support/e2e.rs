@@ -412,47 +412,51 @@ pub fn set_mode(path: &Path, mode: u32) {
     fs::set_permissions(path, fs::Permissions::from_mode(mode)).unwrap();
 }
 
-/// `debootstrap --variant=minbase bookworm` imported as ROOTFS_IMAGE (when missing), then
-/// flattened without apt caches, docs and locales into SLIM_IMAGE.
+/// [`slim_image_of`] bookworm: SLIM_IMAGE, from ROOTFS_IMAGE.
 pub fn slim_image() -> String {
     static IMAGE: OnceLock<String> = OnceLock::new();
-    IMAGE
-        .get_or_init(|| {
-            require_docker();
-            if image_exists(SLIM_IMAGE) {
-                return SLIM_IMAGE.to_string();
-            }
-            if !image_exists(ROOTFS_IMAGE) {
-                let dir = tempfile::Builder::new().prefix("loci-rootfs").tempdir_in(work_dir()).unwrap();
-                let target = dir.path().join("rootfs");
-                let started = Instant::now();
-                check(
-                    Command::new("debootstrap")
-                        .args(["--variant=minbase", SUITE])
-                        .arg(&target)
-                        .arg("http://deb.debian.org/debian"),
-                );
-                pipe(
-                    Command::new("tar").arg("-C").arg(&target).args(["-c", "."]),
-                    docker().args(["import", "-", ROOTFS_IMAGE]),
-                );
-                record(&format!("E2E-BUILD-TIME debootstrap {:.1}s", started.elapsed().as_secs_f64()));
-            }
-            let name = format!("loci-test-slim-{}", std::process::id());
-            let _ = docker().args(["rm", "-f", &name]).output();
-            check(docker().args(["run", "--name", &name, "--network", "none", ROOTFS_IMAGE, "sh", "-c",
-                "apt-get clean && rm -rf /var/lib/apt/lists/* /var/cache/apt/*.bin /usr/share/doc/* /usr/share/man/* \
-                 /usr/share/info/* /usr/share/locale/* /var/log/*.log /var/log/apt/* /var/cache/debconf/*-old \
-                 /var/lib/dpkg/*-old /tmp/* /var/tmp/*"]));
-            pipe(
-                docker().args(["export", &name]),
-                docker().args(["import", "--change", "ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
-                    "--change", "CMD [\"bash\"]", "-", SLIM_IMAGE]),
-            );
-            let _ = docker().args(["rm", "-f", &name]).output();
-            SLIM_IMAGE.to_string()
-        })
-        .clone()
+    IMAGE.get_or_init(|| slim_image_of(SUITE)).clone()
+}
+
+/// `debootstrap --variant=minbase SUITE` (a Debian release: bookworm, trixie) imported as
+/// `loci-test/SUITE-rootfs` (when missing), then flattened without apt caches, docs and locales
+/// into `loci-test/SUITE-slim`.
+pub fn slim_image_of(suite: &str) -> String {
+    require_docker();
+    let slim = format!("loci-test/{suite}-slim:latest");
+    let rootfs = format!("loci-test/{suite}-rootfs:latest");
+    if image_exists(&slim) {
+        return slim;
+    }
+    if !image_exists(&rootfs) {
+        let dir = tempfile::Builder::new().prefix("loci-rootfs").tempdir_in(work_dir()).unwrap();
+        let target = dir.path().join("rootfs");
+        let started = Instant::now();
+        check(
+            Command::new("debootstrap")
+                .args(["--variant=minbase", suite])
+                .arg(&target)
+                .arg("http://deb.debian.org/debian"),
+        );
+        pipe(
+            Command::new("tar").arg("-C").arg(&target).args(["-c", "."]),
+            docker().args(["import", "-", &rootfs]),
+        );
+        record(&format!("E2E-BUILD-TIME debootstrap-{suite} {:.1}s", started.elapsed().as_secs_f64()));
+    }
+    let name = format!("loci-test-slim-{suite}-{}", std::process::id());
+    let _ = docker().args(["rm", "-f", &name]).output();
+    check(docker().args(["run", "--name", &name, "--network", "none", &rootfs, "sh", "-c",
+        "apt-get clean && rm -rf /var/lib/apt/lists/* /var/cache/apt/*.bin /usr/share/doc/* /usr/share/man/* \
+         /usr/share/info/* /usr/share/locale/* /var/log/*.log /var/log/apt/* /var/cache/debconf/*-old \
+         /var/lib/dpkg/*-old /tmp/* /var/tmp/*"]));
+    pipe(
+        docker().args(["export", &name]),
+        docker().args(["import", "--change", "ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+            "--change", "CMD [\"bash\"]", "-", &slim]),
+    );
+    let _ = docker().args(["rm", "-f", &name]).output();
+    slim
 }
 
 /// `a | b`, both checked.
@@ -511,10 +515,28 @@ pub fn base_image_from_distro_dir() -> String {
     )
 }
 
+/// A Debian trixie base (Python 3.13) from dockerfiles/debian alone, on a trixie debootstrap.
+pub fn trixie_base_image() -> String {
+    build_base_on(
+        &slim_image_of("trixie"),
+        "base-trixie",
+        "loci-test/base:trixie",
+        "dockerfiles/debian/Dockerfile",
+        &[
+            "dockerfiles/debian/Dockerfile",
+            "dockerfiles/debian/base.sh",
+        ],
+    )
+}
+
 /// Builds a base image from `dockerfile` with `files` (paths in the repository) copied into a
 /// context: for dockerfiles/debian/Dockerfile that directory is the context root.
 fn build_base(name: &str, alias: &str, dockerfile: &str, files: &[&str]) -> String {
-    let from = slim_image();
+    build_base_on(&slim_image(), name, alias, dockerfile, files)
+}
+
+fn build_base_on(from: &str, name: &str, alias: &str, dockerfile: &str, files: &[&str]) -> String {
+    let from = from.to_string();
     let ca = host_ca_bundle();
     let strip = dockerfile.strip_suffix("Dockerfile").unwrap_or("");
     let mut parts: Vec<Vec<u8>> = files.iter().map(|f| read(root().join(f))).collect();
