@@ -34,11 +34,13 @@ ARG WHEELS_IMAGE=${WHEELS_NO_PATH##*://*}
 ARG FROM=ubuntu:noble
 
 # FROM and WHEELS given by digest (`NAME@sha256:...`, which the engine verifies as it pulls):
-# their digests, for the provenance labels; empty when given by tag.
+# their digests, for the provenance labels; empty when given by tag. (The `:-@` keeps the
+# pattern from being empty: BuildKit 0.13's lexer panics on `${X#${EMPTY}}` and takes dockerd
+# down with it.)
 ARG FROM_AT=${FROM#*@}
-ARG FROM_DIGEST=${FROM_AT#${FROM}}
+ARG FROM_DIGEST=${FROM_AT#${FROM:-@}}
 ARG WHEELS_AT=${WHEELS#*@}
-ARG WHEELS_DIGEST=${WHEELS_AT#${WHEELS}}
+ARG WHEELS_DIGEST=${WHEELS_AT#${WHEELS:-@}}
 # Where the loci binary comes from: the default compiles it from this repository in a Rust
 # image (needs crates.io); set LOCI_IMAGE to an image holding a static binary at /loci to build
 # offline (an unused stage is never built, so RUST_IMAGE is then never pulled).

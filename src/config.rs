@@ -783,7 +783,6 @@ pub fn classify_wheels(value: &str) -> WheelsSource {
     WheelsSource::Image(value.to_string())
 }
 
-
 /// LOCI_VERSION is the loci version the Dockerfile labels the image with (`loci.version`):
 /// a binary of another version would make that label lie, so the build stops before it starts.
 fn check_loci_version(label: Option<&str>) -> Result<()> {

@@ -73,7 +73,10 @@ fn layers(image: &str) -> Vec<BTreeMap<String, Entry>> {
             blobs.insert(path, data);
         }
     }
-    assert!(child.wait().unwrap().success(), "docker save {image} failed");
+    assert!(
+        child.wait().unwrap().success(),
+        "docker save {image} failed"
+    );
     let manifest = manifest.expect("docker save wrote no manifest.json");
     manifest[0]["Layers"]
         .as_array()
@@ -161,7 +164,10 @@ fn keystone_from_pinned_inputs_is_reproducible_and_names_its_inputs() {
     // A digest the registry does not have: the engine refuses it before anything runs.
     let ctx = Context::new();
     let wrong = format!("{host}/loci-test/base@sha256:{}", "0".repeat(64));
-    let mut args = ctx.args(&wrong, &[("PROJECT", "keystone"), ("WHEELS", &wheels_pinned)]);
+    let mut args = ctx.args(
+        &wrong,
+        &[("PROJECT", "keystone"), ("WHEELS", &wheels_pinned)],
+    );
     args.push("--no-cache".into());
     let log = docker_build_fails("keystone-wrong-digest", &args, ctx.path());
     assert!(
@@ -204,7 +210,11 @@ fn keystone_from_pinned_inputs_is_reproducible_and_names_its_inputs() {
         ("loci.version", env!("CARGO_PKG_VERSION")),
     ];
     for (k, v) in expect {
-        assert_eq!(labels.get(k).map(String::as_str), Some(v), "label {k}: {labels:?}");
+        assert_eq!(
+            labels.get(k).map(String::as_str),
+            Some(v),
+            "label {k}: {labels:?}"
+        );
     }
 
     // c. The recorded inputs: every one pinned (images by digest, the project by commit).

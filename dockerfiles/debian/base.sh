@@ -85,7 +85,8 @@ apt-get install -y --no-install-recommends \
     sudo \
     python3 \
     python3-venv
-if apt-cache show python3-distutils >/dev/null 2>&1; then
+# Only where the release still ships it (trixie and noble only mention it: no candidate).
+if [ -n "$(apt-cache madison python3-distutils 2>/dev/null)" ]; then
     apt-get install -y --no-install-recommends python3-distutils
 fi
 apt-get install -y --no-install-recommends \

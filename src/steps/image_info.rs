@@ -191,7 +191,10 @@ pub fn inputs(config: &Config, head: Option<&str>) -> String {
             commit.map_or_else(|| config.project_ref.clone(), str::to_string),
         ),
         ("PROJECT_RELEASE", config.project_release.clone()),
-        ("PROJECT_PIP_EXTRAS", config.project_pip_extras.clone().unwrap_or_default()),
+        (
+            "PROJECT_PIP_EXTRAS",
+            config.project_pip_extras.clone().unwrap_or_default(),
+        ),
         ("EXTRA_PROJECTS", join(&config.extra_projects)),
         ("PROFILES", join(&config.profiles)),
         ("PIP_PACKAGES", join(&config.pip_packages)),
@@ -287,8 +290,14 @@ mod tests {
         let text = inputs(&config, Some(&format!("commit {commit}\nAuthor: x\n")));
         let args: Vec<&str> = text.lines().filter(|l| !l.starts_with('#')).collect();
         assert!(args.contains(&format!("FROM={from}").as_str()), "{text}");
-        assert!(args.contains(&format!("WHEELS={wheels}").as_str()), "{text}");
-        assert!(args.contains(&format!("PROJECT_REF={commit}").as_str()), "{text}");
+        assert!(
+            args.contains(&format!("WHEELS={wheels}").as_str()),
+            "{text}"
+        );
+        assert!(
+            args.contains(&format!("PROJECT_REF={commit}").as_str()),
+            "{text}"
+        );
         assert!(args.contains(&"PROFILES=fluent ldap"), "{text}");
         assert!(args.contains(&"SOURCE_DATE_EPOCH=1700000000"), "{text}");
         assert!(
@@ -296,8 +305,9 @@ mod tests {
             "{text}"
         );
         // Every line is one build argument.
-        assert!(args.iter().all(|l| l.split_once('=').is_some_and(|(k, _)| !k.is_empty()
-            && k.bytes().all(|b| b.is_ascii_uppercase() || b == b'_'))));
+        assert!(args.iter().all(|l| l.split_once('=').is_some_and(
+            |(k, _)| !k.is_empty() && k.bytes().all(|b| b.is_ascii_uppercase() || b == b'_')
+        )));
         // Not a git checkout: the ref as given.
         assert!(inputs(&config, None).contains("\nPROJECT_REF=29.1.0\n"));
     }
@@ -350,10 +360,9 @@ mod tests {
         assert_eq!(sbom["metadata"]["component"]["version"], "27.0.0");
         assert_eq!(sbom["metadata"]["timestamp"], "1970-01-02T00:00:00Z");
         // SOURCE_DATE_EPOCH: no durations in image_info.json.
-        let info: serde_json::Value = serde_json::from_str(
-            &std::fs::read_to_string(dir.join("image_info.json")).unwrap(),
-        )
-        .unwrap();
+        let info: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(dir.join("image_info.json")).unwrap())
+                .unwrap();
         assert!(info.get("step_seconds").is_none(), "{info}");
         assert!(dir.join(INPUTS_FILE).exists());
         let six = &sbom["components"][0];

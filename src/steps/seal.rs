@@ -58,9 +58,7 @@ pub fn clamp_mtimes(root: &Path, epoch: u64, since: SystemTime) -> Result<usize>
             Ok(m) => m,
             // Gone since it was listed (a lock file, say): nothing to clamp.
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
-            Err(e) => {
-                return Err(Error::new(format!("cannot inspect {}", path.display())).cause(e))
-            }
+            Err(e) => return Err(Error::new(format!("cannot inspect {}", path.display())).cause(e)),
         };
         if meta.dev() != root_dev {
             continue;
@@ -115,7 +113,11 @@ mod tests {
 
         let set = clamp_mtimes(d.path(), 1_700_000_000, start).unwrap();
 
-        assert_eq!(mtime(&old), 1_600_000_000, "a file older than the build is left alone");
+        assert_eq!(
+            mtime(&old),
+            1_600_000_000,
+            "a file older than the build is left alone"
+        );
         for p in ["venv/lib/new.py", "venv/lib", "venv", "venv/lib64", ""] {
             assert_eq!(mtime(&d.path().join(p)), 1_700_000_000, "{p}");
         }

@@ -429,7 +429,10 @@ pub fn slim_image_of(suite: &str) -> String {
         return slim;
     }
     if !image_exists(&rootfs) {
-        let dir = tempfile::Builder::new().prefix("loci-rootfs").tempdir_in(work_dir()).unwrap();
+        let dir = tempfile::Builder::new()
+            .prefix("loci-rootfs")
+            .tempdir_in(work_dir())
+            .unwrap();
         let target = dir.path().join("rootfs");
         let started = Instant::now();
         check(
@@ -442,7 +445,10 @@ pub fn slim_image_of(suite: &str) -> String {
             Command::new("tar").arg("-C").arg(&target).args(["-c", "."]),
             docker().args(["import", "-", &rootfs]),
         );
-        record(&format!("E2E-BUILD-TIME debootstrap-{suite} {:.1}s", started.elapsed().as_secs_f64()));
+        record(&format!(
+            "E2E-BUILD-TIME debootstrap-{suite} {:.1}s",
+            started.elapsed().as_secs_f64()
+        ));
     }
     let name = format!("loci-test-slim-{suite}-{}", std::process::id());
     let _ = docker().args(["rm", "-f", &name]).output();
@@ -452,8 +458,15 @@ pub fn slim_image_of(suite: &str) -> String {
          /var/lib/dpkg/*-old /tmp/* /var/tmp/*"]));
     pipe(
         docker().args(["export", &name]),
-        docker().args(["import", "--change", "ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
-            "--change", "CMD [\"bash\"]", "-", &slim]),
+        docker().args([
+            "import",
+            "--change",
+            "ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+            "--change",
+            "CMD [\"bash\"]",
+            "-",
+            &slim,
+        ]),
     );
     let _ = docker().args(["rm", "-f", &name]).output();
     slim
