@@ -1119,6 +1119,7 @@ fn extra_projects_are_pip_installed_with_the_project() {
         ("WHEELS", wheels.to_str().unwrap()),
     ]);
     c.paths.sources_dir = tmp.path().join("data");
+    c.paths.data_dir = tmp.path().join("data");
     c.paths.wheels_dir = wheels;
     c.paths.venv = tmp.path().join("venv");
     tiny_project(&c.paths.sources_dir.join("svc"), "loci_svc");

@@ -92,6 +92,7 @@ fn run(t: &Path, upper: &str, env: &[(&str, &str)]) -> (loci::Result<()>, PathBu
     // Everything inside the stand-in for `/`, as in an image: the purge must clear it.
     config.paths.root = root.clone();
     config.paths.sources_dir = root.join("tmp");
+    config.paths.data_dir = root.join("tmp");
     config.paths.venv = root.join("var/lib/openstack");
     config.paths.loci_dir = root.join("opt/loci");
     config.paths.wheels_dir = root.join("tmp/wheels");

@@ -71,7 +71,7 @@ pub fn plan(input: &PlanInput) -> Result<Option<Step>> {
     }
     step = step
         .action(Action::Remove {
-            paths: vec![c.paths.sources_dir.clone()],
+            paths: vec![c.paths.data_dir.clone()],
             contents_only: true,
         })
         .action(Action::Remove {

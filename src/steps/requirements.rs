@@ -240,7 +240,7 @@ impl fmt::Display for WheelsSpec {
 pub fn plan(input: &PlanInput) -> Result<Vec<Step>> {
     let c = input.config;
     let root = c.paths.root.clone();
-    let work = c.paths.sources_dir.join("loci-requirements-build");
+    let work = c.paths.data_dir.join("loci-requirements-build");
     let jobs = c.requirements_jobs.unwrap_or_else(|| {
         // Most `pip wheel` runs only download: keep the network busy, bounded by the machine.
         4 * std::thread::available_parallelism()

@@ -37,7 +37,7 @@ pub fn from_index(input: &PlanInput) -> bool {
 
 /// Where the adjusted constraint files are written (the data dir, as LOCI does).
 pub fn constraints_dir(input: &PlanInput) -> PathBuf {
-    input.config.paths.sources_dir.clone()
+    input.config.paths.data_dir.clone()
 }
 
 pub fn plan(input: &PlanInput) -> Option<Step> {
