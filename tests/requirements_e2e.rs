@@ -173,7 +173,9 @@ fn builds_only_its_own_wheels_and_purges_the_rest() {
     let uc = std::fs::read_to_string(root.join("upper-constraints.txt")).unwrap();
     assert_eq!(
         uc,
-        "six===1.16.0\ndocopt===0.6.2\ntermcolor===1.1.0\npbr===6.1.1\nloci-treeprobe===2.0.0\nloci_gitprobe===0.3.1\n"
+        "six===1.16.0\ndocopt===0.6.2\ntermcolor===1.1.0\npbr===6.1.1\nloci-treeprobe===2.0.0\nloci_gitprobe===0.3.1\n\
+         setuptools<81\n",
+        "SETUPTOOL_CONSTRAINT's cap is appended, as LOCI master appends `setuptools<81`"
     );
     assert_eq!(
         std::fs::read_to_string(root.join("global-requirements.txt")).unwrap(),
