@@ -55,6 +55,7 @@ pub fn plan_all(input: &PlanInput) -> Result<Vec<Step>> {
         steps.push(pydep::plan(input)?);
         steps.push(source::plan(input));
         steps.push(install::plan(input));
+        steps.push(project_specific::plan(input)?);
         steps.push(libraries::plan_record(input));
         steps.push(image_info::plan(input));
         steps.push(cleanup::plan(input)?);
