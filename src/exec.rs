@@ -266,6 +266,9 @@ fn run_action(
         Action::InstallPackages {
             packages, refresh, ..
         } => steps::packages::install(&plan.distro, packages, refresh.as_ref(), runner, state),
+        Action::CheckPackages { packages, refresh } => {
+            steps::preflight::check(&plan.distro, packages, refresh.as_ref(), runner, state)
+        }
         Action::InstallLibpython { distro } => steps::base::install_libpython(distro, runner),
         Action::FetchWheels { source, dest } => {
             steps::wheels::fetch(source, dest, &config.registry, &config.tls)

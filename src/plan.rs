@@ -118,6 +118,12 @@ pub enum Action {
         refresh: Option<Cmd>,
         install: Cmd,
     },
+    /// Check that every package of `packages` that is not installed yet is in the package
+    /// index (refreshing it first, once per build), failing with each missing name's origin.
+    CheckPackages {
+        packages: Vec<steps::preflight::Wanted>,
+        refresh: Option<Cmd>,
+    },
     /// Run `python3` to learn its minor version, then install `libpython3.X` (releases whose
     /// default Python loci does not know).
     InstallLibpython { distro: Box<Distro> },
@@ -196,6 +202,14 @@ impl fmt::Display for Action {
                     write!(f, "{r} && ")?;
                 }
                 write!(f, "{install}")
+            }
+            Action::CheckPackages { packages, refresh } => {
+                write!(f, "check that the {} packages not installed yet are in the package index", packages.len())?;
+                if let Some(r) = refresh {
+                    write!(f, " (after `{r}`, once)")?;
+                }
+                let names: Vec<&str> = packages.iter().map(|p| p.name.as_str()).collect();
+                write!(f, ": {}", names.join(" "))
             }
             Action::InstallLibpython { .. } => write!(f, "detect python3's minor version, install libpython3.X"),
             Action::FetchWheels { source, dest } => match source {

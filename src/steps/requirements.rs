@@ -1329,6 +1329,7 @@ mod tests {
         assert_eq!(
             names,
             [
+                "preflight",
                 "base",
                 "venv",
                 "packages",
