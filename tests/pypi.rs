@@ -239,6 +239,71 @@ fn requirements_builds_cap_setuptools_in_the_build_environments_of_old_and_new_p
     }
 }
 
+/// neutron's PIP_PACKAGES (LOCI master's vars): tap-as-a-service is no constraint of 2026.1
+/// (it left upper-constraints in 2025.2; LOCI adds it as a git entry for stable/2025.2 only).
+/// A requirements build with it in PIP_PACKAGES takes PyPI's release under the 2026.1
+/// constraints and the setuptools cap.
+#[test]
+fn a_requirements_build_takes_tap_as_a_service_from_pip_packages() {
+    let venv = venv_with("pip==25.3");
+    let t = tempfile::tempdir().unwrap();
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/requirements-2026.1");
+    let mut config = Config::from_env(&env(&[
+        ("PROJECT", "requirements"),
+        ("PROJECT_REF", "stable/2026.1"),
+        ("PIP_PACKAGES", "tap-as-a-service==17.*"),
+        ("REQUIREMENTS_ONLY", "tap-as-a-service"),
+        ("REQUIREMENTS_JOBS", "1"),
+    ]))
+    .unwrap();
+    config.paths.root = t.path().join("root");
+    config.paths.data_dir = t.path().join("data");
+    config.paths.sources_dir = t.path().join("src");
+    config.paths.loci_dir = t.path().join("loci");
+    config.paths.venv = venv;
+    for f in ["upper-constraints.txt", "global-requirements.txt"] {
+        let text = std::fs::read_to_string(fixtures.join(f)).unwrap();
+        if f == "upper-constraints.txt" {
+            assert!(
+                !text.lines().any(|l| l.starts_with("tap-as-a-service")),
+                "tap-as-a-service is no constraint"
+            );
+        }
+        write(&config.paths.sources_dir.join("requirements").join(f), &text);
+    }
+    let p = plan(&config);
+    let req = p.step("requirements").unwrap();
+    let mut ran = 0;
+    for a in &req.actions {
+        match a {
+            Action::RequirementsConstraints { spec } => {
+                loci::steps::requirements::prepare(spec, &config).unwrap_or_else(|e| panic!("{e}"))
+            }
+            Action::RequirementsWheels { spec } => {
+                assert!(spec.extras.contains(&"tap-as-a-service==17.*".to_string()));
+                loci::steps::requirements::build(spec, &config).unwrap_or_else(|e| panic!("{e}"));
+                ran += 1;
+            }
+            // The LOCI pre-install of PIP_PACKAGES into the build venv pulls neutron and its
+            // dependencies: not run here.
+            _ => {}
+        }
+    }
+    assert_eq!(ran, 1);
+    let logs = t.path().join("data/loci-requirements-build/wheels");
+    let log = std::fs::read_dir(&logs)
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .find(|e| e.file_name().to_string_lossy().ends_with("tap-as-a-service.log"))
+        .map(|e| std::fs::read_to_string(e.path()).unwrap())
+        .unwrap_or_else(|| panic!("no log in {}", logs.display()));
+    assert!(log.contains("--build-constraint"), "{log}");
+    assert!(
+        log.contains("tap_as_a_service-17.") && log.contains("py3-none-any.whl"),
+        "the 2026.1 release under the 2026.1 constraints: {log}"
+    );
+}
+
 #[test]
 fn skyline_console_from_the_index_has_its_static_files() {
     let t = tempfile::tempdir().unwrap();

@@ -134,6 +134,9 @@ pub struct WheelsSpec {
     pub only: Option<Vec<String>>,
     /// KEEP_ALL_WHEELS: build with dependencies and keep every wheel.
     pub keep_all: bool,
+    /// Constraints kept in upper-constraints.txt but not built ([`not_built`]); PIP_PACKAGES
+    /// naming them are built.
+    pub not_built: Vec<DropRule>,
     /// How many `pip wheel` run at once.
     pub jobs: usize,
     pub pip: PipWheel,
@@ -235,6 +238,9 @@ impl fmt::Display for WheelsSpec {
         if !self.extras.is_empty() {
             write!(f, " and {}", self.extras.join(" "))?;
         }
+        for d in &self.not_built {
+            write!(f, "\n      not built: {} ({})", d.name, d.reason)?;
+        }
         match &self.only {
             Some(only) => write!(
                 f,
@@ -303,6 +309,7 @@ pub fn plan(input: &PlanInput) -> Result<Vec<Step>> {
         extras,
         only: only_list(c)?,
         keep_all: c.keep_all_wheels,
+        not_built: not_built(),
         jobs,
         build_constraints: root.join("upper-constraints.txt"),
         pip,
@@ -362,6 +369,21 @@ pub fn drop_rules(project_ref: &str, arch: &str) -> Vec<DropRule> {
         });
     }
     drops
+}
+
+/// The constraints LOCI's requirements.sh leaves out of the build (`egrep -v
+/// "(scipy|scikit-learn)"`): they stay in upper-constraints.txt, and a service that needs them
+/// installs PyPI's binary wheels. LOCI's pattern matches any line containing either word; here
+/// the two names themselves (the only such lines in the 2026.1 constraints).
+pub fn not_built() -> Vec<DropRule> {
+    ["scipy", "scikit-learn"]
+        .into_iter()
+        .map(|name| DropRule {
+            name: name.into(),
+            reason: "an analytics package LOCI does not build: huge build times, no binaries off x86 (it stays a constraint)"
+                .into(),
+        })
+        .collect()
 }
 
 /// Adds one `-v` per `-q` so that pip keeps printing at its default level.
@@ -1022,9 +1044,15 @@ pub fn build(spec: &WheelsSpec, config: &Config) -> Result<()> {
     let upper = fs::read_to_string(&upper_path)
         .context(|| format!("cannot read {}", upper_path.display()))?;
     let skip = read_built_from_source(&spec.work);
-    let items = build_list(&upper, &spec.extras, spec.only.as_deref(), &skip);
+    let (buildable, left_out) = apply_drops(&upper, &spec.not_built);
+    for l in &left_out {
+        crate::say!("not built, as in LOCI (it stays a constraint): {l}");
+    }
+    let items = build_list(&buildable, &spec.extras, spec.only.as_deref(), &skip);
     if let Some(only) = &spec.only {
-        let known: BTreeSet<&str> = items.iter().map(|i| i.name.as_str()).collect();
+        let mut known: BTreeSet<&str> = items.iter().map(|i| i.name.as_str()).collect();
+        let left_out: Vec<String> = spec.not_built.iter().map(|d| normalize(&d.name)).collect();
+        known.extend(left_out.iter().map(String::as_str));
         let unknown: Vec<&str> = only
             .iter()
             .map(String::as_str)
@@ -1434,6 +1462,37 @@ mod tests {
             .args
             .contains(&"--no-deps".to_string()));
         assert!(steps.iter().all(|s| s.name != "cleanup"));
+    }
+
+    #[test]
+    fn scipy_and_scikit_learn_stay_constraints_but_are_not_built() {
+        let steps = plan_for(&[("PROJECT", "requirements"), ("PIP_PACKAGES", "scipy")], |_| {});
+        let req = steps.iter().find(|s| s.name == "requirements").unwrap();
+        let spec = req
+            .actions
+            .iter()
+            .find_map(|a| match a {
+                Action::RequirementsWheels { spec } => Some(spec),
+                _ => None,
+            })
+            .unwrap();
+        let names: Vec<&str> = spec.not_built.iter().map(|d| d.name.as_str()).collect();
+        assert_eq!(names, ["scipy", "scikit-learn"]);
+        assert!(req
+            .actions
+            .iter()
+            .any(|a| a.to_string().contains("not built: scikit-learn")));
+        // What build() builds: the constraint lines without them, PIP_PACKAGES as given.
+        let upper = "scipy===1.15.3\nsix===1.17.0\nscikit-learn===1.7.2\nscikit-image===0.25.0\n";
+        let (buildable, left_out) = apply_drops(upper, &spec.not_built);
+        assert_eq!(left_out, ["scipy===1.15.3", "scikit-learn===1.7.2"]);
+        let items = build_list(&buildable, &spec.extras, None, &BTreeSet::new());
+        let reqs: Vec<&str> = items.iter().map(|i| i.requirement.as_str()).collect();
+        assert_eq!(
+            reqs,
+            ["six===1.17.0", "scikit-image===0.25.0", "uwsgi", "enum-compat", "scipy"],
+            "LOCI's split builds PIP_PACKAGES after its egrep"
+        );
     }
 
     #[test]
