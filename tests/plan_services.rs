@@ -1459,40 +1459,35 @@ fn bookworm_packages() -> BTreeSet<String> {
     all
 }
 
-/// The packages `apt-cache policy` shows without a candidate version (or not at all).
-fn without_candidate(packages: &BTreeSet<String>, policy: &str) -> Vec<String> {
-    let mut candidates: BTreeMap<String, String> = BTreeMap::new();
-    let mut current: Option<String> = None;
-    for line in policy.lines() {
-        if !line.starts_with(' ') && line.ends_with(':') {
-            current = Some(
-                line.trim_end_matches(':')
-                    .split(':')
-                    .next()
-                    .unwrap()
-                    .to_string(),
-            );
-        } else if let (Some(name), Some(v)) = (&current, line.trim().strip_prefix("Candidate:")) {
-            candidates.insert(name.clone(), v.trim().to_string());
-        }
-    }
-    packages
-        .iter()
-        .filter(|p| !matches!(candidates.get(*p), Some(v) if v != "(none)"))
-        .cloned()
-        .collect()
-}
-
 #[test]
-fn apt_cache_policy_parsing() {
-    let policy = "apache2:\n  Installed: (none)\n  Candidate: 2.4.62-1~deb12u2\n  Version table:\nlibz-dev:\n  Installed: (none)\n  Candidate: (none)\n";
-    let want: BTreeSet<String> = ["apache2", "libz-dev", "mysql-client"]
-        .map(String::from)
-        .into();
-    assert_eq!(
-        without_candidate(&want, policy),
-        ["libz-dev", "mysql-client"]
+fn trove_with_loci_masters_dist_packages_is_looked_up_before_anything_changes() {
+    // LOCI master's trove: DIST_PACKAGES='mysql-client postgresql-client curl'. On bookworm
+    // mysql-client is virtual: the preflight step, before the first change, names it and its
+    // origin (the check itself: steps::preflight's tests, with bookworm's apt answer).
+    let p = plan(
+        "debian-bookworm",
+        &[
+            ("PROJECT", "trove"),
+            ("PROFILES", "apache"),
+            ("DIST_PACKAGES", "mysql-client postgresql-client curl"),
+        ],
     );
+    let names = step_names(&p);
+    assert_eq!(&names[..3], ["wheels", "preflight", "base"], "{names:?}");
+    let Action::CheckPackages { packages, refresh } = &p.step("preflight").unwrap().actions[0]
+    else {
+        panic!("{:?}", p.step("preflight"))
+    };
+    assert_eq!(refresh.as_ref().unwrap().program, "apt-get");
+    let origin = |n: &str| {
+        packages
+            .iter()
+            .find(|w| w.name == n)
+            .map(|w| w.origin.clone())
+            .unwrap_or_else(|| panic!("{n} not looked up"))
+    };
+    assert_eq!(origin("mysql-client"), "DIST_PACKAGES");
+    assert!(origin("apache2").starts_with("bindep.txt:"), "{}", origin("apache2"));
 }
 
 #[test]
@@ -1517,7 +1512,12 @@ fn bookworm_package_names_exist() {
     args.push("apt-cache-policy".into());
     args.extend(packages.iter().cloned());
     let policy = e2e::stdout(e2e::docker().args(&args));
-    let missing = without_candidate(&packages, &policy);
+    // The preflight step's reading of apt's answer.
+    let names: Vec<String> = packages.iter().cloned().collect();
+    let missing: Vec<String> = loci::steps::preflight::apt_unavailable(&names, &policy)
+        .into_iter()
+        .map(|(n, _)| n)
+        .collect();
     assert!(
         missing.is_empty(),
         "no candidate on Debian bookworm for: {}",
