@@ -955,7 +955,10 @@ mod tests {
             (vec![("SETUPTOOL_CONSTRAINT", "<80")], "<80"),
             (vec![("SETUPTOOLS_CONSTRAINT", "<79")], "<79"),
             (
-                vec![("SETUPTOOL_CONSTRAINT", " "), ("SETUPTOOLS_CONSTRAINT", "<79")],
+                vec![
+                    ("SETUPTOOL_CONSTRAINT", " "),
+                    ("SETUPTOOLS_CONSTRAINT", "<79"),
+                ],
                 "",
             ),
         ] {
@@ -969,10 +972,14 @@ mod tests {
         }
         let c = Config::from_env(&env(&[("PROJECT", "nova"), ("SOURCES_DIR", "/src")])).unwrap();
         assert_eq!(c.paths.sources_dir, PathBuf::from("/src"));
-        assert_eq!(c.paths.data_dir, PathBuf::from("/tmp"), "the data dir stays");
+        assert_eq!(
+            c.paths.data_dir,
+            PathBuf::from("/tmp"),
+            "the data dir stays"
+        );
         for bad in ["src", "/tmp/../etc", "./x"] {
-            let e = Config::from_env(&env(&[("PROJECT", "nova"), ("SOURCES_DIR", bad)]))
-                .unwrap_err();
+            let e =
+                Config::from_env(&env(&[("PROJECT", "nova"), ("SOURCES_DIR", bad)])).unwrap_err();
             assert!(
                 e.to_string()
                     .contains(&format!("SOURCES_DIR={bad} is not an absolute path")),
@@ -1008,8 +1015,11 @@ mod tests {
             (">=8, <9", "skyline-console>=8,<9"),
         ] {
             assert_eq!(
-                console(&[("SKYLINE_CONSOLE_REPO", "pypi"), ("SKYLINE_CONSOLE_REF", reference)])
-                    .unwrap(),
+                console(&[
+                    ("SKYLINE_CONSOLE_REPO", "pypi"),
+                    ("SKYLINE_CONSOLE_REF", reference)
+                ])
+                .unwrap(),
                 ConsoleSource::Index {
                     requirement: want.into()
                 },
@@ -1023,8 +1033,11 @@ mod tests {
             }
         );
         for bad in ["stable/2026.1", "0123abc; rm", "--pre"] {
-            let e = console(&[("SKYLINE_CONSOLE_REPO", "pypi"), ("SKYLINE_CONSOLE_REF", bad)])
-                .unwrap_err();
+            let e = console(&[
+                ("SKYLINE_CONSOLE_REPO", "pypi"),
+                ("SKYLINE_CONSOLE_REF", bad),
+            ])
+            .unwrap_err();
             assert!(
                 e.to_string()
                     .contains("is not a version of skyline-console"),

@@ -11,12 +11,13 @@ const END: &str = "# --- end APT_MIRROR_HOST";
 
 /// The APT_MIRROR_HOST block of a base script, pointed at `apt` instead of /etc/apt.
 fn block(script: &str, apt: &Path) -> String {
-    let text = std::fs::read_to_string(
-        Path::new(env!("CARGO_MANIFEST_DIR")).join(script),
-    )
-    .unwrap();
-    let start = text.find(BEGIN).unwrap_or_else(|| panic!("{script}: no {BEGIN}"));
-    let end = text.find(END).unwrap_or_else(|| panic!("{script}: no {END}"));
+    let text = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join(script)).unwrap();
+    let start = text
+        .find(BEGIN)
+        .unwrap_or_else(|| panic!("{script}: no {BEGIN}"));
+    let end = text
+        .find(END)
+        .unwrap_or_else(|| panic!("{script}: no {END}"));
     assert!(
         text.contains("\nmirror_host_use http\n")
             && text.contains("\n    mirror_host_use https\n")
@@ -73,13 +74,21 @@ fn apt_mirror_host_is_used_for_the_build_and_reverted() {
         let t = tempfile::tempdir().unwrap();
         let apt = t.path().join("apt");
         std::fs::create_dir_all(apt.join("sources.list.d")).unwrap();
-        std::fs::write(apt.join("sources.list"), "deb http://deb.example/x testing main\n").unwrap();
+        std::fs::write(
+            apt.join("sources.list"),
+            "deb http://deb.example/x testing main\n",
+        )
+        .unwrap();
         std::fs::write(
             apt.join("sources.list.d/distro.sources"),
             "Types: deb\nURIs: http://deb.example/y\n",
         )
         .unwrap();
-        std::fs::write(apt.join("sources.list.d/ceph.list"), "deb http://ceph x main\n").unwrap();
+        std::fs::write(
+            apt.join("sources.list.d/ceph.list"),
+            "deb http://ceph x main\n",
+        )
+        .unwrap();
         let before: Vec<(String, Vec<u8>)> = listing(&apt)
             .into_iter()
             .map(|f| (f.clone(), std::fs::read(&f).unwrap()))
@@ -97,10 +106,19 @@ fn apt_mirror_host_is_used_for_the_build_and_reverted() {
             ),
         );
         let parts: Vec<&str> = out.split("---\n").collect();
-        assert!(parts[0].contains(&format!("URIs: http{uri}")), "{script}: {out}");
+        assert!(
+            parts[0].contains(&format!("URIs: http{uri}")),
+            "{script}: {out}"
+        );
         assert!(parts[0].contains("Trusted: yes"), "{script}: {out}");
-        assert!(parts[0].contains("Suites: testing testing-updates"), "{script}: {out}");
-        assert!(parts[1].contains(&format!("URIs: https{uri}")), "{script}: {out}");
+        assert!(
+            parts[0].contains("Suites: testing testing-updates"),
+            "{script}: {out}"
+        );
+        assert!(
+            parts[1].contains(&format!("URIs: https{uri}")),
+            "{script}: {out}"
+        );
         // Only the mirror host's sources are active; the image's wait aside, once (the https
         // switch does not put the mirror host's own file aside).
         let files = parts[2];
@@ -112,17 +130,33 @@ fn apt_mirror_host_is_used_for_the_build_and_reverted() {
         ] {
             assert!(files.contains(want), "{script}: {want} in {files}");
         }
-        assert!(!files.contains("loci-mirror-host.sources.loci-orig"), "{script}: {files}");
+        assert!(
+            !files.contains("loci-mirror-host.sources.loci-orig"),
+            "{script}: {files}"
+        );
 
-        run(script, &apt, "mirror.example", "mirror_host_use http\nmirror_host_use https\nmirror_host_revert");
+        run(
+            script,
+            &apt,
+            "mirror.example",
+            "mirror_host_use http\nmirror_host_use https\nmirror_host_revert",
+        );
         let after: Vec<(String, Vec<u8>)> = listing(&apt)
             .into_iter()
             .map(|f| (f.clone(), std::fs::read(&f).unwrap()))
             .collect();
-        assert_eq!(after, before, "{script}: the image's sources are back as they were");
+        assert_eq!(
+            after, before,
+            "{script}: the image's sources are back as they were"
+        );
 
         // Without APT_MIRROR_HOST nothing is touched.
-        run(script, &apt, "", "mirror_host_use http\nmirror_host_use https\nmirror_host_revert");
+        run(
+            script,
+            &apt,
+            "",
+            "mirror_host_use http\nmirror_host_use https\nmirror_host_revert",
+        );
         let untouched: Vec<(String, Vec<u8>)> = listing(&apt)
             .into_iter()
             .map(|f| (f.clone(), std::fs::read(&f).unwrap()))

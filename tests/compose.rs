@@ -177,7 +177,10 @@ fn compose_holds_loci_masters_thirty_images_with_their_arguments() {
         .keys()
         .filter(|k| *k != "base" && *k != "requirements")
         .collect();
-    assert_eq!(ours, loci_services, "compose.yaml's services are LOCI's images");
+    assert_eq!(
+        ours, loci_services,
+        "compose.yaml's services are LOCI's images"
+    );
     let mut differences = Vec::new();
     for image in loci_services {
         let theirs = &loci[image];
@@ -199,7 +202,9 @@ fn compose_holds_loci_masters_thirty_images_with_their_arguments() {
                 .iter()
                 .any(|(i, a, w, g, _)| i == image && a == arg && *w == want && *g == got);
             if !adapted {
-                differences.push(format!("{image} {arg}: LOCI {want:?}, compose.yaml {got:?}"));
+                differences.push(format!(
+                    "{image} {arg}: LOCI {want:?}, compose.yaml {got:?}"
+                ));
             }
         }
     }
@@ -220,7 +225,10 @@ fn compose_holds_loci_masters_thirty_images_with_their_arguments() {
 fn python_packages(project: &str, args: &BTreeMap<String, String>) -> BTreeSet<String> {
     let env: Env = [
         ("PROJECT", project),
-        ("PROFILES", args.get("PROFILES").map(String::as_str).unwrap_or("")),
+        (
+            "PROFILES",
+            args.get("PROFILES").map(String::as_str).unwrap_or(""),
+        ),
         ("WHEELS", "/w.tar"),
     ]
     .iter()

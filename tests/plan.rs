@@ -206,7 +206,12 @@ fn debian_bookworm_keystone() {
         "{}",
         origin("libxml2")
     );
-    let bindep_line: usize = origin("libxml2").rsplit(':').next().unwrap().parse().unwrap();
+    let bindep_line: usize = origin("libxml2")
+        .rsplit(':')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
     let embedded = include_str!("../bindep.txt");
     assert!(
         embedded

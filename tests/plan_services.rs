@@ -1024,7 +1024,10 @@ fn skyline_installs_its_console_from_git_as_loci_does() {
         ],
     );
     let names = step_names(&p);
-    let at = names.iter().position(|n| *n == "project").expect("a console step");
+    let at = names
+        .iter()
+        .position(|n| *n == "project")
+        .expect("a console step");
     assert_eq!(names[at - 1], "install", "{names:?}");
     // LOCI master's default repository, at the ref, into the data dir (a tree already there
     // is used in place); the whole ref is fetched so that pbr finds the version.
@@ -1043,7 +1046,12 @@ fn skyline_installs_its_console_from_git_as_loci_does() {
     let install = &cmds[0];
     assert_eq!(install[0], "/var/lib/openstack/bin/pip");
     assert_eq!(install.last().unwrap(), "/tmp/skyline-console");
-    for want in ["--upgrade", "--find-links", "/tmp/wheels", "/tmp/upper-constraints.txt"] {
+    for want in [
+        "--upgrade",
+        "--find-links",
+        "/tmp/wheels",
+        "/tmp/upper-constraints.txt",
+    ] {
         assert!(install.contains(&want.to_string()), "{want}: {install:?}");
     }
     let step = p.step("project").unwrap();
@@ -1053,17 +1061,27 @@ fn skyline_installs_its_console_from_git_as_loci_does() {
         "{:?}",
         step.actions
     );
-    assert!(step.summary.contains("at stable/2026.1"), "{}", step.summary);
+    assert!(
+        step.summary.contains("at stable/2026.1"),
+        "{}",
+        step.summary
+    );
     // The default ref is LOCI's master; uv builds the local tree only when exempted by name.
     let p = plan(
         "debian-bookworm",
         &[
             ("PROJECT", "skyline-apiserver"),
             ("INSTALLER", "uv"),
-            ("SKYLINE_CONSOLE_REPO", "git://127.0.0.1:9418/skyline-console"),
+            (
+                "SKYLINE_CONSOLE_REPO",
+                "git://127.0.0.1:9418/skyline-console",
+            ),
         ],
     );
-    assert_eq!(clones(&p, "project")[0].1, "git://127.0.0.1:9418/skyline-console");
+    assert_eq!(
+        clones(&p, "project")[0].1,
+        "git://127.0.0.1:9418/skyline-console"
+    );
     assert_eq!(clones(&p, "project")[0].2, "master");
     let install = argv(&commands(&p, "project")[0]);
     assert_eq!(install[0], "/var/lib/openstack/bin/uv");
@@ -1093,7 +1111,10 @@ fn skyline_console_from_the_index_with_skyline_console_repo_pypi() {
         "KEEP_ALL_WHEELS: from the wheels alone: {install:?}"
     );
     assert!(
-        p.step("project").unwrap().summary.contains("from the wheels"),
+        p.step("project")
+            .unwrap()
+            .summary
+            .contains("from the wheels"),
         "{}",
         p.step("project").unwrap().summary
     );
@@ -1121,19 +1142,26 @@ fn skyline_console_goes_into_the_builder_stage_of_a_two_stage_build() {
     let env = [("PROJECT", "skyline-apiserver"), ("WHEELS", "/w.tar")];
     let b = plan_stage("debian-bookworm", loci::plan::Stage::Builder, &env);
     let names = step_names(&b);
-    let at = names.iter().position(|n| *n == "project").expect("console in the builder");
+    let at = names
+        .iter()
+        .position(|n| *n == "project")
+        .expect("console in the builder");
     assert_eq!(names[at - 1], "install", "{names:?}");
     let r = plan_stage("debian-bookworm", loci::plan::Stage::Runtime, &env);
     assert!(r.step("project").is_none(), "{:?}", step_names(&r));
     // nova's and horizon's stay in the runtime stage.
     for service in ["nova", "horizon"] {
         let env = [("PROJECT", service), ("WHEELS", "/w.tar")];
-        assert!(plan_stage("debian-bookworm", loci::plan::Stage::Builder, &env)
-            .step("project")
-            .is_none());
-        assert!(plan_stage("debian-bookworm", loci::plan::Stage::Runtime, &env)
-            .step("project")
-            .is_some());
+        assert!(
+            plan_stage("debian-bookworm", loci::plan::Stage::Builder, &env)
+                .step("project")
+                .is_none()
+        );
+        assert!(
+            plan_stage("debian-bookworm", loci::plan::Stage::Runtime, &env)
+                .step("project")
+                .is_some()
+        );
     }
 }
 
@@ -1487,7 +1515,11 @@ fn trove_with_loci_masters_dist_packages_is_looked_up_before_anything_changes() 
             .unwrap_or_else(|| panic!("{n} not looked up"))
     };
     assert_eq!(origin("mysql-client"), "DIST_PACKAGES");
-    assert!(origin("apache2").starts_with("bindep.txt:"), "{}", origin("apache2"));
+    assert!(
+        origin("apache2").starts_with("bindep.txt:"),
+        "{}",
+        origin("apache2")
+    );
 }
 
 #[test]

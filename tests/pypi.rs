@@ -157,11 +157,17 @@ fn requirements_build(
     config.paths.loci_dir = t.join("loci");
     config.paths.venv = venv.to_path_buf();
     write(
-        &config.paths.sources_dir.join("requirements/upper-constraints.txt"),
+        &config
+            .paths
+            .sources_dir
+            .join("requirements/upper-constraints.txt"),
         "six===1.16.0\n",
     );
     write(
-        &config.paths.sources_dir.join("requirements/global-requirements.txt"),
+        &config
+            .paths
+            .sources_dir
+            .join("requirements/global-requirements.txt"),
         "six\n",
     );
     let p = plan(&config);
@@ -196,7 +202,11 @@ fn requirements_builds_cap_setuptools_in_the_build_environments_of_old_and_new_p
                 .args(["setuptools", version])
                 .output()
                 .unwrap();
-            assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+            assert!(
+                out.status.success(),
+                "{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
         }
         let probe = t.path().join("probe");
         write(&probe.join("probe_backend.py"), PROBE_BACKEND);
@@ -207,7 +217,8 @@ fn requirements_builds_cap_setuptools_in_the_build_environments_of_old_and_new_p
 
         // The default cap, LOCI master's <81: the build environment gets setuptools 80.
         let (config, spec) = requirements_build(t.path(), &venv, None);
-        let upper = std::fs::read_to_string(config.paths.root.join("upper-constraints.txt")).unwrap();
+        let upper =
+            std::fs::read_to_string(config.paths.root.join("upper-constraints.txt")).unwrap();
         assert_eq!(upper, "six===1.16.0\nsetuptools<81\n", "{pin}");
         let mut runner = SystemRunner::new(&config);
         let mode = BuildConstraintMode::detect(&spec.pip.pip, &mut runner).unwrap();
@@ -225,7 +236,8 @@ fn requirements_builds_cap_setuptools_in_the_build_environments_of_old_and_new_p
         let t2 = tempfile::tempdir().unwrap();
         std::fs::rename(&fl, t2.path().join("find-links")).unwrap();
         let (config, spec) = requirements_build(t2.path(), &venv, Some(""));
-        let upper = std::fs::read_to_string(config.paths.root.join("upper-constraints.txt")).unwrap();
+        let upper =
+            std::fs::read_to_string(config.paths.root.join("upper-constraints.txt")).unwrap();
         assert_eq!(upper, "six===1.16.0\n", "{pin}");
         let out = t2.path().join("out");
         let e = runner
@@ -269,7 +281,10 @@ fn a_requirements_build_takes_tap_as_a_service_from_pip_packages() {
                 "tap-as-a-service is no constraint"
             );
         }
-        write(&config.paths.sources_dir.join("requirements").join(f), &text);
+        write(
+            &config.paths.sources_dir.join("requirements").join(f),
+            &text,
+        );
     }
     let p = plan(&config);
     let req = p.step("requirements").unwrap();
@@ -294,7 +309,11 @@ fn a_requirements_build_takes_tap_as_a_service_from_pip_packages() {
     let log = std::fs::read_dir(&logs)
         .unwrap()
         .filter_map(|e| e.ok())
-        .find(|e| e.file_name().to_string_lossy().ends_with("tap-as-a-service.log"))
+        .find(|e| {
+            e.file_name()
+                .to_string_lossy()
+                .ends_with("tap-as-a-service.log")
+        })
         .map(|e| std::fs::read_to_string(e.path()).unwrap())
         .unwrap_or_else(|| panic!("no log in {}", logs.display()));
     assert!(log.contains("--build-constraint"), "{log}");
@@ -333,7 +352,10 @@ fn skyline_console_from_the_index_has_its_static_files() {
     let mut installed = false;
     for a in &step.actions {
         if let Action::Run { cmd } = a {
-            assert!(cmd.args.contains(&"skyline-console==8.0.0".to_string()), "{cmd}");
+            assert!(
+                cmd.args.contains(&"skyline-console==8.0.0".to_string()),
+                "{cmd}"
+            );
             runner.run(cmd).unwrap_or_else(|e| panic!("{e}"));
             installed = true;
         }

@@ -106,8 +106,9 @@ fn run(t: &Path, upper: &str, env: &[(&str, &str)]) -> (loci::Result<()>, PathBu
         pydep_files: vec![],
     };
     let mut plan = plan::build_plan(&input).unwrap();
-    // No bindep files here, so no packages step; base needs apt.
-    plan.steps.retain(|s| s.name != "base");
+    // No bindep files here, so no packages step; base (and its preflight lookup) needs apt.
+    plan.steps
+        .retain(|s| s.name != "base" && s.name != "preflight");
     let names: Vec<&str> = plan.steps.iter().map(|s| s.name).collect();
     assert_eq!(names, ["venv", "source", "requirements", "purge"]);
     let mut runner = SystemRunner::new(&config);

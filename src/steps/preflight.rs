@@ -381,9 +381,15 @@ curl:\n  Installed: 7.88.1-10+deb12u8\n  Candidate: 7.88.1-10+deb12u8\n  Version
             "{s}"
         );
         assert!(s.contains("a virtual package"), "{s}");
-        assert!(s.contains("libfoo9 (from /opt/loci/bindep.txt:57): not in the package index"), "{s}");
+        assert!(
+            s.contains("libfoo9 (from /opt/loci/bindep.txt:57): not in the package index"),
+            "{s}"
+        );
         let hint = e.hint.unwrap();
-        assert!(hint.starts_with("mysql-client is default-mysql-client on debian; "), "{hint}");
+        assert!(
+            hint.starts_with("mysql-client is default-mysql-client on debian; "),
+            "{hint}"
+        );
         assert!(hint.contains("apt-cache search NAME"), "{hint}");
     }
 
@@ -396,7 +402,14 @@ curl:\n  Installed: 7.88.1-10+deb12u8\n  Candidate: 7.88.1-10+deb12u8\n  Version
             ..Default::default()
         };
         let mut state = State::default();
-        check(&distro, &w, distro.refresh_cmd().as_ref(), &mut runner, &mut state).unwrap();
+        check(
+            &distro,
+            &w,
+            distro.refresh_cmd().as_ref(),
+            &mut runner,
+            &mut state,
+        )
+        .unwrap();
         assert_eq!(runner.commands.len(), 1, "only the installed query");
         assert!(!state.index_refreshed);
     }
@@ -410,9 +423,15 @@ curl:\n  Installed: 7.88.1-10+deb12u8\n  Candidate: 7.88.1-10+deb12u8\n  Version
             ..Default::default()
         };
         let mut state = State::default();
-        let e = check(&distro, &w, distro.refresh_cmd().as_ref(), &mut runner, &mut state)
-            .unwrap_err()
-            .to_string();
+        let e = check(
+            &distro,
+            &w,
+            distro.refresh_cmd().as_ref(),
+            &mut runner,
+            &mut state,
+        )
+        .unwrap_err()
+        .to_string();
         let query = runner.commands.last().unwrap();
         assert_eq!(query.program, "dnf");
         assert_eq!(query.args[0], "repoquery");

@@ -1404,11 +1404,16 @@ mod tests {
              --build-constraint /image/upper-constraints.txt six===1.17.0"
         );
         // A pip older than 25.3: the same file through its environment.
-        let old = spec.command("six===1.17.0", Path::new("/w/1"), BuildConstraintMode::Environment);
+        let old = spec.command(
+            "six===1.17.0",
+            Path::new("/w/1"),
+            BuildConstraintMode::Environment,
+        );
         assert!(!old.args.contains(&"--build-constraint".to_string()));
-        assert!(old
-            .env
-            .contains(&("PIP_CONSTRAINT".into(), "/image/upper-constraints.txt".into())));
+        assert!(old.env.contains(&(
+            "PIP_CONSTRAINT".into(),
+            "/image/upper-constraints.txt".into()
+        )));
         let text = req
             .actions
             .iter()
@@ -1466,7 +1471,10 @@ mod tests {
 
     #[test]
     fn scipy_and_scikit_learn_stay_constraints_but_are_not_built() {
-        let steps = plan_for(&[("PROJECT", "requirements"), ("PIP_PACKAGES", "scipy")], |_| {});
+        let steps = plan_for(
+            &[("PROJECT", "requirements"), ("PIP_PACKAGES", "scipy")],
+            |_| {},
+        );
         let req = steps.iter().find(|s| s.name == "requirements").unwrap();
         let spec = req
             .actions
@@ -1490,7 +1498,13 @@ mod tests {
         let reqs: Vec<&str> = items.iter().map(|i| i.requirement.as_str()).collect();
         assert_eq!(
             reqs,
-            ["six===1.17.0", "scikit-image===0.25.0", "uwsgi", "enum-compat", "scipy"],
+            [
+                "six===1.17.0",
+                "scikit-image===0.25.0",
+                "uwsgi",
+                "enum-compat",
+                "scipy"
+            ],
             "LOCI's split builds PIP_PACKAGES after its egrep"
         );
     }

@@ -323,9 +323,18 @@ mod tests {
                 "pip 26.3 from /v/lib/python3.11/site-packages/pip (python 3.11)",
                 BuildConstraintMode::Option,
             ),
-            ("pip 25.3 from /x (python 3.12)", BuildConstraintMode::Option),
-            ("pip 25.2 from /x (python 3.12)", BuildConstraintMode::Environment),
-            ("pip 24.0 from /x (python 3.11)", BuildConstraintMode::Environment),
+            (
+                "pip 25.3 from /x (python 3.12)",
+                BuildConstraintMode::Option,
+            ),
+            (
+                "pip 25.2 from /x (python 3.12)",
+                BuildConstraintMode::Environment,
+            ),
+            (
+                "pip 24.0 from /x (python 3.11)",
+                BuildConstraintMode::Environment,
+            ),
             ("pip 100.0.1 from /x", BuildConstraintMode::Option),
             ("pip 25.3rc1 from /x", BuildConstraintMode::Option),
         ] {
@@ -342,7 +351,10 @@ mod tests {
         assert!(with.env.is_empty());
         let with = BuildConstraintMode::Environment.apply(cmd, file);
         assert_eq!(with.args, ["wheel"]);
-        assert_eq!(with.env, [("PIP_CONSTRAINT".to_string(), "/tmp/b.txt".to_string())]);
+        assert_eq!(
+            with.env,
+            [("PIP_CONSTRAINT".to_string(), "/tmp/b.txt".to_string())]
+        );
     }
 
     #[test]

@@ -118,7 +118,10 @@ pub fn package_dir(config: &Config, runner: &mut dyn Runner) -> Result<PathBuf> 
 pub fn check_static(config: &Config, runner: &mut dyn Runner) -> Result<()> {
     let dir = package_dir(config, runner)?;
     if has_static_files(&dir) {
-        crate::say!("{CONSOLE}: static files at {}", dir.join("static").display());
+        crate::say!(
+            "{CONSOLE}: static files at {}",
+            dir.join("static").display()
+        );
     } else {
         crate::say!(
             "warning: {CONSOLE} from SKYLINE_CONSOLE_REPO={} at SKYLINE_CONSOLE_REF={} has no {} in {}: \
@@ -167,6 +170,9 @@ mod tests {
         assert!(has_static_files(&pkg));
         check_static(&c, &mut runner).unwrap();
         let e = run("nope", &c, &mut runner).unwrap_err().to_string();
-        assert!(e.contains("unknown project-specific step skyline-apiserver: nope"), "{e}");
+        assert!(
+            e.contains("unknown project-specific step skyline-apiserver: nope"),
+            "{e}"
+        );
     }
 }
