@@ -204,9 +204,9 @@ impl fmt::Display for Action {
                 write!(f, "{install}")
             }
             Action::CheckPackages { packages, refresh } => {
-                write!(f, "check that the {} packages not installed yet are in the package index", packages.len())?;
+                write!(f, "look up in the package index those of these {} packages not installed yet", packages.len())?;
                 if let Some(r) = refresh {
-                    write!(f, " (after `{r}`, once)")?;
+                    write!(f, " (after `{r}`, the build's one refresh)")?;
                 }
                 let names: Vec<&str> = packages.iter().map(|p| p.name.as_str()).collect();
                 write!(f, ": {}", names.join(" "))

@@ -67,10 +67,10 @@ pub fn plan(input: &PlanInput) -> Step {
         ConsoleSource::Index { requirement } => (
             format!(
                 "skyline-apiserver: console {requirement} from {} (SKYLINE_CONSOLE_REPO=pypi)",
-                if crate::steps::wheels::wheels_dir(input).is_some() {
-                    "the wheels"
-                } else {
-                    "the index"
+                match (crate::steps::wheels::wheels_dir(input), c.keep_all_wheels) {
+                    (Some(_), true) => "the wheels",
+                    (Some(_), false) => "the wheels or the index",
+                    (None, _) => "the index",
                 }
             ),
             None,
