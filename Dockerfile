@@ -117,8 +117,15 @@ ARG INSTALLER=pip
 ARG REGISTRY_PROTOCOL="detect"
 ARG REGISTRY_INSECURE="False"
 ARG REGISTRY_AUTH_FILE=""
+# Where the project's source is cloned (or found): SOURCES_DIR/PROJECT (LOCI master's). The
+# data dir is /tmp; a tree cloned elsewhere stays in the image, as in LOCI.
+ARG SOURCES_DIR="/tmp"
+# The venv's toolchain (LOCI master's names; PIP_CONSTRAINT is loci's older name of the first).
+ARG PIP_VERSION_CONSTRAINT=""
 ARG PIP_CONSTRAINT=""
-ARG SETUPTOOL_CONSTRAINT=""
+# As of setuptools 82.0.0 (2026-02-08) pkg_resources is gone: the venv's setuptools and the
+# build constraints of everything built from source are capped (empty: no cap).
+ARG SETUPTOOL_CONSTRAINT="<81"
 ARG WHEEL_CONSTRAINT=""
 ARG COPY_DEFAULT_CONFIG_FILES="no"
 
@@ -135,6 +142,10 @@ ARG SPICE_REF=spice-html5-0.3.0
 ARG NOVA_TSS_USER=tss
 ARG NOVA_TSS_UID=42434
 ARG NOVA_TSS_GID=42434
+# skyline-apiserver's console: a git repository and ref, or SKYLINE_CONSOLE_REPO=pypi for the
+# release on the index (SKYLINE_CONSOLE_REF then a version such as 8.0.0 or ==8.*).
+ARG SKYLINE_CONSOLE_REPO=https://opendev.org/openstack/skyline-console
+ARG SKYLINE_CONSOLE_REF=master
 # No default here: loci's own default list applies unless one is given.
 ARG HORIZON_EXTRA_PANELS
 # keystone's mod_oauth2 profile: URLs of the .debs ({codename} is substituted); loci's default

@@ -167,7 +167,8 @@ where
             let distro = detect(&config, &args, true)?;
             let files = load_files(&config, &args)?;
             let input = input(&config, &distro, files, args.stage);
-            let steps_: Vec<Step> = steps::packages::plan(&input)?.into_iter().collect();
+            let mut steps_: Vec<Step> = steps::packages::plan(&input)?.into_iter().collect();
+            steps::preflight::insert(&mut steps_, &input)?;
             run_steps(&config, distro, steps_)
         }
         Command::PipInstall { requirements } => {

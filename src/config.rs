@@ -66,7 +66,8 @@ pub enum Installer {
     /// pip, as LOCI uses it (the default).
     Pip,
     /// uv (`uv pip install`): the same inputs, resolved and installed many times faster. uv is
-    /// installed into the venv for the build and removed again at cleanup.
+    /// in every service venv anyway (LOCI master's setup_venv installs it, with bindep and
+    /// pkginfo, and leaves it there).
     Uv,
 }
 
@@ -156,11 +157,41 @@ pub struct KeystoneConfig {
     pub liboauth2_url: String,
 }
 
+/// skyline-apiserver's web console (LOCI's SKYLINE_CONSOLE_REPO and SKYLINE_CONSOLE_REF).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SkylineConfig {
+    pub console_repo: String,
+    pub console_ref: String,
+    /// Where the console comes from, decided from the two.
+    pub console: ConsoleSource,
+}
+
+/// Where skyline-console comes from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum ConsoleSource {
+    /// A git repository at a branch, tag or commit (LOCI's way): cloned into the data dir
+    /// (a tree already there is used as it is) and pip-installed from there.
+    Git { repo: String, reference: String },
+    /// SKYLINE_CONSOLE_REPO=pypi: the release on the index (or in the wheels), whose wheel
+    /// carries the built static files. `requirement` is `skyline-console` with the version of
+    /// SKYLINE_CONSOLE_REF (none for `master`).
+    Index { requirement: String },
+}
+
+/// The value of SKYLINE_CONSOLE_REPO that takes the console from the package index.
+pub const CONSOLE_FROM_INDEX: &str = "pypi";
+
 /// Fixed locations inside the image. Tests point them into a temporary directory.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Paths {
-    /// The data dir: source trees (`/tmp/PROJECT`, EXTRA_PROJECTS) live here.
+    /// SOURCES_DIR (LOCI master's, default `/tmp`): where the project's source tree is cloned
+    /// (`SOURCES_DIR/PROJECT`), or found when it is there already; a requirements build also
+    /// looks there for source trees that replace constraints.
     pub sources_dir: PathBuf,
+    /// The data dir (`/tmp`, the Dockerfile's mount of `data/`): EXTRA_PROJECTS trees, the
+    /// adjusted constraint files, downloads and scratch files; emptied at cleanup.
+    pub data_dir: PathBuf,
     /// Where the wheels are extracted (`/tmp/wheels`).
     pub wheels_dir: PathBuf,
     /// Where BuildKit mounts the WHEELS image (WHEELS_PATH, LOCI master's `/wheels`).
@@ -180,6 +211,7 @@ impl Default for Paths {
     fn default() -> Self {
         Paths {
             sources_dir: "/tmp".into(),
+            data_dir: "/tmp".into(),
             wheels_dir: "/tmp/wheels".into(),
             wheels_mount: "/wheels".into(),
             venv: "/var/lib/openstack".into(),
@@ -220,7 +252,12 @@ pub struct Config {
     pub uid: u32,
     pub gid: u32,
     pub wheels: Option<WheelsSource>,
+    /// The version constraint of pip in the venv (PIP_VERSION_CONSTRAINT, LOCI master's name;
+    /// loci's old PIP_CONSTRAINT still works, the new name wins when both are set).
     pub pip_constraint: String,
+    /// SETUPTOOL_CONSTRAINT (default LOCI master's `<81`: setuptools 82 removed
+    /// pkg_resources): the venv's setuptools, and the cap on setuptools in the build
+    /// constraints of every build from source. Empty: no cap.
     pub setuptools_constraint: String,
     pub wheel_constraint: String,
     pub copy_default_config_files: bool,
@@ -234,6 +271,7 @@ pub struct Config {
     pub nova: NovaConfig,
     pub horizon: HorizonConfig,
     pub keystone: KeystoneConfig,
+    pub skyline: SkylineConfig,
     pub paths: Paths,
     /// SOURCE_DATE_EPOCH: the timestamp of the image's SBOM (none without it, so that the
     /// same inputs give the same file).
@@ -315,6 +353,9 @@ impl Config {
         let uid = id(env, "UID", 42424)?;
         let gid = id(env, "GID", 42424)?;
         let mut paths = Paths::default();
+        if let Some(d) = get(env, "SOURCES_DIR") {
+            paths.sources_dir = absolute_dir("SOURCES_DIR", &d)?;
+        }
         if let Some(d) = get(env, "WHEELS_DEST") {
             paths.wheels_dir = d.into();
         }
@@ -390,6 +431,7 @@ impl Config {
                 "https://github.com/OpenIDC/liboauth2/releases/download/v1.6.3/liboauth2_1.6.3-1.{codename}_amd64.deb".into()
             }),
         };
+        let skyline = skyline(env)?;
         let proxy_env = PROXY_VARS
             .iter()
             .filter_map(|k| env.get(*k).map(|v| (k.to_string(), v.clone())))
@@ -428,10 +470,15 @@ impl Config {
             uid,
             gid,
             wheels,
-            pip_constraint: get(env, "PIP_CONSTRAINT").unwrap_or_default(),
-            setuptools_constraint: get(env, "SETUPTOOL_CONSTRAINT")
-                .or_else(|| get(env, "SETUPTOOLS_CONSTRAINT"))
+            pip_constraint: get(env, "PIP_VERSION_CONSTRAINT")
+                .or_else(|| get(env, "PIP_CONSTRAINT"))
                 .unwrap_or_default(),
+            // Set but empty means no cap: `get` would take it for unset.
+            setuptools_constraint: env
+                .get("SETUPTOOL_CONSTRAINT")
+                .or_else(|| env.get("SETUPTOOLS_CONSTRAINT"))
+                .map(|v| v.trim().to_string())
+                .unwrap_or_else(|| DEFAULT_SETUPTOOL_CONSTRAINT.to_string()),
             wheel_constraint: get(env, "WHEEL_CONSTRAINT")
                 .or_else(|| get(env, "WHEEL_CONSTRAIN"))
                 .unwrap_or_default(),
@@ -460,6 +507,7 @@ impl Config {
             nova,
             horizon,
             keystone,
+            skyline,
             paths,
             project,
             source_date_epoch: get(env, "SOURCE_DATE_EPOCH")
@@ -508,6 +556,79 @@ impl Config {
     pub fn project_normalized(&self) -> String {
         crate::constraints::normalize(&self.project)
     }
+}
+
+/// LOCI master's SETUPTOOL_CONSTRAINT: setuptools 82 removed pkg_resources, which many
+/// setup.py files (and XStatic-Angular-Schema-Form) still import.
+pub const DEFAULT_SETUPTOOL_CONSTRAINT: &str = "<81";
+
+/// LOCI master's default SKYLINE_CONSOLE_REPO.
+pub const DEFAULT_SKYLINE_CONSOLE_REPO: &str = "https://opendev.org/openstack/skyline-console";
+
+/// SKYLINE_CONSOLE_REPO and SKYLINE_CONSOLE_REF, and where the console comes from: a git
+/// repository, or with SKYLINE_CONSOLE_REPO=pypi the index, SKYLINE_CONSOLE_REF then naming
+/// a version (`8.0.0`, `==8.*`, `>=8,<9`; `master` for the newest the constraints allow).
+fn skyline(env: &Env) -> Result<SkylineConfig> {
+    let console_repo =
+        get(env, "SKYLINE_CONSOLE_REPO").unwrap_or_else(|| DEFAULT_SKYLINE_CONSOLE_REPO.into());
+    let console_ref = get(env, "SKYLINE_CONSOLE_REF").unwrap_or_else(|| "master".into());
+    let console = if console_repo.eq_ignore_ascii_case(CONSOLE_FROM_INDEX) {
+        ConsoleSource::Index {
+            requirement: console_requirement(&console_ref)?,
+        }
+    } else {
+        ConsoleSource::Git {
+            repo: console_repo.clone(),
+            reference: console_ref.clone(),
+        }
+    };
+    Ok(SkylineConfig {
+        console_repo,
+        console_ref,
+        console,
+    })
+}
+
+/// The pip requirement of skyline-console for SKYLINE_CONSOLE_REF with SKYLINE_CONSOLE_REPO=pypi.
+fn console_requirement(reference: &str) -> Result<String> {
+    const NAME: &str = "skyline-console";
+    if reference == "master" {
+        return Ok(NAME.into());
+    }
+    let spec_chars = |s: &str| {
+        !s.is_empty()
+            && s.chars()
+                .all(|c| c.is_ascii_alphanumeric() || ".*+!,<>=~ ".contains(c))
+    };
+    if reference.starts_with(|c: char| c.is_ascii_digit()) && spec_chars(reference) {
+        return Ok(format!("{NAME}=={reference}"));
+    }
+    if reference.starts_with(['=', '<', '>', '~', '!']) && spec_chars(reference) {
+        return Ok(format!("{NAME}{}", reference.replace(' ', "")));
+    }
+    Err(Error::new(format!(
+        "SKYLINE_CONSOLE_REF={} is not a version of skyline-console",
+        shown(reference)
+    ))
+    .hint("with SKYLINE_CONSOLE_REPO=pypi, SKYLINE_CONSOLE_REF names a release on the index: a version (8.0.0), a specifier (==8.*, >=8,<9) or master for the newest one; branches and commits need SKYLINE_CONSOLE_REPO set to a git repository"))
+}
+
+/// An absolute directory path without `..` components.
+fn absolute_dir(key: &str, value: &str) -> Result<PathBuf> {
+    let path = PathBuf::from(value);
+    let parent = path
+        .components()
+        .any(|c| matches!(c, std::path::Component::ParentDir));
+    if !path.is_absolute() || parent {
+        return Err(Error::new(format!(
+            "{key}={} is not an absolute path",
+            shown(value)
+        ))
+        .hint(format!(
+            "{key} names a directory inside the build, e.g. /tmp (LOCI's default) or /src, without '..'"
+        )));
+    }
+    Ok(path)
 }
 
 /// A non-empty, trimmed value.
@@ -846,6 +967,140 @@ mod tests {
                 constraints: "https://releases.openstack.org/constraints/upper/master".into()
             })
         );
+    }
+
+    #[test]
+    fn loci_master_names_and_defaults_of_the_new_arguments() {
+        let c = Config::from_env(&env(&[("PROJECT", "skyline-apiserver")])).unwrap();
+        assert_eq!(c.setuptools_constraint, "<81", "LOCI master's default");
+        assert_eq!(c.pip_constraint, "");
+        assert_eq!(c.paths.sources_dir, PathBuf::from("/tmp"));
+        assert_eq!(c.paths.data_dir, PathBuf::from("/tmp"));
+        assert_eq!(
+            c.skyline.console,
+            ConsoleSource::Git {
+                repo: "https://opendev.org/openstack/skyline-console".into(),
+                reference: "master".into()
+            }
+        );
+        // PIP_VERSION_CONSTRAINT is LOCI master's name; loci's PIP_CONSTRAINT still works,
+        // and the new name wins when both are set.
+        for (pairs, want) in [
+            (vec![("PIP_CONSTRAINT", "<25")], "<25"),
+            (vec![("PIP_VERSION_CONSTRAINT", "<26")], "<26"),
+            (
+                vec![("PIP_CONSTRAINT", "<25"), ("PIP_VERSION_CONSTRAINT", "<26")],
+                "<26",
+            ),
+            (
+                vec![("PIP_CONSTRAINT", "<25"), ("PIP_VERSION_CONSTRAINT", "")],
+                "<25",
+            ),
+        ] {
+            let mut all = vec![("PROJECT", "nova")];
+            all.extend(pairs.iter().copied());
+            assert_eq!(
+                Config::from_env(&env(&all)).unwrap().pip_constraint,
+                want,
+                "{pairs:?}"
+            );
+        }
+        // An empty SETUPTOOL_CONSTRAINT lifts the cap; the old spelling still works.
+        for (pairs, want) in [
+            (vec![("SETUPTOOL_CONSTRAINT", "")], ""),
+            (vec![("SETUPTOOL_CONSTRAINT", "<80")], "<80"),
+            (vec![("SETUPTOOLS_CONSTRAINT", "<79")], "<79"),
+            (
+                vec![
+                    ("SETUPTOOL_CONSTRAINT", " "),
+                    ("SETUPTOOLS_CONSTRAINT", "<79"),
+                ],
+                "",
+            ),
+        ] {
+            let mut all = vec![("PROJECT", "nova")];
+            all.extend(pairs.iter().copied());
+            assert_eq!(
+                Config::from_env(&env(&all)).unwrap().setuptools_constraint,
+                want,
+                "{pairs:?}"
+            );
+        }
+        let c = Config::from_env(&env(&[("PROJECT", "nova"), ("SOURCES_DIR", "/src")])).unwrap();
+        assert_eq!(c.paths.sources_dir, PathBuf::from("/src"));
+        assert_eq!(
+            c.paths.data_dir,
+            PathBuf::from("/tmp"),
+            "the data dir stays"
+        );
+        for bad in ["src", "/tmp/../etc", "./x"] {
+            let e =
+                Config::from_env(&env(&[("PROJECT", "nova"), ("SOURCES_DIR", bad)])).unwrap_err();
+            assert!(
+                e.to_string()
+                    .contains(&format!("SOURCES_DIR={bad} is not an absolute path")),
+                "{e}"
+            );
+            assert!(e.hint.unwrap().contains("/tmp"));
+        }
+    }
+
+    #[test]
+    fn the_skyline_console_comes_from_git_or_the_index() {
+        let console = |pairs: &[(&str, &str)]| {
+            let mut all = vec![("PROJECT", "skyline-apiserver")];
+            all.extend(pairs.iter().copied());
+            Config::from_env(&env(&all)).map(|c| c.skyline.console)
+        };
+        assert_eq!(
+            console(&[
+                ("SKYLINE_CONSOLE_REPO", "git://127.0.0.1/skyline-console"),
+                ("SKYLINE_CONSOLE_REF", "stable/2026.1")
+            ])
+            .unwrap(),
+            ConsoleSource::Git {
+                repo: "git://127.0.0.1/skyline-console".into(),
+                reference: "stable/2026.1".into()
+            }
+        );
+        for (reference, want) in [
+            ("master", "skyline-console"),
+            ("8.0.0", "skyline-console==8.0.0"),
+            ("8.*", "skyline-console==8.*"),
+            ("==8.*", "skyline-console==8.*"),
+            (">=8, <9", "skyline-console>=8,<9"),
+        ] {
+            assert_eq!(
+                console(&[
+                    ("SKYLINE_CONSOLE_REPO", "pypi"),
+                    ("SKYLINE_CONSOLE_REF", reference)
+                ])
+                .unwrap(),
+                ConsoleSource::Index {
+                    requirement: want.into()
+                },
+                "{reference}"
+            );
+        }
+        assert_eq!(
+            console(&[("SKYLINE_CONSOLE_REPO", "PyPI")]).unwrap(),
+            ConsoleSource::Index {
+                requirement: "skyline-console".into()
+            }
+        );
+        for bad in ["stable/2026.1", "0123abc; rm", "--pre"] {
+            let e = console(&[
+                ("SKYLINE_CONSOLE_REPO", "pypi"),
+                ("SKYLINE_CONSOLE_REF", bad),
+            ])
+            .unwrap_err();
+            assert!(
+                e.to_string()
+                    .contains("is not a version of skyline-console"),
+                "{bad}: {e}"
+            );
+            assert!(e.hint.unwrap().contains("SKYLINE_CONSOLE_REPO=pypi"));
+        }
     }
 
     #[test]

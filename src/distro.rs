@@ -261,6 +261,30 @@ impl Distro {
         cmd
     }
 
+    /// Asks the package index (after a refresh) which of `packages` can be installed: apt's
+    /// policy (a `Candidate:` line per known name, `(none)` for a virtual package nothing
+    /// installable provides; unknown names are left out), or dnf's repoquery of what provides
+    /// them (every capability of every matching package, one a line). `None` where there is no
+    /// such query (yum without yum-utils).
+    pub fn index_query_cmd(&self, packages: &[String]) -> Option<Cmd> {
+        match self.package_manager {
+            PackageManager::Apt => {
+                Some(Cmd::new("apt-cache", ["policy"]).args(packages.iter().cloned()))
+            }
+            PackageManager::Dnf => Some(Cmd::new(
+                "dnf",
+                [
+                    "repoquery".to_string(),
+                    "--quiet".into(),
+                    "--queryformat=%{name}\\n%{provides}\\n".into(),
+                    "--whatprovides".into(),
+                    packages.join(","),
+                ],
+            )),
+            PackageManager::Yum => None,
+        }
+    }
+
     /// Asks the package database which packages own `paths` (files). Debian answers
     /// `pkg[:arch]: path` lines for the owned ones; rpm one line per path, in order: the
     /// package's name, or `file ... is not owned by any package`.

@@ -29,8 +29,10 @@ macro_rules! say {
 /// How many trailing output lines of a failed command are shown in the error.
 const TAIL_LINES: usize = 25;
 
-/// Environment variables that must not reach child processes: LOCI's build argument
-/// PIP_CONSTRAINT is a version suffix (`<25`), but pip reads PIP_CONSTRAINT as a file name.
+/// Environment variables that must not reach child processes: loci's older build argument
+/// PIP_CONSTRAINT (LOCI master's PIP_VERSION_CONSTRAINT) is a version suffix (`<25`), but pip
+/// reads PIP_CONSTRAINT as a file name. A command that sets it itself (the build constraints
+/// of a requirements build with a pip older than 25.3) keeps its own value.
 const SCRUBBED_ENV: &[&str] = &["PIP_CONSTRAINT"];
 
 /// Runs external commands. A trait so that step logic can be tested without a system.
@@ -273,6 +275,9 @@ fn run_action(
         Action::InstallPackages {
             packages, refresh, ..
         } => steps::packages::install(&plan.distro, packages, refresh.as_ref(), runner, state),
+        Action::CheckPackages { packages, refresh } => {
+            steps::preflight::check(&plan.distro, packages, refresh.as_ref(), runner, state)
+        }
         Action::InstallLibpython { distro } => steps::base::install_libpython(distro, runner),
         Action::FetchWheels { source, dest } => {
             steps::wheels::fetch(source, dest, &config.registry, &config.tls)
@@ -408,6 +413,14 @@ mod tests {
             )
             .unwrap();
         assert_eq!(out.trim(), "unset yes x");
+        // A command's own value (build constraints for an old pip) is passed.
+        let out = r
+            .output(
+                &Cmd::new("sh", ["-c", "echo ${PIP_CONSTRAINT:-unset}"])
+                    .env("PIP_CONSTRAINT", "/tmp/build-constraints.txt"),
+            )
+            .unwrap();
+        assert_eq!(out.trim(), "/tmp/build-constraints.txt");
     }
 
     #[test]

@@ -118,6 +118,12 @@ pub enum Action {
         refresh: Option<Cmd>,
         install: Cmd,
     },
+    /// Check that every package of `packages` that is not installed yet is in the package
+    /// index (refreshing it first, once per build), failing with each missing name's origin.
+    CheckPackages {
+        packages: Vec<steps::preflight::Wanted>,
+        refresh: Option<Cmd>,
+    },
     /// Run `python3` to learn its minor version, then install `libpython3.X` (releases whose
     /// default Python loci does not know).
     InstallLibpython { distro: Box<Distro> },
@@ -202,6 +208,14 @@ impl fmt::Display for Action {
                     write!(f, "{r} && ")?;
                 }
                 write!(f, "{install}")
+            }
+            Action::CheckPackages { packages, refresh } => {
+                write!(f, "look up in the package index those of these {} packages not installed yet", packages.len())?;
+                if let Some(r) = refresh {
+                    write!(f, " (after `{r}`, the build's one refresh)")?;
+                }
+                let names: Vec<&str> = packages.iter().map(|p| p.name.as_str()).collect();
+                write!(f, ": {}", names.join(" "))
             }
             Action::InstallLibpython { .. } => write!(f, "detect python3's minor version, install libpython3.X"),
             Action::FetchWheels { source, dest } => match source {

@@ -375,19 +375,38 @@ fn bad_wheels_and_targets_stop_the_build_before_any_package() {
 #[ignore = "needs docker: run tests/run.sh"]
 fn compose_and_bake_give_every_service_the_wheels_context() {
     require_docker();
+    // LOCI master's 30 images, by LOCI's image names.
     let services = [
+        "barbican",
+        "blazar",
+        "ceilometer",
         "cinder",
+        "cloudkitty",
+        "cyborg",
         "designate",
+        "freezer",
+        "freezer-api",
         "glance",
         "heat",
         "horizon",
         "ironic",
         "keystone",
+        "magnum",
         "manila",
+        "masakari",
+        "masakari-monitors",
+        "mistral",
         "neutron",
         "nova",
         "octavia",
+        "openstack-client",
         "placement",
+        "skyline",
+        "swift",
+        "tacker",
+        "trove",
+        "watcher",
+        "zaqar",
     ];
     let compose: serde_json::Value =
         serde_json::from_str(&stdout(docker().current_dir(root()).args([

@@ -61,6 +61,7 @@ fn install_with(installer: Installer) {
     .collect();
     let mut config = Config::from_env(&env).unwrap();
     config.paths.sources_dir = root.join("src");
+    config.paths.data_dir = root.join("src");
     config.paths.wheels_dir = root.join("wheels");
     config.paths.venv = root.join("venv");
     make_project(&config.paths.sources_dir.join("loci-demo"));

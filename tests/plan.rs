@@ -97,8 +97,18 @@ fn debian_bookworm_keystone() {
     assert_eq!(
         step_names(&p),
         [
-            "wheels", "base", "user", "venv", "packages", "pydep", "source", "install", "info",
-            "cleanup", "seal"
+            "wheels",
+            "preflight",
+            "base",
+            "user",
+            "venv",
+            "packages",
+            "pydep",
+            "source",
+            "install",
+            "info",
+            "cleanup",
+            "seal"
         ]
     );
     let base = step(&p, "base");
@@ -159,7 +169,69 @@ fn debian_bookworm_keystone() {
     let venv = commands(step(&p, "venv"));
     assert_eq!(venv[0], ["python3", "-m", "venv", "/var/lib/openstack"]);
     assert_eq!(venv[1][0], "/var/lib/openstack/bin/pip");
-    assert!(has(&venv[1], "pip") && has(&venv[1], "setuptools") && has(&venv[1], "wheel"));
+    assert!(
+        has(&venv[1], "pip") && has(&venv[1], "setuptools<81") && has(&venv[1], "wheel"),
+        "LOCI master's setuptools cap by default: {:?}",
+        venv[1]
+    );
+    // LOCI master's setup_venv leaves bindep, pkginfo and uv in the venv for child images,
+    // and nothing uninstalls them.
+    for tool in ["bindep", "pkginfo", "uv"] {
+        assert!(has(&venv[1], tool), "{tool} not installed: {:?}", venv[1]);
+    }
+    assert!(
+        !commands(step(&p, "cleanup"))
+            .iter()
+            .any(|c| has(c, "uninstall")),
+        "the cleanup keeps the tools"
+    );
+
+    // Before the first change to the system: every package name is looked up, each with
+    // where it came from.
+    let pre = &step(&p, "preflight")["actions"][0];
+    assert_eq!(pre["action"], "check_packages");
+    assert_eq!(pre["refresh"]["program"], "apt-get");
+    let wanted = pre["packages"].as_array().unwrap();
+    let origin = |name: &str| {
+        wanted
+            .iter()
+            .find(|w| w["name"] == name)
+            .unwrap_or_else(|| panic!("{name} not checked: {wanted:?}"))["origin"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    assert_eq!(origin("git"), "loci's base packages for debian-bookworm");
+    assert!(
+        origin("libxml2").starts_with("bindep.txt (built into loci):"),
+        "{}",
+        origin("libxml2")
+    );
+    let bindep_line: usize = origin("libxml2")
+        .rsplit(':')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let embedded = include_str!("../bindep.txt");
+    assert!(
+        embedded
+            .lines()
+            .nth(bindep_line - 1)
+            .unwrap()
+            .starts_with("libxml2 "),
+        "line {bindep_line} of bindep.txt is libxml2's"
+    );
+    let every: Vec<String> = ["base", "packages"]
+        .iter()
+        .flat_map(|s| packages(step(&p, s)))
+        .collect();
+    for pkg in &every {
+        assert!(
+            wanted.iter().any(|w| w["name"] == pkg.as_str()),
+            "{pkg} is installed but not checked"
+        );
+    }
 
     let pydep = step(&p, "pydep");
     for pkg in ["pymysql", "python-memcached", "uwsgi"] {
@@ -360,8 +432,11 @@ fn venv_toolchain_prefers_the_wheels_except_in_a_requirements_build() {
             "--find-links",
             "/tmp/wheels",
             "pip",
-            "setuptools",
-            "wheel"
+            "setuptools<81",
+            "wheel",
+            "bindep",
+            "pkginfo",
+            "uv"
         ]
     );
     // A requirements build has no wheels yet: no --find-links to a dir that does not exist
@@ -375,7 +450,11 @@ fn venv_toolchain_prefers_the_wheels_except_in_a_requirements_build() {
         !pip.iter().any(|a| a == "--find-links" || a == "-c"),
         "{pip:?}"
     );
-    assert_eq!(pip[pip.len() - 3..], ["pip", "setuptools", "wheel"]);
+    assert_eq!(
+        pip[pip.len() - 3..],
+        ["pip", "setuptools<81", "wheel"],
+        "a requirements build deletes its venv: no tools for child images"
+    );
 }
 
 #[test]
@@ -640,7 +719,7 @@ fn human_plan_lists_steps_and_commands() {
 }
 
 #[test]
-fn uv_installer_installs_with_uv_and_removes_it() {
+fn uv_installer_installs_with_uv_and_keeps_it() {
     let p = plan(
         "debian-bookworm",
         &[
@@ -671,13 +750,12 @@ fn uv_installer_installs_with_uv_and_removes_it() {
     );
     let pydep = &commands(step(&p, "pydep"))[0];
     assert_eq!(pydep[0], "/var/lib/openstack/bin/uv");
+    // uv stays in the image, as LOCI master leaves it (with bindep and pkginfo).
     let cleanup = commands(step(&p, "cleanup"));
-    assert!(cleanup.contains(&vec![
-        "/var/lib/openstack/bin/pip".to_string(),
-        "uninstall".into(),
-        "--yes".into(),
-        "uv".into()
-    ]));
+    assert!(
+        !cleanup.iter().any(|c| has(c, "uninstall")),
+        "nothing is uninstalled: {cleanup:?}"
+    );
 
     let out = plan_raw(
         "debian-bookworm",
@@ -729,6 +807,7 @@ fn two_stage_builder_makes_the_venv_and_runtime_the_rest() {
         step_names(&b),
         [
             "wheels",
+            "preflight",
             "base",
             "venv",
             "packages",
@@ -758,7 +837,15 @@ fn two_stage_builder_makes_the_venv_and_runtime_the_rest() {
     let r = plan_stage("debian-bookworm", "runtime", &env);
     assert_eq!(
         step_names(&r),
-        ["base", "user", "packages", "info", "cleanup", "seal"]
+        [
+            "preflight",
+            "base",
+            "user",
+            "packages",
+            "info",
+            "cleanup",
+            "seal"
+        ]
     );
     assert!(
         !has(&packages(step(&r, "base")), "git"),
@@ -864,6 +951,7 @@ fn a_stage_that_does_not_fit_the_project_is_refused() {
     assert_eq!(
         step_names(&p),
         [
+            "preflight",
             "base",
             "venv",
             "packages",

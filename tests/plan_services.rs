@@ -60,6 +60,26 @@ const SERVICES: &[(&str, &[&str])] = &[
     ("placement", &[]),
     ("manila", &["ceph", "lvm", "nfs"]),
     ("designate", &[]),
+    // The rest of LOCI master's 30 images (playbooks/vars.yaml), with the profiles LOCI gives
+    // them there.
+    ("barbican", &[]),
+    ("blazar", &["ldap"]),
+    ("ceilometer", &[]),
+    ("cloudkitty", &[]),
+    ("cyborg", &[]),
+    ("freezer", &["ceph", "lvm", "qemu", "scheduler"]),
+    ("freezer-api", &[]),
+    ("magnum", &[]),
+    ("masakari", &[]),
+    ("masakari-monitors", &[]),
+    ("mistral", &[]),
+    ("python-openstackclient", &[]),
+    ("skyline-apiserver", &[]),
+    ("swift", &[]),
+    ("tacker", &[]),
+    ("trove", &[]),
+    ("watcher", &[]),
+    ("zaqar", &["ldap"]),
 ];
 
 /// Profiles every service can be built with.
@@ -953,6 +973,273 @@ fn keystone_mod_oauth2_only_on_dpkg_x86_64_with_the_profile() {
     .is_none());
 }
 
+/// The plan of a stage other than `project`.
+fn plan_stage(distro_name: &str, stage: loci::plan::Stage, pairs: &[(&str, &str)]) -> Plan {
+    let c = config(pairs);
+    let d = distro(distro_name);
+    build_plan(&PlanInput {
+        stage,
+        config: &c,
+        distro: &d,
+        bindep_files: vec![("bindep.txt".into(), include_str!("../bindep.txt").into())],
+        pydep_files: vec![("pydep.txt".into(), include_str!("../pydep.txt").into())],
+    })
+    .unwrap_or_else(|e| panic!("{e}"))
+}
+
+fn clones(p: &Plan, step: &str) -> Vec<(String, String, String, PathBuf, bool)> {
+    p.step(step)
+        .map(|s| {
+            s.actions
+                .iter()
+                .filter_map(|a| match a {
+                    Action::GitClone {
+                        var,
+                        repo,
+                        reference,
+                        dest,
+                        shallow_no_git,
+                    } => Some((
+                        var.clone(),
+                        repo.clone(),
+                        reference.clone(),
+                        dest.clone(),
+                        *shallow_no_git,
+                    )),
+                    _ => None,
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[test]
+fn skyline_installs_its_console_from_git_as_loci_does() {
+    let p = plan(
+        "debian-bookworm",
+        &[
+            ("PROJECT", "skyline-apiserver"),
+            ("SKYLINE_CONSOLE_REF", "stable/2026.1"),
+            ("WHEELS", "/w.tar"),
+        ],
+    );
+    let names = step_names(&p);
+    let at = names
+        .iter()
+        .position(|n| *n == "project")
+        .expect("a console step");
+    assert_eq!(names[at - 1], "install", "{names:?}");
+    // LOCI master's default repository, at the ref, into the data dir (a tree already there
+    // is used in place); the whole ref is fetched so that pbr finds the version.
+    assert_eq!(
+        clones(&p, "project"),
+        [(
+            "SKYLINE_CONSOLE".to_string(),
+            "https://opendev.org/openstack/skyline-console".to_string(),
+            "stable/2026.1".to_string(),
+            PathBuf::from("/tmp/skyline-console"),
+            false
+        )]
+    );
+    let cmds: Vec<Vec<String>> = commands(&p, "project").iter().map(argv).collect();
+    assert_eq!(cmds.len(), 1, "{cmds:?}");
+    let install = &cmds[0];
+    assert_eq!(install[0], "/var/lib/openstack/bin/pip");
+    assert_eq!(install.last().unwrap(), "/tmp/skyline-console");
+    for want in [
+        "--upgrade",
+        "--find-links",
+        "/tmp/wheels",
+        "/tmp/upper-constraints.txt",
+    ] {
+        assert!(install.contains(&want.to_string()), "{want}: {install:?}");
+    }
+    let step = p.step("project").unwrap();
+    assert!(
+        matches!(step.actions.last(), Some(Action::ProjectHook { project, hook })
+            if project == "skyline-apiserver" && hook == loci::steps::project_specific::skyline::HOOK_CHECK),
+        "{:?}",
+        step.actions
+    );
+    assert!(
+        step.summary.contains("at stable/2026.1"),
+        "{}",
+        step.summary
+    );
+    // The default ref is LOCI's master; uv builds the local tree only when exempted by name.
+    let p = plan(
+        "debian-bookworm",
+        &[
+            ("PROJECT", "skyline-apiserver"),
+            ("INSTALLER", "uv"),
+            (
+                "SKYLINE_CONSOLE_REPO",
+                "git://127.0.0.1:9418/skyline-console",
+            ),
+        ],
+    );
+    assert_eq!(
+        clones(&p, "project")[0].1,
+        "git://127.0.0.1:9418/skyline-console"
+    );
+    assert_eq!(clones(&p, "project")[0].2, "master");
+    let install = argv(&commands(&p, "project")[0]);
+    assert_eq!(install[0], "/var/lib/openstack/bin/uv");
+    assert!(
+        install.join(" ").contains("--no-binary skyline-console"),
+        "{install:?}"
+    );
+}
+
+#[test]
+fn skyline_console_from_the_index_with_skyline_console_repo_pypi() {
+    let p = plan(
+        "debian-bookworm",
+        &[
+            ("PROJECT", "skyline-apiserver"),
+            ("SKYLINE_CONSOLE_REPO", "pypi"),
+            ("SKYLINE_CONSOLE_REF", "==8.*"),
+            ("KEEP_ALL_WHEELS", "True"),
+            ("WHEELS", "/w.tar"),
+        ],
+    );
+    assert!(clones(&p, "project").is_empty(), "no clone from the index");
+    let install = argv(&commands(&p, "project")[0]);
+    assert_eq!(install.last().unwrap(), "skyline-console==8.*");
+    assert!(
+        install.contains(&"--no-index".to_string()),
+        "KEEP_ALL_WHEELS: from the wheels alone: {install:?}"
+    );
+    assert!(
+        p.step("project")
+            .unwrap()
+            .summary
+            .contains("from the wheels"),
+        "{}",
+        p.step("project").unwrap().summary
+    );
+    // A branch is no version on the index.
+    let e = Config::from_env(
+        &[
+            ("PROJECT", "skyline-apiserver"),
+            ("SKYLINE_CONSOLE_REPO", "pypi"),
+            ("SKYLINE_CONSOLE_REF", "stable/2026.1"),
+        ]
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect(),
+    )
+    .unwrap_err();
+    assert!(
+        e.to_string()
+            .contains("SKYLINE_CONSOLE_REF=stable/2026.1 is not a version of skyline-console"),
+        "{e}"
+    );
+}
+
+#[test]
+fn skyline_console_goes_into_the_builder_stage_of_a_two_stage_build() {
+    let env = [("PROJECT", "skyline-apiserver"), ("WHEELS", "/w.tar")];
+    let b = plan_stage("debian-bookworm", loci::plan::Stage::Builder, &env);
+    let names = step_names(&b);
+    let at = names
+        .iter()
+        .position(|n| *n == "project")
+        .expect("console in the builder");
+    assert_eq!(names[at - 1], "install", "{names:?}");
+    let r = plan_stage("debian-bookworm", loci::plan::Stage::Runtime, &env);
+    assert!(r.step("project").is_none(), "{:?}", step_names(&r));
+    // nova's and horizon's stay in the runtime stage.
+    for service in ["nova", "horizon"] {
+        let env = [("PROJECT", service), ("WHEELS", "/w.tar")];
+        assert!(
+            plan_stage("debian-bookworm", loci::plan::Stage::Builder, &env)
+                .step("project")
+                .is_none()
+        );
+        assert!(
+            plan_stage("debian-bookworm", loci::plan::Stage::Runtime, &env)
+                .step("project")
+                .is_some()
+        );
+    }
+}
+
+/// A pre-seeded skyline-console tree: package `skyline_console` with `static/index.html`.
+const CONSOLE_BACKEND: &str = r#"import base64, hashlib, os, zipfile
+
+
+def get_requires_for_build_wheel(config_settings=None):
+    return []
+
+
+def build_wheel(wheel_directory, config_settings=None, metadata_directory=None):
+    dist = "skyline_console-0.0.1"
+    files = {
+        "skyline_console/__init__.py": b"",
+        "skyline_console/static/index.html": b"<html>pre-seeded</html>\n",
+        dist + ".dist-info/METADATA": b"Metadata-Version: 2.1\nName: skyline-console\nVersion: 0.0.1\n",
+        dist + ".dist-info/WHEEL": b"Wheel-Version: 1.0\nGenerator: loci-tests\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
+    }
+    name = dist + "-py3-none-any.whl"
+    record = []
+    with zipfile.ZipFile(os.path.join(wheel_directory, name), "w") as z:
+        for path, data in files.items():
+            z.writestr(path, data)
+            digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
+            record.append("%s,sha256=%s,%d" % (path, digest, len(data)))
+        record.append(dist + ".dist-info/RECORD,,")
+        z.writestr(dist + ".dist-info/RECORD", "\n".join(record) + "\n")
+    return name
+"#;
+
+#[test]
+fn a_pre_seeded_skyline_console_is_installed_without_cloning() {
+    let tmp = tempfile::tempdir().unwrap();
+    let wheels = tmp.path().join("wheels");
+    std::fs::create_dir_all(&wheels).unwrap();
+    let mut c = config(&[
+        ("PROJECT", "skyline-apiserver"),
+        // Nothing listens there: the clone must not be tried.
+        ("SKYLINE_CONSOLE_REPO", "git://127.0.0.1:9/skyline-console"),
+        ("KEEP_ALL_WHEELS", "True"),
+        ("WHEELS", wheels.to_str().unwrap()),
+    ]);
+    c.paths.data_dir = tmp.path().join("data");
+    c.paths.sources_dir = tmp.path().join("data");
+    c.paths.venv = tmp.path().join("venv");
+    let tree = c.paths.data_dir.join("skyline-console");
+    std::fs::create_dir_all(&tree).unwrap();
+    std::fs::write(tree.join("loci_console_backend.py"), CONSOLE_BACKEND).unwrap();
+    std::fs::write(
+        tree.join("pyproject.toml"),
+        "[build-system]\nrequires = []\nbuild-backend = \"loci_console_backend\"\nbackend-path = [\".\"]\n",
+    )
+    .unwrap();
+    for f in ["upper-constraints.txt", "global-requirements.txt"] {
+        std::fs::write(c.paths.data_dir.join(f), "").unwrap();
+    }
+    let venv = std::process::Command::new("python3")
+        .arg("-m")
+        .arg("venv")
+        .arg(&c.paths.venv)
+        .status()
+        .unwrap();
+    assert!(venv.success(), "python3 -m venv failed");
+    let p = plan_with(&c, &distro("debian-bookworm"));
+    let console = Plan {
+        steps: vec![p.step("project").expect("a console step").clone()],
+        ..p.clone()
+    };
+    let mut runner = loci::exec::SystemRunner::new(&c);
+    loci::exec::execute(&console, &c, &mut runner).unwrap_or_else(|e| panic!("{e}"));
+    let dir = loci::steps::project_specific::skyline::package_dir(&c, &mut runner).unwrap();
+    assert_eq!(
+        std::fs::read_to_string(dir.join("static/index.html")).unwrap(),
+        "<html>pre-seeded</html>\n"
+    );
+}
+
 #[test]
 fn services_without_specific_steps_have_none() {
     for service in [
@@ -990,7 +1277,16 @@ fn plugins_build_on_a_service_image() {
         );
         assert_eq!(
             step_names(&p),
-            ["wheels", "packages", "source", "install", "info", "cleanup", "seal"],
+            [
+                "wheels",
+                "preflight",
+                "packages",
+                "source",
+                "install",
+                "info",
+                "cleanup",
+                "seal"
+            ],
             "{d}"
         );
         // The service image's package lists were removed by its cleanup: a plugin's first
@@ -1119,6 +1415,7 @@ fn extra_projects_are_pip_installed_with_the_project() {
         ("WHEELS", wheels.to_str().unwrap()),
     ]);
     c.paths.sources_dir = tmp.path().join("data");
+    c.paths.data_dir = tmp.path().join("data");
     c.paths.wheels_dir = wheels;
     c.paths.venv = tmp.path().join("venv");
     tiny_project(&c.paths.sources_dir.join("svc"), "loci_svc");
@@ -1191,39 +1488,38 @@ fn bookworm_packages() -> BTreeSet<String> {
     all
 }
 
-/// The packages `apt-cache policy` shows without a candidate version (or not at all).
-fn without_candidate(packages: &BTreeSet<String>, policy: &str) -> Vec<String> {
-    let mut candidates: BTreeMap<String, String> = BTreeMap::new();
-    let mut current: Option<String> = None;
-    for line in policy.lines() {
-        if !line.starts_with(' ') && line.ends_with(':') {
-            current = Some(
-                line.trim_end_matches(':')
-                    .split(':')
-                    .next()
-                    .unwrap()
-                    .to_string(),
-            );
-        } else if let (Some(name), Some(v)) = (&current, line.trim().strip_prefix("Candidate:")) {
-            candidates.insert(name.clone(), v.trim().to_string());
-        }
-    }
-    packages
-        .iter()
-        .filter(|p| !matches!(candidates.get(*p), Some(v) if v != "(none)"))
-        .cloned()
-        .collect()
-}
-
 #[test]
-fn apt_cache_policy_parsing() {
-    let policy = "apache2:\n  Installed: (none)\n  Candidate: 2.4.62-1~deb12u2\n  Version table:\nlibz-dev:\n  Installed: (none)\n  Candidate: (none)\n";
-    let want: BTreeSet<String> = ["apache2", "libz-dev", "mysql-client"]
-        .map(String::from)
-        .into();
-    assert_eq!(
-        without_candidate(&want, policy),
-        ["libz-dev", "mysql-client"]
+fn trove_with_loci_masters_dist_packages_is_looked_up_before_anything_changes() {
+    // LOCI master's trove: DIST_PACKAGES='mysql-client postgresql-client curl'. On bookworm
+    // mysql-client is virtual: the preflight step, before the first change, names it and its
+    // origin (the check itself: steps::preflight's tests, with bookworm's apt answer).
+    let p = plan(
+        "debian-bookworm",
+        &[
+            ("PROJECT", "trove"),
+            ("PROFILES", "apache"),
+            ("DIST_PACKAGES", "mysql-client postgresql-client curl"),
+        ],
+    );
+    let names = step_names(&p);
+    assert_eq!(&names[..3], ["wheels", "preflight", "base"], "{names:?}");
+    let Action::CheckPackages { packages, refresh } = &p.step("preflight").unwrap().actions[0]
+    else {
+        panic!("{:?}", p.step("preflight"))
+    };
+    assert_eq!(refresh.as_ref().unwrap().program, "apt-get");
+    let origin = |n: &str| {
+        packages
+            .iter()
+            .find(|w| w.name == n)
+            .map(|w| w.origin.clone())
+            .unwrap_or_else(|| panic!("{n} not looked up"))
+    };
+    assert_eq!(origin("mysql-client"), "DIST_PACKAGES");
+    assert!(
+        origin("apache2").starts_with("bindep.txt:"),
+        "{}",
+        origin("apache2")
     );
 }
 
@@ -1249,7 +1545,12 @@ fn bookworm_package_names_exist() {
     args.push("apt-cache-policy".into());
     args.extend(packages.iter().cloned());
     let policy = e2e::stdout(e2e::docker().args(&args));
-    let missing = without_candidate(&packages, &policy);
+    // The preflight step's reading of apt's answer.
+    let names: Vec<String> = packages.iter().cloned().collect();
+    let missing: Vec<String> = loci::steps::preflight::apt_unavailable(&names, &policy)
+        .into_iter()
+        .map(|(n, _)| n)
+        .collect();
     assert!(
         missing.is_empty(),
         "no candidate on Debian bookworm for: {}",

@@ -92,6 +92,7 @@ fn run(t: &Path, upper: &str, env: &[(&str, &str)]) -> (loci::Result<()>, PathBu
     // Everything inside the stand-in for `/`, as in an image: the purge must clear it.
     config.paths.root = root.clone();
     config.paths.sources_dir = root.join("tmp");
+    config.paths.data_dir = root.join("tmp");
     config.paths.venv = root.join("var/lib/openstack");
     config.paths.loci_dir = root.join("opt/loci");
     config.paths.wheels_dir = root.join("tmp/wheels");
@@ -105,8 +106,9 @@ fn run(t: &Path, upper: &str, env: &[(&str, &str)]) -> (loci::Result<()>, PathBu
         pydep_files: vec![],
     };
     let mut plan = plan::build_plan(&input).unwrap();
-    // No bindep files here, so no packages step; base needs apt.
-    plan.steps.retain(|s| s.name != "base");
+    // No bindep files here, so no packages step; base (and its preflight lookup) needs apt.
+    plan.steps
+        .retain(|s| s.name != "base" && s.name != "preflight");
     let names: Vec<&str> = plan.steps.iter().map(|s| s.name).collect();
     assert_eq!(names, ["venv", "source", "requirements", "purge"]);
     let mut runner = SystemRunner::new(&config);
@@ -172,7 +174,9 @@ fn builds_only_its_own_wheels_and_purges_the_rest() {
     let uc = std::fs::read_to_string(root.join("upper-constraints.txt")).unwrap();
     assert_eq!(
         uc,
-        "six===1.16.0\ndocopt===0.6.2\ntermcolor===1.1.0\npbr===6.1.1\nloci-treeprobe===2.0.0\nloci_gitprobe===0.3.1\n"
+        "six===1.16.0\ndocopt===0.6.2\ntermcolor===1.1.0\npbr===6.1.1\nloci-treeprobe===2.0.0\nloci_gitprobe===0.3.1\n\
+         setuptools<81\n",
+        "SETUPTOOL_CONSTRAINT's cap is appended, as LOCI master appends `setuptools<81`"
     );
     assert_eq!(
         std::fs::read_to_string(root.join("global-requirements.txt")).unwrap(),

@@ -16,8 +16,9 @@
 #    each mounting the requirements image as its `wheels` named context (--no-index): once per
 #    target of LOCI_GATE_TARGETS (`project`: one stage; `runtime`: two stages, tagged -runtime);
 # 5. smoke tests, as the service user, with no network: the main console script's --help,
-#    the Python packages import, nova's consoles and tss user, horizon's compressed static
-#    files;
+#    the Python packages import (the project's, its PIP_PACKAGES' and its profiles'), nova's
+#    consoles and tss user, horizon's compressed static files, skyline's console files and
+#    nginx;
 # 6. a table: image, build time (loci's own, from /etc/image_info; the engine's wall time per
 #    batch is printed), image size, smoke result (also in target/gate/table.txt).
 #    The exit status is non-zero when any build or smoke test failed.
@@ -28,9 +29,10 @@
 #   LOCI_GATE_TARGETS       the service targets to build (default "project"; "project runtime"
 #                           builds both, sizes side by side)
 #   LOCI_GATE_SOURCES       git: clone $LOCI_GATE_GIT/PROJECT at $LOCI_GATE_REF (default);
-#                           pypi: seed data/ with the 2026.1 sdists from PyPI, and serve nova's
+#                           pypi: seed data/ with the 2026.1 sdists from PyPI, serve nova's
 #                           consoles (noVNC, spice-html5 from Debian's archive) with git daemon
-#                           on 127.0.0.1: no git server, GitHub or opendev.org needed
+#                           on 127.0.0.1, and take skyline's console release wheel
+#                           (SKYLINE_CONSOLE_REPO=pypi): no git server, GitHub or opendev.org
 #   LOCI_GATE_CONSTRAINTS   dir with upper-constraints.txt and global-requirements.txt, used as
 #                           data/requirements (default: clone requirements like the services;
 #                           with LOCI_GATE_SOURCES=pypi: tests/fixtures/requirements-2026.1)
@@ -44,7 +46,18 @@ set -euo pipefail
 
 cd "$(dirname "$(readlink -f "$0")")/.."
 repo="$(pwd)"
-all_services=(keystone glance cinder neutron nova placement horizon heat ironic octavia manila designate)
+# LOCI master's 30 images (playbooks/vars.yaml), by LOCI's image names: compose.yaml's services.
+all_services=(keystone glance cinder neutron nova placement horizon heat ironic octavia manila designate
+    barbican blazar ceilometer cloudkitty cyborg freezer freezer-api magnum masakari masakari-monitors
+    mistral openstack-client skyline swift tacker trove watcher zaqar)
+# The PROJECT of a service (its user, its source tree in data/): LOCI's image names differ for two.
+project_of() {
+    case "$1" in
+        openstack-client) echo python-openstackclient ;;
+        skyline) echo skyline-apiserver ;;
+        *) echo "$1" ;;
+    esac
+}
 if [ $# -gt 0 ]; then services=("$@"); else services=("${all_services[@]}"); fi
 for s in "${services[@]}"; do
     case " ${all_services[*]} " in *" $s "*) ;; *) echo "gate.sh: unknown service $s (one of: ${all_services[*]})" >&2; exit 2 ;; esac
@@ -192,6 +205,8 @@ rm -rf "$context/data/requirements-only.txt"
 
 # ---------------------------------------------------------------------------------------------
 # Sources from PyPI (LOCI_GATE_SOURCES=pypi): the 2026.1 releases as pre-seeded trees.
+# The series each project released as 2026.1 (2026-04-01; python-openstackclient and horizon
+# are constraints themselves: the release upper-constraints.txt pins them).
 pypi_spec() {
     case "$1" in
         keystone) echo 'keystone==29.*' ;;     nova) echo 'nova==33.*' ;;
@@ -199,9 +214,18 @@ pypi_spec() {
         neutron) echo 'neutron==28.*' ;;       placement) echo 'openstack-placement==15.*' ;;
         heat) echo 'openstack-heat==26.*' ;;   ironic) echo 'ironic==35.*' ;;
         octavia) echo 'octavia==18.*' ;;       manila) echo 'manila==22.*' ;;
-        designate) echo 'designate==22.*' ;;
-        # horizon is a constraint itself: the release upper-constraints.txt pins.
+        designate) echo 'designate==22.*' ;;   barbican) echo 'barbican==22.*' ;;
+        blazar) echo 'blazar==17.*' ;;         ceilometer) echo 'ceilometer==26.*' ;;
+        cloudkitty) echo 'cloudkitty==24.*' ;; cyborg) echo 'openstack-cyborg==16.*' ;;
+        freezer) echo 'freezer==18.*' ;;       freezer-api) echo 'freezer-api==18.*' ;;
+        magnum) echo 'magnum==22.*' ;;         masakari) echo 'masakari==21.*' ;;
+        masakari-monitors) echo 'masakari-monitors==21.*' ;;
+        mistral) echo 'mistral==22.*' ;;       skyline) echo 'skyline-apiserver==8.*' ;;
+        swift) echo 'swift==2.37.*' ;;         tacker) echo 'tacker==15.*' ;;
+        trove) echo 'trove==25.*' ;;           watcher) echo 'python-watcher==16.*' ;;
+        zaqar) echo 'zaqar==22.*' ;;
         horizon) echo "horizon==$(sed -n 's/^horizon===//p' "$constraints/upper-constraints.txt")" ;;
+        openstack-client) echo "python-openstackclient==$(sed -n 's/^python-openstackclient===//p' "$constraints/upper-constraints.txt")" ;;
     esac
 }
 rm -rf "$context/data/requirements"
@@ -216,10 +240,11 @@ if [ "${LOCI_GATE_SOURCES:-git}" = pypi ]; then
         sdist=$(ls "$dl/$s"/*.tar.gz)
         unpack=$(mktemp -d "$work/unpack.XXXX")
         tar --no-same-owner -xzf "$sdist" -C "$unpack"
-        mv "$unpack"/*/ "$context/data/$s"
+        project=$(project_of "$s")
+        mv "$unpack"/*/ "$context/data/$project"
         rmdir "$unpack"
         version=$(basename "$sdist" .tar.gz); version=${version##*-}
-        commit_tree "$context/data/$s" "$version"
+        commit_tree "$context/data/$project" "$version"
         echo "$s: $(basename "$sdist")"
     done
 fi
@@ -255,6 +280,17 @@ if [ "${LOCI_GATE_SOURCES:-git}" = pypi ] && [[ " ${services[*]} " == *" nova "*
     for _ in $(seq 1 50); do git ls-remote -q "git://127.0.0.1:$port/novnc" >/dev/null 2>&1 && break; sleep 0.1; done
     export LOCI_GATE_NOVNC_REPO="git://127.0.0.1:$port/novnc" LOCI_GATE_NOVNC_REF=v1.3.0
     export LOCI_GATE_SPICE_REPO="git://127.0.0.1:$port/spice-html5" LOCI_GATE_SPICE_REF=spice-html5-0.3.0
+fi
+
+# skyline's console: LOCI's repository at the gate's ref, or with LOCI_GATE_SOURCES=pypi the
+# 2026.1 release wheel (it holds the built static files; a git checkout does not).
+if [ -z "${LOCI_GATE_SKYLINE_CONSOLE_REPO:-}" ]; then
+    if [ "${LOCI_GATE_SOURCES:-git}" = pypi ]; then
+        export LOCI_GATE_SKYLINE_CONSOLE_REPO=pypi LOCI_GATE_SKYLINE_CONSOLE_REF="${LOCI_GATE_SKYLINE_CONSOLE_REF:-==8.*}"
+    else
+        export LOCI_GATE_SKYLINE_CONSOLE_REPO="${LOCI_GATE_GIT:-https://opendev.org/openstack}/skyline-console"
+        export LOCI_GATE_SKYLINE_CONSOLE_REF="${LOCI_GATE_SKYLINE_CONSOLE_REF:-${LOCI_GATE_REF:-stable/2026.1}}"
+    fi
 fi
 
 # ---------------------------------------------------------------------------------------------
@@ -308,25 +344,51 @@ horizon)
     test -L /usr/local/share/openstack_dashboard
     test -n "$(find /var/www/html/horizon -name manifest.json)"
     test -n "$(find /var/www/html/horizon -name "*.css" -path "*/css/*")" ;;
-esac'
+skyline)
+    python3 -c "import os, skyline_console; d = os.path.dirname(skyline_console.__file__); assert os.path.isfile(os.path.join(d, \"static\", \"index.html\")), d"
+    test -x /usr/sbin/nginx ;;
+esac
+# LOCI master leaves these in the venv for child images.
+for tool in bindep pkginfo uv; do test -x "/var/lib/openstack/bin/$tool"; done'
+# Per service: the main console script, the modules to import (the project's, its PIP_PACKAGES'
+# and its profiles': fluent-logger for `fluent`, python-ldap for keystone's `ldap`, rbd for
+# `ceph`, ...) and the extra checks; every image is LOCI master's (compose.yaml).
 smoke() { # SERVICE IMAGE
-    local s=$1 img=$2 main modules extra="" user=$1
+    local s=$1 img=$2 main modules extra="" user
+    user=$(project_of "$s")
     case "$s" in
-        keystone) main=keystone-manage; modules="keystone ldap" ;;
-        nova) main=nova-compute; modules="nova libvirt rbd"; extra=nova ;;
-        glance) main=glance-manage; modules="glance rbd" ;;
-        cinder) main=cinder-volume; modules="cinder rbd" ;;
-        neutron) main=neutron-db-manage; modules="neutron" ;;
-        placement) main=placement-manage; modules="placement" ;;
-        horizon) main=/usr/local/share/openstack_dashboard/manage.py; modules="horizon openstack_dashboard"; extra=horizon ;;
-        heat) main=heat-manage; modules="heat" ;;
-        ironic) main=ironic-dbsync; modules="ironic" ;;
+        keystone) main=keystone-manage; modules="keystone ldap openstackclient fluent" ;;
+        nova) main=nova-compute; modules="nova libvirt rbd fluent"; extra=nova ;;
+        glance) main=glance-manage; modules="glance rbd swiftclient os_brick cinderclient oslo_rootwrap fluent" ;;
+        cinder) main=cinder-volume; modules="cinder rbd swiftclient fluent" ;;
+        neutron) main=neutron-db-manage; modules="neutron neutron_taas neutron_vpnaas networking_baremetal fluent" ;;
+        placement) main=placement-manage; modules="placement httplib2" ;;
+        horizon) main=/usr/local/share/openstack_dashboard/manage.py; modules="horizon openstack_dashboard pymemcache fluent"; extra=horizon ;;
+        heat) main=heat-manage; modules="heat fluent" ;;
+        ironic) main=ironic-dbsync; modules="ironic fluent" ;;
         octavia) main=octavia-db-manage; modules="octavia" ;;
         manila) main=manila-manage; modules="manila" ;;
-        designate) main=designate-manage; modules="designate" ;;
+        designate) main=designate-manage; modules="designate fluent" ;;
+        barbican) main=barbican-manage; modules="barbican fluent" ;;
+        blazar) main=blazar-db-manage; modules="blazar memcache pymemcache fluent" ;;
+        ceilometer) main=ceilometer-polling; modules="ceilometer fluent" ;;
+        cloudkitty) main=cloudkitty-dbsync; modules="cloudkitty fluent" ;;
+        cyborg) main=cyborg-dbsync; modules="cyborg" ;;
+        freezer) main=freezer-agent; modules="freezer swiftclient keystoneclient cinderclient fluent" ;;
+        freezer-api) main=freezer-manage; modules="freezer_api swiftclient keystoneclient fluent" ;;
+        magnum) main=magnum-db-manage; modules="magnum" ;;
+        masakari) main=masakari-manage; modules="masakari" ;;
+        masakari-monitors) main=masakari-processmonitor; modules="masakarimonitors" ;;
+        mistral) main=mistral-db-manage; modules="mistral" ;;
+        openstack-client) main=openstack; modules="openstackclient cmd2 barbicanclient blazarclient cinderclient cloudkittyclient cyborgclient designateclient glanceclient heatclient ironicclient keystoneclient magnumclient manilaclient mistralclient neutronclient novaclient octaviaclient swiftclient tackerclient troveclient vitrageclient watcherclient zaqarclient zunclient freezerclient sqlalchemy" ;;
+        skyline) main=skyline-policy-manager; modules="skyline_apiserver skyline_console"; extra=skyline ;;
+        swift) main=swift-proxy-server; modules="swift keystonemiddleware" ;;
+        tacker) main=tacker-db-manage; modules="tacker" ;;
+        trove) main=trove-manage; modules="trove swiftclient" ;;
+        watcher) main=watcher-db-manage; modules="watcher" ;;
+        zaqar) main=zaqar-server; modules="zaqar redis fluent" ;;
+        *) echo "gate.sh: no smoke test for $s" >&2; return 1 ;;
     esac
-    # compose.yaml gives every service the fluent profile (fluent-logger).
-    modules="$modules fluent"
     "$docker" run --rm --network none --user "$user" --entrypoint sh "$img" \
         -c "$smoke_script" smoke "$main" "$modules" "$extra" > "$work/logs/$(basename "${img/:/-}")-smoke.log" 2>&1
 }

@@ -60,6 +60,41 @@ if [ -n "${APT_MIRROR}" ]; then
     } > /etc/apt/sources.list.d/debian.sources
 fi
 
+# --- APT_MIRROR_HOST (LOCI master's): a mirror host for this build only. Its sources replace
+# the image's (trusted, as LOCI writes them: http until ca-certificates is installed, then
+# https), and the image's own sources are put back at the end: the image keeps them.
+mirror_host_sources="/etc/apt/sources.list.d/loci-mirror-host.sources"
+mirror_host_use() { # SCHEME: http or https
+    [ -n "${APT_MIRROR_HOST:-}" ] || return 0
+    if [ ! -e "${mirror_host_sources}" ]; then
+        for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.list /etc/apt/sources.list.d/*.sources; do
+            if [ -f "${f}" ]; then mv "${f}" "${f}.loci-orig"; fi
+        done
+    fi
+    {
+        echo "Types: deb"
+        echo "URIs: $1://${APT_MIRROR_HOST}/debian"
+        echo "Suites: ${codename} ${codename}-updates"
+        echo "Components: main"
+        echo "Trusted: yes"
+        echo
+        echo "Types: deb"
+        echo "URIs: $1://${APT_MIRROR_HOST}/debian-security"
+        echo "Suites: ${codename}-security"
+        echo "Components: main"
+        echo "Trusted: yes"
+    } > "${mirror_host_sources}"
+}
+mirror_host_revert() {
+    [ -n "${APT_MIRROR_HOST:-}" ] || return 0
+    rm -f "${mirror_host_sources}"
+    for f in /etc/apt/sources.list.loci-orig /etc/apt/sources.list.d/*.loci-orig; do
+        if [ -f "${f}" ]; then mv "${f}" "${f%.loci-orig}"; fi
+    done
+}
+# --- end APT_MIRROR_HOST
+mirror_host_use http
+
 # Extra trusted CA certificates from certs/ (before anything talks TLS).
 certs=""
 for f in "${ctx}"/certs/*.crt "${ctx}"/certs/*.pem; do
@@ -74,6 +109,12 @@ if [ -n "${certs}" ]; then
 fi
 
 apt-get update
+if [ -n "${APT_MIRROR_HOST:-}" ]; then
+    # The mirror host by https from here on, as LOCI switches once ca-certificates is there.
+    apt-get install -y --no-install-recommends ca-certificates
+    mirror_host_use https
+    apt-get update
+fi
 apt-get upgrade -y
 # What every service needs at run time (loci's base step finds them here). git and patch,
 # needed only while building, are not: loci installs and purges them within the service's own
@@ -102,6 +143,7 @@ PY
     echo "${CEPH_REPO}" > /etc/apt/sources.list.d/ceph.list
 fi
 
+mirror_host_revert
 apt-get clean
 rm -rf /var/lib/apt/lists/* /var/cache/apt/*.bin /var/cache/debconf/*-old /var/lib/dpkg/*-old \
     /var/log/apt/* /var/log/dpkg.log /var/log/alternatives.log /var/cache/ldconfig/aux-cache /tmp/* /var/tmp/* /root/.cache

@@ -20,13 +20,8 @@ pub fn plan(input: &PlanInput) -> Result<Option<Step>> {
         "remove build-only packages, caches and leftovers",
     );
     if input.stage == crate::plan::Stage::Builder {
-        // Only the venv and /etc/image_info leave the builder: make the venv final.
-        if c.installer == crate::config::Installer::Uv {
-            step = step.run(crate::plan::Cmd::new(
-                super::venv_bin(input, "pip"),
-                ["uninstall", "--yes", "uv"],
-            ));
-        }
+        // Only the venv and /etc/image_info leave the builder: make the venv final (the
+        // venv step's tools, uv among them, stay, as in LOCI master).
         step.summary = "make the venv final: no bytecode, system site packages on".into();
         return Ok(Some(
             step.action(Action::SystemSitePackages {
@@ -50,16 +45,6 @@ pub fn plan(input: &PlanInput) -> Result<Option<Step>> {
             step = step.run(d.purge_cmd(&purge));
         }
     }
-    if c.installer == crate::config::Installer::Uv
-        && !c.plugin
-        && !c.builds_requirements()
-        && !runtime
-    {
-        step = step.run(crate::plan::Cmd::new(
-            super::venv_bin(input, "pip"),
-            ["uninstall", "--yes", "uv"],
-        ));
-    }
     step = step.run(d.clean_cmd());
     step = step.action(Action::Remove {
         paths: d.cache_dirs().into_iter().map(PathBuf::from).collect(),
@@ -76,7 +61,7 @@ pub fn plan(input: &PlanInput) -> Result<Option<Step>> {
     }
     step = step
         .action(Action::Remove {
-            paths: vec![c.paths.sources_dir.clone()],
+            paths: vec![c.paths.data_dir.clone()],
             contents_only: true,
         })
         .action(Action::Remove {

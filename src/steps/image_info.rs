@@ -82,7 +82,7 @@ pub fn collect(
     write(&dir.join("project.txt"), &project)?;
     // The constraints the image was built with, for `loci pip-install` in child images.
     for f in ["upper-constraints.txt", "global-requirements.txt"] {
-        let from = config.paths.sources_dir.join(f);
+        let from = config.paths.data_dir.join(f);
         if from.exists() {
             std::fs::copy(&from, dir.join(f))
                 .context(|| format!("cannot copy {} into {}", from.display(), dir.display()))?;
@@ -343,6 +343,7 @@ mod tests {
         let mut config = Config::from_env(&env).unwrap();
         config.paths.root = root.clone();
         config.paths.sources_dir = d.path().join("data");
+        config.paths.data_dir = d.path().join("data");
         let dir = root.join("etc/image_info");
         let os = crate::os_release::OsRelease::parse("ID=debian\nVERSION_ID=12\n");
         let plan = Plan {

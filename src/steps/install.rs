@@ -114,7 +114,7 @@ pub fn plan(input: &PlanInput) -> Option<Step> {
     let c = input.config;
     let mut cmd = pip_install(input, c.keep_all_wheels).arg(project_requirement(input));
     for p in &c.extra_projects {
-        cmd = cmd.arg(c.paths.sources_dir.join(p).display().to_string());
+        cmd = cmd.arg(c.paths.data_dir.join(p).display().to_string());
     }
     cmd = cmd.args(c.pip_packages.iter().cloned());
     Some(Step::new("install", format!("pip install {}", c.project)).run(cmd))

@@ -13,6 +13,7 @@ pub mod image_info;
 pub mod install;
 pub mod libraries;
 pub mod packages;
+pub mod preflight;
 pub mod project_specific;
 pub mod pydep;
 pub mod requirements;
@@ -29,7 +30,8 @@ pub mod wheels;
 /// - `PLUGIN=yes` builds on top of a service image: no base packages, user, venv or pydep.
 ///
 /// The wheels step comes first: wheels that cannot be had, or that are not a requirements
-/// image, stop the build before anything is installed.
+/// image, stop the build before anything is installed. Then `preflight`: a package name the
+/// distro's index does not know stops it before the first change to the system.
 pub fn plan_all(input: &PlanInput) -> Result<Vec<Step>> {
     let c = input.config;
     check_stage(input)?;
@@ -56,6 +58,7 @@ pub fn plan_all(input: &PlanInput) -> Result<Vec<Step>> {
         steps.push(pydep::plan(input)?);
         steps.push(source::plan(input));
         steps.push(install::plan(input));
+        steps.push(project_specific::plan(input)?);
         steps.push(libraries::plan_record(input));
         steps.push(image_info::plan(input));
         steps.push(cleanup::plan(input)?);
@@ -89,7 +92,9 @@ pub fn plan_all(input: &PlanInput) -> Result<Vec<Step>> {
         .flat_map(|s| &s.actions)
         .any(|a| matches!(a, Action::CollectInfo { .. }));
     steps.push(seal::plan(input, has_info));
-    Ok(steps.into_iter().flatten().collect())
+    let mut steps: Vec<Step> = steps.into_iter().flatten().collect();
+    preflight::insert(&mut steps, input)?;
+    Ok(steps)
 }
 
 /// Refuses a stage that does not fit the build: the `requirements` target is for

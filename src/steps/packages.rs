@@ -10,6 +10,14 @@ use crate::plan::{Action, PlanInput, Stage, Step};
 /// The builder stage of a build without wheels also gets the `requirements` profile: the
 /// compilers and -dev packages that the sdists are built with.
 pub fn bindep_packages(input: &PlanInput) -> Result<Vec<String>> {
+    Ok(bindep_packages_with_origins(input)?
+        .into_iter()
+        .map(|(name, _)| name)
+        .collect())
+}
+
+/// [`bindep_packages`], each with where it came from: `FILE:LINE` of its bindep line.
+pub fn bindep_packages_with_origins(input: &PlanInput) -> Result<Vec<(String, String)>> {
     let c = input.config;
     let mut profiles = vec![c.project.clone()];
     profiles.extend(c.profiles.iter().cloned());
@@ -19,7 +27,7 @@ pub fn bindep_packages(input: &PlanInput) -> Result<Vec<String>> {
     if let Some(codename) = &input.distro.codename {
         profiles.push(codename.clone());
     }
-    resolve(&input.bindep_files, &platform(input), &profiles)
+    resolve_with_origins(&input.bindep_files, &platform(input), &profiles)
 }
 
 /// The bindep platform of the distro, with DISTRO's override applied to the id.
@@ -35,12 +43,24 @@ pub fn resolve(
     platform: &Platform,
     profiles: &[String],
 ) -> Result<Vec<String>> {
-    let mut out: Vec<String> = Vec::new();
+    Ok(resolve_with_origins(files, platform, profiles)?
+        .into_iter()
+        .map(|(name, _)| name)
+        .collect())
+}
+
+/// [`resolve`], each package with the `FILE:LINE` of the first line that asked for it.
+pub fn resolve_with_origins(
+    files: &[(String, String)],
+    platform: &Platform,
+    profiles: &[String],
+) -> Result<Vec<(String, String)>> {
+    let mut out: Vec<(String, String)> = Vec::new();
     for (name, text) in files {
         let file = BindepFile::parse(name, text)?;
-        for p in file.packages(platform, profiles) {
-            if !out.contains(&p) {
-                out.push(p);
+        for rule in file.active_rules(platform, profiles) {
+            if !out.iter().any(|(p, _)| *p == rule.name) {
+                out.push((rule.name.clone(), format!("{name}:{}", rule.line)));
             }
         }
     }

@@ -56,6 +56,7 @@ use crate::config::Config;
 use crate::constraints::{line_name, normalize};
 use crate::error::{Context, Error, Result};
 use crate::plan::{Action, Cmd, PlanInput, Step};
+use crate::steps::wheels::{build_constraints, BuildConstraintMode};
 
 /// LOCI's mapping of source folder / PyPI name / package name, built into loci; a copy in the
 /// loci dir (/opt/loci/python-custom-name-mapping.txt) takes precedence.
@@ -111,6 +112,12 @@ pub struct ConstraintsSpec {
     pub drops: Vec<DropRule>,
     pub pip: PipWheel,
     pub jobs: usize,
+    /// SETUPTOOL_CONSTRAINT: the cap on setuptools added to upper-constraints.txt (the image's
+    /// copy, so that services install a setuptools within it too) and to the build constraints.
+    pub setuptools: String,
+    /// The build constraints of the source builds (the named constraints and the setuptools
+    /// cap; the git+ entries are not constraints pip takes).
+    pub build_constraints: PathBuf,
 }
 
 /// What [`Action::RequirementsWheels`] does.
@@ -127,14 +134,21 @@ pub struct WheelsSpec {
     pub only: Option<Vec<String>>,
     /// KEEP_ALL_WHEELS: build with dependencies and keep every wheel.
     pub keep_all: bool,
+    /// Constraints kept in upper-constraints.txt but not built ([`not_built`]); PIP_PACKAGES
+    /// naming them are built.
+    pub not_built: Vec<DropRule>,
     /// How many `pip wheel` run at once.
     pub jobs: usize,
     pub pip: PipWheel,
+    /// The build constraints of every `pip wheel` (LOCI's `--build-constraint`): the image's
+    /// upper-constraints.txt, which carries the setuptools cap.
+    pub build_constraints: PathBuf,
 }
 
 impl WheelsSpec {
-    /// The `pip wheel` command for one requirement, writing into `dir`.
-    pub fn command(&self, requirement: &str, dir: &Path) -> Cmd {
+    /// The `pip wheel` command for one requirement, writing into `dir`, with the build
+    /// constraints passed as `mode` says.
+    pub fn command(&self, requirement: &str, dir: &Path, mode: BuildConstraintMode) -> Cmd {
         let mut cmd = Cmd::new(self.pip.pip.clone(), ["wheel"])
             .args(self.pip.args.iter().cloned())
             .args(["--find-links".to_string(), self.root.display().to_string()]);
@@ -149,8 +163,8 @@ impl WheelsSpec {
                     .join("upper-constraints.txt")
                     .display()
                     .to_string(),
-            ])
-            .arg(requirement);
+            ]);
+        cmd = mode.apply(cmd, &self.build_constraints).arg(requirement);
         for (k, v) in &self.pip.env {
             cmd = cmd.env(k.clone(), v.clone());
         }
@@ -160,16 +174,16 @@ impl WheelsSpec {
 
 impl ConstraintsSpec {
     /// The `pip wheel` command for a git+ entry or a source tree (no constraints: the tree's
-    /// own version would clash with the index's pin).
-    pub fn command(&self, requirement: &str, dir: &Path) -> Cmd {
-        let mut cmd = Cmd::new(self.pip.pip.clone(), ["wheel"])
+    /// own version would clash with the index's pin; build constraints, as `mode` says).
+    pub fn command(&self, requirement: &str, dir: &Path, mode: BuildConstraintMode) -> Cmd {
+        let cmd = Cmd::new(self.pip.pip.clone(), ["wheel"])
             .args(self.pip.args.iter().cloned())
             .args([
                 "--no-deps".to_string(),
                 "--wheel-dir".into(),
                 dir.display().to_string(),
-            ])
-            .arg(requirement);
+            ]);
+        let mut cmd = mode.apply(cmd, &self.build_constraints).arg(requirement);
         for (k, v) in &self.pip.env {
             cmd = cmd.env(k.clone(), v.clone());
         }
@@ -188,12 +202,24 @@ impl fmt::Display for ConstraintsSpec {
         for d in &self.drops {
             write!(f, "\n      drop {} ({})", d.name, d.reason)?;
         }
-        let example = self.command("<entry>", &self.work.join("<n>"));
+        if !self.setuptools.is_empty() {
+            write!(
+                f,
+                "\n      cap setuptools{} (SETUPTOOL_CONSTRAINT) in upper-constraints.txt and the build constraints",
+                self.setuptools
+            )?;
+        }
+        let example = self.command(
+            "<entry>",
+            &self.work.join("<n>"),
+            BuildConstraintMode::Option,
+        );
         write!(
             f,
             "\n      build git+ entries and source trees in {} (dirs with setup.cfg whose name, mapped by \
              python-custom-name-mapping.txt, is a constraint) first, {} at once: {example}\
-             \n      pin them as name===version from the wheels; the wheels go to {}",
+             \n      pin them as name===version from the wheels; the wheels go to {}\
+             \n      (a pip older than 25.3 gets the build constraints as PIP_CONSTRAINT=FILE instead of --build-constraint)",
             self.sources_dir.display(),
             self.jobs,
             self.root.display()
@@ -203,10 +229,17 @@ impl fmt::Display for ConstraintsSpec {
 
 impl fmt::Display for WheelsSpec {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let example = self.command("<constraint>", &self.work.join("<n>"));
+        let example = self.command(
+            "<constraint>",
+            &self.work.join("<n>"),
+            BuildConstraintMode::Option,
+        );
         write!(f, "build a wheel for every constraint")?;
         if !self.extras.is_empty() {
             write!(f, " and {}", self.extras.join(" "))?;
+        }
+        for d in &self.not_built {
+            write!(f, "\n      not built: {} ({})", d.name, d.reason)?;
         }
         match &self.only {
             Some(only) => write!(
@@ -240,7 +273,7 @@ impl fmt::Display for WheelsSpec {
 pub fn plan(input: &PlanInput) -> Result<Vec<Step>> {
     let c = input.config;
     let root = c.paths.root.clone();
-    let work = c.paths.sources_dir.join("loci-requirements-build");
+    let work = c.paths.data_dir.join("loci-requirements-build");
     let jobs = c.requirements_jobs.unwrap_or_else(|| {
         // Most `pip wheel` runs only download: keep the network busy, bounded by the machine.
         4 * std::thread::available_parallelism()
@@ -265,6 +298,8 @@ pub fn plan(input: &PlanInput) -> Result<Vec<Step>> {
         drops: drop_rules(&c.project_ref, std::env::consts::ARCH),
         pip: pip.clone(),
         jobs,
+        setuptools: c.setuptools_constraint.clone(),
+        build_constraints: work.join("build-constraints.txt"),
     };
     let mut extras: Vec<String> = EXTRA_PACKAGES.iter().map(|s| s.to_string()).collect();
     extras.extend(c.pip_packages.iter().cloned());
@@ -274,7 +309,9 @@ pub fn plan(input: &PlanInput) -> Result<Vec<Step>> {
         extras,
         only: only_list(c)?,
         keep_all: c.keep_all_wheels,
+        not_built: not_built(),
         jobs,
+        build_constraints: root.join("upper-constraints.txt"),
         pip,
     };
     let mut step = Step::new(
@@ -332,6 +369,21 @@ pub fn drop_rules(project_ref: &str, arch: &str) -> Vec<DropRule> {
         });
     }
     drops
+}
+
+/// The constraints LOCI's requirements.sh leaves out of the build (`egrep -v
+/// "(scipy|scikit-learn)"`): they stay in upper-constraints.txt, and a service that needs them
+/// installs PyPI's binary wheels. LOCI's pattern matches any line containing either word; here
+/// the two names themselves (the only such lines in the 2026.1 constraints).
+pub fn not_built() -> Vec<DropRule> {
+    ["scipy", "scikit-learn"]
+        .into_iter()
+        .map(|name| DropRule {
+            name: name.into(),
+            reason: "an analytics package LOCI does not build: huge build times, no binaries off x86 (it stays a constraint)"
+                .into(),
+        })
+        .collect()
 }
 
 /// Adds one `-v` per `-q` so that pip keeps printing at its default level.
@@ -840,6 +892,16 @@ pub fn prepare(spec: &ConstraintsSpec, config: &Config) -> Result<()> {
     }
     let gits = git_entries(&upper);
     let trees = local_trees(spec, &upper);
+    fs::create_dir_all(&spec.work).context(|| format!("cannot create {}", spec.work.display()))?;
+    let named: String = upper
+        .split_inclusive('\n')
+        .filter(|l| !l.trim_start().starts_with("git+"))
+        .collect();
+    fs::write(
+        &spec.build_constraints,
+        build_constraints(&named, &spec.setuptools),
+    )
+    .context(|| format!("cannot write {}", spec.build_constraints.display()))?;
     let mut items: Vec<BuildItem> = gits
         .iter()
         .map(|g| BuildItem {
@@ -861,13 +923,15 @@ pub fn prepare(spec: &ConstraintsSpec, config: &Config) -> Result<()> {
     let mut git_pins = Vec::new();
     let mut from_source = Vec::new();
     if !items.is_empty() {
-        let env = crate::exec::SystemRunner::new(config).env;
+        let mut runner = crate::exec::SystemRunner::new(config);
+        let mode = BuildConstraintMode::detect(&spec.pip.pip, &mut runner)?;
+        let env = runner.env;
         let results = run_builds(
             &items,
             &spec.work.join("source"),
             spec.jobs,
             &env,
-            &|item, dir| spec.command(&item.requirement, dir),
+            &|item, dir| spec.command(&item.requirement, dir, mode),
             &|r, n, total| report(r, n, total, &r.wheels),
         )?;
         if let Some(e) = failures_error(
@@ -906,6 +970,9 @@ pub fn prepare(spec: &ConstraintsSpec, config: &Config) -> Result<()> {
     for (name, version) in git_pins.iter().chain(from_source.iter()) {
         crate::say!("pinned {name}==={version} (built from source)");
     }
+    // LOCI master appends `setuptools<81` to the image's upper-constraints.txt; the same
+    // function makes the build constraints of index builds.
+    let upper = build_constraints(&upper, &spec.setuptools);
     let write = |f: &str, text: &str| {
         let p = spec.root.join(f);
         fs::write(&p, text).context(|| format!("cannot write {}", p.display()))
@@ -977,9 +1044,15 @@ pub fn build(spec: &WheelsSpec, config: &Config) -> Result<()> {
     let upper = fs::read_to_string(&upper_path)
         .context(|| format!("cannot read {}", upper_path.display()))?;
     let skip = read_built_from_source(&spec.work);
-    let items = build_list(&upper, &spec.extras, spec.only.as_deref(), &skip);
+    let (buildable, left_out) = apply_drops(&upper, &spec.not_built);
+    for l in &left_out {
+        crate::say!("not built, as in LOCI (it stays a constraint): {l}");
+    }
+    let items = build_list(&buildable, &spec.extras, spec.only.as_deref(), &skip);
     if let Some(only) = &spec.only {
-        let known: BTreeSet<&str> = items.iter().map(|i| i.name.as_str()).collect();
+        let mut known: BTreeSet<&str> = items.iter().map(|i| i.name.as_str()).collect();
+        let left_out: Vec<String> = spec.not_built.iter().map(|d| normalize(&d.name)).collect();
+        known.extend(left_out.iter().map(String::as_str));
         let unknown: Vec<&str> = only
             .iter()
             .map(String::as_str)
@@ -1002,7 +1075,18 @@ pub fn build(spec: &WheelsSpec, config: &Config) -> Result<()> {
             ", keeping only those built here"
         }
     );
-    let env = crate::exec::SystemRunner::new(config).env;
+    let mut runner = crate::exec::SystemRunner::new(config);
+    let mode = BuildConstraintMode::detect(&spec.pip.pip, &mut runner)?;
+    crate::say!(
+        "build constraints from {} ({})",
+        spec.build_constraints.display(),
+        match mode {
+            BuildConstraintMode::Option => "--build-constraint",
+            BuildConstraintMode::Environment =>
+                "PIP_CONSTRAINT in pip's environment: this pip predates --build-constraint",
+        }
+    );
+    let env = runner.env;
     let keep_all = spec.keep_all;
     let root = &spec.root;
     let moved: Mutex<Result<()>> = Mutex::new(Ok(()));
@@ -1011,7 +1095,7 @@ pub fn build(spec: &WheelsSpec, config: &Config) -> Result<()> {
         &spec.work.join("wheels"),
         spec.jobs,
         &env,
-        &|item, dir| spec.command(&item.requirement, dir),
+        &|item, dir| spec.command(&item.requirement, dir, mode),
         &|r, n, total| {
             let (kept, dropped) = select_wheels(&r.wheels, &r.log, keep_all);
             for f in &kept {
@@ -1273,6 +1357,7 @@ mod tests {
         assert_eq!(
             names,
             [
+                "preflight",
                 "base",
                 "venv",
                 "packages",
@@ -1282,10 +1367,10 @@ mod tests {
             ]
         );
         assert!(
-            steps[2].packages.contains(&"build-essential".to_string()),
+            steps[3].packages.contains(&"build-essential".to_string()),
             "bindep profile requirements"
         );
-        let req = &steps[4];
+        let req = &steps[5];
         let Action::RequirementsConstraints { spec } = &req.actions[0] else {
             panic!("{:?}", req.actions)
         };
@@ -1312,10 +1397,23 @@ mod tests {
         assert_eq!(spec.extras, ["uwsgi", "enum-compat", "pylxd"]);
         assert!(spec.jobs >= 1);
         assert_eq!(
-            spec.command("six===1.17.0", Path::new("/w/1")).to_string(),
+            spec.command("six===1.17.0", Path::new("/w/1"), BuildConstraintMode::Option)
+                .to_string(),
             "UWSGI_PROFILE_OVERRIDE=ssl=true CPUCOUNT=1 CASS_DRIVER_BUILD_CONCURRENCY=8 /var/lib/openstack/bin/pip wheel --pre \
-             --find-links /image --no-deps --wheel-dir /w/1 -c /image/upper-constraints.txt six===1.17.0"
+             --find-links /image --no-deps --wheel-dir /w/1 -c /image/upper-constraints.txt \
+             --build-constraint /image/upper-constraints.txt six===1.17.0"
         );
+        // A pip older than 25.3: the same file through its environment.
+        let old = spec.command(
+            "six===1.17.0",
+            Path::new("/w/1"),
+            BuildConstraintMode::Environment,
+        );
+        assert!(!old.args.contains(&"--build-constraint".to_string()));
+        assert!(old.env.contains(&(
+            "PIP_CONSTRAINT".into(),
+            "/image/upper-constraints.txt".into()
+        )));
         let text = req
             .actions
             .iter()
@@ -1327,12 +1425,16 @@ mod tests {
             "{text}"
         );
         assert!(
+            text.contains("cap setuptools<81 (SETUPTOOL_CONSTRAINT)"),
+            "LOCI master's default cap: {text}"
+        );
+        assert!(
             text.contains("only these 3 (REQUIREMENTS_ONLY): oslo-config six uwsgi"),
             "{text}"
         );
         assert!(text.contains(&format!("{} at once", spec.jobs)), "{text}");
         assert_eq!(
-            steps[5].actions,
+            steps[6].actions,
             [Action::PurgeRoot {
                 root: "/image".into()
             }]
@@ -1361,10 +1463,50 @@ mod tests {
         assert_eq!(spec.only, None);
         assert!(spec.keep_all);
         assert!(!spec
-            .command("six", Path::new("/w"))
+            .command("six", Path::new("/w"), BuildConstraintMode::Option)
             .args
             .contains(&"--no-deps".to_string()));
         assert!(steps.iter().all(|s| s.name != "cleanup"));
+    }
+
+    #[test]
+    fn scipy_and_scikit_learn_stay_constraints_but_are_not_built() {
+        let steps = plan_for(
+            &[("PROJECT", "requirements"), ("PIP_PACKAGES", "scipy")],
+            |_| {},
+        );
+        let req = steps.iter().find(|s| s.name == "requirements").unwrap();
+        let spec = req
+            .actions
+            .iter()
+            .find_map(|a| match a {
+                Action::RequirementsWheels { spec } => Some(spec),
+                _ => None,
+            })
+            .unwrap();
+        let names: Vec<&str> = spec.not_built.iter().map(|d| d.name.as_str()).collect();
+        assert_eq!(names, ["scipy", "scikit-learn"]);
+        assert!(req
+            .actions
+            .iter()
+            .any(|a| a.to_string().contains("not built: scikit-learn")));
+        // What build() builds: the constraint lines without them, PIP_PACKAGES as given.
+        let upper = "scipy===1.15.3\nsix===1.17.0\nscikit-learn===1.7.2\nscikit-image===0.25.0\n";
+        let (buildable, left_out) = apply_drops(upper, &spec.not_built);
+        assert_eq!(left_out, ["scipy===1.15.3", "scikit-learn===1.7.2"]);
+        let items = build_list(&buildable, &spec.extras, None, &BTreeSet::new());
+        let reqs: Vec<&str> = items.iter().map(|i| i.requirement.as_str()).collect();
+        assert_eq!(
+            reqs,
+            [
+                "six===1.17.0",
+                "scikit-image===0.25.0",
+                "uwsgi",
+                "enum-compat",
+                "scipy"
+            ],
+            "LOCI's split builds PIP_PACKAGES after its egrep"
+        );
     }
 
     #[test]
@@ -1467,6 +1609,8 @@ mod tests {
                 env: vec![],
             },
             jobs: 1,
+            setuptools: "<81".into(),
+            build_constraints: d.path().join("work/build-constraints.txt"),
         };
         let trees = local_trees(&spec, "six===1.17.0\nfoo_client===1.0\n");
         assert_eq!(

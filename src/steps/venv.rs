@@ -2,8 +2,14 @@
 
 use crate::plan::{Cmd, PlanInput, Step};
 
+/// The tools LOCI master's `setup_venv` installs into every venv and leaves there, so that
+/// child images can call them: bindep (the bindep files), pkginfo (wheel metadata) and uv.
+pub const TOOLS: &[&str] = &["bindep", "pkginfo", "uv"];
+
 /// Plans `python3 -m venv` and one pip run upgrading pip, setuptools and wheel, each with its
-/// constraint suffix (PIP_CONSTRAINT, SETUPTOOL_CONSTRAINT, WHEEL_CONSTRAINT, e.g. `<25`).
+/// constraint suffix (PIP_VERSION_CONSTRAINT, SETUPTOOL_CONSTRAINT, WHEEL_CONSTRAINT, e.g.
+/// `<25`), and installing [`TOOLS`] (a service's venv only: the requirements build deletes its
+/// venv).
 ///
 /// The venv is created without system site packages so that the build only sees what it
 /// installs; cleanup turns `include-system-site-packages` on for the final image (packaged
@@ -36,9 +42,10 @@ pub fn plan(input: &PlanInput) -> Option<Step> {
         format!("setuptools{}", c.setuptools_constraint),
         format!("wheel{}", c.wheel_constraint),
     ]);
-    if c.installer == crate::config::Installer::Uv {
-        // uv for the build's installs; cleanup uninstalls it again.
-        pip = pip.arg("uv");
+    if !c.builds_requirements() {
+        // LOCI master's setup_venv: bindep, pkginfo and uv stay in the image for child images
+        // (INSTALLER=uv uses this uv for the build's installs).
+        pip = pip.args(TOOLS.iter().copied());
     }
     Some(
         Step::new("venv", format!("virtualenv at {venv}"))

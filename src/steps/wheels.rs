@@ -17,6 +17,8 @@ use crate::constraints;
 use crate::error::{Context, Error, Result};
 use crate::plan::{Action, PlanInput, Step};
 
+use serde::Serialize;
+
 /// The directory pip reads wheels from: WHEELS itself when it is a directory, else the wheels
 /// dir the archive is extracted into.
 /// `None` when the build has no wheels (packages come from the index).
@@ -37,7 +39,7 @@ pub fn from_index(input: &PlanInput) -> bool {
 
 /// Where the adjusted constraint files are written (the data dir, as LOCI does).
 pub fn constraints_dir(input: &PlanInput) -> PathBuf {
-    input.config.paths.sources_dir.clone()
+    input.config.paths.data_dir.clone()
 }
 
 pub fn plan(input: &PlanInput) -> Option<Step> {
@@ -100,6 +102,67 @@ pub fn build_constraints(upper: &str, setuptools: &str) -> String {
         out.push_str(&format!("setuptools{setuptools}\n"));
     }
     out
+}
+
+/// How a pip passes build constraints to the isolated environments it builds sdists in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BuildConstraintMode {
+    /// `--build-constraint FILE` (pip 25.3 and newer, where `-c` and PIP_CONSTRAINT no longer
+    /// reach the build environments).
+    Option,
+    /// `PIP_CONSTRAINT=FILE` in pip's environment (pip before 25.3, whose build environments
+    /// inherit it).
+    Environment,
+}
+
+/// The first pip release with `--build-constraint`.
+pub const BUILD_CONSTRAINT_PIP: (u32, u32) = (25, 3);
+
+impl BuildConstraintMode {
+    /// The mode of the pip that printed `version` (`pip --version`: `pip 26.3 from ...`).
+    pub fn of_pip(version: &str) -> Result<Self> {
+        let number = version
+            .split_whitespace()
+            .skip_while(|w| *w != "pip")
+            .nth(1)
+            .unwrap_or_default();
+        let mut parts = number.split('.').map(|p| {
+            p.chars()
+                .take_while(char::is_ascii_digit)
+                .collect::<String>()
+                .parse::<u32>()
+        });
+        match (parts.next(), parts.next()) {
+            (Some(Ok(major)), minor) => {
+                let minor = minor.and_then(|m| m.ok()).unwrap_or(0);
+                Ok(if (major, minor) >= BUILD_CONSTRAINT_PIP {
+                    BuildConstraintMode::Option
+                } else {
+                    BuildConstraintMode::Environment
+                })
+            }
+            _ => Err(Error::new(format!(
+                "cannot tell pip's version from {:?}",
+                crate::error::cut(version.trim(), crate::error::QUOTE_MAX)
+            ))
+            .hint("`pip --version` should print `pip X.Y from ...`; check the venv's pip (PIP_VERSION_CONSTRAINT)")),
+        }
+    }
+
+    /// Asks the venv's `pip` for its version.
+    pub fn detect(pip: &str, runner: &mut dyn crate::exec::Runner) -> Result<Self> {
+        Self::of_pip(&runner.output(&crate::plan::Cmd::new(pip, ["--version"]))?)
+    }
+
+    /// Adds the build constraints in `file` to a pip command, as this mode passes them.
+    pub fn apply(self, cmd: crate::plan::Cmd, file: &Path) -> crate::plan::Cmd {
+        let file = file.display().to_string();
+        match self {
+            BuildConstraintMode::Option => cmd.args(["--build-constraint".to_string(), file]),
+            BuildConstraintMode::Environment => cmd.env("PIP_CONSTRAINT", file),
+        }
+    }
 }
 
 /// Fetches the upper-constraints of an index build (an http(s) URL or a file), and writes
@@ -251,6 +314,47 @@ mod tests {
         let b = build_constraints("pbr===7.0.3\nSetuptools===82.0.0\n", "<81");
         assert_eq!(b, "pbr===7.0.3\nsetuptools<81\n");
         assert_eq!(build_constraints("pbr===7.0.3\n", ""), "pbr===7.0.3\n");
+    }
+
+    #[test]
+    fn build_constraints_go_by_option_from_pip_25_3_and_by_environment_before() {
+        for (out, want) in [
+            (
+                "pip 26.3 from /v/lib/python3.11/site-packages/pip (python 3.11)",
+                BuildConstraintMode::Option,
+            ),
+            (
+                "pip 25.3 from /x (python 3.12)",
+                BuildConstraintMode::Option,
+            ),
+            (
+                "pip 25.2 from /x (python 3.12)",
+                BuildConstraintMode::Environment,
+            ),
+            (
+                "pip 24.0 from /x (python 3.11)",
+                BuildConstraintMode::Environment,
+            ),
+            ("pip 100.0.1 from /x", BuildConstraintMode::Option),
+            ("pip 25.3rc1 from /x", BuildConstraintMode::Option),
+        ] {
+            assert_eq!(BuildConstraintMode::of_pip(out).unwrap(), want, "{out}");
+        }
+        let e = BuildConstraintMode::of_pip("bash: pip: not found")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("cannot tell pip's version"), "{e}");
+        let file = Path::new("/tmp/b.txt");
+        let cmd = crate::plan::Cmd::new("pip", ["wheel"]);
+        let with = BuildConstraintMode::Option.apply(cmd.clone(), file);
+        assert_eq!(with.args, ["wheel", "--build-constraint", "/tmp/b.txt"]);
+        assert!(with.env.is_empty());
+        let with = BuildConstraintMode::Environment.apply(cmd, file);
+        assert_eq!(with.args, ["wheel"]);
+        assert_eq!(
+            with.env,
+            [("PIP_CONSTRAINT".to_string(), "/tmp/b.txt".to_string())]
+        );
     }
 
     #[test]

@@ -53,7 +53,7 @@ pub fn debs(config: &Config, codename: &str) -> Vec<Deb> {
 }
 
 fn download_dir(config: &Config) -> PathBuf {
-    config.paths.sources_dir.join("loci-mod-oauth2")
+    config.paths.data_dir.join("loci-mod-oauth2")
 }
 
 /// Whether this build gets the module: keystone, the profile, a dpkg distro, an x86_64 machine.

@@ -7,28 +7,50 @@
 //! |          | `project-users`, before the packages)                                        |
 //! | horizon  | manage.py, plugin panels, local_settings.py, compiled messages, static files |
 //! | keystone | with PROFILES=mod_oauth2 on Debian/Ubuntu x86_64: Apache's oauth2 module     |
+//! | skyline-apiserver | its web console, skyline-console, pip-installed into the venv       |
 //!
 //! `plan` spells out every clone, command and file operation; the in-process parts are
 //! [`Action::ProjectHook`]s that [`run`] dispatches to the project's module.
+//!
+//! In a two-stage build, what installs into the venv (skyline's console) runs in the builder
+//! stage, where the venv, the wheels and the constraints are; everything else in the runtime
+//! stage.
 
 use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::exec::Runner;
-use crate::plan::{Plan, PlanInput, Step};
+use crate::plan::{Plan, PlanInput, Stage, Step};
 
 pub mod horizon;
 pub mod keystone;
 pub mod nova;
+pub mod skyline;
 
 #[cfg(doc)]
 use crate::plan::Action;
 
-/// The project-specific step of this build, if the project has one.
+/// Whether the project's specific step installs into the venv (and so belongs to the builder
+/// stage of a two-stage build).
+pub fn installs_into_venv(project: &str) -> bool {
+    project == skyline::PROJECT
+}
+
+/// The project-specific step of this build (of this stage), if the project has one.
 pub fn plan(input: &PlanInput) -> Result<Option<Step>> {
-    Ok(match input.config.project.as_str() {
+    let project = input.config.project.as_str();
+    let wanted = match input.stage {
+        Stage::Builder => installs_into_venv(project),
+        Stage::Runtime => !installs_into_venv(project),
+        Stage::Project | Stage::Requirements => true,
+    };
+    if !wanted {
+        return Ok(None);
+    }
+    Ok(match project {
         "nova" => Some(nova::plan(input)),
         "horizon" => Some(horizon::plan(input)),
         "keystone" => keystone::plan(input),
+        skyline::PROJECT => Some(skyline::plan(input)),
         _ => None,
     })
 }
@@ -58,6 +80,7 @@ pub fn run(
         "nova" => nova::run(hook, config, runner),
         "horizon" => horizon::run(hook, config, runner),
         "keystone" => keystone::run(hook, plan, config),
+        skyline::PROJECT => skyline::run(hook, config, runner),
         _ => Err(unknown(project, hook)),
     }
 }

@@ -1,0 +1,97 @@
+//! The Dockerfile's build arguments against loci's: every `ARG NAME=DEFAULT` of the `common`
+//! stage means, passed to loci as it is, what loci does without it (so `docker build` and
+//! `loci plan` agree), and LOCI master's arguments are declared there with LOCI's defaults.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use loci::config::{Config, Env};
+
+fn read(rel: &str) -> String {
+    std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join(rel)).unwrap()
+}
+
+/// `ARG NAME=VALUE` (and `ARG NAME`) lines of the stage starting at `from_line`.
+fn stage_args(dockerfile: &str, from_line: &str) -> BTreeMap<String, Option<String>> {
+    let start = dockerfile
+        .find(from_line)
+        .unwrap_or_else(|| panic!("no `{from_line}`"));
+    let rest = &dockerfile[start + from_line.len()..];
+    let end = rest.find("\nFROM ").unwrap_or(rest.len());
+    rest[..end]
+        .lines()
+        .filter_map(|l| l.strip_prefix("ARG "))
+        .map(|a| match a.split_once('=') {
+            Some((k, v)) => (k.to_string(), Some(v.trim_matches('"').to_string())),
+            None => (a.trim().to_string(), None),
+        })
+        .collect()
+}
+
+fn config(pairs: &[(&str, &str)]) -> Config {
+    let env: Env = pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    Config::from_env(&env).unwrap_or_else(|e| panic!("{pairs:?}: {e}"))
+}
+
+#[test]
+fn the_common_stage_defaults_are_loci_defaults() {
+    let args = stage_args(&read("Dockerfile"), "FROM ${FROM} AS common");
+    // LOCI master's arguments, with LOCI master's defaults.
+    for (name, want) in [
+        ("SOURCES_DIR", "/tmp"),
+        ("PIP_VERSION_CONSTRAINT", ""),
+        ("SETUPTOOL_CONSTRAINT", "<81"),
+        ("WHEEL_CONSTRAINT", ""),
+        (
+            "SKYLINE_CONSOLE_REPO",
+            "https://opendev.org/openstack/skyline-console",
+        ),
+        ("SKYLINE_CONSOLE_REF", "master"),
+        ("KEEP_ALL_WHEELS", "False"),
+        ("PLUGIN", "no"),
+        ("REGISTRY_INSECURE", "False"),
+        ("WHEELS_PATH", "/wheels"),
+    ] {
+        assert_eq!(
+            args.get(name),
+            Some(&Some(want.to_string())),
+            "ARG {name} in the common stage"
+        );
+    }
+    // Each default, given to loci, changes nothing.
+    let base = config(&[("PROJECT", "keystone")]);
+    let mut checked = 0;
+    for (name, value) in &args {
+        let Some(value) = value else { continue };
+        // WHEELS names LOCI's default image, which BuildKit mounts; loci alone has no image.
+        if matches!(name.as_str(), "PROJECT" | "WHEELS" | "DEBIAN_FRONTEND") {
+            continue;
+        }
+        let value = value
+            .replace("${PROJECT}", "keystone")
+            .replace("$PIP_ARGS", "");
+        let with = config(&[("PROJECT", "keystone"), (name.as_str(), value.as_str())]);
+        assert_eq!(with, base, "ARG {name}={value} is not loci's default");
+        checked += 1;
+    }
+    assert!(checked > 30, "{checked} defaults checked");
+}
+
+#[test]
+fn the_base_images_take_apt_mirror_host() {
+    for (file, from) in [
+        ("Dockerfile.base", "FROM ${FROM}\n"),
+        ("dockerfiles/debian/Dockerfile", "FROM ${FROM}\n"),
+        ("dockerfiles/ubuntu/Dockerfile", "FROM ${FROM}\n"),
+    ] {
+        let args = stage_args(&read(file), from);
+        assert_eq!(
+            args.get("APT_MIRROR_HOST"),
+            Some(&Some(String::new())),
+            "{file}: LOCI master's APT_MIRROR_HOST, empty by default"
+        );
+    }
+}
