@@ -5,15 +5,13 @@
 //! duration, every command is echoed before it runs, and its output streams through while the
 //! last lines are kept for the error message if it fails.
 
-use std::collections::VecDeque;
-use std::io::{BufRead, BufReader, Read, Write};
-use std::process::{Command, Stdio};
-use std::sync::{Arc, Mutex};
+use std::io::Write;
 use std::time::{Duration, Instant};
 
 use crate::config::Config;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::plan::{Action, Cmd, Plan};
+use crate::process::{self, ChildEnv};
 use crate::steps;
 
 /// Prints a line of the build log like `println!`, except that a closed or full stdout
@@ -25,15 +23,6 @@ macro_rules! say {
         let _ = writeln!(std::io::stdout(), $($arg)*);
     }};
 }
-
-/// How many trailing output lines of a failed command are shown in the error.
-const TAIL_LINES: usize = 25;
-
-/// Environment variables that must not reach child processes: loci's older build argument
-/// PIP_CONSTRAINT (LOCI master's PIP_VERSION_CONSTRAINT) is a version suffix (`<25`), but pip
-/// reads PIP_CONSTRAINT as a file name. A command that sets it itself (the build constraints
-/// of a requirements build with a pip older than 25.3) keeps its own value.
-const SCRUBBED_ENV: &[&str] = &["PIP_CONSTRAINT"];
 
 /// Runs external commands. A trait so that step logic can be tested without a system.
 pub trait Runner {
@@ -55,150 +44,33 @@ pub struct SystemRunner {
 
 impl SystemRunner {
     pub fn new(config: &Config) -> Self {
-        let mut env = config.proxy_env.clone();
-        // Faster, smaller, quieter: no bytecode written during the build, no pip version nag.
-        env.push(("PYTHONDONTWRITEBYTECODE".into(), "1".into()));
-        env.push(("PIP_DISABLE_PIP_VERSION_CHECK".into(), "1".into()));
-        env.push(("PIP_NO_CACHE_DIR".into(), "1".into()));
-        // As LOCI's scripts: setup.py files read UTF-8 text whatever the image's locale.
-        env.push(("LC_CTYPE".into(), "C.UTF-8".into()));
-        SystemRunner { env }
+        SystemRunner {
+            env: ChildEnv::for_build(&config.proxy_env).added,
+        }
     }
 
-    fn command(&self, cmd: &Cmd) -> Command {
-        let mut c = Command::new(&cmd.program);
-        c.args(&cmd.args);
-        for k in SCRUBBED_ENV {
-            c.env_remove(k);
+    /// The environment policy of this runner's children (see [`crate::process`]).
+    pub fn child_env(&self) -> ChildEnv {
+        ChildEnv {
+            added: self.env.clone(),
         }
-        for (k, v) in self.env.iter().chain(cmd.env.iter()) {
-            c.env(k, v);
-        }
-        if let Some(dir) = &cmd.cwd {
-            c.current_dir(dir);
-        }
-        c
     }
-}
-
-fn spawn_error(cmd: &Cmd, e: std::io::Error) -> Error {
-    let hint = if e.kind() == std::io::ErrorKind::NotFound {
-        format!(
-            "`{}` is not installed in this image (or not on PATH)",
-            cmd.program
-        )
-    } else {
-        "check that the build runs as root".to_string()
-    };
-    Error::new(format!("cannot start `{cmd}`"))
-        .cause(e)
-        .hint(hint)
-}
-
-fn exit_error(cmd: &Cmd, status: std::process::ExitStatus, tail: &[String]) -> Error {
-    let code = match status.code() {
-        Some(c) => format!("exit code {c}"),
-        None => format!("{status}"),
-    };
-    let mut e = Error::new(format!("`{cmd}` failed with {code}"));
-    if !tail.is_empty() {
-        e = e.cause(format!("last lines of its output:\n{}", tail.join("\n")));
-    }
-    let hint = match cmd.program.as_str() {
-        p if p.ends_with("pip") || p.ends_with("python3") => {
-            "a package or version may be missing from the wheels: check WHEELS, PIP_PACKAGES and the constraints above"
-        }
-        "apt-get" | "dnf" | "yum" => "a package name may not exist in this distro release, or the package mirror is unreachable",
-        _ => "see the command's output above",
-    };
-    e.hint(hint)
 }
 
 impl Runner for SystemRunner {
     fn probe(&mut self, cmd: &Cmd) -> Result<String> {
-        let out = self
-            .command(cmd)
-            .stdin(Stdio::null())
-            .stderr(Stdio::null())
-            .output()
-            .map_err(|e| spawn_error(cmd, e))?;
-        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+        process::probe(&self.child_env(), cmd)
     }
 
     fn run(&mut self, cmd: &Cmd) -> Result<()> {
         crate::say!("+ {cmd}");
         let _ = std::io::stdout().flush();
-        let mut child = self
-            .command(cmd)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .map_err(|e| spawn_error(cmd, e))?;
-        let tail = Arc::new(Mutex::new(VecDeque::with_capacity(TAIL_LINES)));
-        let out = child.stdout.take().map(|s| pump(s, tail.clone(), false));
-        let err = child.stderr.take().map(|s| pump(s, tail.clone(), true));
-        let status = child.wait().map_err(|e| spawn_error(cmd, e))?;
-        for t in [out, err].into_iter().flatten() {
-            let _ = t.join();
-        }
-        if status.success() {
-            return Ok(());
-        }
-        let tail: Vec<String> = tail
-            .lock()
-            .map(|t| t.iter().cloned().collect())
-            .unwrap_or_default();
-        Err(exit_error(cmd, status, &tail))
+        process::run(&self.child_env(), cmd)
     }
 
     fn output(&mut self, cmd: &Cmd) -> Result<String> {
-        let out = self
-            .command(cmd)
-            .stdin(Stdio::null())
-            .output()
-            .map_err(|e| spawn_error(cmd, e))?;
-        if !out.status.success() {
-            let text = String::from_utf8_lossy(&out.stderr);
-            let lines: Vec<String> = text.lines().map(String::from).collect();
-            let start = lines.len().saturating_sub(TAIL_LINES);
-            return Err(exit_error(cmd, out.status, &lines[start..]));
-        }
-        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+        process::output(&self.child_env(), cmd)
     }
-}
-
-/// Copies a child's output to ours line by line, keeping the last lines.
-fn pump<R: Read + Send + 'static>(
-    r: R,
-    tail: Arc<Mutex<VecDeque<String>>>,
-    stderr: bool,
-) -> std::thread::JoinHandle<()> {
-    std::thread::spawn(move || {
-        let mut reader = BufReader::new(r);
-        let mut buf = Vec::new();
-        loop {
-            buf.clear();
-            match reader.read_until(b'\n', &mut buf) {
-                Ok(0) | Err(_) => break,
-                Ok(_) => {
-                    let line = String::from_utf8_lossy(&buf);
-                    let line = line.trim_end_matches(['\n', '\r']);
-                    if stderr {
-                        let _ = writeln!(std::io::stderr(), "{line}");
-                    } else {
-                        crate::say!("{line}");
-                    }
-                    if let Ok(mut t) = tail.lock() {
-                        if t.len() == TAIL_LINES {
-                            t.pop_front();
-                        }
-                        t.push_back(line.to_string());
-                    }
-                }
-            }
-        }
-    })
 }
 
 /// How long each finished step took, for the log and /etc/image_info/image_info.json.

@@ -17,6 +17,7 @@ pub mod extract;
 pub mod http;
 pub mod os_release;
 pub mod plan;
+pub mod process;
 pub mod registry;
 pub mod sbom;
 pub mod steps;

@@ -12,84 +12,8 @@ use serde::Serialize;
 use crate::config::{Config, WheelsSource};
 use crate::distro::Distro;
 use crate::error::Result;
+pub use crate::process::Cmd;
 use crate::steps;
-
-/// A command as an argument vector, never a shell string.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Cmd {
-    pub program: String,
-    pub args: Vec<String>,
-    /// Extra environment for this command only.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub env: Vec<(String, String)>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub cwd: Option<PathBuf>,
-}
-
-impl Cmd {
-    pub fn new<I, S>(program: impl Into<String>, args: I) -> Self
-    where
-        I: IntoIterator<Item = S>,
-        S: Into<String>,
-    {
-        Cmd {
-            program: program.into(),
-            args: args.into_iter().map(Into::into).collect(),
-            env: Vec::new(),
-            cwd: None,
-        }
-    }
-
-    pub fn arg(mut self, a: impl Into<String>) -> Self {
-        self.args.push(a.into());
-        self
-    }
-
-    pub fn args<I, S>(mut self, args: I) -> Self
-    where
-        I: IntoIterator<Item = S>,
-        S: Into<String>,
-    {
-        self.args.extend(args.into_iter().map(Into::into));
-        self
-    }
-
-    pub fn env(mut self, k: impl Into<String>, v: impl Into<String>) -> Self {
-        self.env.push((k.into(), v.into()));
-        self
-    }
-
-    pub fn cwd(mut self, dir: impl Into<PathBuf>) -> Self {
-        self.cwd = Some(dir.into());
-        self
-    }
-}
-
-impl fmt::Display for Cmd {
-    /// Renders the command for logs, quoting arguments that need it (display only: commands
-    /// are always run as argument vectors).
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for (k, v) in &self.env {
-            write!(f, "{k}={} ", quote(v))?;
-        }
-        write!(f, "{}", quote(&self.program))?;
-        for a in &self.args {
-            write!(f, " {}", quote(a))?;
-        }
-        Ok(())
-    }
-}
-
-fn quote(s: &str) -> String {
-    if !s.is_empty()
-        && s.chars()
-            .all(|c| c.is_ascii_alphanumeric() || "-_./:=,+@%[]<>!~".contains(c))
-    {
-        s.to_string()
-    } else {
-        format!("'{}'", s.replace('\'', "'\\''"))
-    }
-}
 
 /// A user account to create.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

@@ -13,11 +13,11 @@
 use std::collections::BTreeSet;
 use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use super::{version, BindepFile, PackageManager, Platform};
 use crate::error::{Error, Result};
 use crate::os_release::OsRelease;
+use crate::process::{self, Captured, ChildEnv, Cmd};
 
 /// Flags of `loci bindep`, as bindep spells them.
 #[derive(Debug, Clone, clap::Args)]
@@ -233,14 +233,20 @@ fn emit(text: &str) -> Result<()> {
 
 /// Output of a query command: exit code and stdout followed by stderr (bindep merges them).
 fn query(argv: &[&str]) -> Result<(i32, String)> {
-    let out = Command::new(argv[0]).args(&argv[1..]).output().map_err(|e| {
-        Error::new(format!("cannot run {}", argv[0]))
-            .cause(e)
-            .hint("checking installed packages needs the distro's package manager; use -l to only list")
-    })?;
-    let mut text = String::from_utf8_lossy(&out.stdout).into_owned();
-    text.push_str(&String::from_utf8_lossy(&out.stderr));
+    let out = spawn(argv)?;
+    let mut text = out.stdout;
+    text.push_str(&out.stderr);
     Ok((out.status.code().unwrap_or(-1), text))
+}
+
+/// Runs a package query with loci's one child environment policy ([`crate::process`]).
+fn spawn(argv: &[&str]) -> Result<Captured> {
+    let cmd = Cmd::new(argv[0], argv[1..].iter().copied());
+    process::capture(&ChildEnv::default(), &cmd).map_err(|e| {
+        Error::new(format!("cannot run {}", argv[0])).cause(e).hint(
+            "checking installed packages needs the distro's package manager; use -l to only list",
+        )
+    })
 }
 
 fn query_failed(argv: &[&str], code: i32, output: &str) -> Error {
@@ -318,14 +324,11 @@ fn installed_version(pm: PackageManager, pkg: &str) -> Result<Option<String>> {
         }
         PackageManager::Apk => {
             let argv = ["apk", "version", pkg];
-            let out = Command::new(argv[0])
-                .args(&argv[1..])
-                .output()
-                .map_err(|e| Error::new("cannot run apk").cause(e))?;
+            let out = spawn(&argv)?;
             if out.status.code() == Some(1) {
                 return Ok(None);
             }
-            let text = String::from_utf8_lossy(&out.stdout);
+            let text = out.stdout;
             if text.split_whitespace().count() < 4 {
                 return Ok(None);
             }
