@@ -15,6 +15,7 @@ pub mod error;
 pub mod exec;
 pub mod extract;
 pub mod http;
+pub mod name_mapping;
 pub mod os_release;
 pub mod plan;
 pub mod process;

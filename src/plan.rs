@@ -13,6 +13,8 @@ use crate::config::{Config, WheelsSource};
 use crate::distro::Distro;
 use crate::error::Result;
 pub use crate::process::Cmd;
+
+pub mod requirements;
 use crate::steps;
 
 /// A user account to create.
@@ -111,13 +113,11 @@ pub enum Action {
     /// PROJECT=requirements: adjust the constraints, build and pin their git+ entries and
     /// source trees ([`crate::steps::requirements::prepare`]).
     RequirementsConstraints {
-        spec: Box<steps::requirements::ConstraintsSpec>,
+        spec: Box<requirements::ConstraintsSpec>,
     },
     /// PROJECT=requirements: a wheel for every constraint, in parallel
     /// ([`crate::steps::requirements::build`]).
-    RequirementsWheels {
-        spec: Box<steps::requirements::WheelsSpec>,
-    },
+    RequirementsWheels { spec: Box<requirements::WheelsSpec> },
     /// Delete everything at `root` except `*.whl` and `*.txt`, leaving mount points alone.
     PurgeRoot { root: PathBuf },
 }

@@ -96,7 +96,7 @@ fn install_with(installer: Installer) {
             runner.run(cmd).unwrap();
         }
     }
-    let step = loci::steps::install::plan(&input).unwrap();
+    let step = loci::steps::install::plan(&input).unwrap().unwrap();
     let loci::plan::Action::Run { cmd } = &step.actions[0] else {
         panic!("install is a command")
     };

@@ -2,6 +2,8 @@
 //! and PIP_PACKAGES from the wheels, against the constraints.
 
 use crate::config::Installer;
+use crate::error::Result;
+use crate::name_mapping;
 use crate::plan::{Cmd, PlanInput, Step};
 
 /// `pip install` as every install of a build runs it: binary wheels only (local source trees
@@ -16,7 +18,7 @@ use crate::plan::{Cmd, PlanInput, Step};
 /// Without wheels (WHEELS empty) packages come from the index: sdists are built (no
 /// `--only-binary`), with the build constraints (upper-constraints and the setuptools cap) for
 /// their build environments.
-pub fn pip_install(input: &PlanInput, no_index: bool) -> Cmd {
+pub fn pip_install(input: &PlanInput, no_index: bool) -> Result<Cmd> {
     let c = input.config;
     let cdir = super::wheels::constraints_dir(input);
     let from_index = super::wheels::from_index(input);
@@ -59,7 +61,7 @@ pub fn pip_install(input: &PlanInput, no_index: bool) -> Cmd {
             );
             cmd = cmd.args(binary.iter().copied());
             if !from_index {
-                for name in local_tree_names(input) {
+                for name in local_tree_names(input)? {
                     cmd = cmd.arg("--no-binary").arg(name);
                 }
             }
@@ -69,35 +71,18 @@ pub fn pip_install(input: &PlanInput, no_index: bool) -> Cmd {
     if no_index && !from_index {
         cmd = cmd.arg("--no-index");
     }
-    cmd.args(c.pip_args.iter().cloned())
+    Ok(cmd.args(c.pip_args.iter().cloned()))
 }
 
 /// The distribution names of the source trees a build installs (the project and
 /// EXTRA_PROJECTS), by directory name through python-custom-name-mapping.txt.
-fn local_tree_names(input: &PlanInput) -> Vec<String> {
+fn local_tree_names(input: &PlanInput) -> Result<Vec<String>> {
     let c = input.config;
-    std::iter::once(&c.project)
+    let mapping = name_mapping::load(&c.paths.loci_dir)?;
+    Ok(std::iter::once(&c.project)
         .chain(c.extra_projects.iter())
-        .map(|dir| crate::constraints::normalize(&pypi_name_for_dir(dir)))
-        .collect()
-}
-
-/// LOCI's python-custom-name-mapping.txt: `<folder_name> <pypi_name> <pkg_name>` lines.
-const NAME_MAPPING: &str = include_str!("../../python-custom-name-mapping.txt");
-
-/// The PyPI name of a source tree directory (`keystoneauth` -> `keystoneauth1`).
-pub fn pypi_name_for_dir(dir: &str) -> String {
-    NAME_MAPPING
-        .lines()
-        .filter(|l| !l.trim_start().starts_with('#'))
-        .find_map(|l| {
-            let mut f = l.split_whitespace();
-            match (f.next(), f.next()) {
-                (Some(folder), Some(pypi)) if folder == dir => Some(pypi.to_string()),
-                _ => None,
-            }
-        })
-        .unwrap_or_else(|| dir.to_string())
+        .map(|dir| crate::constraints::normalize(&name_mapping::pypi_for_dir(&mapping, dir)))
+        .collect())
 }
 
 /// The project's source tree as a pip requirement, with extras.
@@ -110,23 +95,27 @@ pub fn project_requirement(input: &PlanInput) -> String {
     }
 }
 
-pub fn plan(input: &PlanInput) -> Option<Step> {
+pub fn plan(input: &PlanInput) -> Result<Option<Step>> {
     let c = input.config;
-    let mut cmd = pip_install(input, c.keep_all_wheels).arg(project_requirement(input));
+    let mut cmd = pip_install(input, c.keep_all_wheels)?.arg(project_requirement(input));
     for p in &c.extra_projects {
         cmd = cmd.arg(c.paths.data_dir.join(p).display().to_string());
     }
     cmd = cmd.args(c.pip_packages.iter().cloned());
-    Some(Step::new("install", format!("pip install {}", c.project)).run(cmd))
+    Ok(Some(
+        Step::new("install", format!("pip install {}", c.project)).run(cmd),
+    ))
 }
 
 /// LOCI's infra image: bindep and PIP_PACKAGES in the venv, no project.
-pub fn plan_infra(input: &PlanInput) -> Option<Step> {
+pub fn plan_infra(input: &PlanInput) -> Result<Option<Step>> {
     let c = input.config;
-    let cmd = pip_install(input, c.keep_all_wheels)
+    let cmd = pip_install(input, c.keep_all_wheels)?
         .arg("bindep")
         .args(c.pip_packages.iter().cloned());
-    Some(Step::new("install", "pip install bindep and PIP_PACKAGES").run(cmd))
+    Ok(Some(
+        Step::new("install", "pip install bindep and PIP_PACKAGES").run(cmd),
+    ))
 }
 
 /// `pip install` for child images (`loci pip-install`): the constraints recorded in

@@ -48,7 +48,7 @@ pub fn plan_all(input: &PlanInput) -> Result<Vec<Step>> {
         steps.push(base::plan(input));
         steps.push(venv::plan(input));
         steps.push(packages::plan(input)?);
-        steps.push(install::plan_infra(input));
+        steps.push(install::plan_infra(input)?);
         steps.push(cleanup::plan(input)?);
     } else if input.stage == Stage::Builder {
         steps.push(wheels::plan(input));
@@ -57,7 +57,7 @@ pub fn plan_all(input: &PlanInput) -> Result<Vec<Step>> {
         steps.push(packages::plan(input)?);
         steps.push(pydep::plan(input)?);
         steps.push(source::plan(input));
-        steps.push(install::plan(input));
+        steps.push(install::plan(input)?);
         steps.push(project_specific::plan(input)?);
         steps.push(libraries::plan_record(input));
         steps.push(image_info::plan(input));
@@ -80,7 +80,7 @@ pub fn plan_all(input: &PlanInput) -> Result<Vec<Step>> {
         steps.push(packages::plan(input)?);
         steps.push(pydep::plan(input)?);
         steps.push(source::plan(input));
-        steps.push(install::plan(input));
+        steps.push(install::plan(input)?);
         steps.push(project_specific::plan(input)?);
         steps.push(config_files::plan(input));
         steps.push(image_info::plan(input));

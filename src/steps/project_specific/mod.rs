@@ -50,7 +50,7 @@ pub fn plan(input: &PlanInput) -> Result<Option<Step>> {
         "nova" => Some(nova::plan(input)),
         "horizon" => Some(horizon::plan(input)),
         "keystone" => keystone::plan(input),
-        skyline::PROJECT => Some(skyline::plan(input)),
+        skyline::PROJECT => Some(skyline::plan(input)?),
         _ => None,
     })
 }

@@ -42,9 +42,10 @@ pub fn console_dir(config: &Config) -> PathBuf {
     config.paths.data_dir.join(CONSOLE)
 }
 
-pub fn plan(input: &PlanInput) -> Step {
+pub fn plan(input: &PlanInput) -> Result<Step> {
     let c = input.config;
-    let mut install = crate::steps::install::pip_install(input, c.keep_all_wheels).arg("--upgrade");
+    let mut install =
+        crate::steps::install::pip_install(input, c.keep_all_wheels)?.arg("--upgrade");
     let (summary, clone, target) = match &c.skyline.console {
         ConsoleSource::Git { repo, reference } => {
             let dir = console_dir(c);
@@ -81,10 +82,10 @@ pub fn plan(input: &PlanInput) -> Step {
     if let Some(clone) = clone {
         step = step.action(clone);
     }
-    step.run(install.arg(target)).action(Action::ProjectHook {
+    Ok(step.run(install.arg(target)).action(Action::ProjectHook {
         project: PROJECT.into(),
         hook: HOOK_CHECK.into(),
-    })
+    }))
 }
 
 pub fn run(hook: &str, config: &Config, runner: &mut dyn Runner) -> Result<()> {

@@ -1,0 +1,632 @@
+//! PROJECT=requirements: build the wheels of a requirements image (LOCI's requirements.sh).
+//!
+//! The build is planned as ordinary steps (`base`, `venv`, `packages` with bindep's
+//! `requirements` profile, `source` cloning PROJECT_REPO to /tmp/requirements) followed by the
+//! steps of this module:
+//!
+//! 1. `requirements` — [`Action::RequirementsConstraints`]: take upper-constraints.txt and
+//!    global-requirements.txt from the clone, drop the constraints LOCI drops (setuptools when
+//!    PROJECT_REF=master, ceilometer, confluent-kafka on aarch64), build the `git+` entries and
+//!    the source trees found in the data dir into wheels first and pin them by `name===version`
+//!    (read from the wheel's file name), and write both files to the image root. Then, when
+//!    PIP_PACKAGES is given, `pip install` them against the constraints (packages whose
+//!    `setup_requires` would otherwise pull unconstrained versions). Then
+//!    [`Action::RequirementsWheels`]: one `pip wheel` per constraint, in parallel (as many jobs
+//!    as the machine has cores), every failure collected and reported at the end.
+//! 2. `purge` — [`Action::PurgeRoot`]: LOCI's `rm -rf /!(*whl|*txt)`, done natively: delete
+//!    everything at the root except `*.whl` and `*.txt`, leaving mount points alone.
+//!
+//! # Which wheels are kept (KEEP_ALL_WHEELS=False)
+//!
+//! LOCI keeps only the wheels it compiled: binary wheels pip merely downloaded from the index
+//! are dropped (service images get those from the index). LOCI greps pip's old `Skipping`
+//! lines; loci runs every `pip wheel` into a directory of its own and keeps exactly the files
+//! pip names in its `Created wheel for NAME: filename=FILE` lines, which pip prints only for
+//! wheels it built (a downloaded or copied wheel is announced by `Saved FILE`). That is
+//! per-file exact, independent of wheel tags, and cannot confuse two packages. pip prints these
+//! lines at its default verbosity, so `-q` in PIP_WHEEL_ARGS is balanced with `-v`. Each pip's
+//! output goes to a log file in the work dir; its last lines are shown when it fails.
+//! With KEEP_ALL_WHEELS=True, every constraint is built with its dependencies (no `--no-deps`,
+//! as in LOCI) and every wheel is kept.
+//!
+//! # Source trees in the data dir
+//!
+//! Like LOCI's `honor_local_sources`, every directory of the data dir (/tmp) with a setup.cfg
+//! whose package (setup.cfg `[metadata] name`, mapped through python-custom-name-mapping.txt)
+//! is a constraint replaces the index's release: instead of asking `python3 setup.py
+//! --version` and pointing the build constraints at the tree, loci builds the tree's wheel
+//! first (with the git+ entries) and pins the constraint to the version of that wheel, so the
+//! version is exactly what pip built (pbr included) and every later build finds it through
+//! `--find-links`.
+
+use std::collections::BTreeSet;
+use std::fs;
+use std::io::Write;
+use std::path::Path;
+use std::sync::Mutex;
+
+use crate::config::Config;
+use crate::constraints::normalize;
+use crate::error::{Context, Error, Result};
+use crate::plan::{Action, Cmd, PlanInput, Step};
+use crate::steps::wheels::{build_constraints, BuildConstraintMode};
+
+mod constraints;
+mod pick;
+mod pool;
+mod purge;
+mod spec;
+mod trees;
+
+pub use self::constraints::*;
+pub use self::pick::*;
+pub use self::pool::*;
+pub use self::purge::*;
+pub use self::trees::*;
+pub use crate::plan::requirements::{ConstraintsSpec, DropRule, PipWheel, WheelsSpec};
+
+/// Packages LOCI builds besides the constraints (uwsgi is not a constraint; enum-compat is
+/// one, so it is built once).
+pub const EXTRA_PACKAGES: &[&str] = &["uwsgi", "enum-compat"];
+
+/// Environment of every `pip wheel`, as in LOCI: uwsgi with SSL, built on one CPU (the jobs
+/// already fill the machine), cassandra-driver's build concurrency.
+pub const WHEEL_ENV: &[(&str, &str)] = &[
+    ("UWSGI_PROFILE_OVERRIDE", "ssl=true"),
+    ("CPUCOUNT", "1"),
+    ("CASS_DRIVER_BUILD_CONCURRENCY", "8"),
+];
+
+/// The steps of a requirements build after `source`: `requirements` and `purge`.
+pub fn plan(input: &PlanInput) -> Result<Vec<Step>> {
+    let c = input.config;
+    let root = c.paths.root.clone();
+    let work = c.paths.data_dir.join("loci-requirements-build");
+    let jobs = c.requirements_jobs.unwrap_or_else(|| {
+        // Most `pip wheel` runs only download: keep the network busy, bounded by the machine.
+        4 * std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1)
+    });
+    let pip = PipWheel {
+        pip: super::venv_bin(input, "pip"),
+        args: balance_quiet(&c.pip_wheel_args),
+        env: WHEEL_ENV
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
+    };
+    let constraints = ConstraintsSpec {
+        repo_dir: c.paths.sources_dir.join(&c.project),
+        root: root.clone(),
+        work: work.clone(),
+        sources_dir: c.paths.sources_dir.clone(),
+        skip_dirs: vec![c.project.clone(), "loci-requirements-build".into()],
+        name_mapping: name_mapping(&c.paths.loci_dir)?,
+        drops: drop_rules(&c.project_ref, std::env::consts::ARCH),
+        pip: pip.clone(),
+        jobs,
+        setuptools: c.setuptools_constraint.clone(),
+        build_constraints: work.join("build-constraints.txt"),
+    };
+    let mut extras: Vec<String> = EXTRA_PACKAGES.iter().map(|s| s.to_string()).collect();
+    extras.extend(c.pip_packages.iter().cloned());
+    let wheels = WheelsSpec {
+        root: root.clone(),
+        work,
+        extras,
+        only: only_list(c)?,
+        keep_all: c.keep_all_wheels,
+        not_built: not_built(),
+        jobs,
+        build_constraints: root.join("upper-constraints.txt"),
+        pip,
+    };
+    let mut step = Step::new(
+        "requirements",
+        format!(
+            "wheels for the constraints of {} at {}",
+            c.project_repo, c.project_ref
+        ),
+    )
+    .action(Action::RequirementsConstraints {
+        spec: Box::new(constraints),
+    });
+    if !c.pip_packages.is_empty() {
+        step = step.run(
+            Cmd::new(super::venv_bin(input, "pip"), ["install"])
+                .args(c.pip_args.iter().cloned())
+                .args([
+                    "--no-cache-dir".to_string(),
+                    "-c".into(),
+                    root.join("upper-constraints.txt").display().to_string(),
+                ])
+                .args(c.pip_packages.iter().cloned()),
+        );
+    }
+    step = step.action(Action::RequirementsWheels {
+        spec: Box::new(wheels),
+    });
+    let purge = Step::new(
+        "purge",
+        format!("leave only *.whl and *.txt at {}", root.display()),
+    )
+    .action(Action::PurgeRoot { root });
+    Ok(vec![step, purge])
+}
+
+/// REQUIREMENTS_ONLY plus the names of REQUIREMENTS_ONLY_FILE, normalised, sorted; `None`
+/// when neither is set (the full build).
+fn only_list(c: &Config) -> Result<Option<Vec<String>>> {
+    let mut names: BTreeSet<String> = c.requirements_only.iter().map(|n| normalize(n)).collect();
+    if let Some(file) = &c.requirements_only_file {
+        let text = fs::read_to_string(file).map_err(|e| {
+            Error::new(format!("REQUIREMENTS_ONLY_FILE={} cannot be read", file.display()))
+                .cause(e)
+                .hint("point it at a file of package names, one per line (tests/fixtures/requirements/keystone-2026.1-closure.txt), or unset it to build every constraint")
+        })?;
+        names.extend(parse_only_list(&text));
+    }
+    if names.is_empty() && c.requirements_only_file.is_none() {
+        return Ok(None);
+    }
+    Ok(Some(names.into_iter().collect()))
+}
+
+/// [`Action::RequirementsConstraints`].
+pub fn prepare(spec: &ConstraintsSpec, config: &Config) -> Result<()> {
+    let read = |f: &str| {
+        let p = spec.repo_dir.join(f);
+        fs::read_to_string(&p).map_err(|e| {
+            Error::new(format!(
+                "PROJECT_REPO has no {f} (looked for {})",
+                p.display()
+            ))
+            .cause(e)
+            .hint("PROJECT_REPO must be openstack/requirements (or a fork) at PROJECT_REF")
+        })
+    };
+    let upper = read("upper-constraints.txt")?;
+    let global = read("global-requirements.txt")?;
+    let (mut upper, removed) = apply_drops(&upper, &spec.drops);
+    for l in &removed {
+        crate::say!("dropped constraint {l}");
+    }
+    let gits = git_entries(&upper);
+    let trees = local_trees(spec, &upper);
+    fs::create_dir_all(&spec.work).context(|| format!("cannot create {}", spec.work.display()))?;
+    let named: String = upper
+        .split_inclusive('\n')
+        .filter(|l| !l.trim_start().starts_with("git+"))
+        .collect();
+    fs::write(
+        &spec.build_constraints,
+        build_constraints(&named, &spec.setuptools),
+    )
+    .context(|| format!("cannot write {}", spec.build_constraints.display()))?;
+    let mut items: Vec<BuildItem> = gits
+        .iter()
+        .map(|g| BuildItem {
+            name: "git".into(),
+            requirement: g.clone(),
+        })
+        .collect();
+    for (dir, name) in &trees {
+        crate::say!(
+            "source tree {} replaces the constraint on {name}",
+            dir.display()
+        );
+        items.push(BuildItem {
+            name: normalize(name),
+            requirement: dir.display().to_string(),
+        });
+    }
+    fs::create_dir_all(&spec.root).context(|| format!("cannot create {}", spec.root.display()))?;
+    let mut git_pins = Vec::new();
+    let mut from_source = Vec::new();
+    if !items.is_empty() {
+        let mut runner = crate::exec::SystemRunner::new(config);
+        let mode = BuildConstraintMode::detect(&spec.pip.pip, &mut runner)?;
+        let env = runner.env;
+        let results = run_builds(
+            &items,
+            &spec.work.join("source"),
+            spec.jobs,
+            &env,
+            &|item, dir| spec.command(&item.requirement, dir, mode),
+            &|r, n, total| report(r, n, total, &r.wheels),
+        )?;
+        if let Some(e) = failures_error(
+            &results,
+            "source builds (git+ constraints, source trees)",
+            &spec.work,
+        ) {
+            return Err(e);
+        }
+        for r in &results {
+            let Some(file) = r.wheels.first() else {
+                return Err(
+                    Error::new(format!("pip built no wheel for {}", r.item.requirement))
+                        .cause(tail(&r.log, FAILURE_TAIL))
+                        .hint("check that the entry is a Python project"),
+                );
+            };
+            let (name, version) = wheel_name_version(file).ok_or_else(|| {
+                Error::new(format!(
+                    "{file} is not a wheel file name ({})",
+                    r.item.requirement
+                ))
+            })?;
+            move_into(&r.dir, file, &spec.root)?;
+            if r.item.name == "git" {
+                git_pins.push((name, version));
+            } else {
+                from_source.push((r.item.name.clone(), version));
+            }
+        }
+    }
+    upper = replace_git_entries(&upper, &git_pins);
+    for (name, version) in &from_source {
+        upper = pin_version(&upper, name, version).0;
+    }
+    for (name, version) in git_pins.iter().chain(from_source.iter()) {
+        crate::say!("pinned {name}==={version} (built from source)");
+    }
+    // LOCI master appends `setuptools<81` to the image's upper-constraints.txt; the same
+    // function makes the build constraints of index builds.
+    let upper = build_constraints(&upper, &spec.setuptools);
+    let write = |f: &str, text: &str| {
+        let p = spec.root.join(f);
+        fs::write(&p, text).context(|| format!("cannot write {}", p.display()))
+    };
+    write("upper-constraints.txt", &upper)?;
+    write("global-requirements.txt", &global)?;
+    // The projects built here are not built again.
+    let done: Vec<String> = git_pins
+        .iter()
+        .chain(from_source.iter())
+        .map(|(n, _)| normalize(n))
+        .collect();
+    write_built_from_source(&spec.work, &done)
+}
+
+/// Remembers the projects built from source for [`build`] (the two actions share nothing else).
+fn write_built_from_source(work: &Path, names: &[String]) -> Result<()> {
+    fs::create_dir_all(work).context(|| format!("cannot create {}", work.display()))?;
+    let p = work.join("built-from-source");
+    fs::write(&p, names.join("\n")).context(|| format!("cannot write {}", p.display()))
+}
+
+fn read_built_from_source(work: &Path) -> BTreeSet<String> {
+    fs::read_to_string(work.join("built-from-source"))
+        .map(|t| {
+            t.lines()
+                .filter(|l| !l.is_empty())
+                .map(String::from)
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn report(r: &BuildResult, n: usize, total: usize, kept: &[String]) {
+    let status = match &r.failure {
+        Some(f) => format!(
+            "FAILED ({f}), log: {}",
+            r.dir.with_extension("log").display()
+        ),
+        None if r.wheels.is_empty() => "nothing to build (markers do not match)".into(),
+        None => {
+            let dropped = r.wheels.len() - kept.len();
+            let mut s = format!(
+                "kept {}",
+                if kept.is_empty() {
+                    "nothing".into()
+                } else {
+                    kept.join(" ")
+                }
+            );
+            if dropped > 0 {
+                s.push_str(&format!(", dropped {dropped} downloaded"));
+            }
+            s
+        }
+    };
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(
+        out,
+        "[{n}/{total}] {} ({:.1}s): {status}",
+        r.item.requirement, r.seconds
+    );
+    let _ = out.flush();
+}
+
+/// [`Action::RequirementsWheels`].
+pub fn build(spec: &WheelsSpec, config: &Config) -> Result<()> {
+    let upper_path = spec.root.join("upper-constraints.txt");
+    let upper = fs::read_to_string(&upper_path)
+        .context(|| format!("cannot read {}", upper_path.display()))?;
+    let skip = read_built_from_source(&spec.work);
+    let (buildable, left_out) = apply_drops(&upper, &spec.not_built);
+    for l in &left_out {
+        crate::say!("not built, as in LOCI (it stays a constraint): {l}");
+    }
+    let items = build_list(&buildable, &spec.extras, spec.only.as_deref(), &skip);
+    if let Some(only) = &spec.only {
+        let mut known: BTreeSet<&str> = items.iter().map(|i| i.name.as_str()).collect();
+        let left_out: Vec<String> = spec.not_built.iter().map(|d| normalize(&d.name)).collect();
+        known.extend(left_out.iter().map(String::as_str));
+        let unknown: Vec<&str> = only
+            .iter()
+            .map(String::as_str)
+            .filter(|n| !known.contains(n) && !skip.contains(*n))
+            .collect();
+        if !unknown.is_empty() {
+            crate::say!(
+                "REQUIREMENTS_ONLY names that are not constraints (ignored): {}",
+                unknown.join(" ")
+            );
+        }
+    }
+    crate::say!(
+        "building {} wheels, {} at once{}",
+        items.len(),
+        spec.jobs,
+        if spec.keep_all {
+            ", keeping every wheel"
+        } else {
+            ", keeping only those built here"
+        }
+    );
+    let mut runner = crate::exec::SystemRunner::new(config);
+    let mode = BuildConstraintMode::detect(&spec.pip.pip, &mut runner)?;
+    crate::say!(
+        "build constraints from {} ({})",
+        spec.build_constraints.display(),
+        match mode {
+            BuildConstraintMode::Option => "--build-constraint",
+            BuildConstraintMode::Environment =>
+                "PIP_CONSTRAINT in pip's environment: this pip predates --build-constraint",
+        }
+    );
+    let env = runner.env;
+    let keep_all = spec.keep_all;
+    let root = &spec.root;
+    let moved: Mutex<Result<()>> = Mutex::new(Ok(()));
+    let results = run_builds(
+        &items,
+        &spec.work.join("wheels"),
+        spec.jobs,
+        &env,
+        &|item, dir| spec.command(&item.requirement, dir, mode),
+        &|r, n, total| {
+            let (kept, dropped) = select_wheels(&r.wheels, &r.log, keep_all);
+            for f in &kept {
+                if let Err(e) = move_into(&r.dir, f, root) {
+                    if let Ok(mut m) = moved.lock() {
+                        if m.is_ok() {
+                            *m = Err(e);
+                        }
+                    }
+                }
+            }
+            for f in &dropped {
+                let _ = fs::remove_file(r.dir.join(f));
+            }
+            report(r, n, total, &kept);
+        },
+    )?;
+    moved.into_inner().unwrap_or(Ok(()))?;
+    if let Some(e) = failures_error(&results, "wheels", &spec.work) {
+        return Err(e);
+    }
+    let kept = fs::read_dir(root)
+        .map(|d| {
+            d.filter_map(|e| e.ok())
+                .filter(|e| e.file_name().to_string_lossy().ends_with(".whl"))
+                .count()
+        })
+        .unwrap_or(0);
+    crate::say!("{kept} wheels in {}", root.display());
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::PathBuf;
+
+    fn plan_for(pairs: &[(&str, &str)], tweak: impl Fn(&mut Config)) -> Vec<Step> {
+        let env: crate::config::Env = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        let mut config = Config::from_env(&env).unwrap();
+        tweak(&mut config);
+        let os = crate::os_release::OsRelease::parse(
+            "ID=debian\nVERSION_ID=\"12\"\nVERSION_CODENAME=bookworm\n",
+        );
+        let distro = crate::distro::Distro::detect(&os, None, Some(false)).unwrap();
+        let input = PlanInput {
+            stage: crate::plan::Stage::Project,
+            config: &config,
+            distro: &distro,
+            bindep_files: vec![(
+                "bindep.txt".into(),
+                "build-essential [platform:dpkg requirements]\n".into(),
+            )],
+            pydep_files: vec![],
+        };
+        super::super::plan_all(&input).unwrap()
+    }
+
+    #[test]
+    fn plan_shows_the_concrete_build() {
+        let d = tempfile::tempdir().unwrap();
+        let only = d.path().join("closure.txt");
+        std::fs::write(&only, "# closure\nOslo.Config\nsix\n").unwrap();
+        let steps = plan_for(
+            &[
+                ("PROJECT", "requirements"),
+                ("PIP_PACKAGES", "pylxd"),
+                ("PIP_WHEEL_ARGS", "--pre"),
+                ("REQUIREMENTS_ONLY", "uwsgi"),
+                ("REQUIREMENTS_ONLY_FILE", only.to_str().unwrap()),
+            ],
+            |c| c.paths.root = "/image".into(),
+        );
+        let names: Vec<&str> = steps.iter().map(|s| s.name).collect();
+        assert_eq!(
+            names,
+            [
+                "preflight",
+                "base",
+                "venv",
+                "packages",
+                "source",
+                "requirements",
+                "purge"
+            ]
+        );
+        assert!(
+            steps[3].packages.contains(&"build-essential".to_string()),
+            "bindep profile requirements"
+        );
+        let req = &steps[5];
+        let Action::RequirementsConstraints { spec } = &req.actions[0] else {
+            panic!("{:?}", req.actions)
+        };
+        assert_eq!(spec.repo_dir, PathBuf::from("/tmp/requirements"));
+        assert_eq!(spec.root, PathBuf::from("/image"));
+        assert!(
+            spec.drops.iter().any(|d| d.name == "setuptools"),
+            "PROJECT_REF defaults to master"
+        );
+        let Action::Run { cmd } = &req.actions[1] else {
+            panic!("{:?}", req.actions)
+        };
+        assert_eq!(
+            cmd.to_string(),
+            "/var/lib/openstack/bin/pip install --no-cache-dir -c /image/upper-constraints.txt pylxd"
+        );
+        let Action::RequirementsWheels { spec } = &req.actions[2] else {
+            panic!("{:?}", req.actions)
+        };
+        assert_eq!(
+            spec.only.as_deref(),
+            Some(&["oslo-config".to_string(), "six".into(), "uwsgi".into()][..])
+        );
+        assert_eq!(spec.extras, ["uwsgi", "enum-compat", "pylxd"]);
+        assert!(spec.jobs >= 1);
+        assert_eq!(
+            spec.command("six===1.17.0", Path::new("/w/1"), BuildConstraintMode::Option)
+                .to_string(),
+            "UWSGI_PROFILE_OVERRIDE=ssl=true CPUCOUNT=1 CASS_DRIVER_BUILD_CONCURRENCY=8 /var/lib/openstack/bin/pip wheel --pre \
+             --find-links /image --no-deps --wheel-dir /w/1 -c /image/upper-constraints.txt \
+             --build-constraint /image/upper-constraints.txt six===1.17.0"
+        );
+        // A pip older than 25.3: the same file through its environment.
+        let old = spec.command(
+            "six===1.17.0",
+            Path::new("/w/1"),
+            BuildConstraintMode::Environment,
+        );
+        assert!(!old.args.contains(&"--build-constraint".to_string()));
+        assert!(old.env.contains(&(
+            "PIP_CONSTRAINT".into(),
+            "/image/upper-constraints.txt".into()
+        )));
+        let text = req
+            .actions
+            .iter()
+            .map(|a| a.to_string())
+            .collect::<Vec<_>>()
+            .join("\n");
+        assert!(
+            text.contains("drop setuptools") && text.contains("drop ceilometer"),
+            "{text}"
+        );
+        assert!(
+            text.contains("cap setuptools<81 (SETUPTOOL_CONSTRAINT)"),
+            "LOCI master's default cap: {text}"
+        );
+        assert!(
+            text.contains("only these 3 (REQUIREMENTS_ONLY): oslo-config six uwsgi"),
+            "{text}"
+        );
+        assert!(text.contains(&format!("{} at once", spec.jobs)), "{text}");
+        assert_eq!(
+            steps[6].actions,
+            [Action::PurgeRoot {
+                root: "/image".into()
+            }]
+        );
+    }
+
+    #[test]
+    fn full_build_and_keep_all_wheels() {
+        let steps = plan_for(
+            &[
+                ("PROJECT", "requirements"),
+                ("PROJECT_REF", "stable/2026.1"),
+                ("KEEP_ALL_WHEELS", "True"),
+            ],
+            |_| {},
+        );
+        let req = steps.iter().find(|s| s.name == "requirements").unwrap();
+        assert_eq!(req.actions.len(), 2, "no PIP_PACKAGES install");
+        let Action::RequirementsConstraints { spec } = &req.actions[0] else {
+            panic!()
+        };
+        assert!(spec.drops.iter().all(|d| d.name != "setuptools"));
+        let Action::RequirementsWheels { spec } = &req.actions[1] else {
+            panic!()
+        };
+        assert_eq!(spec.only, None);
+        assert!(spec.keep_all);
+        assert!(!spec
+            .command("six", Path::new("/w"), BuildConstraintMode::Option)
+            .args
+            .contains(&"--no-deps".to_string()));
+        assert!(steps.iter().all(|s| s.name != "cleanup"));
+    }
+
+    #[test]
+    fn scipy_and_scikit_learn_stay_constraints_but_are_not_built() {
+        let steps = plan_for(
+            &[("PROJECT", "requirements"), ("PIP_PACKAGES", "scipy")],
+            |_| {},
+        );
+        let req = steps.iter().find(|s| s.name == "requirements").unwrap();
+        let spec = req
+            .actions
+            .iter()
+            .find_map(|a| match a {
+                Action::RequirementsWheels { spec } => Some(spec),
+                _ => None,
+            })
+            .unwrap();
+        let names: Vec<&str> = spec.not_built.iter().map(|d| d.name.as_str()).collect();
+        assert_eq!(names, ["scipy", "scikit-learn"]);
+        assert!(req
+            .actions
+            .iter()
+            .any(|a| a.to_string().contains("not built: scikit-learn")));
+        // What build() builds: the constraint lines without them, PIP_PACKAGES as given.
+        let upper = "scipy===1.15.3\nsix===1.17.0\nscikit-learn===1.7.2\nscikit-image===0.25.0\n";
+        let (buildable, left_out) = apply_drops(upper, &spec.not_built);
+        assert_eq!(left_out, ["scipy===1.15.3", "scikit-learn===1.7.2"]);
+        let items = build_list(&buildable, &spec.extras, None, &BTreeSet::new());
+        let reqs: Vec<&str> = items.iter().map(|i| i.requirement.as_str()).collect();
+        assert_eq!(
+            reqs,
+            [
+                "six===1.17.0",
+                "scikit-image===0.25.0",
+                "uwsgi",
+                "enum-compat",
+                "scipy"
+            ],
+            "LOCI's split builds PIP_PACKAGES after its egrep"
+        );
+    }
+}

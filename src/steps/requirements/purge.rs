@@ -1,0 +1,291 @@
+//! Step `purge`: LOCI's `rm -rf /!(*whl|*txt)`, natively, leaving mount points alone.
+
+use std::fs;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+
+use crate::error::{Context, Error, Result};
+
+/// What [`purge`] did.
+#[derive(Debug, Default)]
+pub struct PurgeReport {
+    /// Entries of the root kept (the wheels and txt files).
+    pub kept: Vec<String>,
+    pub removed: usize,
+    /// Mount points left alone.
+    pub mounts: Vec<PathBuf>,
+    /// Entries that could not be removed because they are busy (mount points in use).
+    pub busy: usize,
+    /// Other failures (reported, not fatal: LOCI ignores them too).
+    pub errors: Vec<String>,
+}
+
+/// Whether an entry at the top of the root is kept by the purge.
+pub fn keep_at_root(name: &str, meta: &fs::Metadata) -> bool {
+    !meta.is_dir() && (name.ends_with(".whl") || name.ends_with(".txt"))
+}
+
+/// The processes from this one up to PID 1, as (pid, command name).
+fn ancestry() -> Vec<(u32, String)> {
+    let mut chain = Vec::new();
+    let mut pid = std::process::id();
+    for _ in 0..64 {
+        let comm = fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
+        chain.push((pid, comm.trim().to_string()));
+        if pid <= 1 {
+            break;
+        }
+        let status = fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+        let ppid: u32 = status
+            .lines()
+            .find_map(|l| l.strip_prefix("PPid:"))
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or(0);
+        if ppid == 0 {
+            break;
+        }
+        pid = ppid;
+    }
+    chain
+}
+
+/// Whether loci runs as the command of a container (a `docker build` RUN): it is PID 1, or
+/// its parent is (the RUN's shell), or its grandparent is a container init (`--init`). On a
+/// booted machine or from an interactive shell, deleting everything at `/` is refused.
+pub fn runs_as_container_command(chain: &[(u32, String)]) -> bool {
+    let Some((last, init)) = chain.last() else {
+        return false;
+    };
+    if *last != 1 || matches!(init.as_str(), "systemd" | "init") {
+        return false;
+    }
+    match chain.len() {
+        1 | 2 => true,
+        3 => matches!(
+            init.as_str(),
+            "docker-init" | "tini" | "dumb-init" | "catatonit"
+        ),
+        _ => false,
+    }
+}
+
+/// Refuses to purge the real `/` unless loci runs as a container's command.
+fn refuse_outside_a_container(root: &Path) -> Result<()> {
+    if root != Path::new("/") {
+        return Ok(());
+    }
+    let chain = ancestry();
+    if runs_as_container_command(&chain) {
+        return Ok(());
+    }
+    let shown: Vec<String> = chain.iter().map(|(p, c)| format!("{c}({p})")).collect();
+    Err(Error::new("refusing to delete everything at / outside a container build")
+        .cause(format!("loci's process ancestry is {}", shown.join(" <- ")))
+        .hint("PROJECT=requirements leaves only the wheels at /: run it as the command of a `docker build` RUN (loci or its shell as PID 1), never on a host"))
+}
+
+/// [`Action::PurgeRoot`]: deletes everything at `root` except `*.whl` and `*.txt`, leaving
+/// mount points (another device than the root's) alone and ignoring busy entries.
+pub fn purge(root: &Path) -> Result<PurgeReport> {
+    refuse_outside_a_container(root)?;
+    let dev = fs::symlink_metadata(root)
+        .context(|| format!("cannot inspect {}", root.display()))?
+        .dev();
+    let r = purge_with(root, &|_, m| m.dev() != dev)?;
+    crate::say!(
+        "kept {} files at {}, removed {} entries, left {} mount points alone{}",
+        r.kept.len(),
+        root.display(),
+        r.removed,
+        r.mounts.len(),
+        if r.busy > 0 {
+            format!(", {} busy", r.busy)
+        } else {
+            String::new()
+        }
+    );
+    for e in &r.errors {
+        crate::say!("warning: {e}");
+    }
+    Ok(r)
+}
+
+/// [`purge`] with the mount-point test as a parameter.
+pub fn purge_with(
+    root: &Path,
+    is_mount: &dyn Fn(&Path, &fs::Metadata) -> bool,
+) -> Result<PurgeReport> {
+    let mut report = PurgeReport::default();
+    let entries = fs::read_dir(root).context(|| format!("cannot list {}", root.display()))?;
+    let mut paths: Vec<PathBuf> = entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
+    paths.sort();
+    for p in paths {
+        let Ok(meta) = fs::symlink_metadata(&p) else {
+            continue;
+        };
+        let name = p
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        if keep_at_root(&name, &meta) {
+            report.kept.push(name);
+            continue;
+        }
+        remove_tree(&p, &meta, is_mount, &mut report);
+    }
+    report.kept.sort();
+    Ok(report)
+}
+
+fn remove_tree(
+    p: &Path,
+    meta: &fs::Metadata,
+    is_mount: &dyn Fn(&Path, &fs::Metadata) -> bool,
+    report: &mut PurgeReport,
+) {
+    if is_mount(p, meta) {
+        report.mounts.push(p.to_path_buf());
+        return;
+    }
+    let result = if meta.is_dir() {
+        if let Ok(entries) = fs::read_dir(p) {
+            for e in entries.filter_map(|e| e.ok()) {
+                let child = e.path();
+                if let Ok(m) = fs::symlink_metadata(&child) {
+                    remove_tree(&child, &m, is_mount, report);
+                }
+            }
+        }
+        fs::remove_dir(p)
+    } else {
+        fs::remove_file(p)
+    };
+    match result {
+        Ok(()) => report.removed += 1,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        // Busy: a mount point in use; not empty: it holds one.
+        Err(e)
+            if matches!(
+                e.raw_os_error(),
+                Some(nix::libc::EBUSY) | Some(nix::libc::ENOTEMPTY)
+            ) =>
+        {
+            report.busy += 1
+        }
+        Err(e) => report
+            .errors
+            .push(format!("cannot remove {}: {e}", p.display())),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn purge_keeps_wheels_and_txt_and_skips_mounts() {
+        let d = tempfile::tempdir().unwrap();
+        let root = d.path();
+        std::fs::write(root.join("six-1.17.0-py3-none-any.whl"), "w").unwrap();
+        std::fs::write(root.join("upper-constraints.txt"), "c").unwrap();
+        std::fs::create_dir_all(root.join("usr/lib/python3/x")).unwrap();
+        std::fs::write(root.join("usr/lib/python3/x/a.py"), "x").unwrap();
+        std::fs::create_dir_all(root.join("etc")).unwrap();
+        std::fs::write(root.join("etc/hosts"), "x").unwrap();
+        std::fs::write(root.join("etc/passwd"), "x").unwrap();
+        std::fs::create_dir_all(root.join("proc/1")).unwrap();
+        std::fs::create_dir_all(root.join("dir.txt")).unwrap();
+        std::fs::write(root.join(".hidden"), "x").unwrap();
+        std::os::unix::fs::symlink("usr/lib", root.join("lib")).unwrap();
+        // /proc and /etc/hosts stand for mount points.
+        let r = purge_with(root, &|p, _| {
+            p.ends_with("proc") || p.ends_with("etc/hosts")
+        })
+        .unwrap();
+        assert_eq!(
+            r.kept,
+            ["six-1.17.0-py3-none-any.whl", "upper-constraints.txt"]
+        );
+        assert_eq!(r.mounts, [root.join("etc/hosts"), root.join("proc")]);
+        assert!(r.errors.is_empty(), "{:?}", r.errors);
+        assert_eq!(r.busy, 1, "etc still holds the mounted hosts file");
+        let mut left: Vec<String> = std::fs::read_dir(root)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        left.sort();
+        assert_eq!(
+            left,
+            [
+                "etc",
+                "proc",
+                "six-1.17.0-py3-none-any.whl",
+                "upper-constraints.txt"
+            ]
+        );
+        assert!(root.join("etc/hosts").exists() && !root.join("etc/passwd").exists());
+        assert!(root.join("proc/1").exists());
+    }
+
+    #[test]
+    fn the_real_root_is_purged_only_as_a_container_command() {
+        let c = |v: &[(u32, &str)]| {
+            v.iter()
+                .map(|(p, n)| (*p, n.to_string()))
+                .collect::<Vec<_>>()
+        };
+        // RUN ... && exec loci build: loci is PID 1.
+        assert!(runs_as_container_command(&c(&[(1, "loci")])));
+        // RUN loci build && ...: the RUN's shell is PID 1.
+        assert!(runs_as_container_command(&c(&[(7, "loci"), (1, "sh")])));
+        assert!(runs_as_container_command(&c(&[
+            (9, "loci"),
+            (7, "sh"),
+            (1, "docker-init")
+        ])));
+        // A host, or a shell session inside a container.
+        assert!(!runs_as_container_command(&c(&[
+            (900, "loci"),
+            (1, "systemd")
+        ])));
+        assert!(!runs_as_container_command(&c(&[
+            (900, "loci"),
+            (800, "bash"),
+            (1, "sh")
+        ])));
+        assert!(!runs_as_container_command(&c(&[
+            (900, "loci"),
+            (800, "bash"),
+            (700, "sshd"),
+            (1, "systemd")
+        ])));
+        assert!(
+            !runs_as_container_command(&c(&[(900, "loci")])),
+            "no /proc: no proof"
+        );
+        // This process's real ancestry reaches PID 1, and decides.
+        let chain = ancestry();
+        assert_eq!(chain[0].0, std::process::id());
+        assert_eq!(chain.last().unwrap().0, 1, "{chain:?}");
+        let refused = refuse_outside_a_container(Path::new("/"));
+        assert_eq!(refused.is_ok(), runs_as_container_command(&chain));
+        if let Err(e) = refused {
+            assert!(
+                e.to_string().contains("refusing to delete everything at /"),
+                "{e}"
+            );
+        }
+        assert!(refuse_outside_a_container(Path::new("/tmp/x")).is_ok());
+    }
+
+    #[test]
+    fn purge_uses_the_device_number() {
+        let d = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(d.path().join("var/lib")).unwrap();
+        std::fs::write(d.path().join("a.whl"), "w").unwrap();
+        let r = purge(d.path()).unwrap();
+        assert_eq!(r.kept, ["a.whl"]);
+        assert!(r.mounts.is_empty());
+        assert!(!d.path().join("var").exists());
+    }
+}
