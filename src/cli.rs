@@ -20,6 +20,7 @@ use crate::config::{Config, Env, WheelsSource};
 use crate::distro::Distro;
 use crate::error::{Error, Result};
 use crate::exec::{self, SystemRunner};
+use crate::host::Host;
 use crate::os_release::OsRelease;
 use crate::plan::{self, Plan, PlanInput, Step};
 use crate::steps;
@@ -166,7 +167,7 @@ where
             config.dist_packages.extend(packages);
             let distro = detect(&config, &args, true)?;
             let files = load_files(&config, &args)?;
-            let input = input(&config, &distro, files, args.stage);
+            let input = input(&config, &distro, files, &args);
             let mut steps_: Vec<Step> = steps::packages::plan(&input)?.into_iter().collect();
             steps::preflight::insert(&mut steps_, &input)?;
             run_steps(&config, distro, steps_)
@@ -183,7 +184,7 @@ where
             config.plugin = true;
             let distro = detect(&config, &args, true)?;
             let files = load_files(&config, &args)?;
-            let input = input(&config, &distro, files, args.stage);
+            let input = input(&config, &distro, files, &args);
             let steps_: Vec<Step> = steps::cleanup::plan(&input)?.into_iter().collect();
             run_steps(&config, distro, steps_)
         }
@@ -251,16 +252,21 @@ fn run_steps(config: &Config, distro: Distro, steps_: Vec<Step>) -> Result<()> {
     exec::execute(&plan, config, &mut runner).map(|_| ())
 }
 
+/// The inputs of planning; the machine is this one unless `--os-release` describes another.
 fn input<'a>(
     config: &'a Config,
     distro: &'a Distro,
     files: (NamedFiles, NamedFiles),
-    stage: plan::Stage,
+    args: &PlanArgs,
 ) -> PlanInput<'a> {
     PlanInput {
         config,
-        stage,
+        stage: args.stage,
         distro,
+        host: match args.os_release {
+            Some(_) => Host::nominal(),
+            None => Host::detect(),
+        },
         bindep_files: files.0,
         pydep_files: files.1,
     }
@@ -358,6 +364,6 @@ fn load_files(config: &Config, args: &PlanArgs) -> Result<(NamedFiles, NamedFile
 pub fn make_plan(config: &Config, args: &PlanArgs, on_this_machine: bool) -> Result<Plan> {
     let distro = detect(config, args, on_this_machine)?;
     let files = load_files(config, args)?;
-    let input = input(config, &distro, files, args.stage);
+    let input = input(config, &distro, files, args);
     plan::build_plan(&input)
 }

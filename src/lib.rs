@@ -14,6 +14,7 @@ pub mod distro;
 pub mod error;
 pub mod exec;
 pub mod extract;
+pub mod host;
 pub mod http;
 pub mod name_mapping;
 pub mod os_release;

@@ -12,6 +12,7 @@ use serde::Serialize;
 use crate::config::{Config, WheelsSource};
 use crate::distro::Distro;
 use crate::error::Result;
+use crate::host::Host;
 pub use crate::process::Cmd;
 
 pub mod requirements;
@@ -340,6 +341,9 @@ pub struct PlanInput<'a> {
     /// The part of the build to plan (the Dockerfile's target).
     pub stage: Stage,
     pub distro: &'a Distro,
+    /// The machine the build runs on (CPU count, architecture): this one for a build, a
+    /// fixed [`Host::nominal`] for a plan of another (`loci plan --os-release`).
+    pub host: Host,
     /// bindep files (`/opt/loci/bindep*`), as (name, text).
     pub bindep_files: Vec<(String, String)>,
     /// pydep files (`/opt/loci/pydep*`), as (name, text).

@@ -242,6 +242,7 @@ fn python_packages(project: &str, args: &BTreeMap<String, String>) -> BTreeSet<S
     let distro = Distro::detect(&os, None, None).unwrap();
     let plan = build_plan(&PlanInput {
         stage: loci::plan::Stage::Project,
+        host: loci::host::Host::detect(),
         config: &config,
         distro: &distro,
         bindep_files: vec![("bindep.txt".into(), read("bindep.txt"))],

@@ -83,6 +83,7 @@ fn install_with(installer: Installer) {
     let distro = Distro::detect(&os, None, None).unwrap();
     let input = PlanInput {
         stage: loci::plan::Stage::Project,
+        host: loci::host::Host::detect(),
         config: &config,
         distro: &distro,
         bindep_files: vec![],

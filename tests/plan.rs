@@ -961,3 +961,46 @@ fn a_stage_that_does_not_fit_the_project_is_refused() {
         ]
     );
 }
+
+/// A plan for another machine (`--os-release`) does not depend on this one: the requirements
+/// build's jobs come from a nominal host of one CPU (four jobs a CPU), its drops and keystone's
+/// mod_oauth2 step from a nominal x86_64, and a run with fewer CPUs plans the same.
+#[test]
+fn a_plan_for_another_machine_is_the_same_on_every_host() {
+    let env = [("PROJECT", "requirements")];
+    let p = plan("debian-bookworm", &env);
+    let req = step(&p, "requirements");
+    for action in req["actions"].as_array().unwrap() {
+        if let Some(spec) = action.get("spec") {
+            assert_eq!(spec["jobs"], 4, "{spec}");
+        }
+    }
+    let drops = req["actions"][0]["spec"]["drops"].to_string();
+    assert!(!drops.contains("confluent-kafka"), "x86_64: {drops}");
+    let keystone = plan(
+        "debian-bookworm",
+        &[("PROJECT", "keystone"), ("PROFILES", "mod_oauth2")],
+    );
+    assert!(step_names(&keystone).contains(&"project".to_string()));
+    // One CPU instead of all of them: the same plan.
+    if Command::new("taskset").arg("-V").output().is_ok() {
+        let empty = tempfile::tempdir().unwrap();
+        let out = Command::new("taskset")
+            .args(["-c", "0", env!("CARGO_BIN_EXE_loci")])
+            .env_clear()
+            .env("PROJECT", "requirements")
+            .args(["plan", "--json", "--stage", "project", "--os-release"])
+            .arg(fixture("debian-bookworm"))
+            .arg("--loci-dir")
+            .arg(empty.path())
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let pinned: Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(pinned, p);
+    }
+}

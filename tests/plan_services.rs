@@ -107,6 +107,7 @@ fn config(pairs: &[(&str, &str)]) -> Config {
 fn plan_with(config: &Config, distro: &Distro) -> Plan {
     let input = PlanInput {
         stage: loci::plan::Stage::Project,
+        host: loci::host::Host::detect(),
         config,
         distro,
         bindep_files: vec![("bindep.txt".into(), include_str!("../bindep.txt").into())],
@@ -638,6 +639,7 @@ fn distro_specific_package_names() {
                     .expect("a requirements step");
                 loci::steps::packages::bindep_packages(&PlanInput {
                     stage: loci::plan::Stage::Project,
+                    host: loci::host::Host::detect(),
                     config: &config(&[("PROJECT", service), ("PROFILES", profiles)]),
                     distro: &distro(d),
                     bindep_files: vec![("bindep.txt".into(), include_str!("../bindep.txt").into())],
@@ -698,6 +700,7 @@ fn package_names_stay_within_their_family() {
             let c = config(&[("PROJECT", service), ("PROFILES", &all.join(" "))]);
             let input = PlanInput {
                 stage: loci::plan::Stage::Project,
+                host: loci::host::Host::detect(),
                 config: &c,
                 distro: &dist,
                 bindep_files: vec![("bindep.txt".into(), include_str!("../bindep.txt").into())],
@@ -979,6 +982,7 @@ fn plan_stage(distro_name: &str, stage: loci::plan::Stage, pairs: &[(&str, &str)
     let d = distro(distro_name);
     build_plan(&PlanInput {
         stage,
+        host: loci::host::Host::detect(),
         config: &c,
         distro: &d,
         bindep_files: vec![("bindep.txt".into(), include_str!("../bindep.txt").into())],
@@ -1476,6 +1480,7 @@ fn bookworm_packages() -> BTreeSet<String> {
                 let c = config(&[("PROJECT", service)]);
                 let input = PlanInput {
                     stage: loci::plan::Stage::Project,
+                    host: loci::host::Host::detect(),
                     config: &c,
                     distro: &dist,
                     bindep_files: vec![("bindep.txt".into(), include_str!("../bindep.txt").into())],

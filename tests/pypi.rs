@@ -125,6 +125,7 @@ fn plan(config: &Config) -> Plan {
     let distro = Distro::detect(&OsRelease::parse(BOOKWORM), None, None).unwrap();
     build_plan(&PlanInput {
         stage: loci::plan::Stage::Project,
+        host: loci::host::Host::detect(),
         config,
         distro: &distro,
         bindep_files: vec![],

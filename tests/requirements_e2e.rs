@@ -100,6 +100,7 @@ fn run(t: &Path, upper: &str, env: &[(&str, &str)]) -> (loci::Result<()>, PathBu
     let distro = Distro::detect(&OsRelease::parse(OS_RELEASE), None, Some(false)).unwrap();
     let input = PlanInput {
         stage: loci::plan::Stage::Project,
+        host: loci::host::Host::detect(),
         config: &config,
         distro: &distro,
         bindep_files: vec![],

@@ -146,6 +146,7 @@ mod tests {
             let config = crate::config::Config::from_env(env).unwrap();
             let input = PlanInput {
                 config: &config,
+                host: crate::host::Host::detect(),
                 stage: crate::plan::Stage::Project,
                 distro: &distro,
                 bindep_files: vec![],

@@ -514,6 +514,7 @@ mod tests {
         let distro = crate::distro::Distro::detect(&os, None, None).unwrap();
         let input = PlanInput {
             stage: crate::plan::Stage::Project,
+            host: crate::host::Host::detect(),
             config: &config,
             distro: &distro,
             bindep_files: vec![],

@@ -56,12 +56,13 @@ fn download_dir(config: &Config) -> PathBuf {
     config.paths.data_dir.join("loci-mod-oauth2")
 }
 
-/// Whether this build gets the module: keystone, the profile, a dpkg distro, an x86_64 machine.
+/// Whether this build gets the module: keystone, the profile, a dpkg distro, an x86_64 machine
+/// (the plan's [`crate::host::Host`]).
 pub fn wanted(input: &PlanInput) -> bool {
     input.config.profiles.iter().any(|p| p == PROFILE)
         && input.distro.family == Family::Debian
         && input.distro.codename.is_some()
-        && std::env::consts::ARCH == "x86_64"
+        && input.host.arch == "x86_64"
 }
 
 pub fn plan(input: &PlanInput) -> Option<Step> {

@@ -82,12 +82,8 @@ pub fn plan(input: &PlanInput) -> Result<Vec<Step>> {
     let c = input.config;
     let root = c.paths.root.clone();
     let work = c.paths.data_dir.join("loci-requirements-build");
-    let jobs = c.requirements_jobs.unwrap_or_else(|| {
-        // Most `pip wheel` runs only download: keep the network busy, bounded by the machine.
-        4 * std::thread::available_parallelism()
-            .map(|n| n.get())
-            .unwrap_or(1)
-    });
+    // Most `pip wheel` runs only download: keep the network busy, bounded by the machine.
+    let jobs = c.requirements_jobs.unwrap_or(4 * input.host.cpus);
     let pip = PipWheel {
         pip: super::venv_bin(input, "pip"),
         args: balance_quiet(&c.pip_wheel_args),
@@ -103,7 +99,7 @@ pub fn plan(input: &PlanInput) -> Result<Vec<Step>> {
         sources_dir: c.paths.sources_dir.clone(),
         skip_dirs: vec![c.project.clone(), "loci-requirements-build".into()],
         name_mapping: name_mapping(&c.paths.loci_dir)?,
-        drops: drop_rules(&c.project_ref, std::env::consts::ARCH),
+        drops: drop_rules(&c.project_ref, &input.host.arch),
         pip: pip.clone(),
         jobs,
         setuptools: c.setuptools_constraint.clone(),
@@ -450,6 +446,7 @@ mod tests {
             stage: crate::plan::Stage::Project,
             config: &config,
             distro: &distro,
+            host: crate::host::Host::detect(),
             bindep_files: vec![(
                 "bindep.txt".into(),
                 "build-essential [platform:dpkg requirements]\n".into(),

@@ -5,6 +5,8 @@ use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
 use crate::error::{Context, Error, Result};
+use crate::host::ancestry;
+pub use crate::host::runs_as_container_command;
 
 /// What [`purge`] did.
 #[derive(Debug, Default)]
@@ -23,50 +25,6 @@ pub struct PurgeReport {
 /// Whether an entry at the top of the root is kept by the purge.
 pub fn keep_at_root(name: &str, meta: &fs::Metadata) -> bool {
     !meta.is_dir() && (name.ends_with(".whl") || name.ends_with(".txt"))
-}
-
-/// The processes from this one up to PID 1, as (pid, command name).
-fn ancestry() -> Vec<(u32, String)> {
-    let mut chain = Vec::new();
-    let mut pid = std::process::id();
-    for _ in 0..64 {
-        let comm = fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
-        chain.push((pid, comm.trim().to_string()));
-        if pid <= 1 {
-            break;
-        }
-        let status = fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-        let ppid: u32 = status
-            .lines()
-            .find_map(|l| l.strip_prefix("PPid:"))
-            .and_then(|v| v.trim().parse().ok())
-            .unwrap_or(0);
-        if ppid == 0 {
-            break;
-        }
-        pid = ppid;
-    }
-    chain
-}
-
-/// Whether loci runs as the command of a container (a `docker build` RUN): it is PID 1, or
-/// its parent is (the RUN's shell), or its grandparent is a container init (`--init`). On a
-/// booted machine or from an interactive shell, deleting everything at `/` is refused.
-pub fn runs_as_container_command(chain: &[(u32, String)]) -> bool {
-    let Some((last, init)) = chain.last() else {
-        return false;
-    };
-    if *last != 1 || matches!(init.as_str(), "systemd" | "init") {
-        return false;
-    }
-    match chain.len() {
-        1 | 2 => true,
-        3 => matches!(
-            init.as_str(),
-            "docker-init" | "tini" | "dumb-init" | "catatonit"
-        ),
-        _ => false,
-    }
 }
 
 /// Refuses to purge the real `/` unless loci runs as a container's command.
