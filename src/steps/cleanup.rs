@@ -9,7 +9,7 @@
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
-use crate::error::{Error, Result};
+use crate::error::{Context, Error, Result};
 use crate::plan::{Action, PlanInput, Step};
 
 pub fn plan(input: &PlanInput) -> Result<Option<Step>> {
@@ -78,9 +78,10 @@ pub fn plan(input: &PlanInput) -> Result<Option<Step>> {
     Ok(Some(step))
 }
 
-/// Removes `paths` (or only what is inside them). Missing paths are fine. Mount points inside
-/// a directory being emptied (a bind-mounted wheels dir, say) are left alone: they are not
-/// part of the image.
+/// Removes `paths` (or only what is inside them). Missing paths are fine. Mount points below
+/// them (a bind-mounted wheels dir, say: another device than the path's) are left alone: they
+/// are not part of the image; so are busy entries. Any other failure fails the step, once
+/// everything else has been removed.
 pub fn remove(paths: &[PathBuf], contents_only: bool) -> Result<()> {
     for path in paths {
         let meta = match std::fs::symlink_metadata(path) {
@@ -88,40 +89,115 @@ pub fn remove(paths: &[PathBuf], contents_only: bool) -> Result<()> {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
             Err(e) => return Err(Error::new(format!("cannot inspect {}", path.display())).cause(e)),
         };
-        if !contents_only || !meta.is_dir() {
-            remove_one(path, &meta)?;
-            continue;
+        let dev = meta.dev();
+        let is_mount = |_: &Path, m: &std::fs::Metadata| m.dev() != dev;
+        let r = if contents_only && meta.is_dir() {
+            remove_contents(path, &|_, _| false, &is_mount)?
+        } else {
+            let mut r = Removal::default();
+            remove_tree(path, &meta, &is_mount, &mut r);
+            r
+        };
+        for m in &r.mounts {
+            crate::say!("leaving mount point {} alone", m.display());
         }
-        let entries = std::fs::read_dir(path)
-            .map_err(|e| Error::new(format!("cannot list {}", path.display())).cause(e))?;
-        for entry in entries {
-            let entry = entry
-                .map_err(|e| Error::new(format!("cannot list {}", path.display())).cause(e))?;
-            let child = entry.path();
-            let cmeta = std::fs::symlink_metadata(&child)
-                .map_err(|e| Error::new(format!("cannot inspect {}", child.display())).cause(e))?;
-            if cmeta.is_dir() && cmeta.dev() != meta.dev() {
-                crate::say!("leaving mount point {} alone", child.display());
-                continue;
+        if let Some((first, rest)) = r.errors.split_first() {
+            let mut e = Error::new(first.clone());
+            if !rest.is_empty() {
+                e = e.cause(format!("and:\n{}", rest.join("\n")));
             }
-            remove_one(&child, &cmeta)?;
+            return Err(e);
         }
     }
     Ok(())
 }
 
-fn remove_one(path: &Path, meta: &std::fs::Metadata) -> Result<()> {
-    let r = if meta.is_dir() {
-        std::fs::remove_dir_all(path)
+/// What a removal did.
+#[derive(Debug, Default)]
+pub struct Removal {
+    /// Entries of the emptied directory kept (sorted).
+    pub kept: Vec<String>,
+    /// Entries removed, at any depth.
+    pub removed: usize,
+    /// Mount points left alone.
+    pub mounts: Vec<PathBuf>,
+    /// Entries that could not be removed because they are busy (mount points in use) or hold
+    /// a mount point.
+    pub busy: usize,
+    /// Other failures, one line each.
+    pub errors: Vec<String>,
+}
+
+/// Empties `dir` except the entries `keep` accepts (by name and metadata), leaving alone what
+/// `is_mount` says is a mount point, at any depth. Only listing `dir` itself is an error;
+/// everything else is counted in the [`Removal`].
+pub fn remove_contents(
+    dir: &Path,
+    keep: &dyn Fn(&str, &std::fs::Metadata) -> bool,
+    is_mount: &dyn Fn(&Path, &std::fs::Metadata) -> bool,
+) -> Result<Removal> {
+    let mut report = Removal::default();
+    let entries = std::fs::read_dir(dir).context(|| format!("cannot list {}", dir.display()))?;
+    let mut paths: Vec<PathBuf> = entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
+    paths.sort();
+    for p in paths {
+        let Ok(meta) = std::fs::symlink_metadata(&p) else {
+            continue;
+        };
+        let name = p
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        if keep(&name, &meta) {
+            report.kept.push(name);
+            continue;
+        }
+        remove_tree(&p, &meta, is_mount, &mut report);
+    }
+    report.kept.sort();
+    Ok(report)
+}
+
+/// Removes `p` (whose metadata is `meta`) and everything below it, depth first, leaving alone
+/// what `is_mount` says is a mount point and the directories that hold one.
+pub fn remove_tree(
+    p: &Path,
+    meta: &std::fs::Metadata,
+    is_mount: &dyn Fn(&Path, &std::fs::Metadata) -> bool,
+    report: &mut Removal,
+) {
+    if is_mount(p, meta) {
+        report.mounts.push(p.to_path_buf());
+        return;
+    }
+    let result = if meta.is_dir() {
+        if let Ok(entries) = std::fs::read_dir(p) {
+            for e in entries.filter_map(|e| e.ok()) {
+                let child = e.path();
+                if let Ok(m) = std::fs::symlink_metadata(&child) {
+                    remove_tree(&child, &m, is_mount, report);
+                }
+            }
+        }
+        std::fs::remove_dir(p)
     } else {
-        std::fs::remove_file(path)
+        std::fs::remove_file(p)
     };
-    match r {
-        Ok(()) => Ok(()),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-        // A busy directory is a mount point (BuildKit mounts, /tmp itself): not in the image.
-        Err(e) if e.raw_os_error() == Some(nix::libc::EBUSY) => Ok(()),
-        Err(e) => Err(Error::new(format!("cannot remove {}", path.display())).cause(e)),
+    match result {
+        Ok(()) => report.removed += 1,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        // Busy: a mount point in use (BuildKit mounts, /tmp itself); not empty: it holds one.
+        Err(e)
+            if matches!(
+                e.raw_os_error(),
+                Some(nix::libc::EBUSY) | Some(nix::libc::ENOTEMPTY)
+            ) =>
+        {
+            report.busy += 1
+        }
+        Err(e) => report
+            .errors
+            .push(format!("cannot remove {}: {e}", p.display())),
     }
 }
 
@@ -231,5 +307,43 @@ mod tests {
             t,
             "home = /usr/bin\ninclude-system-site-packages = true\nversion = 3.11.2\n"
         );
+    }
+
+    #[test]
+    fn the_shared_remover_leaves_mount_points_alone_at_any_depth() {
+        let d = tempfile::tempdir().unwrap();
+        let root = d.path();
+        std::fs::create_dir_all(root.join("a/b/mnt/inside")).unwrap();
+        std::fs::write(root.join("a/b/file"), "x").unwrap();
+        std::fs::write(root.join("keep.whl"), "w").unwrap();
+        std::fs::create_dir_all(root.join("c")).unwrap();
+        // a/b/mnt stands for a mount point three levels down.
+        let r = remove_contents(root, &|name, _| name.ends_with(".whl"), &|p, _| {
+            p.ends_with("a/b/mnt")
+        })
+        .unwrap();
+        assert_eq!(r.kept, ["keep.whl"]);
+        assert_eq!(r.mounts, [root.join("a/b/mnt")]);
+        assert_eq!(r.busy, 2, "a and a/b hold the mount point");
+        assert_eq!(r.removed, 2, "a/b/file and c");
+        assert!(r.errors.is_empty(), "{:?}", r.errors);
+        assert!(root.join("a/b/mnt/inside").is_dir());
+        assert!(!root.join("a/b/file").exists() && !root.join("c").exists());
+        assert!(remove_contents(&root.join("missing"), &|_, _| false, &|_, _| false).is_err());
+    }
+
+    #[test]
+    fn a_tree_without_mount_points_goes_whole() {
+        let d = tempfile::tempdir().unwrap();
+        let tmp = d.path().join("tmp");
+        std::fs::create_dir_all(tmp.join("locked/sub")).unwrap();
+        std::fs::write(tmp.join("locked/sub/f"), "x").unwrap();
+        std::fs::write(tmp.join("z"), "x").unwrap();
+        let mut r = Removal::default();
+        let meta = std::fs::symlink_metadata(&tmp).unwrap();
+        // Nothing is a mount point: the whole tree goes.
+        remove_tree(&tmp, &meta, &|_, _| false, &mut r);
+        assert_eq!((r.removed, r.busy, r.errors.len()), (5, 0, 0));
+        assert!(!tmp.exists());
     }
 }

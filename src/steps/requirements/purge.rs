@@ -2,25 +2,17 @@
 
 use std::fs;
 use std::os::unix::fs::MetadataExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use crate::error::{Context, Error, Result};
 use crate::host::ancestry;
 pub use crate::host::runs_as_container_command;
+use crate::steps::cleanup::{remove_contents, Removal};
 
-/// What [`purge`] did.
-#[derive(Debug, Default)]
-pub struct PurgeReport {
-    /// Entries of the root kept (the wheels and txt files).
-    pub kept: Vec<String>,
-    pub removed: usize,
-    /// Mount points left alone.
-    pub mounts: Vec<PathBuf>,
-    /// Entries that could not be removed because they are busy (mount points in use).
-    pub busy: usize,
-    /// Other failures (reported, not fatal: LOCI ignores them too).
-    pub errors: Vec<String>,
-}
+/// What [`purge`] did: the wheels and txt files kept at the root, what was removed, the
+/// mount points left alone, the busy entries and the other failures (reported, not fatal:
+/// LOCI ignores them too).
+pub type PurgeReport = Removal;
 
 /// Whether an entry at the top of the root is kept by the purge.
 pub fn keep_at_root(name: &str, meta: &fs::Metadata) -> bool {
@@ -73,67 +65,7 @@ pub fn purge_with(
     root: &Path,
     is_mount: &dyn Fn(&Path, &fs::Metadata) -> bool,
 ) -> Result<PurgeReport> {
-    let mut report = PurgeReport::default();
-    let entries = fs::read_dir(root).context(|| format!("cannot list {}", root.display()))?;
-    let mut paths: Vec<PathBuf> = entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
-    paths.sort();
-    for p in paths {
-        let Ok(meta) = fs::symlink_metadata(&p) else {
-            continue;
-        };
-        let name = p
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        if keep_at_root(&name, &meta) {
-            report.kept.push(name);
-            continue;
-        }
-        remove_tree(&p, &meta, is_mount, &mut report);
-    }
-    report.kept.sort();
-    Ok(report)
-}
-
-fn remove_tree(
-    p: &Path,
-    meta: &fs::Metadata,
-    is_mount: &dyn Fn(&Path, &fs::Metadata) -> bool,
-    report: &mut PurgeReport,
-) {
-    if is_mount(p, meta) {
-        report.mounts.push(p.to_path_buf());
-        return;
-    }
-    let result = if meta.is_dir() {
-        if let Ok(entries) = fs::read_dir(p) {
-            for e in entries.filter_map(|e| e.ok()) {
-                let child = e.path();
-                if let Ok(m) = fs::symlink_metadata(&child) {
-                    remove_tree(&child, &m, is_mount, report);
-                }
-            }
-        }
-        fs::remove_dir(p)
-    } else {
-        fs::remove_file(p)
-    };
-    match result {
-        Ok(()) => report.removed += 1,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-        // Busy: a mount point in use; not empty: it holds one.
-        Err(e)
-            if matches!(
-                e.raw_os_error(),
-                Some(nix::libc::EBUSY) | Some(nix::libc::ENOTEMPTY)
-            ) =>
-        {
-            report.busy += 1
-        }
-        Err(e) => report
-            .errors
-            .push(format!("cannot remove {}: {e}", p.display())),
-    }
+    remove_contents(root, &keep_at_root, is_mount)
 }
 
 #[cfg(test)]
