@@ -32,7 +32,8 @@
 //! # Source trees in the data dir
 //!
 //! Like LOCI's `honor_local_sources`, every directory of the data dir (/tmp) with a setup.cfg
-//! whose package (setup.cfg `[metadata] name`, mapped through python-custom-name-mapping.txt)
+//! (LOCI's test) or a pyproject.toml whose package (setup.cfg `[metadata] name`, else
+//! pyproject.toml `[project] name`, mapped through python-custom-name-mapping.txt)
 //! is a constraint replaces the index's release: instead of asking `python3 setup.py
 //! --version` and pointing the build constraints at the tree, loci builds the tree's wheel
 //! first (with the git+ entries) and pins the constraint to the version of that wheel, so the

@@ -78,7 +78,7 @@ impl fmt::Display for ConstraintsSpec {
         );
         write!(
             f,
-            "\n      build git+ entries and source trees in {} (dirs with setup.cfg whose name, mapped by \
+            "\n      build git+ entries and source trees in {} (dirs with setup.cfg or pyproject.toml whose name, mapped by \
              python-custom-name-mapping.txt, is a constraint) first, {} at once: {example}\
              \n      pin them as name===version from the wheels; the wheels go to {}\
              \n      (a pip older than 25.3 gets the build constraints as PIP_CONSTRAINT=FILE instead of --build-constraint)",

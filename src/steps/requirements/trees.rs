@@ -35,6 +35,9 @@ pub fn pypi_name<'a>(mapping: &'a [(String, String)], package: &'a str) -> &'a s
         .unwrap_or(package)
 }
 
+/// The files that make a directory a source tree, where [`tree_name`] looks for its name.
+const TREE_FILES: &[&str] = &["setup.cfg", "pyproject.toml"];
+
 /// The name of a source tree: setup.cfg's `[metadata] name`, else pyproject.toml's
 /// `[project] name`.
 pub fn tree_name(dir: &Path) -> Option<String> {
@@ -76,7 +79,7 @@ pub fn local_trees(spec: &ConstraintsSpec, text: &str) -> Vec<(PathBuf, String)>
     };
     let mut dirs: Vec<PathBuf> = entries
         .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.is_dir() && p.join("setup.cfg").is_file())
+        .filter(|p| p.is_dir() && TREE_FILES.iter().any(|f| p.join(f).is_file()))
         .filter(|p| {
             let n = p
                 .file_name()
@@ -89,7 +92,10 @@ pub fn local_trees(spec: &ConstraintsSpec, text: &str) -> Vec<(PathBuf, String)>
     let mut out = Vec::new();
     for d in dirs {
         let Some(pkg) = tree_name(&d) else {
-            crate::say!("{}: no package name in setup.cfg, not used", d.display());
+            crate::say!(
+                "{}: no package name in setup.cfg or pyproject.toml, not used",
+                d.display()
+            );
             continue;
         };
         let pypi = pypi_name(&spec.name_mapping, &pkg).to_string();
@@ -131,6 +137,13 @@ mod tests {
         mk("requirements", "[metadata]\nname = six\n");
         mk("other", "[flake8]\nname = nothing\n");
         mk("unlisted", "[metadata]\nname = not-a-constraint\n");
+        // A tree with a pyproject.toml only counts too (the name tree_name reads there).
+        std::fs::create_dir_all(d.path().join("py-only")).unwrap();
+        std::fs::write(
+            d.path().join("py-only/pyproject.toml"),
+            "[build-system]\nrequires = []\n[project]\nname = \"Py.Only\"\n",
+        )
+        .unwrap();
         std::fs::create_dir_all(d.path().join("bare")).unwrap();
         let spec = ConstraintsSpec {
             repo_dir: d.path().join("requirements"),
@@ -149,10 +162,13 @@ mod tests {
             setuptools: "<81".into(),
             build_constraints: d.path().join("work/build-constraints.txt"),
         };
-        let trees = local_trees(&spec, "six===1.17.0\nfoo_client===1.0\n");
+        let trees = local_trees(&spec, "six===1.17.0\nfoo_client===1.0\npy-only===2\n");
         assert_eq!(
             trees,
-            vec![(d.path().join("python-foo"), "foo-client".to_string())]
+            vec![
+                (d.path().join("py-only"), "Py.Only".to_string()),
+                (d.path().join("python-foo"), "foo-client".to_string())
+            ]
         );
     }
 }
