@@ -768,8 +768,17 @@ fn uv_installer_installs_with_uv_and_keeps_it() {
 /// `loci plan --json --stage STAGE` for the distro's os-release fixture, with an empty loci dir
 /// (the bindep/pydep lists built into the binary are used).
 fn plan_stage_raw(distro: &str, stage: &str, env: &[(&str, &str)]) -> std::process::Output {
+    run_plan(Command::new(env!("CARGO_BIN_EXE_loci")), distro, stage, env)
+}
+
+/// `plan_stage_raw` with `cmd` starting loci (through a wrapper, say).
+fn run_plan(
+    mut cmd: Command,
+    distro: &str,
+    stage: &str,
+    env: &[(&str, &str)],
+) -> std::process::Output {
     let empty = tempfile::tempdir().unwrap();
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_loci"));
     cmd.env_clear()
         .args(["plan", "--json", "--stage", stage, "--os-release"])
         .arg(fixture(distro))
@@ -984,17 +993,9 @@ fn a_plan_for_another_machine_is_the_same_on_every_host() {
     assert!(step_names(&keystone).contains(&"project".to_string()));
     // One CPU instead of all of them: the same plan.
     if Command::new("taskset").arg("-V").output().is_ok() {
-        let empty = tempfile::tempdir().unwrap();
-        let out = Command::new("taskset")
-            .args(["-c", "0", env!("CARGO_BIN_EXE_loci")])
-            .env_clear()
-            .env("PROJECT", "requirements")
-            .args(["plan", "--json", "--stage", "project", "--os-release"])
-            .arg(fixture("debian-bookworm"))
-            .arg("--loci-dir")
-            .arg(empty.path())
-            .output()
-            .unwrap();
+        let mut taskset = Command::new("taskset");
+        taskset.args(["-c", "0", env!("CARGO_BIN_EXE_loci")]);
+        let out = run_plan(taskset, "debian-bookworm", "project", &env);
         assert!(
             out.status.success(),
             "{}",
