@@ -288,6 +288,11 @@ pub fn prepare(spec: &ConstraintsSpec, config: &Config) -> Result<()> {
 }
 
 /// Remembers the projects built from source for [`build`] (the two actions share nothing else).
+///
+/// Left as a side file on purpose: the two actions are separate plan actions with a `pip
+/// install` of PIP_PACKAGES between them, and exec's dispatch passes no state from one action
+/// to the next. Passing the list in memory needs that state in exec.rs's `State`, which the
+/// step-shape work of issue 10 owns; until then the file in the work dir is the hand-off.
 fn write_built_from_source(work: &Path, names: &[String]) -> Result<()> {
     fs::create_dir_all(work).context(|| format!("cannot create {}", work.display()))?;
     let p = work.join("built-from-source");
