@@ -100,8 +100,41 @@ pub struct PlanArgs {
     pub loci_dir: Option<PathBuf>,
     /// The part of the build: the Dockerfile's target (`project`: the whole image in one
     /// stage; `requirements`; `builder` and `runtime`: the two stages of a runtime image).
-    #[arg(long, value_enum, default_value_t = plan::Stage::Project)]
-    pub stage: plan::Stage,
+    #[arg(long, value_enum, default_value_t = StageArg(plan::Stage::Project))]
+    pub stage: StageArg,
+}
+
+/// `--stage`: the command line's view of [`plan::Stage`] (clap's mapping lives here, not in
+/// the plan). The help text of each value is the stage's own documentation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StageArg(pub plan::Stage);
+
+impl clap::ValueEnum for StageArg {
+    fn value_variants<'a>() -> &'a [Self] {
+        const ALL: [StageArg; 4] = [
+            StageArg(plan::Stage::ALL[0]),
+            StageArg(plan::Stage::ALL[1]),
+            StageArg(plan::Stage::ALL[2]),
+            StageArg(plan::Stage::ALL[3]),
+        ];
+        &ALL
+    }
+
+    fn to_possible_value(&self) -> Option<clap::builder::PossibleValue> {
+        let help = match self.0 {
+            plan::Stage::Project => "The whole image in one stage (target `project`, LOCI's); PROJECT=requirements builds the requirements image",
+            plan::Stage::Requirements => "The requirements image (target `requirements`): PROJECT must be `requirements`",
+            plan::Stage::Builder => "Two-stage build, first stage (target `builder`): the venv in /var/lib/openstack, built with whatever it needs (compilers and -dev packages when there are no wheels), and the build facts in /etc/image_info. Only those two directories are kept",
+            plan::Stage::Runtime => "Two-stage build, final stage (target `runtime`): over the builder's venv and facts, the run-time packages (bindep's and those providing the venv's shared libraries), the user, the project-specific files, /etc/image_info and the cleanup",
+        };
+        Some(clap::builder::PossibleValue::new(self.0.name()).help(help))
+    }
+}
+
+impl std::fmt::Display for StageArg {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.0.name())
+    }
 }
 
 /// Parses `args` and runs the command with the environment `env`.
@@ -162,13 +195,12 @@ where
             ))
         }
         Command::Packages { args, packages } => {
-            let mut config = Config::from_env_lenient(&env)?;
-            config.dist_packages.extend(packages);
+            let config = Config::from_env_lenient(&env)?.with_dist_packages(packages);
             let distro = detect(&config, &args, true)?;
             let files = load_files(&config, &args)?;
-            let input = input(&config, &distro, files, args.stage);
+            let input = input(&config, &distro, files, args.stage.0);
             let mut steps_: Vec<Step> = steps::packages::plan(&input)?.into_iter().collect();
-            steps::preflight::insert(&mut steps_, &input)?;
+            steps::preflight::insert(&input, &mut steps_)?;
             run_steps(&config, distro, steps_)
         }
         Command::PipInstall { requirements } => {
@@ -178,12 +210,11 @@ where
             crate::exec::Runner::run(&mut runner, &cmd).map_err(|e| e.in_step("pip-install"))
         }
         Command::Cleanup(args) => {
-            let mut config = Config::from_env_lenient(&env)?;
             // A child image has no build-only packages of its own to purge.
-            config.plugin = true;
+            let config = Config::from_env_lenient(&env)?.for_child_image();
             let distro = detect(&config, &args, true)?;
             let files = load_files(&config, &args)?;
-            let input = input(&config, &distro, files, args.stage);
+            let input = input(&config, &distro, files, args.stage.0);
             let steps_: Vec<Step> = steps::cleanup::plan(&input)?.into_iter().collect();
             run_steps(&config, distro, steps_)
         }
@@ -358,6 +389,6 @@ fn load_files(config: &Config, args: &PlanArgs) -> Result<(NamedFiles, NamedFile
 pub fn make_plan(config: &Config, args: &PlanArgs, on_this_machine: bool) -> Result<Plan> {
     let distro = detect(config, args, on_this_machine)?;
     let files = load_files(config, args)?;
-    let input = input(config, &distro, files, args.stage);
+    let input = input(config, &distro, files, args.stage.0);
     plan::build_plan(&input)
 }

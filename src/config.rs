@@ -222,10 +222,63 @@ impl Default for Paths {
     }
 }
 
+/// What a build makes, resolved once from PROJECT. (PLUGIN is orthogonal: a plugin builds on
+/// top of a service image, whatever its kind; see [`Config::plugin`].)
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum BuildKind {
+    /// A service image (PROJECT=keystone, nova, ...): the default.
+    Service,
+    /// PROJECT=requirements: the wheels of a requirements image, not a service (no wheels to
+    /// read, no service venv to keep).
+    Requirements,
+    /// PROJECT=infra: LOCI's tooling image (the venv, bindep packages and PIP_PACKAGES only).
+    Infra,
+}
+
+impl BuildKind {
+    pub fn of(project: &str) -> Self {
+        match project {
+            "requirements" => BuildKind::Requirements,
+            "infra" => BuildKind::Infra,
+            _ => BuildKind::Service,
+        }
+    }
+}
+
+/// The projects that get work of their own ([`crate::steps::project_specific`]), resolved once
+/// from PROJECT.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SpecificProject {
+    Nova,
+    Horizon,
+    Keystone,
+    SkylineApiserver,
+}
+
+impl SpecificProject {
+    pub fn of(project: &str) -> Option<Self> {
+        match project {
+            "nova" => Some(SpecificProject::Nova),
+            "horizon" => Some(SpecificProject::Horizon),
+            "keystone" => Some(SpecificProject::Keystone),
+            "skyline-apiserver" => Some(SpecificProject::SkylineApiserver),
+            _ => None,
+        }
+    }
+}
+
 /// Every build input, validated.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Config {
     pub project: String,
+    /// What PROJECT builds.
+    #[serde(skip)]
+    pub kind: BuildKind,
+    /// Whether PROJECT has project-specific work.
+    #[serde(skip)]
+    pub specific: Option<SpecificProject>,
     pub project_repo: String,
     pub project_ref: String,
     pub project_release: String,
@@ -300,7 +353,21 @@ impl Config {
     /// PROJECT=requirements: the build makes the wheels of a requirements image, not a
     /// service (no wheels to read, no service venv to keep).
     pub fn builds_requirements(&self) -> bool {
-        self.project == "requirements"
+        self.kind == BuildKind::Requirements
+    }
+
+    /// The configuration of a child image's `loci cleanup`: a plugin, which has no build-only
+    /// packages of its own to purge. Part of resolving the configuration, before any use.
+    pub fn for_child_image(mut self) -> Self {
+        self.plugin = true;
+        self
+    }
+
+    /// The configuration of `loci packages PACKAGE...`: DIST_PACKAGES and the packages given.
+    /// Part of resolving the configuration, before any use.
+    pub fn with_dist_packages(mut self, packages: impl IntoIterator<Item = String>) -> Self {
+        self.dist_packages.extend(packages);
+        self
     }
 
     /// Builds the configuration for a project build (`loci build`, `loci plan`): PROJECT is required.
@@ -437,6 +504,8 @@ impl Config {
             .filter_map(|k| env.get(*k).map(|v| (k.to_string(), v.clone())))
             .collect();
         let config = Config {
+            kind: BuildKind::of(&project),
+            specific: SpecificProject::of(&project),
             project_repo,
             project_ref,
             project_release,

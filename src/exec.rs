@@ -312,9 +312,7 @@ fn run_action(
             dest,
             shallow_no_git,
         } => steps::source::clone(var, repo, reference, dest, *shallow_no_git, &config.tls),
-        Action::ProjectHook { project, hook } => {
-            steps::project_specific::run(project, hook, plan, config, runner)
-        }
+        Action::ProjectHook { hook } => steps::project_specific::run(hook, config, runner),
         Action::CopyConfigFiles { from, to } => steps::config_files::copy(from, to),
         Action::CollectInfo { dir } => {
             steps::image_info::collect(dir, plan, config, runner, timings)

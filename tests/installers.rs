@@ -90,7 +90,7 @@ fn install_with(installer: Installer) {
     };
     let mut runner = SystemRunner::new(&config);
     // The venv step's commands: python3 -m venv and the toolchain upgrade (plus uv).
-    let venv = loci::steps::venv::plan(&input).unwrap();
+    let venv = loci::steps::venv::plan(&input).unwrap().unwrap();
     for action in &venv.actions {
         if let loci::plan::Action::Run { cmd } = action {
             runner.run(cmd).unwrap();

@@ -1,14 +1,15 @@
 //! Step `base`: refresh the package index once and install what every image needs.
 
+use crate::error::Result;
 use crate::plan::{Action, PlanInput, Step};
 
 /// Plans the base packages (only the missing ones are installed, see
 /// [`crate::steps::packages::install`]): git and patch for the build (purged again at cleanup), python3 with
 /// venv, and the run-time basics (ca-certificates, netbase, sudo, lsb-release, libpython3.X).
 /// Skipped for plugins, which build on top of an image that already has them.
-pub fn plan(input: &PlanInput) -> Option<Step> {
+pub fn plan(input: &PlanInput) -> Result<Option<Step>> {
     if input.config.plugin {
-        return None;
+        return Ok(None);
     }
     let d = input.distro;
     // The runtime stage gets the venv built: it needs neither git nor patch.
@@ -26,7 +27,7 @@ pub fn plan(input: &PlanInput) -> Option<Step> {
         });
     }
     step.packages = packages;
-    Some(step)
+    Ok(Some(step))
 }
 
 /// Installs `libpython3.X` for the minor version of the installed python3 (for releases whose

@@ -16,8 +16,8 @@ use crate::error::{Context, Result};
 use crate::exec::{Runner, Timings};
 use crate::plan::{Action, Cmd, Plan, PlanInput, Step};
 
-pub fn plan(input: &PlanInput) -> Option<Step> {
-    Some(
+pub fn plan(input: &PlanInput) -> Result<Option<Step>> {
+    Ok(Some(
         Step::new(
             "info",
             "record packages, pip freeze, the source commit and the SBOM",
@@ -25,7 +25,7 @@ pub fn plan(input: &PlanInput) -> Option<Step> {
         .action(Action::CollectInfo {
             dir: input.config.paths.image_info.clone(),
         }),
-    )
+    ))
 }
 
 #[derive(Serialize)]

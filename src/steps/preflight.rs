@@ -32,7 +32,7 @@ pub struct Wanted {
 
 /// Adds the `preflight` step before the first step that changes the system (any but `wheels`,
 /// which only fetches into the data dir), when the build installs any package.
-pub fn insert(steps: &mut Vec<Step>, input: &PlanInput) -> Result<()> {
+pub fn insert(input: &PlanInput, steps: &mut Vec<Step>) -> Result<()> {
     let wanted = wanted(steps, input)?;
     if wanted.is_empty() {
         return Ok(());

@@ -16,6 +16,18 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use crate::error::{Error, Result};
 use crate::plan::{Action, PlanInput, Step};
 
+/// Appends the `seal` step to `steps`, when it has anything to do: completing /etc/image_info
+/// when a step collects it, clamping the times with SOURCE_DATE_EPOCH.
+pub fn append(input: &PlanInput, steps: &mut Vec<Step>) -> Result<()> {
+    let has_info = steps
+        .iter()
+        .flat_map(|s| &s.actions)
+        .any(|a| matches!(a, Action::CollectInfo { .. }));
+    steps.extend(plan(input, has_info));
+    Ok(())
+}
+
+/// The `seal` step; `has_info`: a step of the build collects /etc/image_info.
 pub fn plan(input: &PlanInput, has_info: bool) -> Option<Step> {
     let c = input.config;
     let mut step = Step::new(

@@ -14,10 +14,10 @@ use crate::config::TlsConfig;
 use crate::error::{Error, Result};
 use crate::plan::{Action, PlanInput, Step};
 
-pub fn plan(input: &PlanInput) -> Option<Step> {
+pub fn plan(input: &PlanInput) -> Result<Option<Step>> {
     let c = input.config;
     let dest = c.paths.sources_dir.join(&c.project);
-    Some(
+    Ok(Some(
         Step::new("source", format!("{} at {}", c.project_repo, c.project_ref)).action(
             Action::GitClone {
                 var: "PROJECT".into(),
@@ -27,7 +27,7 @@ pub fn plan(input: &PlanInput) -> Option<Step> {
                 shallow_no_git: false,
             },
         ),
-    )
+    ))
 }
 
 /// Points libgit2 at the system CA bundle (or SSL_CERT_FILE): the vendored OpenSSL inside the

@@ -42,7 +42,7 @@ pub fn constraints_dir(input: &PlanInput) -> PathBuf {
     input.config.paths.data_dir.clone()
 }
 
-pub fn plan(input: &PlanInput) -> Option<Step> {
+pub fn plan(input: &PlanInput) -> Result<Option<Step>> {
     let c = input.config;
     let source = c
         .wheels
@@ -65,23 +65,23 @@ pub fn plan(input: &PlanInput) -> Option<Step> {
     };
     let mut step = Step::new("wheels", summary);
     if let WheelsSource::Index { constraints } = source {
-        return Some(step.action(Action::FetchConstraints {
+        return Ok(Some(step.action(Action::FetchConstraints {
             source: constraints,
             dir: constraints_dir(input),
             project: c.project.clone(),
             setuptools: c.setuptools_constraint.clone(),
-        }));
+        })));
     }
     let wheels = wheels_dir(input).expect("wheels other than the index have a directory");
     step = step.action(Action::FetchWheels {
         source,
         dest: c.paths.wheels_dir.clone(),
     });
-    Some(step.action(Action::PrepareConstraints {
+    Ok(Some(step.action(Action::PrepareConstraints {
         wheels,
         dir: constraints_dir(input),
         project: c.project.clone(),
-    }))
+    })))
 }
 
 /// The build constraints of an install from the index: the upper-constraints, plus the

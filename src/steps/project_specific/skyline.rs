@@ -42,7 +42,7 @@ pub fn console_dir(config: &Config) -> PathBuf {
     config.paths.data_dir.join(CONSOLE)
 }
 
-pub fn plan(input: &PlanInput) -> Step {
+pub fn plan(input: &PlanInput) -> Result<Option<Step>> {
     let c = input.config;
     let mut install = crate::steps::install::pip_install(input, c.keep_all_wheels).arg("--upgrade");
     let (summary, clone, target) = match &c.skyline.console {
@@ -81,17 +81,11 @@ pub fn plan(input: &PlanInput) -> Step {
     if let Some(clone) = clone {
         step = step.action(clone);
     }
-    step.run(install.arg(target)).action(Action::ProjectHook {
-        project: PROJECT.into(),
-        hook: HOOK_CHECK.into(),
-    })
-}
-
-pub fn run(hook: &str, config: &Config, runner: &mut dyn Runner) -> Result<()> {
-    match hook {
-        HOOK_CHECK => check_static(config, runner),
-        _ => Err(super::unknown(PROJECT, hook)),
-    }
+    Ok(Some(step.run(install.arg(target)).action(
+        Action::ProjectHook {
+            hook: super::Hook::SkylineCheckConsole,
+        },
+    )))
 }
 
 /// Where the venv's python finds the `skyline_console` package.
@@ -169,10 +163,8 @@ mod tests {
         std::fs::write(pkg.join(INDEX_HTML), "<html>").unwrap();
         assert!(has_static_files(&pkg));
         check_static(&c, &mut runner).unwrap();
-        let e = run("nope", &c, &mut runner).unwrap_err().to_string();
-        assert!(
-            e.contains("unknown project-specific step skyline-apiserver: nope"),
-            "{e}"
-        );
+        // The hook of the plan runs the check: the venv's python is asked again.
+        super::super::run(&super::super::Hook::SkylineCheckConsole, &c, &mut runner).unwrap();
+        assert_eq!(runner.commands.len(), 3);
     }
 }
