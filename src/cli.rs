@@ -158,7 +158,7 @@ where
             let plan = make_plan(&config, &args, false)?;
             let text = if json {
                 let mut text = serde_json::to_string_pretty(&plan)
-                    .map_err(|e| Error::new("cannot render the plan as JSON").cause(e))?;
+                    .map_err(|e| Error::new("cannot render the plan as JSON").caused_by(e))?;
                 text.push('\n');
                 text
             } else {
@@ -241,7 +241,7 @@ pub fn write_stdout(text: &str) -> Result<()> {
         Ok(()) => Ok(()),
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
         Err(e) => Err(Error::new("cannot write the output to stdout")
-            .cause(e)
+            .caused_by(e)
             .hint("check where stdout goes (a full disk, a closed file)")),
     }
 }
@@ -252,7 +252,7 @@ fn preflight(config: &Config) -> Result<()> {
     match &config.wheels {
         Some(WheelsSource::Tarball(p)) => std::fs::File::open(p).map(drop).map_err(|e| {
             Error::new(format!("WHEELS={}: cannot open the archive", p.display()))
-                .cause(e)
+                .caused_by(e)
                 .hint("WHEELS must name an existing tarball or directory inside the build (COPY or bind-mount it first)")
                 .in_step("wheels")
         }),
@@ -330,7 +330,7 @@ fn load_files(config: &Config, args: &PlanArgs) -> Result<(NamedFiles, NamedFile
         Ok(entries) => {
             for entry in entries {
                 let entry = entry.map_err(|e| {
-                    Error::new(format!("cannot list the loci dir {}", dir.display())).cause(e)
+                    Error::new(format!("cannot list the loci dir {}", dir.display())).caused_by(e)
                 })?;
                 paths.push(entry.path());
             }
@@ -342,7 +342,7 @@ fn load_files(config: &Config, args: &PlanArgs) -> Result<(NamedFiles, NamedFile
             } else {
                 format!("cannot list the loci dir {}", dir.display())
             };
-            return Err(Error::new(what).cause(e).hint(
+            return Err(Error::new(what).caused_by(e).hint(
                 "--loci-dir must name an existing directory holding bindep*.txt and pydep*.txt files",
             ));
         }
@@ -357,7 +357,7 @@ fn load_files(config: &Config, args: &PlanArgs) -> Result<(NamedFiles, NamedFile
                     .is_some_and(|n| n.starts_with(prefix))
         }) {
             let bytes = std::fs::read(p)
-                .map_err(|e| Error::new(format!("cannot read {}", p.display())).cause(e))?;
+                .map_err(|e| Error::new(format!("cannot read {}", p.display())).caused_by(e))?;
             let text = String::from_utf8(bytes).map_err(|e| {
                 let at = e.utf8_error().valid_up_to();
                 let line = e.as_bytes()[..at].iter().filter(|b| **b == b'\n').count() + 1;

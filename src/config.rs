@@ -894,7 +894,7 @@ pub fn parse_wheels(value: &str) -> Result<WheelsSource> {
         WheelsSource::Url(u) => {
             let url = reqwest::Url::parse(u).map_err(|e| {
                 Error::new(format!("WHEELS={shown} is not a valid URL"))
-                    .cause(e)
+                    .caused_by(e)
                     .hint("use http(s)://host/path/wheels.tar.gz")
             })?;
             if url.host_str().map_or(true, str::is_empty) {

@@ -278,7 +278,7 @@ fn run_action(
         Action::CheckPackages { packages, refresh } => {
             steps::preflight::check(&plan.distro, packages, refresh.as_ref(), runner, state)
         }
-        Action::InstallLibpython { distro } => steps::base::install_libpython(distro, runner),
+        Action::InstallLibpython { install } => steps::base::install_libpython(install, runner),
         Action::FetchWheels { source, dest } => {
             steps::wheels::fetch(source, dest, &config.registry, &config.tls)
         }

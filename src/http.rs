@@ -72,7 +72,7 @@ pub fn tls_config(tls: &TlsConfig, insecure: bool) -> Result<rustls::ClientConfi
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let builder = rustls::ClientConfig::builder_with_provider(provider.clone())
         .with_safe_default_protocol_versions()
-        .map_err(|e| Error::new("cannot set up TLS").cause(e))?;
+        .map_err(|e| Error::new("cannot set up TLS").caused_by(e))?;
     let mut config = if insecure {
         builder
             .dangerous()
@@ -112,7 +112,7 @@ fn root_store(tls: &TlsConfig) -> Result<rustls::RootCertStore> {
                 "SSL_CERT_DIR={}: cannot list the directory",
                 dir.display()
             ))
-            .cause(e)
+            .caused_by(e)
             .hint("SSL_CERT_DIR must name a directory of PEM CA certificates (e.g. /etc/ssl/certs)")
         })?;
         for entry in entries.flatten() {
@@ -491,7 +491,7 @@ impl<'a> Download<'a> {
                 }
                 url = url.join(&location).map_err(|e| {
                     Error::new(format!("{}: bad redirect Location {location:?}", self.what))
-                        .cause(e)
+                        .caused_by(e)
                 })?;
                 continue;
             }
@@ -536,7 +536,7 @@ impl<'a> Download<'a> {
                     let mut resp = resp;
                     let skipped =
                         io::copy(&mut (&mut resp).take(n), &mut io::sink()).map_err(|e| {
-                            Error::new(format!("{}: cannot resume", self.what)).cause(e)
+                            Error::new(format!("{}: cannot resume", self.what)).caused_by(e)
                         })?;
                     if skipped != n {
                         return Err(Error::new(format!(
@@ -627,7 +627,7 @@ impl Read for Download<'_> {
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) => {
                     if self.expected_len.is_none() && self.validator.is_none() {
-                        let e = Error::new(format!("{}: the transfer broke off at byte {}", self.what, self.offset)).cause(e)
+                        let e = Error::new(format!("{}: the transfer broke off at byte {}", self.what, self.offset)).caused_by(e)
                             .hint("the server gives neither a length nor a validator, so the download cannot resume safely; try again");
                         return Err(self.fail(e));
                     }

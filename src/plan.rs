@@ -125,8 +125,8 @@ pub enum Action {
         refresh: Option<Cmd>,
     },
     /// Run `python3` to learn its minor version, then install `libpython3.X` (releases whose
-    /// default Python loci does not know).
-    InstallLibpython { distro: Box<Distro> },
+    /// default Python loci does not know) with `install`, the distro's install command.
+    InstallLibpython { install: Cmd },
     /// Fetch the wheels into `dest` (unless `source` is a directory used in place).
     FetchWheels { source: WheelsSource, dest: PathBuf },
     /// No wheels: fetch the upper-constraints at `source` (URL or file) and write

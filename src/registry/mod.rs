@@ -103,8 +103,9 @@ impl Session {
                 }
             }
         };
-        let base = Url::parse(&format!("{scheme}://{host}/"))
-            .map_err(|e| Error::new(format!("{what}: bad registry address {host:?}")).cause(e))?;
+        let base = Url::parse(&format!("{scheme}://{host}/")).map_err(|e| {
+            Error::new(format!("{what}: bad registry address {host:?}")).caused_by(e)
+        })?;
         let mut session = Session {
             reference,
             base,
@@ -266,7 +267,7 @@ impl Session {
     /// A URL below the registry's base.
     pub fn url(&self, path: &str) -> Result<Url> {
         self.base.join(path).map_err(|e| {
-            Error::new(format!("{}: bad registry path {path:?}", self.what())).cause(e)
+            Error::new(format!("{}: bad registry path {path:?}", self.what())).caused_by(e)
         })
     }
 
@@ -330,7 +331,7 @@ impl Session {
         let mut body = Vec::new();
         resp.take(MAX_MANIFEST + 1)
             .read_to_end(&mut body)
-            .map_err(|e| Error::new(format!("{what}: cannot read the manifest")).cause(e))?;
+            .map_err(|e| Error::new(format!("{what}: cannot read the manifest")).caused_by(e))?;
         if body.len() as u64 > MAX_MANIFEST {
             return Err(Error::new(format!(
                 "{what}: the manifest is larger than {MAX_MANIFEST} bytes"

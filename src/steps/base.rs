@@ -20,10 +20,10 @@ pub fn plan(input: &PlanInput) -> Result<Option<Step>> {
     };
     packages.extend(d.base_packages());
     let mut step = Step::new("base", format!("base packages for {}", d.label()))
-        .action(d.install_action(&packages));
+        .action(super::packages::install_action(d, &packages));
     if d.family == crate::distro::Family::Debian && d.python.is_none() {
         step = step.action(Action::InstallLibpython {
-            distro: Box::new(d.clone()),
+            install: d.install_cmd(&[]),
         });
     }
     step.packages = packages;
@@ -31,9 +31,9 @@ pub fn plan(input: &PlanInput) -> Result<Option<Step>> {
 }
 
 /// Installs `libpython3.X` for the minor version of the installed python3 (for releases whose
-/// default Python is not in loci's table).
+/// default Python is not in loci's table), with `install`, the distro's install command.
 pub fn install_libpython(
-    distro: &crate::distro::Distro,
+    install: &crate::plan::Cmd,
     runner: &mut dyn crate::exec::Runner,
 ) -> crate::Result<()> {
     let out = runner.output(&crate::plan::Cmd::new(
@@ -46,5 +46,5 @@ pub fn install_libpython(
             out.trim()
         ))
     })?;
-    runner.run(&distro.install_cmd(&[format!("libpython3.{minor}")]))
+    runner.run(&install.clone().arg(format!("libpython3.{minor}")))
 }

@@ -191,7 +191,7 @@ pub fn record(venv: &Path, out: &Path, distro: &Distro, runner: &mut dyn Runner)
 pub fn read_list(file: &Path) -> Result<Vec<String>> {
     let text = std::fs::read_to_string(file).map_err(|e| {
         Error::new(format!("cannot read {}", file.display()))
-            .cause(e)
+            .caused_by(e)
             .hint("the runtime target copies it from the builder stage: build with the project's Dockerfile (`--target runtime`)")
     })?;
     Ok(text

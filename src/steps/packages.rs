@@ -84,7 +84,7 @@ pub fn plan(input: &PlanInput) -> Result<Option<Step>> {
     }
     let mut step = Step::new("packages", "system packages from bindep and DIST_PACKAGES");
     if !packages.is_empty() {
-        step = step.action(input.distro.install_action(&packages));
+        step = step.action(install_action(input.distro, &packages));
     }
     if let Some(listed) = listed {
         step.summary
@@ -93,6 +93,16 @@ pub fn plan(input: &PlanInput) -> Result<Option<Step>> {
     }
     step.packages = packages;
     Ok(Some(step))
+}
+
+/// The install action for `packages`: refresh (once per build) and install, skipped for
+/// packages already installed.
+pub fn install_action(distro: &crate::distro::Distro, packages: &[String]) -> Action {
+    Action::InstallPackages {
+        packages: packages.to_vec(),
+        refresh: distro.refresh_cmd(),
+        install: distro.install_cmd(packages),
+    }
 }
 
 /// Installs the packages of `packages` that are not installed yet. The package index is

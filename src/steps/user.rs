@@ -113,7 +113,7 @@ pub fn create(user: &User, runner: &mut dyn Runner) -> Result<()> {
     }
     for dir in &user.dirs {
         std::fs::create_dir_all(dir)
-            .map_err(|e| Error::new(format!("cannot create {}", dir.display())).cause(e))?;
+            .map_err(|e| Error::new(format!("cannot create {}", dir.display())).caused_by(e))?;
         nix::unistd::chown(
             dir,
             Some(Uid::from_raw(user.uid)),
@@ -126,7 +126,7 @@ pub fn create(user: &User, runner: &mut dyn Runner) -> Result<()> {
                 user.uid,
                 user.gid
             ))
-            .cause(e)
+            .caused_by(e)
         })?;
     }
     Ok(())

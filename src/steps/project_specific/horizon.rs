@@ -222,7 +222,7 @@ pub fn configure(l: &Layout, panels: &[String]) -> Result<()> {
     let example = dash.join("local/local_settings.py.example");
     let mut text = std::fs::read_to_string(&example).map_err(|e| {
         Error::new(format!("cannot read {}", example.display()))
-            .cause(e)
+            .caused_by(e)
             .hint("horizon's source tree ships openstack_dashboard/local/local_settings.py.example: check PROJECT_REPO and PROJECT_REF")
     })?;
     if !text.ends_with('\n') {
@@ -244,7 +244,9 @@ pub fn finish(l: &Layout, uid: u32, gid: u32) -> Result<()> {
     match std::fs::remove_file(&secret) {
         Ok(()) => {}
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-        Err(e) => return Err(Error::new(format!("cannot remove {}", secret.display())).cause(e)),
+        Err(e) => {
+            return Err(Error::new(format!("cannot remove {}", secret.display())).caused_by(e))
+        }
     }
     for lock in matching(&local, |n| n.ends_with(".lock"))? {
         std::fs::remove_file(&lock).context(|| format!("cannot remove {}", lock.display()))?;
@@ -263,7 +265,7 @@ pub fn finish(l: &Layout, uid: u32, gid: u32) -> Result<()> {
                 "cannot chown {} to {uid}:{gid}",
                 entry.path().display()
             ))
-            .cause(e)
+            .caused_by(e)
         })?;
     }
     Ok(())

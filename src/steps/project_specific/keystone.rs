@@ -83,7 +83,10 @@ pub fn plan(input: &PlanInput) -> Result<Option<Step>> {
     .action(Action::ProjectHook {
         hook: Hook::KeystoneDownload { debs },
     })
-    .action(input.distro.install_action(&packages))
+    .action(crate::steps::packages::install_action(
+        input.distro,
+        &packages,
+    ))
     .run(Cmd::new("a2enmod", ["oauth2"]))
     .action(Action::Remove {
         paths: vec![download_dir(c)],
@@ -129,12 +132,12 @@ pub fn download(deb: &Deb, tls: &TlsConfig) -> Result<()> {
 fn write(path: &Path, bytes: &[u8]) -> Result<()> {
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir)
-            .map_err(|e| Error::new(format!("cannot create {}", dir.display())).cause(e))?;
+            .map_err(|e| Error::new(format!("cannot create {}", dir.display())).caused_by(e))?;
     }
     let mut f = std::fs::File::create(path)
-        .map_err(|e| Error::new(format!("cannot write {}", path.display())).cause(e))?;
+        .map_err(|e| Error::new(format!("cannot write {}", path.display())).caused_by(e))?;
     f.write_all(bytes)
-        .map_err(|e| Error::new(format!("cannot write {}", path.display())).cause(e))
+        .map_err(|e| Error::new(format!("cannot write {}", path.display())).caused_by(e))
 }
 
 #[cfg(test)]

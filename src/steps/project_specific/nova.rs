@@ -110,16 +110,16 @@ pub fn finish_consoles(novnc: &Path, spice: &Path, n: &NovaConfig) -> Result<()>
         .hint("point NOVNC_REPO at noVNC (https://github.com/novnc/novnc or a mirror) and NOVNC_REF at a release tag such as v1.3.0"));
     }
     std::os::unix::fs::symlink("vnc_lite.html", &auto).map_err(|e| {
-        Error::new(format!("cannot link {} to vnc_lite.html", auto.display())).cause(e)
+        Error::new(format!("cannot link {} to vnc_lite.html", auto.display())).caused_by(e)
     })
 }
 
 fn remove_git_files(dir: &Path) -> Result<()> {
     let entries = std::fs::read_dir(dir)
-        .map_err(|e| Error::new(format!("cannot list {}", dir.display())).cause(e))?;
+        .map_err(|e| Error::new(format!("cannot list {}", dir.display())).caused_by(e))?;
     for entry in entries {
         let entry =
-            entry.map_err(|e| Error::new(format!("cannot list {}", dir.display())).cause(e))?;
+            entry.map_err(|e| Error::new(format!("cannot list {}", dir.display())).caused_by(e))?;
         if !entry.file_name().to_string_lossy().starts_with(".git") {
             continue;
         }
@@ -129,7 +129,8 @@ fn remove_git_files(dir: &Path) -> Result<()> {
         } else {
             std::fs::remove_file(&path)
         };
-        removed.map_err(|e| Error::new(format!("cannot remove {}", path.display())).cause(e))?;
+        removed
+            .map_err(|e| Error::new(format!("cannot remove {}", path.display())).caused_by(e))?;
     }
     Ok(())
 }
