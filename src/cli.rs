@@ -22,6 +22,7 @@ use crate::error::{Error, Result};
 use crate::exec::{self, SystemRunner};
 use crate::os_release::OsRelease;
 use crate::plan::{self, Plan, PlanInput, Step};
+use crate::report::write_stdout;
 use crate::steps;
 
 /// Dependency files as (name, text).
@@ -137,13 +138,20 @@ impl std::fmt::Display for StageArg {
     }
 }
 
-/// Parses `args` and runs the command with the environment `env`.
-pub fn run<I, T>(args: I, env: Env) -> Result<()>
+/// Parses the command line. The error of a bad one (or the text of `--help`, `--version`) is
+/// for the caller to print, with its exit code ([`clap::Error::exit_code`]).
+pub fn parse<I, T>(args: I) -> std::result::Result<Cli, clap::Error>
 where
     I: IntoIterator<Item = T>,
     T: Into<OsString> + Clone,
 {
-    let cli = Cli::try_parse_from(args).unwrap_or_else(|e| e.exit());
+    Cli::try_parse_from(args)
+}
+
+/// Runs the command with the environment `env`, returning the exit code of a command that
+/// answers with one (`bindep`: 1 when packages are missing); an error is for the caller to
+/// report (exit code 1).
+pub fn run(cli: Cli, env: Env) -> Result<i32> {
     match cli.command {
         Command::Build(args) => {
             let config = Config::from_env(&env)?;
@@ -151,7 +159,7 @@ where
             preflight(&config)?;
             let mut runner = SystemRunner::new(&config);
             exec::execute(&plan, &config, &mut runner)?;
-            Ok(())
+            Ok(0)
         }
         Command::Plan { args, json } => {
             let config = Config::from_env(&env)?;
@@ -164,15 +172,9 @@ where
             } else {
                 plan.to_string()
             };
-            write_stdout(&text)
+            write_stdout(&text).map(|_| 0)
         }
-        Command::Bindep(args) => {
-            let code = crate::bindep::cli::run(&args)?;
-            if code != 0 {
-                std::process::exit(code);
-            }
-            Ok(())
-        }
+        Command::Bindep(args) => crate::bindep::cli::run(&args),
         Command::FetchWheels => {
             let config = Config::from_env_lenient(&env)?;
             let source = config.wheels.clone().ok_or_else(|| {
@@ -193,6 +195,7 @@ where
                 shown.display(),
                 exec::human(started.elapsed())
             ))
+            .map(|_| 0)
         }
         Command::Packages { args, packages } => {
             let config = Config::from_env_lenient(&env)?.with_dist_packages(packages);
@@ -201,13 +204,15 @@ where
             let input = input(&config, &distro, files, args.stage.0);
             let mut steps_: Vec<Step> = steps::packages::plan(&input)?.into_iter().collect();
             steps::preflight::insert(&input, &mut steps_)?;
-            run_steps(&config, distro, steps_)
+            run_steps(&config, distro, steps_).map(|_| 0)
         }
         Command::PipInstall { requirements } => {
             let config = Config::from_env_lenient(&env)?;
             let cmd = steps::install::pip_install_in_image(&config).args(requirements);
             let mut runner = SystemRunner::new(&config);
-            crate::exec::Runner::run(&mut runner, &cmd).map_err(|e| e.in_step("pip-install"))
+            crate::exec::Runner::run(&mut runner, &cmd)
+                .map(|_| 0)
+                .map_err(|e| e.in_step("pip-install"))
         }
         Command::Cleanup(args) => {
             // A child image has no build-only packages of its own to purge.
@@ -216,7 +221,7 @@ where
             let files = load_files(&config, &args)?;
             let input = input(&config, &distro, files, args.stage.0);
             let steps_: Vec<Step> = steps::cleanup::plan(&input)?.into_iter().collect();
-            run_steps(&config, distro, steps_)
+            run_steps(&config, distro, steps_).map(|_| 0)
         }
         Command::Sbom { root, wheels } => {
             let mut facts = crate::sbom::Facts::read(&root.join("etc/image_info"))?;
@@ -226,23 +231,8 @@ where
                 .filter(|v| !v.trim().is_empty())
                 .map(|v| crate::sbom::parse_source_date_epoch(v))
                 .transpose()?;
-            write_stdout(&crate::sbom::render(&root, &facts)?)
+            write_stdout(&crate::sbom::render(&root, &facts)?).map(|_| 0)
         }
-    }
-}
-
-/// Writes `text` to stdout. A reader that went away (`loci plan | head -1`) is no error: like
-/// `cat`, loci ends quietly (exit 0) without the rest. Any other failure (a full disk behind
-/// `> file`) is an error naming stdout.
-pub fn write_stdout(text: &str) -> Result<()> {
-    use std::io::Write;
-    let mut out = std::io::stdout().lock();
-    match out.write_all(text.as_bytes()).and_then(|_| out.flush()) {
-        Ok(()) => Ok(()),
-        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
-        Err(e) => Err(Error::new("cannot write the output to stdout")
-            .caused_by(e)
-            .hint("check where stdout goes (a full disk, a closed file)")),
     }
 }
 

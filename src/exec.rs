@@ -16,16 +16,6 @@ use crate::error::{Error, Result};
 use crate::plan::{Action, Cmd, Plan};
 use crate::steps;
 
-/// Prints a line of the build log like `println!`, except that a closed or full stdout
-/// (`loci build | head -1`) loses the line instead of panicking in the middle of a build.
-#[macro_export]
-macro_rules! say {
-    ($($arg:tt)*) => {{
-        use std::io::Write as _;
-        let _ = writeln!(std::io::stdout(), $($arg)*);
-    }};
-}
-
 /// How many trailing output lines of a failed command are shown in the error.
 const TAIL_LINES: usize = 25;
 

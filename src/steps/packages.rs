@@ -168,4 +168,32 @@ mod tests {
         let rpm = "git installed\npackage patch is not installed\nsudo installed\n";
         assert_eq!(missing_packages(&want, rpm), ["patch", "libz-dev"]);
     }
+
+    #[test]
+    fn nothing_missing_runs_only_the_query_and_says_so() {
+        let os = crate::os_release::OsRelease::parse(
+            "ID=debian\nVERSION_ID=\"12\"\nVERSION_CODENAME=bookworm\n",
+        );
+        let distro = crate::distro::Distro::detect(&os, None, None).unwrap();
+        let mut runner = crate::exec::RecordingRunner {
+            answer: "git installed\npatch installed\n".into(),
+            ..Default::default()
+        };
+        let mut state = crate::exec::State::default();
+        let want = ["git".to_string(), "patch".to_string()];
+        let (done, lines) = crate::report::capture(|| {
+            install(
+                &distro,
+                &want,
+                distro.refresh_cmd().as_ref(),
+                &mut runner,
+                &mut state,
+            )
+        });
+        done.unwrap();
+        assert_eq!(lines, ["all 2 packages are installed already"]);
+        assert_eq!(runner.commands.len(), 1, "{:?}", runner.commands);
+        assert_eq!(runner.commands[0].program, "dpkg-query");
+        assert!(!state.index_refreshed);
+    }
 }
