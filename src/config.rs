@@ -81,56 +81,10 @@ impl Installer {
     }
 }
 
-/// How to reach a registry for [`WheelsSource::Image`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum RegistryProtocol {
-    Http,
-    Https,
-    /// LOCI's detection: try http, then https.
-    Detect,
-}
-
-/// Registry settings (REGISTRY_*).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct RegistryConfig {
-    pub protocol: RegistryProtocol,
-    /// Accept an untrusted TLS certificate (REGISTRY_INSECURE).
-    pub insecure: bool,
-    /// A docker config.json or credentials file (REGISTRY_AUTH_FILE, default: the BuildKit secret
-    /// `/run/secrets/registry-auth` when present, else `$DOCKER_CONFIG/config.json`).
-    pub auth_file: Option<PathBuf>,
-}
-
-/// loci's HTTP client settings. Extra trust for HTTPS (a corporate TLS proxy, a self-signed
-/// registry): SSL_CERT_FILE and SSL_CERT_DIR, honoured by loci's HTTP client and git, beside the
-/// system trust store. And the client's timeouts (LOCI_HTTP_CONNECT_TIMEOUT,
-/// LOCI_HTTP_READ_TIMEOUT, in seconds).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct TlsConfig {
-    pub ssl_cert_file: Option<PathBuf>,
-    pub ssl_cert_dir: Option<PathBuf>,
-    /// How long establishing a connection may take.
-    pub connect_timeout: Duration,
-    /// How long the response headers, and then every single read of the body, may take.
-    pub read_timeout: Duration,
-}
-
-/// The default of LOCI_HTTP_CONNECT_TIMEOUT.
-pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
-/// The default of LOCI_HTTP_READ_TIMEOUT.
-pub const READ_TIMEOUT: Duration = Duration::from_secs(30);
-
-impl Default for TlsConfig {
-    fn default() -> Self {
-        TlsConfig {
-            ssl_cert_file: None,
-            ssl_cert_dir: None,
-            connect_timeout: CONNECT_TIMEOUT,
-            read_timeout: READ_TIMEOUT,
-        }
-    }
-}
+// The settings of the low-level modules are defined there (they import nothing of config);
+// Config holds them.
+pub use crate::http::{TlsConfig, CONNECT_TIMEOUT, READ_TIMEOUT};
+pub use crate::registry::{RegistryConfig, RegistryProtocol};
 
 /// nova's web consoles and tss user (LOCI's NOVNC_*, SPICE_*, NOVA_TSS_*).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

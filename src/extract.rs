@@ -10,8 +10,8 @@
 use std::io::{self, BufRead, BufReader, Read};
 use std::path::{Component, Path, PathBuf};
 
-use crate::config::TlsConfig;
 use crate::error::{Error, Result};
+use crate::http::TlsConfig;
 
 /// Compression of an archive stream.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

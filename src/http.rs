@@ -28,8 +28,37 @@ use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{DigitallySignedStruct, SignatureScheme};
 
-use crate::config::TlsConfig;
 use crate::error::{Error, Result};
+
+/// loci's HTTP client settings. Extra trust for HTTPS (a corporate TLS proxy, a self-signed
+/// registry): SSL_CERT_FILE and SSL_CERT_DIR, honoured by loci's HTTP client and git, beside the
+/// system trust store. And the client's timeouts (LOCI_HTTP_CONNECT_TIMEOUT,
+/// LOCI_HTTP_READ_TIMEOUT, in seconds).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct TlsConfig {
+    pub ssl_cert_file: Option<std::path::PathBuf>,
+    pub ssl_cert_dir: Option<std::path::PathBuf>,
+    /// How long establishing a connection may take.
+    pub connect_timeout: Duration,
+    /// How long the response headers, and then every single read of the body, may take.
+    pub read_timeout: Duration,
+}
+
+/// The default of LOCI_HTTP_CONNECT_TIMEOUT.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// The default of LOCI_HTTP_READ_TIMEOUT.
+pub const READ_TIMEOUT: Duration = Duration::from_secs(30);
+
+impl Default for TlsConfig {
+    fn default() -> Self {
+        TlsConfig {
+            ssl_cert_file: None,
+            ssl_cert_dir: None,
+            connect_timeout: CONNECT_TIMEOUT,
+            read_timeout: READ_TIMEOUT,
+        }
+    }
+}
 
 /// Attempts for one request (the first one included).
 pub const ATTEMPTS: u32 = 5;

@@ -18,14 +18,34 @@ use reqwest::header::{HeaderValue, ACCEPT, AUTHORIZATION, CONTENT_TYPE, WWW_AUTH
 use reqwest::{StatusCode, Url};
 use sha2::{Digest, Sha256};
 
-use crate::config::{RegistryConfig, RegistryProtocol, TlsConfig};
 use crate::error::{Error, Result};
-use crate::http;
+use crate::http::{self, TlsConfig};
 
 pub use reference::Reference;
 
 use auth::{Challenge, Credentials};
 use manifest::{Descriptor, Manifest};
+
+/// How to reach a registry for an image of wheels (REGISTRY_PROTOCOL).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RegistryProtocol {
+    Http,
+    Https,
+    /// LOCI's detection: try http, then https.
+    Detect,
+}
+
+/// Registry settings (REGISTRY_*).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct RegistryConfig {
+    pub protocol: RegistryProtocol,
+    /// Accept an untrusted TLS certificate (REGISTRY_INSECURE).
+    pub insecure: bool,
+    /// A docker config.json or credentials file (REGISTRY_AUTH_FILE, default: the BuildKit secret
+    /// `/run/secrets/registry-auth` when present, else `$DOCKER_CONFIG/config.json`).
+    pub auth_file: Option<std::path::PathBuf>,
+}
 
 /// Largest manifest accepted.
 const MAX_MANIFEST: u64 = 4 * 1024 * 1024;
