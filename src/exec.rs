@@ -390,7 +390,15 @@ mod tests {
         let mut r = SystemRunner {
             env: vec![("FROM_RUNNER".into(), "yes".into())],
         };
-        std::env::set_var("PIP_CONSTRAINT", "<25");
+        // The inherited value is removed from every child's environment (checked on the
+        // command, without setting it in this multithreaded test process).
+        let c = r.command(&Cmd::new("true", Vec::<String>::new()));
+        assert!(
+            c.get_envs()
+                .any(|(k, v)| k == "PIP_CONSTRAINT" && v.is_none()),
+            "{:?}",
+            c.get_envs().collect::<Vec<_>>()
+        );
         let out = r
             .output(
                 &Cmd::new(
