@@ -217,6 +217,18 @@ impl Default for State {
     }
 }
 
+/// What an in-process action works with: the plan it belongs to, the configuration, the runner
+/// for its commands, and what the build did so far. One struct instead of a list of arguments
+/// that differs from step to step.
+pub struct Context<'a> {
+    pub plan: &'a Plan,
+    pub config: &'a Config,
+    pub runner: &'a mut dyn Runner,
+    /// The times of the steps that finished.
+    pub timings: &'a Timings,
+    pub state: &'a mut State,
+}
+
 /// Runs every step of `plan` in order.
 pub fn execute(plan: &Plan, config: &Config, runner: &mut dyn Runner) -> Result<Timings> {
     let mut timings = Timings::default();
@@ -234,9 +246,15 @@ pub fn execute(plan: &Plan, config: &Config, runner: &mut dyn Runner) -> Result<
         crate::say!("==> [{}/{n}] {}: {}", i + 1, step.name, step.summary);
         let _ = std::io::stdout().flush();
         let start = Instant::now();
+        let mut ctx = Context {
+            plan,
+            config,
+            runner: &mut *runner,
+            timings: &timings,
+            state: &mut state,
+        };
         for action in &step.actions {
-            run_action(action, plan, config, runner, &timings, &mut state)
-                .map_err(|e| e.in_step(step.name))?;
+            run_action(action, &mut ctx).map_err(|e| e.in_step(step.name))?;
         }
         let took = start.elapsed();
         crate::say!("==> [{}/{n}] {} done in {}", i + 1, step.name, human(took));
@@ -252,23 +270,17 @@ pub fn execute(plan: &Plan, config: &Config, runner: &mut dyn Runner) -> Result<
     Ok(timings)
 }
 
-fn run_action(
-    action: &Action,
-    plan: &Plan,
-    config: &Config,
-    runner: &mut dyn Runner,
-    timings: &Timings,
-    state: &mut State,
-) -> Result<()> {
+fn run_action(action: &Action, ctx: &mut Context) -> Result<()> {
+    let (plan, config) = (ctx.plan, ctx.config);
     match action {
-        Action::Run { cmd } => runner.run(cmd),
+        Action::Run { cmd } => ctx.runner.run(cmd),
         Action::InstallPackages {
             packages, refresh, ..
-        } => steps::packages::install(&plan.distro, packages, refresh.as_ref(), runner, state),
+        } => steps::packages::install(ctx, packages, refresh.as_ref()),
         Action::CheckPackages { packages, refresh } => {
-            steps::preflight::check(&plan.distro, packages, refresh.as_ref(), runner, state)
+            steps::preflight::check(ctx, packages, refresh.as_ref())
         }
-        Action::InstallLibpython { install } => steps::base::install_libpython(install, runner),
+        Action::InstallLibpython { install } => steps::base::install_libpython(install, ctx.runner),
         Action::FetchWheels { source, dest } => {
             steps::wheels::fetch(source, dest, &config.registry, &config.tls)
         }
@@ -284,7 +296,7 @@ fn run_action(
             setuptools,
         } => steps::wheels::fetch_constraints(source, dir, project, setuptools, &config.tls),
         Action::RecordVenvLibraries { venv, out } => {
-            steps::libraries::record(venv, out, &plan.distro, runner)
+            steps::libraries::record(venv, out, &plan.distro, ctx.runner)
         }
         Action::InstallListedPackages { file, refresh } => {
             let packages = steps::libraries::read_list(file)?;
@@ -292,9 +304,9 @@ fn run_action(
                 crate::say!("the venv needs no shared library from a package");
                 return Ok(());
             }
-            steps::packages::install(&plan.distro, &packages, refresh.as_ref(), runner, state)
+            steps::packages::install(ctx, &packages, refresh.as_ref())
         }
-        Action::CreateUser { user } => steps::user::create(user, runner),
+        Action::CreateUser { user } => steps::user::create(user, ctx.runner),
         Action::GitClone {
             var,
             repo,
@@ -302,16 +314,14 @@ fn run_action(
             dest,
             shallow_no_git,
         } => steps::source::clone(var, repo, reference, dest, *shallow_no_git, &config.tls),
-        Action::ProjectHook { hook } => steps::project_specific::run(hook, config, runner),
+        Action::ProjectHook { hook } => steps::project_specific::run(hook, ctx),
         Action::CopyConfigFiles { from, to } => steps::config_files::copy(from, to),
-        Action::CollectInfo { dir } => {
-            steps::image_info::collect(dir, plan, config, runner, timings)
-        }
+        Action::CollectInfo { dir } => steps::image_info::collect(dir, ctx),
         Action::FinishInfo { dir } => {
-            steps::image_info::finish(dir, config, timings, state.started.elapsed())
+            steps::image_info::finish(dir, config, ctx.timings, ctx.state.started.elapsed())
         }
         Action::ClampMtimes { root, epoch } => {
-            let n = steps::seal::clamp_mtimes(root, *epoch, state.started_wall)?;
+            let n = steps::seal::clamp_mtimes(root, *epoch, ctx.state.started_wall)?;
             crate::say!("set the time of {n} files and directories to {epoch}");
             Ok(())
         }
@@ -344,6 +354,32 @@ pub(crate) struct RecordingRunner {
     pub commands: Vec<Cmd>,
     /// What `probe` and `output` answer.
     pub answer: String,
+}
+
+/// Runs `f` with a context for `distro` (a plan with no steps, PROJECT=keystone's
+/// configuration), `runner` and `state`, for unit tests of in-process actions.
+#[cfg(test)]
+pub(crate) fn with_test_context<R>(
+    distro: &crate::distro::Distro,
+    runner: &mut dyn Runner,
+    state: &mut State,
+    f: impl FnOnce(&mut Context) -> R,
+) -> R {
+    let plan = Plan {
+        project: "keystone".into(),
+        stage: crate::plan::Stage::Project,
+        distro: distro.clone(),
+        steps: Vec::new(),
+    };
+    let env = [("PROJECT".to_string(), "keystone".to_string())].into();
+    let config = Config::from_env(&env).expect("PROJECT=keystone is a valid configuration");
+    f(&mut Context {
+        plan: &plan,
+        config: &config,
+        runner,
+        timings: &Timings::default(),
+        state,
+    })
 }
 
 #[cfg(test)]

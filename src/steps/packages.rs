@@ -109,14 +109,12 @@ pub fn install_action(distro: &crate::distro::Distro, packages: &[String]) -> Ac
 /// refreshed before the first install of the build; when everything is present, neither runs
 /// (over a prebuilt base that saves the slowest part of a build).
 pub fn install(
-    distro: &crate::distro::Distro,
+    ctx: &mut crate::exec::Context,
     packages: &[String],
     refresh: Option<&crate::plan::Cmd>,
-    runner: &mut dyn crate::exec::Runner,
-    state: &mut crate::exec::State,
 ) -> Result<()> {
-    let answer = runner.probe(&distro.query_installed_cmd(packages))?;
-    let missing = missing_packages(packages, &answer);
+    let distro = &ctx.plan.distro;
+    let missing = not_installed(ctx.runner, distro, packages)?;
     if missing.is_empty() {
         crate::say!("all {} packages are installed already", packages.len());
         return Ok(());
@@ -128,11 +126,31 @@ pub fn install(
             packages.len()
         );
     }
+    refresh_once(ctx.runner, ctx.state, refresh)?;
+    ctx.runner.run(&distro.install_cmd(&missing))
+}
+
+/// The packages of `packages` the package database does not list as installed.
+pub fn not_installed(
+    runner: &mut dyn crate::exec::Runner,
+    distro: &crate::distro::Distro,
+    packages: &[String],
+) -> Result<Vec<String>> {
+    let answer = runner.probe(&distro.query_installed_cmd(packages))?;
+    Ok(missing_packages(packages, &answer))
+}
+
+/// Refreshes the package index with `refresh`, unless the build did already.
+pub fn refresh_once(
+    runner: &mut dyn crate::exec::Runner,
+    state: &mut crate::exec::State,
+    refresh: Option<&crate::plan::Cmd>,
+) -> Result<()> {
     if let (Some(refresh), false) = (refresh, state.index_refreshed) {
         runner.run(refresh)?;
         state.index_refreshed = true;
     }
-    runner.run(&distro.install_cmd(&missing))
+    Ok(())
 }
 
 /// The packages the query answer does not list as installed (`NAME installed` lines).
@@ -181,14 +199,11 @@ mod tests {
         };
         let mut state = crate::exec::State::default();
         let want = ["git".to_string(), "patch".to_string()];
+        let refresh = distro.refresh_cmd();
         let (done, lines) = crate::report::capture(|| {
-            install(
-                &distro,
-                &want,
-                distro.refresh_cmd().as_ref(),
-                &mut runner,
-                &mut state,
-            )
+            crate::exec::with_test_context(&distro, &mut runner, &mut state, |ctx| {
+                install(ctx, &want, refresh.as_ref())
+            })
         });
         done.unwrap();
         assert_eq!(lines, ["all 2 packages are installed already"]);

@@ -21,9 +21,9 @@ use std::path::PathBuf;
 
 use serde::Serialize;
 
-use crate::config::{Config, SpecificProject};
+use crate::config::SpecificProject;
 use crate::error::Result;
-use crate::exec::Runner;
+use crate::exec::Context;
 use crate::plan::{PlanInput, Stage, Step, User};
 
 pub mod horizon;
@@ -124,7 +124,8 @@ pub fn plan_users(input: &PlanInput) -> Result<Option<Step>> {
 }
 
 /// Runs one project-specific hook of the plan.
-pub fn run(hook: &Hook, config: &Config, runner: &mut dyn Runner) -> Result<()> {
+pub fn run(hook: &Hook, ctx: &mut Context) -> Result<()> {
+    let (config, runner) = (ctx.config, &mut *ctx.runner);
     match hook {
         Hook::NovaConsoles { novnc, spice } => nova::finish_consoles(novnc, spice, &config.nova),
         Hook::NovaTssUser { user } => nova::create_tss_user(user, runner),

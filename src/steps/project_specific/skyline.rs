@@ -164,7 +164,25 @@ mod tests {
         assert!(has_static_files(&pkg));
         check_static(&c, &mut runner).unwrap();
         // The hook of the plan runs the check: the venv's python is asked again.
-        super::super::run(&super::super::Hook::SkylineCheckConsole, &c, &mut runner).unwrap();
+        let plan = crate::plan::Plan {
+            project: PROJECT.into(),
+            stage: crate::plan::Stage::Project,
+            distro: crate::distro::Distro::detect(
+                &crate::os_release::OsRelease::parse("ID=debian\nVERSION_ID=\"12\"\n"),
+                None,
+                None,
+            )
+            .unwrap(),
+            steps: Vec::new(),
+        };
+        let mut ctx = crate::exec::Context {
+            plan: &plan,
+            config: &c,
+            runner: &mut runner,
+            timings: &crate::exec::Timings::default(),
+            state: &mut crate::exec::State::default(),
+        };
+        super::super::run(&super::super::Hook::SkylineCheckConsole, &mut ctx).unwrap();
         assert_eq!(runner.commands.len(), 3);
     }
 }
