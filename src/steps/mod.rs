@@ -33,61 +33,62 @@ pub type Planner = fn(&PlanInput) -> Result<Option<Step>>;
 /// A pass over the planned steps, adding the steps that depend on the others.
 pub type Pass = fn(&PlanInput, &mut Vec<Step>) -> Result<()>;
 
+/// A table of planners, in groups; the groups run one after the other.
+pub type Pipeline = &'static [&'static [Planner]];
+
 /// `PROJECT=requirements`: the wheels of a requirements image. No cleanup: the last step
 /// deletes everything but the wheels.
-const REQUIREMENTS: &[Planner] = &[
+const REQUIREMENTS: Pipeline = &[&[
     base::plan,
     venv::plan,
     packages::plan,
     source::plan,
     requirements_build,
     requirements_purge,
-];
+]];
 
 /// `PROJECT=infra` (LOCI's tooling image): the venv, bindep packages and PIP_PACKAGES only.
-const INFRA: &[Planner] = &[
+const INFRA: Pipeline = &[&[
     wheels::plan,
     base::plan,
     venv::plan,
     packages::plan,
     install_infra,
     cleanup::plan,
+]];
+
+/// A service's venv from its source, with the packages it needs: the middle of the one-stage
+/// build and of the builder stage.
+const SERVICE_VENV: &[Planner] = &[
+    venv::plan,
+    packages::plan,
+    pydep::plan,
+    source::plan,
+    install_project,
+    project_specific::plan,
 ];
 
 /// A service in one stage (the Dockerfile's `project` target, LOCI's).
-const SERVICE: &[Planner] = &[
-    wheels::plan,
-    base::plan,
-    user::plan,
-    project_specific::plan_users,
-    venv::plan,
-    packages::plan,
-    pydep::plan,
-    source::plan,
-    install_project,
-    project_specific::plan,
-    config_files::plan,
-    image_info::plan,
-    cleanup::plan,
+const SERVICE: Pipeline = &[
+    &[
+        wheels::plan,
+        base::plan,
+        user::plan,
+        project_specific::plan_users,
+    ],
+    SERVICE_VENV,
+    &[config_files::plan, image_info::plan, cleanup::plan],
 ];
 
 /// The first stage of a two-stage service build: the venv and the build facts.
-const BUILDER: &[Planner] = &[
-    wheels::plan,
-    base::plan,
-    venv::plan,
-    packages::plan,
-    pydep::plan,
-    source::plan,
-    install_project,
-    project_specific::plan,
-    libraries::plan_record,
-    image_info::plan,
-    cleanup::plan,
+const BUILDER: Pipeline = &[
+    &[wheels::plan, base::plan],
+    SERVICE_VENV,
+    &[libraries::plan_record, image_info::plan, cleanup::plan],
 ];
 
 /// The final stage of a two-stage service build, over the builder's venv and facts.
-const RUNTIME: &[Planner] = &[
+const RUNTIME: Pipeline = &[&[
     base::plan,
     user::plan,
     project_specific::plan_users,
@@ -96,7 +97,7 @@ const RUNTIME: &[Planner] = &[
     config_files::plan,
     image_info::plan,
     cleanup::plan,
-];
+]];
 
 /// The passes every build ends with, in order.
 const PASSES: &[Pass] = &[seal::append, preflight::insert];
@@ -111,7 +112,7 @@ const PASSES: &[Pass] = &[seal::append, preflight::insert];
 /// The wheels step comes first: wheels that cannot be had, or that are not a requirements
 /// image, stop the build before anything is installed. Then `preflight`: a package name the
 /// distro's index does not know stops it before the first change to the system.
-pub fn pipeline(input: &PlanInput) -> &'static [Planner] {
+pub fn pipeline(input: &PlanInput) -> Pipeline {
     match (input.config.kind, input.stage) {
         (BuildKind::Requirements, _) => REQUIREMENTS,
         (BuildKind::Infra, _) => INFRA,
@@ -125,7 +126,7 @@ pub fn pipeline(input: &PlanInput) -> &'static [Planner] {
 pub fn plan_all(input: &PlanInput) -> Result<Vec<Step>> {
     check_stage(input)?;
     let mut steps = Vec::new();
-    for planner in pipeline(input) {
+    for planner in pipeline(input).iter().copied().flatten() {
         steps.extend(planner(input)?);
     }
     for pass in PASSES {
