@@ -23,6 +23,7 @@ use crate::exec::{self, SystemRunner};
 use crate::host::Host;
 use crate::os_release::OsRelease;
 use crate::plan::{self, Plan, PlanInput, Step};
+use crate::report::write_stdout;
 use crate::steps;
 
 /// Dependency files as (name, text).
@@ -101,17 +102,57 @@ pub struct PlanArgs {
     pub loci_dir: Option<PathBuf>,
     /// The part of the build: the Dockerfile's target (`project`: the whole image in one
     /// stage; `requirements`; `builder` and `runtime`: the two stages of a runtime image).
-    #[arg(long, value_enum, default_value_t = plan::Stage::Project)]
-    pub stage: plan::Stage,
+    #[arg(long, value_enum, default_value_t = StageArg(plan::Stage::Project))]
+    pub stage: StageArg,
 }
 
-/// Parses `args` and runs the command with the environment `env`.
-pub fn run<I, T>(args: I, env: Env) -> Result<()>
+/// `--stage`: the command line's view of [`plan::Stage`] (clap's mapping lives here, not in
+/// the plan). The help text of each value is the stage's own documentation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StageArg(pub plan::Stage);
+
+impl clap::ValueEnum for StageArg {
+    fn value_variants<'a>() -> &'a [Self] {
+        const ALL: [StageArg; 4] = [
+            StageArg(plan::Stage::ALL[0]),
+            StageArg(plan::Stage::ALL[1]),
+            StageArg(plan::Stage::ALL[2]),
+            StageArg(plan::Stage::ALL[3]),
+        ];
+        &ALL
+    }
+
+    fn to_possible_value(&self) -> Option<clap::builder::PossibleValue> {
+        let help = match self.0 {
+            plan::Stage::Project => "The whole image in one stage (target `project`, LOCI's); PROJECT=requirements builds the requirements image",
+            plan::Stage::Requirements => "The requirements image (target `requirements`): PROJECT must be `requirements`",
+            plan::Stage::Builder => "Two-stage build, first stage (target `builder`): the venv in /var/lib/openstack, built with whatever it needs (compilers and -dev packages when there are no wheels), and the build facts in /etc/image_info. Only those two directories are kept",
+            plan::Stage::Runtime => "Two-stage build, final stage (target `runtime`): over the builder's venv and facts, the run-time packages (bindep's and those providing the venv's shared libraries), the user, the project-specific files, /etc/image_info and the cleanup",
+        };
+        Some(clap::builder::PossibleValue::new(self.0.name()).help(help))
+    }
+}
+
+impl std::fmt::Display for StageArg {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.0.name())
+    }
+}
+
+/// Parses the command line. The error of a bad one (or the text of `--help`, `--version`) is
+/// for the caller to print, with its exit code ([`clap::Error::exit_code`]).
+pub fn parse<I, T>(args: I) -> std::result::Result<Cli, clap::Error>
 where
     I: IntoIterator<Item = T>,
     T: Into<OsString> + Clone,
 {
-    let cli = Cli::try_parse_from(args).unwrap_or_else(|e| e.exit());
+    Cli::try_parse_from(args)
+}
+
+/// Runs the command with the environment `env`, returning the exit code of a command that
+/// answers with one (`bindep`: 1 when packages are missing); an error is for the caller to
+/// report (exit code 1).
+pub fn run(cli: Cli, env: Env) -> Result<i32> {
     match cli.command {
         Command::Build(args) => {
             let config = Config::from_env(&env)?;
@@ -119,28 +160,22 @@ where
             preflight(&config)?;
             let mut runner = SystemRunner::new(&config);
             exec::execute(&plan, &config, &mut runner)?;
-            Ok(())
+            Ok(0)
         }
         Command::Plan { args, json } => {
             let config = Config::from_env(&env)?;
             let plan = make_plan(&config, &args, false)?;
             let text = if json {
                 let mut text = serde_json::to_string_pretty(&plan)
-                    .map_err(|e| Error::new("cannot render the plan as JSON").cause(e))?;
+                    .map_err(|e| Error::new("cannot render the plan as JSON").caused_by(e))?;
                 text.push('\n');
                 text
             } else {
                 plan.to_string()
             };
-            write_stdout(&text)
+            write_stdout(&text).map(|_| 0)
         }
-        Command::Bindep(args) => {
-            let code = crate::bindep::cli::run(&args)?;
-            if code != 0 {
-                std::process::exit(code);
-            }
-            Ok(())
-        }
+        Command::Bindep(args) => crate::bindep::cli::run(&args),
         Command::FetchWheels => {
             let config = Config::from_env_lenient(&env)?;
             let source = config.wheels.clone().ok_or_else(|| {
@@ -161,32 +196,33 @@ where
                 shown.display(),
                 exec::human(started.elapsed())
             ))
+            .map(|_| 0)
         }
         Command::Packages { args, packages } => {
-            let mut config = Config::from_env_lenient(&env)?;
-            config.dist_packages.extend(packages);
+            let config = Config::from_env_lenient(&env)?.with_dist_packages(packages);
             let distro = detect(&config, &args, true)?;
             let files = load_files(&config, &args)?;
             let input = input(&config, &distro, files, &args);
             let mut steps_: Vec<Step> = steps::packages::plan(&input)?.into_iter().collect();
-            steps::preflight::insert(&mut steps_, &input)?;
-            run_steps(&config, distro, steps_)
+            steps::preflight::insert(&input, &mut steps_)?;
+            run_steps(&config, distro, steps_).map(|_| 0)
         }
         Command::PipInstall { requirements } => {
             let config = Config::from_env_lenient(&env)?;
             let cmd = steps::install::pip_install_in_image(&config).args(requirements);
             let mut runner = SystemRunner::new(&config);
-            crate::exec::Runner::run(&mut runner, &cmd).map_err(|e| e.in_step("pip-install"))
+            crate::exec::Runner::run(&mut runner, &cmd)
+                .map(|_| 0)
+                .map_err(|e| e.in_step("pip-install"))
         }
         Command::Cleanup(args) => {
-            let mut config = Config::from_env_lenient(&env)?;
             // A child image has no build-only packages of its own to purge.
-            config.plugin = true;
+            let config = Config::from_env_lenient(&env)?.for_child_image();
             let distro = detect(&config, &args, true)?;
             let files = load_files(&config, &args)?;
             let input = input(&config, &distro, files, &args);
             let steps_: Vec<Step> = steps::cleanup::plan(&input)?.into_iter().collect();
-            run_steps(&config, distro, steps_)
+            run_steps(&config, distro, steps_).map(|_| 0)
         }
         Command::Sbom { root, wheels } => {
             let mut facts = crate::sbom::Facts::read(&root.join("etc/image_info"))?;
@@ -196,23 +232,8 @@ where
                 .filter(|v| !v.trim().is_empty())
                 .map(|v| crate::sbom::parse_source_date_epoch(v))
                 .transpose()?;
-            write_stdout(&crate::sbom::render(&root, &facts)?)
+            write_stdout(&crate::sbom::render(&root, &facts)?).map(|_| 0)
         }
-    }
-}
-
-/// Writes `text` to stdout. A reader that went away (`loci plan | head -1`) is no error: like
-/// `cat`, loci ends quietly (exit 0) without the rest. Any other failure (a full disk behind
-/// `> file`) is an error naming stdout.
-pub fn write_stdout(text: &str) -> Result<()> {
-    use std::io::Write;
-    let mut out = std::io::stdout().lock();
-    match out.write_all(text.as_bytes()).and_then(|_| out.flush()) {
-        Ok(()) => Ok(()),
-        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
-        Err(e) => Err(Error::new("cannot write the output to stdout")
-            .cause(e)
-            .hint("check where stdout goes (a full disk, a closed file)")),
     }
 }
 
@@ -222,7 +243,7 @@ fn preflight(config: &Config) -> Result<()> {
     match &config.wheels {
         Some(WheelsSource::Tarball(p)) => std::fs::File::open(p).map(drop).map_err(|e| {
             Error::new(format!("WHEELS={}: cannot open the archive", p.display()))
-                .cause(e)
+                .caused_by(e)
                 .hint("WHEELS must name an existing tarball or directory inside the build (COPY or bind-mount it first)")
                 .in_step("wheels")
         }),
@@ -261,7 +282,7 @@ fn input<'a>(
 ) -> PlanInput<'a> {
     PlanInput {
         config,
-        stage: args.stage,
+        stage: args.stage.0,
         distro,
         host: match args.os_release {
             Some(_) => Host::nominal(),
@@ -305,7 +326,7 @@ fn load_files(config: &Config, args: &PlanArgs) -> Result<(NamedFiles, NamedFile
         Ok(entries) => {
             for entry in entries {
                 let entry = entry.map_err(|e| {
-                    Error::new(format!("cannot list the loci dir {}", dir.display())).cause(e)
+                    Error::new(format!("cannot list the loci dir {}", dir.display())).caused_by(e)
                 })?;
                 paths.push(entry.path());
             }
@@ -317,7 +338,7 @@ fn load_files(config: &Config, args: &PlanArgs) -> Result<(NamedFiles, NamedFile
             } else {
                 format!("cannot list the loci dir {}", dir.display())
             };
-            return Err(Error::new(what).cause(e).hint(
+            return Err(Error::new(what).caused_by(e).hint(
                 "--loci-dir must name an existing directory holding bindep*.txt and pydep*.txt files",
             ));
         }
@@ -332,7 +353,7 @@ fn load_files(config: &Config, args: &PlanArgs) -> Result<(NamedFiles, NamedFile
                     .is_some_and(|n| n.starts_with(prefix))
         }) {
             let bytes = std::fs::read(p)
-                .map_err(|e| Error::new(format!("cannot read {}", p.display())).cause(e))?;
+                .map_err(|e| Error::new(format!("cannot read {}", p.display())).caused_by(e))?;
             let text = String::from_utf8(bytes).map_err(|e| {
                 let at = e.utf8_error().valid_up_to();
                 let line = e.as_bytes()[..at].iter().filter(|b| **b == b'\n').count() + 1;

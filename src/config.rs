@@ -81,56 +81,10 @@ impl Installer {
     }
 }
 
-/// How to reach a registry for [`WheelsSource::Image`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum RegistryProtocol {
-    Http,
-    Https,
-    /// LOCI's detection: try http, then https.
-    Detect,
-}
-
-/// Registry settings (REGISTRY_*).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct RegistryConfig {
-    pub protocol: RegistryProtocol,
-    /// Accept an untrusted TLS certificate (REGISTRY_INSECURE).
-    pub insecure: bool,
-    /// A docker config.json or credentials file (REGISTRY_AUTH_FILE, default: the BuildKit secret
-    /// `/run/secrets/registry-auth` when present, else `$DOCKER_CONFIG/config.json`).
-    pub auth_file: Option<PathBuf>,
-}
-
-/// loci's HTTP client settings. Extra trust for HTTPS (a corporate TLS proxy, a self-signed
-/// registry): SSL_CERT_FILE and SSL_CERT_DIR, honoured by loci's HTTP client and git, beside the
-/// system trust store. And the client's timeouts (LOCI_HTTP_CONNECT_TIMEOUT,
-/// LOCI_HTTP_READ_TIMEOUT, in seconds).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct TlsConfig {
-    pub ssl_cert_file: Option<PathBuf>,
-    pub ssl_cert_dir: Option<PathBuf>,
-    /// How long establishing a connection may take.
-    pub connect_timeout: Duration,
-    /// How long the response headers, and then every single read of the body, may take.
-    pub read_timeout: Duration,
-}
-
-/// The default of LOCI_HTTP_CONNECT_TIMEOUT.
-pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
-/// The default of LOCI_HTTP_READ_TIMEOUT.
-pub const READ_TIMEOUT: Duration = Duration::from_secs(30);
-
-impl Default for TlsConfig {
-    fn default() -> Self {
-        TlsConfig {
-            ssl_cert_file: None,
-            ssl_cert_dir: None,
-            connect_timeout: CONNECT_TIMEOUT,
-            read_timeout: READ_TIMEOUT,
-        }
-    }
-}
+// The settings of the low-level modules are defined there (they import nothing of config);
+// Config holds them.
+pub use crate::http::{TlsConfig, CONNECT_TIMEOUT, READ_TIMEOUT};
+pub use crate::registry::{RegistryConfig, RegistryProtocol};
 
 /// nova's web consoles and tss user (LOCI's NOVNC_*, SPICE_*, NOVA_TSS_*).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -222,10 +176,63 @@ impl Default for Paths {
     }
 }
 
+/// What a build makes, resolved once from PROJECT. (PLUGIN is orthogonal: a plugin builds on
+/// top of a service image, whatever its kind; see [`Config::plugin`].)
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum BuildKind {
+    /// A service image (PROJECT=keystone, nova, ...): the default.
+    Service,
+    /// PROJECT=requirements: the wheels of a requirements image, not a service (no wheels to
+    /// read, no service venv to keep).
+    Requirements,
+    /// PROJECT=infra: LOCI's tooling image (the venv, bindep packages and PIP_PACKAGES only).
+    Infra,
+}
+
+impl BuildKind {
+    pub fn of(project: &str) -> Self {
+        match project {
+            "requirements" => BuildKind::Requirements,
+            "infra" => BuildKind::Infra,
+            _ => BuildKind::Service,
+        }
+    }
+}
+
+/// The projects that get work of their own ([`crate::steps::project_specific`]), resolved once
+/// from PROJECT.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SpecificProject {
+    Nova,
+    Horizon,
+    Keystone,
+    SkylineApiserver,
+}
+
+impl SpecificProject {
+    pub fn of(project: &str) -> Option<Self> {
+        match project {
+            "nova" => Some(SpecificProject::Nova),
+            "horizon" => Some(SpecificProject::Horizon),
+            "keystone" => Some(SpecificProject::Keystone),
+            "skyline-apiserver" => Some(SpecificProject::SkylineApiserver),
+            _ => None,
+        }
+    }
+}
+
 /// Every build input, validated.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Config {
     pub project: String,
+    /// What PROJECT builds.
+    #[serde(skip)]
+    pub kind: BuildKind,
+    /// Whether PROJECT has project-specific work.
+    #[serde(skip)]
+    pub specific: Option<SpecificProject>,
     pub project_repo: String,
     pub project_ref: String,
     pub project_release: String,
@@ -300,7 +307,21 @@ impl Config {
     /// PROJECT=requirements: the build makes the wheels of a requirements image, not a
     /// service (no wheels to read, no service venv to keep).
     pub fn builds_requirements(&self) -> bool {
-        self.project == "requirements"
+        self.kind == BuildKind::Requirements
+    }
+
+    /// The configuration of a child image's `loci cleanup`: a plugin, which has no build-only
+    /// packages of its own to purge. Part of resolving the configuration, before any use.
+    pub fn for_child_image(mut self) -> Self {
+        self.plugin = true;
+        self
+    }
+
+    /// The configuration of `loci packages PACKAGE...`: DIST_PACKAGES and the packages given.
+    /// Part of resolving the configuration, before any use.
+    pub fn with_dist_packages(mut self, packages: impl IntoIterator<Item = String>) -> Self {
+        self.dist_packages.extend(packages);
+        self
     }
 
     /// Builds the configuration for a project build (`loci build`, `loci plan`): PROJECT is required.
@@ -437,6 +458,8 @@ impl Config {
             .filter_map(|k| env.get(*k).map(|v| (k.to_string(), v.clone())))
             .collect();
         let config = Config {
+            kind: BuildKind::of(&project),
+            specific: SpecificProject::of(&project),
             project_repo,
             project_ref,
             project_release,
@@ -825,7 +848,7 @@ pub fn parse_wheels(value: &str) -> Result<WheelsSource> {
         WheelsSource::Url(u) => {
             let url = reqwest::Url::parse(u).map_err(|e| {
                 Error::new(format!("WHEELS={shown} is not a valid URL"))
-                    .cause(e)
+                    .caused_by(e)
                     .hint("use http(s)://host/path/wheels.tar.gz")
             })?;
             if url.host_str().map_or(true, str::is_empty) {

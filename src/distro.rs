@@ -238,16 +238,6 @@ impl Distro {
         cmd
     }
 
-    /// The install action for `packages`: refresh (once per build) and install, skipped for
-    /// packages already installed.
-    pub fn install_action(&self, packages: &[String]) -> crate::plan::Action {
-        crate::plan::Action::InstallPackages {
-            packages: packages.to_vec(),
-            refresh: self.refresh_cmd(),
-            install: self.install_cmd(packages),
-        }
-    }
-
     /// Asks the package database which of `packages` are installed.
     pub fn query_installed_cmd(&self, packages: &[String]) -> Cmd {
         let mut cmd = match self.family {

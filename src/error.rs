@@ -3,6 +3,9 @@
 //! A build log is read by a tired operator at 3am, so every failure carries the same three parts:
 //! *what* failed (the step and the input that caused it), *why* (the underlying cause), and a
 //! *hint* for what to try. `Display` renders all of them; `main` prints it and exits non-zero.
+//!
+//! The cause is kept twice: as text (what is rendered, also for causes that are no error, like a
+//! command's output) and, when it is an error, as the [`std::error::Error::source`] chain.
 
 use std::fmt;
 
@@ -13,10 +16,13 @@ pub struct Error {
     pub step: Option<String>,
     /// What was being done, naming the input: "WHEELS=/tmp/w.tar.gz: cannot open".
     pub what: String,
-    /// The underlying cause, if any (an io error, an HTTP status, a command's output tail).
+    /// The underlying cause, if any (an io error, an HTTP status, a command's output tail), as
+    /// rendered.
     pub cause: Option<String>,
     /// What the user can try.
     pub hint: Option<String>,
+    /// The underlying error, when the cause is one ([`Error::caused_by`]).
+    pub source: Option<Box<dyn std::error::Error + Send + Sync + 'static>>,
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -29,12 +35,20 @@ impl Error {
             what: what.into(),
             cause: None,
             hint: None,
+            source: None,
         }
     }
 
-    /// Attach the underlying cause.
+    /// Attach the underlying cause, as text.
     pub fn cause(mut self, cause: impl fmt::Display) -> Self {
         self.cause = Some(cause.to_string());
+        self
+    }
+
+    /// Attach the underlying error: rendered as the cause, and kept as the source of this one.
+    pub fn caused_by(mut self, source: impl std::error::Error + Send + Sync + 'static) -> Self {
+        self.cause = Some(source.to_string());
+        self.source = Some(Box::new(source));
         self
     }
 
@@ -94,9 +108,9 @@ pub trait Context<T> {
     fn context(self, what: impl FnOnce() -> String) -> Result<T>;
 }
 
-impl<T, E: fmt::Display> Context<T> for std::result::Result<T, E> {
+impl<T, E: std::error::Error + Send + Sync + 'static> Context<T> for std::result::Result<T, E> {
     fn context(self, what: impl FnOnce() -> String) -> Result<T> {
-        self.map_err(|e| Error::new(what()).cause(e))
+        self.map_err(|e| Error::new(what()).caused_by(e))
     }
 }
 
@@ -126,6 +140,25 @@ mod tests {
             cut(&"x".repeat(10_000_000), QUOTE_MAX).chars().count(),
             QUOTE_MAX + 1
         );
+    }
+
+    #[test]
+    fn keeps_the_source_chain_and_renders_it_as_the_cause() {
+        use std::error::Error as _;
+        let io = std::io::Error::new(std::io::ErrorKind::NotFound, "no such file");
+        let e = Error::new("cannot open /x").caused_by(io).in_step("wheels");
+        assert_eq!(
+            e.to_string(),
+            "step `wheels` failed: cannot open /x\n  caused by: no such file"
+        );
+        let source = e.source().expect("a source");
+        assert_eq!(source.to_string(), "no such file");
+        let io = source
+            .downcast_ref::<std::io::Error>()
+            .expect("the io error");
+        assert_eq!(io.kind(), std::io::ErrorKind::NotFound);
+        // A textual cause has no source.
+        assert!(Error::new("x").cause("y").source().is_none());
     }
 
     #[test]

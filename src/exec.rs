@@ -14,16 +14,6 @@ use crate::plan::{Action, Cmd, Plan};
 use crate::process::{self, ChildEnv};
 use crate::steps;
 
-/// Prints a line of the build log like `println!`, except that a closed or full stdout
-/// (`loci build | head -1`) loses the line instead of panicking in the middle of a build.
-#[macro_export]
-macro_rules! say {
-    ($($arg:tt)*) => {{
-        use std::io::Write as _;
-        let _ = writeln!(std::io::stdout(), $($arg)*);
-    }};
-}
-
 /// Runs external commands. A trait so that step logic can be tested without a system.
 pub trait Runner {
     /// Runs `cmd`, streaming its output to the log; an error on a non-zero exit.
@@ -99,6 +89,18 @@ impl Default for State {
     }
 }
 
+/// What an in-process action works with: the plan it belongs to, the configuration, the runner
+/// for its commands, and what the build did so far. One struct instead of a list of arguments
+/// that differs from step to step.
+pub struct Context<'a> {
+    pub plan: &'a Plan,
+    pub config: &'a Config,
+    pub runner: &'a mut dyn Runner,
+    /// The times of the steps that finished.
+    pub timings: &'a Timings,
+    pub state: &'a mut State,
+}
+
 /// Runs every step of `plan` in order.
 pub fn execute(plan: &Plan, config: &Config, runner: &mut dyn Runner) -> Result<Timings> {
     let mut timings = Timings::default();
@@ -116,9 +118,15 @@ pub fn execute(plan: &Plan, config: &Config, runner: &mut dyn Runner) -> Result<
         crate::say!("==> [{}/{n}] {}: {}", i + 1, step.name, step.summary);
         let _ = std::io::stdout().flush();
         let start = Instant::now();
+        let mut ctx = Context {
+            plan,
+            config,
+            runner: &mut *runner,
+            timings: &timings,
+            state: &mut state,
+        };
         for action in &step.actions {
-            run_action(action, plan, config, runner, &timings, &mut state)
-                .map_err(|e| e.in_step(step.name))?;
+            run_action(action, &mut ctx).map_err(|e| e.in_step(step.name))?;
         }
         let took = start.elapsed();
         crate::say!("==> [{}/{n}] {} done in {}", i + 1, step.name, human(took));
@@ -134,23 +142,17 @@ pub fn execute(plan: &Plan, config: &Config, runner: &mut dyn Runner) -> Result<
     Ok(timings)
 }
 
-fn run_action(
-    action: &Action,
-    plan: &Plan,
-    config: &Config,
-    runner: &mut dyn Runner,
-    timings: &Timings,
-    state: &mut State,
-) -> Result<()> {
+fn run_action(action: &Action, ctx: &mut Context) -> Result<()> {
+    let (plan, config) = (ctx.plan, ctx.config);
     match action {
-        Action::Run { cmd } => runner.run(cmd),
+        Action::Run { cmd } => ctx.runner.run(cmd),
         Action::InstallPackages {
             packages, refresh, ..
-        } => steps::packages::install(&plan.distro, packages, refresh.as_ref(), runner, state),
+        } => steps::packages::install(ctx, packages, refresh.as_ref()),
         Action::CheckPackages { packages, refresh } => {
-            steps::preflight::check(&plan.distro, packages, refresh.as_ref(), runner, state)
+            steps::preflight::check(ctx, packages, refresh.as_ref())
         }
-        Action::InstallLibpython { distro } => steps::base::install_libpython(distro, runner),
+        Action::InstallLibpython { install } => steps::base::install_libpython(install, ctx.runner),
         Action::FetchWheels { source, dest } => {
             steps::wheels::fetch(source, dest, &config.registry, &config.tls)
         }
@@ -166,7 +168,7 @@ fn run_action(
             setuptools,
         } => steps::wheels::fetch_constraints(source, dir, project, setuptools, &config.tls),
         Action::RecordVenvLibraries { venv, out } => {
-            steps::libraries::record(venv, out, &plan.distro, runner)
+            steps::libraries::record(venv, out, &plan.distro, ctx.runner)
         }
         Action::InstallListedPackages { file, refresh } => {
             let packages = steps::libraries::read_list(file)?;
@@ -174,9 +176,9 @@ fn run_action(
                 crate::say!("the venv needs no shared library from a package");
                 return Ok(());
             }
-            steps::packages::install(&plan.distro, &packages, refresh.as_ref(), runner, state)
+            steps::packages::install(ctx, &packages, refresh.as_ref())
         }
-        Action::CreateUser { user } => steps::user::create(user, runner),
+        Action::CreateUser { user } => steps::user::create(user, ctx.runner),
         Action::GitClone {
             var,
             repo,
@@ -184,18 +186,14 @@ fn run_action(
             dest,
             shallow_no_git,
         } => steps::source::clone(var, repo, reference, dest, *shallow_no_git, &config.tls),
-        Action::ProjectHook { project, hook } => {
-            steps::project_specific::run(project, hook, plan, config, runner)
-        }
+        Action::ProjectHook { hook } => steps::project_specific::run(hook, ctx),
         Action::CopyConfigFiles { from, to } => steps::config_files::copy(from, to),
-        Action::CollectInfo { dir } => {
-            steps::image_info::collect(dir, plan, config, runner, timings)
-        }
+        Action::CollectInfo { dir } => steps::image_info::collect(dir, ctx),
         Action::FinishInfo { dir } => {
-            steps::image_info::finish(dir, config, timings, state.started.elapsed())
+            steps::image_info::finish(dir, config, ctx.timings, ctx.state.started.elapsed())
         }
         Action::ClampMtimes { root, epoch } => {
-            let n = steps::seal::clamp_mtimes(root, *epoch, state.started_wall)?;
+            let n = steps::seal::clamp_mtimes(root, *epoch, ctx.state.started_wall)?;
             crate::say!("set the time of {n} files and directories to {epoch}");
             Ok(())
         }
@@ -228,6 +226,32 @@ pub(crate) struct RecordingRunner {
     pub commands: Vec<Cmd>,
     /// What `probe` and `output` answer.
     pub answer: String,
+}
+
+/// Runs `f` with a context for `distro` (a plan with no steps, PROJECT=keystone's
+/// configuration), `runner` and `state`, for unit tests of in-process actions.
+#[cfg(test)]
+pub(crate) fn with_test_context<R>(
+    distro: &crate::distro::Distro,
+    runner: &mut dyn Runner,
+    state: &mut State,
+    f: impl FnOnce(&mut Context) -> R,
+) -> R {
+    let plan = Plan {
+        project: "keystone".into(),
+        stage: crate::plan::Stage::Project,
+        distro: distro.clone(),
+        steps: Vec::new(),
+    };
+    let env = [("PROJECT".to_string(), "keystone".to_string())].into();
+    let config = Config::from_env(&env).expect("PROJECT=keystone is a valid configuration");
+    f(&mut Context {
+        plan: &plan,
+        config: &config,
+        runner,
+        timings: &Timings::default(),
+        state,
+    })
 }
 
 #[cfg(test)]
@@ -267,32 +291,6 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("`loci-no-such-tool` is not installed"), "{e}");
-    }
-
-    #[test]
-    fn pip_constraint_is_scrubbed_from_children() {
-        let mut r = SystemRunner {
-            env: vec![("FROM_RUNNER".into(), "yes".into())],
-        };
-        std::env::set_var("PIP_CONSTRAINT", "<25");
-        let out = r
-            .output(
-                &Cmd::new(
-                    "sh",
-                    ["-c", "echo ${PIP_CONSTRAINT:-unset} $FROM_RUNNER $X"],
-                )
-                .env("X", "x"),
-            )
-            .unwrap();
-        assert_eq!(out.trim(), "unset yes x");
-        // A command's own value (build constraints for an old pip) is passed.
-        let out = r
-            .output(
-                &Cmd::new("sh", ["-c", "echo ${PIP_CONSTRAINT:-unset}"])
-                    .env("PIP_CONSTRAINT", "/tmp/build-constraints.txt"),
-            )
-            .unwrap();
-        assert_eq!(out.trim(), "/tmp/build-constraints.txt");
     }
 
     #[test]

@@ -10,8 +10,8 @@
 use std::io::{self, BufRead, BufReader, Read};
 use std::path::{Component, Path, PathBuf};
 
-use crate::config::TlsConfig;
 use crate::error::{Error, Result};
+use crate::http::TlsConfig;
 
 /// Compression of an archive stream.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -103,7 +103,7 @@ pub fn unpack<R: Read>(mut reader: R, dest: &Path, what: &str) -> Result<()> {
     (&mut reader)
         .take(512)
         .read_to_end(&mut head)
-        .map_err(|e| Error::new(format!("{what}: cannot read")).cause(e))?;
+        .map_err(|e| Error::new(format!("{what}: cannot read")).caused_by(e))?;
     let compression = sniff(&head).map_err(|e| {
         Error::new(format!("{what}: not a wheels archive"))
             .cause(e)
@@ -123,7 +123,7 @@ pub fn unpack_compressed<R: BufRead>(
     what: &str,
 ) -> Result<()> {
     let mut decoded = decoder(compression, reader)
-        .map_err(|e| Error::new(format!("{what}: cannot start decompressing")).cause(e))?;
+        .map_err(|e| Error::new(format!("{what}: cannot start decompressing")).caused_by(e))?;
     if compression == Compression::None {
         return unpack_tar(decoded, dest, what);
     }
@@ -134,7 +134,7 @@ pub fn unpack_compressed<R: BufRead>(
         .read_to_end(&mut head)
         .map_err(|e| {
             Error::new(format!("{what}: cannot decompress"))
-                .cause(e)
+                .caused_by(e)
                 .hint("the archive is truncated or corrupt; fetch or build it again")
         })?;
     let name = match compression {
@@ -242,7 +242,7 @@ pub fn unpack_tar<R: Read>(reader: R, dest: &Path, what: &str) -> Result<()> {
     archive.set_overwrite(true);
     let entries = archive.entries().map_err(|e| {
         Error::new(format!("{what}: cannot read the archive"))
-            .cause(e)
+            .caused_by(e)
             .hint(HINT_FORMAT)
     })?;
     let mut last = String::from("(the first member)");
@@ -250,7 +250,7 @@ pub fn unpack_tar<R: Read>(reader: R, dest: &Path, what: &str) -> Result<()> {
     for entry in entries {
         let mut entry = entry.map_err(|e| {
             Error::new(format!("{what}: cannot read the member after {last}"))
-                .cause(e)
+                .caused_by(e)
                 .hint("the archive is truncated or corrupt; fetch or build it again")
         })?;
         let path = entry
@@ -259,7 +259,7 @@ pub fn unpack_tar<R: Read>(reader: R, dest: &Path, what: &str) -> Result<()> {
                 Error::new(format!(
                     "{what}: a member after {last} has an unreadable name"
                 ))
-                .cause(e)
+                .caused_by(e)
             })?
             .into_owned();
         last = crate::error::cut(&path.display().to_string(), crate::error::QUOTE_MAX);
@@ -277,7 +277,7 @@ pub fn unpack_tar<R: Read>(reader: R, dest: &Path, what: &str) -> Result<()> {
                 Error::new(format!(
                     "{what}: member {last} has an unreadable link target"
                 ))
-                .cause(e)
+                .caused_by(e)
             })?
             .map(|l| l.into_owned());
         if let Some(why) = refusal(&path, kind, link.as_deref()) {
@@ -327,7 +327,7 @@ fn trailing<R: Read>(rest: R, what: &str) -> Result<()> {
                 return Err(Error::new(format!(
                     "{what}: the data after the last member is corrupt"
                 ))
-                .cause(e)
+                .caused_by(e)
                 .hint("the archive is truncated or corrupt; fetch or build it again"))
             }
         };
@@ -358,10 +358,11 @@ fn trailing<R: Read>(rest: R, what: &str) -> Result<()> {
 fn check_links(dest: &Path, what: &str) -> Result<()> {
     let root = dest
         .canonicalize()
-        .map_err(|e| Error::new(format!("cannot resolve {}", dest.display())).cause(e))?;
+        .map_err(|e| Error::new(format!("cannot resolve {}", dest.display())).caused_by(e))?;
     for entry in walkdir::WalkDir::new(dest).follow_links(false) {
-        let entry = entry
-            .map_err(|e| Error::new(format!("{what}: cannot check {}", dest.display())).cause(e))?;
+        let entry = entry.map_err(|e| {
+            Error::new(format!("{what}: cannot check {}", dest.display())).caused_by(e)
+        })?;
         if entry.path_is_symlink() {
             if let Ok(target) = entry.path().canonicalize() {
                 if !target.starts_with(&root) {
@@ -410,7 +411,7 @@ impl Staging {
             dest.to_path_buf()
         } else {
             std::env::current_dir()
-                .map_err(|e| Error::new("cannot get the current directory").cause(e))?
+                .map_err(|e| Error::new("cannot get the current directory").caused_by(e))?
                 .join(dest)
         };
         if dest.exists() && !dest.is_dir() {
@@ -432,8 +433,9 @@ impl Staging {
                 .take_while(|a| !a.exists())
                 .last()
                 .map(Path::to_path_buf);
-            std::fs::create_dir_all(&parent)
-                .map_err(|e| Error::new(format!("cannot create {}", parent.display())).cause(e))?;
+            std::fs::create_dir_all(&parent).map_err(|e| {
+                Error::new(format!("cannot create {}", parent.display())).caused_by(e)
+            })?;
             let name = dest
                 .file_name()
                 .map(|n| n.to_string_lossy().into_owned())
@@ -448,7 +450,7 @@ impl Staging {
                     "cannot create a staging directory in {}",
                     parent.display()
                 ))
-                .cause(e)
+                .caused_by(e)
                 .hint("the wheels are extracted next to (or inside) the destination first: it must be writable")
             })?;
         Ok(Staging {
@@ -494,7 +496,7 @@ impl Staging {
                 "cannot move the extracted files into {}",
                 dest.display()
             ))
-            .cause(e)
+            .caused_by(e)
         };
         if staged.parent() == Some(dest.as_path()) {
             if let Some(conflict) = conflict(&staged, &dest, &staged).map_err(fail)? {
@@ -579,7 +581,7 @@ pub fn from_file(path: &Path, dest: &Path) -> Result<()> {
     let what = format!("WHEELS={}", path.display());
     let file = std::fs::File::open(path).map_err(|e| {
         Error::new(format!("{what}: cannot open the archive"))
-            .cause(e)
+            .caused_by(e)
             .hint("WHEELS must name an existing tarball or directory inside the build (COPY or bind-mount it first)")
     })?;
     let staging = Staging::new(dest)?;
@@ -594,7 +596,7 @@ pub fn from_url(url: &str, dest: &Path, tls: &TlsConfig) -> Result<()> {
     let what = format!("WHEELS={url}");
     let parsed = reqwest::Url::parse(url).map_err(|e| {
         Error::new(format!("{what}: not a valid URL"))
-            .cause(e)
+            .caused_by(e)
             .hint("use http(s)://host/path/wheels.tar.gz")
     })?;
     let client = crate::http::client(

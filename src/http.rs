@@ -28,8 +28,37 @@ use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{DigitallySignedStruct, SignatureScheme};
 
-use crate::config::TlsConfig;
 use crate::error::{Error, Result};
+
+/// loci's HTTP client settings. Extra trust for HTTPS (a corporate TLS proxy, a self-signed
+/// registry): SSL_CERT_FILE and SSL_CERT_DIR, honoured by loci's HTTP client and git, beside the
+/// system trust store. And the client's timeouts (LOCI_HTTP_CONNECT_TIMEOUT,
+/// LOCI_HTTP_READ_TIMEOUT, in seconds).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct TlsConfig {
+    pub ssl_cert_file: Option<std::path::PathBuf>,
+    pub ssl_cert_dir: Option<std::path::PathBuf>,
+    /// How long establishing a connection may take.
+    pub connect_timeout: Duration,
+    /// How long the response headers, and then every single read of the body, may take.
+    pub read_timeout: Duration,
+}
+
+/// The default of LOCI_HTTP_CONNECT_TIMEOUT.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// The default of LOCI_HTTP_READ_TIMEOUT.
+pub const READ_TIMEOUT: Duration = Duration::from_secs(30);
+
+impl Default for TlsConfig {
+    fn default() -> Self {
+        TlsConfig {
+            ssl_cert_file: None,
+            ssl_cert_dir: None,
+            connect_timeout: CONNECT_TIMEOUT,
+            read_timeout: READ_TIMEOUT,
+        }
+    }
+}
 
 /// Attempts for one request (the first one included).
 pub const ATTEMPTS: u32 = 5;
@@ -72,7 +101,7 @@ pub fn tls_config(tls: &TlsConfig, insecure: bool) -> Result<rustls::ClientConfi
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let builder = rustls::ClientConfig::builder_with_provider(provider.clone())
         .with_safe_default_protocol_versions()
-        .map_err(|e| Error::new("cannot set up TLS").cause(e))?;
+        .map_err(|e| Error::new("cannot set up TLS").caused_by(e))?;
     let mut config = if insecure {
         builder
             .dangerous()
@@ -112,7 +141,7 @@ fn root_store(tls: &TlsConfig) -> Result<rustls::RootCertStore> {
                 "SSL_CERT_DIR={}: cannot list the directory",
                 dir.display()
             ))
-            .cause(e)
+            .caused_by(e)
             .hint("SSL_CERT_DIR must name a directory of PEM CA certificates (e.g. /etc/ssl/certs)")
         })?;
         for entry in entries.flatten() {
@@ -491,7 +520,7 @@ impl<'a> Download<'a> {
                 }
                 url = url.join(&location).map_err(|e| {
                     Error::new(format!("{}: bad redirect Location {location:?}", self.what))
-                        .cause(e)
+                        .caused_by(e)
                 })?;
                 continue;
             }
@@ -536,7 +565,7 @@ impl<'a> Download<'a> {
                     let mut resp = resp;
                     let skipped =
                         io::copy(&mut (&mut resp).take(n), &mut io::sink()).map_err(|e| {
-                            Error::new(format!("{}: cannot resume", self.what)).cause(e)
+                            Error::new(format!("{}: cannot resume", self.what)).caused_by(e)
                         })?;
                     if skipped != n {
                         return Err(Error::new(format!(
@@ -627,7 +656,7 @@ impl Read for Download<'_> {
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) => {
                     if self.expected_len.is_none() && self.validator.is_none() {
-                        let e = Error::new(format!("{}: the transfer broke off at byte {}", self.what, self.offset)).cause(e)
+                        let e = Error::new(format!("{}: the transfer broke off at byte {}", self.what, self.offset)).caused_by(e)
                             .hint("the server gives neither a length nor a validator, so the download cannot resume safely; try again");
                         return Err(self.fail(e));
                     }

@@ -5,6 +5,10 @@
 //! configuration, [`plan::build_plan`] turns configuration plus the detected [`distro::Distro`]
 //! into an ordered list of steps with resolved package lists and commands, and
 //! [`exec::execute`] runs it. `loci plan` prints the plan without touching the system.
+//!
+//! The library neither prints errors nor exits: progress goes through [`report`], and the
+//! `loci` binary alone turns an error into a message and an exit code. See ARCHITECTURE.md for
+//! the module map.
 
 pub mod bindep;
 pub mod cli;
@@ -21,6 +25,7 @@ pub mod os_release;
 pub mod plan;
 pub mod process;
 pub mod registry;
+pub mod report;
 pub mod sbom;
 pub mod steps;
 

@@ -1,13 +1,25 @@
 //! The `loci` command. Everything lives in the library; this only collects the environment,
-//! runs the command and turns an error into a message and an exit code.
+//! runs the command, and alone prints errors and chooses the exit code.
 
 use std::io::Write;
 
 fn main() {
     let env: loci::config::Env = std::env::vars().collect();
-    if let Err(e) = loci::cli::run(std::env::args_os(), env) {
-        // Not eprintln!: a closed stderr must not turn an error into a panic.
-        let _ = writeln!(std::io::stderr(), "loci: error: {e}");
-        std::process::exit(1);
-    }
+    let code = match loci::cli::parse(std::env::args_os()) {
+        // A bad command line (exit code 2), or the text of --help or --version (0).
+        Err(e) => {
+            let _ = e.print();
+            e.exit_code()
+        }
+        Ok(cli) => match loci::cli::run(cli, env) {
+            Ok(code) => code,
+            Err(e) => {
+                // Not eprintln!: a closed stderr must not turn an error into a panic.
+                let _ = writeln!(std::io::stderr(), "loci: error: {e}");
+                1
+            }
+        },
+    };
+    let _ = std::io::stdout().flush();
+    std::process::exit(code);
 }

@@ -52,8 +52,8 @@ pub enum Action {
         refresh: Option<Cmd>,
     },
     /// Run `python3` to learn its minor version, then install `libpython3.X` (releases whose
-    /// default Python loci does not know).
-    InstallLibpython { distro: Box<Distro> },
+    /// default Python loci does not know) with `install`, the distro's install command.
+    InstallLibpython { install: Cmd },
     /// Fetch the wheels into `dest` (unless `source` is a directory used in place).
     FetchWheels { source: WheelsSource, dest: PathBuf },
     /// No wheels: fetch the upper-constraints at `source` (URL or file) and write
@@ -91,7 +91,10 @@ pub enum Action {
         shallow_no_git: bool,
     },
     /// A project-specific step implemented in [`crate::steps::project_specific`].
-    ProjectHook { project: String, hook: String },
+    ProjectHook {
+        #[serde(flatten)]
+        hook: steps::project_specific::Hook,
+    },
     /// Copy the default config files of the project from the venv to /etc/PROJECT.
     CopyConfigFiles { from: PathBuf, to: PathBuf },
     /// Write /etc/image_info.
@@ -191,7 +194,7 @@ impl fmt::Display for Action {
                 dest.display(),
                 if *shallow_no_git { " (shallow, .git removed)" } else { " (unless it exists)" }
             ),
-            Action::ProjectHook { project, hook } => write!(f, "{project}: {hook}"),
+            Action::ProjectHook { hook } => write!(f, "{hook}"),
             Action::CopyConfigFiles { from, to } => write!(f, "copy {}/* -> {}", from.display(), to.display()),
             Action::CollectInfo { dir } => write!(f, "write packages.txt, pip.txt, project.txt, inputs.env, image_info.json, sbom.cdx.json to {}", dir.display()),
             Action::FinishInfo { dir } => write!(f, "complete {}/image_info.json (step times) and sbom.cdx.json (the image as left)", dir.display()),
@@ -305,7 +308,7 @@ impl fmt::Display for Plan {
 }
 
 /// Which part of a build to plan: the Dockerfile's targets.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Stage {
     /// The whole image in one stage (target `project`, LOCI's); PROJECT=requirements builds
@@ -325,6 +328,14 @@ pub enum Stage {
 }
 
 impl Stage {
+    /// Every stage, in the Dockerfile's order.
+    pub const ALL: [Stage; 4] = [
+        Stage::Project,
+        Stage::Requirements,
+        Stage::Builder,
+        Stage::Runtime,
+    ];
+
     pub fn name(self) -> &'static str {
         match self {
             Stage::Project => "project",

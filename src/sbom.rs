@@ -130,7 +130,7 @@ fn read_optional(path: &Path) -> Result<Option<String>> {
     match std::fs::read(path) {
         Ok(bytes) => Ok(Some(String::from_utf8_lossy(&bytes).into_owned())),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(Error::new(format!("cannot read {}", path.display())).cause(e)),
+        Err(e) => Err(Error::new(format!("cannot read {}", path.display())).caused_by(e)),
     }
 }
 
@@ -281,7 +281,7 @@ pub fn sbom(root: &Path, facts: &Facts) -> Result<Value> {
 /// The SBOM as pretty-printed JSON text (ends with a newline).
 pub fn render(root: &Path, facts: &Facts) -> Result<String> {
     let mut text = serde_json::to_string_pretty(&sbom(root, facts)?)
-        .map_err(|e| Error::new("cannot render the SBOM as JSON").cause(e))?;
+        .map_err(|e| Error::new("cannot render the SBOM as JSON").caused_by(e))?;
     text.push('\n');
     Ok(text)
 }
@@ -545,7 +545,7 @@ fn python_dists(root: &Path) -> Result<Vec<Dist>> {
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
                 Err(e) => {
                     return Err(Error::new(format!("cannot read {}", path.display()))
-                        .cause(e)
+                        .caused_by(e)
                         .hint("the SBOM lists every distribution of the venv: check the file's permissions"))
                 }
             };
@@ -566,7 +566,7 @@ fn sorted_entries(dir: &Path) -> Result<Vec<PathBuf>> {
     }
     let rd = match std::fs::read_dir(dir) {
         Ok(rd) => rd,
-        Err(e) => return Err(Error::new(format!("cannot list {}", dir.display())).cause(e)),
+        Err(e) => return Err(Error::new(format!("cannot list {}", dir.display())).caused_by(e)),
     };
     let mut out = Vec::new();
     for entry in rd {

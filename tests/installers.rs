@@ -1,6 +1,7 @@
 //! The install step for real, with both installer backends (pip and uv): a local source tree
 //! with a dependency, installed into a fresh venv from a find-links dir against constraints,
-//! binary wheels only. Needs python3 with venv and PyPI (the dependency's wheel and uv).
+//! binary wheels only. Needs python3 with venv and PyPI (the dependency's wheel and uv): marked
+//! ignored, so a plain `cargo test` lists them and `tests/run.sh` (`--include-ignored`) runs them.
 
 use std::path::Path;
 use std::process::Command;
@@ -91,7 +92,7 @@ fn install_with(installer: Installer) {
     };
     let mut runner = SystemRunner::new(&config);
     // The venv step's commands: python3 -m venv and the toolchain upgrade (plus uv).
-    let venv = loci::steps::venv::plan(&input).unwrap();
+    let venv = loci::steps::venv::plan(&input).unwrap().unwrap();
     for action in &venv.actions {
         if let loci::plan::Action::Run { cmd } = action {
             runner.run(cmd).unwrap();
@@ -131,11 +132,13 @@ fn walk_count(dir: &Path, suffix: &str) -> usize {
 }
 
 #[test]
+#[ignore = "needs PyPI and python3 with venv: run tests/run.sh (cargo test -- --include-ignored)"]
 fn pip_installs_a_local_tree_against_constraints() {
     install_with(Installer::Pip);
 }
 
 #[test]
+#[ignore = "needs PyPI and python3 with venv: run tests/run.sh (cargo test -- --include-ignored)"]
 fn uv_installs_a_local_tree_against_constraints() {
     install_with(Installer::Uv);
 }

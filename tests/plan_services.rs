@@ -16,6 +16,7 @@ use loci::config::{Config, Env};
 use loci::distro::{Distro, Family};
 use loci::os_release::OsRelease;
 use loci::plan::{build_plan, Action, Cmd, Plan, PlanInput};
+use loci::steps::project_specific::Hook;
 
 const DISTROS: &[&str] = &[
     "debian-bookworm",
@@ -821,15 +822,21 @@ fn nova_clones_the_consoles_and_creates_the_tss_user() {
             ),
         ]
     );
-    let hooks: Vec<&str> = step
+    let hooks: Vec<&Hook> = step
         .actions
         .iter()
         .filter_map(|a| match a {
-            Action::ProjectHook { project, hook } if project == "nova" => Some(hook.as_str()),
+            Action::ProjectHook { hook } if hook.project() == "nova" => Some(hook),
             _ => None,
         })
         .collect();
-    assert_eq!(hooks, [loci::steps::project_specific::nova::HOOK_CONSOLES]);
+    assert_eq!(
+        hooks,
+        [&Hook::NovaConsoles {
+            novnc: "/usr/share/novnc".into(),
+            spice: "/usr/share/spice-html5".into()
+        }]
+    );
     // The tss user comes right after the nova user, before any package (swtpm's packages
     // would create a tss account with other ids), and not at all for plugins.
     let names = step_names(&p);
@@ -848,8 +855,8 @@ fn nova_clones_the_consoles_and_creates_the_tss_user() {
     );
     let tss = p.step("project-users").unwrap();
     assert!(
-        matches!(&tss.actions[..], [Action::ProjectHook { project, hook }]
-            if project == "nova" && hook == loci::steps::project_specific::nova::HOOK_TSS_USER),
+        matches!(&tss.actions[..], [Action::ProjectHook { hook: Hook::NovaTssUser { user } }]
+            if user.name == "tss"),
         "{:?}",
         tss.actions
     );
@@ -1060,8 +1067,12 @@ fn skyline_installs_its_console_from_git_as_loci_does() {
     }
     let step = p.step("project").unwrap();
     assert!(
-        matches!(step.actions.last(), Some(Action::ProjectHook { project, hook })
-            if project == "skyline-apiserver" && hook == loci::steps::project_specific::skyline::HOOK_CHECK),
+        matches!(
+            step.actions.last(),
+            Some(Action::ProjectHook {
+                hook: Hook::SkylineCheckConsole
+            })
+        ),
         "{:?}",
         step.actions
     );

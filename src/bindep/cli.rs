@@ -228,7 +228,7 @@ pub fn run(args: &BindepArgs) -> Result<i32> {
 }
 
 fn emit(text: &str) -> Result<()> {
-    crate::cli::write_stdout(text)
+    crate::report::write_stdout(text)
 }
 
 /// Output of a query command: exit code and stdout followed by stderr (bindep merges them).

@@ -84,12 +84,12 @@ pub fn load(file: &Path, registry: &str) -> Result<Option<Credentials>> {
     let hint = "the file must be a docker config.json: {\"auths\": {\"HOST[:PORT]\": {\"auth\": \"<base64 of user:password>\"}}} (or username/password fields); pass it as a BuildKit secret (`--secret id=registry-auth,src=$HOME/.docker/config.json`), never as a build argument";
     let text = std::fs::read_to_string(file).map_err(|e| {
         Error::new(format!("{}: cannot read", what()))
-            .cause(e)
+            .caused_by(e)
             .hint(hint)
     })?;
     let config: ConfigFile = serde_json::from_str(&text).map_err(|e| {
         Error::new(format!("{}: not a docker config.json", what()))
-            .cause(e)
+            .caused_by(e)
             .hint(hint)
     })?;
     let want = normalize_host(registry);
@@ -222,7 +222,7 @@ pub fn fetch_token(
         .cause(format!("{challenge:?}"))
     })?;
     let mut url = reqwest::Url::parse(realm).map_err(|e| {
-        Error::new(format!("registry {registry}: bad token realm {realm:?}")).cause(e)
+        Error::new(format!("registry {registry}: bad token realm {realm:?}")).caused_by(e)
     })?;
     let service = challenge.param("service");
     let what = format!("registry {registry}: getting a token from {realm}");
@@ -271,14 +271,14 @@ pub fn fetch_token(
     }
     let answer: TokenAnswer = resp
         .json()
-        .map_err(|e| Error::new(format!("{what}: unreadable answer")).cause(e))?;
+        .map_err(|e| Error::new(format!("{what}: unreadable answer")).caused_by(e))?;
     let token = answer
         .token
         .or(answer.access_token)
         .filter(|t| !t.is_empty())
         .ok_or_else(|| Error::new(format!("{what}: the answer holds no token")))?;
     let mut v = HeaderValue::from_str(&format!("Bearer {token}")).map_err(|e| {
-        Error::new(format!("{what}: the token is not a valid header value")).cause(e)
+        Error::new(format!("{what}: the token is not a valid header value")).caused_by(e)
     })?;
     v.set_sensitive(true);
     Ok(v)

@@ -105,8 +105,9 @@ pub fn fetch(session: &mut Session, layer: &Descriptor, dest: &Path) -> Result<(
     if let Some(e) = verified.inner.failure.take() {
         return Err(e);
     }
-    drained
-        .map_err(|e| Error::new(format!("{what}: cannot read the rest of the blob")).cause(e))?;
+    drained.map_err(|e| {
+        Error::new(format!("{what}: cannot read the rest of the blob")).caused_by(e)
+    })?;
     let got = verified.digest();
     if got != layer.digest {
         return Err(Error::new(format!("{what}: the downloaded blob does not match its digest"))

@@ -18,14 +18,34 @@ use reqwest::header::{HeaderValue, ACCEPT, AUTHORIZATION, CONTENT_TYPE, WWW_AUTH
 use reqwest::{StatusCode, Url};
 use sha2::{Digest, Sha256};
 
-use crate::config::{RegistryConfig, RegistryProtocol, TlsConfig};
 use crate::error::{Error, Result};
-use crate::http;
+use crate::http::{self, TlsConfig};
 
 pub use reference::Reference;
 
 use auth::{Challenge, Credentials};
 use manifest::{Descriptor, Manifest};
+
+/// How to reach a registry for an image of wheels (REGISTRY_PROTOCOL).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RegistryProtocol {
+    Http,
+    Https,
+    /// LOCI's detection: try http, then https.
+    Detect,
+}
+
+/// Registry settings (REGISTRY_*).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct RegistryConfig {
+    pub protocol: RegistryProtocol,
+    /// Accept an untrusted TLS certificate (REGISTRY_INSECURE).
+    pub insecure: bool,
+    /// A docker config.json or credentials file (REGISTRY_AUTH_FILE, default: the BuildKit secret
+    /// `/run/secrets/registry-auth` when present, else `$DOCKER_CONFIG/config.json`).
+    pub auth_file: Option<std::path::PathBuf>,
+}
 
 /// Largest manifest accepted.
 const MAX_MANIFEST: u64 = 4 * 1024 * 1024;
@@ -103,8 +123,9 @@ impl Session {
                 }
             }
         };
-        let base = Url::parse(&format!("{scheme}://{host}/"))
-            .map_err(|e| Error::new(format!("{what}: bad registry address {host:?}")).cause(e))?;
+        let base = Url::parse(&format!("{scheme}://{host}/")).map_err(|e| {
+            Error::new(format!("{what}: bad registry address {host:?}")).caused_by(e)
+        })?;
         let mut session = Session {
             reference,
             base,
@@ -266,7 +287,7 @@ impl Session {
     /// A URL below the registry's base.
     pub fn url(&self, path: &str) -> Result<Url> {
         self.base.join(path).map_err(|e| {
-            Error::new(format!("{}: bad registry path {path:?}", self.what())).cause(e)
+            Error::new(format!("{}: bad registry path {path:?}", self.what())).caused_by(e)
         })
     }
 
@@ -330,7 +351,7 @@ impl Session {
         let mut body = Vec::new();
         resp.take(MAX_MANIFEST + 1)
             .read_to_end(&mut body)
-            .map_err(|e| Error::new(format!("{what}: cannot read the manifest")).cause(e))?;
+            .map_err(|e| Error::new(format!("{what}: cannot read the manifest")).caused_by(e))?;
         if body.len() as u64 > MAX_MANIFEST {
             return Err(Error::new(format!(
                 "{what}: the manifest is larger than {MAX_MANIFEST} bytes"

@@ -1,14 +1,15 @@
 //! Step `base`: refresh the package index once and install what every image needs.
 
+use crate::error::Result;
 use crate::plan::{Action, PlanInput, Step};
 
 /// Plans the base packages (only the missing ones are installed, see
 /// [`crate::steps::packages::install`]): git and patch for the build (purged again at cleanup), python3 with
 /// venv, and the run-time basics (ca-certificates, netbase, sudo, lsb-release, libpython3.X).
 /// Skipped for plugins, which build on top of an image that already has them.
-pub fn plan(input: &PlanInput) -> Option<Step> {
+pub fn plan(input: &PlanInput) -> Result<Option<Step>> {
     if input.config.plugin {
-        return None;
+        return Ok(None);
     }
     let d = input.distro;
     // The runtime stage gets the venv built: it needs neither git nor patch.
@@ -19,20 +20,20 @@ pub fn plan(input: &PlanInput) -> Option<Step> {
     };
     packages.extend(d.base_packages());
     let mut step = Step::new("base", format!("base packages for {}", d.label()))
-        .action(d.install_action(&packages));
+        .action(super::packages::install_action(d, &packages));
     if d.family == crate::distro::Family::Debian && d.python.is_none() {
         step = step.action(Action::InstallLibpython {
-            distro: Box::new(d.clone()),
+            install: d.install_cmd(&[]),
         });
     }
     step.packages = packages;
-    Some(step)
+    Ok(Some(step))
 }
 
 /// Installs `libpython3.X` for the minor version of the installed python3 (for releases whose
-/// default Python is not in loci's table).
+/// default Python is not in loci's table), with `install`, the distro's install command.
 pub fn install_libpython(
-    distro: &crate::distro::Distro,
+    install: &crate::plan::Cmd,
     runner: &mut dyn crate::exec::Runner,
 ) -> crate::Result<()> {
     let out = runner.output(&crate::plan::Cmd::new(
@@ -45,5 +46,5 @@ pub fn install_libpython(
             out.trim()
         ))
     })?;
-    runner.run(&distro.install_cmd(&[format!("libpython3.{minor}")]))
+    runner.run(&install.clone().arg(format!("libpython3.{minor}")))
 }

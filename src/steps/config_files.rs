@@ -6,12 +6,12 @@ use std::path::Path;
 use crate::error::{Context, Result};
 use crate::plan::{Action, PlanInput, Step};
 
-pub fn plan(input: &PlanInput) -> Option<Step> {
+pub fn plan(input: &PlanInput) -> Result<Option<Step>> {
     let c = input.config;
     if !c.copy_default_config_files {
-        return None;
+        return Ok(None);
     }
-    Some(
+    Ok(Some(
         Step::new(
             "config",
             format!("default config files to /etc/{}", c.project),
@@ -20,7 +20,7 @@ pub fn plan(input: &PlanInput) -> Option<Step> {
             from: c.paths.venv.join("etc").join(&c.project),
             to: Path::new("/etc").join(&c.project),
         }),
-    )
+    ))
 }
 
 /// Copies the tree under `from` into `to` (a missing `from` is not an error: many projects

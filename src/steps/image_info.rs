@@ -13,11 +13,11 @@ use serde::Serialize;
 
 use crate::config::Config;
 use crate::error::{Context, Result};
-use crate::exec::{Runner, Timings};
-use crate::plan::{Action, Cmd, Plan, PlanInput, Step};
+use crate::exec::{self, Timings};
+use crate::plan::{Action, Cmd, PlanInput, Step};
 
-pub fn plan(input: &PlanInput) -> Option<Step> {
-    Some(
+pub fn plan(input: &PlanInput) -> Result<Option<Step>> {
+    Ok(Some(
         Step::new(
             "info",
             "record packages, pip freeze, the source commit and the SBOM",
@@ -25,7 +25,7 @@ pub fn plan(input: &PlanInput) -> Option<Step> {
         .action(Action::CollectInfo {
             dir: input.config.paths.image_info.clone(),
         }),
-    )
+    ))
 }
 
 #[derive(Serialize)]
@@ -54,13 +54,9 @@ struct Info<'a> {
     builder_total_seconds: Option<serde_json::Value>,
 }
 
-pub fn collect(
-    dir: &Path,
-    plan: &Plan,
-    config: &Config,
-    runner: &mut dyn Runner,
-    timings: &Timings,
-) -> Result<()> {
+pub fn collect(dir: &Path, ctx: &mut exec::Context) -> Result<()> {
+    let (plan, config, timings) = (ctx.plan, ctx.config, ctx.timings);
+    let runner = &mut *ctx.runner;
     std::fs::create_dir_all(dir).context(|| format!("cannot create {}", dir.display()))?;
     let packages = runner.output(&plan.distro.list_packages_cmd())?;
     write(&dir.join("packages.txt"), &packages)?;
@@ -346,14 +342,24 @@ mod tests {
         config.paths.data_dir = d.path().join("data");
         let dir = root.join("etc/image_info");
         let os = crate::os_release::OsRelease::parse("ID=debian\nVERSION_ID=12\n");
-        let plan = Plan {
+        let plan = crate::plan::Plan {
             project: "keystone".into(),
             stage: crate::plan::Stage::Project,
             distro: crate::distro::Distro::detect(&os, None, None).unwrap(),
             steps: Vec::new(),
         };
         let mut runner = crate::exec::RecordingRunner::default();
-        collect(&dir, &plan, &config, &mut runner, &Timings::default()).unwrap();
+        collect(
+            &dir,
+            &mut exec::Context {
+                plan: &plan,
+                config: &config,
+                runner: &mut runner,
+                timings: &Timings::default(),
+                state: &mut crate::exec::State::default(),
+            },
+        )
+        .unwrap();
         let sbom: serde_json::Value =
             serde_json::from_str(&std::fs::read_to_string(dir.join("sbom.cdx.json")).unwrap())
                 .unwrap();

@@ -24,9 +24,9 @@ pub fn list_file(c: &Config) -> PathBuf {
     c.paths.image_info.join("venv-libraries.txt")
 }
 
-pub fn plan_record(input: &PlanInput) -> Option<Step> {
+pub fn plan_record(input: &PlanInput) -> Result<Option<Step>> {
     let c = input.config;
-    Some(
+    Ok(Some(
         Step::new(
             "libraries",
             "the packages providing the shared libraries of the venv's compiled modules",
@@ -35,7 +35,7 @@ pub fn plan_record(input: &PlanInput) -> Option<Step> {
             venv: c.paths.venv.clone(),
             out: list_file(c),
         }),
-    )
+    ))
 }
 
 /// The shared libraries that the ELF files (modules and programs) below `venv` need and that the venv does not carry,
@@ -191,7 +191,7 @@ pub fn record(venv: &Path, out: &Path, distro: &Distro, runner: &mut dyn Runner)
 pub fn read_list(file: &Path) -> Result<Vec<String>> {
     let text = std::fs::read_to_string(file).map_err(|e| {
         Error::new(format!("cannot read {}", file.display()))
-            .cause(e)
+            .caused_by(e)
             .hint("the runtime target copies it from the builder stage: build with the project's Dockerfile (`--target runtime`)")
     })?;
     Ok(text

@@ -1,10 +1,14 @@
 //! The build steps, one module each, in the order LOCI runs them.
 //!
-//! Every module has a `plan` function that turns the [`PlanInput`] into a [`Step`] (or nothing,
-//! when the step does not apply), and owns the in-process actions its step uses.
+//! Every step module has a [`Planner`] (`plan`) that turns the [`PlanInput`] into its [`Step`]
+//! (or nothing, when the step does not apply), and owns the in-process actions its step uses.
+//! Which planners a build runs, in which order, is one table per kind of build and stage
+//! ([`pipeline`]); two [`Pass`]es then edit the whole list (the `seal` step at the end, the
+//! `preflight` step before the first change to the system).
 
+use crate::config::BuildKind;
 use crate::error::{Error, Result};
-use crate::plan::{Action, PlanInput, Stage, Step};
+use crate::plan::{PlanInput, Stage, Step};
 
 pub mod base;
 pub mod cleanup;
@@ -23,78 +27,126 @@ pub mod user;
 pub mod venv;
 pub mod wheels;
 
-/// All steps of a build (or of one stage of it, see [`Stage`]), in order.
+/// The shape of every step's planner: its step for this input, or nothing.
+pub type Planner = fn(&PlanInput) -> Result<Option<Step>>;
+
+/// A pass over the planned steps, adding the steps that depend on the others.
+pub type Pass = fn(&PlanInput, &mut Vec<Step>) -> Result<()>;
+
+/// A table of planners, in groups; the groups run one after the other.
+pub type Pipeline = &'static [&'static [Planner]];
+
+/// `PROJECT=requirements`: the wheels of a requirements image. No cleanup: the last step
+/// deletes everything but the wheels.
+const REQUIREMENTS: Pipeline = &[&[
+    base::plan,
+    venv::plan,
+    packages::plan,
+    source::plan,
+    requirements_build,
+    requirements_purge,
+]];
+
+/// `PROJECT=infra` (LOCI's tooling image): the venv, bindep packages and PIP_PACKAGES only.
+const INFRA: Pipeline = &[&[
+    wheels::plan,
+    base::plan,
+    venv::plan,
+    packages::plan,
+    install::plan_infra,
+    cleanup::plan,
+]];
+
+/// A service's venv from its source, with the packages it needs: the middle of the one-stage
+/// build and of the builder stage.
+const SERVICE_VENV: &[Planner] = &[
+    venv::plan,
+    packages::plan,
+    pydep::plan,
+    source::plan,
+    install::plan,
+    project_specific::plan,
+];
+
+/// A service in one stage (the Dockerfile's `project` target, LOCI's).
+const SERVICE: Pipeline = &[
+    &[
+        wheels::plan,
+        base::plan,
+        user::plan,
+        project_specific::plan_users,
+    ],
+    SERVICE_VENV,
+    &[config_files::plan, image_info::plan, cleanup::plan],
+];
+
+/// The first stage of a two-stage service build: the venv and the build facts.
+const BUILDER: Pipeline = &[
+    &[wheels::plan, base::plan],
+    SERVICE_VENV,
+    &[libraries::plan_record, image_info::plan, cleanup::plan],
+];
+
+/// The final stage of a two-stage service build, over the builder's venv and facts.
+const RUNTIME: Pipeline = &[&[
+    base::plan,
+    user::plan,
+    project_specific::plan_users,
+    packages::plan,
+    project_specific::plan,
+    config_files::plan,
+    image_info::plan,
+    cleanup::plan,
+]];
+
+/// The passes every build ends with, in order.
+const PASSES: &[Pass] = &[seal::append, preflight::insert];
+
+/// The planners of a build (or of one stage of it, see [`Stage`]), in order.
 ///
 /// - `PROJECT=requirements` builds the wheels of a requirements image instead of a service.
 /// - `PROJECT=infra` (LOCI's tooling image) gets the venv, bindep packages and PIP_PACKAGES only.
-/// - `PLUGIN=yes` builds on top of a service image: no base packages, user, venv or pydep.
+/// - `PLUGIN=yes` builds on top of a service image: its planners skip the base packages, user,
+///   venv and pydep.
 ///
 /// The wheels step comes first: wheels that cannot be had, or that are not a requirements
 /// image, stop the build before anything is installed. Then `preflight`: a package name the
 /// distro's index does not know stops it before the first change to the system.
-pub fn plan_all(input: &PlanInput) -> Result<Vec<Step>> {
-    let c = input.config;
-    check_stage(input)?;
-    let mut steps: Vec<Option<Step>> = Vec::new();
-    if c.builds_requirements() {
-        // No cleanup: the last step deletes everything but the wheels.
-        steps.push(base::plan(input));
-        steps.push(venv::plan(input));
-        steps.push(packages::plan(input)?);
-        steps.push(source::plan(input));
-        steps.extend(requirements::plan(input)?.into_iter().map(Some));
-    } else if c.project == "infra" {
-        steps.push(wheels::plan(input));
-        steps.push(base::plan(input));
-        steps.push(venv::plan(input));
-        steps.push(packages::plan(input)?);
-        steps.push(install::plan_infra(input)?);
-        steps.push(cleanup::plan(input)?);
-    } else if input.stage == Stage::Builder {
-        steps.push(wheels::plan(input));
-        steps.push(base::plan(input));
-        steps.push(venv::plan(input));
-        steps.push(packages::plan(input)?);
-        steps.push(pydep::plan(input)?);
-        steps.push(source::plan(input));
-        steps.push(install::plan(input)?);
-        steps.push(project_specific::plan(input)?);
-        steps.push(libraries::plan_record(input));
-        steps.push(image_info::plan(input));
-        steps.push(cleanup::plan(input)?);
-    } else if input.stage == Stage::Runtime {
-        steps.push(base::plan(input));
-        steps.push(user::plan(input));
-        steps.push(project_specific::plan_users(input));
-        steps.push(packages::plan(input)?);
-        steps.push(project_specific::plan(input)?);
-        steps.push(config_files::plan(input));
-        steps.push(image_info::plan(input));
-        steps.push(cleanup::plan(input)?);
-    } else {
-        steps.push(wheels::plan(input));
-        steps.push(base::plan(input));
-        steps.push(user::plan(input));
-        steps.push(project_specific::plan_users(input));
-        steps.push(venv::plan(input));
-        steps.push(packages::plan(input)?);
-        steps.push(pydep::plan(input)?);
-        steps.push(source::plan(input));
-        steps.push(install::plan(input)?);
-        steps.push(project_specific::plan(input)?);
-        steps.push(config_files::plan(input));
-        steps.push(image_info::plan(input));
-        steps.push(cleanup::plan(input)?);
+pub fn pipeline(input: &PlanInput) -> Pipeline {
+    match (input.config.kind, input.stage) {
+        (BuildKind::Requirements, _) => REQUIREMENTS,
+        (BuildKind::Infra, _) => INFRA,
+        (BuildKind::Service, Stage::Builder) => BUILDER,
+        (BuildKind::Service, Stage::Runtime) => RUNTIME,
+        (BuildKind::Service, Stage::Project | Stage::Requirements) => SERVICE,
     }
-    let has_info = steps
-        .iter()
-        .flatten()
-        .flat_map(|s| &s.actions)
-        .any(|a| matches!(a, Action::CollectInfo { .. }));
-    steps.push(seal::plan(input, has_info));
-    let mut steps: Vec<Step> = steps.into_iter().flatten().collect();
-    preflight::insert(&mut steps, input)?;
+}
+
+/// All steps of a build (or of one stage of it), in order.
+pub fn plan_all(input: &PlanInput) -> Result<Vec<Step>> {
+    check_stage(input)?;
+    let mut steps = Vec::new();
+    for planner in pipeline(input).iter().copied().flatten() {
+        steps.extend(planner(input)?);
+    }
+    for pass in PASSES {
+        pass(input, &mut steps)?;
+    }
     Ok(steps)
+}
+
+// Adapters giving the planners of install.rs and requirements.rs the common shape. Both files
+// are being reorganised on another branch (issue10a: requirements.rs becomes a folder); once
+// merged, their planners take the [`Planner`] shape themselves and these go.
+
+/// The `requirements` step: the first of the two steps of [`requirements::plan`].
+fn requirements_build(input: &PlanInput) -> Result<Option<Step>> {
+    Ok(requirements::plan(input)?.into_iter().next())
+}
+
+/// The `purge` step: the second of the two steps of [`requirements::plan`].
+fn requirements_purge(input: &PlanInput) -> Result<Option<Step>> {
+    Ok(requirements::plan(input)?.into_iter().nth(1))
 }
 
 /// Refuses a stage that does not fit the build: the `requirements` target is for
@@ -102,12 +154,12 @@ pub fn plan_all(input: &PlanInput) -> Result<Vec<Step>> {
 fn check_stage(input: &PlanInput) -> Result<()> {
     let c = input.config;
     match input.stage {
-        Stage::Requirements if !c.builds_requirements() => Err(Error::new(format!(
+        Stage::Requirements if c.kind != BuildKind::Requirements => Err(Error::new(format!(
             "the requirements target builds PROJECT=requirements, not PROJECT={}",
             c.project
         ))
         .hint("drop `--target requirements` to build the service, or set --build-arg PROJECT=requirements")),
-        Stage::Builder | Stage::Runtime if c.builds_requirements() || c.project == "infra" || c.plugin => {
+        Stage::Builder | Stage::Runtime if c.kind != BuildKind::Service || c.plugin => {
             Err(Error::new(format!(
                 "the {} target builds a service in two stages; PROJECT={}{} has one stage only",
                 input.stage.name(),

@@ -84,7 +84,7 @@ pub fn plan(input: &PlanInput) -> Result<Option<Step>> {
     }
     let mut step = Step::new("packages", "system packages from bindep and DIST_PACKAGES");
     if !packages.is_empty() {
-        step = step.action(input.distro.install_action(&packages));
+        step = step.action(install_action(input.distro, &packages));
     }
     if let Some(listed) = listed {
         step.summary
@@ -95,18 +95,26 @@ pub fn plan(input: &PlanInput) -> Result<Option<Step>> {
     Ok(Some(step))
 }
 
+/// The install action for `packages`: refresh (once per build) and install, skipped for
+/// packages already installed.
+pub fn install_action(distro: &crate::distro::Distro, packages: &[String]) -> Action {
+    Action::InstallPackages {
+        packages: packages.to_vec(),
+        refresh: distro.refresh_cmd(),
+        install: distro.install_cmd(packages),
+    }
+}
+
 /// Installs the packages of `packages` that are not installed yet. The package index is
 /// refreshed before the first install of the build; when everything is present, neither runs
 /// (over a prebuilt base that saves the slowest part of a build).
 pub fn install(
-    distro: &crate::distro::Distro,
+    ctx: &mut crate::exec::Context,
     packages: &[String],
     refresh: Option<&crate::plan::Cmd>,
-    runner: &mut dyn crate::exec::Runner,
-    state: &mut crate::exec::State,
 ) -> Result<()> {
-    let answer = runner.probe(&distro.query_installed_cmd(packages))?;
-    let missing = missing_packages(packages, &answer);
+    let distro = &ctx.plan.distro;
+    let missing = not_installed(ctx.runner, distro, packages)?;
     if missing.is_empty() {
         crate::say!("all {} packages are installed already", packages.len());
         return Ok(());
@@ -118,11 +126,31 @@ pub fn install(
             packages.len()
         );
     }
+    refresh_once(ctx.runner, ctx.state, refresh)?;
+    ctx.runner.run(&distro.install_cmd(&missing))
+}
+
+/// The packages of `packages` the package database does not list as installed.
+pub fn not_installed(
+    runner: &mut dyn crate::exec::Runner,
+    distro: &crate::distro::Distro,
+    packages: &[String],
+) -> Result<Vec<String>> {
+    let answer = runner.probe(&distro.query_installed_cmd(packages))?;
+    Ok(missing_packages(packages, &answer))
+}
+
+/// Refreshes the package index with `refresh`, unless the build did already.
+pub fn refresh_once(
+    runner: &mut dyn crate::exec::Runner,
+    state: &mut crate::exec::State,
+    refresh: Option<&crate::plan::Cmd>,
+) -> Result<()> {
     if let (Some(refresh), false) = (refresh, state.index_refreshed) {
         runner.run(refresh)?;
         state.index_refreshed = true;
     }
-    runner.run(&distro.install_cmd(&missing))
+    Ok(())
 }
 
 /// The packages the query answer does not list as installed (`NAME installed` lines).
@@ -157,5 +185,30 @@ mod tests {
         assert_eq!(missing_packages(&want, dpkg), ["patch", "libz-dev"]);
         let rpm = "git installed\npackage patch is not installed\nsudo installed\n";
         assert_eq!(missing_packages(&want, rpm), ["patch", "libz-dev"]);
+    }
+
+    #[test]
+    fn nothing_missing_runs_only_the_query_and_says_so() {
+        let os = crate::os_release::OsRelease::parse(
+            "ID=debian\nVERSION_ID=\"12\"\nVERSION_CODENAME=bookworm\n",
+        );
+        let distro = crate::distro::Distro::detect(&os, None, None).unwrap();
+        let mut runner = crate::exec::RecordingRunner {
+            answer: "git installed\npatch installed\n".into(),
+            ..Default::default()
+        };
+        let mut state = crate::exec::State::default();
+        let want = ["git".to_string(), "patch".to_string()];
+        let refresh = distro.refresh_cmd();
+        let (done, lines) = crate::report::capture(|| {
+            crate::exec::with_test_context(&distro, &mut runner, &mut state, |ctx| {
+                install(ctx, &want, refresh.as_ref())
+            })
+        });
+        done.unwrap();
+        assert_eq!(lines, ["all 2 packages are installed already"]);
+        assert_eq!(runner.commands.len(), 1, "{:?}", runner.commands);
+        assert_eq!(runner.commands[0].program, "dpkg-query");
+        assert!(!state.index_refreshed);
     }
 }

@@ -19,7 +19,7 @@ use serde::Serialize;
 
 use crate::distro::{Distro, PackageManager};
 use crate::error::{Error, Result};
-use crate::exec::{Runner, State};
+use crate::exec::Context;
 use crate::plan::{Action, Cmd, PlanInput, Step};
 
 /// A package the build installs, and where it came from.
@@ -32,7 +32,7 @@ pub struct Wanted {
 
 /// Adds the `preflight` step before the first step that changes the system (any but `wheels`,
 /// which only fetches into the data dir), when the build installs any package.
-pub fn insert(steps: &mut Vec<Step>, input: &PlanInput) -> Result<()> {
+pub fn insert(input: &PlanInput, steps: &mut Vec<Step>) -> Result<()> {
     let wanted = wanted(steps, input)?;
     if wanted.is_empty() {
         return Ok(());
@@ -170,16 +170,10 @@ pub const RENAMES: &[(&str, &str, &str)] = &[
 ];
 
 /// [`Action::CheckPackages`]: looks up every package of `wanted` that is not installed yet.
-pub fn check(
-    distro: &Distro,
-    wanted: &[Wanted],
-    refresh: Option<&Cmd>,
-    runner: &mut dyn Runner,
-    state: &mut State,
-) -> Result<()> {
+pub fn check(ctx: &mut Context, wanted: &[Wanted], refresh: Option<&Cmd>) -> Result<()> {
+    let distro = &ctx.plan.distro;
     let names: Vec<String> = wanted.iter().map(|w| w.name.clone()).collect();
-    let answer = runner.probe(&distro.query_installed_cmd(&names))?;
-    let missing = super::packages::missing_packages(&names, &answer);
+    let missing = super::packages::not_installed(ctx.runner, distro, &names)?;
     let lookup: Vec<String> = missing.into_iter().filter(|n| checkable(n)).collect();
     if lookup.is_empty() {
         crate::say!(
@@ -197,11 +191,8 @@ pub fn check(
         );
         return Ok(());
     };
-    if let (Some(refresh), false) = (refresh, state.index_refreshed) {
-        runner.run(refresh)?;
-        state.index_refreshed = true;
-    }
-    let answer = runner.probe(&query)?;
+    super::packages::refresh_once(ctx.runner, ctx.state, refresh)?;
+    let answer = ctx.runner.probe(&query)?;
     let unavailable = match distro.package_manager {
         PackageManager::Apt => apt_unavailable(&lookup, &answer),
         PackageManager::Dnf | PackageManager::Yum => dnf_unavailable(&lookup, &answer),
@@ -282,7 +273,21 @@ pub fn unavailable_error(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::exec::{Runner, State};
     use crate::os_release::OsRelease;
+
+    /// [`super::check`] in a context of `distro`, `runner` and `state`.
+    fn check(
+        distro: &Distro,
+        wanted: &[Wanted],
+        refresh: Option<&Cmd>,
+        runner: &mut dyn Runner,
+        state: &mut State,
+    ) -> Result<()> {
+        crate::exec::with_test_context(distro, runner, state, |ctx| {
+            super::check(ctx, wanted, refresh)
+        })
+    }
 
     const BOOKWORM: &str = "ID=debian\nVERSION_ID=\"12\"\nVERSION_CODENAME=bookworm\n";
     const ROCKY: &str = "ID=rocky\nVERSION_ID=\"9.4\"\nID_LIKE=\"rhel centos fedora\"\n";

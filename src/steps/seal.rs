@@ -16,6 +16,18 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use crate::error::{Error, Result};
 use crate::plan::{Action, PlanInput, Step};
 
+/// Appends the `seal` step to `steps`, when it has anything to do: completing /etc/image_info
+/// when a step collects it, clamping the times with SOURCE_DATE_EPOCH.
+pub fn append(input: &PlanInput, steps: &mut Vec<Step>) -> Result<()> {
+    let has_info = steps
+        .iter()
+        .flat_map(|s| &s.actions)
+        .any(|a| matches!(a, Action::CollectInfo { .. }));
+    steps.extend(plan(input, has_info));
+    Ok(())
+}
+
+/// The `seal` step; `has_info`: a step of the build collects /etc/image_info.
 pub fn plan(input: &PlanInput, has_info: bool) -> Option<Step> {
     let c = input.config;
     let mut step = Step::new(
@@ -45,7 +57,7 @@ const CLOCK_SLACK: Duration = Duration::from_secs(1);
 /// cross into other file systems (bind mounts, /proc, /dev). Returns how many were set.
 pub fn clamp_mtimes(root: &Path, epoch: u64, since: SystemTime) -> Result<usize> {
     let root_dev = std::fs::symlink_metadata(root)
-        .map_err(|e| Error::new(format!("cannot inspect {}", root.display())).cause(e))?
+        .map_err(|e| Error::new(format!("cannot inspect {}", root.display())).caused_by(e))?
         .dev();
     let since = since.checked_sub(CLOCK_SLACK).unwrap_or(UNIX_EPOCH);
     let stamp = filetime::FileTime::from_unix_time(epoch as i64, 0);
@@ -58,7 +70,9 @@ pub fn clamp_mtimes(root: &Path, epoch: u64, since: SystemTime) -> Result<usize>
             Ok(m) => m,
             // Gone since it was listed (a lock file, say): nothing to clamp.
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
-            Err(e) => return Err(Error::new(format!("cannot inspect {}", path.display())).cause(e)),
+            Err(e) => {
+                return Err(Error::new(format!("cannot inspect {}", path.display())).caused_by(e))
+            }
         };
         if meta.dev() != root_dev {
             continue;
@@ -66,10 +80,11 @@ pub fn clamp_mtimes(root: &Path, epoch: u64, since: SystemTime) -> Result<usize>
         if meta.is_dir() && !expanded {
             stack.push((path.clone(), true));
             let entries = std::fs::read_dir(&path)
-                .map_err(|e| Error::new(format!("cannot list {}", path.display())).cause(e))?;
+                .map_err(|e| Error::new(format!("cannot list {}", path.display())).caused_by(e))?;
             for entry in entries {
-                let entry = entry
-                    .map_err(|e| Error::new(format!("cannot list {}", path.display())).cause(e))?;
+                let entry = entry.map_err(|e| {
+                    Error::new(format!("cannot list {}", path.display())).caused_by(e)
+                })?;
                 stack.push((entry.path(), false));
             }
             continue;
@@ -81,7 +96,7 @@ pub fn clamp_mtimes(root: &Path, epoch: u64, since: SystemTime) -> Result<usize>
                     "cannot set the time of {} to SOURCE_DATE_EPOCH={epoch}",
                     path.display()
                 ))
-                .cause(e)
+                .caused_by(e)
                 .hint("the image root must be writable by the build (loci runs as root in the Dockerfile's RUN)")
             })?;
             set += 1;

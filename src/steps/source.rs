@@ -14,10 +14,10 @@ use crate::config::TlsConfig;
 use crate::error::{Error, Result};
 use crate::plan::{Action, PlanInput, Step};
 
-pub fn plan(input: &PlanInput) -> Option<Step> {
+pub fn plan(input: &PlanInput) -> Result<Option<Step>> {
     let c = input.config;
     let dest = c.paths.sources_dir.join(&c.project);
-    Some(
+    Ok(Some(
         Step::new("source", format!("{} at {}", c.project_repo, c.project_ref)).action(
             Action::GitClone {
                 var: "PROJECT".into(),
@@ -27,7 +27,7 @@ pub fn plan(input: &PlanInput) -> Option<Step> {
                 shallow_no_git: false,
             },
         ),
-    )
+    ))
 }
 
 /// Points libgit2 at the system CA bundle (or SSL_CERT_FILE): the vendored OpenSSL inside the
@@ -198,10 +198,10 @@ fn clone_into(origin: &Origin, dest: &Path, shallow: bool) -> Result<()> {
             "cannot create a git repository at {}",
             dest.display()
         ))
-        .cause(e)
+        .caused_by(e)
     })?;
     let mut remote = repo.remote_anonymous(repo_url).map_err(|e| {
-        Error::new(format!("{var}_REPO={repo_url} is not a usable git URL")).cause(e)
+        Error::new(format!("{var}_REPO={repo_url} is not a usable git URL")).caused_by(e)
     })?;
     let oid: Oid = if is_commit_id(reference) {
         let mut fo = fetch_options(None);
@@ -258,17 +258,18 @@ fn clone_into(origin: &Origin, dest: &Path, shallow: bool) -> Result<()> {
                 "cannot check out {reference} into {}",
                 dest.display()
             ))
-            .cause(e)
+            .caused_by(e)
         })?;
     }
     repo.set_head_detached(oid)
-        .map_err(|e| Error::new(format!("cannot set HEAD to {oid}")).cause(e))?;
+        .map_err(|e| Error::new(format!("cannot set HEAD to {oid}")).caused_by(e))?;
     crate::say!("checked out {reference} ({oid}) into {}", dest.display());
     drop(remote);
     drop(repo);
     if shallow {
-        std::fs::remove_dir_all(dest.join(".git"))
-            .map_err(|e| Error::new(format!("cannot remove {}/.git", dest.display())).cause(e))?;
+        std::fs::remove_dir_all(dest.join(".git")).map_err(|e| {
+            Error::new(format!("cannot remove {}/.git", dest.display())).caused_by(e)
+        })?;
     }
     Ok(())
 }

@@ -2,19 +2,20 @@
 
 use std::path::PathBuf;
 
+use crate::config::SpecificProject;
 use crate::error::{Error, Result};
 use crate::exec::Runner;
 use crate::plan::{Action, Cmd, PlanInput, Step, User};
 
 /// Plans the PROJECT user: uid UID, gid GID, home /var/lib/PROJECT, nologin (nova: bash, for
 /// instance migration over ssh), owning /etc, /var/log, /var/lib and /var/cache/PROJECT.
-pub fn plan(input: &PlanInput) -> Option<Step> {
+pub fn plan(input: &PlanInput) -> Result<Option<Step>> {
     let c = input.config;
     if c.plugin {
-        return None;
+        return Ok(None);
     }
     let p = &c.project;
-    let shell = if p == "nova" {
+    let shell = if c.specific == Some(SpecificProject::Nova) {
         "/bin/bash"
     } else {
         "/usr/sbin/nologin"
@@ -31,10 +32,10 @@ pub fn plan(input: &PlanInput) -> Option<Step> {
             .map(|d| PathBuf::from(format!("{d}/{p}")))
             .collect(),
     };
-    Some(
+    Ok(Some(
         Step::new("user", format!("user {p} ({}:{})", c.uid, c.gid))
             .action(Action::CreateUser { user }),
-    )
+    ))
 }
 
 /// Creates the group and user with groupadd/useradd after checking that the name and ids are
@@ -112,7 +113,7 @@ pub fn create(user: &User, runner: &mut dyn Runner) -> Result<()> {
     }
     for dir in &user.dirs {
         std::fs::create_dir_all(dir)
-            .map_err(|e| Error::new(format!("cannot create {}", dir.display())).cause(e))?;
+            .map_err(|e| Error::new(format!("cannot create {}", dir.display())).caused_by(e))?;
         nix::unistd::chown(
             dir,
             Some(Uid::from_raw(user.uid)),
@@ -125,7 +126,7 @@ pub fn create(user: &User, runner: &mut dyn Runner) -> Result<()> {
                 user.uid,
                 user.gid
             ))
-            .cause(e)
+            .caused_by(e)
         })?;
     }
     Ok(())

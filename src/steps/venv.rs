@@ -1,5 +1,6 @@
 //! Step `venv`: the virtualenv at /var/lib/openstack with an up-to-date pip toolchain.
 
+use crate::error::Result;
 use crate::plan::{Cmd, PlanInput, Step};
 
 /// The tools LOCI master's `setup_venv` installs into every venv and leaves there, so that
@@ -14,10 +15,10 @@ pub const TOOLS: &[&str] = &["bindep", "pkginfo", "uv"];
 /// The venv is created without system site packages so that the build only sees what it
 /// installs; cleanup turns `include-system-site-packages` on for the final image (packaged
 /// modules such as python3-rbd must be importable), as LOCI does.
-pub fn plan(input: &PlanInput) -> Option<Step> {
+pub fn plan(input: &PlanInput) -> Result<Option<Step>> {
     let c = input.config;
     if c.plugin {
-        return None;
+        return Ok(None);
     }
     let venv = c.paths.venv.display().to_string();
     let mut pip = Cmd::new(
@@ -47,9 +48,9 @@ pub fn plan(input: &PlanInput) -> Option<Step> {
         // (INSTALLER=uv uses this uv for the build's installs).
         pip = pip.args(TOOLS.iter().copied());
     }
-    Some(
+    Ok(Some(
         Step::new("venv", format!("virtualenv at {venv}"))
             .run(Cmd::new("python3", ["-m", "venv", venv.as_str()]))
             .run(pip),
-    )
+    ))
 }

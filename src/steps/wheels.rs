@@ -42,7 +42,7 @@ pub fn constraints_dir(input: &PlanInput) -> PathBuf {
     input.config.paths.data_dir.clone()
 }
 
-pub fn plan(input: &PlanInput) -> Option<Step> {
+pub fn plan(input: &PlanInput) -> Result<Option<Step>> {
     let c = input.config;
     let source = c
         .wheels
@@ -65,23 +65,23 @@ pub fn plan(input: &PlanInput) -> Option<Step> {
     };
     let mut step = Step::new("wheels", summary);
     if let WheelsSource::Index { constraints } = source {
-        return Some(step.action(Action::FetchConstraints {
+        return Ok(Some(step.action(Action::FetchConstraints {
             source: constraints,
             dir: constraints_dir(input),
             project: c.project.clone(),
             setuptools: c.setuptools_constraint.clone(),
-        }));
+        })));
     }
     let wheels = wheels_dir(input).expect("wheels other than the index have a directory");
     step = step.action(Action::FetchWheels {
         source,
         dest: c.paths.wheels_dir.clone(),
     });
-    Some(step.action(Action::PrepareConstraints {
+    Ok(Some(step.action(Action::PrepareConstraints {
         wheels,
         dir: constraints_dir(input),
         project: c.project.clone(),
-    }))
+    })))
 }
 
 /// The build constraints of an install from the index: the upper-constraints, plus the
@@ -179,13 +179,13 @@ pub fn fetch_constraints(
     let text = if source.starts_with('/') {
         std::fs::read_to_string(source).map_err(|e| {
             Error::new(format!("{what}: cannot read the file"))
-                .cause(e)
+                .caused_by(e)
                 .hint("put upper-constraints.txt into the data dir (data/, seen as /tmp) or give an http(s) URL")
         })?
     } else {
         let url = reqwest::Url::parse(source).map_err(|e| {
             Error::new(format!("{what}: not a valid URL"))
-                .cause(e)
+                .caused_by(e)
                 .hint("use e.g. https://releases.openstack.org/constraints/upper/2026.1")
         })?;
         let client = crate::http::client(tls, crate::http::Options::default())?;
@@ -195,7 +195,7 @@ pub fn fetch_constraints(
                 .hint("check the URL, or set WHEELS to a requirements image instead"));
         }
         resp.text()
-            .map_err(|e| Error::new(format!("{what}: the answer is not text")).cause(e))?
+            .map_err(|e| Error::new(format!("{what}: the answer is not text")).caused_by(e))?
     };
     if !text.lines().any(|l| l.contains("===") || l.contains("==")) {
         let start: String = text.chars().take(80).collect();
@@ -267,7 +267,7 @@ pub fn prepare_constraints(wheels: &Path, dir: &Path, project: &str) -> Result<(
     let upper = wheels.join("upper-constraints.txt");
     let text = std::fs::read_to_string(&upper).map_err(|e| {
         Error::new(format!("the wheels at {} have no upper-constraints.txt", wheels.display()))
-            .cause(e)
+            .caused_by(e)
             .hint("WHEELS must point at wheels built by loci with PROJECT=requirements (or LOCI's requirements image); they carry upper-constraints.txt and global-requirements.txt")
     })?;
     std::fs::create_dir_all(dir).context(|| format!("cannot create {}", dir.display()))?;
@@ -278,7 +278,7 @@ pub fn prepare_constraints(wheels: &Path, dir: &Path, project: &str) -> Result<(
     let global_text = match std::fs::read_to_string(&global) {
         Ok(t) => t,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
-        Err(e) => return Err(Error::new(format!("cannot read {}", global.display())).cause(e)),
+        Err(e) => return Err(Error::new(format!("cannot read {}", global.display())).caused_by(e)),
     };
     let out = dir.join("global-requirements.txt");
     std::fs::write(&out, global_text).context(|| format!("cannot write {}", out.display()))?;

@@ -16,6 +16,7 @@
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
+use super::Hook;
 use crate::config::Config;
 use crate::error::{Context, Error, Result};
 use crate::exec::Runner;
@@ -66,13 +67,6 @@ impl Layout {
     }
 }
 
-fn hook(name: &str) -> Action {
-    Action::ProjectHook {
-        project: "horizon".into(),
-        hook: name.into(),
-    }
-}
-
 /// `python -m django COMMAND` with the venv's python and horizon's settings.
 pub fn django(input: &PlanInput, args: &[&str]) -> Cmd {
     Cmd::new(super::super::venv_bin(input, "python"), ["-m", "django"])
@@ -80,9 +74,11 @@ pub fn django(input: &PlanInput, args: &[&str]) -> Cmd {
         .env("DJANGO_SETTINGS_MODULE", SETTINGS)
 }
 
-pub fn plan(input: &PlanInput) -> Step {
-    let panels = &input.config.horizon.extra_panels;
-    Step::new(
+pub fn plan(input: &PlanInput) -> Result<Option<Step>> {
+    let c = input.config;
+    let panels = &c.horizon.extra_panels;
+    let hook = |hook| Action::ProjectHook { hook };
+    let step = Step::new(
         "project",
         format!(
             "horizon: panels of {}, local settings, static files compressed into {STATIC_ROOT}",
@@ -93,11 +89,17 @@ pub fn plan(input: &PlanInput) -> Step {
             }
         ),
     )
-    .action(hook(HOOK_CONFIGURE))
-    .action(hook(HOOK_COMPILEMESSAGES))
+    .action(hook(Hook::HorizonConfigure {
+        panels: panels.clone(),
+    }))
+    .action(hook(Hook::HorizonCompileMessages))
     .run(django(input, &["collectstatic", "--clear", "--noinput"]))
     .run(django(input, &["compress", "--force"]))
-    .action(hook(HOOK_FINISH))
+    .action(hook(Hook::HorizonFinish {
+        uid: c.uid,
+        gid: c.gid,
+    }));
+    Ok(Some(step))
 }
 
 /// The venv's site-packages, as its python reports it.
@@ -118,7 +120,8 @@ pub fn site_packages(config: &Config, runner: &mut dyn Runner) -> Result<PathBuf
     Ok(dir)
 }
 
-fn layout(config: &Config, runner: &mut dyn Runner) -> Result<Layout> {
+/// The image's layout: the site-packages the venv's python reports, the source tree.
+pub fn layout(config: &Config, runner: &mut dyn Runner) -> Result<Layout> {
     Ok(Layout {
         site_packages: site_packages(config, runner)?,
         sources: config.paths.sources_dir.join(&config.project),
@@ -127,25 +130,19 @@ fn layout(config: &Config, runner: &mut dyn Runner) -> Result<Layout> {
     })
 }
 
-pub fn run(hook: &str, config: &Config, runner: &mut dyn Runner) -> Result<()> {
-    match hook {
-        HOOK_CONFIGURE => configure(&layout(config, runner)?, &config.horizon.extra_panels),
-        HOOK_COMPILEMESSAGES => {
-            if which::which("msgfmt").is_err() {
-                crate::say!("msgfmt (gettext) is not installed: translations are not compiled");
-                return Ok(());
-            }
-            let l = layout(config, runner)?;
-            let python = config.paths.venv.join("bin/python").display().to_string();
-            runner.run(
-                &Cmd::new(python, ["-m", "django", "compilemessages"])
-                    .env("DJANGO_SETTINGS_MODULE", SETTINGS)
-                    .cwd(l.dashboard()),
-            )
-        }
-        HOOK_FINISH => finish(&layout(config, runner)?, config.uid, config.gid),
-        _ => Err(super::unknown("horizon", hook)),
+/// Compiles the messages in openstack_dashboard, when gettext's msgfmt is installed.
+pub fn compile_messages(config: &Config, runner: &mut dyn Runner) -> Result<()> {
+    if which::which("msgfmt").is_err() {
+        crate::say!("msgfmt (gettext) is not installed: translations are not compiled");
+        return Ok(());
     }
+    let l = layout(config, runner)?;
+    let python = config.paths.venv.join("bin/python").display().to_string();
+    runner.run(
+        &Cmd::new(python, ["-m", "django", "compilemessages"])
+            .env("DJANGO_SETTINGS_MODULE", SETTINGS)
+            .cwd(l.dashboard()),
+    )
 }
 
 /// Steps 1 to 3 of the module description.
@@ -225,7 +222,7 @@ pub fn configure(l: &Layout, panels: &[String]) -> Result<()> {
     let example = dash.join("local/local_settings.py.example");
     let mut text = std::fs::read_to_string(&example).map_err(|e| {
         Error::new(format!("cannot read {}", example.display()))
-            .cause(e)
+            .caused_by(e)
             .hint("horizon's source tree ships openstack_dashboard/local/local_settings.py.example: check PROJECT_REPO and PROJECT_REF")
     })?;
     if !text.ends_with('\n') {
@@ -247,7 +244,9 @@ pub fn finish(l: &Layout, uid: u32, gid: u32) -> Result<()> {
     match std::fs::remove_file(&secret) {
         Ok(()) => {}
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-        Err(e) => return Err(Error::new(format!("cannot remove {}", secret.display())).cause(e)),
+        Err(e) => {
+            return Err(Error::new(format!("cannot remove {}", secret.display())).caused_by(e))
+        }
     }
     for lock in matching(&local, |n| n.ends_with(".lock"))? {
         std::fs::remove_file(&lock).context(|| format!("cannot remove {}", lock.display()))?;
@@ -266,7 +265,7 @@ pub fn finish(l: &Layout, uid: u32, gid: u32) -> Result<()> {
                 "cannot chown {} to {uid}:{gid}",
                 entry.path().display()
             ))
-            .cause(e)
+            .caused_by(e)
         })?;
     }
     Ok(())
@@ -520,7 +519,7 @@ mod tests {
             bindep_files: vec![],
             pydep_files: vec![],
         };
-        let step = plan(&input);
+        let step = plan(&input).unwrap().unwrap();
         let cmds: Vec<String> = step
             .actions
             .iter()

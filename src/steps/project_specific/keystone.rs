@@ -9,17 +9,18 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
+use super::Hook;
 use crate::config::{Config, TlsConfig};
 use crate::distro::Family;
 use crate::error::{Error, Result};
-use crate::plan::{Action, Cmd, Plan, PlanInput, Step};
+use crate::plan::{Action, Cmd, PlanInput, Step};
 
 /// The profile that asks for the module.
 pub const PROFILE: &str = "mod_oauth2";
 pub const HOOK_DOWNLOAD: &str = "download the .debs of LIBOAUTH2_URL and MOD_OAUTH2_URL";
 
 /// One .deb to fetch: the variable that configures it, its URL, and where it is saved.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Deb {
     pub var: &'static str,
     pub url: String,
@@ -65,12 +66,14 @@ pub fn wanted(input: &PlanInput) -> bool {
         && input.host.arch == "x86_64"
 }
 
-pub fn plan(input: &PlanInput) -> Option<Step> {
+pub fn plan(input: &PlanInput) -> Result<Option<Step>> {
     if !wanted(input) {
-        return None;
+        return Ok(None);
     }
     let c = input.config;
-    let codename = input.distro.codename.as_deref()?;
+    let Some(codename) = input.distro.codename.as_deref() else {
+        return Ok(None);
+    };
     let debs = debs(c, codename);
     let mut packages = vec!["apache2".to_string()];
     packages.extend(debs.iter().map(|d| d.path.display().to_string()));
@@ -79,35 +82,19 @@ pub fn plan(input: &PlanInput) -> Option<Step> {
         format!("keystone: Apache mod_oauth2 for {codename}"),
     )
     .action(Action::ProjectHook {
-        project: "keystone".into(),
-        hook: HOOK_DOWNLOAD.into(),
+        hook: Hook::KeystoneDownload { debs },
     })
-    .action(input.distro.install_action(&packages))
+    .action(crate::steps::packages::install_action(
+        input.distro,
+        &packages,
+    ))
     .run(Cmd::new("a2enmod", ["oauth2"]))
     .action(Action::Remove {
         paths: vec![download_dir(c)],
         contents_only: false,
     });
     step.packages = packages;
-    Some(step)
-}
-
-pub fn run(hook: &str, plan: &Plan, config: &Config) -> Result<()> {
-    match hook {
-        HOOK_DOWNLOAD => {
-            let codename = plan.distro.codename.as_deref().ok_or_else(|| {
-                Error::new(format!(
-                    "{} has no release codename for the mod_oauth2 .debs",
-                    plan.distro.label()
-                ))
-            })?;
-            for deb in debs(config, codename) {
-                download(&deb, &config.tls)?;
-            }
-            Ok(())
-        }
-        _ => Err(super::unknown("keystone", hook)),
-    }
+    Ok(Some(step))
 }
 
 /// Downloads one .deb, naming its URL and variable when it cannot be fetched.
@@ -146,12 +133,12 @@ pub fn download(deb: &Deb, tls: &TlsConfig) -> Result<()> {
 fn write(path: &Path, bytes: &[u8]) -> Result<()> {
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir)
-            .map_err(|e| Error::new(format!("cannot create {}", dir.display())).cause(e))?;
+            .map_err(|e| Error::new(format!("cannot create {}", dir.display())).caused_by(e))?;
     }
     let mut f = std::fs::File::create(path)
-        .map_err(|e| Error::new(format!("cannot write {}", path.display())).cause(e))?;
+        .map_err(|e| Error::new(format!("cannot write {}", path.display())).caused_by(e))?;
     f.write_all(bytes)
-        .map_err(|e| Error::new(format!("cannot write {}", path.display())).cause(e))
+        .map_err(|e| Error::new(format!("cannot write {}", path.display())).caused_by(e))
 }
 
 #[cfg(test)]

@@ -16,10 +16,15 @@
 //! stage, where the venv, the wheels and the constraints are; everything else in the runtime
 //! stage.
 
-use crate::config::Config;
-use crate::error::{Error, Result};
-use crate::exec::Runner;
-use crate::plan::{Plan, PlanInput, Stage, Step};
+use std::fmt;
+use std::path::PathBuf;
+
+use serde::Serialize;
+
+use crate::config::SpecificProject;
+use crate::error::Result;
+use crate::exec::Context;
+use crate::plan::{PlanInput, Stage, Step, User};
 
 pub mod horizon;
 pub mod keystone;
@@ -29,15 +34,65 @@ pub mod skyline;
 #[cfg(doc)]
 use crate::plan::Action;
 
+/// An in-process part of a project-specific step, with the data it works on. Which code runs
+/// is decided by the variant; the text ([`fmt::Display`]) is only for the plan and the log.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "hook", rename_all = "snake_case")]
+pub enum Hook {
+    /// nova: drop the consoles' remaining git files and give noVNC >= 1.0 its old entry page.
+    NovaConsoles { novnc: PathBuf, spice: PathBuf },
+    /// nova: create the tss group and user swtpm runs as.
+    NovaTssUser { user: User },
+    /// horizon: manage.py, the panels of these plugins and their policies, local_settings.py.
+    HorizonConfigure { panels: Vec<String> },
+    /// horizon: compile the messages when gettext's msgfmt is installed.
+    HorizonCompileMessages,
+    /// horizon: the version-independent link, no secrets or locks, local/ to the user.
+    HorizonFinish { uid: u32, gid: u32 },
+    /// keystone: download the mod_oauth2 .debs.
+    KeystoneDownload { debs: Vec<keystone::Deb> },
+    /// skyline-apiserver: check that the installed console has its static files.
+    SkylineCheckConsole,
+}
+
+impl Hook {
+    /// The project the hook belongs to.
+    pub fn project(&self) -> &'static str {
+        match self {
+            Hook::NovaConsoles { .. } | Hook::NovaTssUser { .. } => "nova",
+            Hook::HorizonConfigure { .. }
+            | Hook::HorizonCompileMessages
+            | Hook::HorizonFinish { .. } => "horizon",
+            Hook::KeystoneDownload { .. } => "keystone",
+            Hook::SkylineCheckConsole => skyline::PROJECT,
+        }
+    }
+}
+
+impl fmt::Display for Hook {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let text = match self {
+            Hook::NovaConsoles { .. } => nova::HOOK_CONSOLES,
+            Hook::NovaTssUser { .. } => nova::HOOK_TSS_USER,
+            Hook::HorizonConfigure { .. } => horizon::HOOK_CONFIGURE,
+            Hook::HorizonCompileMessages => horizon::HOOK_COMPILEMESSAGES,
+            Hook::HorizonFinish { .. } => horizon::HOOK_FINISH,
+            Hook::KeystoneDownload { .. } => keystone::HOOK_DOWNLOAD,
+            Hook::SkylineCheckConsole => skyline::HOOK_CHECK,
+        };
+        write!(f, "{}: {text}", self.project())
+    }
+}
+
 /// Whether the project's specific step installs into the venv (and so belongs to the builder
 /// stage of a two-stage build).
-pub fn installs_into_venv(project: &str) -> bool {
-    project == skyline::PROJECT
+pub fn installs_into_venv(project: Option<SpecificProject>) -> bool {
+    project == Some(SpecificProject::SkylineApiserver)
 }
 
 /// The project-specific step of this build (of this stage), if the project has one.
 pub fn plan(input: &PlanInput) -> Result<Option<Step>> {
-    let project = input.config.project.as_str();
+    let project = input.config.specific;
     let wanted = match input.stage {
         Stage::Builder => installs_into_venv(project),
         Stage::Runtime => !installs_into_venv(project),
@@ -46,46 +101,44 @@ pub fn plan(input: &PlanInput) -> Result<Option<Step>> {
     if !wanted {
         return Ok(None);
     }
-    Ok(match project {
-        "nova" => Some(nova::plan(input)),
-        "horizon" => Some(horizon::plan(input)),
-        "keystone" => keystone::plan(input),
-        skyline::PROJECT => Some(skyline::plan(input)?),
-        _ => None,
-    })
+    match project {
+        Some(SpecificProject::Nova) => nova::plan(input),
+        Some(SpecificProject::Horizon) => horizon::plan(input),
+        Some(SpecificProject::Keystone) => keystone::plan(input),
+        Some(SpecificProject::SkylineApiserver) => skyline::plan(input),
+        None => Ok(None),
+    }
 }
 
 /// Users the project needs besides its own, created right after it (before the packages,
 /// whose maintainer scripts may create them otherwise). Not for plugins, whose service image
 /// has them.
-pub fn plan_users(input: &PlanInput) -> Option<Step> {
+pub fn plan_users(input: &PlanInput) -> Result<Option<Step>> {
     if input.config.plugin {
-        return None;
+        return Ok(None);
     }
-    match input.config.project.as_str() {
-        "nova" => Some(nova::plan_users(input)),
-        _ => None,
-    }
-}
-
-/// Runs one project-specific hook named in the plan.
-pub fn run(
-    project: &str,
-    hook: &str,
-    plan: &Plan,
-    config: &Config,
-    runner: &mut dyn Runner,
-) -> Result<()> {
-    match project {
-        "nova" => nova::run(hook, config, runner),
-        "horizon" => horizon::run(hook, config, runner),
-        "keystone" => keystone::run(hook, plan, config),
-        skyline::PROJECT => skyline::run(hook, config, runner),
-        _ => Err(unknown(project, hook)),
+    match input.config.specific {
+        Some(SpecificProject::Nova) => nova::plan_users(input),
+        _ => Ok(None),
     }
 }
 
-fn unknown(project: &str, hook: &str) -> Error {
-    Error::new(format!("unknown project-specific step {project}: {hook}"))
-        .hint("the plan was made by a different loci version than the one running it")
+/// Runs one project-specific hook of the plan.
+pub fn run(hook: &Hook, ctx: &mut Context) -> Result<()> {
+    let (config, runner) = (ctx.config, &mut *ctx.runner);
+    match hook {
+        Hook::NovaConsoles { novnc, spice } => nova::finish_consoles(novnc, spice, &config.nova),
+        Hook::NovaTssUser { user } => nova::create_tss_user(user, runner),
+        Hook::HorizonConfigure { panels } => {
+            horizon::configure(&horizon::layout(config, runner)?, panels)
+        }
+        Hook::HorizonCompileMessages => horizon::compile_messages(config, runner),
+        Hook::HorizonFinish { uid, gid } => {
+            horizon::finish(&horizon::layout(config, runner)?, *uid, *gid)
+        }
+        Hook::KeystoneDownload { debs } => debs
+            .iter()
+            .try_for_each(|deb| keystone::download(deb, &config.tls)),
+        Hook::SkylineCheckConsole => skyline::check_static(config, runner),
+    }
 }

@@ -7,7 +7,8 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::config::{Config, NovaConfig};
+use super::Hook;
+use crate::config::NovaConfig;
 use crate::error::{Error, Result};
 use crate::exec::Runner;
 use crate::plan::{Action, PlanInput, Step, User};
@@ -39,9 +40,9 @@ pub fn tss_user(n: &NovaConfig) -> User {
 }
 
 /// The web consoles, after the install.
-pub fn plan(input: &PlanInput) -> Step {
+pub fn plan(input: &PlanInput) -> Result<Option<Step>> {
     let n = &input.config.nova;
-    Step::new(
+    let step = Step::new(
         "project",
         format!(
             "nova: noVNC {} and spice-html5 {} consoles",
@@ -63,17 +64,20 @@ pub fn plan(input: &PlanInput) -> Step {
         shallow_no_git: true,
     })
     .action(Action::ProjectHook {
-        project: "nova".into(),
-        hook: HOOK_CONSOLES.into(),
-    })
+        hook: Hook::NovaConsoles {
+            novnc: NOVNC_DIR.into(),
+            spice: SPICE_DIR.into(),
+        },
+    });
+    Ok(Some(step))
 }
 
 /// The tss user, right after the nova user and before any package is installed: swtpm's
 /// packages (the `tpm` profile) create a `tss` system account with whatever ids are free
 /// unless it exists, and then NOVA_TSS_UID/GID could no longer be honoured.
-pub fn plan_users(input: &PlanInput) -> Step {
+pub fn plan_users(input: &PlanInput) -> Result<Option<Step>> {
     let user = tss_user(&input.config.nova);
-    Step::new(
+    let step = Step::new(
         "project-users",
         format!(
             "nova: user {} ({}:{}) for swtpm",
@@ -81,17 +85,9 @@ pub fn plan_users(input: &PlanInput) -> Step {
         ),
     )
     .action(Action::ProjectHook {
-        project: "nova".into(),
-        hook: HOOK_TSS_USER.into(),
-    })
-}
-
-pub fn run(hook: &str, config: &Config, runner: &mut dyn Runner) -> Result<()> {
-    match hook {
-        HOOK_CONSOLES => finish_consoles(Path::new(NOVNC_DIR), Path::new(SPICE_DIR), &config.nova),
-        HOOK_TSS_USER => create_tss_user(&config.nova, runner),
-        _ => Err(super::unknown("nova", hook)),
-    }
+        hook: Hook::NovaTssUser { user },
+    });
+    Ok(Some(step))
 }
 
 /// Removes `.git*` entries (`.github`, `.gitignore`, ...) left in the console trees, as LOCI's
@@ -114,16 +110,16 @@ pub fn finish_consoles(novnc: &Path, spice: &Path, n: &NovaConfig) -> Result<()>
         .hint("point NOVNC_REPO at noVNC (https://github.com/novnc/novnc or a mirror) and NOVNC_REF at a release tag such as v1.3.0"));
     }
     std::os::unix::fs::symlink("vnc_lite.html", &auto).map_err(|e| {
-        Error::new(format!("cannot link {} to vnc_lite.html", auto.display())).cause(e)
+        Error::new(format!("cannot link {} to vnc_lite.html", auto.display())).caused_by(e)
     })
 }
 
 fn remove_git_files(dir: &Path) -> Result<()> {
     let entries = std::fs::read_dir(dir)
-        .map_err(|e| Error::new(format!("cannot list {}", dir.display())).cause(e))?;
+        .map_err(|e| Error::new(format!("cannot list {}", dir.display())).caused_by(e))?;
     for entry in entries {
         let entry =
-            entry.map_err(|e| Error::new(format!("cannot list {}", dir.display())).cause(e))?;
+            entry.map_err(|e| Error::new(format!("cannot list {}", dir.display())).caused_by(e))?;
         if !entry.file_name().to_string_lossy().starts_with(".git") {
             continue;
         }
@@ -133,14 +129,15 @@ fn remove_git_files(dir: &Path) -> Result<()> {
         } else {
             std::fs::remove_file(&path)
         };
-        removed.map_err(|e| Error::new(format!("cannot remove {}", path.display())).cause(e))?;
+        removed
+            .map_err(|e| Error::new(format!("cannot remove {}", path.display())).caused_by(e))?;
     }
     Ok(())
 }
 
 /// Creates the tss group and user, naming NOVA_TSS_* in errors about taken names or ids.
-pub fn create_tss_user(n: &NovaConfig, runner: &mut dyn Runner) -> Result<()> {
-    crate::steps::user::create(&tss_user(n), runner).map_err(|e| {
+pub fn create_tss_user(user: &User, runner: &mut dyn Runner) -> Result<()> {
+    crate::steps::user::create(user, runner).map_err(|e| {
         let what = e.what.replace("GID=", "NOVA_TSS_GID=").replace("UID=", "NOVA_TSS_UID=");
         let mut out = Error::new(what).hint(
             "set NOVA_TSS_UID and NOVA_TSS_GID to ids free in the base image (default 42434), or NOVA_TSS_USER to another name; they must differ from UID and GID",
@@ -153,6 +150,7 @@ pub fn create_tss_user(n: &NovaConfig, runner: &mut dyn Runner) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::Config;
 
     fn nova() -> NovaConfig {
         let env = [("PROJECT", "nova")]
@@ -244,7 +242,9 @@ mod tests {
         // gid 0 is root's group on every system.
         let mut n = nova();
         n.tss_gid = 0;
-        let e = create_tss_user(&n, &mut NoRun).unwrap_err().to_string();
+        let e = create_tss_user(&tss_user(&n), &mut NoRun)
+            .unwrap_err()
+            .to_string();
         assert!(
             e.contains("NOVA_TSS_GID=0 is already taken by group \"root\""),
             "{e}"

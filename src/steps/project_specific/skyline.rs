@@ -42,7 +42,7 @@ pub fn console_dir(config: &Config) -> PathBuf {
     config.paths.data_dir.join(CONSOLE)
 }
 
-pub fn plan(input: &PlanInput) -> Result<Step> {
+pub fn plan(input: &PlanInput) -> Result<Option<Step>> {
     let c = input.config;
     let mut install =
         crate::steps::install::pip_install(input, c.keep_all_wheels)?.arg("--upgrade");
@@ -82,17 +82,11 @@ pub fn plan(input: &PlanInput) -> Result<Step> {
     if let Some(clone) = clone {
         step = step.action(clone);
     }
-    Ok(step.run(install.arg(target)).action(Action::ProjectHook {
-        project: PROJECT.into(),
-        hook: HOOK_CHECK.into(),
-    }))
-}
-
-pub fn run(hook: &str, config: &Config, runner: &mut dyn Runner) -> Result<()> {
-    match hook {
-        HOOK_CHECK => check_static(config, runner),
-        _ => Err(super::unknown(PROJECT, hook)),
-    }
+    Ok(Some(step.run(install.arg(target)).action(
+        Action::ProjectHook {
+            hook: super::Hook::SkylineCheckConsole,
+        },
+    )))
 }
 
 /// Where the venv's python finds the `skyline_console` package.
@@ -170,10 +164,26 @@ mod tests {
         std::fs::write(pkg.join(INDEX_HTML), "<html>").unwrap();
         assert!(has_static_files(&pkg));
         check_static(&c, &mut runner).unwrap();
-        let e = run("nope", &c, &mut runner).unwrap_err().to_string();
-        assert!(
-            e.contains("unknown project-specific step skyline-apiserver: nope"),
-            "{e}"
-        );
+        // The hook of the plan runs the check: the venv's python is asked again.
+        let plan = crate::plan::Plan {
+            project: PROJECT.into(),
+            stage: crate::plan::Stage::Project,
+            distro: crate::distro::Distro::detect(
+                &crate::os_release::OsRelease::parse("ID=debian\nVERSION_ID=\"12\"\n"),
+                None,
+                None,
+            )
+            .unwrap(),
+            steps: Vec::new(),
+        };
+        let mut ctx = crate::exec::Context {
+            plan: &plan,
+            config: &c,
+            runner: &mut runner,
+            timings: &crate::exec::Timings::default(),
+            state: &mut crate::exec::State::default(),
+        };
+        super::super::run(&super::super::Hook::SkylineCheckConsole, &mut ctx).unwrap();
+        assert_eq!(runner.commands.len(), 3);
     }
 }
