@@ -3,7 +3,8 @@
 //! against PyPI, a requirements repository served through file://). Only base and packages
 //! (apt) are left out.
 //!
-//! Needs python3 with venv, git, and PyPI. Run with `cargo test --test requirements_e2e`.
+//! Needs python3 with venv, git, and PyPI: ignored by a plain `cargo test`, run by tests/run.sh
+//! (`cargo test --test requirements_e2e -- --include-ignored`).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -153,6 +154,7 @@ fn source_tree(t: &Path) {
 const ONLY: &str = "six docopt termcolor pbr loci-treeprobe";
 
 #[test]
+#[ignore = "needs PyPI and python3 with venv: run tests/run.sh (cargo test -- --include-ignored)"]
 fn builds_only_its_own_wheels_and_purges_the_rest() {
     let t = tempfile::tempdir().unwrap();
     source_tree(t.path());
@@ -186,6 +188,7 @@ fn builds_only_its_own_wheels_and_purges_the_rest() {
 }
 
 #[test]
+#[ignore = "needs PyPI and python3 with venv: run tests/run.sh (cargo test -- --include-ignored)"]
 fn keep_all_wheels_keeps_downloaded_wheels_and_dependencies() {
     let t = tempfile::tempdir().unwrap();
     let (r, root) = run(
@@ -216,6 +219,7 @@ fn keep_all_wheels_keeps_downloaded_wheels_and_dependencies() {
 }
 
 #[test]
+#[ignore = "needs PyPI and python3 with venv: run tests/run.sh (cargo test -- --include-ignored)"]
 fn every_failure_is_reported_and_the_good_wheels_still_built() {
     let t = tempfile::tempdir().unwrap();
     let (r, root) = run(
@@ -253,7 +257,7 @@ fn every_failure_is_reported_and_the_good_wheels_still_built() {
 /// restricted to keystone's closure plus uwsgi (tests/fixtures/requirements). About six
 /// minutes on two cores; run with `cargo test --test requirements_e2e -- --ignored`.
 #[test]
-#[ignore]
+#[ignore = "six minutes of PyPI builds; tests/run.sh skips it: cargo test --test requirements_e2e -- --ignored keystone_closure"]
 fn keystone_closure_of_2026_1() {
     let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/requirements");
     let upper = std::fs::read_to_string(fixtures.join("2026.1/upper-constraints.txt")).unwrap();
