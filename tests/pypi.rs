@@ -83,6 +83,10 @@ fn env(pairs: &[(&str, &str)]) -> Env {
 /// A venv with pip at `pin` (created once, in place: the plan runs its `bin/pip`, whose
 /// interpreter line names the venv's path, so the venv cannot be made elsewhere and moved).
 fn venv_with(pin: &str) -> PathBuf {
+    // Tests of this file run in parallel and may want the same venv: one makes it at a time
+    // (two pip runs in one venv leave it half-installed).
+    static MAKING: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _making = MAKING.lock().unwrap_or_else(|e| e.into_inner());
     let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("venv-{pin}"));
     let marker = dir.join(".loci-complete");
     if marker.exists() {
