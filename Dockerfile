@@ -127,6 +127,9 @@ ARG PIP_CONSTRAINT=""
 # build constraints of everything built from source are capped (empty: no cap).
 ARG SETUPTOOL_CONSTRAINT="<81"
 ARG WHEEL_CONSTRAINT=""
+# The tools left in the venv for child images (LOCI master's; "" leaves none, and
+# "bindep pkginfo" saves uv's 40 MB).
+ARG VENV_TOOLS="bindep pkginfo uv"
 ARG COPY_DEFAULT_CONFIG_FILES="no"
 
 # NOTE: only used by apt/dpkg; it is not kept in the image.

@@ -286,7 +286,14 @@ pub struct Config {
     pub source_date_epoch: Option<u64>,
     /// FROM: the image the build starts from, as given (recorded in /etc/image_info/inputs.env).
     pub from: Option<String>,
+    /// VENV_TOOLS: the tools installed into a service's venv and left there for child images
+    /// (default LOCI master's: bindep, pkginfo, uv; empty for none).
+    pub venv_tools: Vec<String>,
 }
+
+/// LOCI master's `setup_venv` tools, left in every service venv unless VENV_TOOLS says
+/// otherwise: bindep (the bindep files), pkginfo (wheel metadata) and uv (about 40 MB).
+pub const DEFAULT_VENV_TOOLS: &[&str] = &["bindep", "pkginfo", "uv"];
 
 /// LOCI's default list of horizon plugins whose panels get enabled (their Python package names,
 /// as in LOCI's `project_specific/horizon/01_configure_horizon.sh`); plugins not installed are
@@ -304,6 +311,12 @@ pub const DEFAULT_HORIZON_PANELS: &[&str] = &[
 ];
 
 impl Config {
+    /// INSTALLER=uv while VENV_TOOLS leaves uv out: uv is installed for the build and removed
+    /// again at cleanup.
+    pub fn uv_for_the_build_only(&self) -> bool {
+        self.installer == Installer::Uv && !self.venv_tools.iter().any(|t| t == "uv")
+    }
+
     /// PROJECT=requirements: the build makes the wheels of a requirements image, not a
     /// service (no wheels to read, no service venv to keep).
     pub fn builds_requirements(&self) -> bool {
@@ -537,6 +550,10 @@ impl Config {
                 .map(|v| crate::sbom::parse_source_date_epoch(&v))
                 .transpose()?,
             from: get(env, "FROM"),
+            venv_tools: match env.get("VENV_TOOLS") {
+                Some(v) => v.split_whitespace().map(String::from).collect(),
+                None => DEFAULT_VENV_TOOLS.iter().map(|s| s.to_string()).collect(),
+            },
         };
         check_loci_version(get(env, "LOCI_VERSION").as_deref())?;
         config.check_values()?;
@@ -552,6 +569,7 @@ impl Config {
         for (key, list) in [
             ("DIST_PACKAGES", &self.dist_packages),
             ("PIP_PACKAGES", &self.pip_packages),
+            ("VENV_TOOLS", &self.venv_tools),
             ("REQUIREMENTS_ONLY", &self.requirements_only),
         ] {
             for value in list {

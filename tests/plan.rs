@@ -327,6 +327,51 @@ fn debian_bookworm_keystone() {
 }
 
 #[test]
+fn venv_tools_can_leave_uv_out_and_uv_as_installer_is_then_removed_at_cleanup() {
+    let installs = |p: &Value| commands(step(p, "venv"))[1].clone();
+    let uninstalls = |p: &Value| {
+        commands(step(p, "cleanup"))
+            .iter()
+            .any(|c| has(c, "uninstall") && has(c, "uv"))
+    };
+    // No tools at all: the venv gets only its pip toolchain.
+    let p = plan(
+        "debian-bookworm",
+        &[
+            ("PROJECT", "keystone"),
+            ("WHEELS", "/w.tar"),
+            ("VENV_TOOLS", ""),
+        ],
+    );
+    for tool in ["bindep", "pkginfo", "uv"] {
+        assert!(!has(&installs(&p), tool), "{tool}: {:?}", installs(&p));
+    }
+    assert!(!uninstalls(&p));
+    // uv as the installer but not a tool of the image: installed for the build, then removed.
+    let p = plan(
+        "debian-bookworm",
+        &[
+            ("PROJECT", "keystone"),
+            ("WHEELS", "/w.tar"),
+            ("INSTALLER", "uv"),
+            ("VENV_TOOLS", "bindep pkginfo"),
+        ],
+    );
+    assert!(has(&installs(&p), "uv") && has(&installs(&p), "bindep"));
+    assert!(uninstalls(&p), "uv is left in the venv");
+    // uv among the tools (the default): it stays.
+    let p = plan(
+        "debian-bookworm",
+        &[
+            ("PROJECT", "keystone"),
+            ("WHEELS", "/w.tar"),
+            ("INSTALLER", "uv"),
+        ],
+    );
+    assert!(!uninstalls(&p));
+}
+
+#[test]
 fn ubuntu_jammy_and_noble_python_and_ldap() {
     let env = [
         ("PROJECT", "keystone"),

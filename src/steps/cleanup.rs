@@ -19,9 +19,16 @@ pub fn plan(input: &PlanInput) -> Result<Option<Step>> {
         "cleanup",
         "remove build-only packages, caches and leftovers",
     );
+    // INSTALLER=uv with uv not among VENV_TOOLS: it was there for the build only (the other
+    // tools of the venv step stay, as in LOCI master).
+    if c.uv_for_the_build_only() && !c.plugin && input.stage != crate::plan::Stage::Runtime {
+        step = step.run(crate::plan::Cmd::new(
+            super::venv_bin(input, "pip"),
+            ["uninstall", "--yes", "uv"],
+        ));
+    }
     if input.stage == crate::plan::Stage::Builder {
-        // Only the venv and /etc/image_info leave the builder: make the venv final (the
-        // venv step's tools, uv among them, stay, as in LOCI master).
+        // Only the venv and /etc/image_info leave the builder: make the venv final.
         step.summary = "make the venv final: no bytecode, system site packages on".into();
         return Ok(Some(
             step.action(Action::SystemSitePackages {

@@ -201,9 +201,10 @@ pub fn inputs(config: &Config, head: Option<&str>) -> String {
         ("INSTALLER", config.installer.name().to_string()),
         ("UID", config.uid.to_string()),
         ("GID", config.gid.to_string()),
-        ("PIP_CONSTRAINT", config.pip_constraint.clone()),
+        ("PIP_VERSION_CONSTRAINT", config.pip_constraint.clone()),
         ("SETUPTOOL_CONSTRAINT", config.setuptools_constraint.clone()),
         ("WHEEL_CONSTRAINT", config.wheel_constraint.clone()),
+        ("VENV_TOOLS", join(&config.venv_tools)),
     ];
     if let Some(crate::config::WheelsSource::Index { constraints }) = &config.wheels {
         args.push(("UPPER_CONSTRAINTS", constraints.clone()));

@@ -3,13 +3,10 @@
 use crate::error::Result;
 use crate::plan::{Cmd, PlanInput, Step};
 
-/// The tools LOCI master's `setup_venv` installs into every venv and leaves there, so that
-/// child images can call them: bindep (the bindep files), pkginfo (wheel metadata) and uv.
-pub const TOOLS: &[&str] = &["bindep", "pkginfo", "uv"];
-
 /// Plans `python3 -m venv` and one pip run upgrading pip, setuptools and wheel, each with its
 /// constraint suffix (PIP_VERSION_CONSTRAINT, SETUPTOOL_CONSTRAINT, WHEEL_CONSTRAINT, e.g.
-/// `<25`), and installing [`TOOLS`] (a service's venv only: the requirements build deletes its
+/// `<25`), and installing VENV_TOOLS ([`crate::config::DEFAULT_VENV_TOOLS`]: LOCI master's bindep, pkginfo
+/// and uv) (a service's venv only: the requirements build deletes its
 /// venv).
 ///
 /// The venv is created without system site packages so that the build only sees what it
@@ -46,7 +43,10 @@ pub fn plan(input: &PlanInput) -> Result<Option<Step>> {
     if !c.builds_requirements() {
         // LOCI master's setup_venv: bindep, pkginfo and uv stay in the image for child images
         // (INSTALLER=uv uses this uv for the build's installs).
-        pip = pip.args(TOOLS.iter().copied());
+        pip = pip.args(c.venv_tools.iter().cloned());
+        if c.uv_for_the_build_only() {
+            pip = pip.arg("uv");
+        }
     }
     Ok(Some(
         Step::new("venv", format!("virtualenv at {venv}"))
