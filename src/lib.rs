@@ -26,6 +26,7 @@ pub mod plan;
 pub mod process;
 pub mod registry;
 pub mod report;
+pub mod runner;
 pub mod sbom;
 pub mod steps;
 

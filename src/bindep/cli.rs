@@ -14,7 +14,7 @@ use std::collections::BTreeSet;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
-use super::{version, BindepFile, PackageManager, Platform};
+use super::{version, BindepFile, PackageDb, Platform};
 use crate::error::{Error, Result};
 use crate::os_release::OsRelease;
 use crate::process::{self, Captured, ChildEnv, Cmd};
@@ -180,7 +180,7 @@ pub fn run(args: &BindepArgs) -> Result<i32> {
     let mut missing = BTreeSet::new();
     let mut incompatible = Vec::new();
     for rule in &rules {
-        let installed = installed_version(platform.package_manager, &rule.name)?;
+        let installed = installed_version(platform.package_db, &rule.name)?;
         let Some(installed) = installed.filter(|v| !v.is_empty()) else {
             missing.insert(rule.name.as_str());
             continue;
@@ -265,9 +265,9 @@ fn field(output: &str, sep: Option<char>, index: usize, argv: &[&str]) -> Result
 }
 
 /// `Platform.get_pkg_version`: the installed version, `None` when not installed.
-fn installed_version(pm: PackageManager, pkg: &str) -> Result<Option<String>> {
+fn installed_version(pm: PackageDb, pkg: &str) -> Result<Option<String>> {
     match pm {
-        PackageManager::Dpkg => {
+        PackageDb::Dpkg => {
             let argv = ["dpkg-query", "-W", "-f", "${Package} ${Status} ${Version}\n", pkg];
             let (code, out) = query(&argv)?;
             if code != 0 {
@@ -283,7 +283,7 @@ fn installed_version(pm: PackageManager, pkg: &str) -> Result<Option<String>> {
             }
             field(&out, Some(' '), 4, &argv).map(Some)
         }
-        PackageManager::Rpm => {
+        PackageDb::Rpm => {
             let argv = [
                 "rpm",
                 "--qf",
@@ -302,7 +302,7 @@ fn installed_version(pm: PackageManager, pkg: &str) -> Result<Option<String>> {
             }
             field(&out, Some(' '), 1, &argv).map(Some)
         }
-        PackageManager::Emerge => {
+        PackageDb::Emerge => {
             let argv = ["equery", "l", "--format='$version'", pkg];
             let (code, out) = query(&argv)?;
             match code {
@@ -311,7 +311,7 @@ fn installed_version(pm: PackageManager, pkg: &str) -> Result<Option<String>> {
                 _ => Err(query_failed(&argv, code, &out)),
             }
         }
-        PackageManager::Pacman => {
+        PackageDb::Pacman => {
             let argv = ["pacman", "-Q", pkg];
             let (code, out) = query(&argv)?;
             if code != 0 {
@@ -322,7 +322,7 @@ fn installed_version(pm: PackageManager, pkg: &str) -> Result<Option<String>> {
             }
             field(&out, Some(' '), 1, &argv).map(Some)
         }
-        PackageManager::Apk => {
+        PackageDb::Apk => {
             let argv = ["apk", "version", pkg];
             let out = spawn(&argv)?;
             if out.status.code() == Some(1) {
@@ -334,7 +334,7 @@ fn installed_version(pm: PackageManager, pkg: &str) -> Result<Option<String>> {
             }
             field(&text, None, 4, &argv).map(Some)
         }
-        PackageManager::Unknown => Err(Error::new("Unknown package manager for current platform.")
+        PackageDb::Unknown => Err(Error::new("Unknown package manager for current platform.")
             .hint("bindep checks installed packages only with dpkg, rpm, emerge, pacman or apk; use -l to list")),
     }
 }

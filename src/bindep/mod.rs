@@ -44,9 +44,10 @@ pub struct Rule {
     pub line: usize,
 }
 
-/// The package manager bindep uses to check installed packages on a platform.
+/// The package database bindep queries for installed packages on a platform (dpkg, rpm, ...;
+/// not the front end that installs them: that is [`crate::distro::PackageManager`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum PackageManager {
+pub enum PackageDb {
     Dpkg,
     Rpm,
     Emerge,
@@ -61,7 +62,7 @@ pub struct Platform {
     pub os: OsRelease,
     /// `platform:...` profiles, sorted, as `Depends.platform_profiles()` returns them.
     pub profiles: Vec<String>,
-    pub package_manager: PackageManager,
+    pub package_db: PackageDb,
     /// Set when bindep itself would crash computing the profiles (no distro id, or a release it
     /// cannot compare); `profiles` then holds what could be computed.
     pub error: Option<String>,
@@ -82,14 +83,14 @@ impl Platform {
     /// PRETTY_NAME (Debian testing/sid).
     pub fn from_os_release_with(os: &OsRelease, debian_version: Option<&str>) -> Self {
         let d = DistroInfo::from_os_release(os, debian_version);
-        let (atoms, package_manager, error) = platform_atoms(&d);
+        let (atoms, package_db, error) = platform_atoms(&d);
         let mut profiles: Vec<String> =
             atoms.into_iter().map(|a| format!("platform:{a}")).collect();
         profiles.sort();
         Platform {
             os: os.clone(),
             profiles,
-            package_manager,
+            package_db,
             error,
         }
     }
@@ -234,12 +235,12 @@ fn version_from_release_line(line: &str) -> Option<String> {
 }
 
 /// `Depends.platform_profiles()` without the `platform:` prefix.
-fn platform_atoms(d: &DistroInfo) -> (HashSet<String>, PackageManager, Option<String>) {
+fn platform_atoms(d: &DistroInfo) -> (HashSet<String>, PackageDb, Option<String>) {
     let mut atoms = HashSet::new();
     if d.id.is_empty() {
         return (
             atoms,
-            PackageManager::Unknown,
+            PackageDb::Unknown,
             Some("Unable to determine distro ID. Does /etc/os-release exist or is lsb_release installed?".into()),
         );
     }
@@ -283,7 +284,7 @@ fn platform_atoms(d: &DistroInfo) -> (HashSet<String>, PackageManager, Option<St
                 _ => true,
             };
             atoms.insert(if py3 { PY3 } else { PY2 }.into());
-            PackageManager::Dpkg
+            PackageDb::Dpkg
         }
         "amzn"
         | "amazonami"
@@ -347,21 +348,21 @@ fn platform_atoms(d: &DistroInfo) -> (HashSet<String>, PackageManager, Option<St
                 atoms.insert("redhat".into());
             }
             atoms.insert("rpm".into());
-            PackageManager::Rpm
+            PackageDb::Rpm
         }
         "gentoo" => {
             atoms.insert("emerge".into());
-            PackageManager::Emerge
+            PackageDb::Emerge
         }
         "arch" | "manjaro" => {
             atoms.insert("pacman".into());
-            PackageManager::Pacman
+            PackageDb::Pacman
         }
         "alpine" => {
             atoms.insert("apk".into());
-            PackageManager::Apk
+            PackageDb::Apk
         }
-        _ => PackageManager::Unknown,
+        _ => PackageDb::Unknown,
     };
     (atoms, pm, error)
 }

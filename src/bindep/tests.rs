@@ -291,7 +291,7 @@ fn platform_profiles_of_loci_distros() {
         "platform:base-py3 platform:dpkg platform:ubuntu platform:ubuntu-24 platform:ubuntu-24.04 \
          platform:ubuntu-noble"
     );
-    assert_eq!(noble.package_manager, PackageManager::Dpkg);
+    assert_eq!(noble.package_db, PackageDb::Dpkg);
     assert!(noble.error.is_none());
 }
 

@@ -34,7 +34,7 @@ pub fn plan(input: &PlanInput) -> Result<Option<Step>> {
 /// default Python is not in loci's table), with `install`, the distro's install command.
 pub fn install_libpython(
     install: &crate::plan::Cmd,
-    runner: &mut dyn crate::exec::Runner,
+    runner: &mut dyn crate::runner::Runner,
 ) -> crate::Result<()> {
     let out = runner.output(&crate::plan::Cmd::new(
         "python3",

@@ -13,8 +13,8 @@ use serde::Serialize;
 
 use crate::config::Config;
 use crate::error::{Context, Result};
-use crate::exec::{self, Timings};
 use crate::plan::{Action, Cmd, PlanInput, Step};
+use crate::runner::{self, Timings};
 
 pub fn plan(input: &PlanInput) -> Result<Option<Step>> {
     Ok(Some(
@@ -54,7 +54,7 @@ struct Info<'a> {
     builder_total_seconds: Option<serde_json::Value>,
 }
 
-pub fn collect(dir: &Path, ctx: &mut exec::Context) -> Result<()> {
+pub fn collect(dir: &Path, ctx: &mut runner::Context) -> Result<()> {
     let (plan, config, timings) = (ctx.plan, ctx.config, ctx.timings);
     let runner = &mut *ctx.runner;
     std::fs::create_dir_all(dir).context(|| format!("cannot create {}", dir.display()))?;
@@ -349,15 +349,15 @@ mod tests {
             distro: crate::distro::Distro::detect(&os, None, None).unwrap(),
             steps: Vec::new(),
         };
-        let mut runner = crate::exec::RecordingRunner::default();
+        let mut runner = crate::runner::RecordingRunner::default();
         collect(
             &dir,
-            &mut exec::Context {
+            &mut runner::Context {
                 plan: &plan,
                 config: &config,
                 runner: &mut runner,
                 timings: &Timings::default(),
-                state: &mut crate::exec::State::default(),
+                state: &mut crate::runner::State::default(),
             },
         )
         .unwrap();

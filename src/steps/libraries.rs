@@ -16,8 +16,8 @@ use std::path::{Path, PathBuf};
 use crate::config::Config;
 use crate::distro::{Distro, Family};
 use crate::error::{Context, Error, Result};
-use crate::exec::Runner;
 use crate::plan::{Action, Cmd, PlanInput, Step};
+use crate::runner::Runner;
 
 /// Where the builder writes the packages and the runtime stage reads them.
 pub fn list_file(c: &Config) -> PathBuf {

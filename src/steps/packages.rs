@@ -109,7 +109,7 @@ pub fn install_action(distro: &crate::distro::Distro, packages: &[String]) -> Ac
 /// refreshed before the first install of the build; when everything is present, neither runs
 /// (over a prebuilt base that saves the slowest part of a build).
 pub fn install(
-    ctx: &mut crate::exec::Context,
+    ctx: &mut crate::runner::Context,
     packages: &[String],
     refresh: Option<&crate::plan::Cmd>,
 ) -> Result<()> {
@@ -132,7 +132,7 @@ pub fn install(
 
 /// The packages of `packages` the package database does not list as installed.
 pub fn not_installed(
-    runner: &mut dyn crate::exec::Runner,
+    runner: &mut dyn crate::runner::Runner,
     distro: &crate::distro::Distro,
     packages: &[String],
 ) -> Result<Vec<String>> {
@@ -142,8 +142,8 @@ pub fn not_installed(
 
 /// Refreshes the package index with `refresh`, unless the build did already.
 pub fn refresh_once(
-    runner: &mut dyn crate::exec::Runner,
-    state: &mut crate::exec::State,
+    runner: &mut dyn crate::runner::Runner,
+    state: &mut crate::runner::State,
     refresh: Option<&crate::plan::Cmd>,
 ) -> Result<()> {
     if let (Some(refresh), false) = (refresh, state.index_refreshed) {
@@ -193,15 +193,15 @@ mod tests {
             "ID=debian\nVERSION_ID=\"12\"\nVERSION_CODENAME=bookworm\n",
         );
         let distro = crate::distro::Distro::detect(&os, None, None).unwrap();
-        let mut runner = crate::exec::RecordingRunner {
+        let mut runner = crate::runner::RecordingRunner {
             answer: "git installed\npatch installed\n".into(),
             ..Default::default()
         };
-        let mut state = crate::exec::State::default();
+        let mut state = crate::runner::State::default();
         let want = ["git".to_string(), "patch".to_string()];
         let refresh = distro.refresh_cmd();
         let (done, lines) = crate::report::capture(|| {
-            crate::exec::with_test_context(&distro, &mut runner, &mut state, |ctx| {
+            crate::runner::with_test_context(&distro, &mut runner, &mut state, |ctx| {
                 install(ctx, &want, refresh.as_ref())
             })
         });

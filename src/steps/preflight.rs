@@ -19,8 +19,8 @@ use serde::Serialize;
 
 use crate::distro::{Distro, PackageManager};
 use crate::error::{Error, Result};
-use crate::exec::Context;
 use crate::plan::{Action, Cmd, PlanInput, Step};
+use crate::runner::Context;
 
 /// A package the build installs, and where it came from.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -273,8 +273,8 @@ pub fn unavailable_error(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::exec::{Runner, State};
     use crate::os_release::OsRelease;
+    use crate::runner::{Runner, State};
 
     /// [`super::check`] in a context of `distro`, `runner` and `state`.
     fn check(
@@ -284,7 +284,7 @@ mod tests {
         runner: &mut dyn Runner,
         state: &mut State,
     ) -> Result<()> {
-        crate::exec::with_test_context(distro, runner, state, |ctx| {
+        crate::runner::with_test_context(distro, runner, state, |ctx| {
             super::check(ctx, wanted, refresh)
         })
     }
@@ -358,7 +358,7 @@ curl:\n  Installed: 7.88.1-10+deb12u8\n  Candidate: 7.88.1-10+deb12u8\n  Version
             ("mysql-client", "DIST_PACKAGES"),
             ("libfoo9", "/opt/loci/bindep.txt:57"),
         ]);
-        let mut runner = crate::exec::RecordingRunner {
+        let mut runner = crate::runner::RecordingRunner {
             // What both probes answer: dpkg-query's (curl installed) and apt-cache's.
             answer: format!("curl installed\n{POLICY}"),
             ..Default::default()
@@ -402,7 +402,7 @@ curl:\n  Installed: 7.88.1-10+deb12u8\n  Candidate: 7.88.1-10+deb12u8\n  Version
     fn nothing_is_looked_up_when_everything_is_installed() {
         let distro = Distro::detect(&OsRelease::parse(BOOKWORM), None, None).unwrap();
         let w = wanted(&[("curl", "DIST_PACKAGES"), ("sudo", "loci's base packages")]);
-        let mut runner = crate::exec::RecordingRunner {
+        let mut runner = crate::runner::RecordingRunner {
             answer: "curl installed\nsudo installed\n".into(),
             ..Default::default()
         };
@@ -423,7 +423,7 @@ curl:\n  Installed: 7.88.1-10+deb12u8\n  Candidate: 7.88.1-10+deb12u8\n  Version
     fn dnf_looks_up_what_provides_the_names() {
         let distro = Distro::detect(&OsRelease::parse(ROCKY), None, Some(true)).unwrap();
         let w = wanted(&[("httpd", "bindep.txt:45"), ("libvirt0", "DIST_PACKAGES")]);
-        let mut runner = crate::exec::RecordingRunner {
+        let mut runner = crate::runner::RecordingRunner {
             answer: "httpd\nhttpd = 2.4.57\n".into(),
             ..Default::default()
         };
@@ -451,7 +451,7 @@ curl:\n  Installed: 7.88.1-10+deb12u8\n  Candidate: 7.88.1-10+deb12u8\n  Version
     #[test]
     fn yum_says_it_cannot_check() {
         let distro = Distro::detect(&OsRelease::parse(ROCKY), None, Some(false)).unwrap();
-        let mut runner = crate::exec::RecordingRunner::default();
+        let mut runner = crate::runner::RecordingRunner::default();
         let mut state = State::default();
         check(
             &distro,

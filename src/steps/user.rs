@@ -4,8 +4,8 @@ use std::path::PathBuf;
 
 use crate::config::SpecificProject;
 use crate::error::{Error, Result};
-use crate::exec::Runner;
 use crate::plan::{Action, Cmd, PlanInput, Step, User};
+use crate::runner::Runner;
 
 /// Plans the PROJECT user: uid UID, gid GID, home /var/lib/PROJECT, nologin (nova: bash, for
 /// instance migration over ssh), owning /etc, /var/log, /var/lib and /var/cache/PROJECT.
@@ -135,7 +135,7 @@ pub fn create(user: &User, runner: &mut dyn Runner) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::exec::RecordingRunner;
+    use crate::runner::RecordingRunner;
 
     fn user(name: &str, uid: u32, gid: u32) -> User {
         User {

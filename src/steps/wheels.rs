@@ -151,7 +151,7 @@ impl BuildConstraintMode {
     }
 
     /// Asks the venv's `pip` for its version.
-    pub fn detect(pip: &str, runner: &mut dyn crate::exec::Runner) -> Result<Self> {
+    pub fn detect(pip: &str, runner: &mut dyn crate::runner::Runner) -> Result<Self> {
         Self::of_pip(&runner.output(&crate::plan::Cmd::new(pip, ["--version"]))?)
     }
 

@@ -19,8 +19,8 @@ use std::path::{Path, PathBuf};
 use super::Hook;
 use crate::config::Config;
 use crate::error::{Context, Error, Result};
-use crate::exec::Runner;
 use crate::plan::{Action, Cmd, PlanInput, Step};
+use crate::runner::Runner;
 
 /// Where collectstatic and compress put the static files (LOCI's STATIC_ROOT).
 pub const STATIC_ROOT: &str = "/var/www/html/horizon";

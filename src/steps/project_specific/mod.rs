@@ -23,8 +23,8 @@ use serde::Serialize;
 
 use crate::config::SpecificProject;
 use crate::error::Result;
-use crate::exec::Context;
 use crate::plan::{PlanInput, Stage, Step, User};
+use crate::runner::Context;
 
 pub mod horizon;
 pub mod keystone;

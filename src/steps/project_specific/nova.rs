@@ -10,8 +10,8 @@ use std::path::{Path, PathBuf};
 use super::Hook;
 use crate::config::NovaConfig;
 use crate::error::{Error, Result};
-use crate::exec::Runner;
 use crate::plan::{Action, PlanInput, Step, User};
+use crate::runner::Runner;
 
 /// Where nova's novncproxy looks for noVNC (`[vnc] novncproxy_base_url` paths).
 pub const NOVNC_DIR: &str = "/usr/share/novnc";

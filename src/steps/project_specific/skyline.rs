@@ -23,8 +23,8 @@ use std::path::PathBuf;
 
 use crate::config::{Config, ConsoleSource};
 use crate::error::{Error, Result};
-use crate::exec::Runner;
 use crate::plan::{Action, Cmd, PlanInput, Step};
+use crate::runner::Runner;
 
 /// The project this module serves.
 pub const PROJECT: &str = "skyline-apiserver";
@@ -154,7 +154,7 @@ mod tests {
         let pkg = d.path().join("skyline_console");
         std::fs::create_dir_all(pkg.join("static")).unwrap();
         let c = config(&[("PROJECT", PROJECT)]);
-        let mut runner = crate::exec::RecordingRunner {
+        let mut runner = crate::runner::RecordingRunner {
             answer: format!("{}\n", pkg.display()),
             ..Default::default()
         };
@@ -176,12 +176,12 @@ mod tests {
             .unwrap(),
             steps: Vec::new(),
         };
-        let mut ctx = crate::exec::Context {
+        let mut ctx = crate::runner::Context {
             plan: &plan,
             config: &c,
             runner: &mut runner,
-            timings: &crate::exec::Timings::default(),
-            state: &mut crate::exec::State::default(),
+            timings: &crate::runner::Timings::default(),
+            state: &mut crate::runner::State::default(),
         };
         super::super::run(&super::super::Hook::SkylineCheckConsole, &mut ctx).unwrap();
         assert_eq!(runner.commands.len(), 3);

@@ -222,7 +222,7 @@ pub fn prepare(spec: &ConstraintsSpec, config: &Config) -> Result<()> {
     let mut git_pins = Vec::new();
     let mut from_source = Vec::new();
     if !items.is_empty() {
-        let mut runner = crate::exec::SystemRunner::new(config);
+        let mut runner = crate::runner::SystemRunner::new(config);
         let mode = BuildConstraintMode::detect(&spec.pip.pip, &mut runner)?;
         let env = runner.env;
         let results = run_builds(
@@ -379,7 +379,7 @@ pub fn build(spec: &WheelsSpec, config: &Config) -> Result<()> {
             ", keeping only those built here"
         }
     );
-    let mut runner = crate::exec::SystemRunner::new(config);
+    let mut runner = crate::runner::SystemRunner::new(config);
     let mode = BuildConstraintMode::detect(&spec.pip.pip, &mut runner)?;
     crate::say!(
         "build constraints from {} ({})",

@@ -24,8 +24,13 @@ fn refuse_outside_a_container(root: &Path) -> Result<()> {
     if root != Path::new("/") {
         return Ok(());
     }
-    let chain = ancestry();
-    if runs_as_container_command(&chain) {
+    refuse_for_ancestry(&ancestry())
+}
+
+/// The decision of [`refuse_outside_a_container`] for `/`, given loci's process ancestry
+/// (innermost first).
+fn refuse_for_ancestry(chain: &[(u32, String)]) -> Result<()> {
+    if runs_as_container_command(chain) {
         return Ok(());
     }
     let shown: Vec<String> = chain.iter().map(|(p, c)| format!("{c}({p})")).collect();
@@ -153,18 +158,21 @@ mod tests {
             !runs_as_container_command(&c(&[(900, "loci")])),
             "no /proc: no proof"
         );
-        // This process's real ancestry reaches PID 1, and decides.
+        // The purge of `/` follows that decision, and a refusal names the ancestry.
+        assert!(refuse_for_ancestry(&c(&[(7, "loci"), (1, "sh")])).is_ok());
+        let e = refuse_for_ancestry(&c(&[(900, "loci"), (1, "systemd")]))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("refusing to delete everything at /")
+                && e.contains("loci(900) <- systemd(1)"),
+            "{e}"
+        );
+        // This process's real ancestry is read from /proc and reaches PID 1.
         let chain = ancestry();
         assert_eq!(chain[0].0, std::process::id());
         assert_eq!(chain.last().unwrap().0, 1, "{chain:?}");
-        let refused = refuse_outside_a_container(Path::new("/"));
-        assert_eq!(refused.is_ok(), runs_as_container_command(&chain));
-        if let Err(e) = refused {
-            assert!(
-                e.to_string().contains("refusing to delete everything at /"),
-                "{e}"
-            );
-        }
+        // Any other root is not the machine's: never refused.
         assert!(refuse_outside_a_container(Path::new("/tmp/x")).is_ok());
     }
 
