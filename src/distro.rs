@@ -8,7 +8,7 @@ use serde::Serialize;
 
 use crate::error::{Error, Result};
 use crate::os_release::OsRelease;
-use crate::plan::Cmd;
+use crate::process::Cmd;
 
 /// The distribution ids loci knows, shown when detection fails.
 pub const SUPPORTED: &[&str] = &[

@@ -6,11 +6,12 @@
 //! last lines are kept for the error message if it fails.
 
 use std::io::Write;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use crate::config::Config;
 use crate::error::Result;
 use crate::plan::{Action, Plan};
+pub use crate::report::human;
 pub use crate::runner::{Context, Runner, State, SystemRunner, Timings};
 use crate::steps;
 
@@ -119,26 +120,5 @@ fn run_action(action: &Action, ctx: &mut Context) -> Result<()> {
         Action::RequirementsConstraints { spec } => steps::requirements::prepare(spec, config),
         Action::RequirementsWheels { spec } => steps::requirements::build(spec, config),
         Action::PurgeRoot { root } => steps::requirements::purge(root).map(|_| ()),
-    }
-}
-
-/// `1.2s`, `2m03s`.
-pub fn human(d: Duration) -> String {
-    let s = d.as_secs_f64();
-    if s < 60.0 {
-        format!("{s:.1}s")
-    } else {
-        format!("{}m{:02}s", (s / 60.0) as u64, (s as u64) % 60)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn human_durations() {
-        assert_eq!(human(Duration::from_millis(1500)), "1.5s");
-        assert_eq!(human(Duration::from_secs(123)), "2m03s");
     }
 }

@@ -344,7 +344,7 @@ pub fn send_within(
                         "{} (after {} attempts in {})",
                         err.what,
                         attempt + 1,
-                        crate::exec::human(started.elapsed())
+                        crate::report::human(started.elapsed())
                     );
                 }
                 return Err(err);
@@ -619,7 +619,7 @@ impl Read for Download<'_> {
                     let e = Error::new(format!(
                         "{}: no data arrived for {} (at byte {})",
                         self.what,
-                        crate::exec::human(self.progress_at.elapsed()),
+                        crate::report::human(self.progress_at.elapsed()),
                         self.offset
                     ))
                     .hint("check the network between the build and the server; LOCI_HTTP_READ_TIMEOUT sets how long one read may take");

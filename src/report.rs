@@ -70,8 +70,24 @@ pub fn write_stdout(text: &str) -> Result<()> {
     }
 }
 
+/// `1.2s`, `2m03s`.
+pub fn human(d: std::time::Duration) -> String {
+    let s = d.as_secs_f64();
+    if s < 60.0 {
+        format!("{s:.1}s")
+    } else {
+        format!("{}m{:02}s", (s / 60.0) as u64, (s as u64) % 60)
+    }
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn human_durations() {
+        assert_eq!(human(std::time::Duration::from_millis(1500)), "1.5s");
+        assert_eq!(human(std::time::Duration::from_secs(123)), "2m03s");
+    }
+
     use super::*;
 
     #[test]

@@ -757,7 +757,7 @@ fn rpm_packages(root: &Path, _os: Option<&OsRelease>) -> Result<Vec<Package>> {
             "%{NAME}\\t%{EPOCHNUM}\\t%{VERSION}-%{RELEASE}\\t%{ARCH}\\n".into(),
         ],
     );
-    let text = crate::exec::Runner::output(&mut crate::exec::SystemRunner::default(), &cmd)
+    let text = crate::runner::Runner::output(&mut crate::runner::SystemRunner::default(), &cmd)
         .map_err(|e| e.hint("the SBOM lists the RPM packages of the image with `rpm -qa`"))?;
     Ok(parse_rpm_list(&text))
 }
