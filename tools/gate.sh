@@ -40,6 +40,7 @@
 #                           gate, e.g. tests/fixtures/requirements/keystone-2026.1-closure.txt)
 #   LOCI_GATE_REUSE_REQUIREMENTS=1  use an existing loci-gate/requirements image
 #   LOCI_GATE_WORK          work dir (default target/gate): context, logs, table
+#   LOCI_GATE_MIN_FREE_GB   free space the engine's data dir must have to start (default 25)
 #   LOCI_GATE_LOCI_BIN      a static loci binary to use as it is (skips tools/setup-host.sh:
 #                           no apt-get, no cargo build; docker must be running)
 set -euo pipefail
@@ -94,6 +95,14 @@ else
     command -v docker-compose >/dev/null || apt-get install -y -qq --no-install-recommends docker-compose >/dev/null
     compose=(docker-compose -f "$repo/compose.yaml")
 fi
+
+# The whole gate writes about 20 GB (images and build cache) where the engine keeps its data:
+# a full disk fails builds half-way (pip's "No space left on device"), so check first.
+need_gb=${LOCI_GATE_MIN_FREE_GB:-25}
+docker_root="$("$docker" info -f '{{.DockerRootDir}}' 2>/dev/null || echo /var/lib/docker)"
+free_gb=$(( $(df -Pk "$docker_root" | awk 'NR == 2 {print $4}') / 1024 / 1024 ))
+[ "$free_gb" -ge "$need_gb" ] || die "only ${free_gb} GB free in $docker_root, the gate needs about ${need_gb} GB: free some with \
+\`docker builder prune -a\` and \`docker image prune\` (or set LOCI_GATE_MIN_FREE_GB)"
 
 cores=$(nproc)
 mem_gb=$(( $(awk '/MemTotal/ {print $2}' /proc/meminfo) / 1024 / 1024 ))
