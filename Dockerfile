@@ -112,8 +112,9 @@ ARG PLUGIN=no
 ARG EXTRA_BINDEP=""
 ARG EXTRA_PYDEP=""
 ARG KEEP_ALL_WHEELS="False"
-# The Python installer: pip (LOCI's) or uv (same inputs, much faster).
-ARG INSTALLER=pip
+# The Python installer: uv (same inputs, much faster; it runs from outside the venv) or pip
+# (LOCI's).
+ARG INSTALLER=uv
 ARG REGISTRY_PROTOCOL="detect"
 ARG REGISTRY_INSECURE="False"
 ARG REGISTRY_AUTH_FILE=""
@@ -127,9 +128,9 @@ ARG PIP_CONSTRAINT=""
 # build constraints of everything built from source are capped (empty: no cap).
 ARG SETUPTOOL_CONSTRAINT="<81"
 ARG WHEEL_CONSTRAINT=""
-# The tools left in the venv for child images (LOCI master's; "" leaves none, and
-# "bindep pkginfo" saves uv's 40 MB).
-ARG VENV_TOOLS="bindep pkginfo uv"
+# The tools left in the venv for child images ("" leaves none; LOCI master's set adds uv,
+# about 40 MB: "bindep pkginfo uv").
+ARG VENV_TOOLS="bindep pkginfo"
 ARG COPY_DEFAULT_CONFIG_FILES="no"
 
 # NOTE: only used by apt/dpkg; it is not kept in the image.
@@ -160,6 +161,14 @@ ARG LIBOAUTH2_URL
 # (one name a line, e.g. /tmp/closure.txt from the data dir). Empty: every constraint.
 ARG REQUIREMENTS_ONLY=""
 ARG REQUIREMENTS_ONLY_FILE=""
+
+# Package caches: apt's (or dnf's) downloads and lists, and pip's and uv's caches, are kept
+# in BuildKit cache mounts between builds, one pair per FROM and TARGETPLATFORM, never in a
+# layer. PACKAGE_CACHE=False builds without them, as LOCI's scripts do (the mounts stay
+# attached, unused). LOCI_CACHE_DIR is where the RUNs below mount them.
+ARG PACKAGE_CACHE=True
+ARG LOCI_CACHE_DIR=/mnt/cache
+ARG TARGETPLATFORM
 
 # Reproducible builds: the time of everything loci writes (the SBOM's timestamp, the mtime of
 # every file the build wrote); image_info.json then records no durations. README.md,
@@ -204,6 +213,8 @@ ARG PROJECT=requirements
 LABEL loci.wheels="" loci.wheels.digest=""
 RUN --mount=type=bind,source=data,target=/tmp,rw \
     --mount=type=bind,from=loci-files,target=/mnt,rw \
+    --mount=type=cache,id=loci-system-${FROM}-${TARGETPLATFORM},target=${LOCI_CACHE_DIR}/system,sharing=private \
+    --mount=type=cache,id=loci-python-${FROM}-${TARGETPLATFORM},target=${LOCI_CACHE_DIR}/python,sharing=shared \
     chmod 1777 /tmp && exec /mnt/loci build --stage requirements --loci-dir /mnt/opt/loci
 
 # ---------------------------------------------------------------------------------------------
@@ -211,6 +222,8 @@ RUN --mount=type=bind,source=data,target=/tmp,rw \
 FROM common AS builder
 RUN --mount=type=bind,source=data,target=/tmp,rw \
     --mount=type=bind,from=loci-files,target=/mnt,rw \
+    --mount=type=cache,id=loci-system-${FROM}-${TARGETPLATFORM},target=${LOCI_CACHE_DIR}/system,sharing=private \
+    --mount=type=cache,id=loci-python-${FROM}-${TARGETPLATFORM},target=${LOCI_CACHE_DIR}/python,sharing=shared \
     --mount=type=bind,from=wheels,target=${WHEELS_PATH} \
     --mount=type=secret,id=registry-auth \
     chmod 1777 /tmp && exec /mnt/loci build --stage builder --loci-dir /mnt/opt/loci
@@ -222,6 +235,7 @@ COPY --link --from=builder /var/lib/openstack /var/lib/openstack
 COPY --link --from=builder /etc/image_info /etc/image_info
 RUN --mount=type=bind,source=data,target=/tmp,rw \
     --mount=type=bind,from=loci-files,target=/mnt,rw \
+    --mount=type=cache,id=loci-system-${FROM}-${TARGETPLATFORM},target=${LOCI_CACHE_DIR}/system,sharing=private \
     chmod 1777 /tmp && exec /mnt/loci build --stage runtime --loci-dir /mnt/opt/loci
 
 # ---------------------------------------------------------------------------------------------
@@ -229,6 +243,8 @@ RUN --mount=type=bind,source=data,target=/tmp,rw \
 FROM common AS project
 RUN --mount=type=bind,source=data,target=/tmp,rw \
     --mount=type=bind,from=loci-files,target=/mnt,rw \
+    --mount=type=cache,id=loci-system-${FROM}-${TARGETPLATFORM},target=${LOCI_CACHE_DIR}/system,sharing=private \
+    --mount=type=cache,id=loci-python-${FROM}-${TARGETPLATFORM},target=${LOCI_CACHE_DIR}/python,sharing=shared \
     --mount=type=bind,from=wheels,target=${WHEELS_PATH} \
     --mount=type=secret,id=registry-auth \
     chmod 1777 /tmp && exec /mnt/loci build --stage project --loci-dir /mnt/opt/loci

@@ -308,7 +308,9 @@ fn detect(config: &Config, args: &PlanArgs, on_this_machine: bool) -> Result<Dis
     };
     let has_dnf =
         (on_this_machine && args.os_release.is_none()).then(|| which::which("dnf").is_ok());
-    Distro::detect(&os, config.distro.as_deref(), has_dnf).map_err(|e| e.in_step("distro"))
+    Ok(Distro::detect(&os, config.distro.as_deref(), has_dnf)
+        .map_err(|e| e.in_step("distro"))?
+        .with_package_cache(config.cache_dir.as_deref()))
 }
 
 /// Reads `DIR/bindep*` and `DIR/pydep*` (LOCI's /opt/loci convention: bindep.txt, pydep.txt and

@@ -268,8 +268,13 @@ pub struct Config {
     pub setuptools_constraint: String,
     pub wheel_constraint: String,
     pub copy_default_config_files: bool,
-    /// INSTALLER: pip (default) or uv.
+    /// INSTALLER: uv (default: the faster on loci's benchmark) or pip (LOCI's).
     pub installer: Installer,
+    /// The package caches (PACKAGE_CACHE, on by default): the directory BuildKit's cache
+    /// mounts are at (LOCI_CACHE_DIR, set by the Dockerfile), when it is on and there. apt's
+    /// archives and lists, dnf's cache, and pip's and uv's caches are kept there, never in a
+    /// layer. `None`: every tool runs without a cache, as LOCI's scripts do.
+    pub cache_dir: Option<PathBuf>,
     /// Proxy variables as found, passed to child processes.
     #[serde(skip)]
     pub proxy_env: Vec<(String, String)>,
@@ -287,13 +292,15 @@ pub struct Config {
     /// FROM: the image the build starts from, as given (recorded in /etc/image_info/inputs.env).
     pub from: Option<String>,
     /// VENV_TOOLS: the tools installed into a service's venv and left there for child images
-    /// (default LOCI master's: bindep, pkginfo, uv; empty for none).
+    /// (default: bindep and pkginfo; LOCI master's set adds uv; empty for none).
     pub venv_tools: Vec<String>,
 }
 
-/// LOCI master's `setup_venv` tools, left in every service venv unless VENV_TOOLS says
-/// otherwise: bindep (the bindep files), pkginfo (wheel metadata) and uv (about 40 MB).
-pub const DEFAULT_VENV_TOOLS: &[&str] = &["bindep", "pkginfo", "uv"];
+/// The tools left in every service venv unless VENV_TOOLS says otherwise: LOCI master's
+/// `setup_venv` set without uv, bindep (the bindep files) and pkginfo (wheel metadata). uv
+/// (about 40 MB) runs the build's installs from outside the venv; `VENV_TOOLS="bindep pkginfo
+/// uv"` leaves it in the image as LOCI master does.
+pub const DEFAULT_VENV_TOOLS: &[&str] = &["bindep", "pkginfo"];
 
 /// LOCI's default list of horizon plugins whose panels get enabled (their Python package names,
 /// as in LOCI's `project_specific/horizon/01_configure_horizon.sh`); plugins not installed are
@@ -311,12 +318,6 @@ pub const DEFAULT_HORIZON_PANELS: &[&str] = &[
 ];
 
 impl Config {
-    /// INSTALLER=uv while VENV_TOOLS leaves uv out: uv is installed for the build and removed
-    /// again at cleanup.
-    pub fn uv_for_the_build_only(&self) -> bool {
-        self.installer == Installer::Uv && !self.venv_tools.iter().any(|t| t == "uv")
-    }
-
     /// PROJECT=requirements: the build makes the wheels of a requirements image, not a
     /// service (no wheels to read, no service venv to keep).
     pub fn builds_requirements(&self) -> bool {
@@ -523,12 +524,12 @@ impl Config {
                 .map(|v| v.to_ascii_lowercase())
                 .as_deref()
             {
-                None | Some("pip") => Installer::Pip,
-                Some("uv") => Installer::Uv,
+                Some("pip") => Installer::Pip,
+                None | Some("uv") => Installer::Uv,
                 Some(other) => {
                     return Err(
                         Error::new(format!("INSTALLER={} is not understood", shown(other)))
-                            .hint("use pip (the default) or uv"),
+                            .hint("use uv (the default) or pip (LOCI's)"),
                     )
                 }
             },
@@ -550,6 +551,7 @@ impl Config {
                 .map(|v| crate::sbom::parse_source_date_epoch(&v))
                 .transpose()?,
             from: get(env, "FROM"),
+            cache_dir: cache_dir(env)?,
             venv_tools: match env.get("VENV_TOOLS") {
                 Some(v) => v.split_whitespace().map(String::from).collect(),
                 None => DEFAULT_VENV_TOOLS.iter().map(|s| s.to_string()).collect(),
@@ -698,6 +700,18 @@ pub fn parse_bool(value: &str) -> Option<bool> {
         "false" | "no" | "0" | "off" | "n" => Some(false),
         _ => None,
     }
+}
+
+/// PACKAGE_CACHE (default on) and LOCI_CACHE_DIR, the Dockerfile's cache mounts: the cache
+/// dir when both say so. A LOCI_CACHE_DIR that is not a directory is no cache (loci never
+/// creates it: that would leave it in the image).
+fn cache_dir(env: &Env) -> Result<Option<PathBuf>> {
+    if !boolean(env, "PACKAGE_CACHE", true)? {
+        return Ok(None);
+    }
+    Ok(get(env, "LOCI_CACHE_DIR")
+        .map(PathBuf::from)
+        .filter(|d| d.is_absolute() && d.is_dir()))
 }
 
 fn boolean(env: &Env, key: &str, default: bool) -> Result<bool> {

@@ -4,6 +4,8 @@
 //! distro uses, the argument vectors for refreshing, installing and purging, the default Python
 //! of a release, and the names of the base packages loci needs for a build.
 
+use std::path::{Path, PathBuf};
+
 use serde::Serialize;
 
 use crate::error::{Error, Result};
@@ -55,6 +57,10 @@ pub struct Distro {
     /// The os-release the distro was detected from (bindep needs ID_LIKE and friends).
     #[serde(skip)]
     pub os_release: OsRelease,
+    /// The package manager's cache directory in the package cache (PACKAGE_CACHE): apt's
+    /// archives and lists, dnf's cachedir, kept between builds and never in a layer.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cache: Option<PathBuf>,
 }
 
 impl Distro {
@@ -119,7 +125,48 @@ impl Distro {
             package_manager,
             python,
             os_release: os.clone(),
+            cache: None,
         })
+    }
+
+    /// This distro with its package manager's cache under `cache_dir` (the build's package
+    /// cache, [`crate::config::Config::cache_dir`]): its `system/` directory.
+    pub fn with_package_cache(mut self, cache_dir: Option<&Path>) -> Self {
+        self.cache = cache_dir.map(|d| d.join("system"));
+        self
+    }
+
+    /// The directories the package manager expects in its cache (apt does not create the
+    /// `partial` directories outside /var): made before the first command.
+    pub fn cache_dirs_to_create(&self) -> Vec<PathBuf> {
+        let Some(c) = &self.cache else {
+            return Vec::new();
+        };
+        match self.package_manager {
+            PackageManager::Apt => vec![c.join("archives/partial"), c.join("lists/partial")],
+            PackageManager::Dnf | PackageManager::Yum => vec![c.clone()],
+        }
+    }
+
+    /// The options that point the package manager at its cache (none without one).
+    fn cache_options(&self) -> Vec<String> {
+        let Some(c) = &self.cache else {
+            return Vec::new();
+        };
+        match self.package_manager {
+            PackageManager::Apt => vec![
+                "-o".into(),
+                format!("Dir::Cache::Archives={}/", c.join("archives").display()),
+                "-o".into(),
+                format!("Dir::State::Lists={}/", c.join("lists").display()),
+                "-o".into(),
+                "APT::Keep-Downloaded-Packages=true".into(),
+            ],
+            PackageManager::Dnf | PackageManager::Yum => vec![
+                format!("--setopt=cachedir={}", c.display()),
+                "--setopt=keepcache=True".into(),
+            ],
+        }
     }
 
     /// Major release number (`12`, `22`, `9`), 0 if unknown.
@@ -166,6 +213,13 @@ impl Distro {
         ["git", "patch"].map(String::from).to_vec()
     }
 
+    /// The build-only packages a build installs: git, for pbr's version of a git checkout and
+    /// for `git+` requirements. (patch, which LOCI's base image also carries, is not used by
+    /// loci; cleanup still purges it when a base image has it.)
+    pub fn build_tools(&self) -> Vec<String> {
+        vec!["git".to_string()]
+    }
+
     /// `python3-distutils` was dropped in Debian trixie and Ubuntu noble (Python 3.12).
     fn has_python3_distutils(&self) -> bool {
         match self.python {
@@ -176,11 +230,12 @@ impl Distro {
 
     /// The one package-index refresh of a build.
     pub fn refresh_cmd(&self) -> Option<Cmd> {
-        match self.package_manager {
-            PackageManager::Apt => Some(Cmd::new("apt-get", ["update"])),
-            PackageManager::Dnf => Some(Cmd::new("dnf", ["makecache", "-y"])),
-            PackageManager::Yum => Some(Cmd::new("yum", ["makecache", "-y"])),
-        }
+        let cmd = match self.package_manager {
+            PackageManager::Apt => Cmd::new("apt-get", ["update"]),
+            PackageManager::Dnf => Cmd::new("dnf", ["makecache", "-y"]),
+            PackageManager::Yum => Cmd::new("yum", ["makecache", "-y"]),
+        };
+        Some(cmd.args(self.cache_options()))
     }
 
     /// Installs `packages` without recommended/weak dependencies, failing on unknown names.
@@ -209,6 +264,7 @@ impl Distro {
                 ],
             ),
         };
+        cmd.args.extend(self.cache_options());
         cmd.args.extend(packages.iter().cloned());
         cmd
     }
@@ -258,19 +314,24 @@ impl Distro {
     /// such query (yum without yum-utils).
     pub fn index_query_cmd(&self, packages: &[String]) -> Option<Cmd> {
         match self.package_manager {
-            PackageManager::Apt => {
-                Some(Cmd::new("apt-cache", ["policy"]).args(packages.iter().cloned()))
-            }
-            PackageManager::Dnf => Some(Cmd::new(
-                "dnf",
-                [
-                    "repoquery".to_string(),
-                    "--quiet".into(),
-                    "--queryformat=%{name}\\n%{provides}\\n".into(),
-                    "--whatprovides".into(),
-                    packages.join(","),
-                ],
-            )),
+            PackageManager::Apt => Some(
+                Cmd::new("apt-cache", ["policy"])
+                    .args(self.cache_options())
+                    .args(packages.iter().cloned()),
+            ),
+            PackageManager::Dnf => Some(
+                Cmd::new(
+                    "dnf",
+                    [
+                        "repoquery".to_string(),
+                        "--quiet".into(),
+                        "--queryformat=%{name}\\n%{provides}\\n".into(),
+                        "--whatprovides".into(),
+                        packages.join(","),
+                    ],
+                )
+                .args(self.cache_options()),
+            ),
             PackageManager::Yum => None,
         }
     }

@@ -28,6 +28,20 @@ pub fn execute(plan: &Plan, config: &Config, runner: &mut dyn Runner) -> Result<
         plan.stage.name(),
         n
     );
+    if let Some(dir) = &config.cache_dir {
+        crate::say!(
+            "==> package caches at {} (PACKAGE_CACHE=False for none)",
+            dir.display()
+        );
+        for d in plan.distro.cache_dirs_to_create() {
+            std::fs::create_dir_all(&d).map_err(|e| {
+                crate::Error::new(format!("cannot create {}", d.display()))
+                    .caused_by(e)
+                    .in_step("cache")
+                    .hint("the package cache is a BuildKit cache mount; PACKAGE_CACHE=False builds without it")
+            })?;
+        }
+    }
     for (i, step) in plan.steps.iter().enumerate() {
         crate::say!("==> [{}/{n}] {}: {}", i + 1, step.name, step.summary);
         let _ = std::io::stdout().flush();
@@ -67,6 +81,15 @@ fn run_action(action: &Action, ctx: &mut Context) -> Result<()> {
             steps::preflight::check(ctx, packages, refresh.as_ref())
         }
         Action::InstallLibpython { install } => steps::base::install_libpython(install, ctx.runner),
+        Action::PurgePackages { packages, .. } => steps::packages::purge(ctx, packages),
+        Action::ProvideUv {
+            wheels,
+            dir,
+            fallback,
+        } => steps::venv::provide_uv(wheels.as_deref(), dir, fallback, ctx.runner),
+        Action::PreferOffline { offline, online } => {
+            steps::venv::prefer_offline(offline, online, ctx.runner)
+        }
         Action::FetchWheels { source, dest } => {
             steps::wheels::fetch(source, dest, &config.registry, &config.tls)
         }

@@ -54,6 +54,18 @@ pub enum Action {
     /// Run `python3` to learn its minor version, then install `libpython3.X` (releases whose
     /// default Python loci does not know) with `install`, the distro's install command.
     InstallLibpython { install: Cmd },
+    /// Purge those of `packages` that are installed (`purge` is the command for all of them);
+    /// nothing runs when none is.
+    PurgePackages { packages: Vec<String>, purge: Cmd },
+    /// Put the build's uv at `dir/bin/uv`: from the newest uv wheel in `wheels`, else by running
+    /// `fallback` (a venv at `dir` with uv pip-installed).
+    ProvideUv {
+        wheels: Option<PathBuf>,
+        dir: PathBuf,
+        fallback: Vec<Cmd>,
+    },
+    /// Run `offline` (the wheels alone); when it fails, `online` (the index too).
+    PreferOffline { offline: Cmd, online: Cmd },
     /// Fetch the wheels into `dest` (unless `source` is a directory used in place).
     FetchWheels { source: WheelsSource, dest: PathBuf },
     /// No wheels: fetch the upper-constraints at `source` (URL or file) and write
@@ -146,6 +158,18 @@ impl fmt::Display for Action {
                 write!(f, ": {}", names.join(" "))
             }
             Action::InstallLibpython { .. } => write!(f, "detect python3's minor version, install libpython3.X"),
+            Action::PurgePackages { purge, .. } => write!(f, "purge what is installed of: {purge}"),
+            Action::ProvideUv { wheels, dir, fallback } => {
+                write!(f, "the build's uv at {}/bin/uv: ", dir.display())?;
+                if let Some(w) = wheels {
+                    write!(f, "from the uv wheel in {}, else ", w.display())?;
+                }
+                let cmds: Vec<String> = fallback.iter().map(|c| c.to_string()).collect();
+                write!(f, "{}", cmds.join(" && "))
+            }
+            Action::PreferOffline { offline, .. } => {
+                write!(f, "run: {offline} (from the wheels alone; when they lack something, again without --no-index)")
+            }
             Action::FetchWheels { source, dest } => match source {
                 WheelsSource::Directory(d) => write!(f, "use wheels in place: {}", d.display()),
                 WheelsSource::Tarball(p) => write!(f, "extract tarball {} -> {}", p.display(), dest.display()),

@@ -66,6 +66,10 @@ fn commands(step: &Value) -> Vec<Vec<String>> {
     for a in step["actions"].as_array().unwrap() {
         if a["action"] == "run" {
             out.push(argv(&a["cmd"]));
+        } else if a["action"] == "purge_packages" {
+            out.push(argv(&a["purge"]));
+        } else if a["action"] == "prefer_offline" {
+            out.push(argv(&a["offline"]));
         } else if a["action"] == "install_packages" {
             if !a["refresh"].is_null() {
                 out.push(argv(&a["refresh"]));
@@ -123,9 +127,12 @@ fn debian_bookworm_keystone() {
         &cmds[1][..4],
         ["apt-get", "install", "-y", "--no-install-recommends"]
     );
+    assert!(
+        !has(&cmds[1], "patch"),
+        "nothing patches: patch is not installed"
+    );
     for pkg in [
         "git",
-        "patch",
         "ca-certificates",
         "netbase",
         "sudo",
@@ -166,19 +173,53 @@ fn debian_bookworm_keystone() {
         ])
     );
 
-    let venv = commands(step(&p, "venv"));
-    assert_eq!(venv[0], ["python3", "-m", "venv", "/var/lib/openstack"]);
-    assert_eq!(venv[1][0], "/var/lib/openstack/bin/pip");
-    assert!(
-        has(&venv[1], "pip") && has(&venv[1], "setuptools<81") && has(&venv[1], "wheel"),
-        "LOCI master's setuptools cap by default: {:?}",
-        venv[1]
+    // INSTALLER=uv, the default: the build's uv (from the wheels) outside the venv, a venv
+    // without ensurepip's pip, and the toolchain from the wheels alone when they hold it.
+    let venv_step = step(&p, "venv");
+    assert_eq!(venv_step["actions"][0]["action"], "provide_uv");
+    assert_eq!(venv_step["actions"][0]["dir"], "/tmp/loci-uv");
+    assert_eq!(venv_step["actions"][0]["wheels"], "/tmp/wheels");
+    let venv = commands(venv_step);
+    assert_eq!(
+        venv[0],
+        [
+            "python3",
+            "-m",
+            "venv",
+            "--without-pip",
+            "/var/lib/openstack"
+        ]
     );
-    // LOCI master's setup_venv leaves bindep, pkginfo and uv in the venv for child images,
-    // and nothing uninstalls them.
-    for tool in ["bindep", "pkginfo", "uv"] {
-        assert!(has(&venv[1], tool), "{tool} not installed: {:?}", venv[1]);
-    }
+    assert_eq!(
+        venv[1][..],
+        [
+            "/tmp/loci-uv/bin/uv",
+            "pip",
+            "install",
+            "--python",
+            "/var/lib/openstack/bin/python",
+            "--no-cache",
+            "-c",
+            "/tmp/upper-constraints.txt",
+            "--find-links",
+            "/tmp/wheels",
+            "pip",
+            "setuptools<81",
+            "wheel",
+            "bindep",
+            "pkginfo",
+            "--no-index"
+        ],
+        "LOCI master's setuptools cap by default; bindep and pkginfo for child images"
+    );
+    assert_eq!(
+        venv_step["actions"][2]["online"]["args"]
+            .as_array()
+            .unwrap()
+            .last()
+            .unwrap(),
+        "pkginfo"
+    );
     assert!(
         !commands(step(&p, "cleanup"))
             .iter()
@@ -256,6 +297,44 @@ fn debian_bookworm_keystone() {
     assert_eq!(
         install[..],
         [
+            "/tmp/loci-uv/bin/uv",
+            "pip",
+            "install",
+            "--python",
+            "/var/lib/openstack/bin/python",
+            "--no-cache",
+            "--only-binary",
+            ":all:",
+            "--no-binary",
+            "keystone",
+            "-c",
+            "/tmp/global-requirements.txt",
+            "-c",
+            "/tmp/upper-constraints.txt",
+            "--find-links",
+            "/tmp/wheels",
+            "/tmp/keystone",
+        ]
+    );
+    // INSTALLER=pip: LOCI's installs.
+    let lp = plan(
+        "debian-bookworm",
+        &[
+            ("PROJECT", "keystone"),
+            ("WHEELS", "/wheels.tar.gz"),
+            ("INSTALLER", "pip"),
+        ],
+    );
+    let venv = commands(step(&lp, "venv"));
+    assert_eq!(venv[0], ["python3", "-m", "venv", "/var/lib/openstack"]);
+    assert_eq!(
+        &venv[1][..3],
+        ["/var/lib/openstack/bin/pip", "install", "--upgrade"]
+    );
+    let install = &commands(step(&lp, "install"))[0];
+    assert_eq!(
+        install[..],
+        [
             "/var/lib/openstack/bin/pip",
             "install",
             "--no-cache-dir",
@@ -327,47 +406,40 @@ fn debian_bookworm_keystone() {
 }
 
 #[test]
-fn venv_tools_can_leave_uv_out_and_uv_as_installer_is_then_removed_at_cleanup() {
+fn venv_tools_choose_what_stays_in_the_venv_and_uv_never_needs_removing() {
     let installs = |p: &Value| commands(step(p, "venv"))[1].clone();
     let uninstalls = |p: &Value| {
         commands(step(p, "cleanup"))
             .iter()
-            .any(|c| has(c, "uninstall") && has(c, "uv"))
+            .any(|c| has(c, "uninstall"))
     };
     // No tools at all: the venv gets only its pip toolchain.
-    let p = plan(
-        "debian-bookworm",
-        &[
-            ("PROJECT", "keystone"),
-            ("WHEELS", "/w.tar"),
-            ("VENV_TOOLS", ""),
-        ],
-    );
-    for tool in ["bindep", "pkginfo", "uv"] {
-        assert!(!has(&installs(&p), tool), "{tool}: {:?}", installs(&p));
+    for installer in ["uv", "pip"] {
+        let p = plan(
+            "debian-bookworm",
+            &[
+                ("PROJECT", "keystone"),
+                ("WHEELS", "/w.tar"),
+                ("VENV_TOOLS", ""),
+                ("INSTALLER", installer),
+            ],
+        );
+        for tool in ["bindep", "pkginfo", "uv"] {
+            assert!(!has(&installs(&p), tool), "{tool}: {:?}", installs(&p));
+        }
+        assert!(!uninstalls(&p));
     }
-    assert!(!uninstalls(&p));
-    // uv as the installer but not a tool of the image: installed for the build, then removed.
+    // LOCI master's set: uv too, left in the image; the build still runs its own uv.
     let p = plan(
         "debian-bookworm",
         &[
             ("PROJECT", "keystone"),
             ("WHEELS", "/w.tar"),
-            ("INSTALLER", "uv"),
-            ("VENV_TOOLS", "bindep pkginfo"),
+            ("VENV_TOOLS", "bindep pkginfo uv"),
         ],
     );
     assert!(has(&installs(&p), "uv") && has(&installs(&p), "bindep"));
-    assert!(uninstalls(&p), "uv is left in the venv");
-    // uv among the tools (the default): it stays.
-    let p = plan(
-        "debian-bookworm",
-        &[
-            ("PROJECT", "keystone"),
-            ("WHEELS", "/w.tar"),
-            ("INSTALLER", "uv"),
-        ],
-    );
+    assert_eq!(installs(&p)[0], "/tmp/loci-uv/bin/uv");
     assert!(!uninstalls(&p));
 }
 
@@ -463,6 +535,15 @@ fn venv_toolchain_prefers_the_wheels_except_in_a_requirements_build() {
     let names = step_names(&p);
     let pos = |n: &str| names.iter().position(|s| s == n).unwrap();
     assert!(pos("wheels") < pos("venv"), "{names:?}");
+    let p = plan(
+        "debian-bookworm",
+        &[
+            ("PROJECT", "keystone"),
+            ("WHEELS", "/wheels.tar.gz"),
+            ("INSTALLER", "pip"),
+            ("VENV_TOOLS", "bindep pkginfo uv"),
+        ],
+    );
     let pip = &commands(step(&p, "venv"))[1];
     assert_eq!(
         pip[..],
@@ -754,7 +835,7 @@ fn human_plan_lists_steps_and_commands() {
         "{text}"
     );
     assert!(
-        text.contains("install what is missing: apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends git patch"),
+        text.contains("install what is missing: apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends git ca-certificates"),
         "{text}"
     );
     assert!(
@@ -764,7 +845,7 @@ fn human_plan_lists_steps_and_commands() {
 }
 
 #[test]
-fn uv_installer_installs_with_uv_and_keeps_it() {
+fn uv_installer_installs_with_the_builds_own_uv() {
     let p = plan(
         "debian-bookworm",
         &[
@@ -775,12 +856,15 @@ fn uv_installer_installs_with_uv_and_keeps_it() {
         ],
     );
     let venv = &commands(step(&p, "venv"))[1];
-    assert!(has(venv, "uv"), "uv is installed into the venv: {venv:?}");
+    assert!(
+        !has(venv, "uv"),
+        "uv is not installed into the venv: {venv:?}"
+    );
     let install = &commands(step(&p, "install"))[0];
     assert_eq!(
         install[..5],
         [
-            "/var/lib/openstack/bin/uv",
+            "/tmp/loci-uv/bin/uv",
             "pip",
             "install",
             "--python",
@@ -794,8 +878,8 @@ fn uv_installer_installs_with_uv_and_keeps_it() {
         "{joined}"
     );
     let pydep = &commands(step(&p, "pydep"))[0];
-    assert_eq!(pydep[0], "/var/lib/openstack/bin/uv");
-    // uv stays in the image, as LOCI master leaves it (with bindep and pkginfo).
+    assert_eq!(pydep[0], "/tmp/loci-uv/bin/uv");
+    // The build's uv is in the data dir, which cleanup empties: nothing to uninstall.
     let cleanup = commands(step(&p, "cleanup"));
     assert!(
         !cleanup.iter().any(|c| has(c, "uninstall")),

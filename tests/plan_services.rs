@@ -1055,7 +1055,10 @@ fn skyline_installs_its_console_from_git_as_loci_does() {
     let cmds: Vec<Vec<String>> = commands(&p, "project").iter().map(argv).collect();
     assert_eq!(cmds.len(), 1, "{cmds:?}");
     let install = &cmds[0];
-    assert_eq!(install[0], "/var/lib/openstack/bin/pip");
+    assert_eq!(
+        install[0], "/tmp/loci-uv/bin/uv",
+        "INSTALLER=uv, the default"
+    );
     assert_eq!(install.last().unwrap(), "/tmp/skyline-console");
     for want in [
         "--upgrade",
@@ -1099,7 +1102,7 @@ fn skyline_installs_its_console_from_git_as_loci_does() {
     );
     assert_eq!(clones(&p, "project")[0].2, "master");
     let install = argv(&commands(&p, "project")[0]);
-    assert_eq!(install[0], "/var/lib/openstack/bin/uv");
+    assert_eq!(install[0], "/tmp/loci-uv/bin/uv");
     assert!(
         install.join(" ").contains("--no-binary skyline-console"),
         "{install:?}"
@@ -1223,6 +1226,8 @@ fn a_pre_seeded_skyline_console_is_installed_without_cloning() {
     c.paths.data_dir = tmp.path().join("data");
     c.paths.sources_dir = tmp.path().join("data");
     c.paths.venv = tmp.path().join("venv");
+    // The venv above has pip, not the build's uv (the venv step would provide that).
+    c.installer = loci::config::Installer::Pip;
     let tree = c.paths.data_dir.join("skyline-console");
     std::fs::create_dir_all(&tree).unwrap();
     std::fs::write(tree.join("loci_console_backend.py"), CONSOLE_BACKEND).unwrap();
@@ -1320,8 +1325,13 @@ fn plugins_build_on_a_service_image() {
             other => panic!("{d}: {other:?}"),
         }
         // It installs into the service image's venv, and purges nothing it did not install.
+        // With the build's own uv: a plugin has no venv step, so its install step provides it.
+        assert!(matches!(
+            p.step("install").unwrap().actions[0],
+            Action::ProvideUv { .. }
+        ));
         let install = commands(&p, "install");
-        assert_eq!(install[0].program, "/var/lib/openstack/bin/pip");
+        assert_eq!(install[0].program, "/tmp/loci-uv/bin/uv");
         assert!(install[0]
             .args
             .contains(&"/tmp/networking-baremetal".to_string()));
@@ -1433,6 +1443,8 @@ fn extra_projects_are_pip_installed_with_the_project() {
     c.paths.data_dir = tmp.path().join("data");
     c.paths.wheels_dir = wheels;
     c.paths.venv = tmp.path().join("venv");
+    // pip, run for real (the build's uv would come from the venv step).
+    c.installer = loci::config::Installer::Pip;
     tiny_project(&c.paths.sources_dir.join("svc"), "loci_svc");
     tiny_project(&c.paths.sources_dir.join("extra-one"), "loci_extra_one");
     tiny_project(&c.paths.sources_dir.join("extra_two"), "loci_extra_two");

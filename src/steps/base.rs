@@ -4,19 +4,20 @@ use crate::error::Result;
 use crate::plan::{Action, PlanInput, Step};
 
 /// Plans the base packages (only the missing ones are installed, see
-/// [`crate::steps::packages::install`]): git and patch for the build (purged again at cleanup), python3 with
-/// venv, and the run-time basics (ca-certificates, netbase, sudo, lsb-release, libpython3.X).
-/// Skipped for plugins, which build on top of an image that already has them.
+/// [`crate::steps::packages::install`]): git when the build needs it ([`needs_git`]; purged
+/// again at cleanup), python3 with venv, and the run-time basics (ca-certificates, netbase,
+/// sudo, lsb-release, libpython3.X). Skipped for plugins, which build on top of an image that
+/// already has them.
 pub fn plan(input: &PlanInput) -> Result<Option<Step>> {
     if input.config.plugin {
         return Ok(None);
     }
     let d = input.distro;
     // The runtime stage gets the venv built: it needs neither git nor patch.
-    let mut packages = if input.stage == crate::plan::Stage::Runtime {
-        Vec::new()
+    let mut packages = if needs_git(input) {
+        d.build_tools()
     } else {
-        d.build_only_packages()
+        Vec::new()
     };
     packages.extend(d.base_packages());
     let mut step = Step::new("base", format!("base packages for {}", d.label()))
@@ -28,6 +29,29 @@ pub fn plan(input: &PlanInput) -> Result<Option<Step>> {
     }
     step.packages = packages;
     Ok(Some(step))
+}
+
+/// Whether the build runs git: pbr asks git for the version of a source tree that has no
+/// PKG-INFO (a git checkout: what the source step clones), and pip clones `git+` requirements.
+/// A requirements build always may (git+ constraints, source trees). The runtime stage builds
+/// nothing. A service whose source trees are all in place with their PKG-INFO (sdists, as
+/// pre-seeded in the data dir) and without `git+` packages needs no git at all.
+pub fn needs_git(input: &PlanInput) -> bool {
+    let c = input.config;
+    if input.stage == crate::plan::Stage::Runtime {
+        return false;
+    }
+    if c.builds_requirements() || c.pip_packages.iter().any(|p| p.contains("git+")) {
+        return true;
+    }
+    let trees = std::iter::once(c.paths.sources_dir.join(&c.project))
+        .chain(c.extra_projects.iter().map(|p| c.paths.data_dir.join(p)));
+    let trees: Vec<_> = trees.collect();
+    match c.kind {
+        crate::config::BuildKind::Requirements => true,
+        crate::config::BuildKind::Infra => false,
+        crate::config::BuildKind::Service => !trees.iter().all(|t| t.join("PKG-INFO").is_file()),
+    }
 }
 
 /// Installs `libpython3.X` for the minor version of the installed python3 (for releases whose

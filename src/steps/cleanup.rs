@@ -1,6 +1,6 @@
 //! Step `cleanup`: leave a lightweight image.
 //!
-//! Purges the packages loci installed only for the build (git, patch) unless bindep or
+//! Purges the build-only packages (git, and patch from LOCI's base image) that are installed, unless bindep or
 //! DIST_PACKAGES asked for them, drops package-manager caches (a base image without the
 //! official images' apt settings keeps every downloaded .deb), turns on system site packages in
 //! the venv, deletes bytecode, and empties /tmp, /root/.cache, /etc/machine-id and /opt/loci.
@@ -19,14 +19,6 @@ pub fn plan(input: &PlanInput) -> Result<Option<Step>> {
         "cleanup",
         "remove build-only packages, caches and leftovers",
     );
-    // INSTALLER=uv with uv not among VENV_TOOLS: it was there for the build only (the other
-    // tools of the venv step stay, as in LOCI master).
-    if c.uv_for_the_build_only() && !c.plugin && input.stage != crate::plan::Stage::Runtime {
-        step = step.run(crate::plan::Cmd::new(
-            super::venv_bin(input, "pip"),
-            ["uninstall", "--yes", "uv"],
-        ));
-    }
     if input.stage == crate::plan::Stage::Builder {
         // Only the venv and /etc/image_info leave the builder: make the venv final.
         step.summary = "make the venv final: no bytecode, system site packages on".into();
@@ -49,7 +41,10 @@ pub fn plan(input: &PlanInput) -> Result<Option<Step>> {
             .filter(|p| !keep.contains(p))
             .collect();
         if !purge.is_empty() {
-            step = step.run(d.purge_cmd(&purge));
+            step = step.action(Action::PurgePackages {
+                purge: d.purge_cmd(&purge),
+                packages: purge,
+            });
         }
     }
     step = step.run(d.clean_cmd());

@@ -43,23 +43,14 @@ pub fn pip_install(input: &PlanInput, no_index: bool) -> Result<Cmd> {
         &["--only-binary", ":all:"]
     };
     let mut cmd = match c.installer {
-        Installer::Pip => Cmd::new(super::venv_bin(input, "pip"), ["install", "--no-cache-dir"])
+        Installer::Pip => Cmd::new(super::venv_bin(input, "pip"), ["install"])
+            .args(pip_cache_args(input))
             .args(binary.iter().copied())
             .arg("--no-compile")
             .args(constraints)
             .arg("--ignore-installed"),
         Installer::Uv => {
-            let mut cmd = Cmd::new(
-                super::venv_bin(input, "uv"),
-                [
-                    "pip".to_string(),
-                    "install".into(),
-                    "--python".into(),
-                    super::venv_bin(input, "python"),
-                    "--no-cache".into(),
-                ],
-            );
-            cmd = cmd.args(binary.iter().copied());
+            let mut cmd = uv_pip_install(input).args(binary.iter().copied());
             if !from_index {
                 for name in local_tree_names(input)? {
                     cmd = cmd.arg("--no-binary").arg(name);
@@ -72,6 +63,42 @@ pub fn pip_install(input: &PlanInput, no_index: bool) -> Result<Cmd> {
         cmd = cmd.arg("--no-index");
     }
     Ok(cmd.args(c.pip_args.iter().cloned()))
+}
+
+/// pip's cache options: the package cache's `pip` directory (PACKAGE_CACHE), else none at all
+/// (`--no-cache-dir`, LOCI's).
+pub fn pip_cache_args(input: &PlanInput) -> Vec<String> {
+    match &input.config.cache_dir {
+        Some(dir) => vec![
+            "--cache-dir".into(),
+            dir.join("python/pip").display().to_string(),
+        ],
+        None => vec!["--no-cache-dir".into()],
+    }
+}
+
+/// `uv pip install` into the venv's python with the build's uv ([`super::venv::build_uv`]):
+/// with the package cache's `uv` directory (files copied out of it: it is another file
+/// system), else `--no-cache`.
+pub fn uv_pip_install(input: &PlanInput) -> Cmd {
+    let cmd = Cmd::new(
+        super::venv::build_uv(input),
+        [
+            "pip".to_string(),
+            "install".into(),
+            "--python".into(),
+            super::venv_bin(input, "python"),
+        ],
+    );
+    match &input.config.cache_dir {
+        Some(dir) => cmd.args([
+            "--cache-dir".to_string(),
+            dir.join("python/uv").display().to_string(),
+            "--link-mode".into(),
+            "copy".into(),
+        ]),
+        None => cmd.arg("--no-cache"),
+    }
 }
 
 /// The distribution names of the source trees a build installs (the project and
@@ -102,9 +129,12 @@ pub fn plan(input: &PlanInput) -> Result<Option<Step>> {
         cmd = cmd.arg(c.paths.data_dir.join(p).display().to_string());
     }
     cmd = cmd.args(c.pip_packages.iter().cloned());
-    Ok(Some(
-        Step::new("install", format!("pip install {}", c.project)).run(cmd),
-    ))
+    let mut step = Step::new("install", format!("pip install {}", c.project));
+    // A plugin has no venv step, which provides the build's uv elsewhere.
+    if c.plugin && c.installer == Installer::Uv {
+        step = step.action(super::venv::provide_uv_action(input));
+    }
+    Ok(Some(step.run(cmd)))
 }
 
 /// LOCI's infra image: bindep and PIP_PACKAGES in the venv, no project.

@@ -130,6 +130,22 @@ pub fn install(
     ctx.runner.run(&distro.install_cmd(&missing))
 }
 
+/// Purges those of `packages` that are installed; runs nothing when none is.
+pub fn purge(ctx: &mut crate::runner::Context, packages: &[String]) -> Result<()> {
+    let distro = &ctx.plan.distro;
+    let missing = not_installed(ctx.runner, distro, packages)?;
+    let installed: Vec<String> = packages
+        .iter()
+        .filter(|p| !missing.contains(p))
+        .cloned()
+        .collect();
+    if installed.is_empty() {
+        crate::say!("none of {} is installed", packages.join(" "));
+        return Ok(());
+    }
+    ctx.runner.run(&distro.purge_cmd(&installed))
+}
+
 /// The packages of `packages` the package database does not list as installed.
 pub fn not_installed(
     runner: &mut dyn crate::runner::Runner,

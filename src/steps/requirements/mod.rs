@@ -144,12 +144,42 @@ pub fn plan(input: &PlanInput) -> Result<Vec<Step>> {
     step = step.action(Action::RequirementsWheels {
         spec: Box::new(wheels),
     });
+    // The toolchain of a service's venv (see steps/venv.rs), whatever KEEP_ALL_WHEELS says:
+    // with these in the image, service builds make their venv without the index.
+    step = step.run(
+        Cmd::new(
+            super::venv_bin(input, "pip"),
+            ["download", "--only-binary", ":all:"],
+        )
+        .args(super::install::pip_cache_args(input))
+        .args(c.pip_args.iter().cloned())
+        .args([
+            "--dest".to_string(),
+            root.display().to_string(),
+            "-c".into(),
+            root.join("upper-constraints.txt").display().to_string(),
+        ])
+        .args(toolchain(c)),
+    );
     let purge = Step::new(
         "purge",
         format!("leave only *.whl and *.txt at {}", root.display()),
     )
     .action(Action::PurgeRoot { root });
     Ok(vec![step, purge])
+}
+
+/// What a service's venv step installs (pip, setuptools and wheel within their constraints,
+/// bindep, pkginfo) and uv, which installs it.
+pub fn toolchain(c: &Config) -> Vec<String> {
+    vec![
+        format!("pip{}", c.pip_constraint),
+        format!("setuptools{}", c.setuptools_constraint),
+        format!("wheel{}", c.wheel_constraint),
+        "bindep".into(),
+        "pkginfo".into(),
+        "uv".into(),
+    ]
 }
 
 /// REQUIREMENTS_ONLY plus the names of REQUIREMENTS_ONLY_FILE, normalised, sorted; `None`
@@ -576,7 +606,23 @@ mod tests {
             |_| {},
         );
         let req = steps.iter().find(|s| s.name == "requirements").unwrap();
-        assert_eq!(req.actions.len(), 2, "no PIP_PACKAGES install");
+        assert_eq!(
+            req.actions.len(),
+            3,
+            "no PIP_PACKAGES install: constraints, wheels, the venv toolchain"
+        );
+        let Action::Run { cmd } = &req.actions[2] else {
+            panic!("{:?}", req.actions[2])
+        };
+        assert_eq!(cmd.args[..3], ["download", "--only-binary", ":all:"]);
+        assert!(cmd.args.ends_with(&[
+            "pip".to_string(),
+            "setuptools<81".into(),
+            "wheel".into(),
+            "bindep".into(),
+            "pkginfo".into(),
+            "uv".into()
+        ]));
         let Action::RequirementsConstraints { spec } = &req.actions[0] else {
             panic!()
         };
