@@ -73,8 +73,8 @@ FROM ${LOCI_IMAGE} AS loci
 FROM scratch AS loci-files
 ARG EXTRA_BINDEP=""
 ARG EXTRA_PYDEP=""
-COPY --from=loci /loci /loci
-COPY bindep.txt pydep.txt ${EXTRA_BINDEP} ${EXTRA_PYDEP} /opt/loci/
+COPY --link --from=loci /loci /loci
+COPY --link bindep.txt pydep.txt ${EXTRA_BINDEP} ${EXTRA_PYDEP} /opt/loci/
 
 # ---------------------------------------------------------------------------------------------
 # The wheels image, mounted at WHEELS_PATH by the service builds.
