@@ -91,19 +91,31 @@ fn install_with(installer: Installer) {
         pydep_files: vec![],
     };
     let mut runner = SystemRunner::new(&config);
-    // The venv step's commands: python3 -m venv and the toolchain upgrade (plus uv).
+    // The venv step as a build runs it: with uv, the build's uv (no uv wheel in these wheels:
+    // pip-installed into a venv of its own) and the toolchain, which the wheels lack, so from
+    // the index after the offline attempt fails.
     let venv = loci::steps::venv::plan(&input).unwrap().unwrap();
-    for action in &venv.actions {
-        if let loci::plan::Action::Run { cmd } = action {
-            runner.run(cmd).unwrap();
-        }
-    }
+    let plan = loci::plan::Plan {
+        project: "loci-demo".into(),
+        stage: loci::plan::Stage::Project,
+        distro: distro.clone(),
+        steps: vec![venv],
+    };
+    loci::exec::execute(&plan, &config, &mut runner).unwrap_or_else(|e| panic!("{e}"));
     let step = loci::steps::install::plan(&input).unwrap().unwrap();
     let loci::plan::Action::Run { cmd } = &step.actions[0] else {
         panic!("install is a command")
     };
     if installer == Installer::Uv {
-        assert!(cmd.program.ends_with("/venv/bin/uv"), "{cmd}");
+        assert_eq!(
+            cmd.program,
+            root.join("src/loci-uv/bin/uv").display().to_string(),
+            "{cmd}"
+        );
+        assert!(
+            !config.paths.venv.join("bin/uv").exists(),
+            "uv is not a tool of this venv"
+        );
         assert!(cmd.to_string().contains("--no-binary loci-demo"), "{cmd}");
     }
     runner.run(cmd).unwrap();
@@ -141,4 +153,26 @@ fn pip_installs_a_local_tree_against_constraints() {
 #[ignore = "needs PyPI and python3 with venv: run tests/run.sh (cargo test -- --include-ignored)"]
 fn uv_installs_a_local_tree_against_constraints() {
     install_with(Installer::Uv);
+}
+
+/// The build's uv from a uv wheel among the wheels (as a requirements image made by loci holds
+/// it): taken out of the wheel, executable, and the one that runs.
+#[test]
+#[ignore = "needs PyPI (the uv wheel): run tests/run.sh (cargo test -- --include-ignored)"]
+fn the_builds_uv_comes_out_of_the_uv_wheel() {
+    let tmp = tempfile::tempdir().unwrap();
+    let wheels = tmp.path().join("wheels");
+    run(Command::new("python3").args(["-m", "venv"]).arg(tmp.path().join("dl")));
+    run(Command::new(tmp.path().join("dl/bin/pip"))
+        .args(["download", "--no-deps", "--only-binary", ":all:", "--dest"])
+        .arg(&wheels)
+        .arg("uv"));
+    let dir = tmp.path().join("loci-uv");
+    let mut runner = SystemRunner::default();
+    // No fallback: it must not be needed.
+    loci::steps::venv::provide_uv(Some(&wheels), &dir, &[], &mut runner)
+        .unwrap_or_else(|e| panic!("{e}"));
+    let out = run(Command::new(dir.join("bin/uv")).arg("--version"));
+    assert!(out.starts_with("uv "), "{out}");
+    assert!(!dir.join("wheel").exists(), "the unpacked wheel is removed");
 }
