@@ -705,6 +705,104 @@ mod tests {
             .contains("2.0"));
     }
 
+    /// A tiny index on 127.0.0.1: `routes` maps a path to (status, content type, body).
+    fn serve(routes: Vec<(String, u16, &'static str, Vec<u8>)>) -> String {
+        use std::io::BufRead;
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        std::thread::spawn(move || {
+            for conn in listener.incoming() {
+                let Ok(mut conn) = conn else { break };
+                let mut reader = std::io::BufReader::new(conn.try_clone().unwrap());
+                let mut first = String::new();
+                if reader.read_line(&mut first).is_err() {
+                    continue;
+                }
+                loop {
+                    let mut l = String::new();
+                    if reader.read_line(&mut l).map(|n| n == 0).unwrap_or(true) || l == "\r\n" {
+                        break;
+                    }
+                }
+                let path = first.split_whitespace().nth(1).unwrap_or("").to_string();
+                let (status, ctype, body) = routes
+                    .iter()
+                    .find(|r| r.0 == path)
+                    .map(|r| (r.1, r.2, r.3.clone()))
+                    .unwrap_or((404, "text/plain", b"not found".to_vec()));
+                let head = format!(
+                    "HTTP/1.1 {status} X\r\nContent-Type: {ctype}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                    body.len()
+                );
+                let _ = conn.write_all(head.as_bytes());
+                let _ = conn.write_all(&body);
+            }
+        });
+        base
+    }
+
+    #[test]
+    fn a_local_index_serves_pages_and_verified_downloads() {
+        let wheel = b"PK\x03\x04 not really a zip, but bytes to hash".to_vec();
+        let good = hex::encode(Sha256::digest(&wheel));
+        let bad = "0".repeat(64);
+        let page = |hash: &str| {
+            format!(
+                r#"{{"meta":{{"api-version":"1.0"}},"name":"demo","files":[
+                {{"filename":"demo-1.0-py3-none-any.whl","url":"../../files/demo-1.0-py3-none-any.whl","hashes":{{"sha256":"{hash}"}}}},
+                {{"filename":"demo-1.0.tar.gz","url":"/files/demo-1.0.tar.gz","hashes":{{}}}}]}}"#
+            )
+            .into_bytes()
+        };
+        let json = "application/vnd.pypi.simple.v1+json";
+        let base = serve(vec![
+            ("/simple/demo/".into(), 200, json, page(&good)),
+            ("/simple/tampered/".into(), 200, json, page(&bad)),
+            (
+                "/simple/legacy/".into(),
+                200,
+                "text/html",
+                b"<html><a href=\"x-1.whl\">x</a></html>".to_vec(),
+            ),
+            ("/files/demo-1.0-py3-none-any.whl".into(), 200, "application/octet-stream", wheel.clone()),
+        ]);
+        let index = Index::new(&format!("{base}/simple"), &TlsConfig::default()).unwrap();
+        let Page::Files(files) = index.project("Demo").unwrap() else {
+            panic!("a PEP 691 page")
+        };
+        assert_eq!(
+            files[0].url.as_str(),
+            format!("{base}/files/demo-1.0-py3-none-any.whl"),
+            "resolved against the page's URL"
+        );
+        let t = tags(&["py3-none-any"]);
+        let chosen = best_wheel(&files, "demo", "1.0", &t, Some("3.11.7")).unwrap();
+        let d = tempfile::tempdir().unwrap();
+        let path = index.download(chosen, d.path()).unwrap();
+        assert_eq!(std::fs::read(&path).unwrap(), wheel);
+        assert_eq!(path, d.path().join("demo-1.0-py3-none-any.whl"));
+
+        // A wrong hash fails, names both hashes, and leaves nothing behind.
+        let Page::Files(files) = index.project("tampered").unwrap() else {
+            panic!()
+        };
+        let d2 = tempfile::tempdir().unwrap();
+        let e = index.download(&files[0], d2.path()).unwrap_err().to_string();
+        assert!(e.contains("demo-1.0-py3-none-any.whl") && e.contains(&good) && e.contains(&bad), "{e}");
+        assert!(e.contains(&format!("{base}/files/")), "{e}");
+        assert_eq!(std::fs::read_dir(d2.path()).unwrap().count(), 0, "no file left");
+
+        // An HTML index and a missing project are answers too: left to pip.
+        assert!(matches!(index.project("legacy").unwrap(), Page::NotSupported(why) if why.contains("text/html")));
+        assert_eq!(index.project("nowhere").unwrap(), Page::NotFound);
+        // A missing file is an error naming it.
+        let mut gone = files[0].clone();
+        gone.url = Url::parse(&format!("{base}/files/gone.whl")).unwrap();
+        let e = index.download(&gone, d2.path()).unwrap_err().to_string();
+        assert!(e.contains("404") && e.contains("gone.whl"), "{e}");
+        assert_eq!(std::fs::read_dir(d2.path()).unwrap().count(), 0, "no file left");
+    }
+
     #[test]
     fn credentials_are_not_shown() {
         let u = Url::parse("https://user:secret@mirror.example/simple/").unwrap();
