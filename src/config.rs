@@ -256,6 +256,10 @@ pub struct Config {
     /// PROJECT=requirements: how many `pip wheel` run at once (REQUIREMENTS_JOBS; default:
     /// four per CPU, as most of them wait on downloads, not on the CPU).
     pub requirements_jobs: Option<usize>,
+    /// PROJECT=requirements: look the pinned constraints up on pip's index first and leave to
+    /// `pip wheel` only those without a binary wheel for the target (REQUIREMENTS_PREFETCH,
+    /// default true; false runs one `pip wheel` per constraint, as LOCI does).
+    pub requirements_prefetch: bool,
     pub uid: u32,
     pub gid: u32,
     pub wheels: Option<WheelsSource>,
@@ -503,6 +507,7 @@ impl Config {
                     }
                 },
             },
+            requirements_prefetch: boolean(env, "REQUIREMENTS_PREFETCH", true)?,
             uid,
             gid,
             wheels,

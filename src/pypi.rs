@@ -172,7 +172,11 @@ pub fn best_wheel<'a>(
             continue;
         }
         let Some(rank) = tags.best(w) else { continue };
-        if let Some(spec) = f.requires_python.as_deref().filter(|s| !s.trim().is_empty()) {
+        if let Some(spec) = f
+            .requires_python
+            .as_deref()
+            .filter(|s| !s.trim().is_empty())
+        {
             match python.and_then(|py| requires_python(spec, py)) {
                 Some(true) => {}
                 Some(false) => continue,
@@ -410,12 +414,15 @@ impl Index {
                 redacted(&final_url)
             )));
         }
-        let body = resp
-            .text()
-            .map_err(|e| Error::new(format!("{what}: cannot read the answer")).cause(http::chain(&e)))?;
+        let body = resp.text().map_err(|e| {
+            Error::new(format!("{what}: cannot read the answer")).cause(http::chain(&e))
+        })?;
         match parse_page(&body, &final_url) {
             Ok(files) => Ok(Page::Files(files)),
-            Err(why) => Ok(Page::NotSupported(format!("{}: {why}", redacted(&final_url)))),
+            Err(why) => Ok(Page::NotSupported(format!(
+                "{}: {why}",
+                redacted(&final_url)
+            ))),
         }
     }
 
@@ -442,11 +449,20 @@ impl Index {
             .suffix(".part")
             .tempfile_in(dir)
             .map_err(|e| {
-                Error::new(format!("cannot create a temporary file in {}", dir.display()))
-                    .caused_by(e)
+                Error::new(format!(
+                    "cannot create a temporary file in {}",
+                    dir.display()
+                ))
+                .caused_by(e)
             })?;
-        let mut body =
-            http::Download::open(&self.downloads, file.url.clone(), &what, None, None, file.size)?;
+        let mut body = http::Download::open(
+            &self.downloads,
+            file.url.clone(),
+            &what,
+            None,
+            None,
+            file.size,
+        )?;
         let mut hasher = Sha256::new();
         let mut buf = vec![0u8; 64 * 1024];
         loop {
@@ -583,10 +599,7 @@ mod tests {
         assert_eq!(pick(&files[2..], "1.0"), None);
         // Another version, another project: none.
         assert_eq!(pick(&files, "1.0.1"), None);
-        assert_eq!(
-            best_wheel(&files, "other", "1.0", &t, Some("3.11.7")),
-            None
-        );
+        assert_eq!(best_wheel(&files, "other", "1.0", &t, Some("3.11.7")), None);
         // A build tag wins a tie.
         let built = vec![
             file("pkg-1.0-py3-none-any.whl"),
@@ -659,7 +672,10 @@ mod tests {
             .find(|f| f.filename == "cffi-2.0.0.tar.gz")
             .unwrap();
         assert_eq!(sdist.requires_python.as_deref(), Some(">=3.9"));
-        assert!(sdist.url.as_str().starts_with("https://files.pythonhosted.org/"));
+        assert!(sdist
+            .url
+            .as_str()
+            .starts_with("https://files.pythonhosted.org/"));
         assert!(!sdist.yanked);
         // The target of this machine's pip 26.3 (cp311, manylinux x86_64).
         let debug = include_str!("../tests/fixtures/pypi/pip-debug-verbose-26.3.txt");
@@ -675,7 +691,10 @@ mod tests {
             Some("cffi-2.0.0-cp311-cp311-manylinux2014_x86_64.manylinux_2_17_x86_64.whl")
         );
         // The beta's files are of another version.
-        assert_eq!(best_wheel(&files, "cffi", "2.0.0b2", &t, Some("3.11.7")), None);
+        assert_eq!(
+            best_wheel(&files, "cffi", "2.0.0b2", &t, Some("3.11.7")),
+            None
+        );
         let six = parse_page(
             include_str!("../tests/fixtures/pypi/six.json"),
             &Url::parse("https://pypi.org/simple/six/").unwrap(),
@@ -689,7 +708,11 @@ mod tests {
         let body = r#"{"meta":{"api-version":"1.1"},"name":"x","files":[
             {"filename":"x-1-py3-none-any.whl","url":"../../files/x-1-py3-none-any.whl#sha256=ab",
              "hashes":{"sha256":"AB00000000000000000000000000000000000000000000000000000000000000"},"yanked":"broken"}]}"#;
-        let files = parse_page(body, &Url::parse("http://127.0.0.1:8080/simple/x/").unwrap()).unwrap();
+        let files = parse_page(
+            body,
+            &Url::parse("http://127.0.0.1:8080/simple/x/").unwrap(),
+        )
+        .unwrap();
         assert_eq!(
             files[0].url.as_str(),
             "http://127.0.0.1:8080/files/x-1-py3-none-any.whl#sha256=ab"
@@ -700,9 +723,11 @@ mod tests {
             Some("ab00000000000000000000000000000000000000000000000000000000000000")
         );
         assert!(parse_page("<html></html>", &page).is_err());
-        assert!(parse_page(r#"{"meta":{"api-version":"2.0"},"files":[]}"#, &page)
-            .unwrap_err()
-            .contains("2.0"));
+        assert!(
+            parse_page(r#"{"meta":{"api-version":"2.0"},"files":[]}"#, &page)
+                .unwrap_err()
+                .contains("2.0")
+        );
     }
 
     /// A tiny index on 127.0.0.1: `routes` maps a path to (status, content type, body).
@@ -764,7 +789,12 @@ mod tests {
                 "text/html",
                 b"<html><a href=\"x-1.whl\">x</a></html>".to_vec(),
             ),
-            ("/files/demo-1.0-py3-none-any.whl".into(), 200, "application/octet-stream", wheel.clone()),
+            (
+                "/files/demo-1.0-py3-none-any.whl".into(),
+                200,
+                "application/octet-stream",
+                wheel.clone(),
+            ),
         ]);
         let index = Index::new(&format!("{base}/simple"), &TlsConfig::default()).unwrap();
         let Page::Files(files) = index.project("Demo").unwrap() else {
@@ -787,20 +817,36 @@ mod tests {
             panic!()
         };
         let d2 = tempfile::tempdir().unwrap();
-        let e = index.download(&files[0], d2.path()).unwrap_err().to_string();
-        assert!(e.contains("demo-1.0-py3-none-any.whl") && e.contains(&good) && e.contains(&bad), "{e}");
+        let e = index
+            .download(&files[0], d2.path())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("demo-1.0-py3-none-any.whl") && e.contains(&good) && e.contains(&bad),
+            "{e}"
+        );
         assert!(e.contains(&format!("{base}/files/")), "{e}");
-        assert_eq!(std::fs::read_dir(d2.path()).unwrap().count(), 0, "no file left");
+        assert_eq!(
+            std::fs::read_dir(d2.path()).unwrap().count(),
+            0,
+            "no file left"
+        );
 
         // An HTML index and a missing project are answers too: left to pip.
-        assert!(matches!(index.project("legacy").unwrap(), Page::NotSupported(why) if why.contains("text/html")));
+        assert!(
+            matches!(index.project("legacy").unwrap(), Page::NotSupported(why) if why.contains("text/html"))
+        );
         assert_eq!(index.project("nowhere").unwrap(), Page::NotFound);
         // A missing file is an error naming it.
         let mut gone = files[0].clone();
         gone.url = Url::parse(&format!("{base}/files/gone.whl")).unwrap();
         let e = index.download(&gone, d2.path()).unwrap_err().to_string();
         assert!(e.contains("404") && e.contains("gone.whl"), "{e}");
-        assert_eq!(std::fs::read_dir(d2.path()).unwrap().count(), 0, "no file left");
+        assert_eq!(
+            std::fs::read_dir(d2.path()).unwrap().count(),
+            0,
+            "no file left"
+        );
     }
 
     #[test]

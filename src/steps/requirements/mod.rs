@@ -55,6 +55,7 @@ use crate::steps::wheels::{build_constraints, BuildConstraintMode};
 mod constraints;
 mod pick;
 mod pool;
+pub mod prefetch;
 mod purge;
 mod spec;
 mod trees;
@@ -116,6 +117,7 @@ pub fn plan(input: &PlanInput) -> Result<Vec<Step>> {
         keep_all: c.keep_all_wheels,
         not_built: not_built(),
         jobs,
+        prefetch: c.requirements_prefetch,
         build_constraints: root.join("upper-constraints.txt"),
         pip,
     };
@@ -369,6 +371,10 @@ pub fn build(spec: &WheelsSpec, config: &Config) -> Result<()> {
             );
         }
     }
+    let mut runner = crate::runner::SystemRunner::new(config);
+    let mode = BuildConstraintMode::detect(&spec.pip.pip, &mut runner)?;
+    let prefetched = prefetch::run(spec, &mut runner, &config.tls, items);
+    let items = prefetched.rest;
     crate::say!(
         "building {} wheels, {} at once{}",
         items.len(),
@@ -379,8 +385,6 @@ pub fn build(spec: &WheelsSpec, config: &Config) -> Result<()> {
             ", keeping only those built here"
         }
     );
-    let mut runner = crate::runner::SystemRunner::new(config);
-    let mode = BuildConstraintMode::detect(&spec.pip.pip, &mut runner)?;
     crate::say!(
         "build constraints from {} ({})",
         spec.build_constraints.display(),
@@ -390,7 +394,7 @@ pub fn build(spec: &WheelsSpec, config: &Config) -> Result<()> {
                 "PIP_CONSTRAINT in pip's environment: this pip predates --build-constraint",
         }
     );
-    let env = runner.env;
+    let env = runner.env.clone();
     let keep_all = spec.keep_all;
     let root = &spec.root;
     let moved: Mutex<Result<()>> = Mutex::new(Ok(()));
@@ -418,6 +422,12 @@ pub fn build(spec: &WheelsSpec, config: &Config) -> Result<()> {
         },
     )?;
     moved.into_inner().unwrap_or(Ok(()))?;
+    let mut results = results;
+    if spec.keep_all {
+        let closure = prefetch::complete_closure(spec, &mut runner, mode, &prefetched.covered)?;
+        results.extend(closure);
+    }
+    results.extend(prefetched.failures);
     if let Some(e) = failures_error(&results, "wheels", &spec.work) {
         return Err(e);
     }
