@@ -160,6 +160,10 @@ ARG LIBOAUTH2_URL
 # (one name a line, e.g. /tmp/closure.txt from the data dir). Empty: every constraint.
 ARG REQUIREMENTS_ONLY=""
 ARG REQUIREMENTS_ONLY_FILE=""
+# PROJECT=requirements only: look the pinned constraints up on pip's index first (PEP 691);
+# those with a binary wheel for the image's Python are not built (KEEP_ALL_WHEELS=False: LOCI
+# drops downloaded wheels) or downloaded directly (True). False: one pip wheel per constraint.
+ARG REQUIREMENTS_PREFETCH=True
 
 # Reproducible builds: the time of everything loci writes (the SBOM's timestamp, the mtime of
 # every file the build wrote); image_info.json then records no durations. README.md,

@@ -1196,6 +1196,31 @@ mod tests {
     }
 
     #[test]
+    fn requirements_prefetch_is_on_unless_turned_off() {
+        let c = |pairs: &[(&str, &str)]| Config::from_env(&env(pairs));
+        assert!(
+            c(&[("PROJECT", "requirements")])
+                .unwrap()
+                .requirements_prefetch
+        );
+        for off in ["False", "no", "0"] {
+            let cfg = c(&[("PROJECT", "requirements"), ("REQUIREMENTS_PREFETCH", off)]).unwrap();
+            assert!(!cfg.requirements_prefetch, "{off}");
+        }
+        let e = c(&[
+            ("PROJECT", "requirements"),
+            ("REQUIREMENTS_PREFETCH", "sometimes"),
+        ])
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.contains("REQUIREMENTS_PREFETCH=sometimes is not a boolean"),
+            "{e}"
+        );
+        assert!(e.contains("the default is True"), "{e}");
+    }
+
+    #[test]
     fn non_numeric_uid_is_an_error() {
         let e = Config::from_env(&env(&[("PROJECT", "nova"), ("UID", "abc")])).unwrap_err();
         assert!(
