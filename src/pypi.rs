@@ -495,6 +495,44 @@ impl Index {
     }
 }
 
+/// A tiny index for tests, on 127.0.0.1: answers each GET of a path in `routes` with (status,
+/// content type, body), anything else with 404; returns its base URL.
+#[cfg(test)]
+pub(crate) fn serve(routes: Vec<(String, u16, &'static str, Vec<u8>)>) -> String {
+    use std::io::BufRead;
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        for conn in listener.incoming() {
+            let Ok(mut conn) = conn else { break };
+            let mut reader = std::io::BufReader::new(conn.try_clone().unwrap());
+            let mut first = String::new();
+            if reader.read_line(&mut first).is_err() {
+                continue;
+            }
+            loop {
+                let mut l = String::new();
+                if reader.read_line(&mut l).map(|n| n == 0).unwrap_or(true) || l == "\r\n" {
+                    break;
+                }
+            }
+            let path = first.split_whitespace().nth(1).unwrap_or("").to_string();
+            let (status, ctype, body) = routes
+                .iter()
+                .find(|r| r.0 == path)
+                .map(|r| (r.1, r.2, r.3.clone()))
+                .unwrap_or((404, "text/plain", b"not found".to_vec()));
+            let head = format!(
+                "HTTP/1.1 {status} X\r\nContent-Type: {ctype}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                body.len()
+            );
+            let _ = conn.write_all(head.as_bytes());
+            let _ = conn.write_all(&body);
+        }
+    });
+    base
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -728,42 +766,6 @@ mod tests {
                 .unwrap_err()
                 .contains("2.0")
         );
-    }
-
-    /// A tiny index on 127.0.0.1: `routes` maps a path to (status, content type, body).
-    fn serve(routes: Vec<(String, u16, &'static str, Vec<u8>)>) -> String {
-        use std::io::BufRead;
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        let base = format!("http://{}", listener.local_addr().unwrap());
-        std::thread::spawn(move || {
-            for conn in listener.incoming() {
-                let Ok(mut conn) = conn else { break };
-                let mut reader = std::io::BufReader::new(conn.try_clone().unwrap());
-                let mut first = String::new();
-                if reader.read_line(&mut first).is_err() {
-                    continue;
-                }
-                loop {
-                    let mut l = String::new();
-                    if reader.read_line(&mut l).map(|n| n == 0).unwrap_or(true) || l == "\r\n" {
-                        break;
-                    }
-                }
-                let path = first.split_whitespace().nth(1).unwrap_or("").to_string();
-                let (status, ctype, body) = routes
-                    .iter()
-                    .find(|r| r.0 == path)
-                    .map(|r| (r.1, r.2, r.3.clone()))
-                    .unwrap_or((404, "text/plain", b"not found".to_vec()));
-                let head = format!(
-                    "HTTP/1.1 {status} X\r\nContent-Type: {ctype}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-                    body.len()
-                );
-                let _ = conn.write_all(head.as_bytes());
-                let _ = conn.write_all(&body);
-            }
-        });
-        base
     }
 
     #[test]

@@ -738,6 +738,189 @@ mod tests {
         );
     }
 
+    /// A PEP 691 page listing `files` (name, URL, sha256).
+    fn page(files: &[(&str, &str, &str)]) -> Vec<u8> {
+        let files: Vec<String> = files
+            .iter()
+            .map(|(f, u, h)| {
+                format!(r#"{{"filename":"{f}","url":"{u}","hashes":{{"sha256":"{h}"}}}}"#)
+            })
+            .collect();
+        format!(
+            r#"{{"meta":{{"api-version":"1.1"}},"files":[{}]}}"#,
+            files.join(",")
+        )
+        .into_bytes()
+    }
+
+    fn items(reqs: &[&str]) -> Vec<BuildItem> {
+        reqs.iter()
+            .map(|r| BuildItem {
+                name: crate::constraints::normalize(crate::constraints::line_name(r).unwrap()),
+                requirement: r.to_string(),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_local_index_decides_what_pip_still_builds() {
+        use sha2::Digest;
+        let wheel = b"six's wheel".to_vec();
+        let good = hex::encode(sha2::Sha256::digest(&wheel));
+        let json = "application/vnd.pypi.simple.v1+json";
+        let base = crate::pypi::serve(vec![
+            (
+                "/simple/six/".into(),
+                200,
+                json,
+                page(&[
+                    (
+                        "six-1.17.0-py2.py3-none-any.whl",
+                        "/files/six-1.17.0-py2.py3-none-any.whl",
+                        &good,
+                    ),
+                    (
+                        "six-1.16.0-py2.py3-none-any.whl",
+                        "/files/six-1.16.0-py2.py3-none-any.whl",
+                        &good,
+                    ),
+                ]),
+            ),
+            // Only wheels for other platforms, and the sdist: pip builds it.
+            (
+                "/simple/cffi/".into(),
+                200,
+                json,
+                page(&[
+                    (
+                        "cffi-2.0.0-cp311-cp311-musllinux_1_2_x86_64.whl",
+                        "/f/1",
+                        &good,
+                    ),
+                    ("cffi-2.0.0-cp311-cp311-win_amd64.whl", "/f/2", &good),
+                    ("cffi-2.0.0.tar.gz", "/f/3", &good),
+                ]),
+            ),
+            (
+                "/simple/tampered/".into(),
+                200,
+                json,
+                page(&[(
+                    "tampered-1.0-py3-none-any.whl",
+                    "/files/six-1.17.0-py2.py3-none-any.whl",
+                    &"1".repeat(64),
+                )]),
+            ),
+            (
+                "/files/six-1.17.0-py2.py3-none-any.whl".into(),
+                200,
+                "application/octet-stream",
+                wheel.clone(),
+            ),
+            (
+                "/html/six/".into(),
+                200,
+                "text/html",
+                b"<html></html>".to_vec(),
+            ),
+        ]);
+        let target = Target {
+            tags: s(&[
+                "cp311-cp311-manylinux_2_17_x86_64",
+                "py3-none-any",
+                "py2-none-any",
+            ]),
+            python: Some("3.11.7".into()),
+        };
+        let index = Index::new(
+            &format!("{base}/simple/"),
+            &crate::http::TlsConfig::default(),
+        )
+        .unwrap();
+        let list = items(&[
+            "six===1.17.0",
+            "cffi===2.0.0",
+            "tampered===1.0",
+            "nowhere===1.0",
+            "confluent_kafka===2.13.0;python_version>='3.10'",
+            "uwsgi",
+        ]);
+        let names = |v: &[BuildItem]| v.iter().map(|i| i.name.clone()).collect::<Vec<_>>();
+
+        // KEEP_ALL_WHEELS=False: nothing is downloaded.
+        let (out, said) =
+            crate::report::capture(|| prefetch(&index, &target, None, 4, list.clone()));
+        let out = out.unwrap();
+        let covered: Vec<(&str, &str)> = out
+            .covered
+            .iter()
+            .map(|(i, f)| (i.name.as_str(), f.as_str()))
+            .collect();
+        assert_eq!(
+            covered,
+            [
+                ("six", "six-1.17.0-py2.py3-none-any.whl"),
+                ("tampered", "tampered-1.0-py3-none-any.whl")
+            ]
+        );
+        assert_eq!(
+            names(&out.rest),
+            ["cffi", "nowhere", "confluent-kafka", "uwsgi"]
+        );
+        assert!(out.failures.is_empty());
+        assert_eq!(
+            said,
+            ["prefetch: nowhere===1.0 left to pip wheel: the index does not know it"]
+        );
+
+        // KEEP_ALL_WHEELS=True: downloaded, checked; a wrong hash is a failure, no file.
+        let root = tempfile::tempdir().unwrap();
+        let out = prefetch(&index, &target, Some(root.path()), 4, list.clone()).unwrap();
+        assert_eq!(
+            names(
+                &out.covered
+                    .iter()
+                    .map(|(i, _)| i.clone())
+                    .collect::<Vec<_>>()
+            ),
+            ["six"]
+        );
+        assert_eq!(
+            names(&out.rest),
+            ["cffi", "nowhere", "confluent-kafka", "uwsgi"]
+        );
+        assert_eq!(out.failures.len(), 1);
+        assert_eq!(out.failures[0].item.name, "tampered");
+        assert!(
+            out.failures[0]
+                .log
+                .contains("does not match the index's hash"),
+            "{}",
+            out.failures[0].log
+        );
+        let mut listing: Vec<String> = std::fs::read_dir(root.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        listing.sort();
+        assert_eq!(listing, ["six-1.17.0-py2.py3-none-any.whl"]);
+        assert_eq!(std::fs::read(root.path().join(&listing[0])).unwrap(), wheel);
+        let e = super::super::failures_error(&out.failures, "wheels", Path::new("/w"))
+            .unwrap()
+            .to_string();
+        assert!(
+            e.contains("tampered===1.0 (download failed)") && e.contains(&"1".repeat(64)),
+            "{e}"
+        );
+
+        // An index without the JSON API: everything back to pip, with why.
+        let html =
+            Index::new(&format!("{base}/html/"), &crate::http::TlsConfig::default()).unwrap();
+        let (why, back) = prefetch(&html, &target, None, 4, list.clone()).unwrap_err();
+        assert!(why.contains("text/html"), "{why}");
+        assert_eq!(back, list);
+    }
+
     #[test]
     fn the_closure_check_is_offline() {
         let c = closure_check(
