@@ -486,7 +486,14 @@ pub fn complete_closure(
         }
         Err(e) => crate::say!(
             "prefetch: dependencies of the downloaded wheels are missing from {root} ({}); fetching them with pip wheel",
-            e.cause.as_deref().and_then(|c| c.lines().rev().find(|l| l.contains("ERROR"))).unwrap_or("the offline check failed")
+            e.cause
+                .as_deref()
+                .and_then(|c| c
+                    .lines()
+                    .find(|l| l.contains("No matching distribution"))
+                    .or_else(|| c.lines().rev().find(|l| l.contains("ERROR"))))
+                .map(str::trim)
+                .unwrap_or("the offline check failed")
         ),
     }
     let mut fetch = Cmd::new(spec.pip.pip.clone(), ["wheel"])
