@@ -551,3 +551,130 @@ fn the_prefetch_picks_the_wheels_pip_picks() {
         started.elapsed().as_secs_f64()
     );
 }
+
+/// The prefetch of the keystone closure and of all of 2026.1 against PyPI, timed (printed with
+/// `--nocapture`): lookups alone (KEEP_ALL_WHEELS=False), downloads (True), and the offline
+/// closure check over what was downloaded. Every download must succeed and the check must pass
+/// or its one `pip wheel` complete.
+#[test]
+#[ignore = "needs PyPI and python3 with venv: run tests/run.sh (cargo test -- --include-ignored)"]
+fn the_prefetch_of_the_keystone_closure_and_of_all_of_2026_1() {
+    use loci::pypi::Index;
+    use loci::steps::requirements::prefetch::{self, parse_pip_debug};
+    use loci::steps::requirements::{apply_drops, build_list, not_built, parse_only_list};
+    use loci::steps::requirements::{PipWheel, WheelsSpec};
+
+    let venv = venv_with("pip==25.3");
+    let pip = venv.join("bin/pip").display().to_string();
+    let mut runner = SystemRunner::default();
+    let debug = runner
+        .output(&loci::plan::Cmd::new(pip.clone(), ["debug", "--verbose"]))
+        .unwrap_or_else(|e| panic!("{e}"));
+    let target = parse_pip_debug(&debug).expect("compatible tags");
+    let tls = loci::http::TlsConfig {
+        ssl_cert_file: std::env::var_os("SSL_CERT_FILE").map(PathBuf::from),
+        ..Default::default()
+    };
+    let index = Index::new(loci::pypi::PYPI, &tls).unwrap();
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+    let upper = std::fs::read_to_string(fixtures.join("requirements-2026.1/upper-constraints.txt"))
+        .unwrap();
+    let closure = parse_only_list(
+        &std::fs::read_to_string(fixtures.join("requirements/keystone-2026.1-closure.txt"))
+            .unwrap(),
+    );
+    let (buildable, _) = apply_drops(&upper, &not_built());
+    let none = Default::default();
+    for (what, only) in [("keystone closure", Some(&closure[..])), ("2026.1", None)] {
+        let items = build_list(&buildable, &[], only, &none);
+        let n = items.len();
+        let started = std::time::Instant::now();
+        let looked = prefetch::prefetch(&index, &target, None, 16, items.clone())
+            .unwrap_or_else(|(why, _)| panic!("{why}"));
+        let lookups = started.elapsed().as_secs_f64();
+        let t = tempfile::tempdir().unwrap();
+        let root = t.path().join("root");
+        std::fs::create_dir_all(&root).unwrap();
+        let started = std::time::Instant::now();
+        let got = prefetch::prefetch(&index, &target, Some(&root), 16, items)
+            .unwrap_or_else(|(why, _)| panic!("{why}"));
+        let downloads = started.elapsed().as_secs_f64();
+        assert!(got.failures.is_empty(), "{:?}", got.failures);
+        assert_eq!(got.covered.len(), looked.covered.len());
+        let bytes: u64 = std::fs::read_dir(&root)
+            .unwrap()
+            .map(|e| e.unwrap().metadata().unwrap().len())
+            .sum();
+        std::fs::write(root.join("upper-constraints.txt"), &upper).unwrap();
+        let spec = WheelsSpec {
+            root: root.clone(),
+            work: t.path().join("work"),
+            extras: vec![],
+            only: None,
+            keep_all: true,
+            not_built: vec![],
+            jobs: 8,
+            prefetch: true,
+            pip: PipWheel {
+                pip: pip.clone(),
+                args: vec![],
+                env: vec![],
+            },
+            build_constraints: root.join("upper-constraints.txt"),
+        };
+        // The offline check alone: in a build, the pool has built the rest into the root by
+        // then; here it has not, so the full set's check may miss what only pip builds.
+        std::fs::create_dir_all(&spec.work).unwrap();
+        let list = spec.work.join("prefetched.txt");
+        std::fs::write(
+            &list,
+            got.covered
+                .iter()
+                .map(|(i, _)| format!("{}\n", i.requirement))
+                .collect::<String>(),
+        )
+        .unwrap();
+        let started = std::time::Instant::now();
+        let checked = runner.output(&prefetch::closure_check(
+            &pip,
+            &root.display().to_string(),
+            &root.join("upper-constraints.txt").display().to_string(),
+            &list.display().to_string(),
+        ));
+        let check = started.elapsed().as_secs_f64();
+        let verdict = match &checked {
+            Ok(_) => "complete".to_string(),
+            Err(e) => format!(
+                "incomplete: {}",
+                e.cause
+                    .as_deref()
+                    .and_then(|c| c.lines().find(|l| l.contains("No matching distribution")))
+                    .unwrap_or("?")
+                    .trim()
+            ),
+        };
+        if only.is_some() {
+            // The keystone closure: whatever is missing, one pip wheel fetches it.
+            let failed = prefetch::complete_closure(
+                &spec,
+                &mut runner,
+                BuildConstraintMode::Option,
+                &got.covered,
+            )
+            .unwrap_or_else(|e| panic!("{e}"));
+            assert!(failed.is_none(), "{failed:?}");
+        }
+        eprintln!(
+            "{what}: {n} constraints, {} with a wheel for this Python; lookups {lookups:.1}s; \
+             downloads {downloads:.1}s ({} MB); offline closure check {check:.1}s ({verdict}); {} left to pip wheel: {}",
+            got.covered.len(),
+            bytes / 1_000_000,
+            got.rest.len(),
+            got.rest
+                .iter()
+                .map(|i| i.requirement.as_str())
+                .collect::<Vec<_>>()
+                .join(" ")
+        );
+    }
+}
