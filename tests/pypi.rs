@@ -655,6 +655,7 @@ fn the_prefetch_of_the_keystone_closure_and_of_all_of_2026_1() {
         };
         if only.is_some() {
             // The keystone closure: whatever is missing, one pip wheel fetches it.
+            let started = std::time::Instant::now();
             let failed = prefetch::complete_closure(
                 &spec,
                 &mut runner,
@@ -663,6 +664,10 @@ fn the_prefetch_of_the_keystone_closure_and_of_all_of_2026_1() {
             )
             .unwrap_or_else(|e| panic!("{e}"));
             assert!(failed.is_none(), "{failed:?}");
+            eprintln!(
+                "{what}: closure completed in {:.1}s",
+                started.elapsed().as_secs_f64()
+            );
         }
         eprintln!(
             "{what}: {n} constraints, {} with a wheel for this Python; lookups {lookups:.1}s; \
