@@ -421,6 +421,8 @@ fn summarize(spec: &WheelsSpec, out: &Outcome, started: Instant) {
                 .collect::<Vec<_>>()
                 .join(" ")
         );
+    } else if names.is_empty() {
+        crate::say!("prefetch: no constraint has a binary wheel for this platform on the index (looked up in {took})");
     } else {
         crate::say!(
             "prefetch: {} constraints have a binary wheel for this platform on the index (looked up in {took}); \
@@ -488,10 +490,7 @@ pub fn complete_closure(
             "prefetch: dependencies of the downloaded wheels are missing from {root} ({}); fetching them with pip wheel",
             e.cause
                 .as_deref()
-                .and_then(|c| c
-                    .lines()
-                    .find(|l| l.contains("No matching distribution"))
-                    .or_else(|| c.lines().rev().find(|l| l.contains("ERROR"))))
+                .and_then(|c| c.lines().find(|l| l.contains("ERROR:")))
                 .map(str::trim)
                 .unwrap_or("the offline check failed")
         ),
