@@ -149,10 +149,12 @@ impl Tags {
 }
 
 /// The wheel pip would install for `name===version` on a target with `tags` and Python
-/// `python` (e.g. `3.11.7`): the files of that version that are wheels of this project, not
-/// yanked, with a sha256, whose `requires-python` the target meets; the one whose best tag
-/// ranks first, the higher build tag on a tie. `None` when there is none, or when a
-/// `requires-python` cannot be evaluated (pip decides then).
+/// `python` (e.g. `3.11.7`), as pip ranks the files of that version: the wheels of this
+/// project the target supports (tags, `requires-python`), not yanked, the one whose best tag
+/// ranks first, the higher build tag on a tie; an sdist ranks below every such wheel. When
+/// every file of the version is yanked (PEP 592: an exact pin still gets it), the same among
+/// the yanked wheels. `None` when pip would take no wheel, when the wheel it would take has no
+/// sha256 to check, or when a `requires-python` cannot be evaluated (pip decides then).
 pub fn best_wheel<'a>(
     files: &'a [File],
     name: &str,
@@ -161,17 +163,15 @@ pub fn best_wheel<'a>(
     python: Option<&str>,
 ) -> Option<&'a File> {
     let want = normalize(name);
-    let mut best: Option<(usize, &WheelName, &'a File)> = None;
-    let parsed: Vec<(WheelName, &File)> = files
-        .iter()
-        .filter_map(|f| WheelName::parse(&f.filename).map(|w| (w, f)))
-        .filter(|(w, _)| normalize(&w.name) == want && w.is_version(version))
-        .collect();
-    for (w, f) in &parsed {
-        if f.yanked || f.sha256.is_none() {
+    let mut wheels: Vec<(usize, WheelName, &'a File)> = Vec::new();
+    for f in files {
+        let Some(w) = WheelName::parse(&f.filename) else {
+            continue;
+        };
+        if normalize(&w.name) != want || !w.is_version(version) {
             continue;
         }
-        let Some(rank) = tags.best(w) else { continue };
+        let Some(rank) = tags.best(&w) else { continue };
         if let Some(spec) = f
             .requires_python
             .as_deref()
@@ -183,17 +183,41 @@ pub fn best_wheel<'a>(
                 None => return None,
             }
         }
-        let better = match &best {
-            None => true,
-            Some((r, bw, _)) => {
-                rank < *r || (rank == *r && build_order(&w.build, &bw.build) == Ordering::Greater)
-            }
-        };
-        if better {
-            best = Some((rank, w, *f));
-        }
+        wheels.push((rank, w, f));
     }
-    best.map(|(_, _, f)| f)
+    let best_of = |yanked: bool| {
+        let mut best: Option<&(usize, WheelName, &'a File)> = None;
+        for c in wheels.iter().filter(|c| c.2.yanked == yanked) {
+            let better = match best {
+                None => true,
+                Some(b) => {
+                    c.0 < b.0
+                        || (c.0 == b.0 && build_order(&c.1.build, &b.1.build) == Ordering::Greater)
+                }
+            };
+            if better {
+                best = Some(c);
+            }
+        }
+        best.map(|c| c.2)
+    };
+    let chosen = match best_of(false) {
+        Some(f) => f,
+        None => {
+            // Any other file of this version not yanked (an sdist) is what pip takes then.
+            let marker = format!("-{}.", version.to_ascii_lowercase());
+            let other = files.iter().any(|f| {
+                !f.yanked
+                    && WheelName::parse(&f.filename).is_none()
+                    && f.filename.to_ascii_lowercase().contains(&marker)
+            });
+            if other {
+                return None;
+            }
+            best_of(true)?
+        }
+    };
+    chosen.sha256.as_ref().map(|_| chosen)
 }
 
 /// Build tags compare as (number, rest); no build tag is lowest.
@@ -663,12 +687,22 @@ mod tests {
             pick(&files, Some("3.11.7")).as_deref(),
             Some("pkg-1.0-py3-none-any.whl")
         );
+        // All yanked: an exact pin still gets the best of them, as with pip.
+        let mut other = files[1].clone();
+        other.yanked = true;
+        assert_eq!(
+            pick(&[best.clone(), other.clone()], Some("3.11.7")).as_deref(),
+            Some("pkg-1.0-cp311-cp311-manylinux_2_17_x86_64.whl")
+        );
+        // ... unless an sdist of the version is not yanked: pip builds that.
+        let sdist = file("pkg-1.0.tar.gz");
+        assert_eq!(pick(&[best.clone(), other, sdist], Some("3.11.7")), None);
         best.yanked = false;
         best.sha256 = None;
         assert_eq!(
-            pick(&[best.clone()], Some("3.11.7")),
+            pick(&[best.clone(), files[1].clone()], Some("3.11.7")),
             None,
-            "nothing to check it against"
+            "pip's choice has nothing to check it against"
         );
         let mut newer = file("pkg-1.0-py3-none-any.whl");
         newer.requires_python = Some(">=3.12".into());

@@ -422,6 +422,8 @@ fn the_prefetch_picks_the_wheels_pip_picks() {
         "greenlet===3.3.2",
         "wrapt===2.1.1",
         "simplejson===3.20.2",
+        // Every file of 1.78.1 is yanked: the exact pin still gets its wheel, from pip too.
+        "grpcio===1.78.1",
         // Wheels up to cp39 only: pip builds it here.
         "netifaces===0.11.0",
     ];
