@@ -256,6 +256,10 @@ pub struct Config {
     /// PROJECT=requirements: how many `pip wheel` run at once (REQUIREMENTS_JOBS; default:
     /// four per CPU, as most of them wait on downloads, not on the CPU).
     pub requirements_jobs: Option<usize>,
+    /// PROJECT=requirements: look the pinned constraints up on pip's index first and leave to
+    /// `pip wheel` only those without a binary wheel for the target (REQUIREMENTS_PREFETCH,
+    /// default true; false runs one `pip wheel` per constraint, as LOCI does).
+    pub requirements_prefetch: bool,
     pub uid: u32,
     pub gid: u32,
     pub wheels: Option<WheelsSource>,
@@ -504,6 +508,7 @@ impl Config {
                     }
                 },
             },
+            requirements_prefetch: boolean(env, "REQUIREMENTS_PREFETCH", true)?,
             uid,
             gid,
             wheels,
@@ -1202,6 +1207,31 @@ mod tests {
         assert!(e
             .to_string()
             .contains("KEEP_ALL_WHEELS=maybe is not a boolean"));
+    }
+
+    #[test]
+    fn requirements_prefetch_is_on_unless_turned_off() {
+        let c = |pairs: &[(&str, &str)]| Config::from_env(&env(pairs));
+        assert!(
+            c(&[("PROJECT", "requirements")])
+                .unwrap()
+                .requirements_prefetch
+        );
+        for off in ["False", "no", "0"] {
+            let cfg = c(&[("PROJECT", "requirements"), ("REQUIREMENTS_PREFETCH", off)]).unwrap();
+            assert!(!cfg.requirements_prefetch, "{off}");
+        }
+        let e = c(&[
+            ("PROJECT", "requirements"),
+            ("REQUIREMENTS_PREFETCH", "sometimes"),
+        ])
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.contains("REQUIREMENTS_PREFETCH=sometimes is not a boolean"),
+            "{e}"
+        );
+        assert!(e.contains("the default is True"), "{e}");
     }
 
     #[test]

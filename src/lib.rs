@@ -24,6 +24,7 @@ pub mod name_mapping;
 pub mod os_release;
 pub mod plan;
 pub mod process;
+pub mod pypi;
 pub mod registry;
 pub mod report;
 pub mod runner;

@@ -7,6 +7,8 @@
 //!   with pip 25.2 (the build itself is offline: a local project and fake setuptools wheels);
 //! - skyline-apiserver's console with SKYLINE_CONSOLE_REPO=pypi: the plan's install command
 //!   puts the skyline-console release into a venv, static files included.
+//! - the requirements build's prefetch chooses, for real 2026.1 pins, the wheels pip itself
+//!   downloads, and completes the dependency closure of what it downloaded.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -382,4 +384,304 @@ fn skyline_console_from_the_index_has_its_static_files() {
         .filter(|e| e.file_name().to_string_lossy().ends_with(".js"))
         .count();
     assert!(js > 5, "{js} bundles");
+}
+
+/// The prefetch against PyPI: for a handful of real 2026.1 pins, the wheels it chooses for
+/// the venv's Python are exactly the files `pip download --only-binary :all:` picks; pins
+/// without a wheel for this platform are left to pip; with KEEP_ALL_WHEELS=True the offline
+/// check finds a dependency missing from the root (cffi's pycparser) and one `pip wheel`
+/// fetches it.
+#[test]
+#[ignore = "needs PyPI and python3 with venv: run tests/run.sh (cargo test -- --include-ignored)"]
+fn the_prefetch_picks_the_wheels_pip_picks() {
+    use loci::pypi::Index;
+    use loci::steps::requirements::prefetch::{self, parse_pip_debug};
+    use loci::steps::requirements::{BuildItem, PipWheel, WheelsSpec};
+
+    let venv = venv_with("pip==25.3");
+    let pip = venv.join("bin/pip").display().to_string();
+    let mut runner = SystemRunner::default();
+    let debug = runner
+        .output(&loci::plan::Cmd::new(pip.clone(), ["debug", "--verbose"]))
+        .unwrap_or_else(|e| panic!("{e}"));
+    let target = parse_pip_debug(&debug).expect("pip debug --verbose lists the compatible tags");
+    let tls = loci::http::TlsConfig {
+        ssl_cert_file: std::env::var_os("SSL_CERT_FILE").map(PathBuf::from),
+        ..Default::default()
+    };
+    let index = Index::new(loci::pypi::PYPI, &tls).unwrap();
+    let pins = [
+        "six===1.17.0",
+        "cffi===2.0.0",
+        "PyYAML===6.0.3",
+        "MarkupSafe===3.0.3",
+        "cryptography===43.0.3",
+        "lxml===6.0.2",
+        "psutil===7.2.2",
+        "oslo.config===10.3.0",
+        "greenlet===3.3.2",
+        "wrapt===2.1.1",
+        "simplejson===3.20.2",
+        // Every file of 1.78.1 is yanked: the exact pin still gets its wheel, from pip too.
+        "grpcio===1.78.1",
+        // Wheels up to cp39 only: pip builds it here.
+        "netifaces===0.11.0",
+    ];
+    let items: Vec<BuildItem> = pins
+        .iter()
+        .map(|p| BuildItem {
+            name: loci::constraints::normalize(p.split("===").next().unwrap()),
+            requirement: p.to_string(),
+        })
+        .collect();
+    let t = tempfile::tempdir().unwrap();
+    let root = t.path().join("root");
+    std::fs::create_dir_all(&root).unwrap();
+    let started = std::time::Instant::now();
+    let out = prefetch::prefetch(&index, &target, Some(&root), 16, items)
+        .unwrap_or_else(|(why, _)| panic!("{why}"));
+    eprintln!(
+        "prefetched {} wheels from PyPI in {:.1}s",
+        out.covered.len(),
+        started.elapsed().as_secs_f64()
+    );
+    assert!(out.failures.is_empty(), "{:?}", out.failures);
+    let rest: Vec<&str> = out.rest.iter().map(|i| i.requirement.as_str()).collect();
+    assert_eq!(rest, ["netifaces===0.11.0"]);
+    let mut ours: Vec<String> = out.covered.iter().map(|(_, f)| f.clone()).collect();
+    ours.sort();
+    let mut listing: Vec<String> = std::fs::read_dir(&root)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    listing.sort();
+    assert_eq!(listing, ours, "the root holds exactly the chosen wheels");
+
+    // pip's own choice, for the same Python, from the same index.
+    let theirs_dir = t.path().join("pip");
+    let out_pip = Command::new(&pip)
+        .args(["download", "--no-deps", "--only-binary", ":all:", "--quiet"])
+        .args(["--index-url", loci::pypi::PYPI, "-d"])
+        .arg(&theirs_dir)
+        .args(
+            pins[..pins.len() - 1]
+                .iter()
+                .map(|p| p.replace("===", "==")),
+        )
+        .env_remove("PIP_FIND_LINKS")
+        .output()
+        .unwrap();
+    assert!(
+        out_pip.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out_pip.stderr)
+    );
+    let mut theirs: Vec<String> = std::fs::read_dir(&theirs_dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    theirs.sort();
+    assert_eq!(ours, theirs);
+    let no_wheel = Command::new(&pip)
+        .args(["download", "--no-deps", "--only-binary", ":all:", "--quiet"])
+        .args(["--index-url", loci::pypi::PYPI, "-d"])
+        .arg(t.path().join("none"))
+        .arg("netifaces==0.11.0")
+        .env_remove("PIP_FIND_LINKS")
+        .output()
+        .unwrap();
+    assert!(!no_wheel.status.success(), "pip finds no wheel either");
+
+    // KEEP_ALL_WHEELS=True: cffi needs pycparser, which is not in the root.
+    std::fs::write(
+        root.join("upper-constraints.txt"),
+        pins.iter()
+            .chain(["pycparser===3.0"].iter())
+            .map(|p| format!("{p}\n"))
+            .collect::<String>(),
+    )
+    .unwrap();
+    let spec = WheelsSpec {
+        root: root.clone(),
+        work: t.path().join("work"),
+        extras: vec![],
+        only: None,
+        keep_all: true,
+        not_built: vec![],
+        jobs: 4,
+        prefetch: true,
+        pip: PipWheel {
+            pip: pip.clone(),
+            args: vec!["--index-url".into(), loci::pypi::PYPI.into()],
+            env: vec![("PIP_FIND_LINKS".into(), String::new())],
+        },
+        build_constraints: root.join("upper-constraints.txt"),
+    };
+    let started = std::time::Instant::now();
+    let failed = prefetch::complete_closure(
+        &spec,
+        &mut runner,
+        BuildConstraintMode::Option,
+        &out.covered,
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    assert!(failed.is_none(), "{failed:?}");
+    assert!(
+        root.join("pycparser-3.0-py3-none-any.whl").exists(),
+        "the missing dependency was fetched: {:?}",
+        std::fs::read_dir(&root)
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect::<Vec<_>>()
+    );
+    eprintln!(
+        "closure check and fetch: {:.1}s",
+        started.elapsed().as_secs_f64()
+    );
+    // Now complete: the offline check alone.
+    let check = prefetch::closure_check(
+        &pip,
+        &root.display().to_string(),
+        &root.join("upper-constraints.txt").display().to_string(),
+        &spec.work.join("prefetched.txt").display().to_string(),
+    );
+    let started = std::time::Instant::now();
+    runner.output(&check).unwrap_or_else(|e| panic!("{e}"));
+    eprintln!(
+        "offline check of {} wheels: {:.1}s",
+        out.covered.len(),
+        started.elapsed().as_secs_f64()
+    );
+}
+
+/// The prefetch of the keystone closure and of all of 2026.1 against PyPI, timed (printed with
+/// `--nocapture`): lookups alone (KEEP_ALL_WHEELS=False), downloads (True), and the offline
+/// closure check over what was downloaded. Every download must succeed and the check must pass
+/// or its one `pip wheel` complete.
+#[test]
+#[ignore = "needs PyPI and python3 with venv: run tests/run.sh (cargo test -- --include-ignored)"]
+fn the_prefetch_of_the_keystone_closure_and_of_all_of_2026_1() {
+    use loci::pypi::Index;
+    use loci::steps::requirements::prefetch::{self, parse_pip_debug};
+    use loci::steps::requirements::{apply_drops, build_list, not_built, parse_only_list};
+    use loci::steps::requirements::{PipWheel, WheelsSpec};
+
+    let venv = venv_with("pip==25.3");
+    let pip = venv.join("bin/pip").display().to_string();
+    let mut runner = SystemRunner::default();
+    let debug = runner
+        .output(&loci::plan::Cmd::new(pip.clone(), ["debug", "--verbose"]))
+        .unwrap_or_else(|e| panic!("{e}"));
+    let target = parse_pip_debug(&debug).expect("compatible tags");
+    let tls = loci::http::TlsConfig {
+        ssl_cert_file: std::env::var_os("SSL_CERT_FILE").map(PathBuf::from),
+        ..Default::default()
+    };
+    let index = Index::new(loci::pypi::PYPI, &tls).unwrap();
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+    let upper = std::fs::read_to_string(fixtures.join("requirements-2026.1/upper-constraints.txt"))
+        .unwrap();
+    let closure = parse_only_list(
+        &std::fs::read_to_string(fixtures.join("requirements/keystone-2026.1-closure.txt"))
+            .unwrap(),
+    );
+    let (buildable, _) = apply_drops(&upper, &not_built());
+    let none = Default::default();
+    for (what, only) in [("keystone closure", Some(&closure[..])), ("2026.1", None)] {
+        let items = build_list(&buildable, &[], only, &none);
+        let n = items.len();
+        let started = std::time::Instant::now();
+        let looked = prefetch::prefetch(&index, &target, None, 16, items.clone())
+            .unwrap_or_else(|(why, _)| panic!("{why}"));
+        let lookups = started.elapsed().as_secs_f64();
+        let t = tempfile::tempdir().unwrap();
+        let root = t.path().join("root");
+        std::fs::create_dir_all(&root).unwrap();
+        let started = std::time::Instant::now();
+        let got = prefetch::prefetch(&index, &target, Some(&root), 16, items)
+            .unwrap_or_else(|(why, _)| panic!("{why}"));
+        let downloads = started.elapsed().as_secs_f64();
+        assert!(got.failures.is_empty(), "{:?}", got.failures);
+        assert_eq!(got.covered.len(), looked.covered.len());
+        let bytes: u64 = std::fs::read_dir(&root)
+            .unwrap()
+            .map(|e| e.unwrap().metadata().unwrap().len())
+            .sum();
+        std::fs::write(root.join("upper-constraints.txt"), &upper).unwrap();
+        let spec = WheelsSpec {
+            root: root.clone(),
+            work: t.path().join("work"),
+            extras: vec![],
+            only: None,
+            keep_all: true,
+            not_built: vec![],
+            jobs: 8,
+            prefetch: true,
+            pip: PipWheel {
+                pip: pip.clone(),
+                args: vec![],
+                env: vec![],
+            },
+            build_constraints: root.join("upper-constraints.txt"),
+        };
+        // The offline check alone: in a build, the pool has built the rest into the root by
+        // then; here it has not, so the full set's check may miss what only pip builds.
+        std::fs::create_dir_all(&spec.work).unwrap();
+        let list = spec.work.join("prefetched.txt");
+        std::fs::write(
+            &list,
+            got.covered
+                .iter()
+                .map(|(i, _)| format!("{}\n", i.requirement))
+                .collect::<String>(),
+        )
+        .unwrap();
+        let started = std::time::Instant::now();
+        let checked = runner.output(&prefetch::closure_check(
+            &pip,
+            &root.display().to_string(),
+            &root.join("upper-constraints.txt").display().to_string(),
+            &list.display().to_string(),
+        ));
+        let check = started.elapsed().as_secs_f64();
+        let verdict = match &checked {
+            Ok(_) => "complete".to_string(),
+            Err(e) => format!(
+                "incomplete: {}",
+                e.cause
+                    .as_deref()
+                    .and_then(|c| c.lines().find(|l| l.contains("No matching distribution")))
+                    .unwrap_or("?")
+                    .trim()
+            ),
+        };
+        if only.is_some() {
+            // The keystone closure: whatever is missing, one pip wheel fetches it.
+            let started = std::time::Instant::now();
+            let failed = prefetch::complete_closure(
+                &spec,
+                &mut runner,
+                BuildConstraintMode::Option,
+                &got.covered,
+            )
+            .unwrap_or_else(|e| panic!("{e}"));
+            assert!(failed.is_none(), "{failed:?}");
+            eprintln!(
+                "{what}: closure completed in {:.1}s",
+                started.elapsed().as_secs_f64()
+            );
+        }
+        eprintln!(
+            "{what}: {n} constraints, {} with a wheel for this Python; lookups {lookups:.1}s; \
+             downloads {downloads:.1}s ({} MB); offline closure check {check:.1}s ({verdict}); {} left to pip wheel: {}",
+            got.covered.len(),
+            bytes / 1_000_000,
+            got.rest.len(),
+            got.rest
+                .iter()
+                .map(|i| i.requirement.as_str())
+                .collect::<Vec<_>>()
+                .join(" ")
+        );
+    }
 }

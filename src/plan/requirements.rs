@@ -68,6 +68,9 @@ pub struct WheelsSpec {
     pub not_built: Vec<DropRule>,
     /// How many `pip wheel` run at once.
     pub jobs: usize,
+    /// REQUIREMENTS_PREFETCH: look the plain pins up on pip's index first (PEP 691) and leave
+    /// to `pip wheel` only what has no binary wheel for the target (see the step's `prefetch`).
+    pub prefetch: bool,
     pub pip: PipWheel,
     /// The build constraints of every `pip wheel` (LOCI's `--build-constraint`): the image's
     /// upper-constraints.txt, which carries the setuptools cap.

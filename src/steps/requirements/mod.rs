@@ -11,8 +11,12 @@
 //!    (read from the wheel's file name), and write both files to the image root. Then, when
 //!    PIP_PACKAGES is given, `pip install` them against the constraints (packages whose
 //!    `setup_requires` would otherwise pull unconstrained versions). Then
-//!    [`Action::RequirementsWheels`]: one `pip wheel` per constraint, in parallel (as many jobs
-//!    as the machine has cores), every failure collected and reported at the end.
+//!    [`Action::RequirementsWheels`]: first the prefetch ([`prefetch`], REQUIREMENTS_PREFETCH):
+//!    every plain pin is looked up on pip's index, and one with a binary wheel for the venv's
+//!    Python and platform is not built (KEEP_ALL_WHEELS=False) or is downloaded directly
+//!    (True); then one `pip wheel` per remaining constraint, in parallel (four jobs per core
+//!    by default), every failure (the prefetch's downloads included) collected and reported
+//!    at the end.
 //! 2. `purge` — [`Action::PurgeRoot`]: LOCI's `rm -rf /!(*whl|*txt)`, done natively: delete
 //!    everything at the root except `*.whl` and `*.txt`, leaving mount points alone.
 //!
@@ -28,6 +32,11 @@
 //! output goes to a log file in the work dir; its last lines are shown when it fails.
 //! With KEEP_ALL_WHEELS=True, every constraint is built with its dependencies (no `--no-deps`,
 //! as in LOCI) and every wheel is kept.
+//!
+//! The prefetch follows from this: with KEEP_ALL_WHEELS=False, a constraint whose pinned
+//! version has a binary wheel for the target on the index would only be downloaded by pip,
+//! then dropped, so it is not fetched at all (the log names them); with True, that wheel is
+//! downloaded as pip would, without pip.
 //!
 //! # Source trees in the data dir
 //!
@@ -55,6 +64,7 @@ use crate::steps::wheels::{build_constraints, BuildConstraintMode};
 mod constraints;
 mod pick;
 mod pool;
+pub mod prefetch;
 mod purge;
 mod spec;
 mod trees;
@@ -116,6 +126,7 @@ pub fn plan(input: &PlanInput) -> Result<Vec<Step>> {
         keep_all: c.keep_all_wheels,
         not_built: not_built(),
         jobs,
+        prefetch: c.requirements_prefetch,
         build_constraints: root.join("upper-constraints.txt"),
         pip,
     };
@@ -399,6 +410,10 @@ pub fn build(spec: &WheelsSpec, config: &Config) -> Result<()> {
             );
         }
     }
+    let mut runner = crate::runner::SystemRunner::new(config);
+    let mode = BuildConstraintMode::detect(&spec.pip.pip, &mut runner)?;
+    let prefetched = prefetch::run(spec, &mut runner, &config.tls, items);
+    let items = prefetched.rest;
     crate::say!(
         "building {} wheels, {} at once{}",
         items.len(),
@@ -409,8 +424,6 @@ pub fn build(spec: &WheelsSpec, config: &Config) -> Result<()> {
             ", keeping only those built here"
         }
     );
-    let mut runner = crate::runner::SystemRunner::new(config);
-    let mode = BuildConstraintMode::detect(&spec.pip.pip, &mut runner)?;
     crate::say!(
         "build constraints from {} ({})",
         spec.build_constraints.display(),
@@ -420,7 +433,7 @@ pub fn build(spec: &WheelsSpec, config: &Config) -> Result<()> {
                 "PIP_CONSTRAINT in pip's environment: this pip predates --build-constraint",
         }
     );
-    let env = runner.env;
+    let env = runner.env.clone();
     let keep_all = spec.keep_all;
     let root = &spec.root;
     let moved: Mutex<Result<()>> = Mutex::new(Ok(()));
@@ -448,6 +461,12 @@ pub fn build(spec: &WheelsSpec, config: &Config) -> Result<()> {
         },
     )?;
     moved.into_inner().unwrap_or(Ok(()))?;
+    let mut results = results;
+    if spec.keep_all {
+        let closure = prefetch::complete_closure(spec, &mut runner, mode, &prefetched.covered)?;
+        results.extend(closure);
+    }
+    results.extend(prefetched.failures);
     if let Some(e) = failures_error(&results, "wheels", &spec.work) {
         return Err(e);
     }
@@ -587,6 +606,17 @@ mod tests {
             "{text}"
         );
         assert!(text.contains(&format!("{} at once", spec.jobs)), "{text}");
+        // REQUIREMENTS_PREFETCH defaults to true, but --pre in PIP_WHEEL_ARGS turns it off.
+        assert!(spec.prefetch);
+        assert!(
+            text.contains("first look up every pinned constraint")
+                && text.contains("(so none here: PIP_WHEEL_ARGS has --pre)"),
+            "{text}"
+        );
+        assert!(
+            text.contains("constraints with a binary wheel for this platform are not built (LOCI drops downloaded wheels; KEEP_ALL_WHEELS=False)"),
+            "{text}"
+        );
         assert_eq!(
             steps[6].actions,
             [Action::PurgeRoot {
@@ -637,6 +667,89 @@ mod tests {
             .args
             .contains(&"--no-deps".to_string()));
         assert!(steps.iter().all(|s| s.name != "cleanup"));
+        let text = req.actions[1].to_string();
+        assert!(spec.prefetch);
+        assert!(
+            text.contains("binary wheels for this platform are downloaded directly into /")
+                && text.contains("`pip install --dry-run`")
+                && text.contains("only the rest goes to pip wheel"),
+            "{text}"
+        );
+        assert!(!text.contains("so none here"), "{text}");
+    }
+
+    #[test]
+    fn requirements_prefetch_false_is_one_pip_wheel_per_constraint() {
+        let steps = plan_for(
+            &[
+                ("PROJECT", "requirements"),
+                ("REQUIREMENTS_PREFETCH", "False"),
+            ],
+            |_| {},
+        );
+        let req = steps.iter().find(|s| s.name == "requirements").unwrap();
+        let Action::RequirementsWheels { spec } = &req.actions[1] else {
+            panic!()
+        };
+        assert!(!spec.prefetch);
+        let text = req.actions[1].to_string();
+        assert!(
+            text.contains(
+                "no prefetch (REQUIREMENTS_PREFETCH=False): one pip wheel per constraint"
+            ),
+            "{text}"
+        );
+        assert!(!text.contains("look up"), "{text}");
+        // What build() does then: every constraint to pip, without asking pip or the index.
+        let mut runner = crate::runner::RecordingRunner::default();
+        let items = build_list("six===1.17.0\n", &[], None, &BTreeSet::new());
+        let (out, said) = crate::report::capture(|| {
+            prefetch::run(
+                spec,
+                &mut runner,
+                &crate::http::TlsConfig::default(),
+                items.clone(),
+            )
+        });
+        assert_eq!(out.rest, items);
+        assert!(out.covered.is_empty() && out.failures.is_empty());
+        assert!(runner.commands.is_empty(), "{:?}", runner.commands);
+        assert_eq!(
+            said,
+            ["prefetch off: REQUIREMENTS_PREFETCH=False; every constraint goes to pip wheel"]
+        );
+    }
+
+    #[test]
+    fn pip_settings_that_change_its_choice_turn_the_prefetch_off() {
+        let steps = plan_for(&[("PROJECT", "requirements")], |_| {});
+        let req = steps.iter().find(|s| s.name == "requirements").unwrap();
+        let Action::RequirementsWheels { spec } = &req.actions[1] else {
+            panic!()
+        };
+        let mut runner = crate::runner::RecordingRunner {
+            answer: ":env:.extra-index-url='https://mirror.example/simple'\n".into(),
+            ..Default::default()
+        };
+        let items = build_list("six===1.17.0\n", &[], None, &BTreeSet::new());
+        let (out, said) = crate::report::capture(|| {
+            prefetch::run(
+                spec,
+                &mut runner,
+                &crate::http::TlsConfig::default(),
+                items.clone(),
+            )
+        });
+        assert_eq!(out.rest, items);
+        assert_eq!(runner.commands.len(), 1, "pip config list only");
+        assert_eq!(
+            runner.commands[0].to_string(),
+            "/var/lib/openstack/bin/pip config list"
+        );
+        assert!(
+            said[0].starts_with("prefetch off: pip's configuration sets extra-index-url"),
+            "{said:?}"
+        );
     }
 
     #[test]

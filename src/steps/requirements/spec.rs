@@ -112,6 +112,41 @@ impl fmt::Display for WheelsSpec {
             )?,
             None => write!(f, ", all of them")?,
         }
+        if self.prefetch {
+            write!(
+                f,
+                "\n      first look up every pinned constraint (name===version, no markers or extras) on pip's index (PEP 691 JSON, \
+                 the index of `pip config list` or PIP_WHEEL_ARGS' --index-url, PyPI by default), for this venv's tags (`pip debug --verbose`), \
+                 at least {} at once (REQUIREMENTS_PREFETCH=True)",
+                self.jobs.max(super::prefetch::MIN_THREADS)
+            )?;
+            if self.keep_all {
+                write!(
+                    f,
+                    "\n      binary wheels for this platform are downloaded directly into {} (sha256 checked; KEEP_ALL_WHEELS=True), \
+                     then one offline `pip install --dry-run` checks their dependencies are there, and one `pip wheel -r` fetches any that are not",
+                    self.root.display()
+                )?;
+            } else {
+                write!(
+                    f,
+                    "\n      constraints with a binary wheel for this platform are not built (LOCI drops downloaded wheels; KEEP_ALL_WHEELS=False)"
+                )?;
+            }
+            write!(
+                f,
+                "\n      only the rest goes to pip wheel; no prefetch when pip's configuration or PIP_WHEEL_ARGS sets extra-index-url, \
+                 find-links, no-index, only-binary, no-binary, prefer-binary, platform, python-version, abi, implementation or pre"
+            )?;
+            if let Err(why) = super::prefetch::args_index(&self.pip.args) {
+                write!(f, " (so none here: {why})")?;
+            }
+        } else {
+            write!(
+                f,
+                "\n      no prefetch (REQUIREMENTS_PREFETCH=False): one pip wheel per constraint"
+            )?;
+        }
         write!(f, "\n      {} at once, each: {example}", self.jobs)?;
         if self.keep_all {
             write!(

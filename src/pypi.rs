@@ -1,0 +1,893 @@
+//! A Python package index client, just enough to fetch the binary wheels pip would pick:
+//!
+//! - [`Index::project`]: a project's files from the PEP 691 simple JSON API
+//!   (`GET {index}/{name}/`, `Accept: application/vnd.pypi.simple.v1+json`). An index that
+//!   answers anything else (a PEP 503 HTML page) is [`Page::NotSupported`] and a missing
+//!   project [`Page::NotFound`]: the caller leaves those to pip, never fails because of them.
+//! - [`WheelName`]: wheel file names (`name-version(-build)?-py-abi-plat.whl`, compressed tag
+//!   sets such as `py2.py3-none-any`).
+//! - [`best_wheel`]: among the files of exactly one version, the wheel pip would choose for a
+//!   target, given the target's supported tags in pip's order of preference (`pip debug
+//!   --verbose`) and its Python version (for `requires-python`). Whenever the answer is not
+//!   certain, there is none, so that pip decides.
+//! - [`Index::download`]: a wheel streamed into a temporary file of the destination directory,
+//!   its sha256 checked against the index's, renamed into place only when it matches.
+//!
+//! Built on [`crate::http`] (trust store, proxies, timeouts, retries, resumable downloads); a
+//! leaf otherwise (PEP 503 names come from [`crate::constraints`], itself a leaf).
+
+use std::cmp::Ordering;
+use std::collections::HashMap;
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+
+use reqwest::blocking::Client;
+use reqwest::header::{ACCEPT, CONTENT_TYPE};
+use reqwest::{StatusCode, Url};
+use serde::Deserialize;
+use sha2::{Digest, Sha256};
+
+use crate::constraints::normalize;
+use crate::error::{Error, Result};
+use crate::http::{self, TlsConfig};
+
+/// The index pip uses when nothing says otherwise.
+pub const PYPI: &str = "https://pypi.org/simple/";
+
+/// What loci asks for: the JSON API first; HTML, at a lower preference, so that an index
+/// without the JSON API answers with its page (recognised and left to pip) rather than 406.
+const ACCEPT_JSON: &str = "application/vnd.pypi.simple.v1+json, application/vnd.pypi.simple.v1+html;q=0.1, text/html;q=0.01";
+
+/// One file of a project, as the index lists it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct File {
+    pub filename: String,
+    /// Absolute (resolved against the page's URL).
+    pub url: Url,
+    /// The sha256 the index gives, lowercase hex (files without one are never chosen).
+    pub sha256: Option<String>,
+    /// PEP 592: yanked files are never chosen.
+    pub yanked: bool,
+    pub requires_python: Option<String>,
+    pub size: Option<u64>,
+}
+
+/// The answer of the index for one project.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Page {
+    Files(Vec<File>),
+    /// 404: the index does not know the project.
+    NotFound,
+    /// The index answered, but not with PEP 691 JSON (why, for the log).
+    NotSupported(String),
+}
+
+/// A wheel's file name, split.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WheelName {
+    pub name: String,
+    pub version: String,
+    pub build: Option<String>,
+    /// Every `py-abi-plat` triple of the (possibly compressed) tag set.
+    pub tags: Vec<String>,
+}
+
+impl WheelName {
+    /// Parses `name-version(-build)?-py-abi-plat.whl`; `None` for anything else (including
+    /// names with a path separator).
+    pub fn parse(file: &str) -> Option<WheelName> {
+        if file.contains(['/', '\\']) || file.starts_with('.') {
+            return None;
+        }
+        let stem = file.strip_suffix(".whl")?;
+        let parts: Vec<&str> = stem.split('-').collect();
+        let (name, version, build, py, abi, plat) = match parts[..] {
+            [n, v, p, a, pl] => (n, v, None, p, a, pl),
+            [n, v, b, p, a, pl] => {
+                if !b.starts_with(|c: char| c.is_ascii_digit()) {
+                    return None;
+                }
+                (n, v, Some(b.to_string()), p, a, pl)
+            }
+            _ => return None,
+        };
+        if [name, version, py, abi, plat].iter().any(|s| s.is_empty()) {
+            return None;
+        }
+        let mut tags = Vec::new();
+        for p in py.split('.') {
+            for a in abi.split('.') {
+                for pl in plat.split('.') {
+                    tags.push(format!("{p}-{a}-{pl}"));
+                }
+            }
+        }
+        Some(WheelName {
+            name: name.to_string(),
+            version: version.to_string(),
+            build,
+            tags,
+        })
+    }
+
+    /// Whether this is `version` exactly: case-insensitive, with the `_` a wheel name writes
+    /// for `-` (both spellings of the pin are accepted).
+    pub fn is_version(&self, version: &str) -> bool {
+        let pin = version.to_ascii_lowercase();
+        let mine = self.version.to_ascii_lowercase();
+        mine == pin || mine == pin.replace('-', "_")
+    }
+}
+
+/// The tags a target supports, best first (pip's `Compatible tags`), indexed.
+#[derive(Debug, Clone, Default)]
+pub struct Tags {
+    rank: HashMap<String, usize>,
+}
+
+impl Tags {
+    pub fn new<I: IntoIterator<Item = String>>(best_first: I) -> Self {
+        let mut rank = HashMap::new();
+        for (i, t) in best_first.into_iter().enumerate() {
+            rank.entry(t).or_insert(i);
+        }
+        Tags { rank }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.rank.is_empty()
+    }
+
+    /// The rank of the best tag of a wheel (lower is better); `None` when it supports none.
+    pub fn best(&self, wheel: &WheelName) -> Option<usize> {
+        wheel
+            .tags
+            .iter()
+            .filter_map(|t| self.rank.get(t).copied())
+            .min()
+    }
+}
+
+/// The wheel pip would install for `name===version` on a target with `tags` and Python
+/// `python` (e.g. `3.11.7`), as pip ranks the files of that version: the wheels of this
+/// project the target supports (tags, `requires-python`), not yanked, the one whose best tag
+/// ranks first, the higher build tag on a tie; an sdist ranks below every such wheel. When
+/// every file of the version is yanked (PEP 592: an exact pin still gets it), the same among
+/// the yanked wheels. `None` when pip would take no wheel, when the wheel it would take has no
+/// sha256 to check, or when a `requires-python` cannot be evaluated (pip decides then).
+pub fn best_wheel<'a>(
+    files: &'a [File],
+    name: &str,
+    version: &str,
+    tags: &Tags,
+    python: Option<&str>,
+) -> Option<&'a File> {
+    let want = normalize(name);
+    let mut wheels: Vec<(usize, WheelName, &'a File)> = Vec::new();
+    for f in files {
+        let Some(w) = WheelName::parse(&f.filename) else {
+            continue;
+        };
+        if normalize(&w.name) != want || !w.is_version(version) {
+            continue;
+        }
+        let Some(rank) = tags.best(&w) else { continue };
+        if let Some(spec) = f
+            .requires_python
+            .as_deref()
+            .filter(|s| !s.trim().is_empty())
+        {
+            match python.and_then(|py| requires_python(spec, py)) {
+                Some(true) => {}
+                Some(false) => continue,
+                None => return None,
+            }
+        }
+        wheels.push((rank, w, f));
+    }
+    let best_of = |yanked: bool| {
+        let mut best: Option<&(usize, WheelName, &'a File)> = None;
+        for c in wheels.iter().filter(|c| c.2.yanked == yanked) {
+            let better = match best {
+                None => true,
+                Some(b) => {
+                    c.0 < b.0
+                        || (c.0 == b.0 && build_order(&c.1.build, &b.1.build) == Ordering::Greater)
+                }
+            };
+            if better {
+                best = Some(c);
+            }
+        }
+        best.map(|c| c.2)
+    };
+    let chosen = match best_of(false) {
+        Some(f) => f,
+        None => {
+            // Any other file of this version not yanked (an sdist) is what pip takes then.
+            let marker = format!("-{}.", version.to_ascii_lowercase());
+            let other = files.iter().any(|f| {
+                !f.yanked
+                    && WheelName::parse(&f.filename).is_none()
+                    && f.filename.to_ascii_lowercase().contains(&marker)
+            });
+            if other {
+                return None;
+            }
+            best_of(true)?
+        }
+    };
+    chosen.sha256.as_ref().map(|_| chosen)
+}
+
+/// Build tags compare as (number, rest); no build tag is lowest.
+fn build_order(a: &Option<String>, b: &Option<String>) -> Ordering {
+    let key = |s: &Option<String>| {
+        s.as_ref().map(|s| {
+            let digits: String = s.chars().take_while(|c| c.is_ascii_digit()).collect();
+            (
+                digits.parse::<u64>().unwrap_or(0),
+                s[digits.len()..].to_string(),
+            )
+        })
+    };
+    key(a).cmp(&key(b))
+}
+
+/// Whether Python `python` (`3.11.7`) meets the specifier set `spec` (`>=3.8,!=3.9.*`);
+/// `None` when a clause is beyond this small evaluator (pre-releases, arbitrary equality).
+pub fn requires_python(spec: &str, python: &str) -> Option<bool> {
+    let py = release(python)?;
+    for clause in spec.split(',') {
+        let clause = clause.trim();
+        if clause.is_empty() {
+            continue;
+        }
+        let op_len = clause
+            .find(|c: char| c.is_ascii_digit())
+            .filter(|&i| i > 0)?;
+        let (op, v) = (clause[..op_len].trim(), clause[op_len..].trim());
+        let (v, wildcard) = match v.strip_suffix(".*") {
+            Some(v) => (v, true),
+            None => (v, false),
+        };
+        let want = release(v)?;
+        let cmp = compare(&py, &want);
+        let prefix = py.len() >= want.len() && py[..want.len()] == want[..];
+        let ok = match (op, wildcard) {
+            ("==", true) => prefix,
+            ("!=", true) => !prefix,
+            ("==", false) => cmp == Ordering::Equal,
+            ("!=", false) => cmp != Ordering::Equal,
+            (">=", false) => cmp != Ordering::Less,
+            ("<=", false) => cmp != Ordering::Greater,
+            (">", false) => cmp == Ordering::Greater,
+            ("<", false) => cmp == Ordering::Less,
+            ("~=", false) if want.len() >= 2 => {
+                cmp != Ordering::Less
+                    && py.len() >= want.len() - 1
+                    && py[..want.len() - 1] == want[..want.len() - 1]
+            }
+            _ => return None,
+        };
+        if !ok {
+            return Some(false);
+        }
+    }
+    Some(true)
+}
+
+/// A release number (`3.11.7`): `None` for anything with more than digits and dots.
+fn release(v: &str) -> Option<Vec<u64>> {
+    v.split('.').map(|p| p.parse::<u64>().ok()).collect()
+}
+
+/// Compares release numbers, padding the shorter with zeros.
+fn compare(a: &[u64], b: &[u64]) -> Ordering {
+    let n = a.len().max(b.len());
+    let at = |v: &[u64], i: usize| v.get(i).copied().unwrap_or(0);
+    (0..n)
+        .map(|i| at(a, i).cmp(&at(b, i)))
+        .find(|o| *o != Ordering::Equal)
+        .unwrap_or(Ordering::Equal)
+}
+
+#[derive(Deserialize)]
+struct RawPage {
+    meta: RawMeta,
+    files: Vec<RawFile>,
+}
+
+#[derive(Deserialize)]
+struct RawMeta {
+    #[serde(rename = "api-version")]
+    api_version: String,
+}
+
+#[derive(Deserialize)]
+struct RawFile {
+    filename: String,
+    url: String,
+    #[serde(default)]
+    hashes: HashMap<String, String>,
+    #[serde(default, rename = "requires-python")]
+    requires_python: Option<String>,
+    /// `false`, `true` or the reason (a string).
+    #[serde(default)]
+    yanked: serde_json::Value,
+    #[serde(default)]
+    size: Option<u64>,
+}
+
+/// Parses a PEP 691 project page (API version 1.x) fetched from `page`.
+pub fn parse_page(body: &str, page: &Url) -> std::result::Result<Vec<File>, String> {
+    let raw: RawPage =
+        serde_json::from_str(body).map_err(|e| format!("not a PEP 691 project page: {e}"))?;
+    if raw.meta.api_version.split('.').next() != Some("1") {
+        return Err(format!(
+            "PEP 691 API version {} (loci reads 1.x)",
+            raw.meta.api_version
+        ));
+    }
+    let mut files = Vec::with_capacity(raw.files.len());
+    for f in raw.files {
+        let url = page
+            .join(&f.url)
+            .map_err(|e| format!("{}: bad URL {:?}: {e}", f.filename, f.url))?;
+        let yanked = match &f.yanked {
+            serde_json::Value::Bool(b) => *b,
+            serde_json::Value::String(_) => true,
+            _ => false,
+        };
+        files.push(File {
+            sha256: f
+                .hashes
+                .get("sha256")
+                .map(|h| h.to_ascii_lowercase())
+                .filter(|h| h.len() == 64 && h.bytes().all(|b| b.is_ascii_hexdigit())),
+            filename: f.filename,
+            url,
+            yanked,
+            requires_python: f.requires_python,
+            size: f.size,
+        });
+    }
+    Ok(files)
+}
+
+/// A URL without its credentials, for logs.
+pub fn redacted(url: &Url) -> String {
+    let mut u = url.clone();
+    if !u.username().is_empty() || u.password().is_some() {
+        let _ = u.set_username("***");
+        let _ = u.set_password(None);
+    }
+    u.to_string()
+}
+
+/// A simple index (PEP 503 URL, read through PEP 691 JSON).
+pub struct Index {
+    url: Url,
+    pages: Client,
+    downloads: Client,
+}
+
+impl Index {
+    /// The index at `url` (`https://pypi.org/simple/`), with loci's HTTP settings.
+    pub fn new(url: &str, tls: &TlsConfig) -> Result<Index> {
+        let mut base = url.trim().to_string();
+        if !base.ends_with('/') {
+            base.push('/');
+        }
+        let url = Url::parse(&base).map_err(|e| {
+            Error::new(format!("the package index URL {:?} is not a URL", url))
+                .caused_by(e)
+                .hint("check index-url in pip's configuration (pip config list) or --index-url in PIP_WHEEL_ARGS")
+        })?;
+        Ok(Index {
+            url,
+            pages: http::client(tls, http::Options::default())?,
+            downloads: http::client(
+                tls,
+                http::Options {
+                    manual_redirects: true,
+                    ..Default::default()
+                },
+            )?,
+        })
+    }
+
+    /// The index URL, without credentials.
+    pub fn display(&self) -> String {
+        redacted(&self.url)
+    }
+
+    /// The files of project `name` (any spelling: the page of its PEP 503 name is asked for).
+    /// Transport failures and unexpected statuses (after [`http::send`]'s retries) are errors.
+    pub fn project(&self, name: &str) -> Result<Page> {
+        let page = self
+            .url
+            .join(&format!("{}/", normalize(name)))
+            .map_err(|e| Error::new(format!("no index URL for {name}")).caused_by(e))?;
+        let what = format!("the index page of {name} ({})", redacted(&page));
+        let resp = http::send(&what, || {
+            self.pages.get(page.clone()).header(ACCEPT, ACCEPT_JSON)
+        })?;
+        let status = resp.status();
+        if status == StatusCode::NOT_FOUND {
+            return Ok(Page::NotFound);
+        }
+        if !status.is_success() {
+            return Err(http::status_error(&what, resp));
+        }
+        let final_url = resp.url().clone();
+        let content_type = resp
+            .headers()
+            .get(CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_ascii_lowercase();
+        if !content_type.contains("json") {
+            return Ok(Page::NotSupported(format!(
+                "the index answers {} for {}, not PEP 691 JSON",
+                if content_type.is_empty() {
+                    "without a content type"
+                } else {
+                    content_type.as_str()
+                },
+                redacted(&final_url)
+            )));
+        }
+        let body = resp.text().map_err(|e| {
+            Error::new(format!("{what}: cannot read the answer")).cause(http::chain(&e))
+        })?;
+        match parse_page(&body, &final_url) {
+            Ok(files) => Ok(Page::Files(files)),
+            Err(why) => Ok(Page::NotSupported(format!(
+                "{}: {why}",
+                redacted(&final_url)
+            ))),
+        }
+    }
+
+    /// Downloads `file` into `dir` under its own name: streamed into a temporary file there,
+    /// checked against the index's sha256, renamed into place only when it matches. Returns
+    /// the path.
+    pub fn download(&self, file: &File, dir: &Path) -> Result<PathBuf> {
+        if WheelName::parse(&file.filename).is_none() {
+            return Err(Error::new(format!(
+                "the index names a file {:?}, which is not a wheel file name",
+                file.filename
+            ))
+            .hint("the index serves something else than Python wheels"));
+        }
+        let Some(want) = file.sha256.as_deref() else {
+            return Err(Error::new(format!(
+                "{}: the index gives no sha256 to check it against",
+                file.filename
+            )));
+        };
+        let what = format!("{} ({})", file.filename, redacted(&file.url));
+        let mut tmp = tempfile::Builder::new()
+            .prefix(".loci-download-")
+            .suffix(".part")
+            .tempfile_in(dir)
+            .map_err(|e| {
+                Error::new(format!(
+                    "cannot create a temporary file in {}",
+                    dir.display()
+                ))
+                .caused_by(e)
+            })?;
+        let mut body = http::Download::open(
+            &self.downloads,
+            file.url.clone(),
+            &what,
+            None,
+            None,
+            file.size,
+        )?;
+        let mut hasher = Sha256::new();
+        let mut buf = vec![0u8; 64 * 1024];
+        loop {
+            let n = match body.read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => n,
+                Err(e) => {
+                    return Err(body.failure.take().unwrap_or_else(|| {
+                        Error::new(format!("{what}: the download failed")).caused_by(e)
+                    }))
+                }
+            };
+            hasher.update(&buf[..n]);
+            tmp.write_all(&buf[..n]).map_err(|e| {
+                Error::new(format!("cannot write {}", tmp.path().display())).caused_by(e)
+            })?;
+        }
+        let got = hex::encode(hasher.finalize());
+        if got != want {
+            // The temporary file is removed when `tmp` is dropped.
+            return Err(Error::new(format!("{what}: the downloaded file does not match the index's hash"))
+                .cause(format!("sha256 {got}, the index says {want}"))
+                .hint("a proxy or mirror between the build and the index serves another file; try again, or check the mirror"));
+        }
+        let dest = dir.join(&file.filename);
+        tmp.persist(&dest).map_err(|e| {
+            Error::new(format!("cannot move the download to {}", dest.display())).caused_by(e.error)
+        })?;
+        Ok(dest)
+    }
+}
+
+/// A tiny index for tests, on 127.0.0.1: answers each GET of a path in `routes` with (status,
+/// content type, body), anything else with 404; returns its base URL.
+#[cfg(test)]
+pub(crate) fn serve(routes: Vec<(String, u16, &'static str, Vec<u8>)>) -> String {
+    use std::io::BufRead;
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        for conn in listener.incoming() {
+            let Ok(mut conn) = conn else { break };
+            let mut reader = std::io::BufReader::new(conn.try_clone().unwrap());
+            let mut first = String::new();
+            if reader.read_line(&mut first).is_err() {
+                continue;
+            }
+            loop {
+                let mut l = String::new();
+                if reader.read_line(&mut l).map(|n| n == 0).unwrap_or(true) || l == "\r\n" {
+                    break;
+                }
+            }
+            let path = first.split_whitespace().nth(1).unwrap_or("").to_string();
+            let (status, ctype, body) = routes
+                .iter()
+                .find(|r| r.0 == path)
+                .map(|r| (r.1, r.2, r.3.clone()))
+                .unwrap_or((404, "text/plain", b"not found".to_vec()));
+            let head = format!(
+                "HTTP/1.1 {status} X\r\nContent-Type: {ctype}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                body.len()
+            );
+            let _ = conn.write_all(head.as_bytes());
+            let _ = conn.write_all(&body);
+        }
+    });
+    base
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tags(list: &[&str]) -> Tags {
+        Tags::new(list.iter().map(|s| s.to_string()))
+    }
+
+    fn file(name: &str) -> File {
+        File {
+            filename: name.into(),
+            url: Url::parse(&format!("https://files.example/{name}")).unwrap(),
+            sha256: Some("0".repeat(64)),
+            yanked: false,
+            requires_python: None,
+            size: None,
+        }
+    }
+
+    #[test]
+    fn wheel_names_with_compressed_tags_and_build_tags() {
+        let w = WheelName::parse("six-1.17.0-py2.py3-none-any.whl").unwrap();
+        assert_eq!((w.name.as_str(), w.version.as_str()), ("six", "1.17.0"));
+        assert_eq!(w.build, None);
+        assert_eq!(w.tags, ["py2-none-any", "py3-none-any"]);
+        let w = WheelName::parse(
+            "cffi-2.0.0-cp311-cp311-manylinux2014_x86_64.manylinux_2_17_x86_64.whl",
+        )
+        .unwrap();
+        assert_eq!(
+            w.tags,
+            [
+                "cp311-cp311-manylinux2014_x86_64",
+                "cp311-cp311-manylinux_2_17_x86_64"
+            ]
+        );
+        let w = WheelName::parse("foo_bar-1.0-2b-cp311-abi3-linux_x86_64.whl").unwrap();
+        assert_eq!(w.build.as_deref(), Some("2b"));
+        assert_eq!(w.name, "foo_bar");
+        for bad in [
+            "six-1.17.0.tar.gz",
+            "six-1.17.0-py3-none.whl",
+            "foo-1.0-x1-py3-none-any.whl",
+            "a-b-c-d-e-f-g.whl",
+            "../six-1.17.0-py3-none-any.whl",
+            "-1.0-py3-none-any.whl",
+        ] {
+            assert_eq!(WheelName::parse(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn versions_compare_as_wheel_names_write_them() {
+        let w = WheelName::parse("PyYAML-6.0.3-cp311-cp311-manylinux_2_17_x86_64.whl").unwrap();
+        assert!(w.is_version("6.0.3"));
+        assert!(!w.is_version("6.0"));
+        assert!(!w.is_version("6.0.3.post1"));
+        let w = WheelName::parse("x-1.0RC1-py3-none-any.whl").unwrap();
+        assert!(w.is_version("1.0rc1"));
+        let w = WheelName::parse("x-1.0_1-py3-none-any.whl").unwrap();
+        assert!(w.is_version("1.0-1"));
+    }
+
+    #[test]
+    fn the_best_tag_wins_and_foreign_platforms_never() {
+        let t = tags(&[
+            "cp311-cp311-manylinux_2_36_x86_64",
+            "cp311-cp311-manylinux_2_17_x86_64",
+            "cp311-cp311-manylinux2014_x86_64",
+            "cp311-abi3-manylinux_2_17_x86_64",
+            "cp38-abi3-manylinux_2_17_x86_64",
+            "py3-none-manylinux_2_17_x86_64",
+            "cp311-none-any",
+            "py3-none-any",
+        ]);
+        let files = vec![
+            file("pkg-1.0-py3-none-any.whl"),
+            file("pkg-1.0-cp38-abi3-manylinux_2_17_x86_64.whl"),
+            file("pkg-1.0-cp311-cp311-musllinux_1_2_x86_64.whl"),
+            file("pkg-1.0-cp311-cp311-win_amd64.whl"),
+            file("pkg-1.0-cp311-cp311-macosx_11_0_arm64.whl"),
+            file("pkg-1.0.tar.gz"),
+        ];
+        // abi3 beats none-any; musllinux, win and macos are not supported at all.
+        let pick = |files: &[File], v: &str| {
+            best_wheel(files, "pkg", v, &t, Some("3.11.7")).map(|f| f.filename.clone())
+        };
+        assert_eq!(
+            pick(&files, "1.0").as_deref(),
+            Some("pkg-1.0-cp38-abi3-manylinux_2_17_x86_64.whl")
+        );
+        let mut more = files.clone();
+        more.push(file(
+            "pkg-1.0-cp311-cp311-manylinux2014_x86_64.manylinux_2_17_x86_64.whl",
+        ));
+        assert_eq!(
+            pick(&more, "1.0").as_deref(),
+            Some("pkg-1.0-cp311-cp311-manylinux2014_x86_64.manylinux_2_17_x86_64.whl"),
+            "cp311 beats abi3"
+        );
+        // Only foreign platforms (and an sdist): none.
+        assert_eq!(pick(&files[2..], "1.0"), None);
+        // Another version, another project: none.
+        assert_eq!(pick(&files, "1.0.1"), None);
+        assert_eq!(best_wheel(&files, "other", "1.0", &t, Some("3.11.7")), None);
+        // A build tag wins a tie.
+        let built = vec![
+            file("pkg-1.0-py3-none-any.whl"),
+            file("pkg-1.0-2-py3-none-any.whl"),
+            file("pkg-1.0-10-py3-none-any.whl"),
+        ];
+        assert_eq!(
+            pick(&built, "1.0").as_deref(),
+            Some("pkg-1.0-10-py3-none-any.whl")
+        );
+    }
+
+    #[test]
+    fn yanked_unhashed_and_too_new_python_files_are_not_chosen() {
+        let t = tags(&["cp311-cp311-manylinux_2_17_x86_64", "py3-none-any"]);
+        let mut best = file("pkg-1.0-cp311-cp311-manylinux_2_17_x86_64.whl");
+        best.yanked = true;
+        let files = vec![best.clone(), file("pkg-1.0-py3-none-any.whl")];
+        let pick = |files: &[File], py: Option<&str>| {
+            best_wheel(files, "pkg", "1.0", &t, py).map(|f| f.filename.clone())
+        };
+        assert_eq!(
+            pick(&files, Some("3.11.7")).as_deref(),
+            Some("pkg-1.0-py3-none-any.whl")
+        );
+        // All yanked: an exact pin still gets the best of them, as with pip.
+        let mut other = files[1].clone();
+        other.yanked = true;
+        assert_eq!(
+            pick(&[best.clone(), other.clone()], Some("3.11.7")).as_deref(),
+            Some("pkg-1.0-cp311-cp311-manylinux_2_17_x86_64.whl")
+        );
+        // ... unless an sdist of the version is not yanked: pip builds that.
+        let sdist = file("pkg-1.0.tar.gz");
+        assert_eq!(pick(&[best.clone(), other, sdist], Some("3.11.7")), None);
+        best.yanked = false;
+        best.sha256 = None;
+        assert_eq!(
+            pick(&[best.clone(), files[1].clone()], Some("3.11.7")),
+            None,
+            "pip's choice has nothing to check it against"
+        );
+        let mut newer = file("pkg-1.0-py3-none-any.whl");
+        newer.requires_python = Some(">=3.12".into());
+        assert_eq!(pick(&[newer.clone()], Some("3.11.7")), None);
+        newer.requires_python = Some(">=3.9, !=3.10.*".into());
+        assert!(pick(&[newer.clone()], Some("3.11.7")).is_some());
+        // Unknown Python or an unreadable specifier: pip decides.
+        assert_eq!(pick(&[newer.clone()], None), None);
+        newer.requires_python = Some(">=3.9a1".into());
+        assert_eq!(pick(&[newer], Some("3.11.7")), None);
+    }
+
+    #[test]
+    fn requires_python_clauses() {
+        let ok = |s: &str| requires_python(s, "3.11.7");
+        assert_eq!(ok(">=3.9"), Some(true));
+        assert_eq!(ok(">=3.12"), Some(false));
+        assert_eq!(ok(">=3.8,<4"), Some(true));
+        assert_eq!(ok("!=3.11.*"), Some(false));
+        assert_eq!(ok("==3.11.*"), Some(true));
+        assert_eq!(ok("==3.11"), Some(false));
+        assert_eq!(ok("~=3.8"), Some(true));
+        assert_eq!(ok("~=3.8.1"), Some(false));
+        assert_eq!(ok(">2.7, !=3.0.*, !=3.1.*"), Some(true));
+        assert_eq!(ok("<=3.11.7"), Some(true));
+        assert_eq!(ok(">3.11.7"), Some(false));
+        assert_eq!(ok("===3.11.7"), None);
+        assert_eq!(ok("3.11"), None);
+    }
+
+    #[test]
+    fn a_real_pep_691_page_is_read_with_relative_urls_resolved() {
+        let page = Url::parse("https://pypi.org/simple/cffi/").unwrap();
+        let body = include_str!("../tests/fixtures/pypi/cffi.json");
+        let files = parse_page(body, &page).unwrap();
+        assert_eq!(files.len(), 50);
+        let sdist = files
+            .iter()
+            .find(|f| f.filename == "cffi-2.0.0.tar.gz")
+            .unwrap();
+        assert_eq!(sdist.requires_python.as_deref(), Some(">=3.9"));
+        assert!(sdist
+            .url
+            .as_str()
+            .starts_with("https://files.pythonhosted.org/"));
+        assert!(!sdist.yanked);
+        // The target of this machine's pip 26.3 (cp311, manylinux x86_64).
+        let debug = include_str!("../tests/fixtures/pypi/pip-debug-verbose-26.3.txt");
+        let t = Tags::new(
+            debug
+                .lines()
+                .skip_while(|l| !l.starts_with("Compatible tags:"))
+                .skip(1)
+                .map(|l| l.trim().to_string()),
+        );
+        assert_eq!(
+            best_wheel(&files, "CFFI", "2.0.0", &t, Some("3.11.7")).map(|f| f.filename.as_str()),
+            Some("cffi-2.0.0-cp311-cp311-manylinux2014_x86_64.manylinux_2_17_x86_64.whl")
+        );
+        // The beta's files are of another version.
+        assert_eq!(
+            best_wheel(&files, "cffi", "2.0.0b2", &t, Some("3.11.7")),
+            None
+        );
+        let six = parse_page(
+            include_str!("../tests/fixtures/pypi/six.json"),
+            &Url::parse("https://pypi.org/simple/six/").unwrap(),
+        )
+        .unwrap();
+        assert_eq!(
+            best_wheel(&six, "six", "1.17.0", &t, Some("3.11.7")).map(|f| f.filename.as_str()),
+            Some("six-1.17.0-py2.py3-none-any.whl")
+        );
+        // A relative URL and a yanked reason.
+        let body = r#"{"meta":{"api-version":"1.1"},"name":"x","files":[
+            {"filename":"x-1-py3-none-any.whl","url":"../../files/x-1-py3-none-any.whl#sha256=ab",
+             "hashes":{"sha256":"AB00000000000000000000000000000000000000000000000000000000000000"},"yanked":"broken"}]}"#;
+        let files = parse_page(
+            body,
+            &Url::parse("http://127.0.0.1:8080/simple/x/").unwrap(),
+        )
+        .unwrap();
+        assert_eq!(
+            files[0].url.as_str(),
+            "http://127.0.0.1:8080/files/x-1-py3-none-any.whl#sha256=ab"
+        );
+        assert!(files[0].yanked);
+        assert_eq!(
+            files[0].sha256.as_deref(),
+            Some("ab00000000000000000000000000000000000000000000000000000000000000")
+        );
+        assert!(parse_page("<html></html>", &page).is_err());
+        assert!(
+            parse_page(r#"{"meta":{"api-version":"2.0"},"files":[]}"#, &page)
+                .unwrap_err()
+                .contains("2.0")
+        );
+    }
+
+    #[test]
+    fn a_local_index_serves_pages_and_verified_downloads() {
+        let wheel = b"PK\x03\x04 not really a zip, but bytes to hash".to_vec();
+        let good = hex::encode(Sha256::digest(&wheel));
+        let bad = "0".repeat(64);
+        let page = |hash: &str| {
+            format!(
+                r#"{{"meta":{{"api-version":"1.0"}},"name":"demo","files":[
+                {{"filename":"demo-1.0-py3-none-any.whl","url":"../../files/demo-1.0-py3-none-any.whl","hashes":{{"sha256":"{hash}"}}}},
+                {{"filename":"demo-1.0.tar.gz","url":"/files/demo-1.0.tar.gz","hashes":{{}}}}]}}"#
+            )
+            .into_bytes()
+        };
+        let json = "application/vnd.pypi.simple.v1+json";
+        let base = serve(vec![
+            ("/simple/demo/".into(), 200, json, page(&good)),
+            ("/simple/tampered/".into(), 200, json, page(&bad)),
+            (
+                "/simple/legacy/".into(),
+                200,
+                "text/html",
+                b"<html><a href=\"x-1.whl\">x</a></html>".to_vec(),
+            ),
+            (
+                "/files/demo-1.0-py3-none-any.whl".into(),
+                200,
+                "application/octet-stream",
+                wheel.clone(),
+            ),
+        ]);
+        let index = Index::new(&format!("{base}/simple"), &TlsConfig::default()).unwrap();
+        let Page::Files(files) = index.project("Demo").unwrap() else {
+            panic!("a PEP 691 page")
+        };
+        assert_eq!(
+            files[0].url.as_str(),
+            format!("{base}/files/demo-1.0-py3-none-any.whl"),
+            "resolved against the page's URL"
+        );
+        let t = tags(&["py3-none-any"]);
+        let chosen = best_wheel(&files, "demo", "1.0", &t, Some("3.11.7")).unwrap();
+        let d = tempfile::tempdir().unwrap();
+        let path = index.download(chosen, d.path()).unwrap();
+        assert_eq!(std::fs::read(&path).unwrap(), wheel);
+        assert_eq!(path, d.path().join("demo-1.0-py3-none-any.whl"));
+
+        // A wrong hash fails, names both hashes, and leaves nothing behind.
+        let Page::Files(files) = index.project("tampered").unwrap() else {
+            panic!()
+        };
+        let d2 = tempfile::tempdir().unwrap();
+        let e = index
+            .download(&files[0], d2.path())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("demo-1.0-py3-none-any.whl") && e.contains(&good) && e.contains(&bad),
+            "{e}"
+        );
+        assert!(e.contains(&format!("{base}/files/")), "{e}");
+        assert_eq!(
+            std::fs::read_dir(d2.path()).unwrap().count(),
+            0,
+            "no file left"
+        );
+
+        // An HTML index and a missing project are answers too: left to pip.
+        assert!(
+            matches!(index.project("legacy").unwrap(), Page::NotSupported(why) if why.contains("text/html"))
+        );
+        assert_eq!(index.project("nowhere").unwrap(), Page::NotFound);
+        // A missing file is an error naming it.
+        let mut gone = files[0].clone();
+        gone.url = Url::parse(&format!("{base}/files/gone.whl")).unwrap();
+        let e = index.download(&gone, d2.path()).unwrap_err().to_string();
+        assert!(e.contains("404") && e.contains("gone.whl"), "{e}");
+        assert_eq!(
+            std::fs::read_dir(d2.path()).unwrap().count(),
+            0,
+            "no file left"
+        );
+    }
+
+    #[test]
+    fn credentials_are_not_shown() {
+        let u = Url::parse("https://user:secret@mirror.example/simple/").unwrap();
+        assert_eq!(redacted(&u), "https://***@mirror.example/simple/");
+    }
+}
