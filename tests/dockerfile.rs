@@ -95,3 +95,48 @@ fn the_base_images_take_apt_mirror_host() {
         );
     }
 }
+
+/// The package caches are BuildKit cache mounts of every RUN that installs something: the
+/// system one (apt/dnf) and the Python one (pip, uv) where Python packages are installed,
+/// keyed by FROM and TARGETPLATFORM, at LOCI_CACHE_DIR, which loci reads.
+#[test]
+fn package_caches_are_cache_mounts_keyed_by_from_and_platform() {
+    let dockerfile = read("Dockerfile");
+    let common = stage_args(&dockerfile, "FROM ${FROM} AS common");
+    assert_eq!(common.get("PACKAGE_CACHE"), Some(&Some("True".to_string())));
+    assert_eq!(
+        common.get("LOCI_CACHE_DIR"),
+        Some(&Some("/mnt/cache".to_string()))
+    );
+    assert_eq!(common.get("TARGETPLATFORM"), Some(&None));
+    let system = "--mount=type=cache,id=loci-system-${FROM}-${TARGETPLATFORM},target=${LOCI_CACHE_DIR}/system,sharing=private";
+    let python = "--mount=type=cache,id=loci-python-${FROM}-${TARGETPLATFORM},target=${LOCI_CACHE_DIR}/python,sharing=shared";
+    for (stage, want_python) in [
+        ("requirements", true),
+        ("builder", true),
+        ("project", true),
+        ("runtime", false),
+    ] {
+        let from = format!("FROM common AS {stage}\n");
+        let start = dockerfile.find(&from).unwrap_or_else(|| panic!("{from}"));
+        let rest = &dockerfile[start + from.len()..];
+        let body = &rest[..rest.find("\nFROM ").unwrap_or(rest.len())];
+        assert!(body.contains(system), "{stage}: no system cache mount");
+        assert_eq!(
+            body.contains(python),
+            want_python,
+            "{stage}: python cache mount"
+        );
+        assert!(
+            body.contains("exec /mnt/loci build --stage"),
+            "{stage}: loci runs in that RUN"
+        );
+    }
+    // Given to loci, the cache dir of a machine without the mount changes nothing (loci never
+    // creates it: it would land in a layer).
+    let missing = "/nonexistent/loci-cache";
+    assert_eq!(
+        config(&[("PROJECT", "keystone"), ("LOCI_CACHE_DIR", missing)]).cache_dir,
+        None
+    );
+}

@@ -162,7 +162,9 @@ fn uv_installs_a_local_tree_against_constraints() {
 fn the_builds_uv_comes_out_of_the_uv_wheel() {
     let tmp = tempfile::tempdir().unwrap();
     let wheels = tmp.path().join("wheels");
-    run(Command::new("python3").args(["-m", "venv"]).arg(tmp.path().join("dl")));
+    run(Command::new("python3")
+        .args(["-m", "venv"])
+        .arg(tmp.path().join("dl")));
     run(Command::new(tmp.path().join("dl/bin/pip"))
         .args(["download", "--no-deps", "--only-binary", ":all:", "--dest"])
         .arg(&wheels)

@@ -1134,3 +1134,72 @@ fn a_plan_for_another_machine_is_the_same_on_every_host() {
         assert_eq!(pinned, p);
     }
 }
+
+/// PACKAGE_CACHE: with the cache mount there (LOCI_CACHE_DIR), apt keeps its downloads and
+/// lists in it and pip and uv use their caches there; PACKAGE_CACHE=False, or no mount, and
+/// every tool runs without a cache, as before.
+#[test]
+fn package_caches_are_used_when_mounted_and_off_with_package_cache_false() {
+    let cache = tempfile::tempdir().unwrap();
+    let dir = cache.path().display().to_string();
+    let with = |extra: &[(&str, &str)]| {
+        let mut env = vec![("PROJECT", "keystone"), ("WHEELS", "/w.tar")];
+        env.extend_from_slice(extra);
+        plan("debian-bookworm", &env)
+    };
+    let p = with(&[("LOCI_CACHE_DIR", dir.as_str())]);
+    let base = commands(step(&p, "base"));
+    for want in [
+        format!("Dir::Cache::Archives={dir}/system/archives/"),
+        format!("Dir::State::Lists={dir}/system/lists/"),
+        "APT::Keep-Downloaded-Packages=true".to_string(),
+    ] {
+        assert!(has(&base[0], &want), "refresh: {want} in {:?}", base[0]);
+        assert!(has(&base[1], &want), "install: {want} in {:?}", base[1]);
+    }
+    let pre = &step(&p, "preflight")["actions"][0]["refresh"];
+    assert!(has(
+        &argv(pre),
+        &format!("Dir::State::Lists={dir}/system/lists/")
+    ));
+    let install = &commands(step(&p, "install"))[0];
+    let joined = install.join(" ");
+    assert!(
+        joined.contains(&format!("--cache-dir {dir}/python/uv --link-mode copy")),
+        "{joined}"
+    );
+    assert!(!has(install, "--no-cache"), "{joined}");
+    // The cleanup's `apt-get clean` is the image's, not the cache's.
+    let cleanup = commands(step(&p, "cleanup"));
+    assert!(
+        cleanup.iter().any(|c| c == &["apt-get", "clean"]),
+        "{cleanup:?}"
+    );
+    let pip = with(&[("LOCI_CACHE_DIR", dir.as_str()), ("INSTALLER", "pip")]);
+    let install = &commands(step(&pip, "install"))[0];
+    assert!(
+        install
+            .join(" ")
+            .contains(&format!("--cache-dir {dir}/python/pip")),
+        "{install:?}"
+    );
+    // Off: with PACKAGE_CACHE=False, and without the mount.
+    for p in [
+        with(&[("LOCI_CACHE_DIR", dir.as_str()), ("PACKAGE_CACHE", "False")]),
+        with(&[("LOCI_CACHE_DIR", "/nonexistent/loci-cache")]),
+        with(&[]),
+    ] {
+        let text = p.to_string();
+        assert!(!text.contains("--cache-dir"), "{text}");
+        assert!(!text.contains("Dir::Cache::Archives"), "{text}");
+        assert!(has(&commands(step(&p, "install"))[0], "--no-cache"));
+    }
+    let out = plan_raw(
+        "debian-bookworm",
+        &[("PROJECT", "keystone"), ("PACKAGE_CACHE", "sometimes")],
+    );
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("PACKAGE_CACHE=sometimes is not a boolean")
+    );
+}

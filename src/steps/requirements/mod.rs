@@ -152,11 +152,9 @@ pub fn plan(input: &PlanInput) -> Result<Vec<Step>> {
                 .args(c.pip_packages.iter().cloned()),
         );
     }
-    step = step.action(Action::RequirementsWheels {
-        spec: Box::new(wheels),
-    });
     // The toolchain of a service's venv (see steps/venv.rs), whatever KEEP_ALL_WHEELS says:
-    // with these in the image, service builds make their venv without the index.
+    // with these in the image, service builds make their venv without the index. First, so
+    // that the wheels' builds and the prefetch's dependency check find setuptools there.
     step = step.run(
         Cmd::new(
             super::venv_bin(input, "pip"),
@@ -172,6 +170,9 @@ pub fn plan(input: &PlanInput) -> Result<Vec<Step>> {
         ])
         .args(toolchain(c)),
     );
+    step = step.action(Action::RequirementsWheels {
+        spec: Box::new(wheels),
+    });
     let purge = Step::new(
         "purge",
         format!("leave only *.whl and *.txt at {}", root.display()),
@@ -560,7 +561,7 @@ mod tests {
             cmd.to_string(),
             "/var/lib/openstack/bin/pip install --no-cache-dir -c /image/upper-constraints.txt pylxd"
         );
-        let Action::RequirementsWheels { spec } = &req.actions[2] else {
+        let Action::RequirementsWheels { spec } = &req.actions[3] else {
             panic!("{:?}", req.actions)
         };
         assert_eq!(
@@ -639,10 +640,10 @@ mod tests {
         assert_eq!(
             req.actions.len(),
             3,
-            "no PIP_PACKAGES install: constraints, wheels, the venv toolchain"
+            "no PIP_PACKAGES install: constraints, the venv toolchain, wheels"
         );
-        let Action::Run { cmd } = &req.actions[2] else {
-            panic!("{:?}", req.actions[2])
+        let Action::Run { cmd } = &req.actions[1] else {
+            panic!("{:?}", req.actions[1])
         };
         assert_eq!(cmd.args[..3], ["download", "--only-binary", ":all:"]);
         assert!(cmd.args.ends_with(&[
@@ -657,7 +658,7 @@ mod tests {
             panic!()
         };
         assert!(spec.drops.iter().all(|d| d.name != "setuptools"));
-        let Action::RequirementsWheels { spec } = &req.actions[1] else {
+        let Action::RequirementsWheels { spec } = &req.actions[2] else {
             panic!()
         };
         assert_eq!(spec.only, None);
@@ -667,7 +668,7 @@ mod tests {
             .args
             .contains(&"--no-deps".to_string()));
         assert!(steps.iter().all(|s| s.name != "cleanup"));
-        let text = req.actions[1].to_string();
+        let text = req.actions[2].to_string();
         assert!(spec.prefetch);
         assert!(
             text.contains("binary wheels for this platform are downloaded directly into /")
@@ -688,11 +689,11 @@ mod tests {
             |_| {},
         );
         let req = steps.iter().find(|s| s.name == "requirements").unwrap();
-        let Action::RequirementsWheels { spec } = &req.actions[1] else {
+        let Action::RequirementsWheels { spec } = &req.actions[2] else {
             panic!()
         };
         assert!(!spec.prefetch);
-        let text = req.actions[1].to_string();
+        let text = req.actions[2].to_string();
         assert!(
             text.contains(
                 "no prefetch (REQUIREMENTS_PREFETCH=False): one pip wheel per constraint"
@@ -724,7 +725,7 @@ mod tests {
     fn pip_settings_that_change_its_choice_turn_the_prefetch_off() {
         let steps = plan_for(&[("PROJECT", "requirements")], |_| {});
         let req = steps.iter().find(|s| s.name == "requirements").unwrap();
-        let Action::RequirementsWheels { spec } = &req.actions[1] else {
+        let Action::RequirementsWheels { spec } = &req.actions[2] else {
             panic!()
         };
         let mut runner = crate::runner::RecordingRunner {
