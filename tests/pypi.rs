@@ -386,6 +386,30 @@ fn skyline_console_from_the_index_has_its_static_files() {
     assert!(js > 5, "{js} bundles");
 }
 
+/// What both prefetch tests start from: the pip of a venv with pip 25.3, a runner, the venv's
+/// target (`pip debug --verbose`) and PyPI through loci's client (SSL_CERT_FILE trusted).
+fn prefetch_setup() -> (
+    String,
+    SystemRunner,
+    loci::steps::requirements::prefetch::Target,
+    loci::pypi::Index,
+) {
+    let venv = venv_with("pip==25.3");
+    let pip = venv.join("bin/pip").display().to_string();
+    let mut runner = SystemRunner::default();
+    let debug = runner
+        .output(&loci::plan::Cmd::new(pip.clone(), ["debug", "--verbose"]))
+        .unwrap_or_else(|e| panic!("{e}"));
+    let target = loci::steps::requirements::prefetch::parse_pip_debug(&debug)
+        .expect("pip debug --verbose lists the compatible tags");
+    let tls = loci::http::TlsConfig {
+        ssl_cert_file: std::env::var_os("SSL_CERT_FILE").map(PathBuf::from),
+        ..Default::default()
+    };
+    let index = loci::pypi::Index::new(loci::pypi::PYPI, &tls).unwrap();
+    (pip, runner, target, index)
+}
+
 /// The prefetch against PyPI: for a handful of real 2026.1 pins, the wheels it chooses for
 /// the venv's Python are exactly the files `pip download --only-binary :all:` picks; pins
 /// without a wheel for this platform are left to pip; with KEEP_ALL_WHEELS=True the offline
@@ -394,22 +418,10 @@ fn skyline_console_from_the_index_has_its_static_files() {
 #[test]
 #[ignore = "needs PyPI and python3 with venv: run tests/run.sh (cargo test -- --include-ignored)"]
 fn the_prefetch_picks_the_wheels_pip_picks() {
-    use loci::pypi::Index;
-    use loci::steps::requirements::prefetch::{self, parse_pip_debug};
+    use loci::steps::requirements::prefetch;
     use loci::steps::requirements::{BuildItem, PipWheel, WheelsSpec};
 
-    let venv = venv_with("pip==25.3");
-    let pip = venv.join("bin/pip").display().to_string();
-    let mut runner = SystemRunner::default();
-    let debug = runner
-        .output(&loci::plan::Cmd::new(pip.clone(), ["debug", "--verbose"]))
-        .unwrap_or_else(|e| panic!("{e}"));
-    let target = parse_pip_debug(&debug).expect("pip debug --verbose lists the compatible tags");
-    let tls = loci::http::TlsConfig {
-        ssl_cert_file: std::env::var_os("SSL_CERT_FILE").map(PathBuf::from),
-        ..Default::default()
-    };
-    let index = Index::new(loci::pypi::PYPI, &tls).unwrap();
+    let (pip, mut runner, target, index) = prefetch_setup();
     let pins = [
         "six===1.17.0",
         "cffi===2.0.0",
@@ -561,23 +573,11 @@ fn the_prefetch_picks_the_wheels_pip_picks() {
 #[test]
 #[ignore = "needs PyPI and python3 with venv: run tests/run.sh (cargo test -- --include-ignored)"]
 fn the_prefetch_of_the_keystone_closure_and_of_all_of_2026_1() {
-    use loci::pypi::Index;
-    use loci::steps::requirements::prefetch::{self, parse_pip_debug};
+    use loci::steps::requirements::prefetch;
     use loci::steps::requirements::{apply_drops, build_list, not_built, parse_only_list};
     use loci::steps::requirements::{PipWheel, WheelsSpec};
 
-    let venv = venv_with("pip==25.3");
-    let pip = venv.join("bin/pip").display().to_string();
-    let mut runner = SystemRunner::default();
-    let debug = runner
-        .output(&loci::plan::Cmd::new(pip.clone(), ["debug", "--verbose"]))
-        .unwrap_or_else(|e| panic!("{e}"));
-    let target = parse_pip_debug(&debug).expect("compatible tags");
-    let tls = loci::http::TlsConfig {
-        ssl_cert_file: std::env::var_os("SSL_CERT_FILE").map(PathBuf::from),
-        ..Default::default()
-    };
-    let index = Index::new(loci::pypi::PYPI, &tls).unwrap();
+    let (pip, mut runner, target, index) = prefetch_setup();
     let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
     let upper = std::fs::read_to_string(fixtures.join("requirements-2026.1/upper-constraints.txt"))
         .unwrap();

@@ -704,14 +704,7 @@ mod tests {
         // What build() does then: every constraint to pip, without asking pip or the index.
         let mut runner = crate::runner::RecordingRunner::default();
         let items = build_list("six===1.17.0\n", &[], None, &BTreeSet::new());
-        let (out, said) = crate::report::capture(|| {
-            prefetch::run(
-                spec,
-                &mut runner,
-                &crate::http::TlsConfig::default(),
-                items.clone(),
-            )
-        });
+        let (out, said) = run_prefetch(spec, &mut runner, &items);
         assert_eq!(out.rest, items);
         assert!(out.covered.is_empty() && out.failures.is_empty());
         assert!(runner.commands.is_empty(), "{:?}", runner.commands);
@@ -719,6 +712,22 @@ mod tests {
             said,
             ["prefetch off: REQUIREMENTS_PREFETCH=False; every constraint goes to pip wheel"]
         );
+    }
+
+    /// The prefetch of `items` as build() runs it, with what it said.
+    fn run_prefetch(
+        spec: &WheelsSpec,
+        runner: &mut crate::runner::RecordingRunner,
+        items: &[BuildItem],
+    ) -> (prefetch::Outcome, Vec<String>) {
+        crate::report::capture(|| {
+            prefetch::run(
+                spec,
+                runner,
+                &crate::http::TlsConfig::default(),
+                items.to_vec(),
+            )
+        })
     }
 
     #[test]
@@ -733,14 +742,7 @@ mod tests {
             ..Default::default()
         };
         let items = build_list("six===1.17.0\n", &[], None, &BTreeSet::new());
-        let (out, said) = crate::report::capture(|| {
-            prefetch::run(
-                spec,
-                &mut runner,
-                &crate::http::TlsConfig::default(),
-                items.clone(),
-            )
-        });
+        let (out, said) = run_prefetch(spec, &mut runner, &items);
         assert_eq!(out.rest, items);
         assert_eq!(runner.commands.len(), 1, "pip config list only");
         assert_eq!(
