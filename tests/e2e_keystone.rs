@@ -114,11 +114,12 @@ fn keystone_from_a_git_tag_with_a_local_wheels_image_issues_tokens() {
 dpkg-query -W -f '${Package}\n' | grep -E -- '-dev(:|$)' | sed 's/^/LEFT dev package: /'
 find / -xdev \( -name '*.pyc' -o -name __pycache__ \) -print | head -5 | sed 's/^/LEFT bytecode: /'
 for p in perl gcc cpp; do dpkg-query -W -f '${Status}' "$p" 2>/dev/null | grep -q 'ok installed' && echo "LEFT package: $p"; done
-for p in /root/.cache/pip /root/.cache /opt/loci /mnt/loci /usr/local/bin/loci /tmp/wheels /tmp/keystone /var/lib/apt/lists/lock; do
+for p in /root/.cache/pip /root/.cache /opt/loci /mnt/loci /mnt/cache /usr/local/bin/loci /tmp/wheels /tmp/keystone /var/lib/apt/lists/lock /var/lib/openstack/bin/uv; do
     [ -e "$p" ] && echo "LEFT: $p"
 done
 ls -A /tmp | sed 's/^/LEFT in tmp: /'
 find / -xdev -type f -name loci -print | sed 's/^/LEFT binary: /'
+find /var/cache/apt /var/lib/apt/lists -type f \( -name '*.deb' -o -name '*_Packages*' \) | sed 's/^/LEFT apt cache: /'
 true"#,
     );
     assert!(
