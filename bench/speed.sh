@@ -11,8 +11,9 @@
 #      i.e. pruned before each build, and warm)
 #   2. keystone again after a one-line change to its source, caches warm (BuildKit reruns the
 #      RUN because the context changed)
-#   3. the requirements image of keystone's closure (97 wheels), --no-cache
-#   4. (FULL=1) the full 2026.1 requirements image, --no-cache
+#   3. the requirements image of keystone's closure (97 wheels), --no-cache (current: caches
+#      cold and warm)
+#   4. (FULL=1) the full 2026.1 requirements image, --no-cache (current: caches cold)
 # For each: the wall time of `docker build`, loci's per-step times (from the build log), and
 # the image size; then the ratio current/baseline of the medians.
 #
@@ -90,11 +91,14 @@ version="$(git -C "$work/keystone/data/keystone" describe --tags)"
 ks_args=(--build-arg PROJECT=keystone --build-arg PROJECT_RELEASE=2026.1 --build-arg KEEP_ALL_WHEELS=True
     --build-arg PROJECT_REPO=file:///tmp/keystone --build-arg PROJECT_REF="$version")
 
-# 3. The requirements image of keystone's closure (also the WHEELS of the keystone builds).
-for config in baseline current; do
-    for _ in $(seq 1 "$runs"); do
-        [ "$config" = current ] && prune_caches
-        build "requirements-closure-$config" "$config" "loci-bench/requirements:$config" "$work/requirements" \
+# 3. The requirements image of keystone's closure (also the WHEELS of the keystone builds);
+# the current tree's with its package caches pruned first (cold) and as left by that (warm).
+for _ in $(seq 1 "$runs"); do
+    build requirements-closure-baseline baseline loci-bench/requirements:baseline "$work/requirements" \
+        --no-cache "${req_args[@]}" --build-arg REQUIREMENTS_ONLY_FILE=/tmp/closure.txt
+    prune_caches
+    for temp in cold warm; do
+        build "requirements-closure-current-$temp" current loci-bench/requirements:current "$work/requirements" \
             --no-cache "${req_args[@]}" --build-arg REQUIREMENTS_ONLY_FILE=/tmp/closure.txt
     done
 done
@@ -128,12 +132,12 @@ done
 
 # 4. The full 2026.1 requirements image (every constraint).
 if [ "${FULL:-0}" = 1 ]; then
-    for config in baseline current; do
-        for _ in $(seq 1 "$runs"); do
-            [ "$config" = current ] && prune_caches
-            build "requirements-full-$config" "$config" "loci-bench/requirements-full:$config" "$work/requirements" \
-                --no-cache "${req_args[@]}"
-        done
+    for _ in $(seq 1 "$runs"); do
+        build requirements-full-baseline baseline loci-bench/requirements-full:baseline "$work/requirements" \
+            --no-cache "${req_args[@]}"
+        prune_caches
+        build requirements-full-current current loci-bench/requirements-full:current "$work/requirements" \
+            --no-cache "${req_args[@]}"
     done
 fi
 
@@ -152,14 +156,16 @@ row() { # FIGURE BASELINE_LABEL CURRENT_LABEL
     row "1. keystone, --no-cache, caches cold" keystone-baseline keystone-current-cold
     row "1. keystone, --no-cache, caches warm" keystone-baseline keystone-current-warm
     row "2. keystone after a one-line change, warm" keystone-rebuild-baseline keystone-rebuild-current
-    row "3. requirements, keystone closure" requirements-closure-baseline requirements-closure-current
+    row "3. requirements, closure, caches cold" requirements-closure-baseline requirements-closure-current-cold
+    row "3. requirements, closure, caches warm" requirements-closure-baseline requirements-closure-current-warm
     if [ "${FULL:-0}" = 1 ]; then
         row "4. requirements, full 2026.1" requirements-full-baseline requirements-full-current
     fi
     echo
     echo "loci's steps (last run of each):"
     for l in keystone-baseline keystone-current-cold keystone-current-warm keystone-rebuild-baseline keystone-rebuild-current \
-        requirements-closure-baseline requirements-closure-current requirements-full-baseline requirements-full-current; do
+        requirements-closure-baseline requirements-closure-current-cold requirements-closure-current-warm \
+        requirements-full-baseline requirements-full-current; do
         grep -q "^$l " "$results" && printf '  %-32s %s\n' "$l" "$(laststeps "$l")"
     done
 } | tee "$out/summary.txt"

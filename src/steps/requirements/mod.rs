@@ -80,13 +80,25 @@ pub use crate::plan::requirements::{ConstraintsSpec, DropRule, PipWheel, WheelsS
 /// one, so it is built once).
 pub const EXTRA_PACKAGES: &[&str] = &["uwsgi", "enum-compat"];
 
-/// Environment of every `pip wheel`, as in LOCI: uwsgi with SSL, built on one CPU (the jobs
-/// already fill the machine), cassandra-driver's build concurrency.
+/// Environment of every `pip wheel`, as in LOCI: uwsgi with SSL, cassandra-driver's build
+/// concurrency. (LOCI also builds uwsgi on one CPU, CPUCOUNT=1, because its jobs fill the
+/// machine; loci's prefetch leaves the pool only the few constraints that compile, so uwsgi,
+/// the longest of them, gets every CPU: [`wheel_env`].)
 pub const WHEEL_ENV: &[(&str, &str)] = &[
     ("UWSGI_PROFILE_OVERRIDE", "ssl=true"),
-    ("CPUCOUNT", "1"),
     ("CASS_DRIVER_BUILD_CONCURRENCY", "8"),
 ];
+
+/// [`WHEEL_ENV`] and uwsgi's CPUCOUNT: the machine's CPUs with the prefetch, else LOCI's 1.
+pub fn wheel_env(cpus: usize, prefetch: bool) -> Vec<(String, String)> {
+    let mut env: Vec<(String, String)> = WHEEL_ENV
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    let cpus = if prefetch { cpus.max(1) } else { 1 };
+    env.insert(1, ("CPUCOUNT".into(), cpus.to_string()));
+    env
+}
 
 /// The steps of a requirements build after `source`: `requirements` and `purge`.
 pub fn plan(input: &PlanInput) -> Result<Vec<Step>> {
@@ -98,10 +110,7 @@ pub fn plan(input: &PlanInput) -> Result<Vec<Step>> {
     let pip = PipWheel {
         pip: super::venv_bin(input, "pip"),
         args: balance_quiet(&c.pip_wheel_args),
-        env: WHEEL_ENV
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect(),
+        env: wheel_env(input.host.cpus, c.requirements_prefetch),
     };
     let constraints = ConstraintsSpec {
         repo_dir: c.paths.sources_dir.join(&c.project),
@@ -573,9 +582,9 @@ mod tests {
         assert_eq!(
             spec.command("six===1.17.0", Path::new("/w/1"), BuildConstraintMode::Option)
                 .to_string(),
-            "UWSGI_PROFILE_OVERRIDE=ssl=true CPUCOUNT=1 CASS_DRIVER_BUILD_CONCURRENCY=8 /var/lib/openstack/bin/pip wheel --pre \
+            format!("UWSGI_PROFILE_OVERRIDE=ssl=true CPUCOUNT={} CASS_DRIVER_BUILD_CONCURRENCY=8 /var/lib/openstack/bin/pip wheel --pre \
              --find-links /image --no-deps --wheel-dir /w/1 -c /image/upper-constraints.txt \
-             --build-constraint /image/upper-constraints.txt six===1.17.0"
+             --build-constraint /image/upper-constraints.txt six===1.17.0", crate::host::Host::detect().cpus)
         );
         // A pip older than 25.3: the same file through its environment.
         let old = spec.command(
@@ -624,6 +633,18 @@ mod tests {
                 root: "/image".into()
             }]
         );
+    }
+
+    #[test]
+    fn uwsgi_gets_every_cpu_only_with_the_prefetch() {
+        let count = |env: Vec<(String, String)>| {
+            env.into_iter()
+                .find(|(k, _)| k == "CPUCOUNT")
+                .map(|(_, v)| v)
+        };
+        assert_eq!(count(wheel_env(4, true)).as_deref(), Some("4"));
+        assert_eq!(count(wheel_env(4, false)).as_deref(), Some("1"), "LOCI's");
+        assert_eq!(count(wheel_env(0, true)).as_deref(), Some("1"));
     }
 
     #[test]
