@@ -74,7 +74,9 @@ FROM scratch AS loci-files
 ARG EXTRA_BINDEP=""
 ARG EXTRA_PYDEP=""
 COPY --link --from=loci /loci /loci
-COPY --link bindep.txt pydep.txt ${EXTRA_BINDEP} ${EXTRA_PYDEP} /opt/loci/
+# (An empty COPY source is the whole context, which would copy data/ here and make every change
+# of the project's source a new layer: without EXTRA_*, bindep.txt and pydep.txt come twice.)
+COPY --link bindep.txt pydep.txt ${EXTRA_BINDEP:-bindep.txt} ${EXTRA_PYDEP:-pydep.txt} /opt/loci/
 
 # ---------------------------------------------------------------------------------------------
 # The wheels image, mounted at WHEELS_PATH by the service builds.

@@ -140,3 +140,33 @@ fn package_caches_are_cache_mounts_keyed_by_from_and_platform() {
         None
     );
 }
+
+/// A COPY source that expands to nothing is the whole build context (BuildKit 0.13): every
+/// variable among COPY's sources has a default, so that an unset EXTRA_BINDEP does not copy
+/// data/ (the project's source) into the loci-files stage.
+#[test]
+fn copy_sources_never_expand_to_nothing() {
+    let dockerfile = read("Dockerfile");
+    let mut copies = 0;
+    for line in dockerfile.lines().filter(|l| l.starts_with("COPY ")) {
+        copies += 1;
+        let words: Vec<&str> = line.split_whitespace().collect();
+        // The sources: every word but COPY, its --flags and the destination.
+        for w in &words[1..words.len() - 1] {
+            if w.starts_with("--") {
+                continue;
+            }
+            let mut rest = *w;
+            while let Some(i) = rest.find("${") {
+                let end = rest[i..].find('}').map(|e| i + e).unwrap_or(rest.len());
+                let expansion = &rest[i + 2..end];
+                assert!(
+                    expansion.contains(":-"),
+                    "`{line}`: ${{{expansion}}} has no default"
+                );
+                rest = &rest[end..];
+            }
+        }
+    }
+    assert!(copies >= 3, "{copies} COPY lines");
+}
