@@ -3,7 +3,8 @@
 # defaults: its own Dockerfile and binary, built here), in one run, as medians of RUNS builds.
 #
 #     sudo bench/speed.sh [RUNS]            # default RUNS=2
-#     sudo FULL=1 bench/speed.sh [RUNS]     # also the full 2026.1 requirements image (long)
+#     sudo FULL=1 bench/speed.sh [RUNS]     # also the full 2026.1 requirements image (long;
+#                                           # FULL_RUNS=N builds it N times, default RUNS)
 #     BASELINE=<commit> ...                 # default 6138c1f, the last commit before issue 11
 #
 # Figures (each for the baseline and for the current tree, same machine, same hour):
@@ -132,7 +133,7 @@ done
 
 # 4. The full 2026.1 requirements image (every constraint).
 if [ "${FULL:-0}" = 1 ]; then
-    for _ in $(seq 1 "$runs"); do
+    for _ in $(seq 1 "${FULL_RUNS:-$runs}"); do
         build requirements-full-baseline baseline loci-bench/requirements-full:baseline "$work/requirements" \
             --no-cache "${req_args[@]}"
         prune_caches

@@ -220,6 +220,23 @@ pub fn best_wheel<'a>(
     chosen.sha256.as_ref().map(|_| chosen)
 }
 
+/// The size of the source distribution of `version` among `files` (the largest, when there are
+/// several), as the index gives it: the prefetch starts the longest builds first with it.
+pub fn sdist_size(files: &[File], version: &str) -> Option<u64> {
+    let marker = format!("-{}.", version.to_ascii_lowercase());
+    let marker_ = marker.replace('-', "_");
+    files
+        .iter()
+        .filter(|f| {
+            let n = f.filename.to_ascii_lowercase();
+            WheelName::parse(&f.filename).is_none()
+                && (n.ends_with(".tar.gz") || n.ends_with(".zip") || n.ends_with(".tar.bz2"))
+                && (n.contains(&marker) || n.contains(&marker_))
+        })
+        .filter_map(|f| f.size)
+        .max()
+}
+
 /// Build tags compare as (number, rest); no build tag is lowest.
 fn build_order(a: &Option<String>, b: &Option<String>) -> Ordering {
     let key = |s: &Option<String>| {
@@ -713,6 +730,20 @@ mod tests {
         assert_eq!(pick(&[newer.clone()], None), None);
         newer.requires_python = Some(">=3.9a1".into());
         assert_eq!(pick(&[newer], Some("3.11.7")), None);
+    }
+
+    #[test]
+    fn the_sdist_size_of_a_version() {
+        let mut files = vec![
+            file("krb5-0.9.0.tar.gz"),
+            file("krb5-0.8.0.tar.gz"),
+            file("krb5-0.9.0-cp311-cp311-win_amd64.whl"),
+        ];
+        files[0].size = Some(236_761);
+        files[1].size = Some(9);
+        files[2].size = Some(1_000_000);
+        assert_eq!(sdist_size(&files, "0.9.0"), Some(236_761));
+        assert_eq!(sdist_size(&files, "1.0"), None);
     }
 
     #[test]

@@ -219,8 +219,9 @@ pub struct Outcome {
 /// What became of one constraint.
 enum One {
     Covered(String),
-    /// No wheel of the pinned version for the target: pip builds it.
-    NoWheel,
+    /// No wheel of the pinned version for the target: pip builds it (its sdist's size, when
+    /// the index gives it).
+    NoWheel(Option<u64>),
     /// The index does not know the project: pip says what it makes of that.
     NotFound,
     /// The index could not be asked, or answered something loci does not read (why).
@@ -312,7 +313,7 @@ pub fn prefetch(
         .partition(|i| pinned(&i.requirement).is_some());
     let one = |item: &BuildItem| -> One {
         let Some((name, version)) = pinned(&item.requirement) else {
-            return One::NoWheel;
+            return One::NoWheel(None);
         };
         let files = match index.project(name) {
             Ok(Page::Files(f)) => f,
@@ -321,7 +322,7 @@ pub fn prefetch(
             Err(e) => return One::Unusable(e.to_string()),
         };
         let Some(file) = pypi::best_wheel(&files, name, version, &tags, python) else {
-            return One::NoWheel;
+            return One::NoWheel(pypi::sdist_size(&files, version));
         };
         match dest {
             None => One::Covered(file.filename.clone()),
@@ -369,6 +370,7 @@ pub fn prefetch(
     let results = shared.into_inner().unwrap_or_default();
     let mut out = Outcome::default();
     let mut to_pip = Vec::new();
+    let mut to_build: Vec<(u64, BuildItem)> = Vec::new();
     for (item, r) in pins.into_iter().zip(results) {
         match r {
             Some((One::Covered(f), _)) => out.covered.push((item, f)),
@@ -395,12 +397,29 @@ pub fn prefetch(
                 );
                 to_pip.push(item);
             }
-            Some((One::NoWheel, _)) | None => to_pip.push(item),
+            Some((One::NoWheel(Some(size)), _)) => to_build.push((size, item)),
+            Some((One::NoWheel(None), _)) | None => to_pip.push(item),
         }
     }
-    to_pip.extend(rest);
-    out.rest = to_pip;
+    out.rest = pool_order(rest, to_pip, to_build);
     Ok(out)
+}
+
+/// The order the pool builds in: the items that are not pins (uwsgi, lines with markers) and
+/// those without a known size as they came, then the rest by the size of their sdist, largest
+/// first: longest-first scheduling, so that the few long compiles (py-pure-client, salt,
+/// krb5, ...) run beside the many short builds instead of after them.
+fn pool_order(
+    not_pins: Vec<BuildItem>,
+    no_size: Vec<BuildItem>,
+    mut sized: Vec<(u64, BuildItem)>,
+) -> Vec<BuildItem> {
+    sized.sort_by(|a, b| b.0.cmp(&a.0));
+    not_pins
+        .into_iter()
+        .chain(no_size)
+        .chain(sized.into_iter().map(|(_, i)| i))
+        .collect()
 }
 
 fn summarize(spec: &WheelsSpec, out: &Outcome, started: Instant) {
@@ -871,7 +890,8 @@ mod tests {
         );
         assert_eq!(
             names(&out.rest),
-            ["cffi", "nowhere", "confluent-kafka", "uwsgi"]
+            ["confluent-kafka", "uwsgi", "cffi", "nowhere"],
+            "what is not a pin first, then as looked up (no sizes on this index)"
         );
         assert!(out.failures.is_empty());
         assert_eq!(
@@ -893,7 +913,8 @@ mod tests {
         );
         assert_eq!(
             names(&out.rest),
-            ["cffi", "nowhere", "confluent-kafka", "uwsgi"]
+            ["confluent-kafka", "uwsgi", "cffi", "nowhere"],
+            "what is not a pin first, then as looked up (no sizes on this index)"
         );
         assert_eq!(out.failures.len(), 1);
         assert_eq!(out.failures[0].item.name, "tampered");
@@ -925,6 +946,34 @@ mod tests {
         let (why, back) = prefetch(&html, &target, None, 4, list.clone()).unwrap_err();
         assert!(why.contains("text/html"), "{why}");
         assert_eq!(back, list);
+    }
+
+    #[test]
+    fn the_pool_starts_the_largest_sdists_first() {
+        let one = |name: &str| BuildItem {
+            name: name.into(),
+            requirement: name.into(),
+        };
+        let order = pool_order(
+            vec![one("uwsgi")],
+            vec![one("nowhere")],
+            vec![
+                (45_057, one("testresources")),
+                (23_549_453, one("py-pure-client")),
+                (236_761, one("krb5")),
+            ],
+        );
+        let names: Vec<&str> = order.iter().map(|i| i.name.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "uwsgi",
+                "nowhere",
+                "py-pure-client",
+                "krb5",
+                "testresources"
+            ]
+        );
     }
 
     #[test]
