@@ -414,7 +414,7 @@ fn pool_order(
     no_size: Vec<BuildItem>,
     mut sized: Vec<(u64, BuildItem)>,
 ) -> Vec<BuildItem> {
-    sized.sort_by(|a, b| b.0.cmp(&a.0));
+    sized.sort_by_key(|(size, _)| std::cmp::Reverse(*size));
     not_pins
         .into_iter()
         .chain(no_size)
