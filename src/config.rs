@@ -272,7 +272,8 @@ pub struct Config {
     pub setuptools_constraint: String,
     pub wheel_constraint: String,
     pub copy_default_config_files: bool,
-    /// INSTALLER: uv (default: the faster on loci's benchmark) or pip (LOCI's).
+    /// INSTALLER: uv (default: the faster on loci's benchmark) or pip (LOCI's; the default
+    /// with SOURCE_DATE_EPOCH, since uv records build times in what it installs).
     pub installer: Installer,
     /// The package caches (PACKAGE_CACHE, on by default): the directory BuildKit's cache
     /// mounts are at (LOCI_CACHE_DIR, set by the Dockerfile), when it is on and there. apt's
@@ -530,7 +531,16 @@ impl Config {
                 .as_deref()
             {
                 Some("pip") => Installer::Pip,
-                None | Some("uv") => Installer::Uv,
+                Some("uv") => Installer::Uv,
+                // uv records when it built a local tree (uv_cache.json, in RECORD too): a
+                // reproducible build (SOURCE_DATE_EPOCH) installs with pip unless told.
+                None if env
+                    .get("SOURCE_DATE_EPOCH")
+                    .is_some_and(|v| !v.trim().is_empty()) =>
+                {
+                    Installer::Pip
+                }
+                None => Installer::Uv,
                 Some(other) => {
                     return Err(
                         Error::new(format!("INSTALLER={} is not understood", shown(other)))

@@ -1169,6 +1169,8 @@ fn package_caches_are_used_when_mounted_and_off_with_package_cache_false() {
         "{joined}"
     );
     assert!(!has(install, "--no-cache"), "{joined}");
+    // uv's cache would take an edited tree for the one it built before: always rebuilt.
+    assert!(joined.contains("--refresh-package keystone"), "{joined}");
     // The cleanup's `apt-get clean` is the image's, not the cache's.
     let cleanup = commands(step(&p, "cleanup"));
     assert!(
@@ -1202,4 +1204,32 @@ fn package_caches_are_used_when_mounted_and_off_with_package_cache_false() {
     assert!(
         String::from_utf8_lossy(&out.stderr).contains("PACKAGE_CACHE=sometimes is not a boolean")
     );
+}
+
+/// SOURCE_DATE_EPOCH without INSTALLER: pip, whose installs are reproducible (uv records the
+/// time it built a local tree in the installed uv_cache.json and RECORD).
+#[test]
+fn source_date_epoch_without_installer_installs_with_pip() {
+    let p = plan(
+        "debian-bookworm",
+        &[
+            ("PROJECT", "keystone"),
+            ("WHEELS", "/w.tar"),
+            ("SOURCE_DATE_EPOCH", "1700000000"),
+        ],
+    );
+    assert_eq!(
+        commands(step(&p, "install"))[0][0],
+        "/var/lib/openstack/bin/pip"
+    );
+    let p = plan(
+        "debian-bookworm",
+        &[
+            ("PROJECT", "keystone"),
+            ("WHEELS", "/w.tar"),
+            ("SOURCE_DATE_EPOCH", "1700000000"),
+            ("INSTALLER", "uv"),
+        ],
+    );
+    assert_eq!(commands(step(&p, "install"))[0][0], "/tmp/loci-uv/bin/uv");
 }

@@ -349,6 +349,8 @@ fn skyline_console_from_the_index_has_its_static_files() {
     config.paths.data_dir = t.path().join("data");
     config.paths.sources_dir = t.path().join("data");
     config.paths.venv = t.path().join("venv");
+    // The venv below has pip; the build's uv would come from the venv step.
+    config.installer = loci::config::Installer::Pip;
     loci::steps::wheels::prepare_constraints(&wheels, &config.paths.data_dir, "skyline-apiserver")
         .unwrap();
     let status = Command::new("python3")

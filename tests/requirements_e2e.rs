@@ -161,9 +161,46 @@ fn builds_only_its_own_wheels_and_purges_the_rest() {
     let up = upper(t.path());
     let (r, root) = run(t.path(), &up, &[("REQUIREMENTS_ONLY", ONLY)]);
     r.unwrap();
+    // The service venv's toolchain is kept whatever KEEP_ALL_WHEELS says (pbr among bindep's
+    // dependencies); apart from it, only what was built here.
+    let toolchain = [
+        "pip-",
+        "setuptools-",
+        "wheel-",
+        "bindep-",
+        "pkginfo-",
+        "uv-",
+        "parsley-",
+        "distro-",
+        "packaging-",
+        "pbr-",
+    ];
     let files = listing(&root);
+    for t in [
+        "pip-",
+        "setuptools-",
+        "wheel-",
+        "bindep-",
+        "pkginfo-",
+        "uv-",
+    ] {
+        assert!(
+            files
+                .iter()
+                .any(|f| f.starts_with(t) && f.ends_with(".whl")),
+            "no {t}* wheel of the venv toolchain: {files:?}"
+        );
+    }
+    let rest: Vec<&String> = files
+        .iter()
+        .filter(|f| {
+            !toolchain
+                .iter()
+                .any(|t| f.to_ascii_lowercase().starts_with(t))
+        })
+        .collect();
     assert_eq!(
-        files,
+        rest,
         [
             "docopt-0.6.2-py2.py3-none-any.whl",
             "global-requirements.txt",
@@ -172,7 +209,7 @@ fn builds_only_its_own_wheels_and_purges_the_rest() {
             "termcolor-1.1.0-py3-none-any.whl",
             "upper-constraints.txt",
         ],
-        "six and pbr are binary wheels pip downloaded: dropped; the venv, sources and work dir are purged"
+        "six is a binary wheel pip downloaded: dropped; the venv, sources and work dir are purged"
     );
     let uc = std::fs::read_to_string(root.join("upper-constraints.txt")).unwrap();
     assert_eq!(

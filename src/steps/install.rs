@@ -51,9 +51,18 @@ pub fn pip_install(input: &PlanInput, no_index: bool) -> Result<Cmd> {
             .arg("--ignore-installed"),
         Installer::Uv => {
             let mut cmd = uv_pip_install(input).args(binary.iter().copied());
+            let trees = local_tree_names(input)?;
             if !from_index {
-                for name in local_tree_names(input)? {
+                for name in &trees {
                     cmd = cmd.arg("--no-binary").arg(name);
+                }
+            }
+            // uv's cache knows a local tree by its pyproject.toml/setup.* times and git commit
+            // only: an edited file elsewhere would get the wheel built before. The build's own
+            // trees are always built again.
+            if c.cache_dir.is_some() {
+                for name in &trees {
+                    cmd = cmd.arg("--refresh-package").arg(name);
                 }
             }
             cmd.args(constraints)
