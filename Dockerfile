@@ -115,8 +115,8 @@ ARG EXTRA_BINDEP=""
 ARG EXTRA_PYDEP=""
 ARG KEEP_ALL_WHEELS="False"
 # The Python installer: uv (same inputs, much faster; it runs from outside the venv) or pip
-# (LOCI's).
-ARG INSTALLER=uv
+# (LOCI's). Empty: loci's default, uv, or pip with SOURCE_DATE_EPOCH (uv records build times).
+ARG INSTALLER=""
 ARG REGISTRY_PROTOCOL="detect"
 ARG REGISTRY_INSECURE="False"
 ARG REGISTRY_AUTH_FILE=""
