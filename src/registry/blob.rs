@@ -127,3 +127,124 @@ pub fn fetch(session: &mut Session, layer: &Descriptor, dest: &Path) -> Result<(
     staging.check_wheels(&what)?;
     staging.commit()
 }
+
+/// What one layer holds of some files: their contents, and those it deletes (a whiteout, or an
+/// opaque directory above them) so that lower layers must not be asked.
+#[derive(Debug, Default)]
+pub struct LayerFiles {
+    pub found: std::collections::BTreeMap<String, Vec<u8>>,
+    pub deleted: Vec<String>,
+}
+
+/// Reads `layer` whole (its digest and size verified) and keeps the regular files of `wanted`
+/// (paths relative to the image root, e.g. `etc/image_info/sbom.cdx.json`), at most `max`
+/// bytes each.
+pub fn read_files(
+    session: &mut Session,
+    layer: &Descriptor,
+    wanted: &[&str],
+    max: u64,
+) -> Result<LayerFiles> {
+    let what = format!("{}: layer {}", session.label(), layer.digest);
+    if !check_digest(&layer.digest) {
+        return Err(Error::new(format!("{what}: unsupported digest"))
+            .hint("loci verifies sha256 digests only"));
+    }
+    let compression = layer_compression(&layer.media_type).ok_or_else(|| {
+        Error::new(format!("{what}: unknown layer type {:?}", layer.media_type))
+            .hint("loci reads tar layers, plain, gzip or zstd")
+    })?;
+    let url = session.url(&format!(
+        "v2/{}/blobs/{}",
+        session.reference.repository, layer.digest
+    ))?;
+    let client = session.blob_client();
+    let authorization = session.authorization();
+    let reauthorize: Reauthorize = Box::new(|| session.reauthenticate());
+    let download = Download::open(
+        &client,
+        url,
+        what.clone(),
+        authorization,
+        Some(reauthorize),
+        layer.size,
+    )?;
+    let mut verified = Verified::new(download);
+    let mut files = LayerFiles::default();
+    let read = (|| -> Result<()> {
+        let stream = BufReader::with_capacity(BUFFER, &mut verified);
+        let decoded = extract::decoder(compression, stream)
+            .map_err(|e| Error::new(format!("{what}: cannot decompress")).caused_by(e))?;
+        let mut archive = tar::Archive::new(decoded);
+        let entries = archive
+            .entries()
+            .map_err(|e| Error::new(format!("{what}: not a tar archive")).caused_by(e))?;
+        for entry in entries {
+            let mut entry =
+                entry.map_err(|e| Error::new(format!("{what}: broken tar entry")).caused_by(e))?;
+            let path = entry
+                .path()
+                .map_err(|e| Error::new(format!("{what}: bad path in the layer")).caused_by(e))?
+                .to_string_lossy()
+                .trim_start_matches("./")
+                .trim_start_matches('/')
+                .to_string();
+            let (dir, name) = path.rsplit_once('/').unwrap_or(("", path.as_str()));
+            if name == ".wh..wh..opq" {
+                // An opaque directory: nothing below it in lower layers is visible.
+                let prefix = format!("{dir}/");
+                files.deleted.extend(
+                    wanted
+                        .iter()
+                        .filter(|w| w.starts_with(&prefix))
+                        .map(|w| w.to_string()),
+                );
+            } else if let Some(gone) = name.strip_prefix(".wh.") {
+                let gone = if dir.is_empty() {
+                    gone.to_string()
+                } else {
+                    format!("{dir}/{gone}")
+                };
+                let prefix = format!("{gone}/");
+                files.deleted.extend(
+                    wanted
+                        .iter()
+                        .filter(|w| **w == gone || w.starts_with(&prefix))
+                        .map(|w| w.to_string()),
+                );
+            } else if wanted.contains(&path.as_str()) && entry.header().entry_type().is_file() {
+                let mut data = Vec::new();
+                (&mut entry)
+                    .take(max + 1)
+                    .read_to_end(&mut data)
+                    .map_err(|e| Error::new(format!("{what}: cannot read {path}")).caused_by(e))?;
+                if data.len() as u64 > max {
+                    return Err(Error::new(format!(
+                        "{what}: {path} is larger than {max} bytes"
+                    )));
+                }
+                files.found.insert(path, data);
+            }
+        }
+        Ok(())
+    })();
+    if let Some(e) = verified.inner.failure.take() {
+        return Err(e);
+    }
+    read?;
+    io::copy(&mut verified, &mut io::sink()).map_err(|e| {
+        Error::new(format!("{what}: cannot read the rest of the blob")).caused_by(e)
+    })?;
+    if let Some(e) = verified.inner.failure.take() {
+        return Err(e);
+    }
+    let got = verified.digest();
+    if got != layer.digest || layer.size.is_some_and(|s| s != verified.count()) {
+        return Err(Error::new(format!(
+            "{what}: the downloaded blob does not match its digest"
+        ))
+        .cause(format!("got {got} ({} bytes)", verified.count()))
+        .hint("the registry's storage is corrupt or something between alters the data"));
+    }
+    Ok(files)
+}
