@@ -150,8 +150,26 @@ pub struct Facts {
     pub inputs: Vec<(String, String)>,
 }
 
-/// Reads the config and the /etc/image_info files of `target` (an image).
-pub fn facts(session: &mut Session, target: &Target) -> Result<Facts> {
+/// An image's facts, or only its platform when it has no /etc/image_info (a requirements
+/// image holds only wheels: there is nothing to attest, it is only signed).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Described {
+    Facts(Box<Facts>),
+    NoImageInfo { platform: String },
+}
+
+impl Described {
+    pub fn platform(&self) -> &str {
+        match self {
+            Described::Facts(f) => &f.platform,
+            Described::NoImageInfo { platform } => platform,
+        }
+    }
+}
+
+/// Reads the config and the /etc/image_info files of `target` (an image). Neither file:
+/// [`Described::NoImageInfo`]; one without the other is an error.
+pub fn facts(session: &mut Session, target: &Target) -> Result<Described> {
     let what = target.pinned.clone();
     let config_digest = target
         .config
@@ -191,10 +209,13 @@ pub fn facts(session: &mut Session, target: &Target) -> Result<Facts> {
         found.extend(files.found);
         deleted.extend(files.deleted);
     }
+    if found.is_empty() {
+        return Ok(Described::NoImageInfo { platform });
+    }
     let file = |path: &str| {
         found.get(path).ok_or_else(|| {
-            Error::new(format!("{what}: the image has no /{path}"))
-                .hint("loci signs and verifies images built by loci (every service and requirements image has /etc/image_info)")
+            Error::new(format!("{what}: the image has no /{path}, yet other files of /etc/image_info"))
+                .hint("the image was changed after loci built it (a child image removed it?): build it with loci, or run `loci sbom` in the child image")
         })
     };
     let sbom: Value = serde_json::from_slice(file(SBOM_PATH)?)
@@ -205,12 +226,12 @@ pub fn facts(session: &mut Session, target: &Target) -> Result<Facts> {
         .filter_map(|l| l.split_once('='))
         .map(|(k, v)| (k.to_string(), v.to_string()))
         .collect();
-    Ok(Facts {
+    Ok(Described::Facts(Box::new(Facts {
         platform,
         labels,
         sbom,
         inputs,
-    })
+    })))
 }
 
 /// The digests of what cosign stored for `digest`: with the tag scheme, the manifests of the

@@ -215,7 +215,21 @@ pub fn sign(args: &SignArgs, registry: &RegistryConfig, tls: &TlsConfig) -> Resu
                 });
                 continue;
             }
-            let facts = image::facts(&mut resolved.session, &target)?;
+            let facts = match image::facts(&mut resolved.session, &target)? {
+                image::Described::Facts(f) => f,
+                image::Described::NoImageInfo { platform } => {
+                    let platform = if target.platform.is_empty() {
+                        platform
+                    } else {
+                        target.platform.clone()
+                    };
+                    planned.push(Planned {
+                        target: Target { platform, ..target },
+                        predicates: None,
+                    });
+                    continue;
+                }
+            };
             let dir = cosign.scratch().join(format!("{n}-{m}"));
             std::fs::create_dir_all(&dir)
                 .map_err(|e| Error::new(format!("cannot create {}", dir.display())).caused_by(e))?;
@@ -259,8 +273,14 @@ pub fn sign(args: &SignArgs, registry: &RegistryConfig, tls: &TlsConfig) -> Resu
                     p.target.platform,
                     p.target.digest
                 );
-            } else {
+            } else if p.target.is_index() {
                 say!("  {} {}: signed", p.target.platform, p.target.digest);
+            } else {
+                say!(
+                    "  {} {}: signed (no /etc/image_info in the image: no SBOM or provenance to attest)",
+                    p.target.platform,
+                    p.target.digest
+                );
             }
             let stored = stored(&mut resolved, &p.target.digest, scheme)?;
             signed.push(Signed {
@@ -273,10 +293,38 @@ pub fn sign(args: &SignArgs, registry: &RegistryConfig, tls: &TlsConfig) -> Resu
             });
         }
     }
+    say!("{}", table(&signed));
     if let Some(path) = &args.summary {
         write_json(path, &serde_json::json!({ "signed": signed }))?;
     }
     Ok(signed)
+}
+
+/// The digests of what was signed and attached, one manifest a line (shortened: the summary
+/// has them in full).
+pub fn table(signed: &[Signed]) -> String {
+    let short = |d: Option<&str>| match d {
+        Some(d) => d.chars().take(19).collect::<String>(),
+        None => "-".to_string(),
+    };
+    let mut out = format!(
+        "{:<48} {:<12} {:<19} {:<19} {:<19} {:<19}",
+        "image", "platform", "digest", "signature", "SBOM attestation", "provenance"
+    );
+    for s in signed {
+        let name = s.image.split('@').next().unwrap_or_default();
+        let att = |t: &str| short(s.stored.attestations.get(t).map(|a| a.layer.as_str()));
+        out.push_str(&format!(
+            "\n{:<48} {:<12} {:<19} {:<19} {:<19} {:<19}",
+            name,
+            s.platform,
+            short(Some(&s.digest)),
+            short(s.stored.signature.as_deref()),
+            att(CYCLONEDX.predicate_type),
+            att(SLSA_PROVENANCE.predicate_type),
+        ));
+    }
+    out
 }
 
 fn stored(resolved: &mut Resolved, digest: &str, scheme: Scheme) -> Result<Stored> {
@@ -328,11 +376,17 @@ pub fn verify(
             );
             verify_signature(&cosign, &args.key, &target, scheme, &what, &moved)?;
             let mut platform = target.platform.clone();
-            if !target.is_index() {
-                let facts = image::facts(&mut resolved.session, &target)?;
-                if platform.is_empty() {
-                    platform = facts.platform.clone();
-                }
+            let described = match target.is_index() {
+                true => None,
+                false => Some(image::facts(&mut resolved.session, &target)?),
+            };
+            if platform.is_empty() {
+                platform = described
+                    .as_ref()
+                    .map(|d| d.platform().to_string())
+                    .unwrap_or_default();
+            }
+            if let Some(image::Described::Facts(facts)) = &described {
                 let what = format!("{given}: image {} ({platform})", target.digest);
                 let sboms = attestations(&cosign, &args.key, &target, CYCLONEDX, scheme, &what)?;
                 for s in &sboms {
@@ -353,7 +407,7 @@ pub fn verify(
                 let provs =
                     attestations(&cosign, &args.key, &target, SLSA_PROVENANCE, scheme, &what)?;
                 for p in &provs {
-                    let failed: Vec<String> = provenance::check(&p["predicate"], &facts)
+                    let failed: Vec<String> = provenance::check(&p["predicate"], facts)
                         .into_iter()
                         .filter(|c| !c.passed())
                         .map(|c| {
@@ -371,6 +425,11 @@ pub fn verify(
                 let components = facts.sbom["components"].as_array().map_or(0, Vec::len);
                 say!(
                     "{given}: {platform} {}: signature ok; CycloneDX SBOM ok ({components} components, equal to the image's); SLSA provenance ok (base, wheels, commit, loci, inputs as labelled)",
+                    target.digest
+                );
+            } else if described.is_some() {
+                say!(
+                    "{given}: {platform} {}: signature ok (no /etc/image_info in the image: nothing attested)",
                     target.digest
                 );
             } else {
