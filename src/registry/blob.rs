@@ -128,6 +128,50 @@ pub fn fetch(session: &mut Session, layer: &Descriptor, dest: &Path) -> Result<(
     staging.commit()
 }
 
+/// A small blob (an image config, an attestation) of the session's repository, read whole and
+/// verified against `digest`; at most `max` bytes.
+pub fn bytes(session: &mut Session, digest: &str, max: u64) -> Result<Vec<u8>> {
+    let what = format!("{}: blob {digest}", session.label());
+    if !check_digest(digest) {
+        return Err(Error::new(format!("{what}: unsupported digest"))
+            .hint("loci verifies sha256 digests only"));
+    }
+    let url = session.url(&format!(
+        "v2/{}/blobs/{digest}",
+        session.reference.repository
+    ))?;
+    let client = session.blob_client();
+    let authorization = session.authorization();
+    let reauthorize: Reauthorize = Box::new(|| session.reauthenticate());
+    let download = Download::open(
+        &client,
+        url,
+        what.clone(),
+        authorization,
+        Some(reauthorize),
+        None,
+    )?;
+    let mut verified = Verified::new(download.take(max + 1));
+    let mut body = Vec::new();
+    verified
+        .read_to_end(&mut body)
+        .map_err(|e| Error::new(format!("{what}: cannot read the blob")).caused_by(e))?;
+    if body.len() as u64 > max {
+        return Err(Error::new(format!(
+            "{what}: the blob is larger than {max} bytes"
+        )));
+    }
+    let got = verified.digest();
+    if got != digest {
+        return Err(
+            Error::new(format!("{what}: the blob does not match its digest"))
+                .cause(format!("got {got}"))
+                .hint("the registry's storage is corrupt or something between alters the data"),
+        );
+    }
+    Ok(body)
+}
+
 /// What one layer holds of some files: their contents, and those it deletes (a whiteout, or an
 /// opaque directory above them) so that lower layers must not be asked.
 #[derive(Debug, Default)]

@@ -1,6 +1,6 @@
 //! OCI distribution client for WHEELS given as an image reference.
 //!
-//! `fetch_wheels` resolves the reference (tag or digest, through a manifest list / image index
+//! [`pull::fetch_wheels`] resolves the reference (tag or digest, through a manifest list / image index
 //! to the running platform), takes the image's last layer as LOCI does, and streams that blob
 //! through sha256, the decompressor and the tar extractor in one pass into a staging directory
 //! that replaces the destination only once the digest and size are verified (see [`blob`]).
@@ -8,10 +8,10 @@
 pub mod auth;
 pub mod blob;
 pub mod manifest;
+pub mod pull;
 pub mod reference;
 
 use std::io::Read;
-use std::path::Path;
 
 use reqwest::blocking::{Client, Response};
 use reqwest::header::{HeaderValue, ACCEPT, AUTHORIZATION, CONTENT_TYPE, WWW_AUTHENTICATE};
@@ -49,23 +49,6 @@ pub struct RegistryConfig {
 
 /// Largest manifest accepted.
 const MAX_MANIFEST: u64 = 4 * 1024 * 1024;
-
-/// Pulls the last layer of `reference` and extracts it into `dest`.
-pub fn fetch_wheels(
-    reference: &str,
-    dest: &Path,
-    registry: &RegistryConfig,
-    tls: &TlsConfig,
-) -> Result<()> {
-    let reference = Reference::parse(reference)?;
-    let creds = match &registry.auth_file {
-        Some(file) => auth::load(file, &reference.registry)?,
-        None => None,
-    };
-    let mut session = Session::connect(reference, registry, tls, creds)?;
-    let layer = session.wheels_layer()?;
-    blob::fetch(&mut session, &layer, dest)
-}
 
 /// A connection to one repository of one registry, authenticated as needed.
 pub struct Session {
@@ -397,42 +380,6 @@ impl Session {
             content_type,
             digest: got,
         }))
-    }
-
-    /// A small blob (an image config, an attestation), read whole and verified.
-    pub fn blob_bytes(&mut self, digest: &str, max: u64) -> Result<Vec<u8>> {
-        let url = self.url(&format!("v2/{}/blobs/{digest}", self.reference.repository))?;
-        let what = format!("{}: blob {digest}", self.what());
-        let client = self.blob_client.clone();
-        let authorization = self.authorization.clone();
-        let reauthorize: http::Reauthorize = Box::new(|| self.reauthenticate());
-        let download = http::Download::open(
-            &client,
-            url,
-            what.clone(),
-            authorization,
-            Some(reauthorize),
-            None,
-        )?;
-        let mut verified = blob::Verified::new(download.take(max + 1));
-        let mut body = Vec::new();
-        verified
-            .read_to_end(&mut body)
-            .map_err(|e| Error::new(format!("{what}: cannot read the blob")).caused_by(e))?;
-        if body.len() as u64 > max {
-            return Err(Error::new(format!(
-                "{what}: the blob is larger than {max} bytes"
-            )));
-        }
-        let got = verified.digest();
-        if got != digest {
-            return Err(
-                Error::new(format!("{what}: the blob does not match its digest"))
-                    .cause(format!("got {got}"))
-                    .hint("the registry's storage is corrupt or something between alters the data"),
-            );
-        }
-        Ok(body)
     }
 
     /// The OCI referrers API's answer for `digest` (an image index of the manifests whose

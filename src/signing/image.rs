@@ -175,7 +175,7 @@ pub fn facts(session: &mut Session, target: &Target) -> Result<Described> {
         .config
         .as_deref()
         .ok_or_else(|| Error::new(format!("{what}: an index has no config")))?;
-    let config = session.blob_bytes(config_digest, MAX_CONFIG)?;
+    let config = blob::bytes(session, config_digest, MAX_CONFIG)?;
     let config: Value = serde_json::from_slice(&config)
         .map_err(|e| Error::new(format!("{what}: the image config is not JSON")).caused_by(e))?;
     let labels: BTreeMap<String, String> = config["config"]["Labels"]
