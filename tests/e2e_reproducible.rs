@@ -25,23 +25,6 @@ use sha2::{Digest, Sha256};
 
 const EPOCH: &str = "1700000000";
 
-/// `NAME@sha256:...` of `image` as pushed to `registry` (its RepoDigests entry there).
-fn pushed_digest(image: &str, registry: &str) -> String {
-    check(docker().args(["push", image]));
-    let digests = stdout(docker().args([
-        "image",
-        "inspect",
-        "--format",
-        "{{range .RepoDigests}}{{println .}}{{end}}",
-        image,
-    ]));
-    digests
-        .lines()
-        .find(|l| l.starts_with(registry))
-        .unwrap_or_else(|| panic!("{image} has no digest in {registry}: {digests:?}"))
-        .to_string()
-}
-
 /// One entry of a layer: what a reproducible build must give again.
 #[derive(Debug, PartialEq, Eq)]
 struct Entry {

@@ -152,23 +152,6 @@ fn tags(host: &str, repo: &str) -> Vec<String> {
         .unwrap_or_default()
 }
 
-/// `NAME@sha256:...` of `image` as pushed to `registry`.
-fn push_pinned(image: &str, registry: &str) -> String {
-    check(docker().args(["push", image]));
-    let digests = stdout(docker().args([
-        "image",
-        "inspect",
-        "--format",
-        "{{range .RepoDigests}}{{println .}}{{end}}",
-        image,
-    ]));
-    digests
-        .lines()
-        .find(|l| l.starts_with(registry))
-        .unwrap_or_else(|| panic!("{image} has no digest in {registry}: {digests:?}"))
-        .to_string()
-}
-
 /// `tools/publish.sh IMAGE` with REGISTRY and COSIGN_KEY: its output and the summary.
 fn publish(registry: &str, key: &Path, summary: &Path) -> (String, Vec<Value>) {
     let out = check(
@@ -182,7 +165,9 @@ fn publish(registry: &str, key: &Path, summary: &Path) -> (String, Vec<Value>) {
             .env("LOCI_BIN", loci_binary()),
     );
     let summary: Value = serde_json::from_slice(&read(summary)).unwrap();
-    (text(&out), summary["signed"].as_array().unwrap().clone())
+    let log = text(&out);
+    println!("{log}");
+    (log, summary["signed"].as_array().unwrap().clone())
 }
 
 /// The in-toto statements `cosign verify-attestation` prints (one DSSE envelope a line).
@@ -206,6 +191,19 @@ fn dependency<'a>(provenance: &'a Value, name: &str) -> &'a Value {
         .iter()
         .find(|d| d["name"] == name)
         .unwrap_or_else(|| panic!("the provenance has no {name} dependency: {provenance}"))
+}
+
+/// `cosign verify-attestation --type KIND` of `pinned` with the public key: its output.
+fn verify_attestation(public: &str, kind: &str, pinned: &str) -> Output {
+    check(&mut cosign(&[
+        "verify-attestation",
+        "--key",
+        public,
+        "--insecure-ignore-tlog=true",
+        "--type",
+        kind,
+        pinned,
+    ]))
 }
 
 /// Generates a cosign key pair `DIR/PREFIX.key`, `.pub`.
@@ -236,8 +234,8 @@ fn keystone_is_pushed_signed_attested_and_verified_and_tampering_is_refused() {
     let wheels_ref = format!("{host}/loci-test/requirements:2026.1");
     check(docker().args(["tag", &base, &base_ref]));
     check(docker().args(["tag", &requirements, &wheels_ref]));
-    let base_pinned = push_pinned(&base_ref, &host);
-    let wheels_pinned = push_pinned(&wheels_ref, &host);
+    let base_pinned = pushed_digest(&base_ref, &host);
+    let wheels_pinned = pushed_digest(&wheels_ref, &host);
     let base_digest = base_pinned.split_once('@').unwrap().1.to_string();
     let wheels_digest = wheels_pinned.split_once('@').unwrap().1.to_string();
     let repos = tempfile::tempdir().unwrap();
@@ -351,15 +349,7 @@ fn keystone_is_pushed_signed_attested_and_verified_and_tampering_is_refused() {
             &format!("{host}/{repo}@{digest}"),
         ]));
     }
-    let out = check(&mut cosign(&[
-        "verify-attestation",
-        "--key",
-        &pub_s,
-        "--insecure-ignore-tlog=true",
-        "--type",
-        "cyclonedx",
-        &pinned,
-    ]));
+    let out = verify_attestation(&pub_s, "cyclonedx", &pinned);
     let sboms = statements(&out.stdout);
     assert_eq!(sboms.len(), 1);
     assert_eq!(sboms[0]["predicateType"], "https://cyclonedx.org/bom");
@@ -368,15 +358,7 @@ fn keystone_is_pushed_signed_attested_and_verified_and_tampering_is_refused() {
         sboms[0]["predicate"] == in_image_sbom,
         "the SBOM attestation is not the image's /etc/image_info/sbom.cdx.json"
     );
-    let out = check(&mut cosign(&[
-        "verify-attestation",
-        "--key",
-        &pub_s,
-        "--insecure-ignore-tlog=true",
-        "--type",
-        "slsaprovenance1",
-        &pinned,
-    ]));
+    let out = verify_attestation(&pub_s, "slsaprovenance1", &pinned);
     let provs = statements(&out.stdout);
     assert_eq!(provs.len(), 1);
     let prov = &provs[0]["predicate"];
@@ -535,15 +517,7 @@ fn keystone_is_pushed_signed_attested_and_verified_and_tampering_is_refused() {
 
     // d. The attestations replaced by an unsigned one (a DSSE envelope whose signature is no
     // signature).
-    let out = check(&mut cosign(&[
-        "verify-attestation",
-        "--key",
-        &pub_s,
-        "--insecure-ignore-tlog=true",
-        "--type",
-        "cyclonedx",
-        &pinned,
-    ]));
+    let out = verify_attestation(&pub_s, "cyclonedx", &pinned);
     let mut envelope: Value =
         serde_json::from_str(String::from_utf8_lossy(&out.stdout).lines().next().unwrap()).unwrap();
     envelope["signatures"] = json!([{

@@ -62,6 +62,24 @@ fn check_digest(digest: &str) -> bool {
     })
 }
 
+/// Starts the download of the blob `digest` of the session's repository (re-authenticating
+/// when a token expires); `size` is enforced when given.
+fn open<'a>(
+    session: &'a mut Session,
+    client: &'a reqwest::blocking::Client,
+    digest: &str,
+    size: Option<u64>,
+    what: &str,
+) -> Result<Download<'a>> {
+    let url = session.url(&format!(
+        "v2/{}/blobs/{digest}",
+        session.reference.repository
+    ))?;
+    let authorization = session.authorization();
+    let reauthorize: Reauthorize = Box::new(move || session.reauthenticate());
+    Download::open(client, url, what, authorization, Some(reauthorize), size)
+}
+
 /// Downloads `layer` and extracts it into `dest`, verified.
 pub fn fetch(session: &mut Session, layer: &Descriptor, dest: &Path) -> Result<()> {
     let what = format!("WHEELS={}: layer {}", session.reference, layer.digest);
@@ -69,22 +87,9 @@ pub fn fetch(session: &mut Session, layer: &Descriptor, dest: &Path) -> Result<(
         return Err(Error::new(format!("{what}: unsupported digest"))
             .hint("loci verifies sha256 digests only; push the wheels image with a current docker or buildah"));
     }
-    let url = session.url(&format!(
-        "v2/{}/blobs/{}",
-        session.reference.repository, layer.digest
-    ))?;
-    let client = session.blob_client();
-    let authorization = session.authorization();
     let staging = Staging::new(dest)?;
-    let reauthorize: Reauthorize = Box::new(|| session.reauthenticate());
-    let download = Download::open(
-        &client,
-        url,
-        what.clone(),
-        authorization,
-        Some(reauthorize),
-        layer.size,
-    )?;
+    let client = session.blob_client();
+    let download = open(session, &client, &layer.digest, layer.size, &what)?;
     let mut verified = Verified::new(download);
 
     let extracted = {
@@ -136,21 +141,8 @@ pub fn bytes(session: &mut Session, digest: &str, max: u64) -> Result<Vec<u8>> {
         return Err(Error::new(format!("{what}: unsupported digest"))
             .hint("loci verifies sha256 digests only"));
     }
-    let url = session.url(&format!(
-        "v2/{}/blobs/{digest}",
-        session.reference.repository
-    ))?;
     let client = session.blob_client();
-    let authorization = session.authorization();
-    let reauthorize: Reauthorize = Box::new(|| session.reauthenticate());
-    let download = Download::open(
-        &client,
-        url,
-        what.clone(),
-        authorization,
-        Some(reauthorize),
-        None,
-    )?;
+    let download = open(session, &client, digest, None, &what)?;
     let mut verified = Verified::new(download.take(max + 1));
     let mut body = Vec::new();
     verified
@@ -198,21 +190,8 @@ pub fn read_files(
         Error::new(format!("{what}: unknown layer type {:?}", layer.media_type))
             .hint("loci reads tar layers, plain, gzip or zstd")
     })?;
-    let url = session.url(&format!(
-        "v2/{}/blobs/{}",
-        session.reference.repository, layer.digest
-    ))?;
     let client = session.blob_client();
-    let authorization = session.authorization();
-    let reauthorize: Reauthorize = Box::new(|| session.reauthenticate());
-    let download = Download::open(
-        &client,
-        url,
-        what.clone(),
-        authorization,
-        Some(reauthorize),
-        layer.size,
-    )?;
+    let download = open(session, &client, &layer.digest, layer.size, &what)?;
     let mut verified = Verified::new(download);
     let mut files = LayerFiles::default();
     let read = (|| -> Result<()> {

@@ -374,7 +374,11 @@ pub fn verify(
                 if target.is_index() { "index" } else { "image" },
                 target.digest
             );
-            verify_signature(&cosign, &args.key, &target, scheme, &what, &moved)?;
+            // What the registry holds for the digest: tells "never signed" from "signed by
+            // another key", which cosign words alike with the referrers scheme.
+            let stored = stored(&mut resolved, &target.digest, scheme)?;
+            let signed = stored.signature.is_some();
+            verify_signature(&cosign, &args.key, &target, scheme, &what, &moved, signed)?;
             let mut platform = target.platform.clone();
             let described = match target.is_index() {
                 true => None,
@@ -435,7 +439,6 @@ pub fn verify(
             } else {
                 say!("{given}: index {}: signature ok", target.digest);
             }
-            let stored = stored(&mut resolved, &target.digest, scheme)?;
             verified.push(Signed {
                 reference: given.clone(),
                 image: target.pinned.clone(),
@@ -456,14 +459,13 @@ fn verify_signature(
     scheme: Scheme,
     what: &str,
     moved: &str,
+    signed: bool,
 ) -> Result<()> {
     let payloads = match cosign.verify(key, &target.pinned, scheme)? {
         Ok(p) => p,
         Err(f) => {
             let lower = f.reason.to_ascii_lowercase();
-            let (why, hint) = if lower.contains("no signatures found")
-                || lower.contains("no matching signatures: \n")
-            {
+            let (why, hint) = if !signed {
                 (
                     format!("no signature{moved}"),
                     format!("this digest was never signed ({scheme} scheme): if the tag was moved to another image on purpose, sign that image (`loci sign`); if not, the registry's tag was changed by someone else: deploy by the digest that was signed"),
@@ -471,6 +473,7 @@ fn verify_signature(
             } else if lower.contains("invalid signature")
                 || lower.contains("failed to verify")
                 || lower.contains("no matching signatures")
+                || lower.contains("no signatures found")
             {
                 (
                     "no signature by this key".to_string(),
