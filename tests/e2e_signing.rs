@@ -13,7 +13,9 @@
 //! Two registries: Debian's docker-registry 2.8 (no OCI referrers API: cosign's tag scheme) and
 //! cue-labs' OCI registry (tests/fixtures/ociregistry, with the referrers API: OCI 1.1
 //! referrers, found with cosign and oras). Signing must leave the image as built: the same
-//! digest in the registry, the same layers.
+//! digest in the registry, the same layers. Then the same with cosign 3 (Debian sid's), which
+//! stores Sigstore bundles as referrers only: in the OCI referrers tag schema on
+//! docker-registry, through the API on the other.
 //!
 //! Needs Docker 26+ (containerd image store: BuildKit's attestations), docker-registry, cosign,
 //! oras and the referrers registry built by tools/setup-signing.sh: run it with
@@ -35,6 +37,8 @@ const CREATED: &str = "2023-11-14T22:13:20Z";
 const PASSWORD: &str = "loci-test-password";
 const IMAGE: &str = "loci-test/keystone-signed:2026.1";
 const OCI_REGISTRY: &str = "target/ociregistry/ociregistry";
+/// Debian sid's cosign 3, unpacked by tools/setup-signing.sh (the installed one is trixie's 2.5).
+const COSIGN3: &str = "target/cosign3/usr/bin/cosign";
 
 fn require_tool(bin: &str) {
     let found = std::env::var_os("PATH")
@@ -152,12 +156,38 @@ fn tags(host: &str, repo: &str) -> Vec<String> {
         .unwrap_or_default()
 }
 
+/// PATH with cosign 3's directory first.
+fn cosign3_path() -> String {
+    let dir = root().join(COSIGN3).parent().unwrap().to_path_buf();
+    assert!(
+        dir.join("cosign").is_file(),
+        "{} is missing: run the suite with `sudo tests/run.sh` (LOCI_SETUP_TEST_REGISTRY=1 tools/setup-signing.sh unpacks Debian sid's cosign there)",
+        dir.display()
+    );
+    format!(
+        "{}:{}",
+        dir.display(),
+        std::env::var("PATH").unwrap_or_default()
+    )
+}
+
 /// `tools/publish.sh IMAGE` with REGISTRY and COSIGN_KEY: its output and the summary.
 fn publish(registry: &str, key: &Path, summary: &Path) -> (String, Vec<Value>) {
+    publish_with(
+        registry,
+        key,
+        summary,
+        &std::env::var("PATH").unwrap_or_default(),
+    )
+}
+
+/// [`publish`] with this PATH (the cosign it finds first).
+fn publish_with(registry: &str, key: &Path, summary: &Path, path: &str) -> (String, Vec<Value>) {
     let out = check(
         Command::new("bash")
             .arg(root().join("tools/publish.sh"))
             .arg(IMAGE)
+            .env("PATH", path)
             .env("REGISTRY", registry)
             .env("COSIGN_KEY", key)
             .env("COSIGN_PASSWORD", PASSWORD)
@@ -639,5 +669,85 @@ fn keystone_is_pushed_signed_attested_and_verified_and_tampering_is_refused() {
         &format!("{oci_host}/{repo}:2026.1"),
     ]));
     assert!(e.contains("no signature by this key"), "{e}");
+
+    // 4. cosign 3 (Debian sid's): Sigstore bundles as OCI referrers, in the fallback tag
+    // `sha256-HEX` where the registry has no referrers API, through the API where it has.
+    let path3 = cosign3_path();
+    let (log, signed) = publish_with(&host, &key, &keys.path().join("signed-3.json"), &path3);
+    assert!(
+        log.contains("(cosign 3)") && log.contains("referrers-tag scheme"),
+        "{log}"
+    );
+    let amd64 = signed
+        .iter()
+        .find(|s| s["platform"] == "linux/amd64")
+        .unwrap();
+    assert_eq!(amd64["scheme"], "referrers-tag");
+    assert!(amd64["signature"].is_string(), "{amd64}");
+    for t in [
+        "https://cyclonedx.org/bom",
+        "https://slsa.dev/provenance/v1",
+    ] {
+        assert!(amd64["attestations"][t]["manifest"].is_string(), "{amd64}");
+    }
+    assert!(
+        tags(&host, repo).contains(&format!("sha256-{hex}")),
+        "no referrers tag: {:?}",
+        tags(&host, repo)
+    );
+    let verify3 = |public: &Path, registry: &str| {
+        let mut c = loci();
+        c.args(["verify", "--key"])
+            .arg(public)
+            .arg(format!("{registry}/{repo}:2026.1"))
+            .env("PATH", &path3);
+        c
+    };
+    let e = fails(&mut verify3(&other_public, &host));
+    assert!(e.contains("no signature by this key"), "{e}");
+    // An SBOM attestation signed by the key, not the image's.
+    let file = keys.path().join("evil-3.json");
+    std::fs::write(&file, evil.to_string()).unwrap();
+    check(
+        Command::new(root().join(COSIGN3))
+            .args([
+                "attest",
+                "--use-signing-config=false",
+                "--tlog-upload=false",
+                "--yes",
+                "--key",
+                &key_s,
+                "--type",
+                "cyclonedx",
+                "--predicate",
+                &file.display().to_string(),
+                &pinned,
+            ])
+            .env("COSIGN_PASSWORD", PASSWORD),
+    );
+    let e = fails(&mut verify3(&public, &host));
+    assert!(
+        e.contains("the CycloneDX SBOM attestation differs from /etc/image_info/sbom.cdx.json"),
+        "{e}"
+    );
+    let (log, signed) = publish_with(
+        &oci_host,
+        &key,
+        &keys.path().join("signed-3-api.json"),
+        &path3,
+    );
+    assert!(
+        log.contains("(cosign 3)") && log.contains("referrers scheme"),
+        "{log}"
+    );
+    assert!(
+        signed.iter().all(|s| s["scheme"] == "referrers"),
+        "{signed:?}"
+    );
+    let e = fails(&mut verify3(&other_public, &oci_host));
+    assert!(e.contains("no signature by this key"), "{e}");
+    record(
+        "E2E-SIGN cosign 3: referrers tag schema and referrers API, verified, tampering refused",
+    );
     drop(oci);
 }

@@ -13,6 +13,10 @@
 # lacks the artifactType and annotations the OCI 1.1 spec requires (which cosign filters on),
 # so tests/fixtures/ociregistry/main.go fills them in from each manifest. It is built with
 # trixie's Go 1.24 from Debian's packaged sources, offline (GOPATH mode, nothing fetched).
+# The tests also run cosign 3 (Debian sid's; the one installed is trixie's 2.5): its .deb is
+# unpacked into target/cosign3/ (it needs libc6 >= 2.34, bookworm has 2.36), fetched with apt
+# through a private sid source list and state in target/apt-sid/, the system's apt
+# configuration untouched.
 
 if [ "$(id -u)" != 0 ]; then
     echo "$0 needs root (apt-get): run it with sudo" >&2
@@ -52,4 +56,23 @@ if [ "${LOCI_SETUP_TEST_REGISTRY:-0}" = 1 ]; then
             /usr/lib/go-1.24/bin/go build -o "$ociregistry_dir/ociregistry" \
             tests/fixtures/ociregistry/main.go
     fi
+    cosign3_dir="$(pwd)/target/cosign3"
+    if [ ! -x "$cosign3_dir/usr/bin/cosign" ]; then
+        printf '\n== cosign 3 from Debian sid, unpacked into %s [%s]\n' "$cosign3_dir" "$(date -u +%H:%M:%S)"
+        apt_dir="$(pwd)/target/apt-sid"
+        mkdir -p "$apt_dir/lists/partial" "$apt_dir/cache/archives/partial" "$apt_dir/sources.list.d" \
+            "$apt_dir/preferences.d" "$apt_dir/debs"
+        echo "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] http://deb.debian.org/debian sid main" \
+            > "$apt_dir/sources.list"
+        apt_sid=(-o "Dir::State::Lists=$apt_dir/lists" -o "Dir::Cache=$apt_dir/cache"
+                 -o "Dir::Etc::SourceList=$apt_dir/sources.list" -o "Dir::Etc::SourceParts=$apt_dir/sources.list.d"
+                 -o "Dir::Etc::PreferencesParts=$apt_dir/preferences.d" -o "Dir::State::status=/dev/null"
+                 -o "APT::Sandbox::User=root")
+        apt-get "${apt_sid[@]}" update -qq
+        (cd "$apt_dir/debs" && apt-get "${apt_sid[@]}" download cosign)
+        rm -rf "$cosign3_dir" && mkdir -p "$cosign3_dir"
+        dpkg-deb -x "$apt_dir"/debs/cosign_*.deb "$cosign3_dir"
+    fi
+    "$cosign3_dir/usr/bin/cosign" sign --help 2>&1 | grep -q use-signing-config \
+        || { echo "$cosign3_dir/usr/bin/cosign is no cosign 3" >&2; exit 1; }
 fi

@@ -6,7 +6,15 @@
 //! | `tags`      | tag `sha256-HEX.sig`                        | tag `sha256-HEX.att`  | `--insecure-ignore-tlog`                 |
 //! | `referrers` | `--registry-referrers-mode=oci-1-1` (1.1 referrer, COSIGN_EXPERIMENTAL) | `--new-bundle-format` (a Sigstore bundle as a referrer) | `--experimental-oci11`; attestations `--new-bundle-format --trusted-root` (an empty root: a key needs no CA or log) |
 //!
+//! (cosign 2's table.)
+//!
 //! Signing is offline: a key pair (`cosign generate-key-pair`), no transparency log upload.
+//!
+//! That is cosign 2 (Debian trixie's 2.5). cosign 3 (Debian sid's 3.1) always stores Sigstore
+//! bundles as OCI 1.1 referrers (through the referrers API, or the referrers tag schema
+//! `sha256-HEX` on a registry without it, [`Scheme::ReferrersTag`]), its signature a bundle of
+//! predicate type `https://sigstore.dev/cosign/sign/v1`, and signs without a transparency log
+//! only with `--use-signing-config=false`; [`Cosign::check`] tells the two apart by that flag.
 
 use std::path::{Path, PathBuf};
 
@@ -24,6 +32,18 @@ pub enum Scheme {
     Tags,
     /// OCI 1.1 referrers: for registries with the referrers API.
     Referrers,
+    /// OCI 1.1 referrers kept in the fallback tag `sha256-HEX` (an index), where the registry
+    /// has no referrers API: cosign 3's way there.
+    #[serde(rename = "referrers-tag")]
+    ReferrersTag,
+}
+
+/// Which cosign: 2 (signatures by tag or cosign's experimental referrers mode) or 3 (Sigstore
+/// bundles as referrers only).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Generation {
+    Two,
+    Three,
 }
 
 impl std::fmt::Display for Scheme {
@@ -31,6 +51,7 @@ impl std::fmt::Display for Scheme {
         f.write_str(match self {
             Scheme::Tags => "tags",
             Scheme::Referrers => "referrers",
+            Scheme::ReferrersTag => "referrers-tag",
         })
     }
 }
@@ -66,6 +87,8 @@ pub struct Cosign {
     /// `--allow-http-registry`, `--allow-insecure-registry` as REGISTRY_PROTOCOL and
     /// REGISTRY_INSECURE ask (cosign takes 127.0.0.1 and localhost over http by itself).
     pub registry_flags: Vec<String>,
+    /// Set by [`Cosign::check`].
+    pub generation: Generation,
     /// Holds the empty trusted root.
     dir: tempfile::TempDir,
 }
@@ -94,6 +117,7 @@ impl Cosign {
             program: "cosign".into(),
             env: ChildEnv::default(),
             registry_flags,
+            generation: Generation::Two,
             dir,
         })
     }
@@ -107,8 +131,9 @@ impl Cosign {
         self.dir.path().join("trusted_root.json")
     }
 
-    /// `cosign version`: cosign is there and runs.
-    pub fn check(&self) -> Result<String> {
+    /// `cosign version`: cosign is there and runs; which generation it is (cosign 3's `sign`
+    /// has `--use-signing-config`; Debian's builds report their version as `devel`).
+    pub fn check(&mut self) -> Result<String> {
         let cmd = Cmd::new(&self.program, ["version", "--json"]);
         let out = process::capture(&self.env, &cmd).map_err(|e| {
             Error::new(format!("cannot run `{}`", self.program))
@@ -119,7 +144,22 @@ impl Cosign {
             .ok()
             .and_then(|v| v["gitVersion"].as_str().map(str::to_string))
             .unwrap_or_else(|| "unknown".into());
-        Ok(version)
+        let help = Cmd::new(&self.program, ["sign", "--help"]);
+        let help =
+            process::capture(&self.env, &help).map_err(|e| process::spawn_error(&help, e))?;
+        self.generation =
+            if format!("{}{}", help.stdout, help.stderr).contains("use-signing-config") {
+                Generation::Three
+            } else {
+                Generation::Two
+            };
+        Ok(format!(
+            "{version} (cosign {})",
+            match self.generation {
+                Generation::Two => 2,
+                Generation::Three => 3,
+            }
+        ))
     }
 
     fn run(&self, cmd: Cmd) -> Result<std::result::Result<String, Failure>> {
@@ -153,8 +193,15 @@ impl Cosign {
 
     fn cmd(&self, sub: &str, scheme: Scheme) -> Cmd {
         let mut cmd = Cmd::new(&self.program, [sub]).args(&self.registry_flags);
-        if scheme == Scheme::Referrers && (sub == "sign" || sub == "verify") {
+        if self.generation == Generation::Two
+            && scheme == Scheme::Referrers
+            && (sub == "sign" || sub == "verify")
+        {
             cmd = cmd.env("COSIGN_EXPERIMENTAL", "1");
+        }
+        if self.generation == Generation::Three && (sub == "sign" || sub == "attest") {
+            // A key and no transparency log: no TUF-provided signing config either.
+            cmd = cmd.arg("--use-signing-config=false");
         }
         cmd
     }
@@ -167,7 +214,7 @@ impl Cosign {
             "--tlog-upload=false".into(),
             "--yes".into(),
         ]);
-        if scheme == Scheme::Referrers {
+        if self.generation == Generation::Two && scheme == Scheme::Referrers {
             cmd = cmd.arg("--registry-referrers-mode=oci-1-1");
         }
         self.run(cmd.arg(pinned))?
@@ -194,10 +241,12 @@ impl Cosign {
             "--predicate".into(),
             predicate.display().to_string(),
         ]);
-        cmd = match scheme {
+        cmd = match (self.generation, scheme) {
             // One attestation of each type: signing again replaces it.
-            Scheme::Tags => cmd.arg("--replace"),
-            Scheme::Referrers => cmd.arg("--new-bundle-format"),
+            (Generation::Two, Scheme::Tags) => cmd.arg("--replace"),
+            (Generation::Two, _) => cmd.arg("--new-bundle-format"),
+            // Always a bundle.
+            (Generation::Three, _) => cmd,
         };
         self.run(cmd.arg(pinned))?.map(drop).map_err(|f| {
             signing_error(
@@ -222,7 +271,7 @@ impl Cosign {
             "--output".into(),
             "json".into(),
         ]);
-        if scheme == Scheme::Referrers {
+        if self.generation == Generation::Two && scheme == Scheme::Referrers {
             cmd = cmd.arg("--experimental-oci11");
         }
         Ok(self
@@ -246,7 +295,7 @@ impl Cosign {
             "--type".into(),
             kind.cosign_type.into(),
         ]);
-        if scheme == Scheme::Referrers {
+        if self.generation == Generation::Two && scheme == Scheme::Referrers {
             cmd = cmd.args([
                 "--new-bundle-format".to_string(),
                 "--trusted-root".into(),

@@ -257,6 +257,8 @@ const COSIGN_SIGNATURE: &str = "application/vnd.dev.cosign.artifact.sig.v1+json"
 const SIGSTORE_BUNDLE_PREFIX: &str = "application/vnd.dev.sigstore.bundle";
 const TAG_PREDICATE_ANNOTATION: &str = "predicateType";
 const BUNDLE_PREDICATE_ANNOTATION: &str = "dev.sigstore.bundle.predicateType";
+/// The predicate type of cosign 3's signature (a bundle like the attestations).
+const COSIGN_SIGN_PREDICATE: &str = "https://sigstore.dev/cosign/sign/v1";
 
 /// The tag cosign's tag scheme uses for `digest` and `suffix` (`sig`, `att`).
 pub fn cosign_tag(digest: &str, suffix: &str) -> String {
@@ -303,32 +305,61 @@ pub fn referrers(session: &mut Session, digest: &str) -> Result<Option<Vec<Value
 
 /// What cosign stored for `digest` as referrers (None: the registry has no referrers API).
 pub fn stored_by_referrers(session: &mut Session, digest: &str) -> Result<Option<Stored>> {
-    let Some(list) = referrers(session, digest)? else {
-        return Ok(None);
+    match referrers(session, digest)? {
+        Some(list) => stored_in(session, &list).map(Some),
+        None => Ok(None),
+    }
+}
+
+/// What cosign stored for `digest` in the OCI referrers tag schema: the index tagged
+/// `sha256-HEX` (cosign 3 on a registry without the referrers API).
+pub fn stored_by_referrers_tag(session: &mut Session, digest: &str) -> Result<Stored> {
+    let Some(raw) = session.find_manifest(&digest.replace(':', "-"), None)? else {
+        return Ok(Stored::default());
     };
+    let list = serde_json::from_slice::<Value>(&raw.body)
+        .ok()
+        .and_then(|v| v["manifests"].as_array().cloned())
+        .unwrap_or_default();
+    stored_in(session, &list)
+}
+
+/// Sorts the manifests of a referrers list by what each says of itself (its artifactType, else
+/// its config's media type, and its annotations: a list may lack them or get them wrong).
+fn stored_in(session: &mut Session, list: &[Value]) -> Result<Stored> {
     let mut stored = Stored::default();
     for r in list {
-        let (Some(kind), Some(d)) = (r["artifactType"].as_str(), r["digest"].as_str()) else {
+        let Some(d) = r["digest"].as_str() else {
             continue;
         };
-        if kind == COSIGN_SIGNATURE {
+        let raw = session.manifest_raw(d, Some(d))?;
+        let v: Value = serde_json::from_slice(&raw.body).unwrap_or_default();
+        let kind = v["artifactType"]
+            .as_str()
+            .or_else(|| v["config"]["mediaType"].as_str())
+            .unwrap_or_default();
+        let predicate = v["annotations"][BUNDLE_PREDICATE_ANNOTATION].as_str();
+        if kind == COSIGN_SIGNATURE
+            || (kind.starts_with(SIGSTORE_BUNDLE_PREFIX)
+                && predicate == Some(COSIGN_SIGN_PREDICATE))
+        {
             stored.signature = Some(d.to_string());
-        } else if kind.starts_with(SIGSTORE_BUNDLE_PREFIX) {
-            if let Some(predicate) = r["annotations"][BUNDLE_PREDICATE_ANNOTATION].as_str() {
-                let raw = session.manifest_raw(d, Some(d))?;
-                let v: Value = serde_json::from_slice(&raw.body).unwrap_or_default();
-                let layer = v["layers"][0]["digest"].as_str().unwrap_or_default();
-                stored.attestations.insert(
-                    predicate.to_string(),
-                    Artifact {
-                        manifest: d.to_string(),
-                        layer: layer.to_string(),
-                    },
-                );
-            }
+        } else if let (true, Some(predicate)) =
+            (kind.starts_with(SIGSTORE_BUNDLE_PREFIX), predicate)
+        {
+            stored.attestations.insert(
+                predicate.to_string(),
+                Artifact {
+                    manifest: d.to_string(),
+                    layer: v["layers"][0]["digest"]
+                        .as_str()
+                        .unwrap_or_default()
+                        .to_string(),
+                },
+            );
         }
     }
-    Ok(Some(stored))
+    Ok(stored)
 }
 
 /// Whether a referrers list holds anything cosign stored.

@@ -36,7 +36,7 @@ use crate::error::{Error, Result};
 use crate::http::TlsConfig;
 use crate::registry::{RegistryConfig, RegistryProtocol};
 use crate::say;
-use cosign::{Cosign, Kind, Scheme, CYCLONEDX, SLSA_PROVENANCE};
+use cosign::{Cosign, Generation, Kind, Scheme, CYCLONEDX, SLSA_PROVENANCE};
 use image::{Resolved, Stored, Target};
 
 /// `--scheme`: where signatures and attestations go.
@@ -137,29 +137,46 @@ fn check_key(key: &Path, what: &str, hint: &str) -> Result<()> {
     Ok(())
 }
 
-/// The scheme for `target` in `resolved`'s registry.
+/// The scheme for the digest `digest` of `resolved`, with this cosign.
 fn pick_scheme(
     arg: SchemeArg,
     resolved: &mut Resolved,
     digest: &str,
     signing: bool,
+    generation: Generation,
 ) -> Result<Scheme> {
-    match arg {
-        SchemeArg::Tags => Ok(Scheme::Tags),
-        SchemeArg::Referrers => match image::referrers(&mut resolved.session, digest)? {
-            Some(_) => Ok(Scheme::Referrers),
-            None => Err(Error::new(format!(
-                "{}: the registry has no OCI referrers API (GET /v2/.../referrers/{digest} answered 404)",
+    let api = image::referrers(&mut resolved.session, digest)?;
+    let no_api = || {
+        Error::new(format!(
+            "{}: the registry has no OCI referrers API (GET /v2/.../referrers/{digest} answered 404)",
+            resolved.given
+        ))
+    };
+    if generation == Generation::Three {
+        return match (arg, api) {
+            (SchemeArg::Tags, _) => Err(Error::new(format!(
+                "{}: --scheme tags: cosign 3 stores Sigstore bundles as OCI referrers only",
                 resolved.given
             ))
+            .hint("use --scheme auto, or cosign 2 (Debian trixie's) for cosign's tag scheme")),
+            (SchemeArg::Referrers, None) => Err(no_api().hint(
+                "use --scheme auto: cosign 3 then keeps the referrers in the tag sha256-HEX (the OCI referrers tag schema)",
+            )),
+            (_, Some(_)) => Ok(Scheme::Referrers),
+            (SchemeArg::Auto, None) => Ok(Scheme::ReferrersTag),
+        };
+    }
+    match (arg, api) {
+        (SchemeArg::Tags, _) => Ok(Scheme::Tags),
+        (SchemeArg::Referrers, Some(_)) => Ok(Scheme::Referrers),
+        (SchemeArg::Referrers, None) => Err(no_api()
             .hint("use --scheme tags (cosign's tag scheme works with every registry) or auto")),
-        },
-        SchemeArg::Auto => Ok(match image::referrers(&mut resolved.session, digest)? {
-            None => Scheme::Tags,
-            Some(_) if signing => Scheme::Referrers,
-            Some(list) if image::has_cosign_referrers(&list) => Scheme::Referrers,
-            Some(_) => Scheme::Tags,
-        }),
+        (SchemeArg::Auto, None) => Ok(Scheme::Tags),
+        (SchemeArg::Auto, Some(_)) if signing => Ok(Scheme::Referrers),
+        (SchemeArg::Auto, Some(list)) if image::has_cosign_referrers(&list) => {
+            Ok(Scheme::Referrers)
+        }
+        (SchemeArg::Auto, Some(_)) => Ok(Scheme::Tags),
     }
 }
 
@@ -196,7 +213,7 @@ pub fn sign(args: &SignArgs, registry: &RegistryConfig, tls: &TlsConfig) -> Resu
         "make a key pair with `cosign generate-key-pair` (COSIGN_PASSWORD sets its password) and pass the cosign.key it writes",
     )?;
     let builder = parse_builder(args)?;
-    let cosign = Cosign::new(registry_flags(registry))?;
+    let mut cosign = Cosign::new(registry_flags(registry))?;
     let version = cosign.check()?;
     say!("cosign {version}; key {}", args.key.display());
 
@@ -205,7 +222,7 @@ pub fn sign(args: &SignArgs, registry: &RegistryConfig, tls: &TlsConfig) -> Resu
     for (n, given) in args.images.iter().enumerate() {
         let mut resolved = image::resolve(given, registry, tls)?;
         let top = resolved.targets[0].digest.clone();
-        let scheme = pick_scheme(args.scheme, &mut resolved, &top, true)?;
+        let scheme = pick_scheme(args.scheme, &mut resolved, &top, true, cosign.generation)?;
         let mut planned = Vec::new();
         for (m, target) in resolved.targets.clone().into_iter().enumerate() {
             if target.is_index() {
@@ -333,6 +350,7 @@ fn stored(resolved: &mut Resolved, digest: &str, scheme: Scheme) -> Result<Store
         Scheme::Referrers => {
             Ok(image::stored_by_referrers(&mut resolved.session, digest)?.unwrap_or_default())
         }
+        Scheme::ReferrersTag => image::stored_by_referrers_tag(&mut resolved.session, digest),
     }
 }
 
@@ -355,13 +373,13 @@ pub fn verify(
         "cosign public key",
         "pass the cosign.pub of the key pair the images were signed with (`cosign public-key --key cosign.key` prints it)",
     )?;
-    let cosign = Cosign::new(registry_flags(registry))?;
+    let mut cosign = Cosign::new(registry_flags(registry))?;
     cosign.check()?;
     let mut verified = Vec::new();
     for given in &args.images {
         let mut resolved = image::resolve(given, registry, tls)?;
         let top = resolved.targets[0].digest.clone();
-        let scheme = pick_scheme(args.scheme, &mut resolved, &top, false)?;
+        let scheme = pick_scheme(args.scheme, &mut resolved, &top, false, cosign.generation)?;
         let moved = resolved
             .targets
             .first()
