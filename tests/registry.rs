@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;
 
 use loci::config::{RegistryConfig, RegistryProtocol, TlsConfig};
+use registry_server::cmd;
 use registry_server::*;
 
 fn config(protocol: RegistryProtocol) -> RegistryConfig {
@@ -646,19 +647,14 @@ fn loci_fetch_wheels_end_to_end() {
         Flavor::Oci,
     );
     let (root, dest) = scratch();
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_loci"))
-        .arg("fetch-wheels")
-        .env_clear()
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .env("WHEELS", format!("{}/loci/wheels:cli", reg.host()))
-        .env("WHEELS_DEST", &dest)
-        .env("REGISTRY_PROTOCOL", "http")
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    cmd::ok(
+        std::process::Command::new(env!("CARGO_BIN_EXE_loci"))
+            .arg("fetch-wheels")
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("WHEELS", format!("{}/loci/wheels:cli", reg.host()))
+            .env("WHEELS_DEST", &dest)
+            .env("REGISTRY_PROTOCOL", "http"),
     );
     assert_wheels(root.path(), &dest, "cli");
     // A missing tag fails with the step named and a non-zero exit.

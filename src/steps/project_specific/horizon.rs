@@ -512,14 +512,7 @@ mod tests {
             "ID=debian\nVERSION_ID=\"12\"\nVERSION_CODENAME=bookworm\n",
         );
         let distro = crate::distro::Distro::detect(&os, None, None).unwrap();
-        let input = PlanInput {
-            stage: crate::plan::Stage::Project,
-            host: crate::host::Host::detect(),
-            config: &config,
-            distro: &distro,
-            bindep_files: vec![],
-            pydep_files: vec![],
-        };
+        let input = PlanInput::new(&config, &distro);
         let step = plan(&input).unwrap().unwrap();
         let cmds: Vec<String> = step
             .actions
