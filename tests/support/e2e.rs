@@ -325,6 +325,23 @@ pub fn registry() -> Server {
     }
 }
 
+/// `NAME@sha256:...` of `image` as pushed to `registry` (its RepoDigests entry there).
+pub fn pushed_digest(image: &str, registry: &str) -> String {
+    check(docker().args(["push", image]));
+    let digests = stdout(docker().args([
+        "image",
+        "inspect",
+        "--format",
+        "{{range .RepoDigests}}{{println .}}{{end}}",
+        image,
+    ]));
+    digests
+        .lines()
+        .find(|l| l.starts_with(registry))
+        .unwrap_or_else(|| panic!("{image} has no digest in {registry}: {digests:?}"))
+        .to_string()
+}
+
 /// A static HTTP server on 127.0.0.1 serving `dir` (python3's http.server).
 pub fn http_server(dir: &Path) -> Server {
     let port = free_port();
