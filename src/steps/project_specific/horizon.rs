@@ -49,7 +49,7 @@ if __name__ == "__main__":
     execute_from_command_line(sys.argv)
 "#;
 
-/// Where things are; the real image's paths in [`run`], a temporary tree in tests.
+/// Where things are; the real image's paths in [`super::run`], a temporary tree in tests.
 #[derive(Debug, Clone)]
 pub struct Layout {
     /// The venv's site-packages (`sysconfig.get_path('purelib')`).
