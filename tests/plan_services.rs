@@ -18,8 +18,8 @@ use loci::config::{Config, Env};
 use loci::distro::{Distro, Family};
 use loci::os_release::OsRelease;
 use loci::plan::{
-    Action, Cmd, Hook, PackagesAction, Plan, PlanInput, PreflightAction, SourceAction, UserAction,
-    VenvAction,
+    Action, Cmd, Hook, NovaHook, PackagesAction, Plan, PlanInput, PreflightAction, SkylineHook,
+    SourceAction, UserAction, VenvAction,
 };
 use loci::steps::build_plan;
 
@@ -826,10 +826,10 @@ fn nova_clones_the_consoles_and_creates_the_tss_user() {
         .collect();
     assert_eq!(
         hooks,
-        [&Hook::NovaConsoles {
+        [&Hook::Nova(NovaHook::Consoles {
             novnc: "/usr/share/novnc".into(),
             spice: "/usr/share/spice-html5".into()
-        }]
+        })]
     );
     // The tss user comes right after the nova user, before any package (swtpm's packages
     // would create a tss account with other ids), and not at all for plugins.
@@ -849,7 +849,7 @@ fn nova_clones_the_consoles_and_creates_the_tss_user() {
     );
     let tss = p.step("project-users").unwrap();
     assert!(
-        matches!(&tss.actions[..], [Action::Project(Hook::NovaTssUser { user })]
+        matches!(&tss.actions[..], [Action::Project(Hook::Nova(NovaHook::TssUser { user }))]
             if user.name == "tss"),
         "{:?}",
         tss.actions
@@ -1066,7 +1066,7 @@ fn skyline_installs_its_console_from_git_as_loci_does() {
     assert!(
         matches!(
             step.actions.last(),
-            Some(Action::Project(Hook::SkylineCheckConsole))
+            Some(Action::Project(Hook::Skyline(SkylineHook::CheckConsole)))
         ),
         "{:?}",
         step.actions

@@ -22,7 +22,7 @@ pub mod requirements;
 pub mod user;
 
 pub use action::*;
-pub use hook::{Deb, Hook};
+pub use hook::{Deb, Hook, HorizonHook, KeystoneHook, NovaHook, SkylineHook};
 pub use user::User;
 
 /// One step of the build.
