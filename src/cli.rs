@@ -352,16 +352,16 @@ fn input<'a>(
     files: (NamedFiles, NamedFiles),
     args: &PlanArgs,
 ) -> PlanInput<'a> {
+    let host = match args.os_release {
+        Some(_) => Host::nominal(),
+        None => Host::detect(),
+    };
     PlanInput {
-        config,
-        stage: args.stage.0,
-        distro,
-        host: match args.os_release {
-            Some(_) => Host::nominal(),
-            None => Host::detect(),
-        },
         bindep_files: files.0,
         pydep_files: files.1,
+        ..PlanInput::new(config, distro)
+            .stage(args.stage.0)
+            .host(host)
     }
 }
 

@@ -4,7 +4,7 @@
 //! of LOCI master's names, and where it comes from (a build argument of the Dockerfile, an
 //! argument only the Dockerfile reads, or the environment).
 //!
-//! [`Config`](super::Config) is read through it ([`super::resolve`]: the defaults and parsers
+//! [`Config`](super::Config) is read through it (the `Resolver` of `values.rs`: the defaults and parsers
 //! of this table), inputs.env is written from it, `loci config` prints it with each value's
 //! source, the README's table of build arguments is generated from it ([`markdown`]) and
 //! tests hold it to the README and to the Dockerfile's `ARG`s.
