@@ -33,7 +33,8 @@ if [ "${LOCI_SETUP_TEST_REGISTRY:-0}" = 1 ]; then
 fi
 missing=()
 for p in "${wanted[@]}"; do
-    dpkg-query -W -f '${Status}' "${p%/*}" 2>/dev/null | grep -q 'ok installed' || missing+=("$p")
+    [ "$(dpkg-query -W -f '${Status}' "${p%/*}" 2>/dev/null || true)" = "install ok installed" ] \
+        || missing+=("$p")
 done
 if [ "${#missing[@]}" -gt 0 ]; then
     printf '\n== apt-get install %s [%s]\n' "${missing[*]}" "$(date -u +%H:%M:%S)"
@@ -43,8 +44,9 @@ if [ "${#missing[@]}" -gt 0 ]; then
     }
     apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
-cosign version 2>/dev/null | grep -E '^GitVersion' | sed 's/^/cosign /'
-oras version | head -1 | sed 's/^/oras /'
+# (sourced under `set -o pipefail`: no reader here stops before the end of its input)
+cosign version 2>/dev/null | sed -n 's/^GitVersion: */cosign /p'
+oras version | sed -n '1s/^/oras /p'
 
 if [ "${LOCI_SETUP_TEST_REGISTRY:-0}" = 1 ]; then
     ociregistry_dir="$(pwd)/target/ociregistry"
@@ -73,6 +75,9 @@ if [ "${LOCI_SETUP_TEST_REGISTRY:-0}" = 1 ]; then
         rm -rf "$cosign3_dir" && mkdir -p "$cosign3_dir"
         dpkg-deb -x "$apt_dir"/debs/cosign_*.deb "$cosign3_dir"
     fi
-    "$cosign3_dir/usr/bin/cosign" sign --help 2>&1 | grep -q use-signing-config \
-        || { echo "$cosign3_dir/usr/bin/cosign is no cosign 3" >&2; exit 1; }
+    cosign3_help=$("$cosign3_dir/usr/bin/cosign" sign --help 2>&1 || true)
+    case "$cosign3_help" in
+        *use-signing-config*) echo "cosign 3: $cosign3_dir/usr/bin/cosign" ;;
+        *) echo "$cosign3_dir/usr/bin/cosign is no cosign 3" >&2; exit 1 ;;
+    esac
 fi
