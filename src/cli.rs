@@ -33,10 +33,13 @@ type NamedFiles = Vec<(String, String)>;
 const EMBEDDED_BINDEP: &str = include_str!("../bindep.txt");
 const EMBEDDED_PYDEP: &str = include_str!("../pydep.txt");
 
+/// `loci --version`: the release and the target the binary was compiled for.
+const VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), " (", env!("LOCI_TARGET"), ")");
+
 #[derive(Debug, Parser)]
 #[command(
     name = "loci",
-    version,
+    version = VERSION,
     about = "Build lightweight OCI images of OpenStack services from source",
     long_about = "loci runs inside `docker build` and performs every step of an OpenStack service image build \
                   (packages, wheels, user, virtualenv, bindep, pip install, cleanup) from LOCI's build arguments, \
