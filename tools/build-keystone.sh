@@ -81,7 +81,7 @@ else
         if [ "linux/$arch" = "$native_platform" ]; then
             cp "$LOCI_BIN" "$work/loci-bin/loci-$arch"
         else
-            timed "cross build loci ($arch)" env LOCI_HOST_READY=1 tools/cross-build.sh "$arch"
+            timed "cross build loci ($arch)" tools/cross-build.sh "$arch"
             cp "target/cross/linux-$arch/loci" "$work/loci-bin/loci-$arch"
         fi
     done

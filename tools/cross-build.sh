@@ -22,12 +22,8 @@
 set -euo pipefail
 
 cd "$(dirname "$(readlink -f "$0")")/.."
-if [ -z "${LOCI_HOST_READY:-}" ]; then
-    # shellcheck source=setup-host.sh
-    source tools/setup-host.sh
-fi
-DOCKER=/usr/bin/docker
-export DOCKER_BUILDKIT=1
+# shellcheck source=setup-host.sh
+source tools/setup-host.sh
 say() { printf '\n== cross-build: %s [%s]\n' "$*" "$(date -u +%H:%M:%S)"; }
 
 arches=("$@")

@@ -27,6 +27,28 @@ fi
 
 log() { printf '\n== %s [%s]\n' "$*" "$(date -u +%H:%M:%S)"; }
 
+# PLATFORMS (tools/build-keystone.sh) beyond this machine's own platform: the engine must keep
+# several platforms under one name, which only the containerd image store does.
+check_platforms_store() {
+    local native
+    native="linux/$(dpkg --print-architecture)"
+    if [ -n "${PLATFORMS:-}" ] && [ "${PLATFORMS}" != "$native" ] \
+        && ! "$DOCKER" info --format '{{json .DriverStatus}}' 2>/dev/null | grep -q 'io.containerd.snapshotter'; then
+        echo "PLATFORMS=$PLATFORMS: the engine at ${DOCKER_HOST:-unix:///var/run/docker.sock} keeps images in the classic store (one platform per image); multi-platform images need the containerd image store: add {\"features\": {\"containerd-snapshotter\": true}} to that engine's daemon.json and restart it (its images then live in a new store), or point DOCKER_HOST at an engine that has it" >&2
+        exit 1
+    fi
+}
+
+# Already done in this process tree (a tool run by another that sourced this file): the
+# settings only.
+if [ "${LOCI_HOST_READY:-}" = 1 ] && [ -x "$(pwd)/target/x86_64-unknown-linux-gnu/release/loci" ]; then
+    DOCKER=/usr/bin/docker
+    export DOCKER_BUILDKIT=1
+    LOCI_BIN="$(pwd)/target/x86_64-unknown-linux-gnu/release/loci"
+    check_platforms_store
+    return 0 2>/dev/null || exit 0
+fi
+
 engine_packages=(docker.io docker-cli docker-buildx docker-compose containerd)
 host_packages=(debootstrap docker-registry apache2-utils git python3 python3-venv curl
                ca-certificates openssl tar gzip build-essential perl make bc file qemu-user-static)
@@ -149,15 +171,7 @@ PY
         fi
     fi
 fi
-# PLATFORMS (tools/build-keystone.sh) beyond this machine's own platform: the engine must keep
-# several platforms under one name, which only the containerd image store does.
-native_platform="linux/$(dpkg --print-architecture)"
-if [ -n "${PLATFORMS:-}" ] && [ "${PLATFORMS}" != "$native_platform" ]; then
-    if ! "$DOCKER" info --format '{{json .DriverStatus}}' 2>/dev/null | grep -q 'io.containerd.snapshotter'; then
-        echo "PLATFORMS=$PLATFORMS: the engine at ${DOCKER_HOST:-unix:///var/run/docker.sock} keeps images in the classic store (one platform per image); multi-platform images need the containerd image store: add {\"features\": {\"containerd-snapshotter\": true}} to that engine's daemon.json and restart it (its images then live in a new store), or point DOCKER_HOST at an engine that has it" >&2
-        exit 1
-    fi
-fi
+check_platforms_store
 "$DOCKER" version --format 'docker client {{.Client.Version}}, engine {{.Server.Version}}'
 "$DOCKER" buildx version
 "$DOCKER" compose version
