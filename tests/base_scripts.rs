@@ -9,12 +9,8 @@ use std::process::Command;
 const BEGIN: &str = "# --- APT_MIRROR_HOST";
 const END: &str = "# --- end APT_MIRROR_HOST";
 
-/// The APT_MIRROR_HOST block of a base script, pointed at `apt` instead of /etc/apt, on amd64.
-fn block(script: &str, apt: &Path) -> String {
-    block_on(script, apt, "amd64")
-}
-
-/// The same on a machine whose `dpkg --print-architecture` says `arch`.
+/// The APT_MIRROR_HOST block of a base script, pointed at `apt` instead of /etc/apt, on a
+/// machine whose `dpkg --print-architecture` says `arch`.
 fn block_on(script: &str, apt: &Path, arch: &str) -> String {
     let text = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join(script)).unwrap();
     let start = text
