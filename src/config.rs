@@ -104,12 +104,18 @@ pub struct HorizonConfig {
     pub extra_panels: Vec<String>,
 }
 
-/// keystone's mod_oauth2 profile (MOD_OAUTH2_URL, LIBOAUTH2_URL; `{codename}` is substituted).
+/// keystone's mod_oauth2 profile (MOD_OAUTH2_URL, LIBOAUTH2_URL; `{codename}` and `{arch}`
+/// are substituted).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct KeystoneConfig {
     pub mod_oauth2_url: String,
     pub liboauth2_url: String,
 }
+
+/// MOD_OAUTH2_URL's default: OpenIDC's release, published for amd64 only.
+pub const DEFAULT_MOD_OAUTH2_URL: &str = "https://github.com/OpenIDC/mod_oauth2/releases/download/v3.4.0/libapache2-mod-oauth2_3.4.0-1.{codename}_amd64.deb";
+/// LIBOAUTH2_URL's default: OpenIDC's release, published for amd64 only.
+pub const DEFAULT_LIBOAUTH2_URL: &str = "https://github.com/OpenIDC/liboauth2/releases/download/v1.6.3/liboauth2_1.6.3-1.{codename}_amd64.deb";
 
 /// skyline-apiserver's web console (LOCI's SKYLINE_CONSOLE_REPO and SKYLINE_CONSOLE_REF).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -464,12 +470,10 @@ impl Config {
             },
         };
         let keystone = KeystoneConfig {
-            mod_oauth2_url: get(env, "MOD_OAUTH2_URL").unwrap_or_else(|| {
-                "https://github.com/OpenIDC/mod_oauth2/releases/download/v3.4.0/libapache2-mod-oauth2_3.4.0-1.{codename}_amd64.deb".into()
-            }),
-            liboauth2_url: get(env, "LIBOAUTH2_URL").unwrap_or_else(|| {
-                "https://github.com/OpenIDC/liboauth2/releases/download/v1.6.3/liboauth2_1.6.3-1.{codename}_amd64.deb".into()
-            }),
+            mod_oauth2_url: get(env, "MOD_OAUTH2_URL")
+                .unwrap_or_else(|| DEFAULT_MOD_OAUTH2_URL.into()),
+            liboauth2_url: get(env, "LIBOAUTH2_URL")
+                .unwrap_or_else(|| DEFAULT_LIBOAUTH2_URL.into()),
         };
         let skyline = skyline(env)?;
         let proxy_env = PROXY_VARS

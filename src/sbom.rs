@@ -50,6 +50,8 @@ pub struct Facts {
     pub project_commit: Option<String>,
     /// The distro label of image_info.json (`debian-bookworm`).
     pub distro: Option<String>,
+    /// The image's CPU architecture, as OCI names it (image_info.json's `architecture`).
+    pub architecture: Option<String>,
     /// Where the wheels came from: image_info.json's `wheels` (`{"kind": .., "location": ..}`).
     pub wheels: Option<Value>,
     /// The base image, if image_info.json ever names it (`base`; it does not today).
@@ -121,6 +123,7 @@ impl Facts {
         self.project_release = text("project_release").unwrap_or_default();
         self.project_commit = text("project_commit").filter(|c| !c.is_empty());
         self.distro = text("distro").filter(|d| !d.is_empty());
+        self.architecture = text("architecture").filter(|a| !a.is_empty());
         self.wheels = Some(v["wheels"].clone()).filter(|w| !w.is_null());
         self.base = text("base").filter(|b| !b.is_empty());
     }
@@ -238,6 +241,9 @@ pub fn sbom(root: &Path, facts: &Facts) -> Result<Value> {
     let mut properties = Vec::new();
     if let Some(d) = &facts.distro {
         properties.push(property("loci:distro", d));
+    }
+    if let Some(a) = &facts.architecture {
+        properties.push(property("loci:architecture", a));
     }
     if let Some(w) = &facts.wheels {
         if let Some(kind) = w["kind"].as_str() {
@@ -847,7 +853,7 @@ mod tests {
         .unwrap();
         std::fs::write(
             root.join("etc/image_info/image_info.json"),
-            r#"{"project":"keystone","distro":"debian-bookworm","wheels":{"kind":"image","location":"quay.io/x/requirements:2025.1"}}"#,
+            r#"{"project":"keystone","distro":"debian-bookworm","architecture":"arm64","wheels":{"kind":"image","location":"quay.io/x/requirements:2025.1"}}"#,
         )
         .unwrap();
         (d, root)
@@ -880,6 +886,7 @@ mod tests {
             Some("0123456789abcdef0123456789abcdef01234567")
         );
         assert_eq!(f.distro.as_deref(), Some("debian-bookworm"));
+        assert_eq!(f.architecture.as_deref(), Some("arm64"));
         assert_eq!(f.wheels.as_ref().unwrap()["kind"], "image");
     }
 
@@ -975,6 +982,10 @@ mod tests {
         let meta = doc["metadata"]["properties"].to_string();
         assert!(meta.contains("quay.io/x/requirements:2025.1"), "{meta}");
         assert!(meta.contains("debian-bookworm"));
+        assert!(
+            meta.contains(r#"{"name":"loci:architecture","value":"arm64"}"#),
+            "{meta}"
+        );
 
         // Without its dist-info the version is PROJECT_RELEASE.
         std::fs::remove_dir_all(
