@@ -295,6 +295,26 @@ fn emulated_arm64_keystone_set_as_manifest_lists_issues_tokens() {
             "{pinned} was already in the engine before the pull"
         );
         issue_a_token(&pinned, platform);
+        // As light as the amd64 one, and it says what it was built for.
+        let left = leftovers(&pinned);
+        assert!(
+            left.is_empty(),
+            "keystone {platform} is not clean: {left:?}"
+        );
+        let arch = platform.trim_start_matches("linux/");
+        let info: serde_json::Value =
+            serde_json::from_str(&sh_in(&pinned, "cat /etc/image_info/image_info.json")).unwrap();
+        assert_eq!(info["architecture"], arch, "{info}");
+        let sbom = sh_in(&pinned, "cat /etc/image_info/sbom.cdx.json");
+        assert!(
+            sbom.contains(&format!("\"value\": \"{arch}\"")) && sbom.contains("loci:architecture"),
+            "the SBOM does not name {arch}"
+        );
+        let inputs = sh_in(&pinned, "cat /etc/image_info/inputs.env");
+        assert!(
+            inputs.contains(&format!("# The platform: {platform} ")),
+            "{inputs}"
+        );
         let _ = docker().args(["image", "rm", &pinned]).output();
         match &here {
             Some(h) => std::env::set_var("DOCKER_HOST", h),
