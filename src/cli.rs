@@ -4,6 +4,7 @@
 //! |------------------|---------------------------------------------------------------------|
 //! | `build`          | every step of an image build, from the environment (LOCI's args)    |
 //! | `plan`           | prints the plan of `build` without changing anything                |
+//! | `config`         | prints every build argument as resolved, and where each came from   |
 //! | `bindep`         | a drop-in for the `bindep` flags LOCI uses                          |
 //! | `fetch-wheels`   | the wheels step alone (WHEELS, WHEELS_DEST, REGISTRY_*)             |
 //! | `packages`       | installs the bindep packages for PROJECT/PROFILES and DIST_PACKAGES |
@@ -19,11 +20,12 @@ use clap::{Parser, Subcommand};
 use crate::config::{Config, Env, WheelsSource};
 use crate::distro::Distro;
 use crate::error::{Error, Result};
-use crate::exec::{self, SystemRunner};
+use crate::exec;
 use crate::host::Host;
 use crate::os_release::OsRelease;
 use crate::plan::{self, Plan, PlanInput, Step};
-use crate::report::write_stdout;
+use crate::report::{human, write_stdout};
+use crate::runner::{Runner, SystemRunner};
 use crate::steps;
 
 /// Dependency files as (name, text).
@@ -33,13 +35,10 @@ type NamedFiles = Vec<(String, String)>;
 const EMBEDDED_BINDEP: &str = include_str!("../bindep.txt");
 const EMBEDDED_PYDEP: &str = include_str!("../pydep.txt");
 
-/// `loci --version`: the release and the target the binary was compiled for.
-const VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), " (", env!("LOCI_TARGET"), ")");
-
 #[derive(Debug, Parser)]
 #[command(
     name = "loci",
-    version = VERSION,
+    version,
     about = "Build lightweight OCI images of OpenStack services from source",
     long_about = "loci runs inside `docker build` and performs every step of an OpenStack service image build \
                   (packages, wheels, user, virtualenv, bindep, pip install, cleanup) from LOCI's build arguments, \
@@ -58,11 +57,14 @@ pub enum Command {
     Plan {
         #[command(flatten)]
         args: PlanArgs,
-        /// Plan for this CPU architecture instead of this machine's (x86_64 or aarch64; Docker's
-        /// amd64 and arm64 too): what an image for that platform would be built with.
-        #[arg(long, value_name = "ARCH")]
-        arch: Option<String>,
         /// Print the plan as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print every build argument as resolved from the environment, and where each value came
+    /// from (given, default, derived, unset).
+    Config {
+        /// Print it as JSON: the resolved values, then the table of arguments.
         #[arg(long)]
         json: bool,
     },
@@ -169,13 +171,9 @@ pub fn run(cli: Cli, env: Env) -> Result<i32> {
             exec::execute(&plan, &config, &mut runner)?;
             Ok(0)
         }
-        Command::Plan { args, arch, json } => {
+        Command::Plan { args, json } => {
             let config = Config::from_env(&env)?;
-            let mut host = plan_host(&args);
-            if let Some(arch) = &arch {
-                host = host.with_arch(arch)?;
-            }
-            let plan = make_plan_for(&config, &args, false, host)?;
+            let plan = make_plan(&config, &args, false)?;
             let text = if json {
                 let mut text = serde_json::to_string_pretty(&plan)
                     .map_err(|e| Error::new("cannot render the plan as JSON").caused_by(e))?;
@@ -183,6 +181,15 @@ pub fn run(cli: Cli, env: Env) -> Result<i32> {
                 text
             } else {
                 plan.to_string()
+            };
+            write_stdout(&text).map(|_| 0)
+        }
+        Command::Config { json } => {
+            let config = Config::from_env_lenient(&env)?;
+            let text = if json {
+                config_json(&config)?
+            } else {
+                config_text(&config)
             };
             write_stdout(&text).map(|_| 0)
         }
@@ -205,7 +212,7 @@ pub fn run(cli: Cli, env: Env) -> Result<i32> {
             write_stdout(&format!(
                 "wheels ready in {} ({})\n",
                 shown.display(),
-                exec::human(started.elapsed())
+                human(started.elapsed())
             ))
             .map(|_| 0)
         }
@@ -213,16 +220,17 @@ pub fn run(cli: Cli, env: Env) -> Result<i32> {
             let config = Config::from_env_lenient(&env)?.with_dist_packages(packages);
             let distro = detect(&config, &args, true)?;
             let files = load_files(&config, &args)?;
-            let input = input(&config, &distro, files, &args, plan_host(&args));
+            let input = input(&config, &distro, files, &args);
             let mut steps_: Vec<Step> = steps::packages::plan(&input)?.into_iter().collect();
             steps::preflight::insert(&input, &mut steps_)?;
             run_steps(&config, distro, steps_).map(|_| 0)
         }
         Command::PipInstall { requirements } => {
             let config = Config::from_env_lenient(&env)?;
-            let cmd = steps::install::pip_install_in_image(&config).args(requirements);
+            let cmd = steps::python::pip_install_in_image(&config).args(requirements);
             let mut runner = SystemRunner::new(&config);
-            crate::exec::Runner::run(&mut runner, &cmd)
+            runner
+                .run(&cmd)
                 .map(|_| 0)
                 .map_err(|e| e.in_step("pip-install"))
         }
@@ -231,7 +239,7 @@ pub fn run(cli: Cli, env: Env) -> Result<i32> {
             let config = Config::from_env_lenient(&env)?.for_child_image();
             let distro = detect(&config, &args, true)?;
             let files = load_files(&config, &args)?;
-            let input = input(&config, &distro, files, &args, plan_host(&args));
+            let input = input(&config, &distro, files, &args);
             let steps_: Vec<Step> = steps::cleanup::plan(&input)?.into_iter().collect();
             run_steps(&config, distro, steps_).map(|_| 0)
         }
@@ -241,11 +249,49 @@ pub fn run(cli: Cli, env: Env) -> Result<i32> {
             facts.source_date_epoch = env
                 .get("SOURCE_DATE_EPOCH")
                 .filter(|v| !v.trim().is_empty())
-                .map(|v| crate::sbom::parse_source_date_epoch(v))
+                .map(|v| crate::config::parse_source_date_epoch(v))
                 .transpose()?;
-            write_stdout(&crate::sbom::render(&root, &facts)?).map(|_| 0)
+            let mut runner = SystemRunner::default();
+            write_stdout(&crate::sbom::render(&root, &facts, &mut runner)?).map(|_| 0)
         }
     }
+}
+
+/// `loci config`: one `NAME=value` line an argument, as resolved, with its source after `#`.
+fn config_text(config: &Config) -> String {
+    let mut out = String::from(
+        "# loci's build arguments as resolved from this environment; after #: where each value came from\n",
+    );
+    for r in &config.resolution.args {
+        let line = format!("{}={}", r.name, r.value.as_deref().unwrap_or(""));
+        let mut source = r.source.label();
+        if let (crate::config::Source::Derived, Some(arg)) =
+            (&r.source, crate::config::args::find(r.name))
+        {
+            if let crate::config::args::DefaultIs::Derived(how) = arg.default {
+                source.push_str(&format!(": {}", how.replace('`', "")));
+            }
+        }
+        out.push_str(&format!("{line:<48} # {source}\n"));
+    }
+    out
+}
+
+/// `loci config --json`: `{"resolved": [{name, value, source, ...}], "arguments": [the table]}`.
+fn config_json(config: &Config) -> Result<String> {
+    #[derive(serde::Serialize)]
+    struct Doc<'a> {
+        resolved: &'a [crate::config::Resolved],
+        arguments: &'a [crate::config::args::Arg],
+    }
+    let doc = Doc {
+        resolved: &config.resolution.args,
+        arguments: crate::config::args::ARGS,
+    };
+    let mut text = serde_json::to_string_pretty(&doc)
+        .map_err(|e| Error::new("cannot render the configuration as JSON").caused_by(e))?;
+    text.push('\n');
+    Ok(text)
 }
 
 /// The checks of a build on this machine that need no change to it, run before the first step
@@ -284,27 +330,21 @@ fn run_steps(config: &Config, distro: Distro, steps_: Vec<Step>) -> Result<()> {
     exec::execute(&plan, config, &mut runner).map(|_| ())
 }
 
-/// The machine a plan is for: this one unless `--os-release` describes another.
-fn plan_host(args: &PlanArgs) -> Host {
-    match args.os_release {
-        Some(_) => Host::nominal(),
-        None => Host::detect(),
-    }
-}
-
-/// The inputs of planning.
+/// The inputs of planning; the machine is this one unless `--os-release` describes another.
 fn input<'a>(
     config: &'a Config,
     distro: &'a Distro,
     files: (NamedFiles, NamedFiles),
     args: &PlanArgs,
-    host: Host,
 ) -> PlanInput<'a> {
     PlanInput {
         config,
         stage: args.stage.0,
         distro,
-        host,
+        host: match args.os_release {
+            Some(_) => Host::nominal(),
+            None => Host::detect(),
+        },
         bindep_files: files.0,
         pydep_files: files.1,
     }
@@ -402,18 +442,8 @@ fn load_files(config: &Config, args: &PlanArgs) -> Result<(NamedFiles, NamedFile
 
 /// The plan of a build; `on_this_machine` probes the machine (dnf or yum).
 pub fn make_plan(config: &Config, args: &PlanArgs, on_this_machine: bool) -> Result<Plan> {
-    make_plan_for(config, args, on_this_machine, plan_host(args))
-}
-
-/// [`make_plan`] for the machine `host`.
-fn make_plan_for(
-    config: &Config,
-    args: &PlanArgs,
-    on_this_machine: bool,
-    host: Host,
-) -> Result<Plan> {
     let distro = detect(config, args, on_this_machine)?;
     let files = load_files(config, args)?;
-    let input = input(config, &distro, files, args, host);
-    plan::build_plan(&input)
+    let input = input(config, &distro, files, args);
+    steps::build_plan(&input)
 }

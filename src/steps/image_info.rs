@@ -7,14 +7,16 @@
 //! Last, sbom.cdx.json: the CycloneDX SBOM of the image root ([`crate::sbom`]), built from the
 //! files just written.
 
+use std::fmt;
 use std::path::Path;
 
 use serde::Serialize;
 
+use crate::config::args::{self, Inputs};
 use crate::config::Config;
 use crate::error::{Context, Result};
-use crate::plan::{Action, Cmd, PlanInput, Step};
-use crate::runner::{self, Timings};
+use crate::plan::{Cmd, InfoAction, PlanInput, Step};
+use crate::runner::{self, Runner, Timings};
 
 pub fn plan(input: &PlanInput) -> Result<Option<Step>> {
     Ok(Some(
@@ -22,10 +24,38 @@ pub fn plan(input: &PlanInput) -> Result<Option<Step>> {
             "info",
             "record packages, pip freeze, the source commit and the SBOM",
         )
-        .action(Action::CollectInfo {
+        .action(InfoAction::CollectInfo {
             dir: input.config.paths.image_info.clone(),
         }),
     ))
+}
+
+impl fmt::Display for InfoAction {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            InfoAction::CollectInfo { dir } => write!(
+                f,
+                "write packages.txt, pip.txt, project.txt, inputs.env, image_info.json, sbom.cdx.json to {}",
+                dir.display()
+            ),
+            InfoAction::FinishInfo { dir } => write!(
+                f,
+                "complete {}/image_info.json (step times) and sbom.cdx.json (the image as left)",
+                dir.display()
+            ),
+        }
+    }
+}
+
+/// Runs one action of this module.
+pub fn run(action: &InfoAction, ctx: &mut runner::Context) -> Result<()> {
+    match action {
+        InfoAction::CollectInfo { dir } => collect(dir, ctx),
+        InfoAction::FinishInfo { dir } => {
+            let total = ctx.state.started.elapsed();
+            finish(dir, ctx.config, ctx.timings, total, ctx.runner)
+        }
+    }
 }
 
 #[derive(Serialize)]
@@ -37,8 +67,6 @@ struct Info<'a> {
     project_release: &'a str,
     project_commit: Option<String>,
     distro: String,
-    /// The image's CPU architecture, as OCI platforms name it (`amd64`, `arm64`).
-    architecture: &'a str,
     profiles: &'a [String],
     pip_packages: &'a [String],
     dist_packages: &'a [String],
@@ -90,11 +118,7 @@ pub fn collect(dir: &Path, ctx: &mut runner::Context) -> Result<()> {
     let previous: Option<serde_json::Value> = std::fs::read_to_string(dir.join("image_info.json"))
         .ok()
         .and_then(|t| serde_json::from_str(&t).ok());
-    let host = crate::host::Host::detect();
-    write(
-        &dir.join(INPUTS_FILE),
-        &inputs(config, head.as_deref(), host.oci_arch()),
-    )?;
+    write(&dir.join(INPUTS_FILE), &inputs(config, head.as_deref()))?;
     let timed = config.source_date_epoch.is_none();
     let info = Info {
         loci_version: env!("CARGO_PKG_VERSION"),
@@ -107,7 +131,6 @@ pub fn collect(dir: &Path, ctx: &mut runner::Context) -> Result<()> {
             .and_then(|h| h.lines().next())
             .map(|l| l.trim_start_matches("commit ").to_string()),
         distro: plan.distro.label(),
-        architecture: host.oci_arch(),
         profiles: &config.profiles,
         pip_packages: &config.pip_packages,
         dist_packages: &config.dist_packages,
@@ -128,7 +151,7 @@ pub fn collect(dir: &Path, ctx: &mut runner::Context) -> Result<()> {
     };
     let json = serde_json::to_string_pretty(&info).expect("serializable");
     write(&dir.join("image_info.json"), &json)?;
-    write_sbom(dir, config)
+    write_sbom(dir, config, runner)
 }
 
 /// Writes `dir/sbom.cdx.json` for the image root as it is now. Run by the info step, while the
@@ -136,7 +159,7 @@ pub fn collect(dir: &Path, ctx: &mut runner::Context) -> Result<()> {
 /// cleanup after the info step purges packages (git, perl) and uninstalls uv, and the final
 /// document lists what the image holds. Hashes found by the earlier run (or by the builder
 /// stage of a two-stage build) are kept for wheels that are gone by then.
-pub fn write_sbom(dir: &Path, config: &Config) -> Result<()> {
+pub fn write_sbom(dir: &Path, config: &Config, runner: &mut dyn Runner) -> Result<()> {
     let path = dir.join(crate::sbom::FILE_NAME);
     let mut facts = crate::sbom::Facts::read(dir)?;
     facts.wheels_dir = sbom_wheels_dir(config);
@@ -147,7 +170,7 @@ pub fn write_sbom(dir: &Path, config: &Config) -> Result<()> {
     {
         facts.known_hashes = crate::sbom::hashes_of(&doc);
     }
-    let sbom = crate::sbom::render(&config.paths.root, &facts)?;
+    let sbom = crate::sbom::render(&config.paths.root, &facts, runner)?;
     write(&path, &sbom)
 }
 
@@ -158,11 +181,12 @@ pub fn finish(
     config: &Config,
     timings: &Timings,
     total: std::time::Duration,
+    runner: &mut dyn Runner,
 ) -> Result<()> {
     if config.source_date_epoch.is_none() {
         record_timings(dir, timings, total)?;
     }
-    write_sbom(dir, config)
+    write_sbom(dir, config, runner)
 }
 
 /// The file of /etc/image_info that lists the build's inputs as build arguments.
@@ -171,64 +195,34 @@ pub const INPUTS_FILE: &str = "inputs.env";
 /// The build arguments that decide what the image holds, one `NAME=value` a line, as they
 /// were resolved: PROJECT_REF is the commit that was built (when the source is a git
 /// checkout), FROM and WHEELS as given (pinned when given by digest). Passing them back as
-/// `--build-arg`s asks a second build for the same inputs; the platform (`arch`, as OCI names
-/// it) is a comment: `--platform`, not a build argument.
-pub fn inputs(config: &Config, head: Option<&str>, arch: &str) -> String {
+/// `--build-arg`s asks a second build for the same inputs.
+pub fn inputs(config: &Config, head: Option<&str>) -> String {
     let commit = head
         .and_then(|h| h.lines().next())
         .and_then(|l| l.strip_prefix("commit "))
         .map(str::trim)
         .filter(|c| c.len() >= 40 && c.bytes().all(|b| b.is_ascii_hexdigit()));
-    let wheels = match &config.wheels {
-        None => String::new(),
-        Some(w) => w.as_build_arg(),
-    };
-    let join = |v: &[String]| v.join(" ");
-    let flag = |b: bool| if b { "yes" } else { "no" }.to_string();
-    let mut args: Vec<(&str, String)> = vec![
-        ("FROM", config.from.clone().unwrap_or_default()),
-        ("WHEELS", wheels),
-        ("PROJECT", config.project.clone()),
-        ("PROJECT_REPO", config.project_repo.clone()),
-        (
-            "PROJECT_REF",
-            commit.map_or_else(|| config.project_ref.clone(), str::to_string),
-        ),
-        ("PROJECT_RELEASE", config.project_release.clone()),
-        (
-            "PROJECT_PIP_EXTRAS",
-            config.project_pip_extras.clone().unwrap_or_default(),
-        ),
-        ("EXTRA_PROJECTS", join(&config.extra_projects)),
-        ("PROFILES", join(&config.profiles)),
-        ("PIP_PACKAGES", join(&config.pip_packages)),
-        ("PIP_ARGS", join(&config.pip_args)),
-        ("DIST_PACKAGES", join(&config.dist_packages)),
-        ("PLUGIN", flag(config.plugin)),
-        ("KEEP_ALL_WHEELS", flag(config.keep_all_wheels)),
-        ("INSTALLER", config.installer.name().to_string()),
-        ("UID", config.uid.to_string()),
-        ("GID", config.gid.to_string()),
-        ("PIP_VERSION_CONSTRAINT", config.pip_constraint.clone()),
-        ("SETUPTOOL_CONSTRAINT", config.setuptools_constraint.clone()),
-        ("WHEEL_CONSTRAINT", config.wheel_constraint.clone()),
-        ("VENV_TOOLS", join(&config.venv_tools)),
-    ];
-    if let Some(crate::config::WheelsSource::Index { constraints }) = &config.wheels {
-        args.push(("UPPER_CONSTRAINTS", constraints.clone()));
-    }
-    if let Some(e) = config.source_date_epoch {
-        args.push(("SOURCE_DATE_EPOCH", e.to_string()));
-    }
-    args.push(("LOCI_VERSION", env!("CARGO_PKG_VERSION").to_string()));
-    let mut text = format!(
+    let mut text = String::from(
         "# The build arguments of this image as resolved (PROJECT_REF: the commit built).\n\
-         # Ask for the same inputs again: mapfile -t a < <(grep -v '^#' inputs.env | sed 's/^/--build-arg=/')\n\
-         # The platform: linux/{arch} (docker build --platform linux/{arch})\n",
+         # Ask for the same inputs again: mapfile -t a < <(grep -v '^#' inputs.env | sed 's/^/--build-arg=/')\n",
     );
-    for (k, v) in args {
+    for arg in args::ARGS.iter().filter(|a| a.inputs != Inputs::No) {
+        let value = match (arg.name, commit) {
+            ("PROJECT_REF", Some(c)) => Some(c.to_string()),
+            _ => config
+                .resolution
+                .get(arg.name)
+                .and_then(|r| r.value.clone()),
+        };
+        if arg.inputs == Inputs::WhenSet && value.is_none() {
+            continue;
+        }
         // One argument a line: a value cannot hold a line break (Config refuses those).
-        text.push_str(&format!("{k}={}\n", v.replace('\n', " ")));
+        text.push_str(&format!(
+            "{}={}\n",
+            arg.name,
+            value.unwrap_or_default().replace('\n', " ")
+        ));
     }
     text
 }
@@ -293,16 +287,7 @@ mod tests {
         .collect();
         let config = Config::from_env(&env).unwrap();
         let commit = "0123456789abcdef0123456789abcdef01234567";
-        let text = inputs(
-            &config,
-            Some(&format!("commit {commit}\nAuthor: x\n")),
-            "arm64",
-        );
-        // The platform, which is not a build argument: a comment.
-        assert!(
-            text.contains("\n# The platform: linux/arm64 (docker build --platform linux/arm64)\n"),
-            "{text}"
-        );
+        let text = inputs(&config, Some(&format!("commit {commit}\nAuthor: x\n")));
         let args: Vec<&str> = text.lines().filter(|l| !l.starts_with('#')).collect();
         assert!(args.contains(&format!("FROM={from}").as_str()), "{text}");
         assert!(
@@ -324,7 +309,7 @@ mod tests {
             |(k, _)| !k.is_empty() && k.bytes().all(|b| b.is_ascii_uppercase() || b == b'_')
         )));
         // Not a git checkout: the ref as given.
-        assert!(inputs(&config, None, "amd64").contains("\nPROJECT_REF=29.1.0\n"));
+        assert!(inputs(&config, None).contains("\nPROJECT_REF=29.1.0\n"));
     }
 
     #[test]
@@ -404,13 +389,15 @@ mod tests {
             "Name: uv\nVersion: 0.9.0\n",
         )
         .unwrap();
-        write_sbom(&dir, &config).unwrap();
+        let mut runner = crate::runner::RecordingRunner::default();
+        write_sbom(&dir, &config, &mut runner).unwrap();
         std::fs::remove_dir_all(sp.join("uv-0.9.0.dist-info")).unwrap();
         finish(
             &dir,
             &config,
             &Timings::default(),
             std::time::Duration::from_secs(1),
+            &mut runner,
         )
         .unwrap();
         let after: serde_json::Value =

@@ -1,41 +1,25 @@
-//! keystone: Apache's mod_oauth2 for the `mod_oauth2` profile on Debian and Ubuntu
+//! keystone: Apache's mod_oauth2 for the `mod_oauth2` profile on Debian and Ubuntu x86_64
 //! (LOCI's `project_specific/keystone/01_add_oauth_modules.sh`).
 //!
-//! On x86_64 the module's .debs are downloaded from LIBOAUTH2_URL and MOD_OAUTH2_URL
-//! (`{codename}` becomes the release codename, `{arch}` the Debian architecture) with loci's
-//! HTTP client (trust store, proxies, retries), installed with apt-get, and enabled with
-//! `a2enmod oauth2`, as in LOCI. OpenIDC publishes amd64 .debs only: on another architecture
-//! (LOCI skips the module there) the distro's own `libapache2-mod-oauth2` is installed instead
-//! (Debian bookworm and later, Ubuntu noble), unless LIBOAUTH2_URL and MOD_OAUTH2_URL name
-//! .debs of their own. RPM distros get no step, as in LOCI.
+//! The module is in no distro repository, so its .debs are downloaded from LIBOAUTH2_URL and
+//! MOD_OAUTH2_URL (`{codename}` becomes the release codename) with loci's HTTP client (trust
+//! store, proxies, retries), installed with apt-get, and enabled with `a2enmod oauth2`. Other
+//! distros and architectures get no step, as in LOCI.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use super::Hook;
 use crate::config::{Config, TlsConfig};
 use crate::distro::Family;
 use crate::error::{Error, Result};
-use crate::plan::{Action, Cmd, PlanInput, Step};
+use crate::plan::{CleanupAction, Cmd, Deb, Hook, PlanInput, Step};
 
 /// The profile that asks for the module.
 pub const PROFILE: &str = "mod_oauth2";
 pub const HOOK_DOWNLOAD: &str = "download the .debs of LIBOAUTH2_URL and MOD_OAUTH2_URL";
 
-/// One .deb to fetch: the variable that configures it, its URL, and where it is saved.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct Deb {
-    pub var: &'static str,
-    pub url: String,
-    pub path: PathBuf,
-}
-
-/// The distro's package of the module (and, by its dependencies, liboauth2).
-pub const DISTRO_PACKAGE: &str = "libapache2-mod-oauth2";
-
-/// The .debs for `codename` and the Debian architecture `arch`, saved under the data dir
-/// (emptied at cleanup).
-pub fn debs(config: &Config, codename: &str, arch: &str) -> Vec<Deb> {
+/// The .debs for `codename`, saved under the data dir (emptied at cleanup).
+pub fn debs(config: &Config, codename: &str) -> Vec<Deb> {
     let dir = download_dir(config);
     [
         ("LIBOAUTH2_URL", &config.keystone.liboauth2_url),
@@ -43,9 +27,7 @@ pub fn debs(config: &Config, codename: &str, arch: &str) -> Vec<Deb> {
     ]
     .into_iter()
     .map(|(var, template)| {
-        let url = template
-            .replace("{codename}", codename)
-            .replace("{arch}", arch);
+        let url = template.replace("{codename}", codename);
         let name = url
             .split(['?', '#'])
             .next()
@@ -66,21 +48,13 @@ fn download_dir(config: &Config) -> PathBuf {
     config.paths.data_dir.join("loci-mod-oauth2")
 }
 
-/// Whether this build gets the module: keystone, the profile, a dpkg distro.
+/// Whether this build gets the module: keystone, the profile, a dpkg distro, an x86_64 machine
+/// (the plan's [`crate::host::Host`]).
 pub fn wanted(input: &PlanInput) -> bool {
     input.config.profiles.iter().any(|p| p == PROFILE)
         && input.distro.family == Family::Debian
         && input.distro.codename.is_some()
-}
-
-/// Whether the module comes from the .debs of the URLs: on x86_64, or when the URLs are not
-/// loci's defaults (OpenIDC's amd64 .debs) on another architecture (the plan's
-/// [`crate::host::Host`]).
-fn from_urls(input: &PlanInput) -> bool {
-    let k = &input.config.keystone;
-    input.host.arch == "x86_64"
-        || k.mod_oauth2_url != crate::config::DEFAULT_MOD_OAUTH2_URL
-        || k.liboauth2_url != crate::config::DEFAULT_LIBOAUTH2_URL
+        && input.host.arch == "x86_64"
 }
 
 pub fn plan(input: &PlanInput) -> Result<Option<Step>> {
@@ -91,41 +65,23 @@ pub fn plan(input: &PlanInput) -> Result<Option<Step>> {
     let Some(codename) = input.distro.codename.as_deref() else {
         return Ok(None);
     };
+    let debs = debs(c, codename);
     let mut packages = vec!["apache2".to_string()];
-    let mut step = if from_urls(input) {
-        let debs = debs(c, codename, input.host.oci_arch());
-        packages.extend(debs.iter().map(|d| d.path.display().to_string()));
-        Step::new(
-            "project",
-            format!("keystone: Apache mod_oauth2 for {codename}"),
-        )
-        .action(Action::ProjectHook {
-            hook: Hook::KeystoneDownload { debs },
-        })
-        .action(crate::steps::packages::install_action(
-            input.distro,
-            &packages,
-        ))
-        .run(Cmd::new("a2enmod", ["oauth2"]))
-        .action(Action::Remove {
-            paths: vec![download_dir(c)],
-            contents_only: false,
-        })
-    } else {
-        packages.push(DISTRO_PACKAGE.to_string());
-        Step::new(
-            "project",
-            format!(
-                "keystone: Apache mod_oauth2 for {codename} on {}: the distro's {DISTRO_PACKAGE} (OpenIDC publishes amd64 packages only; LIBOAUTH2_URL and MOD_OAUTH2_URL may name others)",
-                input.host.oci_arch()
-            ),
-        )
-        .action(crate::steps::packages::install_action(
-            input.distro,
-            &packages,
-        ))
-        .run(Cmd::new("a2enmod", ["oauth2"]))
-    };
+    packages.extend(debs.iter().map(|d| d.path.display().to_string()));
+    let mut step = Step::new(
+        "project",
+        format!("keystone: Apache mod_oauth2 for {codename}"),
+    )
+    .action(Hook::KeystoneDownload { debs })
+    .action(crate::steps::packages::install_action(
+        input.distro,
+        &packages,
+    ))
+    .run(Cmd::new("a2enmod", ["oauth2"]))
+    .action(CleanupAction::Remove {
+        paths: vec![download_dir(c)],
+        contents_only: false,
+    });
     step.packages = packages;
     Ok(Some(step))
 }
@@ -223,7 +179,7 @@ mod tests {
             "MOD_OAUTH2_URL",
             "https://mirror/m/libapache2-mod-oauth2_3.4.0-1.{codename}_amd64.deb?x=1",
         )]);
-        let d = debs(&c, "bookworm", "amd64");
+        let d = debs(&c, "bookworm");
         assert_eq!(d[0].var, "LIBOAUTH2_URL");
         assert_eq!(
             d[0].url,

@@ -4,60 +4,34 @@
 //! inside `docker build`). Nothing outside this module looks at the environment: `main` collects
 //! it into an [`Env`] map once, and everything else receives the resulting `Config`.
 
-use std::collections::BTreeMap;
 use std::path::PathBuf;
-use std::time::Duration;
 
 use serde::Serialize;
 
 use crate::error::{Error, Result};
 
-/// A snapshot of the environment (or a test's stand-in for it).
-pub type Env = BTreeMap<String, String>;
+mod arg;
+pub mod args;
+mod checks;
+mod paths;
+mod projects;
+mod values;
+mod wheels;
 
-/// Proxy variables passed through to child processes; never written into the image.
-pub const PROXY_VARS: &[&str] = &[
-    "http_proxy",
-    "https_proxy",
-    "no_proxy",
-    "HTTP_PROXY",
-    "HTTPS_PROXY",
-    "NO_PROXY",
-    "all_proxy",
-    "ALL_PROXY",
-];
+use checks::{absolute_dir, check_argument, check_entry, check_loci_version, check_name, Becomes};
+pub use paths::Paths;
+pub use projects::{
+    ConsoleSource, HorizonConfig, KeystoneConfig, NovaConfig, SkylineConfig, CONSOLE_FROM_INDEX,
+    DEFAULT_HORIZON_PANELS,
+};
+pub use values::{parse_bool, parse_source_date_epoch, Env, Resolution, Resolved, Source};
+use values::{shown, yes_no, Resolver};
+use wheels::resolve_wheels;
+pub use wheels::{
+    classify_wheels, parse_wheels, published_constraints, WheelsSource, WHEELS_FORMS,
+};
 
-/// Where the wheels (and upper-constraints.txt) come from.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(tag = "kind", content = "location", rename_all = "snake_case")]
-pub enum WheelsSource {
-    /// A directory already holding the wheels (a bind mount, or a pre-seeded data dir); used in place.
-    Directory(PathBuf),
-    /// A local `.tar`, `.tar.gz` or `.tgz` file, extracted into the wheels dir.
-    Tarball(PathBuf),
-    /// An http(s) URL of a tarball, streamed into the wheels dir.
-    Url(String),
-    /// An image reference in a registry; its last layer holds the wheels.
-    Image(String),
-    /// An image that BuildKit mounted at WHEELS_PATH (`FROM ${WHEELS} AS wheels` and
-    /// `RUN --mount=type=bind,from=wheels`): used in place, nothing is downloaded.
-    Mounted { image: String, path: PathBuf },
-    /// No requirements image (WHEELS empty): packages come from the index, compiled where
-    /// PyPI has no wheel, against the upper-constraints at this URL or path (UPPER_CONSTRAINTS).
-    Index { constraints: String },
-}
-
-impl WheelsSource {
-    /// The WHEELS build argument that names this source again (empty for the index).
-    pub fn as_build_arg(&self) -> String {
-        match self {
-            WheelsSource::Directory(p) | WheelsSource::Tarball(p) => p.display().to_string(),
-            WheelsSource::Url(s) | WheelsSource::Image(s) => s.clone(),
-            WheelsSource::Mounted { image, .. } => image.clone(),
-            WheelsSource::Index { .. } => String::new(),
-        }
-    }
-}
+pub use args::PROXY_VARS;
 
 /// The tool that installs Python packages into the venv.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -84,103 +58,8 @@ impl Installer {
 // The settings of the low-level modules are defined there (they import nothing of config);
 // Config holds them.
 pub use crate::http::{TlsConfig, CONNECT_TIMEOUT, READ_TIMEOUT};
+
 pub use crate::registry::{RegistryConfig, RegistryProtocol};
-
-/// nova's web consoles and tss user (LOCI's NOVNC_*, SPICE_*, NOVA_TSS_*).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct NovaConfig {
-    pub novnc_repo: String,
-    pub novnc_ref: String,
-    pub spice_repo: String,
-    pub spice_ref: String,
-    pub tss_user: String,
-    pub tss_uid: u32,
-    pub tss_gid: u32,
-}
-
-/// horizon's panels (HORIZON_EXTRA_PANELS).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct HorizonConfig {
-    pub extra_panels: Vec<String>,
-}
-
-/// keystone's mod_oauth2 profile (MOD_OAUTH2_URL, LIBOAUTH2_URL; `{codename}` and `{arch}`
-/// are substituted).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct KeystoneConfig {
-    pub mod_oauth2_url: String,
-    pub liboauth2_url: String,
-}
-
-/// MOD_OAUTH2_URL's default: OpenIDC's release, published for amd64 only.
-pub const DEFAULT_MOD_OAUTH2_URL: &str = "https://github.com/OpenIDC/mod_oauth2/releases/download/v3.4.0/libapache2-mod-oauth2_3.4.0-1.{codename}_amd64.deb";
-/// LIBOAUTH2_URL's default: OpenIDC's release, published for amd64 only.
-pub const DEFAULT_LIBOAUTH2_URL: &str = "https://github.com/OpenIDC/liboauth2/releases/download/v1.6.3/liboauth2_1.6.3-1.{codename}_amd64.deb";
-
-/// skyline-apiserver's web console (LOCI's SKYLINE_CONSOLE_REPO and SKYLINE_CONSOLE_REF).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct SkylineConfig {
-    pub console_repo: String,
-    pub console_ref: String,
-    /// Where the console comes from, decided from the two.
-    pub console: ConsoleSource,
-}
-
-/// Where skyline-console comes from.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
-pub enum ConsoleSource {
-    /// A git repository at a branch, tag or commit (LOCI's way): cloned into the data dir
-    /// (a tree already there is used as it is) and pip-installed from there.
-    Git { repo: String, reference: String },
-    /// SKYLINE_CONSOLE_REPO=pypi: the release on the index (or in the wheels), whose wheel
-    /// carries the built static files. `requirement` is `skyline-console` with the version of
-    /// SKYLINE_CONSOLE_REF (none for `master`).
-    Index { requirement: String },
-}
-
-/// The value of SKYLINE_CONSOLE_REPO that takes the console from the package index.
-pub const CONSOLE_FROM_INDEX: &str = "pypi";
-
-/// Fixed locations inside the image. Tests point them into a temporary directory.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Paths {
-    /// SOURCES_DIR (LOCI master's, default `/tmp`): where the project's source tree is cloned
-    /// (`SOURCES_DIR/PROJECT`), or found when it is there already; a requirements build also
-    /// looks there for source trees that replace constraints.
-    pub sources_dir: PathBuf,
-    /// The data dir (`/tmp`, the Dockerfile's mount of `data/`): EXTRA_PROJECTS trees, the
-    /// adjusted constraint files, downloads and scratch files; emptied at cleanup.
-    pub data_dir: PathBuf,
-    /// Where the wheels are extracted (`/tmp/wheels`).
-    pub wheels_dir: PathBuf,
-    /// Where BuildKit mounts the WHEELS image (WHEELS_PATH, LOCI master's `/wheels`).
-    pub wheels_mount: PathBuf,
-    /// The virtualenv (`/var/lib/openstack`).
-    pub venv: PathBuf,
-    /// Where bindep*/pydep* files are added (`/opt/loci`).
-    pub loci_dir: PathBuf,
-    /// Where build facts are recorded (`/etc/image_info`).
-    pub image_info: PathBuf,
-    /// The image root, where PROJECT=requirements leaves its wheels and constraint files and
-    /// deletes everything else (`/`).
-    pub root: PathBuf,
-}
-
-impl Default for Paths {
-    fn default() -> Self {
-        Paths {
-            sources_dir: "/tmp".into(),
-            data_dir: "/tmp".into(),
-            wheels_dir: "/tmp/wheels".into(),
-            wheels_mount: "/wheels".into(),
-            venv: "/var/lib/openstack".into(),
-            loci_dir: "/opt/loci".into(),
-            image_info: "/etc/image_info".into(),
-            root: "/".into(),
-        }
-    }
-}
 
 /// What a build makes, resolved once from PROJECT. (PLUGIN is orthogonal: a plugin builds on
 /// top of a service image, whatever its kind; see [`Config::plugin`].)
@@ -305,28 +184,11 @@ pub struct Config {
     /// VENV_TOOLS: the tools installed into a service's venv and left there for child images
     /// (default: bindep and pkginfo; LOCI master's set adds uv; empty for none).
     pub venv_tools: Vec<String>,
+    /// Every argument of the table as resolved, and where its value came from (`loci
+    /// config`, inputs.env).
+    #[serde(skip)]
+    pub resolution: Resolution,
 }
-
-/// The tools left in every service venv unless VENV_TOOLS says otherwise: LOCI master's
-/// `setup_venv` set without uv, bindep (the bindep files) and pkginfo (wheel metadata). uv
-/// (about 40 MB) runs the build's installs from outside the venv; `VENV_TOOLS="bindep pkginfo
-/// uv"` leaves it in the image as LOCI master does.
-pub const DEFAULT_VENV_TOOLS: &[&str] = &["bindep", "pkginfo"];
-
-/// LOCI's default list of horizon plugins whose panels get enabled (their Python package names,
-/// as in LOCI's `project_specific/horizon/01_configure_horizon.sh`); plugins not installed are
-/// skipped.
-pub const DEFAULT_HORIZON_PANELS: &[&str] = &[
-    "heat_dashboard",
-    "octavia_dashboard",
-    "designatedashboard",
-    "tf_dashboard",
-    "bgpvpn_dashboard",
-    "masakaridashboard",
-    "manila_ui",
-    "neutron_vpnaas_dashboard",
-    "watcher_dashboard",
-];
 
 impl Config {
     /// PROJECT=requirements: the build makes the wheels of a requirements image, not a
@@ -339,35 +201,55 @@ impl Config {
     /// packages of its own to purge. Part of resolving the configuration, before any use.
     pub fn for_child_image(mut self) -> Self {
         self.plugin = true;
+        self.resolution
+            .set(&args::PLUGIN, Some(yes_no(true).into()), Source::Command);
         self
     }
 
     /// The configuration of `loci packages PACKAGE...`: DIST_PACKAGES and the packages given.
     /// Part of resolving the configuration, before any use.
     pub fn with_dist_packages(mut self, packages: impl IntoIterator<Item = String>) -> Self {
+        let before = self.dist_packages.len();
         self.dist_packages.extend(packages);
+        if self.dist_packages.len() > before {
+            self.resolution.set(
+                &args::DIST_PACKAGES,
+                Some(self.dist_packages.join(" ")),
+                Source::Command,
+            );
+        }
         self
     }
 
     /// Builds the configuration for a project build (`loci build`, `loci plan`): PROJECT is required.
     pub fn from_env(env: &Env) -> Result<Self> {
-        let project = get(env, "PROJECT").ok_or_else(|| {
+        let project = given_project(env).ok_or_else(|| {
             Error::new("PROJECT is not set").hint(
                 "pass the service to build, e.g. `docker build --build-arg PROJECT=keystone .` or `PROJECT=keystone loci plan`",
             )
         })?;
-        Self::from_env_for(env, project)
+        Self::from_env_for(env, Some(project))
     }
 
     /// Builds the configuration for commands that do not need a project (`fetch-wheels`,
-    /// `cleanup`, ...): PROJECT defaults to an empty name.
+    /// `cleanup`, `config`, ...): PROJECT defaults to an empty name.
     pub fn from_env_lenient(env: &Env) -> Result<Self> {
-        let project = get(env, "PROJECT").unwrap_or_default();
-        Self::from_env_for(env, project)
+        Self::from_env_for(env, given_project(env))
     }
 
-    fn from_env_for(env: &Env, project: String) -> Result<Self> {
-        let plugin = boolean(env, "PLUGIN", false)?;
+    fn from_env_for(env: &Env, project: Option<String>) -> Result<Self> {
+        let mut r = Resolver::new(env);
+        let project = match project {
+            Some(p) => {
+                r.set(&args::PROJECT, Some(p.clone()), Source::Given("PROJECT"));
+                p
+            }
+            None => {
+                r.set(&args::PROJECT, None, Source::Unset);
+                String::new()
+            }
+        };
+        let plugin = r.boolean(&args::PLUGIN)?;
         if !project.is_empty() {
             // PROJECT names the source tree (/tmp/PROJECT) and, unless PLUGIN, the service's
             // user and group.
@@ -380,15 +262,13 @@ impl Config {
                 e.hint("use the repository's short name, e.g. keystone, nova, neutron (letters, digits, '-', '_', '.')")
             })?;
         }
-        let project_repo = get(env, "PROJECT_REPO")
-            .unwrap_or_else(|| format!("https://opendev.org/openstack/{project}"));
-        let project_ref = get(env, "PROJECT_REF").unwrap_or_else(|| "master".into());
-        let pip_args = words(env, "PIP_ARGS");
-        let pip_wheel_args = match env.get("PIP_WHEEL_ARGS") {
-            Some(v) => v.split_whitespace().map(String::from).collect(),
-            None => pip_args.clone(),
-        };
-        let extra_projects = words(env, "EXTRA_PROJECTS");
+        let project_repo = r.text_or(&args::PROJECT_REPO, || {
+            format!("https://opendev.org/openstack/{project}")
+        });
+        let project_ref = r.text(&args::PROJECT_REF).unwrap_or_default();
+        let pip_args = r.words(&args::PIP_ARGS);
+        let pip_wheel_args = r.words_or(&args::PIP_WHEEL_ARGS, || pip_args.clone());
+        let extra_projects = r.words(&args::EXTRA_PROJECTS);
         for p in &extra_projects {
             check_entry("EXTRA_PROJECTS", p, Becomes::FileName).map_err(|e| {
                 e.hint(
@@ -396,187 +276,120 @@ impl Config {
                 )
             })?;
         }
-        let uid = id(env, "UID", 42424)?;
-        let gid = id(env, "GID", 42424)?;
-        let mut paths = Paths::default();
-        if let Some(d) = get(env, "SOURCES_DIR") {
-            paths.sources_dir = absolute_dir("SOURCES_DIR", &d)?;
-        }
-        if let Some(d) = get(env, "WHEELS_DEST") {
-            paths.wheels_dir = d.into();
-        }
-        if let Some(d) = get(env, "WHEELS_PATH") {
-            paths.wheels_mount = d.into();
-        }
-        let project_release = get(env, "PROJECT_RELEASE").unwrap_or_else(|| "master".into());
-        let upper_constraints = get(env, "UPPER_CONSTRAINTS");
-        let wheels = resolve_wheels(
-            get(env, "WHEELS").as_deref(),
-            upper_constraints.as_deref(),
-            &project_release,
-            &paths,
-        )?;
-        let registry = RegistryConfig {
-            protocol: match get(env, "REGISTRY_PROTOCOL")
-                .as_deref()
-                .map(str::to_ascii_lowercase)
-                .as_deref()
-            {
-                None | Some("detect") => RegistryProtocol::Detect,
-                Some("http") => RegistryProtocol::Http,
-                Some("https") => RegistryProtocol::Https,
-                Some(other) => {
-                    return Err(Error::new(format!(
-                        "REGISTRY_PROTOCOL={} is not understood",
-                        shown(other)
-                    ))
-                    .hint("use http, https or detect"))
-                }
+        let uid = r.id(&args::UID)?;
+        let gid = r.id(&args::GID)?;
+        let paths = Paths {
+            sources_dir: match r.text(&args::SOURCES_DIR) {
+                Some(d) => absolute_dir("SOURCES_DIR", &d)?,
+                None => Paths::default().sources_dir,
             },
-            insecure: boolean(env, "REGISTRY_INSECURE", false)?,
-            auth_file: get(env, "REGISTRY_AUTH_FILE")
-                .map(PathBuf::from)
-                .or_else(|| {
-                    let secret = PathBuf::from("/run/secrets/registry-auth");
-                    if secret.exists() {
-                        return Some(secret);
-                    }
-                    get(env, "DOCKER_CONFIG")
-                        .map(|d| PathBuf::from(d).join("config.json"))
-                        .or_else(|| {
-                            get(env, "HOME").map(|h| PathBuf::from(h).join(".docker/config.json"))
-                        })
-                        .filter(|p| p.exists())
-                }),
+            wheels_dir: r.text(&args::WHEELS_DEST).unwrap_or_default().into(),
+            wheels_mount: r.text(&args::WHEELS_PATH).unwrap_or_default().into(),
+            ..Paths::default()
         };
-        let nova = NovaConfig {
-            novnc_repo: get(env, "NOVNC_REPO")
-                .unwrap_or_else(|| "https://github.com/novnc/novnc".into()),
-            novnc_ref: get(env, "NOVNC_REF").unwrap_or_else(|| "v1.3.0".into()),
-            spice_repo: get(env, "SPICE_REPO")
-                .unwrap_or_else(|| "https://gitlab.freedesktop.org/spice/spice-html5.git".into()),
-            spice_ref: get(env, "SPICE_REF").unwrap_or_else(|| "spice-html5-0.3.0".into()),
-            tss_user: get(env, "NOVA_TSS_USER").unwrap_or_else(|| "tss".into()),
-            tss_uid: id(env, "NOVA_TSS_UID", 42434)?,
-            tss_gid: id(env, "NOVA_TSS_GID", 42434)?,
-        };
-        let horizon = HorizonConfig {
-            extra_panels: match env.get("HORIZON_EXTRA_PANELS") {
-                Some(v) => v.split_whitespace().map(String::from).collect(),
-                None => DEFAULT_HORIZON_PANELS
-                    .iter()
-                    .map(|s| s.to_string())
-                    .collect(),
-            },
-        };
-        let keystone = KeystoneConfig {
-            mod_oauth2_url: get(env, "MOD_OAUTH2_URL")
-                .unwrap_or_else(|| DEFAULT_MOD_OAUTH2_URL.into()),
-            liboauth2_url: get(env, "LIBOAUTH2_URL")
-                .unwrap_or_else(|| DEFAULT_LIBOAUTH2_URL.into()),
-        };
-        let skyline = skyline(env)?;
-        let proxy_env = PROXY_VARS
+        let project_release = r.text(&args::PROJECT_RELEASE).unwrap_or_default();
+        let wheels = resolve_wheels(&mut r, &project_release, &paths)?;
+        let registry = registry(&mut r)?;
+        let nova = projects::nova(&mut r)?;
+        let horizon = projects::horizon(&mut r);
+        let keystone = projects::keystone(&mut r);
+        let skyline = projects::skyline(&mut r)?;
+        let proxy_env = args::PROXY_VARS
             .iter()
             .filter_map(|k| env.get(*k).map(|v| (k.to_string(), v.clone())))
             .collect();
+        let project_pip_extras = r.text(&args::PROJECT_PIP_EXTRAS);
+        let distro = r.text(&args::DISTRO);
+        let profiles = r.words(&args::PROFILES);
+        let pip_packages = r.words(&args::PIP_PACKAGES);
+        let dist_packages = r.words(&args::DIST_PACKAGES);
+        let extra_bindep = r.words(&args::EXTRA_BINDEP);
+        let extra_pydep = r.words(&args::EXTRA_PYDEP);
+        let keep_all_wheels = r.boolean(&args::KEEP_ALL_WHEELS)?;
+        let requirements_only = r.words(&args::REQUIREMENTS_ONLY);
+        let requirements_only_file = r.text(&args::REQUIREMENTS_ONLY_FILE).map(PathBuf::from);
+        let requirements_jobs = match r.text(&args::REQUIREMENTS_JOBS) {
+            None => None,
+            Some(v) => match v.parse::<usize>() {
+                Ok(n) if n > 0 => Some(n),
+                _ => {
+                    return Err(Error::new(format!(
+                        "REQUIREMENTS_JOBS={} is not a positive number",
+                        shown(&v)
+                    ))
+                    .hint("give how many wheels to build at once, e.g. 8"))
+                }
+            },
+        };
+        let requirements_prefetch = r.boolean(&args::REQUIREMENTS_PREFETCH)?;
+        let pip_constraint = r.text(&args::PIP_VERSION_CONSTRAINT).unwrap_or_default();
+        // Set but empty means no cap.
+        let setuptools_constraint = r.text(&args::SETUPTOOL_CONSTRAINT).unwrap_or_default();
+        let wheel_constraint = r.text(&args::WHEEL_CONSTRAINT).unwrap_or_default();
+        let copy_default_config_files = r.boolean(&args::COPY_DEFAULT_CONFIG_FILES)?;
+        let installer = installer(&mut r)?;
+        let tls = TlsConfig {
+            ssl_cert_file: r.text(&args::SSL_CERT_FILE).map(PathBuf::from),
+            ssl_cert_dir: r.text(&args::SSL_CERT_DIR).map(PathBuf::from),
+            connect_timeout: r.seconds(&args::LOCI_HTTP_CONNECT_TIMEOUT)?,
+            read_timeout: r.seconds(&args::LOCI_HTTP_READ_TIMEOUT)?,
+        };
+        let source_date_epoch = r.epoch(&args::SOURCE_DATE_EPOCH)?;
+        let from = r.text(&args::FROM);
+        let cache_dir = cache_dir(&mut r)?;
+        let venv_tools = r.words(&args::VENV_TOOLS);
+        let version = r.text(&args::LOCI_VERSION);
+        check_loci_version(version.as_deref())?;
+        r.set(
+            &args::LOCI_VERSION,
+            Some(env!("CARGO_PKG_VERSION").into()),
+            r.source(&args::LOCI_VERSION),
+        );
         let config = Config {
             kind: BuildKind::of(&project),
             specific: SpecificProject::of(&project),
             project_repo,
             project_ref,
             project_release,
-            project_pip_extras: get(env, "PROJECT_PIP_EXTRAS"),
+            project_pip_extras,
             extra_projects,
-            distro: get(env, "DISTRO"),
-            profiles: words(env, "PROFILES"),
-            pip_packages: words(env, "PIP_PACKAGES"),
+            distro,
+            profiles,
+            pip_packages,
             pip_args,
             pip_wheel_args,
-            dist_packages: words(env, "DIST_PACKAGES"),
+            dist_packages,
             plugin,
-            extra_bindep: words(env, "EXTRA_BINDEP"),
-            extra_pydep: words(env, "EXTRA_PYDEP"),
-            keep_all_wheels: boolean(env, "KEEP_ALL_WHEELS", false)?,
-            requirements_only: words(env, "REQUIREMENTS_ONLY"),
-            requirements_only_file: get(env, "REQUIREMENTS_ONLY_FILE").map(PathBuf::from),
-            requirements_jobs: match get(env, "REQUIREMENTS_JOBS") {
-                None => None,
-                Some(v) => match v.parse::<usize>() {
-                    Ok(n) if n > 0 => Some(n),
-                    _ => {
-                        return Err(Error::new(format!(
-                            "REQUIREMENTS_JOBS={} is not a positive number",
-                            shown(&v)
-                        ))
-                        .hint("give how many wheels to build at once, e.g. 8"))
-                    }
-                },
-            },
-            requirements_prefetch: boolean(env, "REQUIREMENTS_PREFETCH", true)?,
+            extra_bindep,
+            extra_pydep,
+            keep_all_wheels,
+            requirements_only,
+            requirements_only_file,
+            requirements_jobs,
+            requirements_prefetch,
             uid,
             gid,
             wheels,
-            pip_constraint: get(env, "PIP_VERSION_CONSTRAINT")
-                .or_else(|| get(env, "PIP_CONSTRAINT"))
-                .unwrap_or_default(),
-            // Set but empty means no cap: `get` would take it for unset.
-            setuptools_constraint: env
-                .get("SETUPTOOL_CONSTRAINT")
-                .or_else(|| env.get("SETUPTOOLS_CONSTRAINT"))
-                .map(|v| v.trim().to_string())
-                .unwrap_or_else(|| DEFAULT_SETUPTOOL_CONSTRAINT.to_string()),
-            wheel_constraint: get(env, "WHEEL_CONSTRAINT")
-                .or_else(|| get(env, "WHEEL_CONSTRAIN"))
-                .unwrap_or_default(),
-            copy_default_config_files: boolean(env, "COPY_DEFAULT_CONFIG_FILES", false)?,
-            installer: match get(env, "INSTALLER")
-                .map(|v| v.to_ascii_lowercase())
-                .as_deref()
-            {
-                Some("pip") => Installer::Pip,
-                Some("uv") => Installer::Uv,
-                // uv records when it built a local tree (uv_cache.json, in RECORD too): a
-                // reproducible build (SOURCE_DATE_EPOCH) installs with pip unless told.
-                None if env
-                    .get("SOURCE_DATE_EPOCH")
-                    .is_some_and(|v| !v.trim().is_empty()) =>
-                {
-                    Installer::Pip
-                }
-                None => Installer::Uv,
-                Some(other) => {
-                    return Err(
-                        Error::new(format!("INSTALLER={} is not understood", shown(other)))
-                            .hint("use uv (the default) or pip (LOCI's)"),
-                    )
-                }
-            },
+            pip_constraint,
+            setuptools_constraint,
+            wheel_constraint,
+            copy_default_config_files,
+            installer,
             proxy_env,
             registry,
-            tls: TlsConfig {
-                ssl_cert_file: get(env, "SSL_CERT_FILE").map(PathBuf::from),
-                ssl_cert_dir: get(env, "SSL_CERT_DIR").map(PathBuf::from),
-                connect_timeout: seconds(env, "LOCI_HTTP_CONNECT_TIMEOUT", CONNECT_TIMEOUT)?,
-                read_timeout: seconds(env, "LOCI_HTTP_READ_TIMEOUT", READ_TIMEOUT)?,
-            },
+            tls,
             nova,
             horizon,
             keystone,
             skyline,
             paths,
             project,
-            source_date_epoch: get(env, "SOURCE_DATE_EPOCH")
-                .map(|v| crate::sbom::parse_source_date_epoch(&v))
-                .transpose()?,
-            from: get(env, "FROM"),
-            cache_dir: cache_dir(env)?,
-            venv_tools: match env.get("VENV_TOOLS") {
-                Some(v) => v.split_whitespace().map(String::from).collect(),
-                None => DEFAULT_VENV_TOOLS.iter().map(|s| s.to_string()).collect(),
-            },
+            source_date_epoch,
+            from,
+            cache_dir,
+            venv_tools,
+            resolution: r.finish(),
         };
-        check_loci_version(get(env, "LOCI_VERSION").as_deref())?;
         config.check_values()?;
         Ok(config)
     }
@@ -620,385 +433,112 @@ impl Config {
     }
 }
 
-/// LOCI master's SETUPTOOL_CONSTRAINT: setuptools 82 removed pkg_resources, which many
-/// setup.py files (and XStatic-Angular-Schema-Form) still import.
-pub const DEFAULT_SETUPTOOL_CONSTRAINT: &str = "<81";
-
-/// LOCI master's default SKYLINE_CONSOLE_REPO.
-pub const DEFAULT_SKYLINE_CONSOLE_REPO: &str = "https://opendev.org/openstack/skyline-console";
-
-/// SKYLINE_CONSOLE_REPO and SKYLINE_CONSOLE_REF, and where the console comes from: a git
-/// repository, or with SKYLINE_CONSOLE_REPO=pypi the index, SKYLINE_CONSOLE_REF then naming
-/// a version (`8.0.0`, `==8.*`, `>=8,<9`; `master` for the newest the constraints allow).
-fn skyline(env: &Env) -> Result<SkylineConfig> {
-    let console_repo =
-        get(env, "SKYLINE_CONSOLE_REPO").unwrap_or_else(|| DEFAULT_SKYLINE_CONSOLE_REPO.into());
-    let console_ref = get(env, "SKYLINE_CONSOLE_REF").unwrap_or_else(|| "master".into());
-    let console = if console_repo.eq_ignore_ascii_case(CONSOLE_FROM_INDEX) {
-        ConsoleSource::Index {
-            requirement: console_requirement(&console_ref)?,
-        }
-    } else {
-        ConsoleSource::Git {
-            repo: console_repo.clone(),
-            reference: console_ref.clone(),
-        }
-    };
-    Ok(SkylineConfig {
-        console_repo,
-        console_ref,
-        console,
-    })
-}
-
-/// The pip requirement of skyline-console for SKYLINE_CONSOLE_REF with SKYLINE_CONSOLE_REPO=pypi.
-fn console_requirement(reference: &str) -> Result<String> {
-    const NAME: &str = "skyline-console";
-    if reference == "master" {
-        return Ok(NAME.into());
-    }
-    let spec_chars = |s: &str| {
-        !s.is_empty()
-            && s.chars()
-                .all(|c| c.is_ascii_alphanumeric() || ".*+!,<>=~ ".contains(c))
-    };
-    if reference.starts_with(|c: char| c.is_ascii_digit()) && spec_chars(reference) {
-        return Ok(format!("{NAME}=={reference}"));
-    }
-    if reference.starts_with(['=', '<', '>', '~', '!']) && spec_chars(reference) {
-        return Ok(format!("{NAME}{}", reference.replace(' ', "")));
-    }
-    Err(Error::new(format!(
-        "SKYLINE_CONSOLE_REF={} is not a version of skyline-console",
-        shown(reference)
-    ))
-    .hint("with SKYLINE_CONSOLE_REPO=pypi, SKYLINE_CONSOLE_REF names a release on the index: a version (8.0.0), a specifier (==8.*, >=8,<9) or master for the newest one; branches and commits need SKYLINE_CONSOLE_REPO set to a git repository"))
-}
-
-/// An absolute directory path without `..` components.
-fn absolute_dir(key: &str, value: &str) -> Result<PathBuf> {
-    let path = PathBuf::from(value);
-    let parent = path
-        .components()
-        .any(|c| matches!(c, std::path::Component::ParentDir));
-    if !path.is_absolute() || parent {
-        return Err(Error::new(format!(
-            "{key}={} is not an absolute path",
-            shown(value)
-        ))
-        .hint(format!(
-            "{key} names a directory inside the build, e.g. /tmp (LOCI's default) or /src, without '..'"
-        )));
-    }
-    Ok(path)
-}
-
-/// A non-empty, trimmed value.
-fn get(env: &Env, key: &str) -> Option<String> {
-    env.get(key)
+/// PROJECT as given (trimmed, not empty).
+fn given_project(env: &Env) -> Option<String> {
+    env.get(args::PROJECT.name)
         .map(|v| v.trim().to_string())
         .filter(|v| !v.is_empty())
 }
 
-/// A value as quoted in a message: cut to [`crate::error::QUOTE_MAX`] characters.
-fn shown(value: &str) -> String {
-    crate::error::cut(value, crate::error::QUOTE_MAX)
+/// REGISTRY_PROTOCOL, REGISTRY_INSECURE and REGISTRY_AUTH_FILE (else the BuildKit secret
+/// `registry-auth`, else `$DOCKER_CONFIG/config.json`, else `$HOME/.docker/config.json`,
+/// when there).
+fn registry(r: &mut Resolver) -> Result<RegistryConfig> {
+    let protocol = match r
+        .text(&args::REGISTRY_PROTOCOL)
+        .map(|v| v.to_ascii_lowercase())
+        .as_deref()
+    {
+        None | Some("detect") => RegistryProtocol::Detect,
+        Some("http") => RegistryProtocol::Http,
+        Some("https") => RegistryProtocol::Https,
+        Some(other) => {
+            return Err(Error::new(format!(
+                "REGISTRY_PROTOCOL={} is not understood",
+                shown(other)
+            ))
+            .hint("use http, https or detect"))
+        }
+    };
+    let insecure = r.boolean(&args::REGISTRY_INSECURE)?;
+    let docker_config = r.text(&args::DOCKER_CONFIG);
+    let home = r.text(&args::HOME);
+    let auth_file = match r.text(&args::REGISTRY_AUTH_FILE) {
+        Some(f) => Some(PathBuf::from(f)),
+        None => {
+            let secret = PathBuf::from("/run/secrets/registry-auth");
+            let found = if secret.exists() {
+                Some(secret)
+            } else {
+                docker_config
+                    .map(|d| PathBuf::from(d).join("config.json"))
+                    .or_else(|| home.map(|h| PathBuf::from(h).join(".docker/config.json")))
+                    .filter(|p| p.exists())
+            };
+            let shown = found.as_ref().map(|p| p.display().to_string());
+            let source = if shown.is_some() {
+                Source::Derived
+            } else {
+                Source::Unset
+            };
+            r.set(&args::REGISTRY_AUTH_FILE, shown, source);
+            found
+        }
+    };
+    Ok(RegistryConfig {
+        protocol,
+        insecure,
+        auth_file,
+    })
 }
 
-/// A white-space separated list.
-fn words(env: &Env, key: &str) -> Vec<String> {
-    env.get(key)
-        .map(|v| v.split_whitespace().map(String::from).collect())
-        .unwrap_or_default()
-}
-
-/// LOCI's booleans: True/False, yes/no, 1/0, on/off, case-insensitive.
-pub fn parse_bool(value: &str) -> Option<bool> {
-    match value.trim().to_ascii_lowercase().as_str() {
-        "true" | "yes" | "1" | "on" | "y" => Some(true),
-        "false" | "no" | "0" | "off" | "n" => Some(false),
-        _ => None,
-    }
+/// INSTALLER: uv, or pip (LOCI's); unset, uv but with SOURCE_DATE_EPOCH: uv records when it
+/// built a local tree (uv_cache.json, in RECORD too), so a reproducible build installs with
+/// pip unless told.
+fn installer(r: &mut Resolver) -> Result<Installer> {
+    let source = r.source(&args::INSTALLER);
+    let installer = match r
+        .text(&args::INSTALLER)
+        .map(|v| v.to_ascii_lowercase())
+        .as_deref()
+    {
+        Some("pip") => Installer::Pip,
+        Some("uv") => Installer::Uv,
+        None if r.source(&args::SOURCE_DATE_EPOCH) != Source::Unset => Installer::Pip,
+        None => Installer::Uv,
+        Some(other) => {
+            return Err(
+                Error::new(format!("INSTALLER={} is not understood", shown(other)))
+                    .hint("use uv (the default) or pip (LOCI's)"),
+            )
+        }
+    };
+    r.set(&args::INSTALLER, Some(installer.name().into()), source);
+    Ok(installer)
 }
 
 /// PACKAGE_CACHE (default on) and LOCI_CACHE_DIR, the Dockerfile's cache mounts: the cache
 /// dir when both say so. A LOCI_CACHE_DIR that is not a directory is no cache (loci never
 /// creates it: that would leave it in the image).
-fn cache_dir(env: &Env) -> Result<Option<PathBuf>> {
-    if !boolean(env, "PACKAGE_CACHE", true)? {
+fn cache_dir(r: &mut Resolver) -> Result<Option<PathBuf>> {
+    let on = r.boolean(&args::PACKAGE_CACHE)?;
+    let dir = r.text(&args::LOCI_CACHE_DIR);
+    if !on {
         return Ok(None);
     }
-    Ok(get(env, "LOCI_CACHE_DIR")
+    Ok(dir
         .map(PathBuf::from)
         .filter(|d| d.is_absolute() && d.is_dir()))
 }
 
-fn boolean(env: &Env, key: &str, default: bool) -> Result<bool> {
-    match get(env, key) {
-        None => Ok(default),
-        Some(v) => parse_bool(&v).ok_or_else(|| {
-            Error::new(format!("{key}={} is not a boolean", shown(&v))).hint(format!(
-                "use True or False (yes/no and 1/0 work too); the default is {}",
-                if default { "True" } else { "False" }
-            ))
-        }),
-    }
-}
-
-/// A timeout in seconds (fractions allowed), from more than 0 up to an hour.
-fn seconds(env: &Env, key: &str, default: Duration) -> Result<Duration> {
-    match get(env, key) {
-        None => Ok(default),
-        Some(v) => match v.parse::<f64>() {
-            Ok(n) if n > 0.0 && n <= 3600.0 => Ok(Duration::from_secs_f64(n)),
-            _ => Err(Error::new(format!(
-                "{key}={} is not a timeout in seconds",
-                crate::error::cut(&v, crate::error::QUOTE_MAX)
-            ))
-            .hint(format!(
-                "give a number of seconds from 0.001 to 3600, e.g. {key}=20; the default is {}",
-                default.as_secs()
-            ))),
-        },
-    }
-}
-
-fn id(env: &Env, key: &str, default: u32) -> Result<u32> {
-    match get(env, key) {
-        None => Ok(default),
-        Some(v) => match v.parse::<u32>() {
-            Ok(n) if n > 0 && n < 4_294_967_295 => Ok(n),
-            _ => Err(
-                Error::new(format!("{key}={} is not a valid numeric id", shown(&v))).hint(format!(
-                    "{key} must be a number from 1 to 4294967294; LOCI's default is {default}"
-                )),
-            ),
-        },
-    }
-}
-
-/// What a configured value becomes, deciding what it may hold.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Becomes {
-    /// One path component (a directory in /tmp, a file in /opt/loci): at most 255 bytes.
-    FileName,
-    /// A user and group name for useradd/groupadd (and a file name): at most 32 characters.
-    UserName,
-}
-
-/// The longest file name Linux file systems take.
-const FILE_NAME_MAX: usize = 255;
-/// The longest user or group name useradd and groupadd take.
-const USER_NAME_MAX: usize = 32;
-
-/// Checks that `value` of `key` can become what `becomes` says: letters, digits, `-`, `_` and
-/// `.` only (so no `/`, no space, no control character), not `.` or `..`, not starting with
-/// `-` (a command would read it as an option), and within the length limit. The caller adds a
-/// hint.
-fn check_name(key: &str, value: &str, becomes: Becomes) -> Result<()> {
-    check_named(&format!("{key}="), value, becomes)
-}
-
-/// [`check_name`] for one entry of the list `key`.
-fn check_entry(key: &str, value: &str, becomes: Becomes) -> Result<()> {
-    check_named(&format!("{key} entry "), value, becomes)
-}
-
-/// [`check_name`], the value shown after `label`.
-fn check_named(label: &str, value: &str, becomes: Becomes) -> Result<()> {
-    let (max, what) = match becomes {
-        Becomes::FileName => (FILE_NAME_MAX, "a file name"),
-        Becomes::UserName => (USER_NAME_MAX, "a user name"),
-    };
-    let shown = crate::error::cut(value, crate::error::QUOTE_MAX);
-    let refuse = |why: String| {
-        Err(Error::new(format!(
-            "{label}{shown:?} is refused: it becomes {what} and {why}"
-        )))
-    };
-    if value.is_empty() {
-        return refuse("is empty".into());
-    }
-    if value.starts_with('-') {
-        return refuse(
-            "starts with '-', so the commands it is passed to would read it as an option".into(),
-        );
-    }
-    if value == "." || value == ".." {
-        return refuse("names a directory itself".into());
-    }
-    if let Some(c) = value
-        .chars()
-        .find(|c| !(c.is_ascii_alphanumeric() || "-_.".contains(*c)))
-    {
-        return refuse(format!(
-            "holds {c:?}; only letters, digits, '-', '_' and '.' are allowed"
-        ));
-    }
-    if value.len() > max {
-        return refuse(format!(
-            "is {} characters long, more than the {max} allowed",
-            value.len()
-        ));
-    }
-    Ok(())
-}
-
-/// Checks a list entry that is passed to a command as one argument (a package name): it must
-/// not start with `-`, or the command would take it for an option.
-fn check_argument(key: &str, value: &str) -> Result<()> {
-    if value.starts_with('-') {
-        return Err(Error::new(format!(
-            "{key} entry {:?} is refused: it starts with '-', and the package manager it is passed to would read it as an option",
-            crate::error::cut(value, crate::error::QUOTE_MAX)
-        ))
-        .hint(format!(
-            "{key} lists package names separated by spaces; options belong in PIP_ARGS (for pip), not in a package list"
-        )));
-    }
-    Ok(())
-}
-
-/// What WHEELS may be, for hints.
-pub const WHEELS_FORMS: &str = "WHEELS takes an image reference (e.g. openstackhelm/requirements:2024.1-ubuntu_jammy, optionally @sha256:<64 hex digits>), an http(s) URL of a tarball, or an absolute path of a tarball (.tar, .tar.gz, .tar.zst) or of a directory of wheels";
-
-/// Classifies WHEELS (see [`classify_wheels`]) and refuses what no fetch could use: URLs of
-/// other schemes (`ftp://`, `file://`) and malformed image references (`image@sha256:xyz`), so
-/// that `loci plan` and `loci build` refuse them alike, before anything changes.
-pub fn parse_wheels(value: &str) -> Result<WheelsSource> {
-    let shown = crate::error::cut(value, crate::error::QUOTE_MAX);
-    if let Some((scheme, rest)) = value.split_once("://") {
-        let scheme = scheme.to_ascii_lowercase();
-        if scheme != "http" && scheme != "https" {
-            let hint = if scheme == "file" {
-                format!(
-                    "for a local file, give its path itself: WHEELS={}. {WHEELS_FORMS}",
-                    if rest.starts_with('/') {
-                        rest.to_string()
-                    } else {
-                        format!("/{rest}")
-                    }
-                )
-            } else {
-                WHEELS_FORMS.to_string()
-            };
-            return Err(Error::new(format!(
-                "WHEELS={shown} is refused: {scheme}:// URLs are not supported, only http:// and https://"
-            ))
-            .hint(hint));
-        }
-    }
-    let source = classify_wheels(value);
-    match &source {
-        WheelsSource::Image(i) => {
-            crate::registry::Reference::parse(i).map_err(|e| {
-                let forms = e.hint.clone().unwrap_or_default();
-                e.hint(format!("{WHEELS_FORMS}. Image references: {forms}"))
-            })?;
-        }
-        WheelsSource::Url(u) => {
-            let url = reqwest::Url::parse(u).map_err(|e| {
-                Error::new(format!("WHEELS={shown} is not a valid URL"))
-                    .caused_by(e)
-                    .hint("use http(s)://host/path/wheels.tar.gz")
-            })?;
-            if url.host_str().map_or(true, str::is_empty) {
-                return Err(Error::new(format!(
-                    "WHEELS={shown} is not a valid URL: it names no host"
-                ))
-                .hint("use http(s)://host/path/wheels.tar.gz"));
-            }
-        }
-        WheelsSource::Tarball(_)
-        | WheelsSource::Directory(_)
-        | WheelsSource::Mounted { .. }
-        | WheelsSource::Index { .. } => {}
-    }
-    Ok(source)
-}
-
-/// OpenStack's published upper-constraints of a release (`master`, `2026.1`, ...).
-pub fn published_constraints(release: &str) -> String {
-    format!("https://releases.openstack.org/constraints/upper/{release}")
-}
-
-/// Where the wheels come from, from WHEELS, UPPER_CONSTRAINTS and what is mounted:
-/// - an image reference that BuildKit mounted at WHEELS_PATH is used in place;
-/// - an empty WHEELS with UPPER_CONSTRAINTS, or with no wheels pre-seeded in the data dir, means
-///   no requirements image: the index, against UPPER_CONSTRAINTS (default: OpenStack's published
-///   file for PROJECT_RELEASE);
-/// - an empty WHEELS with a pre-seeded data dir (`/tmp/wheels`) keeps loci's old default, the
-///   data dir (`None`).
-fn resolve_wheels(
-    wheels: Option<&str>,
-    upper_constraints: Option<&str>,
-    release: &str,
-    paths: &Paths,
-) -> Result<Option<WheelsSource>> {
-    if let Some(u) = upper_constraints {
-        let lower = u.to_ascii_lowercase();
-        if !(lower.starts_with("http://") || lower.starts_with("https://") || u.starts_with('/')) {
-            return Err(Error::new(format!(
-                "UPPER_CONSTRAINTS={u} is neither an http(s) URL nor an absolute path"
-            ))
-            .hint("give the URL of an upper-constraints.txt or its path in the data dir, e.g. /tmp/upper-constraints.txt"));
-        }
-    }
-    Ok(match wheels {
-        Some(w) => Some(match parse_wheels(w)? {
-            WheelsSource::Image(image) if paths.wheels_mount.is_dir() => WheelsSource::Mounted {
-                image,
-                path: paths.wheels_mount.clone(),
-            },
-            other => other,
-        }),
-        None if upper_constraints.is_none() && paths.wheels_dir.is_dir() => None,
-        None => Some(WheelsSource::Index {
-            constraints: upper_constraints
-                .map(String::from)
-                .unwrap_or_else(|| published_constraints(release)),
-        }),
-    })
-}
-
-/// Decides what kind of WHEELS value this is, as LOCI does: URLs by scheme, local files and
-/// directories by a leading `/` or `.`, and everything else is an image reference.
-pub fn classify_wheels(value: &str) -> WheelsSource {
-    let lower = value.to_ascii_lowercase();
-    if lower.starts_with("http://") || lower.starts_with("https://") {
-        return WheelsSource::Url(value.to_string());
-    }
-    if value.starts_with('/') || value.starts_with('.') {
-        let path = PathBuf::from(value);
-        if path.is_dir() {
-            return WheelsSource::Directory(path);
-        }
-        return WheelsSource::Tarball(path);
-    }
-    WheelsSource::Image(value.to_string())
-}
-
-/// LOCI_VERSION is the loci version the Dockerfile labels the image with (`loci.version`):
-/// a binary of another version would make that label lie, so the build stops before it starts.
-fn check_loci_version(label: Option<&str>) -> Result<()> {
-    let ours = env!("CARGO_PKG_VERSION");
-    match label {
-        Some(v) if v != ours => Err(Error::new(format!(
-            "LOCI_VERSION={} (the image's loci.version label) but this loci binary is {ours}",
-            shown(v)
-        ))
-        .hint(format!(
-            "use the Dockerfile of the same loci release as LOCI_IMAGE, or pass --build-arg LOCI_VERSION={ours}"
-        ))),
-        _ => Ok(()),
-    }
-}
 #[cfg(test)]
 mod tests {
+    use super::checks::*;
+    use super::wheels::*;
 
     #[test]
     fn the_dockerfile_labels_images_with_this_loci_version() {
-        let dockerfile = include_str!("../Dockerfile");
+        let dockerfile = include_str!("../../Dockerfile");
         let arg = dockerfile
             .lines()
             .find_map(|l| l.strip_prefix("ARG LOCI_VERSION="))
@@ -1194,6 +734,8 @@ mod tests {
         .unwrap_err();
         assert!(e.to_string().contains("SOURCE_DATE_EPOCH=now"), "{e}");
         assert!(e.hint.unwrap().contains("seconds"));
+        assert!(parse_source_date_epoch("yesterday").is_err());
+        assert_eq!(parse_source_date_epoch(" 42 ").unwrap(), 42);
     }
 
     #[test]
