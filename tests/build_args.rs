@@ -23,6 +23,7 @@ const DOCKERFILE_INTERNAL: &[&str] = &[
     "WHEELS_NO_PATH",
     "WHEELS_IMAGE",
     "TARGETPLATFORM",
+    "TARGETARCH",
     "DEBIAN_FRONTEND",
 ];
 
