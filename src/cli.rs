@@ -11,6 +11,7 @@
 //! | `pip-install`    | pip install against the image's constraints                         |
 //! | `cleanup`        | the cleanup step alone, for child images                            |
 //! | `sbom`           | prints the CycloneDX 1.6 SBOM of an image root (`--root`, default /) |
+//! | `sign`, `verify` | signs pushed images and attaches their SBOM and provenance; checks them |
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
@@ -105,6 +106,12 @@ pub enum Command {
         #[arg(long, value_name = "DIR")]
         wheels: Option<PathBuf>,
     },
+    /// Sign pushed images with cosign and attach their CycloneDX SBOM (read out of the image)
+    /// and SLSA v1 provenance as signed attestations (on the host, after a push).
+    Sign(crate::signing::SignArgs),
+    /// Verify pushed images: the signature, both attestations, the SBOM attestation against the
+    /// SBOM inside the image and the provenance against the image's labels.
+    Verify(crate::signing::VerifyArgs),
 }
 
 /// Options shared by the commands that plan.
@@ -265,6 +272,14 @@ pub fn run(cli: Cli, env: Env) -> Result<i32> {
             let mut runner = SystemRunner::default();
             write_stdout(&crate::sbom::render(&root, &facts, &mut runner)?).map(|_| 0)
         }
+        Command::Sign(args) => {
+            let config = Config::from_env_lenient(&env)?;
+            crate::signing::sign(&args, &config.registry, &config.tls).map(|_| 0)
+        }
+        Command::Verify(args) => {
+            let config = Config::from_env_lenient(&env)?;
+            crate::signing::verify(&args, &config.registry, &config.tls).map(|_| 0)
+        }
     }
 }
 
@@ -358,12 +373,11 @@ fn input<'a>(
     host: Host,
 ) -> PlanInput<'a> {
     PlanInput {
-        config,
-        stage: args.stage.0,
-        distro,
-        host,
         bindep_files: files.0,
         pydep_files: files.1,
+        ..PlanInput::new(config, distro)
+            .stage(args.stage.0)
+            .host(host)
     }
 }
 

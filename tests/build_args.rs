@@ -3,6 +3,9 @@
 //! writes it), the Dockerfile's `ARG`s and their defaults, /etc/image_info/inputs.env, and
 //! `loci config`.
 
+#[path = "support/cmd.rs"]
+mod cmd;
+
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::process::Command;
@@ -243,12 +246,7 @@ fn loci_config(pairs: &[(&str, &str)], json: bool) -> String {
     for (k, v) in pairs {
         cmd.env(k, v);
     }
-    let out = cmd.output().unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let out = cmd::ok(&mut cmd);
     String::from_utf8(out.stdout).unwrap()
 }
 

@@ -21,6 +21,9 @@ started=$(date +%s)
 
 # shellcheck source=../tools/setup-host.sh
 source tools/setup-host.sh
+# Signing (tests/e2e_signing.rs): cosign, oras and the referrers-API test registry.
+# shellcheck source=../tools/setup-signing.sh
+LOCI_SETUP_TEST_REGISTRY=1 source tools/setup-signing.sh
 
 mkdir -p target/e2e
 : > target/e2e/timings.txt

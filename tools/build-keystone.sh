@@ -30,14 +30,29 @@
 #                         (tools/cross-build.sh), every build `docker build --platform`. Needs
 #                         the containerd image store (tools/setup-host.sh sets it up for the
 #                         engine it starts). Default: this machine's platform alone, as before.
+#                         With REGISTRY, the manifest lists are pushed.
+#   REGISTRY=HOST:PORT    push loci/requirements:2026.1 and loci/keystone:2026.1 there afterwards
+#                         (tools/publish.sh), as REGISTRY/loci/...
+#   COSIGN_KEY=FILE       with REGISTRY: sign every pushed image with this cosign key pair
+#                         (`cosign generate-key-pair`; COSIGN_PASSWORD its password) and attach
+#                         keystone's CycloneDX SBOM and SLSA provenance as signed attestations,
+#                         then verify them (`loci verify`); summary in target/publish/signed.json
+#   SOURCE_DATE_EPOCH     also the images' org.opencontainers.image.created label
 #
-#     sudo PLATFORMS=linux/amd64,linux/arm64 tools/build-keystone.sh
+#     REGISTRY=127.0.0.1:5000 COSIGN_KEY=cosign.key tools/build-keystone.sh
+#     PLATFORMS=linux/amd64,linux/arm64 REGISTRY=127.0.0.1:5000 tools/build-keystone.sh
 set -euo pipefail
 
 cd "$(dirname "$(readlink -f "$0")")/.."
 repo="$(pwd)"
 # shellcheck source=setup-host.sh
 source tools/setup-host.sh
+if [ -n "${COSIGN_KEY:-}" ]; then
+    [ -n "${REGISTRY:-}" ] || { echo "COSIGN_KEY signs pushed images: set REGISTRY too" >&2; exit 1; }
+    [ -r "$COSIGN_KEY" ] || { echo "COSIGN_KEY=$COSIGN_KEY: cannot read the key (cosign generate-key-pair makes one)" >&2; exit 1; }
+    # shellcheck source=setup-signing.sh
+    source tools/setup-signing.sh
+fi
 
 work="$repo/target/build-keystone"
 mkdir -p "$work"
@@ -50,6 +65,15 @@ timed() { # NAME COMMAND...: runs and records the wall time
     times+=("$name: $(( $(date +%s) - start ))s")
     echo "== $name took $(( $(date +%s) - start ))s"
 }
+# The labels every image gets: loci's commit, and the build time when SOURCE_DATE_EPOCH pins it.
+label_args=()
+if loci_commit=$(git -C "$repo" rev-parse HEAD 2>/dev/null); then
+    label_args+=(--build-arg LOCI_REVISION="$loci_commit")
+fi
+if [ -n "${SOURCE_DATE_EPOCH:-}" ]; then
+    label_args+=(--build-arg SOURCE_DATE_EPOCH="$SOURCE_DATE_EPOCH"
+                 --build-arg IMAGE_CREATED="$(date -u -d "@$SOURCE_DATE_EPOCH" +%Y-%m-%dT%H:%M:%SZ)")
+fi
 build() { "$DOCKER" build --network host "${platform_args[@]}" "$@"; }
 
 # The platforms: this machine's alone (single-platform images, as before), or PLATFORMS.
@@ -168,7 +192,7 @@ timed "docker build requirements" build -f Dockerfile --target requirements \
     --build-arg FROM=loci/base:debian --build-arg LOCI_IMAGE=loci/loci:local \
     --build-arg PROJECT=requirements --build-arg PROJECT_RELEASE=2026.1 \
     --build-arg PROJECT_REPO=file:///tmp/requirements --build-arg PROJECT_REF=2026.1 \
-    --build-arg KEEP_ALL_WHEELS=True "${only[@]}" \
+    --build-arg KEEP_ALL_WHEELS=True "${only[@]}" "${label_args[@]}" \
     -t loci/requirements:2026.1 "$work/requirements"
 
 # 5. keystone: the requirements image mounted as WHEELS, the source pre-seeded or cloned.
@@ -177,6 +201,11 @@ context "$work/keystone"
 source_args=()
 if [ -n "${KEYSTONE_REPO:-}" ]; then
     source_args=(--build-arg PROJECT_REPO="$KEYSTONE_REPO" --build-arg PROJECT_REF="${KEYSTONE_REF:-stable/2026.1}")
+    # The revision label is the commit built (a tag or branch is resolved here).
+    if commit=$(git ls-remote "$KEYSTONE_REPO" "${KEYSTONE_REF:-stable/2026.1}" "${KEYSTONE_REF:-stable/2026.1}^{}" 2>/dev/null | awk 'END{print $1}') \
+        && [ -n "$commit" ]; then
+        source_args+=(--build-arg IMAGE_REVISION="$commit")
+    fi
 else
     mkdir -p "$work/downloads"
     if ! ls "$work"/downloads/keystone-29.*.tar.gz >/dev/null 2>&1; then
@@ -189,14 +218,22 @@ else
     tar --no-same-owner -xzf "$sdist" -C "$work/keystone/data"
     mv "$work/keystone/data/keystone-$version" "$work/keystone/data/keystone"
     commit_tree "$work/keystone/data/keystone" "$version"
-    source_args=(--build-arg PROJECT_REPO=file:///tmp/keystone --build-arg PROJECT_REF="$version")
+    source_args=(--build-arg PROJECT_REPO=file:///tmp/keystone --build-arg PROJECT_REF="$version"
+                 --build-arg IMAGE_REVISION="$(git -C "$work/keystone/data/keystone" rev-parse HEAD)")
 fi
 timed "docker build keystone" build -f Dockerfile \
     --build-arg FROM=loci/base:debian --build-arg LOCI_IMAGE=loci/loci:local \
     --build-arg PROJECT=keystone --build-arg PROJECT_RELEASE=2026.1 \
     --build-arg WHEELS=loci/requirements:2026.1 --build-arg KEEP_ALL_WHEELS=True \
-    "${source_args[@]}" \
+    "${source_args[@]}" "${label_args[@]}" \
     -t loci/keystone:2026.1 "$work/keystone"
+
+# 6. Push, and with COSIGN_KEY sign and attest (tools/publish.sh).
+if [ -n "${REGISTRY:-}" ]; then
+    log "publish to $REGISTRY${COSIGN_KEY:+, signed with $COSIGN_KEY}"
+    timed "publish" env LOCI_BIN="$LOCI_BIN" DOCKER="$DOCKER" \
+        bash tools/publish.sh loci/requirements:2026.1 loci/keystone:2026.1
+fi
 
 log "done"
 printf '%s\n' "${times[@]}"

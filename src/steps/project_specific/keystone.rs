@@ -15,7 +15,8 @@ use std::path::{Path, PathBuf};
 use crate::config::{Config, TlsConfig};
 use crate::distro::Family;
 use crate::error::{Error, Result};
-use crate::plan::{CleanupAction, Cmd, Deb, Hook, PlanInput, Step};
+use crate::plan::{CleanupAction, Cmd, Deb, KeystoneHook, PlanInput, Step};
+use crate::runner::Context;
 
 /// The profile that asks for the module.
 pub const PROFILE: &str = "mod_oauth2";
@@ -89,7 +90,7 @@ pub fn plan(input: &PlanInput) -> Result<Option<Step>> {
             "project",
             format!("keystone: Apache mod_oauth2 for {codename}"),
         )
-        .action(Hook::KeystoneDownload { debs })
+        .action(KeystoneHook::Download { debs })
         .action(crate::steps::packages::install_action(
             input.distro,
             &packages,
@@ -116,6 +117,20 @@ pub fn plan(input: &PlanInput) -> Result<Option<Step>> {
     };
     step.packages = packages;
     Ok(Some(step))
+}
+
+impl std::fmt::Display for KeystoneHook {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let KeystoneHook::Download { .. } = self;
+        f.write_str(HOOK_DOWNLOAD)
+    }
+}
+
+/// Runs keystone's hook.
+pub fn run(hook: &KeystoneHook, ctx: &mut Context) -> Result<()> {
+    let KeystoneHook::Download { debs } = hook;
+    debs.iter()
+        .try_for_each(|deb| download(deb, &ctx.config.tls))
 }
 
 /// Downloads one .deb, naming its URL and variable when it cannot be fetched.
