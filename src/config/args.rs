@@ -627,8 +627,9 @@ pub fn markdown() -> String {
             _ => "",
         };
         out.push_str(&format!(
-            "| {name} | {default} | {}{place} | {} | {} |\n",
-            a.doc,
+            "| {name} | {} | {}{place} | {} | {} |\n",
+            default.replace('|', "\\|"),
+            a.doc.replace('|', "\\|"),
             if a.loci { "yes" } else { "loci's" },
             match a.inputs {
                 Inputs::No => "",
