@@ -1117,11 +1117,9 @@ fn a_plan_for_another_machine_is_the_same_on_every_host() {
     if Command::new("taskset").arg("-V").output().is_ok() {
         let mut taskset = Command::new("taskset");
         taskset.args(["-c", "0", env!("CARGO_BIN_EXE_loci")]);
-        let out = run_plan(taskset, "debian-bookworm", "project", &env);
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
+        let out = cmd::succeeded(
+            "loci plan on one CPU",
+            run_plan(taskset, "debian-bookworm", "project", &env),
         );
         let pinned: Value = serde_json::from_slice(&out.stdout).unwrap();
         assert_eq!(pinned, p);

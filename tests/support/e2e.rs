@@ -484,11 +484,7 @@ pub fn pipe(a: &mut Command, b: &mut Command) {
         .unwrap_or_else(|e| panic!("{b:?}: {e}"));
     let st = first.wait().unwrap();
     assert!(st.success(), "{a:?} failed: {st}");
-    assert!(
-        second.status.success(),
-        "{b:?} failed: {}",
-        String::from_utf8_lossy(&second.stderr)
-    );
+    cmd::succeeded(format!("{b:?}"), second);
 }
 
 /// The base image built with the root's Dockerfile.base (as LOCI master builds it: its

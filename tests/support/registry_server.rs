@@ -921,12 +921,7 @@ pub fn sign_schema1(manifest: &str, dir: &Path) -> Vec<u8> {
             .write_all(input.unwrap_or_default())
             .unwrap();
         let out = child.wait_with_output().unwrap();
-        assert!(
-            out.status.success(),
-            "openssl {args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        out.stdout
+        cmd::succeeded(format!("openssl {args:?}"), out).stdout
     };
     run(
         &[
