@@ -48,16 +48,17 @@ ARG LOCI_IMAGE=loci-builder
 ARG RUST_IMAGE=rust:1-bookworm
 
 # ---------------------------------------------------------------------------------------------
-# The static loci binary, compiled from this repository.
-FROM ${RUST_IMAGE} AS loci-compile
+# The static loci binary, compiled from this repository for the image's architecture
+# (TARGETARCH: amd64 or arm64) on the build platform, never under emulation: across
+# architectures, tools/loci-compile.sh adds what RUST_IMAGE lacks (rustup's target, Debian's
+# cross gcc); the toolchain image of tools/cross-build.sh has both. cargo's target dir is a
+# cache per target architecture (cargo keeps each compiler's artifacts apart in it).
+FROM --platform=${BUILDPLATFORM} ${RUST_IMAGE} AS loci-compile
+ARG TARGETARCH
 RUN --mount=type=bind,target=/src,rw \
     --mount=type=cache,id=loci-cargo-registry,target=/usr/local/cargo/registry \
-    --mount=type=cache,id=loci-cargo-target,target=/cargo-target \
-    cd /src \
-    && RUSTFLAGS="-C target-feature=+crt-static" CARGO_TARGET_DIR=/cargo-target \
-       cargo build --release --locked --target x86_64-unknown-linux-gnu \
-    && cp /cargo-target/x86_64-unknown-linux-gnu/release/loci /loci \
-    && /loci --version
+    --mount=type=cache,id=loci-cargo-target-${TARGETARCH},target=/cargo-target \
+    cd /src && CARGO_TARGET_DIR=/cargo-target sh tools/loci-compile.sh "${TARGETARCH}" /loci
 
 FROM scratch AS loci-builder
 COPY --from=loci-compile /loci /loci

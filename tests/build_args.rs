@@ -26,6 +26,7 @@ const DOCKERFILE_INTERNAL: &[&str] = &[
     "WHEELS_NO_PATH",
     "WHEELS_IMAGE",
     "TARGETPLATFORM",
+    "TARGETARCH",
     "DEBIAN_FRONTEND",
 ];
 
@@ -204,7 +205,7 @@ fn inputs_env_lists_the_tables_recorded_arguments_in_its_order() {
         ),
     ] {
         let config = Config::from_env(&env(&pairs)).unwrap();
-        let text = loci::steps::image_info::inputs(&config, None);
+        let text = loci::steps::image_info::inputs(&config, None, "amd64");
         let keys: Vec<&str> = text
             .lines()
             .filter(|l| !l.starts_with('#'))

@@ -366,14 +366,14 @@ pub const MOD_OAUTH2_URL: Arg = Arg::new(
     "MOD_OAUTH2_URL",
     Kind::Text,
     Derived("OpenIDC's release .deb"),
-    "keystone's mod_oauth2 (`{codename}` is substituted)",
+    "keystone's mod_oauth2 (`{codename}` and `{arch}`, Debian's name, are substituted); with both defaults, on arm64 the distro's `libapache2-mod-oauth2` instead (OpenIDC publishes amd64 .debs only)",
 )
 .loci();
 pub const LIBOAUTH2_URL: Arg = Arg::new(
     "LIBOAUTH2_URL",
     Kind::Text,
     Derived("OpenIDC's release .deb"),
-    "keystone's liboauth2, for mod_oauth2 (`{codename}` is substituted)",
+    "keystone's liboauth2, for mod_oauth2 (`{codename}` and `{arch}` are substituted)",
 )
 .loci();
 pub const SSL_CERT_FILE: Arg = Arg::new(
