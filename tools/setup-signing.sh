@@ -40,7 +40,7 @@ if [ "${#missing[@]}" -gt 0 ]; then
     apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 cosign version 2>/dev/null | grep -E '^GitVersion' | sed 's/^/cosign /'
-oras version | head -1 | sed 's/^/oras /'
+oras version | sed -n '1s/^/oras /p'
 
 if [ "${LOCI_SETUP_TEST_REGISTRY:-0}" = 1 ]; then
     ociregistry_dir="$(pwd)/target/ociregistry"
