@@ -602,8 +602,8 @@ pub fn from_url(url: &str, dest: &Path, tls: &TlsConfig) -> Result<()> {
     let client = crate::http::client(
         tls,
         crate::http::Options {
-            insecure: false,
             manual_redirects: true,
+            ..Default::default()
         },
     )?;
     let download = crate::http::Download::open(&client, parsed, what.clone(), None, None, None)?;

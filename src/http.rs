@@ -77,6 +77,9 @@ pub struct Options {
     pub insecure: bool,
     /// Leave redirects to the caller (for [`Download`], which strips credentials across hosts).
     pub manual_redirects: bool,
+    /// Follow redirects only on the same host, never from https to http (an index page): a
+    /// redirect elsewhere is handed back to the caller as the 3xx answer it is.
+    pub same_host_redirects: bool,
 }
 
 /// Builds a client with loci's trust store, timeouts and proxies.
@@ -89,6 +92,20 @@ pub fn client(tls: &TlsConfig, opts: Options) -> Result<Client> {
         .user_agent(concat!("loci/", env!("CARGO_PKG_VERSION")));
     if opts.manual_redirects {
         builder = builder.redirect(reqwest::redirect::Policy::none());
+    } else if opts.same_host_redirects {
+        builder = builder.redirect(reqwest::redirect::Policy::custom(|attempt| {
+            let stays = attempt.previous().first().is_some_and(|first| {
+                first.host_str() == attempt.url().host_str()
+                    && !(first.scheme() == "https" && attempt.url().scheme() != "https")
+            });
+            if !stays {
+                attempt.stop()
+            } else if attempt.previous().len() > MAX_REDIRECTS {
+                attempt.error(format!("more than {MAX_REDIRECTS} redirects"))
+            } else {
+                attempt.follow()
+            }
+        }));
     }
     builder
         .build()

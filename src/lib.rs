@@ -14,6 +14,7 @@ pub mod bindep;
 pub mod cli;
 pub mod config;
 pub mod constraints;
+pub mod disk;
 pub mod distro;
 pub mod error;
 pub mod exec;

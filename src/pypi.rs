@@ -312,6 +312,9 @@ fn compare(a: &[u64], b: &[u64]) -> Ordering {
 #[derive(Deserialize)]
 struct RawPage {
     meta: RawMeta,
+    /// The project the page is about (PEP 691: its normalized name).
+    #[serde(default)]
+    name: Option<String>,
     files: Vec<RawFile>,
 }
 
@@ -340,6 +343,29 @@ struct RawFile {
 pub fn parse_page(body: &str, page: &Url) -> std::result::Result<Vec<File>, String> {
     let raw: RawPage =
         serde_json::from_str(body).map_err(|e| format!("not a PEP 691 project page: {e}"))?;
+    files_of(raw, page)
+}
+
+/// Parses the PEP 691 page of project `name`: a page about another project is refused.
+pub fn parse_project_page(
+    body: &str,
+    page: &Url,
+    name: &str,
+) -> std::result::Result<Vec<File>, String> {
+    let raw: RawPage =
+        serde_json::from_str(body).map_err(|e| format!("not a PEP 691 project page: {e}"))?;
+    if let Some(other) = raw.name.as_deref() {
+        if normalize(other) != normalize(name) {
+            return Err(format!(
+                "the page asked for {name} is the page of {}",
+                crate::error::cut(other, crate::error::QUOTE_MAX)
+            ));
+        }
+    }
+    files_of(raw, page)
+}
+
+fn files_of(raw: RawPage, page: &Url) -> std::result::Result<Vec<File>, String> {
     if raw.meta.api_version.split('.').next() != Some("1") {
         return Err(format!(
             "PEP 691 API version {} (loci reads 1.x)",
@@ -403,7 +429,13 @@ impl Index {
         })?;
         Ok(Index {
             url,
-            pages: http::client(tls, http::Options::default())?,
+            pages: http::client(
+                tls,
+                http::Options {
+                    same_host_redirects: true,
+                    ..Default::default()
+                },
+            )?,
             downloads: http::client(
                 tls,
                 http::Options {
@@ -421,18 +453,36 @@ impl Index {
 
     /// The files of project `name` (any spelling: the page of its PEP 503 name is asked for).
     /// Transport failures and unexpected statuses (after [`http::send`]'s retries) are errors.
+    /// What loci does not trust or read is [`Page::NotSupported`], with why: a redirect to
+    /// another host, a page over [`PAGE_MAX`] bytes or slower than [`PAGE_BUDGET`], a
+    /// truncated or malformed page, the page of another project.
     pub fn project(&self, name: &str) -> Result<Page> {
         let page = self
             .url
             .join(&format!("{}/", normalize(name)))
             .map_err(|e| Error::new(format!("no index URL for {name}")).caused_by(e))?;
         let what = format!("the index page of {name} ({})", redacted(&page));
+        let started = std::time::Instant::now();
         let resp = http::send(&what, || {
             self.pages.get(page.clone()).header(ACCEPT, ACCEPT_JSON)
         })?;
         let status = resp.status();
         if status == StatusCode::NOT_FOUND {
             return Ok(Page::NotFound);
+        }
+        if status.is_redirection() {
+            // Only a redirect the client would not follow gets here: to another host.
+            let to = resp
+                .headers()
+                .get(reqwest::header::LOCATION)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|l| resp.url().join(l).ok())
+                .map(|u| redacted(&u))
+                .unwrap_or_else(|| "nowhere".into());
+            return Ok(Page::NotSupported(format!(
+                "the index redirects {} to another host ({to}): not followed",
+                redacted(&page)
+            )));
         }
         if !status.is_success() {
             return Err(http::status_error(&what, resp));
@@ -455,10 +505,33 @@ impl Index {
                 redacted(&final_url)
             )));
         }
-        let body = resp.text().map_err(|e| {
-            Error::new(format!("{what}: cannot read the answer")).cause(http::chain(&e))
-        })?;
-        match parse_page(&body, &final_url) {
+        if let Some(len) = resp.content_length().filter(|l| *l > PAGE_MAX) {
+            return Ok(Page::NotSupported(format!(
+                "{}: the page is {} MiB, more than loci reads ({} MiB)",
+                redacted(&final_url),
+                len >> 20,
+                PAGE_MAX >> 20
+            )));
+        }
+        let body = match read_page(resp, started) {
+            Ok(body) => body,
+            Err(why) => {
+                return Ok(Page::NotSupported(format!(
+                    "{}: {why}",
+                    redacted(&final_url)
+                )))
+            }
+        };
+        let body = match String::from_utf8(body) {
+            Ok(b) => b,
+            Err(_) => {
+                return Ok(Page::NotSupported(format!(
+                    "{}: the page is not UTF-8 JSON",
+                    redacted(&final_url)
+                )))
+            }
+        };
+        match parse_project_page(&body, &final_url, name) {
             Ok(files) => Ok(Page::Files(files)),
             Err(why) => Ok(Page::NotSupported(format!(
                 "{}: {why}",
@@ -468,34 +541,43 @@ impl Index {
     }
 
     /// Downloads `file` into `dir` under its own name: streamed into a temporary file there,
-    /// checked against the index's sha256, renamed into place only when it matches. Returns
-    /// the path.
-    pub fn download(&self, file: &File, dir: &Path) -> Result<PathBuf> {
-        if WheelName::parse(&file.filename).is_none() {
-            return Err(Error::new(format!(
-                "the index names a file {:?}, which is not a wheel file name",
-                file.filename
-            ))
-            .hint("the index serves something else than Python wheels"));
-        }
+    /// checked against the index's sha256, and (a wheel being a zip archive) checked to be the
+    /// wheel its name says ([`check_wheel`]); renamed into place only then. Returns the path.
+    /// Nothing is left in `dir` on failure.
+    pub fn download(&self, file: &File, dir: &Path) -> std::result::Result<PathBuf, DownloadError> {
+        let distrust = |error: Error| DownloadError {
+            error,
+            kind: DownloadFailure::Untrustworthy,
+        };
+        let transport = |error: Error| DownloadError {
+            error,
+            kind: DownloadFailure::Transfer,
+        };
+        let local = |error: Error| DownloadError {
+            error,
+            kind: DownloadFailure::Local,
+        };
+        let Some(wheel) = WheelName::parse(&file.filename) else {
+            return Err(distrust(
+                Error::new(format!(
+                    "the index names a file {:?}, which is not a wheel file name",
+                    file.filename
+                ))
+                .hint("the index serves something else than Python wheels"),
+            ));
+        };
         let Some(want) = file.sha256.as_deref() else {
-            return Err(Error::new(format!(
+            return Err(distrust(Error::new(format!(
                 "{}: the index gives no sha256 to check it against",
                 file.filename
-            )));
+            ))));
         };
         let what = format!("{} ({})", file.filename, redacted(&file.url));
         let mut tmp = tempfile::Builder::new()
             .prefix(".loci-download-")
             .suffix(".part")
             .tempfile_in(dir)
-            .map_err(|e| {
-                Error::new(format!(
-                    "cannot create a temporary file in {}",
-                    dir.display()
-                ))
-                .caused_by(e)
-            })?;
+            .map_err(|e| local(crate::disk::write_error(dir, e, file.size)))?;
         let mut body = http::Download::open(
             &self.downloads,
             file.url.clone(),
@@ -503,7 +585,8 @@ impl Index {
             None,
             None,
             file.size,
-        )?;
+        )
+        .map_err(transport)?;
         let mut hasher = Sha256::new();
         let mut buf = vec![0u8; 64 * 1024];
         loop {
@@ -511,29 +594,228 @@ impl Index {
                 Ok(0) => break,
                 Ok(n) => n,
                 Err(e) => {
-                    return Err(body.failure.take().unwrap_or_else(|| {
+                    return Err(transport(body.failure.take().unwrap_or_else(|| {
                         Error::new(format!("{what}: the download failed")).caused_by(e)
-                    }))
+                    })))
                 }
             };
             hasher.update(&buf[..n]);
-            tmp.write_all(&buf[..n]).map_err(|e| {
-                Error::new(format!("cannot write {}", tmp.path().display())).caused_by(e)
-            })?;
+            tmp.write_all(&buf[..n])
+                .map_err(|e| local(crate::disk::write_error(tmp.path(), e, file.size)))?;
         }
         let got = hex::encode(hasher.finalize());
         if got != want {
             // The temporary file is removed when `tmp` is dropped.
-            return Err(Error::new(format!("{what}: the downloaded file does not match the index's hash"))
+            return Err(distrust(Error::new(format!("{what}: the downloaded file does not match the index's hash"))
                 .cause(format!("sha256 {got}, the index says {want}"))
-                .hint("a proxy or mirror between the build and the index serves another file; try again, or check the mirror"));
+                .hint("a proxy or mirror between the build and the index serves another file; try again, or check the mirror")));
+        }
+        tmp.flush()
+            .and_then(|()| tmp.as_file().sync_all())
+            .map_err(|e| local(crate::disk::write_error(tmp.path(), e, file.size)))?;
+        if let Err(why) = check_wheel(tmp.as_file_mut(), &wheel) {
+            return Err(distrust(Error::new(format!("{what}: the file the index lists under this name is not that wheel"))
+                .cause(why)
+                .hint("the index (or a mirror) lists another file under this name, with its hash: check the mirror")));
         }
         let dest = dir.join(&file.filename);
         tmp.persist(&dest).map_err(|e| {
-            Error::new(format!("cannot move the download to {}", dest.display())).caused_by(e.error)
+            local(
+                Error::new(format!("cannot move the download to {}", dest.display()))
+                    .caused_by(e.error),
+            )
         })?;
         Ok(dest)
     }
+}
+
+/// Why [`Index::download`] kept nothing.
+#[derive(Debug)]
+pub struct DownloadError {
+    pub error: Error,
+    pub kind: DownloadFailure,
+}
+
+/// What kind of failure a [`DownloadError`] is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DownloadFailure {
+    /// The index (or something between) served another file than the one it lists (a wrong
+    /// hash, another wheel): nothing from it is to be trusted for that package.
+    Untrustworthy,
+    /// The transfer failed (no answer, a broken connection, an error status): pip may fare
+    /// better.
+    Transfer,
+    /// Writing here failed (a full disk): pip would fail the same way.
+    Local,
+}
+
+impl std::fmt::Display for DownloadError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.error.fmt(f)
+    }
+}
+
+/// The largest project page loci reads (the largest page of OpenStack's constraints on PyPI,
+/// grpcio's, is about 5 MB): a bigger one is left to pip.
+pub const PAGE_MAX: u64 = 32 << 20;
+/// How long reading one project page may take, its retries included.
+pub const PAGE_BUDGET: std::time::Duration = http::RETRY_BUDGET;
+
+/// The body of a project page: at most [`PAGE_MAX`] bytes within [`PAGE_BUDGET`] of `started`
+/// (every single read is bounded by the client's read timeout).
+fn read_page(
+    mut resp: reqwest::blocking::Response,
+    started: std::time::Instant,
+) -> std::result::Result<Vec<u8>, String> {
+    let mut body = Vec::new();
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        if started.elapsed() > PAGE_BUDGET {
+            return Err(format!(
+                "the page did not arrive within {} ({} bytes so far)",
+                crate::report::human(PAGE_BUDGET),
+                body.len()
+            ));
+        }
+        let n = match resp.read(&mut buf) {
+            Ok(0) => return Ok(body),
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => {
+                return Err(format!(
+                    "the page broke off after {} bytes: {}",
+                    body.len(),
+                    http::chain(&e)
+                ))
+            }
+        };
+        if body.len() as u64 + n as u64 > PAGE_MAX {
+            return Err(format!(
+                "the page is larger than loci reads ({} MiB)",
+                PAGE_MAX >> 20
+            ));
+        }
+        body.extend_from_slice(&buf[..n]);
+    }
+}
+
+/// Checks that `file` is the wheel `wheel` names: a zip archive (its central directory is
+/// read, so a truncated file fails) holding `NAME-VERSION.dist-info/METADATA` of that name and
+/// version. Why not, else.
+pub fn check_wheel(file: &mut std::fs::File, wheel: &WheelName) -> std::result::Result<(), String> {
+    let names = zip_names(file)?;
+    let mut found = Vec::new();
+    for n in &names {
+        let Some(dir) = n.strip_suffix(".dist-info/METADATA") else {
+            continue;
+        };
+        if dir.contains('/') {
+            continue;
+        }
+        let Some((name, version)) = dir.split_once('-') else {
+            continue;
+        };
+        if normalize(name) == normalize(&wheel.name) && same_version(version, &wheel.version) {
+            return Ok(());
+        }
+        found.push(format!("{dir}.dist-info"));
+    }
+    if found.is_empty() {
+        Err(format!(
+            "the archive ({} members) has no .dist-info/METADATA at its root",
+            names.len()
+        ))
+    } else {
+        Err(format!(
+            "the archive holds {}, not {}-{}",
+            found.join(", "),
+            wheel.name,
+            wheel.version
+        ))
+    }
+}
+
+/// Versions as wheel names and .dist-info directories write them (case, `_` for `-`).
+fn same_version(a: &str, b: &str) -> bool {
+    let n = |v: &str| v.to_ascii_lowercase().replace('_', "-");
+    n(a) == n(b)
+}
+
+/// The member names of a zip archive, from its central directory (zip64 included).
+fn zip_names(file: &mut std::fs::File) -> std::result::Result<Vec<String>, String> {
+    use std::io::{Seek, SeekFrom};
+    let io = |e: std::io::Error| format!("cannot read the file: {e}");
+    let len = file.seek(SeekFrom::End(0)).map_err(io)?;
+    // The end-of-central-directory record: 22 bytes, plus a comment of up to 64 KiB.
+    let tail_len = len.min(22 + 65_535 + 20);
+    let mut tail = vec![0u8; tail_len as usize];
+    file.seek(SeekFrom::Start(len - tail_len)).map_err(io)?;
+    file.read_exact(&mut tail).map_err(io)?;
+    let eocd = (0..tail.len().saturating_sub(21))
+        .rev()
+        .find(|&i| tail[i..i + 4] == [0x50, 0x4b, 0x05, 0x06])
+        .ok_or("not a zip archive (no end of central directory: truncated?)")?;
+    let u16_at = |b: &[u8], i: usize| u64::from(u16::from_le_bytes([b[i], b[i + 1]]));
+    let u32_at =
+        |b: &[u8], i: usize| u64::from(u32::from_le_bytes([b[i], b[i + 1], b[i + 2], b[i + 3]]));
+    let u64_at = |b: &[u8], i: usize| {
+        let mut a = [0u8; 8];
+        a.copy_from_slice(&b[i..i + 8]);
+        u64::from_le_bytes(a)
+    };
+    let (mut entries, mut cd_size, mut cd_offset) = (
+        u16_at(&tail, eocd + 10),
+        u32_at(&tail, eocd + 12),
+        u32_at(&tail, eocd + 16),
+    );
+    if entries == 0xffff || cd_size == 0xffff_ffff || cd_offset == 0xffff_ffff {
+        // Zip64: the locator sits right before the record.
+        let loc = eocd
+            .checked_sub(20)
+            .filter(|&l| tail[l..l + 4] == [0x50, 0x4b, 0x06, 0x07])
+            .ok_or("a zip64 archive without its locator")?;
+        let rec_at = u64_at(&tail, loc + 8);
+        let mut rec = [0u8; 56];
+        file.seek(SeekFrom::Start(rec_at)).map_err(io)?;
+        file.read_exact(&mut rec).map_err(io)?;
+        if rec[..4] != [0x50, 0x4b, 0x06, 0x06] {
+            return Err("a zip64 archive without its end record".into());
+        }
+        entries = u64_at(&rec, 32);
+        cd_size = u64_at(&rec, 40);
+        cd_offset = u64_at(&rec, 48);
+    }
+    if cd_offset.checked_add(cd_size).is_none_or(|end| end > len) || cd_size > 256 << 20 {
+        return Err("the central directory lies outside the file (truncated?)".into());
+    }
+    let mut cd = vec![0u8; cd_size as usize];
+    file.seek(SeekFrom::Start(cd_offset)).map_err(io)?;
+    file.read_exact(&mut cd).map_err(io)?;
+    let mut names = Vec::new();
+    let mut i = 0usize;
+    while i + 46 <= cd.len() {
+        if cd[i..i + 4] != [0x50, 0x4b, 0x01, 0x02] {
+            return Err(format!(
+                "a corrupt central directory (at entry {})",
+                names.len()
+            ));
+        }
+        let name_len = u16_at(&cd, i + 28) as usize;
+        let extra_len = u16_at(&cd, i + 30) as usize;
+        let comment_len = u16_at(&cd, i + 32) as usize;
+        let name = cd
+            .get(i + 46..i + 46 + name_len)
+            .ok_or("a corrupt central directory (a name runs past it)")?;
+        names.push(String::from_utf8_lossy(name).into_owned());
+        i += 46 + name_len + extra_len + comment_len;
+    }
+    if names.len() as u64 != entries {
+        return Err(format!(
+            "the central directory lists {} members, the archive says {entries}",
+            names.len()
+        ));
+    }
+    Ok(names)
 }
 
 /// A tiny index for tests, on 127.0.0.1: answers each GET of a path in `routes` with (status,
@@ -573,6 +855,10 @@ pub(crate) fn serve(routes: Vec<(String, u16, &'static str, Vec<u8>)>) -> String
     });
     base
 }
+
+#[cfg(test)]
+#[path = "../tests/support/wheel.rs"]
+pub(crate) mod test_wheel;
 
 #[cfg(test)]
 mod tests {
@@ -835,12 +1121,12 @@ mod tests {
 
     #[test]
     fn a_local_index_serves_pages_and_verified_downloads() {
-        let wheel = b"PK\x03\x04 not really a zip, but bytes to hash".to_vec();
+        let wheel = super::test_wheel::wheel("demo", "1.0");
         let good = hex::encode(Sha256::digest(&wheel));
         let bad = "0".repeat(64);
-        let page = |hash: &str| {
+        let page = |hash: &str, name: &str| {
             format!(
-                r#"{{"meta":{{"api-version":"1.0"}},"name":"demo","files":[
+                r#"{{"meta":{{"api-version":"1.0"}},"name":"{name}","files":[
                 {{"filename":"demo-1.0-py3-none-any.whl","url":"../../files/demo-1.0-py3-none-any.whl","hashes":{{"sha256":"{hash}"}}}},
                 {{"filename":"demo-1.0.tar.gz","url":"/files/demo-1.0.tar.gz","hashes":{{}}}}]}}"#
             )
@@ -848,8 +1134,15 @@ mod tests {
         };
         let json = "application/vnd.pypi.simple.v1+json";
         let base = serve(vec![
-            ("/simple/demo/".into(), 200, json, page(&good)),
-            ("/simple/tampered/".into(), 200, json, page(&bad)),
+            ("/simple/demo/".into(), 200, json, page(&good, "demo")),
+            (
+                "/simple/tampered/".into(),
+                200,
+                json,
+                page(&bad, "tampered"),
+            ),
+            // Another project's page for this one.
+            ("/simple/impostor/".into(), 200, json, page(&good, "demo")),
             (
                 "/simple/legacy/".into(),
                 200,
@@ -897,6 +1190,11 @@ mod tests {
             std::fs::read_dir(d2.path()).unwrap().count(),
             0,
             "no file left"
+        );
+
+        // The page of another project: not read.
+        assert!(
+            matches!(index.project("impostor").unwrap(), Page::NotSupported(why) if why.contains("the page asked for impostor is the page of demo")),
         );
 
         // An HTML index and a missing project are answers too: left to pip.
