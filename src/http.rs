@@ -334,6 +334,7 @@ pub fn send_within(
         |attempt: u32, wait: Duration| attempt + 1 < attempts && started.elapsed() + wait < budget;
     let mut attempt = 0;
     loop {
+        crate::interrupt::check()?;
         match make().send() {
             Ok(resp) if retryable_status(resp.status()) => {
                 let wait = delay(attempt, resp.headers().get(reqwest::header::RETRY_AFTER));
@@ -618,6 +619,9 @@ impl Read for Download<'_> {
             return Ok(0);
         }
         loop {
+            if let Err(e) = crate::interrupt::check() {
+                return Err(self.fail(e));
+            }
             if self.expected_len == Some(self.offset) {
                 // Everything arrived: do not wait for the server to close.
                 self.resp = None;

@@ -21,6 +21,7 @@ pub mod exec;
 pub mod extract;
 pub mod host;
 pub mod http;
+pub mod interrupt;
 pub mod name_mapping;
 pub mod os_release;
 pub mod plan;

@@ -578,6 +578,7 @@ impl Index {
             .suffix(".part")
             .tempfile_in(dir)
             .map_err(|e| local(crate::disk::write_error(dir, e, file.size)))?;
+        let _staged = crate::interrupt::Staged::new(tmp.path());
         let mut body = http::Download::open(
             &self.downloads,
             file.url.clone(),

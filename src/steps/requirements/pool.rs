@@ -38,6 +38,11 @@ pub struct BuildResult {
 
 /// Runs `make_cmd` for every item, `jobs` at a time, each into `work/<n>` with its output in
 /// `work/<n>.log`; the environment of every child is `env` plus the command's own.
+///
+/// A build's directory is emptied before it starts (what an earlier, interrupted run left
+/// there is never taken for its result). After an interrupt no build starts, the running ones
+/// are stopped (by [`crate::interrupt`]), their directories are removed, and the interrupt is
+/// the error.
 pub fn run_builds(
     items: &[BuildItem],
     work: &Path,
@@ -58,6 +63,9 @@ pub fn run_builds(
     std::thread::scope(|s| {
         for _ in 0..jobs.max(1).min(total.max(1)) {
             s.spawn(|| loop {
+                if crate::interrupt::received().is_some() {
+                    break;
+                }
                 let i = next.fetch_add(1, Ordering::SeqCst);
                 if i >= total {
                     break;
@@ -65,6 +73,11 @@ pub fn run_builds(
                 let item = &items[i];
                 let dir = work.join(format!("{i:04}-{}", item.name));
                 let r = build_one(item, &dir, &env, make_cmd);
+                if crate::interrupt::received().is_some() {
+                    // Stopped half-way: nothing of it is a result.
+                    let _ = fs::remove_dir_all(&dir);
+                    break;
+                }
                 let n = done.fetch_add(1, Ordering::SeqCst) + 1;
                 on_done(&r, n, total);
                 if let Ok(mut v) = results.lock() {
@@ -73,6 +86,7 @@ pub fn run_builds(
             });
         }
     });
+    crate::interrupt::check()?;
     Ok(results
         .into_inner()
         .unwrap_or_default()
@@ -98,7 +112,11 @@ fn build_one(
         failure: None,
         seconds: 0.0,
     };
-    let status = fs::create_dir_all(dir).and_then(|()| process::run_logged(env, &cmd, &log_path));
+    let status = match fs::remove_dir_all(dir) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e),
+        _ => fs::create_dir_all(dir),
+    }
+    .and_then(|()| process::run_logged(env, &cmd, &log_path));
     result.log = fs::read_to_string(&log_path).unwrap_or_default();
     match status {
         Ok(s) if s.success() => {}

@@ -359,7 +359,7 @@ pub fn prefetch(
         for _ in 0..threads.max(1).min(pins.len().max(1)) {
             s.spawn(|| loop {
                 let i = next.fetch_add(1, Ordering::SeqCst);
-                if i >= pins.len() {
+                if i >= pins.len() || crate::interrupt::received().is_some() {
                     break;
                 }
                 let t = Instant::now();
