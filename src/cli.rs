@@ -19,11 +19,12 @@ use clap::{Parser, Subcommand};
 use crate::config::{Config, Env, WheelsSource};
 use crate::distro::Distro;
 use crate::error::{Error, Result};
-use crate::exec::{self, SystemRunner};
+use crate::exec;
 use crate::host::Host;
 use crate::os_release::OsRelease;
 use crate::plan::{self, Plan, PlanInput, Step};
-use crate::report::write_stdout;
+use crate::report::{human, write_stdout};
+use crate::runner::{Runner, SystemRunner};
 use crate::steps;
 
 /// Dependency files as (name, text).
@@ -194,7 +195,7 @@ pub fn run(cli: Cli, env: Env) -> Result<i32> {
             write_stdout(&format!(
                 "wheels ready in {} ({})\n",
                 shown.display(),
-                exec::human(started.elapsed())
+                human(started.elapsed())
             ))
             .map(|_| 0)
         }
@@ -209,9 +210,10 @@ pub fn run(cli: Cli, env: Env) -> Result<i32> {
         }
         Command::PipInstall { requirements } => {
             let config = Config::from_env_lenient(&env)?;
-            let cmd = steps::install::pip_install_in_image(&config).args(requirements);
+            let cmd = steps::python::pip_install_in_image(&config).args(requirements);
             let mut runner = SystemRunner::new(&config);
-            crate::exec::Runner::run(&mut runner, &cmd)
+            runner
+                .run(&cmd)
                 .map(|_| 0)
                 .map_err(|e| e.in_step("pip-install"))
         }
@@ -230,9 +232,10 @@ pub fn run(cli: Cli, env: Env) -> Result<i32> {
             facts.source_date_epoch = env
                 .get("SOURCE_DATE_EPOCH")
                 .filter(|v| !v.trim().is_empty())
-                .map(|v| crate::sbom::parse_source_date_epoch(v))
+                .map(|v| crate::config::parse_source_date_epoch(v))
                 .transpose()?;
-            write_stdout(&crate::sbom::render(&root, &facts)?).map(|_| 0)
+            let mut runner = SystemRunner::default();
+            write_stdout(&crate::sbom::render(&root, &facts, &mut runner)?).map(|_| 0)
         }
     }
 }
@@ -388,5 +391,5 @@ pub fn make_plan(config: &Config, args: &PlanArgs, on_this_machine: bool) -> Res
     let distro = detect(config, args, on_this_machine)?;
     let files = load_files(config, args)?;
     let input = input(config, &distro, files, args);
-    plan::build_plan(&input)
+    steps::build_plan(&input)
 }

@@ -2,9 +2,10 @@
 //!
 //! The binary runs inside `docker build` and replaces OpenStack LOCI's shell scripts. The flow is
 //! always the same: [`config::Config::from_env`] turns the build arguments into a typed
-//! configuration, [`plan::build_plan`] turns configuration plus the detected [`distro::Distro`]
-//! into an ordered list of steps with resolved package lists and commands, and
-//! [`exec::execute`] runs it. `loci plan` prints the plan without touching the system.
+//! configuration, [`steps::build_plan`] turns configuration plus the detected
+//! [`distro::Distro`] into a [`plan::Plan`] (pure data: ordered steps with resolved package
+//! lists and commands), and [`exec::execute`] runs it, each action in the step module that owns
+//! it. `loci plan` prints the plan without touching the system.
 //!
 //! The library neither prints errors nor exits: progress goes through [`report`], and the
 //! `loci` binary alone turns an error into a message and an exit code. See ARCHITECTURE.md for

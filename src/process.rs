@@ -364,11 +364,7 @@ fn pump<R: Read + Send + 'static>(
                 Ok(_) => {
                     let line = String::from_utf8_lossy(&buf);
                     let line = line.trim_end_matches(['\n', '\r']);
-                    if stderr {
-                        let _ = writeln!(std::io::stderr(), "{line}");
-                    } else {
-                        let _ = writeln!(std::io::stdout(), "{line}");
-                    }
+                    crate::report::child_line(stderr, line);
                     if let Ok(mut t) = tail.lock() {
                         if t.len() == TAIL_LINES {
                             t.pop_front();

@@ -70,6 +70,27 @@ pub fn write_stdout(text: &str) -> Result<()> {
     }
 }
 
+/// Flushes the build log, so that a child's output comes after the lines said before it.
+pub fn flush() {
+    let _ = std::io::stdout().flush();
+}
+
+/// Writes one line a child process printed, to stdout or stderr as the child did (the build
+/// log shows a command's output as it comes).
+pub fn child_line(stderr: bool, line: &str) {
+    if stderr {
+        let _ = writeln!(std::io::stderr(), "{line}");
+    } else {
+        let _ = writeln!(std::io::stdout(), "{line}");
+    }
+}
+
+/// Writes `text` to stderr as it is: the diagnostics of a drop-in for another tool (`loci
+/// bindep` prints bindep's messages there). A closed stderr loses them.
+pub fn write_stderr(text: &str) {
+    let _ = std::io::stderr().write_all(text.as_bytes());
+}
+
 /// `1.2s`, `2m03s`.
 pub fn human(d: std::time::Duration) -> String {
     let s = d.as_secs_f64();

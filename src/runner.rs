@@ -4,7 +4,6 @@
 //! and [`crate::exec`], which dispatches into the steps, builds it, so no step imports the
 //! module that calls it.
 
-use std::io::Write;
 use std::time::Instant;
 
 use crate::config::Config;
@@ -21,6 +20,12 @@ pub trait Runner {
     /// Runs a query and returns its standard output whatever the exit status (package
     /// queries exit non-zero when one name is unknown but still answer for the others).
     fn probe(&mut self, cmd: &Cmd) -> Result<String>;
+    /// The environment this runner adds to its children: for commands that run in parallel
+    /// on [`crate::process`] directly (the requirements build's `pip wheel` pool), with the
+    /// same environment as the runner's own.
+    fn env(&self) -> Vec<(String, String)> {
+        Vec::new()
+    }
 }
 
 /// Runs commands on this machine.
@@ -52,12 +57,16 @@ impl Runner for SystemRunner {
 
     fn run(&mut self, cmd: &Cmd) -> Result<()> {
         crate::say!("+ {cmd}");
-        let _ = std::io::stdout().flush();
+        crate::report::flush();
         process::run(&self.child_env(), cmd)
     }
 
     fn output(&mut self, cmd: &Cmd) -> Result<String> {
         process::output(&self.child_env(), cmd)
+    }
+
+    fn env(&self) -> Vec<(String, String)> {
+        self.env.clone()
     }
 }
 
@@ -97,6 +106,25 @@ pub struct Context<'a> {
     /// The times of the steps that finished.
     pub timings: &'a Timings,
     pub state: &'a mut State,
+}
+
+/// Runs `f` with a context of its own (no step has run yet): for an action run outside a
+/// build, as `loci` subcommands and tests do.
+pub fn with_context<R>(
+    plan: &Plan,
+    config: &Config,
+    runner: &mut dyn Runner,
+    f: impl FnOnce(&mut Context) -> R,
+) -> R {
+    let timings = Timings::default();
+    let mut state = State::default();
+    f(&mut Context {
+        plan,
+        config,
+        runner,
+        timings: &timings,
+        state: &mut state,
+    })
 }
 
 /// A runner that records commands instead of running them, for unit tests of step logic.

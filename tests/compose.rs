@@ -12,7 +12,8 @@ use loci::config::{Config, Env};
 use loci::constraints::{line_name, normalize};
 use loci::distro::Distro;
 use loci::os_release::OsRelease;
-use loci::plan::{build_plan, PlanInput};
+use loci::plan::PlanInput;
+use loci::steps::build_plan;
 
 /// (image, argument, LOCI's value, compose.yaml's value): where compose.yaml differs, and why
 /// (the comments in compose.yaml say the same).

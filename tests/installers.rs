@@ -8,9 +8,9 @@ use std::process::Command;
 
 use loci::config::{Config, Env, Installer};
 use loci::distro::Distro;
-use loci::exec::{Runner, SystemRunner};
 use loci::os_release::OsRelease;
 use loci::plan::PlanInput;
+use loci::runner::{Runner, SystemRunner};
 
 fn run(cmd: &mut Command) -> String {
     let out = cmd.output().unwrap();

@@ -15,8 +15,11 @@ use std::path::{Path, PathBuf};
 use loci::config::{Config, Env};
 use loci::distro::{Distro, Family};
 use loci::os_release::OsRelease;
-use loci::plan::{build_plan, Action, Cmd, Plan, PlanInput};
-use loci::steps::project_specific::Hook;
+use loci::plan::{
+    Action, Cmd, Hook, PackagesAction, Plan, PlanInput, PreflightAction, SourceAction, UserAction,
+    VenvAction,
+};
+use loci::steps::build_plan;
 
 const DISTROS: &[&str] = &[
     "debian-bookworm",
@@ -148,7 +151,8 @@ fn commands(p: &Plan, step: &str) -> Vec<Cmd> {
         .iter()
         .flat_map(|a| match a {
             Action::Run { cmd } => vec![cmd.clone()],
-            Action::InstallPackages { install, .. } => vec![install.clone()],
+            Action::Packages(PackagesAction::Install { install, .. }) => vec![install.clone()],
+            Action::Packages(PackagesAction::Purge { purge, .. }) => vec![purge.clone()],
             _ => vec![],
         })
         .collect()
@@ -790,13 +794,13 @@ fn nova_clones_the_consoles_and_creates_the_tss_user() {
         .actions
         .iter()
         .filter_map(|a| match a {
-            Action::GitClone {
+            Action::Source(SourceAction::GitClone {
                 repo,
                 reference,
                 dest,
                 shallow_no_git,
                 ..
-            } => Some((
+            }) => Some((
                 repo.clone(),
                 reference.clone(),
                 dest.clone(),
@@ -826,7 +830,7 @@ fn nova_clones_the_consoles_and_creates_the_tss_user() {
         .actions
         .iter()
         .filter_map(|a| match a {
-            Action::ProjectHook { hook } if hook.project() == "nova" => Some(hook),
+            Action::Project(hook) if hook.project() == "nova" => Some(hook),
             _ => None,
         })
         .collect();
@@ -855,7 +859,7 @@ fn nova_clones_the_consoles_and_creates_the_tss_user() {
     );
     let tss = p.step("project-users").unwrap();
     assert!(
-        matches!(&tss.actions[..], [Action::ProjectHook { hook: Hook::NovaTssUser { user } }]
+        matches!(&tss.actions[..], [Action::Project(Hook::NovaTssUser { user })]
             if user.name == "tss"),
         "{:?}",
         tss.actions
@@ -865,7 +869,9 @@ fn nova_clones_the_consoles_and_creates_the_tss_user() {
     assert!(plugin.step("project-users").is_none());
     // The nova user itself keeps a login shell for migrations.
     let user = p.step("user").unwrap();
-    assert!(matches!(&user.actions[0], Action::CreateUser { user } if user.shell == "/bin/bash"));
+    assert!(
+        matches!(&user.actions[0], Action::User(UserAction::CreateUser { user }) if user.shell == "/bin/bash")
+    );
 }
 
 #[test]
@@ -915,7 +921,7 @@ fn horizon_configures_and_compresses_with_the_venv_python() {
         let hooks = step
             .actions
             .iter()
-            .filter(|a| matches!(a, Action::ProjectHook { .. }))
+            .filter(|a| matches!(a, Action::Project(_)))
             .count();
         assert_eq!(hooks, 3);
     }
@@ -1004,13 +1010,13 @@ fn clones(p: &Plan, step: &str) -> Vec<(String, String, String, PathBuf, bool)> 
             s.actions
                 .iter()
                 .filter_map(|a| match a {
-                    Action::GitClone {
+                    Action::Source(SourceAction::GitClone {
                         var,
                         repo,
                         reference,
                         dest,
                         shallow_no_git,
-                    } => Some((
+                    }) => Some((
                         var.clone(),
                         repo.clone(),
                         reference.clone(),
@@ -1072,9 +1078,7 @@ fn skyline_installs_its_console_from_git_as_loci_does() {
     assert!(
         matches!(
             step.actions.last(),
-            Some(Action::ProjectHook {
-                hook: Hook::SkylineCheckConsole
-            })
+            Some(Action::Project(Hook::SkylineCheckConsole))
         ),
         "{:?}",
         step.actions
@@ -1251,7 +1255,7 @@ fn a_pre_seeded_skyline_console_is_installed_without_cloning() {
         steps: vec![p.step("project").expect("a console step").clone()],
         ..p.clone()
     };
-    let mut runner = loci::exec::SystemRunner::new(&c);
+    let mut runner = loci::runner::SystemRunner::new(&c);
     loci::exec::execute(&console, &c, &mut runner).unwrap_or_else(|e| panic!("{e}"));
     let dir = loci::steps::project_specific::skyline::package_dir(&c, &mut runner).unwrap();
     assert_eq!(
@@ -1313,9 +1317,9 @@ fn plugins_build_on_a_service_image() {
         // install refreshes them.
         let pk = p.step("packages").unwrap();
         match &pk.actions[0] {
-            Action::InstallPackages {
+            Action::Packages(PackagesAction::Install {
                 refresh, packages, ..
-            } => {
+            }) => {
                 assert!(
                     refresh.is_some(),
                     "{d}: no index refresh before installing {packages:?}"
@@ -1328,7 +1332,7 @@ fn plugins_build_on_a_service_image() {
         // With the build's own uv: a plugin has no venv step, so its install step provides it.
         assert!(matches!(
             p.step("install").unwrap().actions[0],
-            Action::ProvideUv { .. }
+            Action::Venv(VenvAction::ProvideUv { .. })
         ));
         let install = commands(&p, "install");
         assert_eq!(install[0].program, "/tmp/loci-uv/bin/uv");
@@ -1342,11 +1346,20 @@ fn plugins_build_on_a_service_image() {
             "{d}"
         );
     }
-    // Without PLUGIN the same project gets the whole build.
+    // Without PLUGIN the same project gets the whole build, and its cleanup purges what the
+    // build installed for itself (git: the source is a checkout): the assertion above sees
+    // purges where there are some.
     let p = plan("debian-bookworm", &[("PROJECT", "networking-baremetal")]);
     for s in ["base", "user", "venv", "pydep"] {
         assert!(p.step(s).is_some(), "{s}");
     }
+    assert!(
+        commands(&p, "cleanup")
+            .iter()
+            .any(|c| c.args.iter().any(|a| a == "purge")),
+        "{:?}",
+        commands(&p, "cleanup")
+    );
 }
 
 #[test]
@@ -1465,8 +1478,8 @@ fn extra_projects_are_pip_installed_with_the_project() {
     let install = commands(&p, "install");
     assert_eq!(install.len(), 1);
     assert!(install[0].args.contains(&"--no-index".to_string()));
-    let mut runner = loci::exec::SystemRunner::default();
-    loci::exec::Runner::run(&mut runner, &install[0]).unwrap_or_else(|e| panic!("{e}"));
+    let mut runner = loci::runner::SystemRunner::default();
+    loci::runner::Runner::run(&mut runner, &install[0]).unwrap_or_else(|e| panic!("{e}"));
 
     let out = std::process::Command::new(c.paths.venv.join("bin/python"))
         .args(["-c", "import loci_svc, loci_extra_one, loci_extra_two; print(loci_svc.VALUE, loci_extra_one.VALUE, loci_extra_two.VALUE)"])
@@ -1531,7 +1544,8 @@ fn trove_with_loci_masters_dist_packages_is_looked_up_before_anything_changes() 
     );
     let names = step_names(&p);
     assert_eq!(&names[..3], ["wheels", "preflight", "base"], "{names:?}");
-    let Action::CheckPackages { packages, refresh } = &p.step("preflight").unwrap().actions[0]
+    let Action::Preflight(PreflightAction::CheckPackages { packages, refresh }) =
+        &p.step("preflight").unwrap().actions[0]
     else {
         panic!("{:?}", p.step("preflight"))
     };

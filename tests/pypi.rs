@@ -15,10 +15,11 @@ use std::process::Command;
 
 use loci::config::{Config, Env};
 use loci::distro::Distro;
-use loci::exec::{Runner, SystemRunner};
 use loci::os_release::OsRelease;
-use loci::plan::{build_plan, Action, Plan, PlanInput};
-use loci::steps::wheels::BuildConstraintMode;
+use loci::plan::{Action, Plan, PlanInput, RequirementsAction};
+use loci::runner::{Runner, SystemRunner};
+use loci::steps::build_plan;
+use loci::steps::python::BuildConstraintMode;
 
 const BOOKWORM: &str = "ID=debian\nVERSION_ID=\"12\"\nVERSION_CODENAME=bookworm\n";
 
@@ -183,14 +184,25 @@ fn requirements_build(
     let mut wheels = None;
     for a in &req.actions {
         match a {
-            Action::RequirementsConstraints { spec } => {
-                loci::steps::requirements::prepare(spec, &config).unwrap_or_else(|e| panic!("{e}"))
+            Action::Requirements(RequirementsAction::RequirementsConstraints { .. }) => {
+                run_action(&p, &config, a)
             }
-            Action::RequirementsWheels { spec } => wheels = Some((**spec).clone()),
+            Action::Requirements(RequirementsAction::RequirementsWheels { spec }) => {
+                wheels = Some((**spec).clone())
+            }
             _ => {}
         }
     }
     (config, wheels.expect("a wheels action"))
+}
+
+/// Runs one in-process action of `plan` on this machine, as a build would.
+fn run_action(plan: &Plan, config: &Config, action: &Action) {
+    let mut runner = SystemRunner::new(config);
+    loci::runner::with_context(plan, config, &mut runner, |ctx| {
+        loci::steps::run(action, ctx)
+    })
+    .unwrap_or_else(|e| panic!("{e}"))
 }
 
 #[test]
@@ -301,12 +313,12 @@ fn a_requirements_build_takes_tap_as_a_service_from_pip_packages() {
     let mut ran = 0;
     for a in &req.actions {
         match a {
-            Action::RequirementsConstraints { spec } => {
-                loci::steps::requirements::prepare(spec, &config).unwrap_or_else(|e| panic!("{e}"))
+            Action::Requirements(RequirementsAction::RequirementsConstraints { .. }) => {
+                run_action(&p, &config, a)
             }
-            Action::RequirementsWheels { spec } => {
+            Action::Requirements(RequirementsAction::RequirementsWheels { spec }) => {
                 assert!(spec.extras.contains(&"tap-as-a-service==17.*".to_string()));
-                loci::steps::requirements::build(spec, &config).unwrap_or_else(|e| panic!("{e}"));
+                run_action(&p, &config, a);
                 ran += 1;
             }
             // The LOCI pre-install of PIP_PACKAGES into the build venv pulls neutron and its

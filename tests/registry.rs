@@ -37,7 +37,7 @@ fn fetch(
     reg: &RegistryConfig,
     tls: &TlsConfig,
 ) -> Result<(), String> {
-    loci::registry::fetch_wheels(reference, dest, reg, tls).map_err(|e| e.to_string())
+    loci::registry::pull::fetch_wheels(reference, dest, reg, tls).map_err(|e| e.to_string())
 }
 
 /// The wheels of `tag` are in `dest`, the dot-file is not, and nothing else was left around.

@@ -11,9 +11,10 @@ use std::process::Command;
 
 use loci::config::{Config, Env};
 use loci::distro::Distro;
-use loci::exec::{self, SystemRunner};
+use loci::exec;
 use loci::os_release::OsRelease;
-use loci::plan::{self, PlanInput};
+use loci::plan::PlanInput;
+use loci::runner::SystemRunner;
 
 const OS_RELEASE: &str = "PRETTY_NAME=\"Debian GNU/Linux 12 (bookworm)\"\nNAME=\"Debian GNU/Linux\"\nVERSION_ID=\"12\"\n\
                           VERSION_CODENAME=bookworm\nID=debian\n";
@@ -107,7 +108,7 @@ fn run(t: &Path, upper: &str, env: &[(&str, &str)]) -> (loci::Result<()>, PathBu
         bindep_files: vec![],
         pydep_files: vec![],
     };
-    let mut plan = plan::build_plan(&input).unwrap();
+    let mut plan = loci::steps::build_plan(&input).unwrap();
     // No bindep files here, so no packages step; base (and its preflight lookup) needs apt.
     plan.steps
         .retain(|s| s.name != "base" && s.name != "preflight");

@@ -83,7 +83,7 @@ fn read_depends(file: Option<&Path>) -> Result<Option<(String, String)>> {
                 p.display().to_string(),
             ))),
             Err(_) => {
-                eprintln!("Error reading file {}.", p.display());
+                crate::report::write_stderr(&format!("Error reading file {}.\n", p.display()));
                 Ok(None)
             }
         },
@@ -92,15 +92,17 @@ fn read_depends(file: Option<&Path>) -> Result<Option<(String, String)>> {
             let other = Path::new("other-requirements.txt");
             let chosen = match (bindep.is_file(), other.is_file()) {
                 (true, true) => {
-                    eprintln!(
-                        "Both bindep.txt and other-requirements.txt files exist, choose one."
+                    crate::report::write_stderr(
+                        "Both bindep.txt and other-requirements.txt files exist, choose one.\n",
                     );
                     return Ok(None);
                 }
                 (true, false) => bindep,
                 (false, true) => other,
                 (false, false) => {
-                    eprintln!("Neither file bindep.txt nor file other-requirements.txt exist.");
+                    crate::report::write_stderr(
+                        "Neither file bindep.txt nor file other-requirements.txt exist.\n",
+                    );
                     return Ok(None);
                 }
             };
@@ -110,7 +112,10 @@ fn read_depends(file: Option<&Path>) -> Result<Option<(String, String)>> {
                     String::new(),
                 ))),
                 Err(_) => {
-                    eprintln!("Error reading file {}.", chosen.display());
+                    crate::report::write_stderr(&format!(
+                        "Error reading file {}.\n",
+                        chosen.display()
+                    ));
                     Ok(None)
                 }
             }
@@ -131,7 +136,7 @@ pub fn run(args: &BindepArgs) -> Result<i32> {
             match BindepFile::parse(&shown, &text) {
                 Ok(f) => (f, Some(name)),
                 Err(e) => {
-                    eprintln!("Requirements parsing error: {e}");
+                    crate::report::write_stderr(&format!("Requirements parsing error: {e}\n"));
                     return Ok(2);
                 }
             }

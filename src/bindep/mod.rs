@@ -13,36 +13,12 @@ pub mod cli;
 mod parse;
 mod version;
 
+pub use parse::{Rule, Selector, VersionConstraint};
+
 use std::collections::HashSet;
 
 use crate::error::{Error, Result};
 use crate::os_release::OsRelease;
-
-/// One element of a `[...]` selector.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Selector {
-    /// `name` or `!name` (`positive` is false for `!`).
-    Profile { positive: bool, name: String },
-    /// `(a !b c)`: all must hold. Always counted as a user selector, even with `platform:` names.
-    Group(Vec<(bool, String)>),
-}
-
-/// A version constraint such as `>=1.0`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct VersionConstraint {
-    pub op: String,
-    pub version: String,
-}
-
-/// One package line.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Rule {
-    pub name: String,
-    pub selectors: Vec<Selector>,
-    pub versions: Vec<VersionConstraint>,
-    /// 1-based line number in the file.
-    pub line: usize,
-}
 
 /// The package database bindep queries for installed packages on a platform (dpkg, rpm, ...;
 /// not the front end that installs them: that is [`crate::distro::PackageManager`]).

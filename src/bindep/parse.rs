@@ -23,7 +23,31 @@
 //! Character classes follow Python: `letterOrDigit` is `str.isalnum`, `digit` is `str.isdigit`
 //! (approximated for non-ASCII characters by Rust's Unicode properties).
 
-use super::{Rule, Selector, VersionConstraint};
+/// One element of a `[...]` selector.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Selector {
+    /// `name` or `!name` (`positive` is false for `!`).
+    Profile { positive: bool, name: String },
+    /// `(a !b c)`: all must hold. Always counted as a user selector, even with `platform:` names.
+    Group(Vec<(bool, String)>),
+}
+
+/// A version constraint such as `>=1.0`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VersionConstraint {
+    pub op: String,
+    pub version: String,
+}
+
+/// One package line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rule {
+    pub name: String,
+    pub selectors: Vec<Selector>,
+    pub versions: Vec<VersionConstraint>,
+    /// 1-based line number in the file.
+    pub line: usize,
+}
 
 /// Python's `str.isalnum` (exact for ASCII).
 pub(crate) fn is_alnum(c: char) -> bool {

@@ -1,5 +1,5 @@
 //! The specs of a requirements build's two in-process actions, as the plan carries them
-//! ([`crate::plan::Action::RequirementsConstraints`], [`crate::plan::Action::RequirementsWheels`]):
+//! ([`crate::plan::RequirementsAction::RequirementsConstraints`], [`crate::plan::RequirementsAction::RequirementsWheels`]):
 //! plain data; the step ([`crate::steps::requirements`]) owns what they do.
 
 use std::path::PathBuf;
@@ -23,7 +23,7 @@ pub struct PipWheel {
     pub env: Vec<(String, String)>,
 }
 
-/// What [`Action::RequirementsConstraints`] does.
+/// What [`crate::plan::RequirementsAction::RequirementsConstraints`] does.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ConstraintsSpec {
     /// The requirements repository clone (/tmp/requirements).
@@ -49,7 +49,7 @@ pub struct ConstraintsSpec {
     pub build_constraints: PathBuf,
 }
 
-/// What [`Action::RequirementsWheels`] does.
+/// What [`crate::plan::RequirementsAction::RequirementsWheels`] does.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct WheelsSpec {
     /// The image root: holds upper-constraints.txt (the build constraints) and receives the wheels.

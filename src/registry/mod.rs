@@ -1,6 +1,6 @@
 //! OCI distribution client for WHEELS given as an image reference.
 //!
-//! `fetch_wheels` resolves the reference (tag or digest, through a manifest list / image index
+//! [`pull::fetch_wheels`] resolves the reference (tag or digest, through a manifest list / image index
 //! to the running platform), takes the image's last layer as LOCI does, and streams that blob
 //! through sha256, the decompressor and the tar extractor in one pass into a staging directory
 //! that replaces the destination only once the digest and size are verified (see [`blob`]).
@@ -8,10 +8,10 @@
 pub mod auth;
 pub mod blob;
 pub mod manifest;
+pub mod pull;
 pub mod reference;
 
 use std::io::Read;
-use std::path::Path;
 
 use reqwest::blocking::{Client, Response};
 use reqwest::header::{HeaderValue, ACCEPT, AUTHORIZATION, CONTENT_TYPE, WWW_AUTHENTICATE};
@@ -49,23 +49,6 @@ pub struct RegistryConfig {
 
 /// Largest manifest accepted.
 const MAX_MANIFEST: u64 = 4 * 1024 * 1024;
-
-/// Pulls the last layer of `reference` and extracts it into `dest`.
-pub fn fetch_wheels(
-    reference: &str,
-    dest: &Path,
-    registry: &RegistryConfig,
-    tls: &TlsConfig,
-) -> Result<()> {
-    let reference = Reference::parse(reference)?;
-    let creds = match &registry.auth_file {
-        Some(file) => auth::load(file, &reference.registry)?,
-        None => None,
-    };
-    let mut session = Session::connect(reference, registry, tls, creds)?;
-    let layer = session.wheels_layer()?;
-    blob::fetch(&mut session, &layer, dest)
-}
 
 /// A connection to one repository of one registry, authenticated as needed.
 pub struct Session {

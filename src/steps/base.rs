@@ -1,7 +1,10 @@
 //! Step `base`: refresh the package index once and install what every image needs.
 
+use std::fmt;
+
 use crate::error::Result;
-use crate::plan::{Action, PlanInput, Step};
+use crate::plan::{BaseAction, PlanInput, Step};
+use crate::runner::Context;
 
 /// Plans the base packages (only the missing ones are installed, see
 /// [`crate::steps::packages::install`]): git when the build needs it ([`needs_git`]; purged
@@ -23,7 +26,7 @@ pub fn plan(input: &PlanInput) -> Result<Option<Step>> {
     let mut step = Step::new("base", format!("base packages for {}", d.label()))
         .action(super::packages::install_action(d, &packages));
     if d.family == crate::distro::Family::Debian && d.python.is_none() {
-        step = step.action(Action::InstallLibpython {
+        step = step.action(BaseAction::InstallLibpython {
             install: d.install_cmd(&[]),
         });
     }
@@ -52,6 +55,19 @@ pub fn needs_git(input: &PlanInput) -> bool {
         crate::config::BuildKind::Infra => false,
         crate::config::BuildKind::Service => !trees.iter().all(|t| t.join("PKG-INFO").is_file()),
     }
+}
+
+impl fmt::Display for BaseAction {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let BaseAction::InstallLibpython { .. } = self;
+        write!(f, "detect python3's minor version, install libpython3.X")
+    }
+}
+
+/// Runs one action of this module.
+pub fn run(action: &BaseAction, ctx: &mut Context) -> crate::Result<()> {
+    let BaseAction::InstallLibpython { install } = action;
+    install_libpython(install, ctx.runner)
 }
 
 /// Installs `libpython3.X` for the minor version of the installed python3 (for releases whose

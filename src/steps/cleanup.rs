@@ -6,11 +6,13 @@
 //! the venv, deletes bytecode, and empties /tmp, /root/.cache, /etc/machine-id and /opt/loci.
 //! The package manager's logs go too: they record the build's dates.
 
+use std::fmt;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
 use crate::error::{Context, Error, Result};
-use crate::plan::{Action, PlanInput, Step};
+use crate::plan::{CleanupAction, PackagesAction, PlanInput, Step};
+use crate::runner;
 
 pub fn plan(input: &PlanInput) -> Result<Option<Step>> {
     let c = input.config;
@@ -23,10 +25,10 @@ pub fn plan(input: &PlanInput) -> Result<Option<Step>> {
         // Only the venv and /etc/image_info leave the builder: make the venv final.
         step.summary = "make the venv final: no bytecode, system site packages on".into();
         return Ok(Some(
-            step.action(Action::SystemSitePackages {
+            step.action(CleanupAction::SystemSitePackages {
                 venv: c.paths.venv.clone(),
             })
-            .action(Action::DeleteBytecode {
+            .action(CleanupAction::DeleteBytecode {
                 roots: vec![c.paths.venv.clone()],
             }),
         ));
@@ -41,32 +43,32 @@ pub fn plan(input: &PlanInput) -> Result<Option<Step>> {
             .filter(|p| !keep.contains(p))
             .collect();
         if !purge.is_empty() {
-            step = step.action(Action::PurgePackages {
+            step = step.action(PackagesAction::Purge {
                 purge: d.purge_cmd(&purge),
                 packages: purge,
             });
         }
     }
     step = step.run(d.clean_cmd());
-    step = step.action(Action::Remove {
+    step = step.action(CleanupAction::Remove {
         paths: d.cache_dirs().into_iter().map(PathBuf::from).collect(),
         contents_only: true,
     });
-    step = step.action(Action::Remove {
+    step = step.action(CleanupAction::Remove {
         paths: d.build_logs().into_iter().map(PathBuf::from).collect(),
         contents_only: false,
     });
     if !c.builds_requirements() {
-        step = step.action(Action::SystemSitePackages {
+        step = step.action(CleanupAction::SystemSitePackages {
             venv: c.paths.venv.clone(),
         });
     }
     step = step
-        .action(Action::Remove {
+        .action(CleanupAction::Remove {
             paths: vec![c.paths.data_dir.clone()],
             contents_only: true,
         })
-        .action(Action::Remove {
+        .action(CleanupAction::Remove {
             paths: vec![
                 "/root/.cache".into(),
                 "/etc/machine-id".into(),
@@ -74,10 +76,57 @@ pub fn plan(input: &PlanInput) -> Result<Option<Step>> {
             ],
             contents_only: false,
         })
-        .action(Action::DeleteBytecode {
+        .action(CleanupAction::DeleteBytecode {
             roots: vec!["/usr".into(), "/var".into()],
         });
     Ok(Some(step))
+}
+
+impl fmt::Display for CleanupAction {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let shown = |paths: &[PathBuf]| {
+            paths
+                .iter()
+                .map(|d| d.display().to_string())
+                .collect::<Vec<_>>()
+                .join(" ")
+        };
+        match self {
+            CleanupAction::Remove {
+                paths,
+                contents_only,
+            } => write!(
+                f,
+                "remove {}{}",
+                if *contents_only {
+                    "the contents of "
+                } else {
+                    ""
+                },
+                shown(paths)
+            ),
+            CleanupAction::DeleteBytecode { roots } => {
+                write!(f, "delete *.pyc and __pycache__ under {}", shown(roots))
+            }
+            CleanupAction::SystemSitePackages { venv } => write!(
+                f,
+                "set include-system-site-packages = true in {}/pyvenv.cfg",
+                venv.display()
+            ),
+        }
+    }
+}
+
+/// Runs one action of this module.
+pub fn run(action: &CleanupAction, _ctx: &mut runner::Context) -> Result<()> {
+    match action {
+        CleanupAction::Remove {
+            paths,
+            contents_only,
+        } => remove(paths, *contents_only),
+        CleanupAction::DeleteBytecode { roots } => delete_bytecode(roots),
+        CleanupAction::SystemSitePackages { venv } => system_site_packages(venv),
+    }
 }
 
 /// Removes `paths` (or only what is inside them). Missing paths are fine. Mount points below

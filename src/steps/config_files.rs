@@ -1,10 +1,12 @@
 //! Step `config`: with COPY_DEFAULT_CONFIG_FILES=yes, copy the project's default config files
 //! from the venv (`/var/lib/openstack/etc/PROJECT`) to `/etc/PROJECT`.
 
+use std::fmt;
 use std::path::Path;
 
 use crate::error::{Context, Result};
-use crate::plan::{Action, PlanInput, Step};
+use crate::plan::{ConfigFilesAction, PlanInput, Step};
+use crate::runner;
 
 pub fn plan(input: &PlanInput) -> Result<Option<Step>> {
     let c = input.config;
@@ -16,11 +18,24 @@ pub fn plan(input: &PlanInput) -> Result<Option<Step>> {
             "config",
             format!("default config files to /etc/{}", c.project),
         )
-        .action(Action::CopyConfigFiles {
+        .action(ConfigFilesAction::CopyConfigFiles {
             from: c.paths.venv.join("etc").join(&c.project),
             to: Path::new("/etc").join(&c.project),
         }),
     ))
+}
+
+impl fmt::Display for ConfigFilesAction {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let ConfigFilesAction::CopyConfigFiles { from, to } = self;
+        write!(f, "copy {}/* -> {}", from.display(), to.display())
+    }
+}
+
+/// Runs one action of this module.
+pub fn run(action: &ConfigFilesAction, _ctx: &mut runner::Context) -> Result<()> {
+    let ConfigFilesAction::CopyConfigFiles { from, to } = action;
+    copy(from, to)
 }
 
 /// Copies the tree under `from` into `to` (a missing `from` is not an error: many projects

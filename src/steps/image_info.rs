@@ -7,14 +7,15 @@
 //! Last, sbom.cdx.json: the CycloneDX SBOM of the image root ([`crate::sbom`]), built from the
 //! files just written.
 
+use std::fmt;
 use std::path::Path;
 
 use serde::Serialize;
 
 use crate::config::Config;
 use crate::error::{Context, Result};
-use crate::plan::{Action, Cmd, PlanInput, Step};
-use crate::runner::{self, Timings};
+use crate::plan::{Cmd, InfoAction, PlanInput, Step};
+use crate::runner::{self, Runner, Timings};
 
 pub fn plan(input: &PlanInput) -> Result<Option<Step>> {
     Ok(Some(
@@ -22,10 +23,38 @@ pub fn plan(input: &PlanInput) -> Result<Option<Step>> {
             "info",
             "record packages, pip freeze, the source commit and the SBOM",
         )
-        .action(Action::CollectInfo {
+        .action(InfoAction::CollectInfo {
             dir: input.config.paths.image_info.clone(),
         }),
     ))
+}
+
+impl fmt::Display for InfoAction {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            InfoAction::CollectInfo { dir } => write!(
+                f,
+                "write packages.txt, pip.txt, project.txt, inputs.env, image_info.json, sbom.cdx.json to {}",
+                dir.display()
+            ),
+            InfoAction::FinishInfo { dir } => write!(
+                f,
+                "complete {}/image_info.json (step times) and sbom.cdx.json (the image as left)",
+                dir.display()
+            ),
+        }
+    }
+}
+
+/// Runs one action of this module.
+pub fn run(action: &InfoAction, ctx: &mut runner::Context) -> Result<()> {
+    match action {
+        InfoAction::CollectInfo { dir } => collect(dir, ctx),
+        InfoAction::FinishInfo { dir } => {
+            let total = ctx.state.started.elapsed();
+            finish(dir, ctx.config, ctx.timings, total, ctx.runner)
+        }
+    }
 }
 
 #[derive(Serialize)]
@@ -121,7 +150,7 @@ pub fn collect(dir: &Path, ctx: &mut runner::Context) -> Result<()> {
     };
     let json = serde_json::to_string_pretty(&info).expect("serializable");
     write(&dir.join("image_info.json"), &json)?;
-    write_sbom(dir, config)
+    write_sbom(dir, config, runner)
 }
 
 /// Writes `dir/sbom.cdx.json` for the image root as it is now. Run by the info step, while the
@@ -129,7 +158,7 @@ pub fn collect(dir: &Path, ctx: &mut runner::Context) -> Result<()> {
 /// cleanup after the info step purges packages (git, perl) and uninstalls uv, and the final
 /// document lists what the image holds. Hashes found by the earlier run (or by the builder
 /// stage of a two-stage build) are kept for wheels that are gone by then.
-pub fn write_sbom(dir: &Path, config: &Config) -> Result<()> {
+pub fn write_sbom(dir: &Path, config: &Config, runner: &mut dyn Runner) -> Result<()> {
     let path = dir.join(crate::sbom::FILE_NAME);
     let mut facts = crate::sbom::Facts::read(dir)?;
     facts.wheels_dir = sbom_wheels_dir(config);
@@ -140,7 +169,7 @@ pub fn write_sbom(dir: &Path, config: &Config) -> Result<()> {
     {
         facts.known_hashes = crate::sbom::hashes_of(&doc);
     }
-    let sbom = crate::sbom::render(&config.paths.root, &facts)?;
+    let sbom = crate::sbom::render(&config.paths.root, &facts, runner)?;
     write(&path, &sbom)
 }
 
@@ -151,11 +180,12 @@ pub fn finish(
     config: &Config,
     timings: &Timings,
     total: std::time::Duration,
+    runner: &mut dyn Runner,
 ) -> Result<()> {
     if config.source_date_epoch.is_none() {
         record_timings(dir, timings, total)?;
     }
-    write_sbom(dir, config)
+    write_sbom(dir, config, runner)
 }
 
 /// The file of /etc/image_info that lists the build's inputs as build arguments.
@@ -386,13 +416,15 @@ mod tests {
             "Name: uv\nVersion: 0.9.0\n",
         )
         .unwrap();
-        write_sbom(&dir, &config).unwrap();
+        let mut runner = crate::runner::RecordingRunner::default();
+        write_sbom(&dir, &config, &mut runner).unwrap();
         std::fs::remove_dir_all(sp.join("uv-0.9.0.dist-info")).unwrap();
         finish(
             &dir,
             &config,
             &Timings::default(),
             std::time::Duration::from_secs(1),
+            &mut runner,
         )
         .unwrap();
         let after: serde_json::Value =

@@ -7,17 +7,18 @@
 //! carries itself (auditwheel's `*.libs` directories), finds the rest with `ldconfig -p` and
 //! asks the package database which packages own them. The list lands in
 //! `/etc/image_info/venv-libraries.txt`, which the runtime stage installs from
-//! ([`crate::plan::Action::InstallListedPackages`]).
+//! ([`crate::plan::PackagesAction::InstallListed`]).
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use crate::config::Config;
 use crate::distro::{Distro, Family};
 use crate::error::{Context, Error, Result};
-use crate::plan::{Action, Cmd, PlanInput, Step};
-use crate::runner::Runner;
+use crate::plan::{Cmd, LibrariesAction, PlanInput, Step};
+use crate::runner::{Context as RunContext, Runner};
 
 /// Where the builder writes the packages and the runtime stage reads them.
 pub fn list_file(c: &Config) -> PathBuf {
@@ -31,11 +32,29 @@ pub fn plan_record(input: &PlanInput) -> Result<Option<Step>> {
             "libraries",
             "the packages providing the shared libraries of the venv's compiled modules",
         )
-        .action(Action::RecordVenvLibraries {
+        .action(LibrariesAction::RecordVenvLibraries {
             venv: c.paths.venv.clone(),
             out: list_file(c),
         }),
     ))
+}
+
+impl fmt::Display for LibrariesAction {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let LibrariesAction::RecordVenvLibraries { venv, out } = self;
+        write!(
+            f,
+            "find the packages providing the shared libraries of {}'s compiled modules -> {}",
+            venv.display(),
+            out.display()
+        )
+    }
+}
+
+/// Runs one action of this module.
+pub fn run(action: &LibrariesAction, ctx: &mut RunContext) -> Result<()> {
+    let LibrariesAction::RecordVenvLibraries { venv, out } = action;
+    record(venv, out, &ctx.plan.distro, ctx.runner)
 }
 
 /// The shared libraries that the ELF files (modules and programs) below `venv` need and that the venv does not carry,

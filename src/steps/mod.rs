@@ -1,14 +1,20 @@
 //! The build steps, one module each, in the order LOCI runs them.
 //!
 //! Every step module has a [`Planner`] (`plan`) that turns the [`PlanInput`] into its [`Step`]
-//! (or nothing, when the step does not apply), and owns the in-process actions its step uses.
+//! (or nothing, when the step does not apply), and owns its actions whole: their text
+//! (`impl Display` for its action enum of [`crate::plan`]) and what they do (its `run`).
 //! Which planners a build runs, in which order, is one table per kind of build and stage
 //! ([`pipeline`]); two [`Pass`]es then edit the whole list (the `seal` step at the end, the
-//! `preflight` step before the first change to the system).
+//! `preflight` step before the first change to the system). [`build_plan`] makes the plan;
+//! [`run`] gives each action to the module that owns it. The Python toolchain the steps share
+//! is [`python`].
+
+use std::fmt;
 
 use crate::config::BuildKind;
 use crate::error::{Error, Result};
-use crate::plan::{PlanInput, Stage, Step};
+use crate::plan::{Action, Plan, PlanInput, Stage, Step};
+use crate::runner::Context;
 
 pub mod base;
 pub mod cleanup;
@@ -20,6 +26,7 @@ pub mod packages;
 pub mod preflight;
 pub mod project_specific;
 pub mod pydep;
+pub mod python;
 pub mod requirements;
 pub mod seal;
 pub mod source;
@@ -43,8 +50,8 @@ const REQUIREMENTS: Pipeline = &[&[
     venv::plan,
     packages::plan,
     source::plan,
-    requirements_build,
-    requirements_purge,
+    requirements::plan_wheels,
+    requirements::plan_purge,
 ]];
 
 /// `PROJECT=infra` (LOCI's tooling image): the venv, bindep packages and PIP_PACKAGES only.
@@ -122,6 +129,62 @@ pub fn pipeline(input: &PlanInput) -> Pipeline {
     }
 }
 
+/// Computes the plan of a `loci build` (or of one stage of it).
+pub fn build_plan(input: &PlanInput) -> Result<Plan> {
+    let steps = plan_all(input)?;
+    Ok(Plan {
+        project: input.config.project.clone(),
+        stage: input.stage,
+        distro: input.distro.clone(),
+        steps,
+    })
+}
+
+/// An action's line in the plan and the build log: the owning module's text.
+impl fmt::Display for Action {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Action::Run { cmd } => write!(f, "run: {cmd}"),
+            Action::Packages(a) => a.fmt(f),
+            Action::Preflight(a) => a.fmt(f),
+            Action::Base(a) => a.fmt(f),
+            Action::Venv(a) => a.fmt(f),
+            Action::Wheels(a) => a.fmt(f),
+            Action::Libraries(a) => a.fmt(f),
+            Action::User(a) => a.fmt(f),
+            Action::Source(a) => a.fmt(f),
+            Action::Project(a) => a.fmt(f),
+            Action::ConfigFiles(a) => a.fmt(f),
+            Action::Info(a) => a.fmt(f),
+            Action::Seal(a) => a.fmt(f),
+            Action::Cleanup(a) => a.fmt(f),
+            Action::Requirements(a) => a.fmt(f),
+        }
+    }
+}
+
+/// Runs one action: a command with the context's runner, anything else in the module that
+/// owns it.
+pub fn run(action: &Action, ctx: &mut Context) -> Result<()> {
+    match action {
+        Action::Run { cmd } => ctx.runner.run(cmd),
+        Action::Packages(a) => packages::run(a, ctx),
+        Action::Preflight(a) => preflight::run(a, ctx),
+        Action::Base(a) => base::run(a, ctx),
+        Action::Venv(a) => venv::run(a, ctx),
+        Action::Wheels(a) => wheels::run(a, ctx),
+        Action::Libraries(a) => libraries::run(a, ctx),
+        Action::User(a) => user::run(a, ctx),
+        Action::Source(a) => source::run(a, ctx),
+        Action::Project(a) => project_specific::run(a, ctx),
+        Action::ConfigFiles(a) => config_files::run(a, ctx),
+        Action::Info(a) => image_info::run(a, ctx),
+        Action::Seal(a) => seal::run(a, ctx),
+        Action::Cleanup(a) => cleanup::run(a, ctx),
+        Action::Requirements(a) => requirements::run(a, ctx),
+    }
+}
+
 /// All steps of a build (or of one stage of it), in order.
 pub fn plan_all(input: &PlanInput) -> Result<Vec<Step>> {
     check_stage(input)?;
@@ -133,20 +196,6 @@ pub fn plan_all(input: &PlanInput) -> Result<Vec<Step>> {
         pass(input, &mut steps)?;
     }
     Ok(steps)
-}
-
-// Adapters giving the planners of install.rs and requirements.rs the common shape. Both files
-// are being reorganised on another branch (issue10a: requirements.rs becomes a folder); once
-// merged, their planners take the [`Planner`] shape themselves and these go.
-
-/// The `requirements` step: the first of the two steps of [`requirements::plan`].
-fn requirements_build(input: &PlanInput) -> Result<Option<Step>> {
-    Ok(requirements::plan(input)?.into_iter().next())
-}
-
-/// The `purge` step: the second of the two steps of [`requirements::plan`].
-fn requirements_purge(input: &PlanInput) -> Result<Option<Step>> {
-    Ok(requirements::plan(input)?.into_iter().nth(1))
 }
 
 /// Refuses a stage that does not fit the build: the `requirements` target is for
@@ -170,16 +219,4 @@ fn check_stage(input: &PlanInput) -> Result<()> {
         }
         _ => Ok(()),
     }
-}
-
-/// The virtualenv's pip, as an argument-vector program.
-pub(crate) fn venv_bin(input: &PlanInput, tool: &str) -> String {
-    input
-        .config
-        .paths
-        .venv
-        .join("bin")
-        .join(tool)
-        .display()
-        .to_string()
 }

@@ -1,9 +1,12 @@
 //! Step `packages`: the system packages bindep.txt (and every /opt/loci/bindep* extra) asks
 //! for, for PROJECT + PROFILES + the release codename, plus DIST_PACKAGES.
 
+use std::fmt;
+
 use crate::bindep::{BindepFile, Platform};
 use crate::error::Result;
-use crate::plan::{Action, PlanInput, Stage, Step};
+use crate::plan::{Action, PackagesAction, PlanInput, Stage, Step};
+use crate::runner::Context;
 
 /// The packages the bindep files resolve to for this build, in file order, without duplicates.
 ///
@@ -21,7 +24,7 @@ pub fn bindep_packages_with_origins(input: &PlanInput) -> Result<Vec<(String, St
     let c = input.config;
     let mut profiles = vec![c.project.clone()];
     profiles.extend(c.profiles.iter().cloned());
-    if input.stage == Stage::Builder && super::wheels::from_index(input) {
+    if input.stage == Stage::Builder && super::python::from_index(input) {
         profiles.push("requirements".into());
     }
     if let Some(codename) = &input.distro.codename {
@@ -75,7 +78,7 @@ pub fn plan(input: &PlanInput) -> Result<Option<Step>> {
             packages.push(p.clone());
         }
     }
-    let listed = (input.stage == Stage::Runtime).then(|| Action::InstallListedPackages {
+    let listed = (input.stage == Stage::Runtime).then(|| PackagesAction::InstallListed {
         file: super::libraries::list_file(c),
         refresh: input.distro.refresh_cmd(),
     });
@@ -98,10 +101,52 @@ pub fn plan(input: &PlanInput) -> Result<Option<Step>> {
 /// The install action for `packages`: refresh (once per build) and install, skipped for
 /// packages already installed.
 pub fn install_action(distro: &crate::distro::Distro, packages: &[String]) -> Action {
-    Action::InstallPackages {
+    Action::Packages(PackagesAction::Install {
         packages: packages.to_vec(),
         refresh: distro.refresh_cmd(),
         install: distro.install_cmd(packages),
+    })
+}
+
+impl fmt::Display for PackagesAction {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            PackagesAction::Install {
+                refresh, install, ..
+            } => {
+                write!(f, "install what is missing: ")?;
+                if let Some(r) = refresh {
+                    write!(f, "{r} && ")?;
+                }
+                write!(f, "{install}")
+            }
+            PackagesAction::Purge { purge, .. } => write!(f, "purge what is installed of: {purge}"),
+            PackagesAction::InstallListed { file, .. } => {
+                write!(
+                    f,
+                    "install what is missing of the packages listed in {}",
+                    file.display()
+                )
+            }
+        }
+    }
+}
+
+/// Runs one action of this module.
+pub fn run(action: &PackagesAction, ctx: &mut Context) -> Result<()> {
+    match action {
+        PackagesAction::Install {
+            packages, refresh, ..
+        } => install(ctx, packages, refresh.as_ref()),
+        PackagesAction::Purge { packages, .. } => purge(ctx, packages),
+        PackagesAction::InstallListed { file, refresh } => {
+            let packages = super::libraries::read_list(file)?;
+            if packages.is_empty() {
+                crate::say!("the venv needs no shared library from a package");
+                return Ok(());
+            }
+            install(ctx, &packages, refresh.as_ref())
+        }
     }
 }
 

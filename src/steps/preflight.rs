@@ -1,7 +1,7 @@
 //! Step `preflight`: every distro package the build will install exists in the distro's
 //! package index, checked before the first change to the system.
 //!
-//! The names come from the plan itself — every [`Action::InstallPackages`] of every step: the
+//! The names come from the plan itself — every [`crate::plan::PackagesAction::Install`] of every step: the
 //! base packages, bindep's (bindep.txt and the EXTRA_BINDEP files, for PROJECT, PROFILES and
 //! the release), DIST_PACKAGES, and what a project-specific step installs. Each keeps where it
 //! came from (the argument, or the bindep file and line), so that a name the index does not
@@ -14,20 +14,33 @@
 //! `mysql-client` has no candidate: not installable either) or `dnf repoquery --whatprovides`.
 
 use std::collections::{BTreeMap, BTreeSet};
-
-use serde::Serialize;
+use std::fmt;
 
 use crate::distro::{Distro, PackageManager};
 use crate::error::{Error, Result};
-use crate::plan::{Action, Cmd, PlanInput, Step};
+use crate::plan::{Action, Cmd, PackagesAction, PlanInput, PreflightAction, Step, Wanted};
 use crate::runner::Context;
 
-/// A package the build installs, and where it came from.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Wanted {
-    pub name: String,
-    /// `DIST_PACKAGES`, `bindep.txt:57`, `loci's base packages`, ...
-    pub origin: String,
+impl fmt::Display for PreflightAction {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let PreflightAction::CheckPackages { packages, refresh } = self;
+        write!(
+            f,
+            "look up in the package index those of these {} packages not installed yet",
+            packages.len()
+        )?;
+        if let Some(r) = refresh {
+            write!(f, " (after `{r}`, the build's one refresh)")?;
+        }
+        let names: Vec<&str> = packages.iter().map(|p| p.name.as_str()).collect();
+        write!(f, ": {}", names.join(" "))
+    }
+}
+
+/// Runs one action of this module.
+pub fn run(action: &PreflightAction, ctx: &mut Context) -> Result<()> {
+    let PreflightAction::CheckPackages { packages, refresh } = action;
+    check(ctx, packages, refresh.as_ref())
 }
 
 /// Adds the `preflight` step before the first step that changes the system (any but `wheels`,
@@ -48,7 +61,7 @@ pub fn insert(input: &PlanInput, steps: &mut Vec<Step>) -> Result<()> {
             input.distro.label()
         ),
     );
-    step = step.action(Action::CheckPackages {
+    step = step.action(PreflightAction::CheckPackages {
         packages: wanted,
         refresh: input.distro.refresh_cmd(),
     });
@@ -71,7 +84,7 @@ pub fn wanted(steps: &[Step], input: &PlanInput) -> Result<Vec<Wanted>> {
     let mut out: Vec<Wanted> = Vec::new();
     for step in steps {
         for action in &step.actions {
-            let Action::InstallPackages { packages, .. } = action else {
+            let Action::Packages(PackagesAction::Install { packages, .. }) = action else {
                 continue;
             };
             for p in packages {
@@ -169,7 +182,7 @@ pub const RENAMES: &[(&str, &str, &str)] = &[
     ("ubuntu", "default-libmysqlclient-dev", "libmysqlclient-dev"),
 ];
 
-/// [`Action::CheckPackages`]: looks up every package of `wanted` that is not installed yet.
+/// [`crate::plan::PreflightAction::CheckPackages`]: looks up every package of `wanted` that is not installed yet.
 pub fn check(ctx: &mut Context, wanted: &[Wanted], refresh: Option<&Cmd>) -> Result<()> {
     let distro = &ctx.plan.distro;
     let names: Vec<String> = wanted.iter().map(|w| w.name.clone()).collect();

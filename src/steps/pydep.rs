@@ -24,7 +24,7 @@ pub fn plan(input: &PlanInput) -> Result<Option<Step>> {
     if packages.is_empty() {
         return Ok(None);
     }
-    let cmd = super::install::pip_install(input, false)?.args(packages.iter().cloned());
+    let cmd = super::python::pip_install(input, false)?.args(packages.iter().cloned());
     let mut step = Step::new("pydep", "Python packages from pydep").run(cmd);
     step.packages = packages;
     Ok(Some(step))

@@ -13,8 +13,11 @@ use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use std::fmt;
+
 use crate::error::{Error, Result};
-use crate::plan::{Action, PlanInput, Step};
+use crate::plan::{Action, InfoAction, PlanInput, SealAction, Step};
+use crate::runner;
 
 /// Appends the `seal` step to `steps`, when it has anything to do: completing /etc/image_info
 /// when a step collects it, clamping the times with SOURCE_DATE_EPOCH.
@@ -22,7 +25,7 @@ pub fn append(input: &PlanInput, steps: &mut Vec<Step>) -> Result<()> {
     let has_info = steps
         .iter()
         .flat_map(|s| &s.actions)
-        .any(|a| matches!(a, Action::CollectInfo { .. }));
+        .any(|a| matches!(a, Action::Info(InfoAction::CollectInfo { .. })));
     steps.extend(plan(input, has_info));
     Ok(())
 }
@@ -35,17 +38,36 @@ pub fn plan(input: &PlanInput, has_info: bool) -> Option<Step> {
         "complete /etc/image_info; with SOURCE_DATE_EPOCH, clamp the times of what the build wrote",
     );
     if has_info {
-        step = step.action(Action::FinishInfo {
+        step = step.action(InfoAction::FinishInfo {
             dir: c.paths.image_info.clone(),
         });
     }
     if let Some(epoch) = c.source_date_epoch {
-        step = step.action(Action::ClampMtimes {
+        step = step.action(SealAction::ClampMtimes {
             root: c.paths.root.clone(),
             epoch,
         });
     }
     (!step.actions.is_empty()).then_some(step)
+}
+
+impl fmt::Display for SealAction {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let SealAction::ClampMtimes { root, epoch } = self;
+        write!(
+            f,
+            "set the time of everything this build wrote below {} to {epoch} (SOURCE_DATE_EPOCH)",
+            root.display()
+        )
+    }
+}
+
+/// Runs one action of this module.
+pub fn run(action: &SealAction, ctx: &mut runner::Context) -> Result<()> {
+    let SealAction::ClampMtimes { root, epoch } = action;
+    let n = clamp_mtimes(root, *epoch, ctx.state.started_wall)?;
+    crate::say!("set the time of {n} files and directories to {epoch}");
+    Ok(())
 }
 
 /// How far before the build's start a file time still counts as written by the build: file
@@ -171,16 +193,19 @@ mod tests {
         };
         let without = plan(&env);
         assert_eq!(without.len(), 1);
-        assert!(matches!(without[0], Action::FinishInfo { .. }));
+        assert!(matches!(
+            without[0],
+            Action::Info(InfoAction::FinishInfo { .. })
+        ));
         let mut env = env.clone();
         env.insert("SOURCE_DATE_EPOCH".into(), "1700000000".into());
         let with = plan(&env);
         assert_eq!(
             with[1],
-            Action::ClampMtimes {
+            Action::Seal(SealAction::ClampMtimes {
                 root: "/".into(),
                 epoch: 1_700_000_000
-            }
+            })
         );
     }
 }

@@ -6,20 +6,22 @@
 //! still compute the version. A full commit id cannot be fetched by name from most servers,
 //! so for one, every branch and tag is fetched and the commit looked up.
 
+use std::fmt;
 use std::path::Path;
 
 use git2::{AutotagOption, FetchOptions, Oid, ProxyOptions, Repository};
 
 use crate::config::TlsConfig;
 use crate::error::{Error, Result};
-use crate::plan::{Action, PlanInput, Step};
+use crate::plan::{PlanInput, SourceAction, Step};
+use crate::runner::Context;
 
 pub fn plan(input: &PlanInput) -> Result<Option<Step>> {
     let c = input.config;
     let dest = c.paths.sources_dir.join(&c.project);
     Ok(Some(
         Step::new("source", format!("{} at {}", c.project_repo, c.project_ref)).action(
-            Action::GitClone {
+            SourceAction::GitClone {
                 var: "PROJECT".into(),
                 repo: c.project_repo.clone(),
                 reference: c.project_ref.clone(),
@@ -28,6 +30,40 @@ pub fn plan(input: &PlanInput) -> Result<Option<Step>> {
             },
         ),
     ))
+}
+
+impl fmt::Display for SourceAction {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let SourceAction::GitClone {
+            repo,
+            reference,
+            dest,
+            shallow_no_git,
+            ..
+        } = self;
+        write!(
+            f,
+            "git clone {repo} at {reference} -> {}{}",
+            dest.display(),
+            if *shallow_no_git {
+                " (shallow, .git removed)"
+            } else {
+                " (unless it exists)"
+            }
+        )
+    }
+}
+
+/// Runs one action of this module.
+pub fn run(action: &SourceAction, ctx: &mut Context) -> Result<()> {
+    let SourceAction::GitClone {
+        var,
+        repo,
+        reference,
+        dest,
+        shallow_no_git,
+    } = action;
+    clone(var, repo, reference, dest, *shallow_no_git, &ctx.config.tls)
 }
 
 /// Points libgit2 at the system CA bundle (or SSL_CERT_FILE): the vendored OpenSSL inside the

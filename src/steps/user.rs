@@ -1,11 +1,12 @@
 //! Step `user`: the service's group and user, and the directories it owns.
 
+use std::fmt;
 use std::path::PathBuf;
 
 use crate::config::SpecificProject;
 use crate::error::{Error, Result};
-use crate::plan::{Action, Cmd, PlanInput, Step, User};
-use crate::runner::Runner;
+use crate::plan::{Cmd, PlanInput, Step, User, UserAction};
+use crate::runner::{Context, Runner};
 
 /// Plans the PROJECT user: uid UID, gid GID, home /var/lib/PROJECT, nologin (nova: bash, for
 /// instance migration over ssh), owning /etc, /var/log, /var/lib and /var/cache/PROJECT.
@@ -34,8 +35,35 @@ pub fn plan(input: &PlanInput) -> Result<Option<Step>> {
     };
     Ok(Some(
         Step::new("user", format!("user {p} ({}:{})", c.uid, c.gid))
-            .action(Action::CreateUser { user }),
+            .action(UserAction::CreateUser { user }),
     ))
+}
+
+impl fmt::Display for UserAction {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let UserAction::CreateUser { user } = self;
+        write!(
+            f,
+            "create group {} ({}) and user {} ({}), home {}, shell {}; own {}",
+            user.name,
+            user.gid,
+            user.name,
+            user.uid,
+            user.home.display(),
+            user.shell,
+            user.dirs
+                .iter()
+                .map(|d| d.display().to_string())
+                .collect::<Vec<_>>()
+                .join(" ")
+        )
+    }
+}
+
+/// Runs one action of this module.
+pub fn run(action: &UserAction, ctx: &mut Context) -> Result<()> {
+    let UserAction::CreateUser { user } = action;
+    create(user, ctx.runner)
 }
 
 /// Creates the group and user with groupadd/useradd after checking that the name and ids are

@@ -1,18 +1,21 @@
 //! Step `venv`: the virtualenv at /var/lib/openstack with an up-to-date pip toolchain.
 
+use std::fmt;
 use std::fs;
 use std::path::{Path, PathBuf};
 
+use super::python::{self, build_uv_dir, venv_bin};
 use crate::config::Installer;
 use crate::error::{Context, Error, Result};
-use crate::plan::{Action, Cmd, PlanInput, Step};
+use crate::plan::{Cmd, PlanInput, Step, VenvAction};
+use crate::runner::{self, Runner};
 
 /// Plans the venv and its toolchain: pip, setuptools and wheel, each with its constraint
 /// suffix (PIP_VERSION_CONSTRAINT, SETUPTOOL_CONSTRAINT, WHEEL_CONSTRAINT, e.g. `<25`), and
 /// for a service VENV_TOOLS ([`crate::config::DEFAULT_VENV_TOOLS`]).
 ///
 /// With INSTALLER=uv (a service's build) the venv is made without pip (`python3 -m venv
-/// --without-pip`, no ensurepip run) and the build's uv ([`build_uv`], taken from the wheels)
+/// --without-pip`, no ensurepip run) and the build's uv ([`python::build_uv`], taken from the wheels)
 /// installs the toolchain: from the wheels alone when they hold it (a requirements image made
 /// by loci does), else from the index too. With INSTALLER=pip, and for a requirements build,
 /// LOCI's way: `python3 -m venv`, then one `pip install --upgrade`.
@@ -33,8 +36,8 @@ pub fn plan(input: &PlanInput) -> Result<Option<Step>> {
     ];
     if c.builds_requirements() {
         // A requirements build has no wheels yet: its toolchain comes from the index alone.
-        let pip = Cmd::new(super::venv_bin(input, "pip"), ["install", "--upgrade"])
-            .args(super::install::pip_cache_args(input))
+        let pip = Cmd::new(venv_bin(input, "pip"), ["install", "--upgrade"])
+            .args(python::pip_cache_args(input))
             .arg("--no-compile")
             .args(c.pip_args.iter().cloned())
             .args(tools);
@@ -50,17 +53,17 @@ pub fn plan(input: &PlanInput) -> Result<Option<Step>> {
     // wheels step ran before): unconstrained, the toolchain's own dependencies (wheel needs
     // packaging) would be the newest, and the install step's pinned copy would land beside
     // them, leaving two dist-info directories of one package in the venv.
-    let upper = super::wheels::constraints_dir(input).join("upper-constraints.txt");
+    let upper = python::constraints_dir(input).join("upper-constraints.txt");
     let mut sources = vec!["-c".to_string(), upper.display().to_string()];
-    let wheels = super::wheels::wheels_dir(input);
+    let wheels = python::wheels_dir(input);
     if let Some(w) = &wheels {
         sources.extend(["--find-links".to_string(), w.display().to_string()]);
     }
     let step = Step::new("venv", format!("virtualenv at {venv}"));
     match c.installer {
         Installer::Pip => {
-            let pip = Cmd::new(super::venv_bin(input, "pip"), ["install", "--upgrade"])
-                .args(super::install::pip_cache_args(input))
+            let pip = Cmd::new(venv_bin(input, "pip"), ["install", "--upgrade"])
+                .args(python::pip_cache_args(input))
                 .arg("--no-compile")
                 .args(sources)
                 .args(c.pip_args.iter().cloned())
@@ -71,7 +74,7 @@ pub fn plan(input: &PlanInput) -> Result<Option<Step>> {
             ))
         }
         Installer::Uv => {
-            let online = super::install::uv_pip_install(input)
+            let online = python::uv_pip_install(input)
                 .args(sources)
                 .args(c.pip_args.iter().cloned())
                 .args(tools);
@@ -80,7 +83,7 @@ pub fn plan(input: &PlanInput) -> Result<Option<Step>> {
                 ["-m", "venv", "--without-pip", venv.as_str()],
             ));
             Ok(Some(match wheels {
-                Some(_) => step.action(Action::PreferOffline {
+                Some(_) => step.action(VenvAction::PreferOffline {
                     offline: online.clone().arg("--no-index"),
                     online,
                 }),
@@ -90,21 +93,48 @@ pub fn plan(input: &PlanInput) -> Result<Option<Step>> {
     }
 }
 
-/// Where the build's uv is: a directory of the data dir (emptied at cleanup), never the venv.
-pub fn build_uv_dir(input: &PlanInput) -> PathBuf {
-    input.config.paths.data_dir.join("loci-uv")
+impl fmt::Display for VenvAction {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            VenvAction::ProvideUv {
+                wheels,
+                dir,
+                fallback,
+            } => {
+                write!(f, "the build's uv at {}/bin/uv: ", dir.display())?;
+                if let Some(w) = wheels {
+                    write!(f, "from the uv wheel in {}, else ", w.display())?;
+                }
+                let cmds: Vec<String> = fallback.iter().map(|c| c.to_string()).collect();
+                write!(f, "{}", cmds.join(" && "))
+            }
+            VenvAction::PreferOffline { offline, .. } => write!(
+                f,
+                "run: {offline} (from the wheels alone; when they lack something, again without --no-index)"
+            ),
+        }
+    }
 }
 
-/// The build's uv binary ([`Action::ProvideUv`] puts it there).
-pub fn build_uv(input: &PlanInput) -> String {
-    build_uv_dir(input).join("bin/uv").display().to_string()
+/// Runs one action of this module.
+pub fn run(action: &VenvAction, ctx: &mut runner::Context) -> Result<()> {
+    match action {
+        VenvAction::ProvideUv {
+            wheels,
+            dir,
+            fallback,
+        } => provide_uv(wheels.as_deref(), dir, fallback, ctx.runner),
+        VenvAction::PreferOffline { offline, online } => {
+            prefer_offline(offline, online, ctx.runner)
+        }
+    }
 }
 
-/// [`Action::ProvideUv`] for this build: uv's wheel from the wheels, else `pip install uv` into
+/// [`VenvAction::ProvideUv`] for this build: uv's wheel from the wheels, else `pip install uv` into
 /// a venv of its own in the data dir.
-pub(crate) fn provide_uv_action(input: &PlanInput) -> Action {
+pub(crate) fn provide_uv_action(input: &PlanInput) -> VenvAction {
     let dir = build_uv_dir(input);
-    let upper = super::wheels::constraints_dir(input).join("upper-constraints.txt");
+    let upper = python::constraints_dir(input).join("upper-constraints.txt");
     let fallback = vec![
         Cmd::new(
             "python3",
@@ -114,26 +144,26 @@ pub(crate) fn provide_uv_action(input: &PlanInput) -> Action {
             dir.join("bin/pip").display().to_string(),
             ["install", "--no-compile"],
         )
-        .args(super::install::pip_cache_args(input))
+        .args(python::pip_cache_args(input))
         .args(["-c".to_string(), upper.display().to_string()])
         .args(input.config.pip_args.iter().cloned())
         .arg("uv"),
     ];
-    Action::ProvideUv {
-        wheels: super::wheels::wheels_dir(input),
+    VenvAction::ProvideUv {
+        wheels: python::wheels_dir(input),
         dir,
         fallback,
     }
 }
 
-/// [`Action::ProvideUv`]: `dir/bin/uv` from the newest `uv-*.whl` of `wheels` (its
+/// [`crate::plan::VenvAction::ProvideUv`]: `dir/bin/uv` from the newest `uv-*.whl` of `wheels` (its
 /// `uv-VERSION.data/scripts/uv`, taken out with Python's own zipfile module), else the
 /// `fallback` commands (a venv at `dir` with uv pip-installed from the index).
 pub fn provide_uv(
     wheels: Option<&Path>,
     dir: &Path,
     fallback: &[Cmd],
-    runner: &mut dyn crate::runner::Runner,
+    runner: &mut dyn Runner,
 ) -> Result<()> {
     let wheel = wheels.and_then(uv_wheel);
     let Some(wheel) = wheel else {
@@ -199,13 +229,9 @@ fn uv_wheel(dir: &Path) -> Option<PathBuf> {
     found.pop().map(|(_, p)| p)
 }
 
-/// [`Action::PreferOffline`]: `offline` with its output kept back; when it fails (the wheels
+/// [`crate::plan::VenvAction::PreferOffline`]: `offline` with its output kept back; when it fails (the wheels
 /// lack something), `online`.
-pub fn prefer_offline(
-    offline: &Cmd,
-    online: &Cmd,
-    runner: &mut dyn crate::runner::Runner,
-) -> Result<()> {
+pub fn prefer_offline(offline: &Cmd, online: &Cmd, runner: &mut dyn Runner) -> Result<()> {
     crate::say!("+ {offline}");
     match runner.output(offline) {
         Ok(_) => Ok(()),

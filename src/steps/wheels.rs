@@ -10,37 +10,15 @@
 //! The step runs first in a build, so that wheels that are missing or are not a requirements
 //! image stop the build before any package is installed.
 
-use std::path::{Path, PathBuf};
+use std::fmt;
+use std::path::Path;
 
+use super::python::{build_constraints, constraints_dir, wheels_dir};
 use crate::config::{RegistryConfig, WheelsSource};
 use crate::constraints;
 use crate::error::{Context, Error, Result};
-use crate::plan::{Action, PlanInput, Step};
-
-use serde::Serialize;
-
-/// The directory pip reads wheels from: WHEELS itself when it is a directory, else the wheels
-/// dir the archive is extracted into.
-/// `None` when the build has no wheels (packages come from the index).
-pub fn wheels_dir(input: &PlanInput) -> Option<PathBuf> {
-    match &input.config.wheels {
-        Some(WheelsSource::Directory(d)) => Some(d.clone()),
-        Some(WheelsSource::Mounted { path, .. }) => Some(path.clone()),
-        Some(WheelsSource::Index { .. }) => None,
-        _ => Some(input.config.paths.wheels_dir.clone()),
-    }
-}
-
-/// Whether the build installs from the index (no requirements image): sdists are compiled, so
-/// the build needs the build-time packages, and build constraints are passed.
-pub fn from_index(input: &PlanInput) -> bool {
-    matches!(input.config.wheels, Some(WheelsSource::Index { .. }))
-}
-
-/// Where the adjusted constraint files are written (the data dir, as LOCI does).
-pub fn constraints_dir(input: &PlanInput) -> PathBuf {
-    input.config.paths.data_dir.clone()
-}
+use crate::plan::{PlanInput, Step, WheelsAction};
+use crate::runner;
 
 pub fn plan(input: &PlanInput) -> Result<Option<Step>> {
     let c = input.config;
@@ -65,7 +43,7 @@ pub fn plan(input: &PlanInput) -> Result<Option<Step>> {
     };
     let mut step = Step::new("wheels", summary);
     if let WheelsSource::Index { constraints } = source {
-        return Ok(Some(step.action(Action::FetchConstraints {
+        return Ok(Some(step.action(WheelsAction::FetchConstraints {
             source: constraints,
             dir: constraints_dir(input),
             project: c.project.clone(),
@@ -73,95 +51,81 @@ pub fn plan(input: &PlanInput) -> Result<Option<Step>> {
         })));
     }
     let wheels = wheels_dir(input).expect("wheels other than the index have a directory");
-    step = step.action(Action::FetchWheels {
+    step = step.action(WheelsAction::FetchWheels {
         source,
         dest: c.paths.wheels_dir.clone(),
     });
-    Ok(Some(step.action(Action::PrepareConstraints {
+    Ok(Some(step.action(WheelsAction::PrepareConstraints {
         wheels,
         dir: constraints_dir(input),
         project: c.project.clone(),
     })))
 }
 
-/// The build constraints of an install from the index: the upper-constraints, plus the
-/// setuptools cap (SETUPTOOL_CONSTRAINT, LOCI master's `<81`: setuptools 82 removed
-/// pkg_resources, which many sdists' setup.py still import).
-pub fn build_constraints(upper: &str, setuptools: &str) -> String {
-    let mut out = String::new();
-    for line in upper.lines() {
-        let pins_setuptools =
-            constraints::line_name(line).is_some_and(|n| constraints::normalize(n) == "setuptools");
-        if !setuptools.is_empty() && pins_setuptools {
-            continue;
-        }
-        out.push_str(line);
-        out.push('\n');
-    }
-    if !setuptools.is_empty() {
-        out.push_str(&format!("setuptools{setuptools}\n"));
-    }
-    out
-}
-
-/// How a pip passes build constraints to the isolated environments it builds sdists in.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum BuildConstraintMode {
-    /// `--build-constraint FILE` (pip 25.3 and newer, where `-c` and PIP_CONSTRAINT no longer
-    /// reach the build environments).
-    Option,
-    /// `PIP_CONSTRAINT=FILE` in pip's environment (pip before 25.3, whose build environments
-    /// inherit it).
-    Environment,
-}
-
-/// The first pip release with `--build-constraint`.
-pub const BUILD_CONSTRAINT_PIP: (u32, u32) = (25, 3);
-
-impl BuildConstraintMode {
-    /// The mode of the pip that printed `version` (`pip --version`: `pip 26.3 from ...`).
-    pub fn of_pip(version: &str) -> Result<Self> {
-        let number = version
-            .split_whitespace()
-            .skip_while(|w| *w != "pip")
-            .nth(1)
-            .unwrap_or_default();
-        let mut parts = number.split('.').map(|p| {
-            p.chars()
-                .take_while(char::is_ascii_digit)
-                .collect::<String>()
-                .parse::<u32>()
-        });
-        match (parts.next(), parts.next()) {
-            (Some(Ok(major)), minor) => {
-                let minor = minor.and_then(|m| m.ok()).unwrap_or(0);
-                Ok(if (major, minor) >= BUILD_CONSTRAINT_PIP {
-                    BuildConstraintMode::Option
-                } else {
-                    BuildConstraintMode::Environment
-                })
-            }
-            _ => Err(Error::new(format!(
-                "cannot tell pip's version from {:?}",
-                crate::error::cut(version.trim(), crate::error::QUOTE_MAX)
-            ))
-            .hint("`pip --version` should print `pip X.Y from ...`; check the venv's pip (PIP_VERSION_CONSTRAINT)")),
-        }
-    }
-
-    /// Asks the venv's `pip` for its version.
-    pub fn detect(pip: &str, runner: &mut dyn crate::runner::Runner) -> Result<Self> {
-        Self::of_pip(&runner.output(&crate::plan::Cmd::new(pip, ["--version"]))?)
-    }
-
-    /// Adds the build constraints in `file` to a pip command, as this mode passes them.
-    pub fn apply(self, cmd: crate::plan::Cmd, file: &Path) -> crate::plan::Cmd {
-        let file = file.display().to_string();
+impl fmt::Display for WheelsAction {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            BuildConstraintMode::Option => cmd.args(["--build-constraint".to_string(), file]),
-            BuildConstraintMode::Environment => cmd.env("PIP_CONSTRAINT", file),
+            WheelsAction::FetchWheels { source, dest } => match source {
+                WheelsSource::Directory(d) => write!(f, "use wheels in place: {}", d.display()),
+                WheelsSource::Tarball(p) => {
+                    write!(f, "extract tarball {} -> {}", p.display(), dest.display())
+                }
+                WheelsSource::Url(u) => write!(f, "download and extract {u} -> {}", dest.display()),
+                WheelsSource::Image(i) => {
+                    write!(f, "pull last layer of image {i} -> {}", dest.display())
+                }
+                WheelsSource::Mounted { image, path } => write!(
+                    f,
+                    "use image {image} in place, mounted by BuildKit at {}",
+                    path.display()
+                ),
+                WheelsSource::Index { constraints } => {
+                    write!(f, "no wheels; constraints from {constraints}")
+                }
+            },
+            WheelsAction::FetchConstraints {
+                source,
+                dir,
+                project,
+                setuptools,
+            } => write!(
+                f,
+                "fetch {source} -> {}/upper-constraints.txt without the pin of {project}; build constraints with setuptools{}",
+                dir.display(),
+                if setuptools.is_empty() { " unpinned" } else { setuptools }
+            ),
+            WheelsAction::PrepareConstraints {
+                wheels,
+                dir,
+                project,
+            } => write!(
+                f,
+                "copy upper-constraints.txt and global-requirements.txt from {} to {} without the pin of {project}",
+                wheels.display(),
+                dir.display()
+            ),
         }
+    }
+}
+
+/// Runs one action of this module.
+pub fn run(action: &WheelsAction, ctx: &mut runner::Context) -> Result<()> {
+    let config = ctx.config;
+    match action {
+        WheelsAction::FetchWheels { source, dest } => {
+            fetch(source, dest, &config.registry, &config.tls)
+        }
+        WheelsAction::PrepareConstraints {
+            wheels,
+            dir,
+            project,
+        } => prepare_constraints(wheels, dir, project),
+        WheelsAction::FetchConstraints {
+            source,
+            dir,
+            project,
+            setuptools,
+        } => fetch_constraints(source, dir, project, setuptools, &config.tls),
     }
 }
 
@@ -258,11 +222,11 @@ pub fn fetch(
         WheelsSource::Index { .. } => Ok(()),
         WheelsSource::Tarball(p) => crate::extract::from_file(p, dest),
         WheelsSource::Url(u) => crate::extract::from_url(u, dest, tls),
-        WheelsSource::Image(i) => crate::registry::fetch_wheels(i, dest, registry, tls),
+        WheelsSource::Image(i) => crate::registry::pull::fetch_wheels(i, dest, registry, tls),
     }
 }
 
-/// Writes the adjusted constraint files (see [`Action::PrepareConstraints`]).
+/// Writes the adjusted constraint files (see [`crate::plan::WheelsAction::PrepareConstraints`]).
 pub fn prepare_constraints(wheels: &Path, dir: &Path, project: &str) -> Result<()> {
     let upper = wheels.join("upper-constraints.txt");
     let text = std::fs::read_to_string(&upper).map_err(|e| {
@@ -306,54 +270,6 @@ mod tests {
         assert_eq!(
             std::fs::read_to_string(out.path().join("global-requirements.txt")).unwrap(),
             ""
-        );
-    }
-
-    #[test]
-    fn build_constraints_cap_setuptools_instead_of_pinning_it() {
-        let b = build_constraints("pbr===7.0.3\nSetuptools===82.0.0\n", "<81");
-        assert_eq!(b, "pbr===7.0.3\nsetuptools<81\n");
-        assert_eq!(build_constraints("pbr===7.0.3\n", ""), "pbr===7.0.3\n");
-    }
-
-    #[test]
-    fn build_constraints_go_by_option_from_pip_25_3_and_by_environment_before() {
-        for (out, want) in [
-            (
-                "pip 26.3 from /v/lib/python3.11/site-packages/pip (python 3.11)",
-                BuildConstraintMode::Option,
-            ),
-            (
-                "pip 25.3 from /x (python 3.12)",
-                BuildConstraintMode::Option,
-            ),
-            (
-                "pip 25.2 from /x (python 3.12)",
-                BuildConstraintMode::Environment,
-            ),
-            (
-                "pip 24.0 from /x (python 3.11)",
-                BuildConstraintMode::Environment,
-            ),
-            ("pip 100.0.1 from /x", BuildConstraintMode::Option),
-            ("pip 25.3rc1 from /x", BuildConstraintMode::Option),
-        ] {
-            assert_eq!(BuildConstraintMode::of_pip(out).unwrap(), want, "{out}");
-        }
-        let e = BuildConstraintMode::of_pip("bash: pip: not found")
-            .unwrap_err()
-            .to_string();
-        assert!(e.contains("cannot tell pip's version"), "{e}");
-        let file = Path::new("/tmp/b.txt");
-        let cmd = crate::plan::Cmd::new("pip", ["wheel"]);
-        let with = BuildConstraintMode::Option.apply(cmd.clone(), file);
-        assert_eq!(with.args, ["wheel", "--build-constraint", "/tmp/b.txt"]);
-        assert!(with.env.is_empty());
-        let with = BuildConstraintMode::Environment.apply(cmd, file);
-        assert_eq!(with.args, ["wheel"]);
-        assert_eq!(
-            with.env,
-            [("PIP_CONSTRAINT".to_string(), "/tmp/b.txt".to_string())]
         );
     }
 

@@ -16,10 +16,9 @@
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
-use super::Hook;
 use crate::config::Config;
 use crate::error::{Context, Error, Result};
-use crate::plan::{Action, Cmd, PlanInput, Step};
+use crate::plan::{Cmd, Hook, PlanInput, Step};
 use crate::runner::Runner;
 
 /// Where collectstatic and compress put the static files (LOCI's STATIC_ROOT).
@@ -69,15 +68,17 @@ impl Layout {
 
 /// `python -m django COMMAND` with the venv's python and horizon's settings.
 pub fn django(input: &PlanInput, args: &[&str]) -> Cmd {
-    Cmd::new(super::super::venv_bin(input, "python"), ["-m", "django"])
-        .args(args.iter().copied())
-        .env("DJANGO_SETTINGS_MODULE", SETTINGS)
+    Cmd::new(
+        crate::steps::python::venv_bin(input, "python"),
+        ["-m", "django"],
+    )
+    .args(args.iter().copied())
+    .env("DJANGO_SETTINGS_MODULE", SETTINGS)
 }
 
 pub fn plan(input: &PlanInput) -> Result<Option<Step>> {
     let c = input.config;
     let panels = &c.horizon.extra_panels;
-    let hook = |hook| Action::ProjectHook { hook };
     let step = Step::new(
         "project",
         format!(
@@ -89,16 +90,16 @@ pub fn plan(input: &PlanInput) -> Result<Option<Step>> {
             }
         ),
     )
-    .action(hook(Hook::HorizonConfigure {
+    .action(Hook::HorizonConfigure {
         panels: panels.clone(),
-    }))
-    .action(hook(Hook::HorizonCompileMessages))
+    })
+    .action(Hook::HorizonCompileMessages)
     .run(django(input, &["collectstatic", "--clear", "--noinput"]))
     .run(django(input, &["compress", "--force"]))
-    .action(hook(Hook::HorizonFinish {
+    .action(Hook::HorizonFinish {
         uid: c.uid,
         gid: c.gid,
-    }));
+    });
     Ok(Some(step))
 }
 
@@ -524,7 +525,7 @@ mod tests {
             .actions
             .iter()
             .filter_map(|a| match a {
-                Action::Run { cmd } => Some(cmd.to_string()),
+                crate::plan::Action::Run { cmd } => Some(cmd.to_string()),
                 _ => None,
             })
             .collect();

@@ -9,23 +9,14 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use super::Hook;
 use crate::config::{Config, TlsConfig};
 use crate::distro::Family;
 use crate::error::{Error, Result};
-use crate::plan::{Action, Cmd, PlanInput, Step};
+use crate::plan::{CleanupAction, Cmd, Deb, Hook, PlanInput, Step};
 
 /// The profile that asks for the module.
 pub const PROFILE: &str = "mod_oauth2";
 pub const HOOK_DOWNLOAD: &str = "download the .debs of LIBOAUTH2_URL and MOD_OAUTH2_URL";
-
-/// One .deb to fetch: the variable that configures it, its URL, and where it is saved.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct Deb {
-    pub var: &'static str,
-    pub url: String,
-    pub path: PathBuf,
-}
 
 /// The .debs for `codename`, saved under the data dir (emptied at cleanup).
 pub fn debs(config: &Config, codename: &str) -> Vec<Deb> {
@@ -81,15 +72,13 @@ pub fn plan(input: &PlanInput) -> Result<Option<Step>> {
         "project",
         format!("keystone: Apache mod_oauth2 for {codename}"),
     )
-    .action(Action::ProjectHook {
-        hook: Hook::KeystoneDownload { debs },
-    })
+    .action(Hook::KeystoneDownload { debs })
     .action(crate::steps::packages::install_action(
         input.distro,
         &packages,
     ))
     .run(Cmd::new("a2enmod", ["oauth2"]))
-    .action(Action::Remove {
+    .action(CleanupAction::Remove {
         paths: vec![download_dir(c)],
         contents_only: false,
     });

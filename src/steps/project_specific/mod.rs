@@ -10,20 +10,17 @@
 //! | skyline-apiserver | its web console, skyline-console, pip-installed into the venv       |
 //!
 //! `plan` spells out every clone, command and file operation; the in-process parts are
-//! [`Action::ProjectHook`]s that [`run`] dispatches to the project's module.
+//! [`Action::Project`] hooks that [`run`] dispatches to the project's module.
 //!
 //! In a two-stage build, what installs into the venv (skyline's console) runs in the builder
 //! stage, where the venv, the wheels and the constraints are; everything else in the runtime
 //! stage.
 
 use std::fmt;
-use std::path::PathBuf;
-
-use serde::Serialize;
 
 use crate::config::SpecificProject;
 use crate::error::Result;
-use crate::plan::{PlanInput, Stage, Step, User};
+use crate::plan::{Hook, PlanInput, Stage, Step};
 use crate::runner::Context;
 
 pub mod horizon;
@@ -34,41 +31,7 @@ pub mod skyline;
 #[cfg(doc)]
 use crate::plan::Action;
 
-/// An in-process part of a project-specific step, with the data it works on. Which code runs
-/// is decided by the variant; the text ([`fmt::Display`]) is only for the plan and the log.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(tag = "hook", rename_all = "snake_case")]
-pub enum Hook {
-    /// nova: drop the consoles' remaining git files and give noVNC >= 1.0 its old entry page.
-    NovaConsoles { novnc: PathBuf, spice: PathBuf },
-    /// nova: create the tss group and user swtpm runs as.
-    NovaTssUser { user: User },
-    /// horizon: manage.py, the panels of these plugins and their policies, local_settings.py.
-    HorizonConfigure { panels: Vec<String> },
-    /// horizon: compile the messages when gettext's msgfmt is installed.
-    HorizonCompileMessages,
-    /// horizon: the version-independent link, no secrets or locks, local/ to the user.
-    HorizonFinish { uid: u32, gid: u32 },
-    /// keystone: download the mod_oauth2 .debs.
-    KeystoneDownload { debs: Vec<keystone::Deb> },
-    /// skyline-apiserver: check that the installed console has its static files.
-    SkylineCheckConsole,
-}
-
-impl Hook {
-    /// The project the hook belongs to.
-    pub fn project(&self) -> &'static str {
-        match self {
-            Hook::NovaConsoles { .. } | Hook::NovaTssUser { .. } => "nova",
-            Hook::HorizonConfigure { .. }
-            | Hook::HorizonCompileMessages
-            | Hook::HorizonFinish { .. } => "horizon",
-            Hook::KeystoneDownload { .. } => "keystone",
-            Hook::SkylineCheckConsole => skyline::PROJECT,
-        }
-    }
-}
-
+/// A hook's line in the plan and the build log: its project and what it does.
 impl fmt::Display for Hook {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let text = match self {

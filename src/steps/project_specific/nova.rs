@@ -7,10 +7,9 @@
 
 use std::path::{Path, PathBuf};
 
-use super::Hook;
 use crate::config::NovaConfig;
 use crate::error::{Error, Result};
-use crate::plan::{Action, PlanInput, Step, User};
+use crate::plan::{Hook, PlanInput, SourceAction, Step, User};
 use crate::runner::Runner;
 
 /// Where nova's novncproxy looks for noVNC (`[vnc] novncproxy_base_url` paths).
@@ -49,25 +48,23 @@ pub fn plan(input: &PlanInput) -> Result<Option<Step>> {
             n.novnc_ref, n.spice_ref
         ),
     )
-    .action(Action::GitClone {
+    .action(SourceAction::GitClone {
         var: "NOVNC".into(),
         repo: n.novnc_repo.clone(),
         reference: n.novnc_ref.clone(),
         dest: NOVNC_DIR.into(),
         shallow_no_git: true,
     })
-    .action(Action::GitClone {
+    .action(SourceAction::GitClone {
         var: "SPICE".into(),
         repo: n.spice_repo.clone(),
         reference: n.spice_ref.clone(),
         dest: SPICE_DIR.into(),
         shallow_no_git: true,
     })
-    .action(Action::ProjectHook {
-        hook: Hook::NovaConsoles {
-            novnc: NOVNC_DIR.into(),
-            spice: SPICE_DIR.into(),
-        },
+    .action(Hook::NovaConsoles {
+        novnc: NOVNC_DIR.into(),
+        spice: SPICE_DIR.into(),
     });
     Ok(Some(step))
 }
@@ -84,9 +81,7 @@ pub fn plan_users(input: &PlanInput) -> Result<Option<Step>> {
             user.name, user.uid, user.gid
         ),
     )
-    .action(Action::ProjectHook {
-        hook: Hook::NovaTssUser { user },
-    });
+    .action(Hook::NovaTssUser { user });
     Ok(Some(step))
 }
 

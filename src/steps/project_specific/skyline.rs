@@ -23,7 +23,7 @@ use std::path::PathBuf;
 
 use crate::config::{Config, ConsoleSource};
 use crate::error::{Error, Result};
-use crate::plan::{Action, Cmd, PlanInput, Step};
+use crate::plan::{Cmd, Hook, PlanInput, SourceAction, Step};
 use crate::runner::Runner;
 
 /// The project this module serves.
@@ -44,8 +44,7 @@ pub fn console_dir(config: &Config) -> PathBuf {
 
 pub fn plan(input: &PlanInput) -> Result<Option<Step>> {
     let c = input.config;
-    let mut install =
-        crate::steps::install::pip_install(input, c.keep_all_wheels)?.arg("--upgrade");
+    let mut install = crate::steps::python::pip_install(input, c.keep_all_wheels)?.arg("--upgrade");
     let (summary, clone, target) = match &c.skyline.console {
         ConsoleSource::Git { repo, reference } => {
             let dir = console_dir(c);
@@ -55,7 +54,7 @@ pub fn plan(input: &PlanInput) -> Result<Option<Step>> {
             }
             (
                 format!("skyline-apiserver: console {CONSOLE} from {repo} at {reference}"),
-                Some(Action::GitClone {
+                Some(SourceAction::GitClone {
                     var: "SKYLINE_CONSOLE".into(),
                     repo: repo.clone(),
                     reference: reference.clone(),
@@ -68,7 +67,7 @@ pub fn plan(input: &PlanInput) -> Result<Option<Step>> {
         ConsoleSource::Index { requirement } => (
             format!(
                 "skyline-apiserver: console {requirement} from {} (SKYLINE_CONSOLE_REPO=pypi)",
-                match (crate::steps::wheels::wheels_dir(input), c.keep_all_wheels) {
+                match (crate::steps::python::wheels_dir(input), c.keep_all_wheels) {
                     (Some(_), true) => "the wheels",
                     (Some(_), false) => "the wheels or the index",
                     (None, _) => "the index",
@@ -82,11 +81,10 @@ pub fn plan(input: &PlanInput) -> Result<Option<Step>> {
     if let Some(clone) = clone {
         step = step.action(clone);
     }
-    Ok(Some(step.run(install.arg(target)).action(
-        Action::ProjectHook {
-            hook: super::Hook::SkylineCheckConsole,
-        },
-    )))
+    Ok(Some(
+        step.run(install.arg(target))
+            .action(Hook::SkylineCheckConsole),
+    ))
 }
 
 /// Where the venv's python finds the `skyline_console` package.
@@ -183,7 +181,7 @@ mod tests {
             timings: &crate::runner::Timings::default(),
             state: &mut crate::runner::State::default(),
         };
-        super::super::run(&super::super::Hook::SkylineCheckConsole, &mut ctx).unwrap();
+        super::super::run(&Hook::SkylineCheckConsole, &mut ctx).unwrap();
         assert_eq!(runner.commands.len(), 3);
     }
 }

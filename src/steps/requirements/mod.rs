@@ -4,20 +4,20 @@
 //! `requirements` profile, `source` cloning PROJECT_REPO to /tmp/requirements) followed by the
 //! steps of this module:
 //!
-//! 1. `requirements` — [`Action::RequirementsConstraints`]: take upper-constraints.txt and
+//! 1. `requirements` — [`RequirementsAction::RequirementsConstraints`]: take upper-constraints.txt and
 //!    global-requirements.txt from the clone, drop the constraints LOCI drops (setuptools when
 //!    PROJECT_REF=master, ceilometer, confluent-kafka on aarch64), build the `git+` entries and
 //!    the source trees found in the data dir into wheels first and pin them by `name===version`
 //!    (read from the wheel's file name), and write both files to the image root. Then, when
 //!    PIP_PACKAGES is given, `pip install` them against the constraints (packages whose
 //!    `setup_requires` would otherwise pull unconstrained versions). Then
-//!    [`Action::RequirementsWheels`]: first the prefetch ([`prefetch`], REQUIREMENTS_PREFETCH):
+//!    [`RequirementsAction::RequirementsWheels`]: first the prefetch ([`prefetch`], REQUIREMENTS_PREFETCH):
 //!    every plain pin is looked up on pip's index, and one with a binary wheel for the venv's
 //!    Python and platform is not built (KEEP_ALL_WHEELS=False) or is downloaded directly
 //!    (True); then one `pip wheel` per remaining constraint, in parallel (four jobs per core
 //!    by default), every failure (the prefetch's downloads included) collected and reported
 //!    at the end.
-//! 2. `purge` — [`Action::PurgeRoot`]: LOCI's `rm -rf /!(*whl|*txt)`, done natively: delete
+//! 2. `purge` — [`RequirementsAction::PurgeRoot`]: LOCI's `rm -rf /!(*whl|*txt)`, done natively: delete
 //!    everything at the root except `*.whl` and `*.txt`, leaving mount points alone.
 //!
 //! # Which wheels are kept (KEEP_ALL_WHEELS=False)
@@ -50,16 +50,17 @@
 //! `--find-links`.
 
 use std::collections::BTreeSet;
+use std::fmt;
 use std::fs;
-use std::io::Write;
 use std::path::Path;
 use std::sync::Mutex;
 
+use super::python::{self, build_constraints, venv_bin, BuildConstraintMode};
 use crate::config::Config;
 use crate::constraints::normalize;
 use crate::error::{Context, Error, Result};
-use crate::plan::{Action, Cmd, PlanInput, Step};
-use crate::steps::wheels::{build_constraints, BuildConstraintMode};
+use crate::plan::{Cmd, PlanInput, RequirementsAction, Step};
+use crate::runner;
 
 mod constraints;
 mod pick;
@@ -100,15 +101,15 @@ pub fn wheel_env(cpus: usize, prefetch: bool) -> Vec<(String, String)> {
     env
 }
 
-/// The steps of a requirements build after `source`: `requirements` and `purge`.
-pub fn plan(input: &PlanInput) -> Result<Vec<Step>> {
+/// The `requirements` step: the constraints and the wheels.
+pub fn plan_wheels(input: &PlanInput) -> Result<Option<Step>> {
     let c = input.config;
     let root = c.paths.root.clone();
     let work = c.paths.data_dir.join("loci-requirements-build");
     // Most `pip wheel` runs only download: keep the network busy, bounded by the machine.
     let jobs = c.requirements_jobs.unwrap_or(4 * input.host.cpus);
     let pip = PipWheel {
-        pip: super::venv_bin(input, "pip"),
+        pip: venv_bin(input, "pip"),
         args: balance_quiet(&c.pip_wheel_args),
         env: wheel_env(input.host.cpus, c.requirements_prefetch),
     };
@@ -146,12 +147,12 @@ pub fn plan(input: &PlanInput) -> Result<Vec<Step>> {
             c.project_repo, c.project_ref
         ),
     )
-    .action(Action::RequirementsConstraints {
+    .action(RequirementsAction::RequirementsConstraints {
         spec: Box::new(constraints),
     });
     if !c.pip_packages.is_empty() {
         step = step.run(
-            Cmd::new(super::venv_bin(input, "pip"), ["install"])
+            Cmd::new(venv_bin(input, "pip"), ["install"])
                 .args(c.pip_args.iter().cloned())
                 .args([
                     "--no-cache-dir".to_string(),
@@ -166,10 +167,10 @@ pub fn plan(input: &PlanInput) -> Result<Vec<Step>> {
     // that the wheels' builds and the prefetch's dependency check find setuptools there.
     step = step.run(
         Cmd::new(
-            super::venv_bin(input, "pip"),
+            venv_bin(input, "pip"),
             ["download", "--only-binary", ":all:"],
         )
-        .args(super::install::pip_cache_args(input))
+        .args(python::pip_cache_args(input))
         .args(c.pip_args.iter().cloned())
         .args([
             "--dest".to_string(),
@@ -179,15 +180,45 @@ pub fn plan(input: &PlanInput) -> Result<Vec<Step>> {
         ])
         .args(toolchain(c)),
     );
-    step = step.action(Action::RequirementsWheels {
+    step = step.action(RequirementsAction::RequirementsWheels {
         spec: Box::new(wheels),
     });
-    let purge = Step::new(
-        "purge",
-        format!("leave only *.whl and *.txt at {}", root.display()),
-    )
-    .action(Action::PurgeRoot { root });
-    Ok(vec![step, purge])
+    Ok(Some(step))
+}
+
+/// The `purge` step: only the wheels and constraint files stay at the image root.
+pub fn plan_purge(input: &PlanInput) -> Result<Option<Step>> {
+    let root = input.config.paths.root.clone();
+    Ok(Some(
+        Step::new(
+            "purge",
+            format!("leave only *.whl and *.txt at {}", root.display()),
+        )
+        .action(RequirementsAction::PurgeRoot { root }),
+    ))
+}
+
+impl fmt::Display for RequirementsAction {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            RequirementsAction::RequirementsConstraints { spec } => write!(f, "{spec}"),
+            RequirementsAction::RequirementsWheels { spec } => write!(f, "{spec}"),
+            RequirementsAction::PurgeRoot { root } => write!(
+                f,
+                "delete everything at {} except *.whl and *.txt (mount points left alone)",
+                root.display()
+            ),
+        }
+    }
+}
+
+/// Runs one action of this module.
+pub fn run(action: &RequirementsAction, ctx: &mut runner::Context) -> Result<()> {
+    match action {
+        RequirementsAction::RequirementsConstraints { spec } => prepare(spec, ctx),
+        RequirementsAction::RequirementsWheels { spec } => build(spec, ctx),
+        RequirementsAction::PurgeRoot { root } => purge(root).map(|_| ()),
+    }
 }
 
 /// What a service's venv step installs (pip, setuptools and wheel within their constraints,
@@ -221,8 +252,9 @@ fn only_list(c: &Config) -> Result<Option<Vec<String>>> {
     Ok(Some(names.into_iter().collect()))
 }
 
-/// [`Action::RequirementsConstraints`].
-pub fn prepare(spec: &ConstraintsSpec, config: &Config) -> Result<()> {
+/// [`RequirementsAction::RequirementsConstraints`], its commands run by the context's runner
+/// (the source builds in parallel with its environment).
+pub fn prepare(spec: &ConstraintsSpec, ctx: &mut runner::Context) -> Result<()> {
     let read = |f: &str| {
         let p = spec.repo_dir.join(f);
         fs::read_to_string(&p).map_err(|e| {
@@ -273,9 +305,8 @@ pub fn prepare(spec: &ConstraintsSpec, config: &Config) -> Result<()> {
     let mut git_pins = Vec::new();
     let mut from_source = Vec::new();
     if !items.is_empty() {
-        let mut runner = crate::runner::SystemRunner::new(config);
-        let mode = BuildConstraintMode::detect(&spec.pip.pip, &mut runner)?;
-        let env = runner.env;
+        let mode = BuildConstraintMode::detect(&spec.pip.pip, ctx.runner)?;
+        let env = ctx.runner.env();
         let results = run_builds(
             &items,
             &spec.work.join("source"),
@@ -384,17 +415,16 @@ fn report(r: &BuildResult, n: usize, total: usize, kept: &[String]) {
             s
         }
     };
-    let mut out = std::io::stdout().lock();
-    let _ = writeln!(
-        out,
+    crate::say!(
         "[{n}/{total}] {} ({:.1}s): {status}",
-        r.item.requirement, r.seconds
+        r.item.requirement,
+        r.seconds
     );
-    let _ = out.flush();
 }
 
-/// [`Action::RequirementsWheels`].
-pub fn build(spec: &WheelsSpec, config: &Config) -> Result<()> {
+/// [`RequirementsAction::RequirementsWheels`], its commands run by the context's runner (the
+/// `pip wheel` pool in parallel with its environment).
+pub fn build(spec: &WheelsSpec, ctx: &mut runner::Context) -> Result<()> {
     let upper_path = spec.root.join("upper-constraints.txt");
     let upper = fs::read_to_string(&upper_path)
         .context(|| format!("cannot read {}", upper_path.display()))?;
@@ -420,9 +450,9 @@ pub fn build(spec: &WheelsSpec, config: &Config) -> Result<()> {
             );
         }
     }
-    let mut runner = crate::runner::SystemRunner::new(config);
-    let mode = BuildConstraintMode::detect(&spec.pip.pip, &mut runner)?;
-    let prefetched = prefetch::run(spec, &mut runner, &config.tls, items);
+    let runner = &mut *ctx.runner;
+    let mode = BuildConstraintMode::detect(&spec.pip.pip, runner)?;
+    let prefetched = prefetch::run(spec, runner, &ctx.config.tls, items);
     let items = prefetched.rest;
     crate::say!(
         "building {} wheels, {} at once{}",
@@ -443,7 +473,7 @@ pub fn build(spec: &WheelsSpec, config: &Config) -> Result<()> {
                 "PIP_CONSTRAINT in pip's environment: this pip predates --build-constraint",
         }
     );
-    let env = runner.env.clone();
+    let env = runner.env();
     let keep_all = spec.keep_all;
     let root = &spec.root;
     let moved: Mutex<Result<()>> = Mutex::new(Ok(()));
@@ -473,7 +503,7 @@ pub fn build(spec: &WheelsSpec, config: &Config) -> Result<()> {
     moved.into_inner().unwrap_or(Ok(()))?;
     let mut results = results;
     if spec.keep_all {
-        let closure = prefetch::complete_closure(spec, &mut runner, mode, &prefetched.covered)?;
+        let closure = prefetch::complete_closure(spec, runner, mode, &prefetched.covered)?;
         results.extend(closure);
     }
     results.extend(prefetched.failures);
@@ -494,6 +524,7 @@ pub fn build(spec: &WheelsSpec, config: &Config) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::plan::Action;
     use std::path::PathBuf;
 
     fn plan_for(pairs: &[(&str, &str)], tweak: impl Fn(&mut Config)) -> Vec<Step> {
@@ -518,7 +549,7 @@ mod tests {
             )],
             pydep_files: vec![],
         };
-        super::super::plan_all(&input).unwrap()
+        crate::steps::plan_all(&input).unwrap()
     }
 
     #[test]
@@ -554,7 +585,9 @@ mod tests {
             "bindep profile requirements"
         );
         let req = &steps[5];
-        let Action::RequirementsConstraints { spec } = &req.actions[0] else {
+        let Action::Requirements(RequirementsAction::RequirementsConstraints { spec }) =
+            &req.actions[0]
+        else {
             panic!("{:?}", req.actions)
         };
         assert_eq!(spec.repo_dir, PathBuf::from("/tmp/requirements"));
@@ -570,7 +603,8 @@ mod tests {
             cmd.to_string(),
             "/var/lib/openstack/bin/pip install --no-cache-dir -c /image/upper-constraints.txt pylxd"
         );
-        let Action::RequirementsWheels { spec } = &req.actions[3] else {
+        let Action::Requirements(RequirementsAction::RequirementsWheels { spec }) = &req.actions[3]
+        else {
             panic!("{:?}", req.actions)
         };
         assert_eq!(
@@ -629,9 +663,9 @@ mod tests {
         );
         assert_eq!(
             steps[6].actions,
-            [Action::PurgeRoot {
+            [Action::Requirements(RequirementsAction::PurgeRoot {
                 root: "/image".into()
-            }]
+            })]
         );
     }
 
@@ -675,11 +709,14 @@ mod tests {
             "pkginfo".into(),
             "uv".into()
         ]));
-        let Action::RequirementsConstraints { spec } = &req.actions[0] else {
+        let Action::Requirements(RequirementsAction::RequirementsConstraints { spec }) =
+            &req.actions[0]
+        else {
             panic!()
         };
         assert!(spec.drops.iter().all(|d| d.name != "setuptools"));
-        let Action::RequirementsWheels { spec } = &req.actions[2] else {
+        let Action::Requirements(RequirementsAction::RequirementsWheels { spec }) = &req.actions[2]
+        else {
             panic!()
         };
         assert_eq!(spec.only, None);
@@ -710,7 +747,8 @@ mod tests {
             |_| {},
         );
         let req = steps.iter().find(|s| s.name == "requirements").unwrap();
-        let Action::RequirementsWheels { spec } = &req.actions[2] else {
+        let Action::Requirements(RequirementsAction::RequirementsWheels { spec }) = &req.actions[2]
+        else {
             panic!()
         };
         assert!(!spec.prefetch);
@@ -755,7 +793,8 @@ mod tests {
     fn pip_settings_that_change_its_choice_turn_the_prefetch_off() {
         let steps = plan_for(&[("PROJECT", "requirements")], |_| {});
         let req = steps.iter().find(|s| s.name == "requirements").unwrap();
-        let Action::RequirementsWheels { spec } = &req.actions[2] else {
+        let Action::Requirements(RequirementsAction::RequirementsWheels { spec }) = &req.actions[2]
+        else {
             panic!()
         };
         let mut runner = crate::runner::RecordingRunner {
@@ -787,7 +826,7 @@ mod tests {
             .actions
             .iter()
             .find_map(|a| match a {
-                Action::RequirementsWheels { spec } => Some(spec),
+                Action::Requirements(RequirementsAction::RequirementsWheels { spec }) => Some(spec),
                 _ => None,
             })
             .unwrap();

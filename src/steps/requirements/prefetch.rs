@@ -30,7 +30,7 @@ use crate::error::{Error, Result};
 use crate::plan::Cmd;
 use crate::pypi::{self, Index, Page, Tags};
 use crate::runner::Runner;
-use crate::steps::wheels::BuildConstraintMode;
+use crate::steps::python::BuildConstraintMode;
 
 /// The fewest lookups run at once: they wait on the network, not on the CPU.
 pub const MIN_THREADS: usize = 16;

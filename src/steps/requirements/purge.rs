@@ -39,7 +39,7 @@ fn refuse_for_ancestry(chain: &[(u32, String)]) -> Result<()> {
         .hint("PROJECT=requirements leaves only the wheels at /: run it as the command of a `docker build` RUN (loci or its shell as PID 1), never on a host"))
 }
 
-/// [`Action::PurgeRoot`]: deletes everything at `root` except `*.whl` and `*.txt`, leaving
+/// [`crate::plan::RequirementsAction::PurgeRoot`]: deletes everything at `root` except `*.whl` and `*.txt`, leaving
 /// mount points (another device than the root's) alone and ignoring busy entries.
 pub fn purge(root: &Path) -> Result<PurgeReport> {
     refuse_outside_a_container(root)?;

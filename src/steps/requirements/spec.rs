@@ -5,7 +5,7 @@ use std::path::Path;
 
 use super::{ConstraintsSpec, WheelsSpec};
 use crate::plan::Cmd;
-use crate::steps::wheels::BuildConstraintMode;
+use crate::steps::python::BuildConstraintMode;
 
 impl WheelsSpec {
     /// The `pip wheel` command for one requirement, writing into `dir`, with the build

@@ -4,16 +4,31 @@
 //! inside `docker build`). Nothing outside this module looks at the environment: `main` collects
 //! it into an [`Env`] map once, and everything else receives the resulting `Config`.
 
-use std::collections::BTreeMap;
 use std::path::PathBuf;
-use std::time::Duration;
 
 use serde::Serialize;
 
 use crate::error::{Error, Result};
 
-/// A snapshot of the environment (or a test's stand-in for it).
-pub type Env = BTreeMap<String, String>;
+mod checks;
+mod paths;
+mod projects;
+mod values;
+mod wheels;
+
+use checks::{absolute_dir, check_argument, check_entry, check_loci_version, check_name, Becomes};
+pub use paths::Paths;
+use projects::skyline;
+pub use projects::{
+    ConsoleSource, HorizonConfig, KeystoneConfig, NovaConfig, SkylineConfig, CONSOLE_FROM_INDEX,
+    DEFAULT_HORIZON_PANELS, DEFAULT_SKYLINE_CONSOLE_REPO,
+};
+use values::{boolean, cache_dir, get, id, seconds, shown, words};
+pub use values::{parse_bool, parse_source_date_epoch, Env};
+use wheels::resolve_wheels;
+pub use wheels::{
+    classify_wheels, parse_wheels, published_constraints, WheelsSource, WHEELS_FORMS,
+};
 
 /// Proxy variables passed through to child processes; never written into the image.
 pub const PROXY_VARS: &[&str] = &[
@@ -26,38 +41,6 @@ pub const PROXY_VARS: &[&str] = &[
     "all_proxy",
     "ALL_PROXY",
 ];
-
-/// Where the wheels (and upper-constraints.txt) come from.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(tag = "kind", content = "location", rename_all = "snake_case")]
-pub enum WheelsSource {
-    /// A directory already holding the wheels (a bind mount, or a pre-seeded data dir); used in place.
-    Directory(PathBuf),
-    /// A local `.tar`, `.tar.gz` or `.tgz` file, extracted into the wheels dir.
-    Tarball(PathBuf),
-    /// An http(s) URL of a tarball, streamed into the wheels dir.
-    Url(String),
-    /// An image reference in a registry; its last layer holds the wheels.
-    Image(String),
-    /// An image that BuildKit mounted at WHEELS_PATH (`FROM ${WHEELS} AS wheels` and
-    /// `RUN --mount=type=bind,from=wheels`): used in place, nothing is downloaded.
-    Mounted { image: String, path: PathBuf },
-    /// No requirements image (WHEELS empty): packages come from the index, compiled where
-    /// PyPI has no wheel, against the upper-constraints at this URL or path (UPPER_CONSTRAINTS).
-    Index { constraints: String },
-}
-
-impl WheelsSource {
-    /// The WHEELS build argument that names this source again (empty for the index).
-    pub fn as_build_arg(&self) -> String {
-        match self {
-            WheelsSource::Directory(p) | WheelsSource::Tarball(p) => p.display().to_string(),
-            WheelsSource::Url(s) | WheelsSource::Image(s) => s.clone(),
-            WheelsSource::Mounted { image, .. } => image.clone(),
-            WheelsSource::Index { .. } => String::new(),
-        }
-    }
-}
 
 /// The tool that installs Python packages into the venv.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -84,97 +67,8 @@ impl Installer {
 // The settings of the low-level modules are defined there (they import nothing of config);
 // Config holds them.
 pub use crate::http::{TlsConfig, CONNECT_TIMEOUT, READ_TIMEOUT};
+
 pub use crate::registry::{RegistryConfig, RegistryProtocol};
-
-/// nova's web consoles and tss user (LOCI's NOVNC_*, SPICE_*, NOVA_TSS_*).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct NovaConfig {
-    pub novnc_repo: String,
-    pub novnc_ref: String,
-    pub spice_repo: String,
-    pub spice_ref: String,
-    pub tss_user: String,
-    pub tss_uid: u32,
-    pub tss_gid: u32,
-}
-
-/// horizon's panels (HORIZON_EXTRA_PANELS).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct HorizonConfig {
-    pub extra_panels: Vec<String>,
-}
-
-/// keystone's mod_oauth2 profile (MOD_OAUTH2_URL, LIBOAUTH2_URL; `{codename}` is substituted).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct KeystoneConfig {
-    pub mod_oauth2_url: String,
-    pub liboauth2_url: String,
-}
-
-/// skyline-apiserver's web console (LOCI's SKYLINE_CONSOLE_REPO and SKYLINE_CONSOLE_REF).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct SkylineConfig {
-    pub console_repo: String,
-    pub console_ref: String,
-    /// Where the console comes from, decided from the two.
-    pub console: ConsoleSource,
-}
-
-/// Where skyline-console comes from.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
-pub enum ConsoleSource {
-    /// A git repository at a branch, tag or commit (LOCI's way): cloned into the data dir
-    /// (a tree already there is used as it is) and pip-installed from there.
-    Git { repo: String, reference: String },
-    /// SKYLINE_CONSOLE_REPO=pypi: the release on the index (or in the wheels), whose wheel
-    /// carries the built static files. `requirement` is `skyline-console` with the version of
-    /// SKYLINE_CONSOLE_REF (none for `master`).
-    Index { requirement: String },
-}
-
-/// The value of SKYLINE_CONSOLE_REPO that takes the console from the package index.
-pub const CONSOLE_FROM_INDEX: &str = "pypi";
-
-/// Fixed locations inside the image. Tests point them into a temporary directory.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Paths {
-    /// SOURCES_DIR (LOCI master's, default `/tmp`): where the project's source tree is cloned
-    /// (`SOURCES_DIR/PROJECT`), or found when it is there already; a requirements build also
-    /// looks there for source trees that replace constraints.
-    pub sources_dir: PathBuf,
-    /// The data dir (`/tmp`, the Dockerfile's mount of `data/`): EXTRA_PROJECTS trees, the
-    /// adjusted constraint files, downloads and scratch files; emptied at cleanup.
-    pub data_dir: PathBuf,
-    /// Where the wheels are extracted (`/tmp/wheels`).
-    pub wheels_dir: PathBuf,
-    /// Where BuildKit mounts the WHEELS image (WHEELS_PATH, LOCI master's `/wheels`).
-    pub wheels_mount: PathBuf,
-    /// The virtualenv (`/var/lib/openstack`).
-    pub venv: PathBuf,
-    /// Where bindep*/pydep* files are added (`/opt/loci`).
-    pub loci_dir: PathBuf,
-    /// Where build facts are recorded (`/etc/image_info`).
-    pub image_info: PathBuf,
-    /// The image root, where PROJECT=requirements leaves its wheels and constraint files and
-    /// deletes everything else (`/`).
-    pub root: PathBuf,
-}
-
-impl Default for Paths {
-    fn default() -> Self {
-        Paths {
-            sources_dir: "/tmp".into(),
-            data_dir: "/tmp".into(),
-            wheels_dir: "/tmp/wheels".into(),
-            wheels_mount: "/wheels".into(),
-            venv: "/var/lib/openstack".into(),
-            loci_dir: "/opt/loci".into(),
-            image_info: "/etc/image_info".into(),
-            root: "/".into(),
-        }
-    }
-}
 
 /// What a build makes, resolved once from PROJECT. (PLUGIN is orthogonal: a plugin builds on
 /// top of a service image, whatever its kind; see [`Config::plugin`].)
@@ -300,27 +194,6 @@ pub struct Config {
     /// (default: bindep and pkginfo; LOCI master's set adds uv; empty for none).
     pub venv_tools: Vec<String>,
 }
-
-/// The tools left in every service venv unless VENV_TOOLS says otherwise: LOCI master's
-/// `setup_venv` set without uv, bindep (the bindep files) and pkginfo (wheel metadata). uv
-/// (about 40 MB) runs the build's installs from outside the venv; `VENV_TOOLS="bindep pkginfo
-/// uv"` leaves it in the image as LOCI master does.
-pub const DEFAULT_VENV_TOOLS: &[&str] = &["bindep", "pkginfo"];
-
-/// LOCI's default list of horizon plugins whose panels get enabled (their Python package names,
-/// as in LOCI's `project_specific/horizon/01_configure_horizon.sh`); plugins not installed are
-/// skipped.
-pub const DEFAULT_HORIZON_PANELS: &[&str] = &[
-    "heat_dashboard",
-    "octavia_dashboard",
-    "designatedashboard",
-    "tf_dashboard",
-    "bgpvpn_dashboard",
-    "masakaridashboard",
-    "manila_ui",
-    "neutron_vpnaas_dashboard",
-    "watcher_dashboard",
-];
 
 impl Config {
     /// PROJECT=requirements: the build makes the wheels of a requirements image, not a
@@ -563,7 +436,7 @@ impl Config {
             paths,
             project,
             source_date_epoch: get(env, "SOURCE_DATE_EPOCH")
-                .map(|v| crate::sbom::parse_source_date_epoch(&v))
+                .map(|v| parse_source_date_epoch(&v))
                 .transpose()?,
             from: get(env, "FROM"),
             cache_dir: cache_dir(env)?,
@@ -616,385 +489,24 @@ impl Config {
     }
 }
 
+/// The tools left in every service venv unless VENV_TOOLS says otherwise: LOCI master's
+/// `setup_venv` set without uv, bindep (the bindep files) and pkginfo (wheel metadata). uv
+/// (about 40 MB) runs the build's installs from outside the venv; `VENV_TOOLS="bindep pkginfo
+/// uv"` leaves it in the image as LOCI master does.
+pub const DEFAULT_VENV_TOOLS: &[&str] = &["bindep", "pkginfo"];
+
 /// LOCI master's SETUPTOOL_CONSTRAINT: setuptools 82 removed pkg_resources, which many
 /// setup.py files (and XStatic-Angular-Schema-Form) still import.
 pub const DEFAULT_SETUPTOOL_CONSTRAINT: &str = "<81";
 
-/// LOCI master's default SKYLINE_CONSOLE_REPO.
-pub const DEFAULT_SKYLINE_CONSOLE_REPO: &str = "https://opendev.org/openstack/skyline-console";
-
-/// SKYLINE_CONSOLE_REPO and SKYLINE_CONSOLE_REF, and where the console comes from: a git
-/// repository, or with SKYLINE_CONSOLE_REPO=pypi the index, SKYLINE_CONSOLE_REF then naming
-/// a version (`8.0.0`, `==8.*`, `>=8,<9`; `master` for the newest the constraints allow).
-fn skyline(env: &Env) -> Result<SkylineConfig> {
-    let console_repo =
-        get(env, "SKYLINE_CONSOLE_REPO").unwrap_or_else(|| DEFAULT_SKYLINE_CONSOLE_REPO.into());
-    let console_ref = get(env, "SKYLINE_CONSOLE_REF").unwrap_or_else(|| "master".into());
-    let console = if console_repo.eq_ignore_ascii_case(CONSOLE_FROM_INDEX) {
-        ConsoleSource::Index {
-            requirement: console_requirement(&console_ref)?,
-        }
-    } else {
-        ConsoleSource::Git {
-            repo: console_repo.clone(),
-            reference: console_ref.clone(),
-        }
-    };
-    Ok(SkylineConfig {
-        console_repo,
-        console_ref,
-        console,
-    })
-}
-
-/// The pip requirement of skyline-console for SKYLINE_CONSOLE_REF with SKYLINE_CONSOLE_REPO=pypi.
-fn console_requirement(reference: &str) -> Result<String> {
-    const NAME: &str = "skyline-console";
-    if reference == "master" {
-        return Ok(NAME.into());
-    }
-    let spec_chars = |s: &str| {
-        !s.is_empty()
-            && s.chars()
-                .all(|c| c.is_ascii_alphanumeric() || ".*+!,<>=~ ".contains(c))
-    };
-    if reference.starts_with(|c: char| c.is_ascii_digit()) && spec_chars(reference) {
-        return Ok(format!("{NAME}=={reference}"));
-    }
-    if reference.starts_with(['=', '<', '>', '~', '!']) && spec_chars(reference) {
-        return Ok(format!("{NAME}{}", reference.replace(' ', "")));
-    }
-    Err(Error::new(format!(
-        "SKYLINE_CONSOLE_REF={} is not a version of skyline-console",
-        shown(reference)
-    ))
-    .hint("with SKYLINE_CONSOLE_REPO=pypi, SKYLINE_CONSOLE_REF names a release on the index: a version (8.0.0), a specifier (==8.*, >=8,<9) or master for the newest one; branches and commits need SKYLINE_CONSOLE_REPO set to a git repository"))
-}
-
-/// An absolute directory path without `..` components.
-fn absolute_dir(key: &str, value: &str) -> Result<PathBuf> {
-    let path = PathBuf::from(value);
-    let parent = path
-        .components()
-        .any(|c| matches!(c, std::path::Component::ParentDir));
-    if !path.is_absolute() || parent {
-        return Err(Error::new(format!(
-            "{key}={} is not an absolute path",
-            shown(value)
-        ))
-        .hint(format!(
-            "{key} names a directory inside the build, e.g. /tmp (LOCI's default) or /src, without '..'"
-        )));
-    }
-    Ok(path)
-}
-
-/// A non-empty, trimmed value.
-fn get(env: &Env, key: &str) -> Option<String> {
-    env.get(key)
-        .map(|v| v.trim().to_string())
-        .filter(|v| !v.is_empty())
-}
-
-/// A value as quoted in a message: cut to [`crate::error::QUOTE_MAX`] characters.
-fn shown(value: &str) -> String {
-    crate::error::cut(value, crate::error::QUOTE_MAX)
-}
-
-/// A white-space separated list.
-fn words(env: &Env, key: &str) -> Vec<String> {
-    env.get(key)
-        .map(|v| v.split_whitespace().map(String::from).collect())
-        .unwrap_or_default()
-}
-
-/// LOCI's booleans: True/False, yes/no, 1/0, on/off, case-insensitive.
-pub fn parse_bool(value: &str) -> Option<bool> {
-    match value.trim().to_ascii_lowercase().as_str() {
-        "true" | "yes" | "1" | "on" | "y" => Some(true),
-        "false" | "no" | "0" | "off" | "n" => Some(false),
-        _ => None,
-    }
-}
-
-/// PACKAGE_CACHE (default on) and LOCI_CACHE_DIR, the Dockerfile's cache mounts: the cache
-/// dir when both say so. A LOCI_CACHE_DIR that is not a directory is no cache (loci never
-/// creates it: that would leave it in the image).
-fn cache_dir(env: &Env) -> Result<Option<PathBuf>> {
-    if !boolean(env, "PACKAGE_CACHE", true)? {
-        return Ok(None);
-    }
-    Ok(get(env, "LOCI_CACHE_DIR")
-        .map(PathBuf::from)
-        .filter(|d| d.is_absolute() && d.is_dir()))
-}
-
-fn boolean(env: &Env, key: &str, default: bool) -> Result<bool> {
-    match get(env, key) {
-        None => Ok(default),
-        Some(v) => parse_bool(&v).ok_or_else(|| {
-            Error::new(format!("{key}={} is not a boolean", shown(&v))).hint(format!(
-                "use True or False (yes/no and 1/0 work too); the default is {}",
-                if default { "True" } else { "False" }
-            ))
-        }),
-    }
-}
-
-/// A timeout in seconds (fractions allowed), from more than 0 up to an hour.
-fn seconds(env: &Env, key: &str, default: Duration) -> Result<Duration> {
-    match get(env, key) {
-        None => Ok(default),
-        Some(v) => match v.parse::<f64>() {
-            Ok(n) if n > 0.0 && n <= 3600.0 => Ok(Duration::from_secs_f64(n)),
-            _ => Err(Error::new(format!(
-                "{key}={} is not a timeout in seconds",
-                crate::error::cut(&v, crate::error::QUOTE_MAX)
-            ))
-            .hint(format!(
-                "give a number of seconds from 0.001 to 3600, e.g. {key}=20; the default is {}",
-                default.as_secs()
-            ))),
-        },
-    }
-}
-
-fn id(env: &Env, key: &str, default: u32) -> Result<u32> {
-    match get(env, key) {
-        None => Ok(default),
-        Some(v) => match v.parse::<u32>() {
-            Ok(n) if n > 0 && n < 4_294_967_295 => Ok(n),
-            _ => Err(
-                Error::new(format!("{key}={} is not a valid numeric id", shown(&v))).hint(format!(
-                    "{key} must be a number from 1 to 4294967294; LOCI's default is {default}"
-                )),
-            ),
-        },
-    }
-}
-
-/// What a configured value becomes, deciding what it may hold.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Becomes {
-    /// One path component (a directory in /tmp, a file in /opt/loci): at most 255 bytes.
-    FileName,
-    /// A user and group name for useradd/groupadd (and a file name): at most 32 characters.
-    UserName,
-}
-
-/// The longest file name Linux file systems take.
-const FILE_NAME_MAX: usize = 255;
-/// The longest user or group name useradd and groupadd take.
-const USER_NAME_MAX: usize = 32;
-
-/// Checks that `value` of `key` can become what `becomes` says: letters, digits, `-`, `_` and
-/// `.` only (so no `/`, no space, no control character), not `.` or `..`, not starting with
-/// `-` (a command would read it as an option), and within the length limit. The caller adds a
-/// hint.
-fn check_name(key: &str, value: &str, becomes: Becomes) -> Result<()> {
-    check_named(&format!("{key}="), value, becomes)
-}
-
-/// [`check_name`] for one entry of the list `key`.
-fn check_entry(key: &str, value: &str, becomes: Becomes) -> Result<()> {
-    check_named(&format!("{key} entry "), value, becomes)
-}
-
-/// [`check_name`], the value shown after `label`.
-fn check_named(label: &str, value: &str, becomes: Becomes) -> Result<()> {
-    let (max, what) = match becomes {
-        Becomes::FileName => (FILE_NAME_MAX, "a file name"),
-        Becomes::UserName => (USER_NAME_MAX, "a user name"),
-    };
-    let shown = crate::error::cut(value, crate::error::QUOTE_MAX);
-    let refuse = |why: String| {
-        Err(Error::new(format!(
-            "{label}{shown:?} is refused: it becomes {what} and {why}"
-        )))
-    };
-    if value.is_empty() {
-        return refuse("is empty".into());
-    }
-    if value.starts_with('-') {
-        return refuse(
-            "starts with '-', so the commands it is passed to would read it as an option".into(),
-        );
-    }
-    if value == "." || value == ".." {
-        return refuse("names a directory itself".into());
-    }
-    if let Some(c) = value
-        .chars()
-        .find(|c| !(c.is_ascii_alphanumeric() || "-_.".contains(*c)))
-    {
-        return refuse(format!(
-            "holds {c:?}; only letters, digits, '-', '_' and '.' are allowed"
-        ));
-    }
-    if value.len() > max {
-        return refuse(format!(
-            "is {} characters long, more than the {max} allowed",
-            value.len()
-        ));
-    }
-    Ok(())
-}
-
-/// Checks a list entry that is passed to a command as one argument (a package name): it must
-/// not start with `-`, or the command would take it for an option.
-fn check_argument(key: &str, value: &str) -> Result<()> {
-    if value.starts_with('-') {
-        return Err(Error::new(format!(
-            "{key} entry {:?} is refused: it starts with '-', and the package manager it is passed to would read it as an option",
-            crate::error::cut(value, crate::error::QUOTE_MAX)
-        ))
-        .hint(format!(
-            "{key} lists package names separated by spaces; options belong in PIP_ARGS (for pip), not in a package list"
-        )));
-    }
-    Ok(())
-}
-
-/// What WHEELS may be, for hints.
-pub const WHEELS_FORMS: &str = "WHEELS takes an image reference (e.g. openstackhelm/requirements:2024.1-ubuntu_jammy, optionally @sha256:<64 hex digits>), an http(s) URL of a tarball, or an absolute path of a tarball (.tar, .tar.gz, .tar.zst) or of a directory of wheels";
-
-/// Classifies WHEELS (see [`classify_wheels`]) and refuses what no fetch could use: URLs of
-/// other schemes (`ftp://`, `file://`) and malformed image references (`image@sha256:xyz`), so
-/// that `loci plan` and `loci build` refuse them alike, before anything changes.
-pub fn parse_wheels(value: &str) -> Result<WheelsSource> {
-    let shown = crate::error::cut(value, crate::error::QUOTE_MAX);
-    if let Some((scheme, rest)) = value.split_once("://") {
-        let scheme = scheme.to_ascii_lowercase();
-        if scheme != "http" && scheme != "https" {
-            let hint = if scheme == "file" {
-                format!(
-                    "for a local file, give its path itself: WHEELS={}. {WHEELS_FORMS}",
-                    if rest.starts_with('/') {
-                        rest.to_string()
-                    } else {
-                        format!("/{rest}")
-                    }
-                )
-            } else {
-                WHEELS_FORMS.to_string()
-            };
-            return Err(Error::new(format!(
-                "WHEELS={shown} is refused: {scheme}:// URLs are not supported, only http:// and https://"
-            ))
-            .hint(hint));
-        }
-    }
-    let source = classify_wheels(value);
-    match &source {
-        WheelsSource::Image(i) => {
-            crate::registry::Reference::parse(i).map_err(|e| {
-                let forms = e.hint.clone().unwrap_or_default();
-                e.hint(format!("{WHEELS_FORMS}. Image references: {forms}"))
-            })?;
-        }
-        WheelsSource::Url(u) => {
-            let url = reqwest::Url::parse(u).map_err(|e| {
-                Error::new(format!("WHEELS={shown} is not a valid URL"))
-                    .caused_by(e)
-                    .hint("use http(s)://host/path/wheels.tar.gz")
-            })?;
-            if url.host_str().is_none_or(str::is_empty) {
-                return Err(Error::new(format!(
-                    "WHEELS={shown} is not a valid URL: it names no host"
-                ))
-                .hint("use http(s)://host/path/wheels.tar.gz"));
-            }
-        }
-        WheelsSource::Tarball(_)
-        | WheelsSource::Directory(_)
-        | WheelsSource::Mounted { .. }
-        | WheelsSource::Index { .. } => {}
-    }
-    Ok(source)
-}
-
-/// OpenStack's published upper-constraints of a release (`master`, `2026.1`, ...).
-pub fn published_constraints(release: &str) -> String {
-    format!("https://releases.openstack.org/constraints/upper/{release}")
-}
-
-/// Where the wheels come from, from WHEELS, UPPER_CONSTRAINTS and what is mounted:
-/// - an image reference that BuildKit mounted at WHEELS_PATH is used in place;
-/// - an empty WHEELS with UPPER_CONSTRAINTS, or with no wheels pre-seeded in the data dir, means
-///   no requirements image: the index, against UPPER_CONSTRAINTS (default: OpenStack's published
-///   file for PROJECT_RELEASE);
-/// - an empty WHEELS with a pre-seeded data dir (`/tmp/wheels`) keeps loci's old default, the
-///   data dir (`None`).
-fn resolve_wheels(
-    wheels: Option<&str>,
-    upper_constraints: Option<&str>,
-    release: &str,
-    paths: &Paths,
-) -> Result<Option<WheelsSource>> {
-    if let Some(u) = upper_constraints {
-        let lower = u.to_ascii_lowercase();
-        if !(lower.starts_with("http://") || lower.starts_with("https://") || u.starts_with('/')) {
-            return Err(Error::new(format!(
-                "UPPER_CONSTRAINTS={u} is neither an http(s) URL nor an absolute path"
-            ))
-            .hint("give the URL of an upper-constraints.txt or its path in the data dir, e.g. /tmp/upper-constraints.txt"));
-        }
-    }
-    Ok(match wheels {
-        Some(w) => Some(match parse_wheels(w)? {
-            WheelsSource::Image(image) if paths.wheels_mount.is_dir() => WheelsSource::Mounted {
-                image,
-                path: paths.wheels_mount.clone(),
-            },
-            other => other,
-        }),
-        None if upper_constraints.is_none() && paths.wheels_dir.is_dir() => None,
-        None => Some(WheelsSource::Index {
-            constraints: upper_constraints
-                .map(String::from)
-                .unwrap_or_else(|| published_constraints(release)),
-        }),
-    })
-}
-
-/// Decides what kind of WHEELS value this is, as LOCI does: URLs by scheme, local files and
-/// directories by a leading `/` or `.`, and everything else is an image reference.
-pub fn classify_wheels(value: &str) -> WheelsSource {
-    let lower = value.to_ascii_lowercase();
-    if lower.starts_with("http://") || lower.starts_with("https://") {
-        return WheelsSource::Url(value.to_string());
-    }
-    if value.starts_with('/') || value.starts_with('.') {
-        let path = PathBuf::from(value);
-        if path.is_dir() {
-            return WheelsSource::Directory(path);
-        }
-        return WheelsSource::Tarball(path);
-    }
-    WheelsSource::Image(value.to_string())
-}
-
-/// LOCI_VERSION is the loci version the Dockerfile labels the image with (`loci.version`):
-/// a binary of another version would make that label lie, so the build stops before it starts.
-fn check_loci_version(label: Option<&str>) -> Result<()> {
-    let ours = env!("CARGO_PKG_VERSION");
-    match label {
-        Some(v) if v != ours => Err(Error::new(format!(
-            "LOCI_VERSION={} (the image's loci.version label) but this loci binary is {ours}",
-            shown(v)
-        ))
-        .hint(format!(
-            "use the Dockerfile of the same loci release as LOCI_IMAGE, or pass --build-arg LOCI_VERSION={ours}"
-        ))),
-        _ => Ok(()),
-    }
-}
 #[cfg(test)]
 mod tests {
+    use super::checks::*;
+    use super::wheels::*;
 
     #[test]
     fn the_dockerfile_labels_images_with_this_loci_version() {
-        let dockerfile = include_str!("../Dockerfile");
+        let dockerfile = include_str!("../../Dockerfile");
         let arg = dockerfile
             .lines()
             .find_map(|l| l.strip_prefix("ARG LOCI_VERSION="))
@@ -1190,6 +702,8 @@ mod tests {
         .unwrap_err();
         assert!(e.to_string().contains("SOURCE_DATE_EPOCH=now"), "{e}");
         assert!(e.hint.unwrap().contains("seconds"));
+        assert!(parse_source_date_epoch("yesterday").is_err());
+        assert_eq!(parse_source_date_epoch(" 42 ").unwrap(), 42);
     }
 
     #[test]
