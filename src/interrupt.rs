@@ -15,7 +15,7 @@
 //!    registered ([`Staged`]) and exits itself. A [`critical`] section (moving a finished
 //!    merge into place) is let finish first.
 //!
-//! A leaf module: it uses nothing of the crate but [`crate::error`].
+//! A leaf module: it uses nothing of the crate but [`crate::error`] and [`crate::report`].
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicI32, AtomicU64, AtomicUsize, Ordering};
@@ -67,10 +67,10 @@ fn on_signal(sig: Signal) {
         .is_ok();
     if !first {
         // A second signal: no more waiting.
-        eprintln_quiet(&format!("loci: {} again: stopping now", sig.as_str()));
+        log(&format!("loci: {} again: stopping now", sig.as_str()));
         forced_exit();
     }
-    eprintln_quiet(&format!(
+    log(&format!(
         "loci: {}: stopping the running commands and removing what is half-done",
         sig.as_str()
     ));
@@ -83,7 +83,7 @@ fn on_signal(sig: Signal) {
                 signal_children(Signal::SIGKILL);
             }
         }
-        eprintln_quiet(&format!(
+        log(&format!(
             "loci: still running {} after the signal: stopping now",
             human(GRACE)
         ));
@@ -95,9 +95,8 @@ fn human(d: Duration) -> String {
     format!("{}s", d.as_secs())
 }
 
-fn eprintln_quiet(line: &str) {
-    use std::io::Write;
-    let _ = writeln!(std::io::stderr(), "{line}");
+fn log(line: &str) {
+    crate::say!("{line}");
 }
 
 fn signal_children(sig: Signal) {

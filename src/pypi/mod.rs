@@ -11,12 +11,15 @@
 //!   --verbose`) and its Python version (for `requires-python`). Whenever the answer is not
 //!   certain, there is none, so that pip decides.
 //! - [`Index::download`]: a wheel streamed into a temporary file of the destination directory,
-//!   its sha256 checked against the index's, renamed into place only when it matches.
+//!   its sha256 checked against the index's and its content against its name
+//!   ([`check_wheel`]), renamed into place only when both match.
+//!
+//! The choice of a wheel is [`select`] (pure), the check of a downloaded one [`archive`]; this
+//! file is the client.
 //!
 //! Built on [`crate::http`] (trust store, proxies, timeouts, retries, resumable downloads); a
 //! leaf otherwise (PEP 503 names come from [`crate::constraints`], itself a leaf).
 
-use std::cmp::Ordering;
 use std::collections::HashMap;
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
@@ -31,26 +34,18 @@ use crate::constraints::normalize;
 use crate::error::{Error, Result};
 use crate::http::{self, TlsConfig};
 
+mod archive;
+mod select;
+
+pub use archive::check_wheel;
+pub use select::{best_wheel, requires_python, sdist_size, File, Tags, WheelName};
+
 /// The index pip uses when nothing says otherwise.
 pub const PYPI: &str = "https://pypi.org/simple/";
 
 /// What loci asks for: the JSON API first; HTML, at a lower preference, so that an index
 /// without the JSON API answers with its page (recognised and left to pip) rather than 406.
 const ACCEPT_JSON: &str = "application/vnd.pypi.simple.v1+json, application/vnd.pypi.simple.v1+html;q=0.1, text/html;q=0.01";
-
-/// One file of a project, as the index lists it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct File {
-    pub filename: String,
-    /// Absolute (resolved against the page's URL).
-    pub url: Url,
-    /// The sha256 the index gives, lowercase hex (files without one are never chosen).
-    pub sha256: Option<String>,
-    /// PEP 592: yanked files are never chosen.
-    pub yanked: bool,
-    pub requires_python: Option<String>,
-    pub size: Option<u64>,
-}
 
 /// The answer of the index for one project.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -60,253 +55,6 @@ pub enum Page {
     NotFound,
     /// The index answered, but not with PEP 691 JSON (why, for the log).
     NotSupported(String),
-}
-
-/// A wheel's file name, split.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct WheelName {
-    pub name: String,
-    pub version: String,
-    pub build: Option<String>,
-    /// Every `py-abi-plat` triple of the (possibly compressed) tag set.
-    pub tags: Vec<String>,
-}
-
-impl WheelName {
-    /// Parses `name-version(-build)?-py-abi-plat.whl`; `None` for anything else (including
-    /// names with a path separator).
-    pub fn parse(file: &str) -> Option<WheelName> {
-        if file.contains(['/', '\\']) || file.starts_with('.') {
-            return None;
-        }
-        let stem = file.strip_suffix(".whl")?;
-        let parts: Vec<&str> = stem.split('-').collect();
-        let (name, version, build, py, abi, plat) = match parts[..] {
-            [n, v, p, a, pl] => (n, v, None, p, a, pl),
-            [n, v, b, p, a, pl] => {
-                if !b.starts_with(|c: char| c.is_ascii_digit()) {
-                    return None;
-                }
-                (n, v, Some(b.to_string()), p, a, pl)
-            }
-            _ => return None,
-        };
-        if [name, version, py, abi, plat].iter().any(|s| s.is_empty()) {
-            return None;
-        }
-        let mut tags = Vec::new();
-        for p in py.split('.') {
-            for a in abi.split('.') {
-                for pl in plat.split('.') {
-                    tags.push(format!("{p}-{a}-{pl}"));
-                }
-            }
-        }
-        Some(WheelName {
-            name: name.to_string(),
-            version: version.to_string(),
-            build,
-            tags,
-        })
-    }
-
-    /// Whether this is `version` exactly: case-insensitive, with the `_` a wheel name writes
-    /// for `-` (both spellings of the pin are accepted).
-    pub fn is_version(&self, version: &str) -> bool {
-        let pin = version.to_ascii_lowercase();
-        let mine = self.version.to_ascii_lowercase();
-        mine == pin || mine == pin.replace('-', "_")
-    }
-}
-
-/// The tags a target supports, best first (pip's `Compatible tags`), indexed.
-#[derive(Debug, Clone, Default)]
-pub struct Tags {
-    rank: HashMap<String, usize>,
-}
-
-impl Tags {
-    pub fn new<I: IntoIterator<Item = String>>(best_first: I) -> Self {
-        let mut rank = HashMap::new();
-        for (i, t) in best_first.into_iter().enumerate() {
-            rank.entry(t).or_insert(i);
-        }
-        Tags { rank }
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.rank.is_empty()
-    }
-
-    /// The rank of the best tag of a wheel (lower is better); `None` when it supports none.
-    pub fn best(&self, wheel: &WheelName) -> Option<usize> {
-        wheel
-            .tags
-            .iter()
-            .filter_map(|t| self.rank.get(t).copied())
-            .min()
-    }
-}
-
-/// The wheel pip would install for `name===version` on a target with `tags` and Python
-/// `python` (e.g. `3.11.7`), as pip ranks the files of that version: the wheels of this
-/// project the target supports (tags, `requires-python`), not yanked, the one whose best tag
-/// ranks first, the higher build tag on a tie; an sdist ranks below every such wheel. When
-/// every file of the version is yanked (PEP 592: an exact pin still gets it), the same among
-/// the yanked wheels. `None` when pip would take no wheel, when the wheel it would take has no
-/// sha256 to check, or when a `requires-python` cannot be evaluated (pip decides then).
-pub fn best_wheel<'a>(
-    files: &'a [File],
-    name: &str,
-    version: &str,
-    tags: &Tags,
-    python: Option<&str>,
-) -> Option<&'a File> {
-    let want = normalize(name);
-    let mut wheels: Vec<(usize, WheelName, &'a File)> = Vec::new();
-    for f in files {
-        let Some(w) = WheelName::parse(&f.filename) else {
-            continue;
-        };
-        if normalize(&w.name) != want || !w.is_version(version) {
-            continue;
-        }
-        let Some(rank) = tags.best(&w) else { continue };
-        if let Some(spec) = f
-            .requires_python
-            .as_deref()
-            .filter(|s| !s.trim().is_empty())
-        {
-            match python.and_then(|py| requires_python(spec, py)) {
-                Some(true) => {}
-                Some(false) => continue,
-                None => return None,
-            }
-        }
-        wheels.push((rank, w, f));
-    }
-    let best_of = |yanked: bool| {
-        let mut best: Option<&(usize, WheelName, &'a File)> = None;
-        for c in wheels.iter().filter(|c| c.2.yanked == yanked) {
-            let better = match best {
-                None => true,
-                Some(b) => {
-                    c.0 < b.0
-                        || (c.0 == b.0 && build_order(&c.1.build, &b.1.build) == Ordering::Greater)
-                }
-            };
-            if better {
-                best = Some(c);
-            }
-        }
-        best.map(|c| c.2)
-    };
-    let chosen = match best_of(false) {
-        Some(f) => f,
-        None => {
-            // Any other file of this version not yanked (an sdist) is what pip takes then.
-            let marker = format!("-{}.", version.to_ascii_lowercase());
-            let other = files.iter().any(|f| {
-                !f.yanked
-                    && WheelName::parse(&f.filename).is_none()
-                    && f.filename.to_ascii_lowercase().contains(&marker)
-            });
-            if other {
-                return None;
-            }
-            best_of(true)?
-        }
-    };
-    chosen.sha256.as_ref().map(|_| chosen)
-}
-
-/// The size of the source distribution of `version` among `files` (the largest, when there are
-/// several), as the index gives it: the prefetch starts the longest builds first with it.
-pub fn sdist_size(files: &[File], version: &str) -> Option<u64> {
-    let marker = format!("-{}.", version.to_ascii_lowercase());
-    let marker_ = marker.replace('-', "_");
-    files
-        .iter()
-        .filter(|f| {
-            let n = f.filename.to_ascii_lowercase();
-            WheelName::parse(&f.filename).is_none()
-                && (n.ends_with(".tar.gz") || n.ends_with(".zip") || n.ends_with(".tar.bz2"))
-                && (n.contains(&marker) || n.contains(&marker_))
-        })
-        .filter_map(|f| f.size)
-        .max()
-}
-
-/// Build tags compare as (number, rest); no build tag is lowest.
-fn build_order(a: &Option<String>, b: &Option<String>) -> Ordering {
-    let key = |s: &Option<String>| {
-        s.as_ref().map(|s| {
-            let digits: String = s.chars().take_while(|c| c.is_ascii_digit()).collect();
-            (
-                digits.parse::<u64>().unwrap_or(0),
-                s[digits.len()..].to_string(),
-            )
-        })
-    };
-    key(a).cmp(&key(b))
-}
-
-/// Whether Python `python` (`3.11.7`) meets the specifier set `spec` (`>=3.8,!=3.9.*`);
-/// `None` when a clause is beyond this small evaluator (pre-releases, arbitrary equality).
-pub fn requires_python(spec: &str, python: &str) -> Option<bool> {
-    let py = release(python)?;
-    for clause in spec.split(',') {
-        let clause = clause.trim();
-        if clause.is_empty() {
-            continue;
-        }
-        let op_len = clause
-            .find(|c: char| c.is_ascii_digit())
-            .filter(|&i| i > 0)?;
-        let (op, v) = (clause[..op_len].trim(), clause[op_len..].trim());
-        let (v, wildcard) = match v.strip_suffix(".*") {
-            Some(v) => (v, true),
-            None => (v, false),
-        };
-        let want = release(v)?;
-        let cmp = compare(&py, &want);
-        let prefix = py.len() >= want.len() && py[..want.len()] == want[..];
-        let ok = match (op, wildcard) {
-            ("==", true) => prefix,
-            ("!=", true) => !prefix,
-            ("==", false) => cmp == Ordering::Equal,
-            ("!=", false) => cmp != Ordering::Equal,
-            (">=", false) => cmp != Ordering::Less,
-            ("<=", false) => cmp != Ordering::Greater,
-            (">", false) => cmp == Ordering::Greater,
-            ("<", false) => cmp == Ordering::Less,
-            ("~=", false) if want.len() >= 2 => {
-                cmp != Ordering::Less
-                    && py.len() >= want.len() - 1
-                    && py[..want.len() - 1] == want[..want.len() - 1]
-            }
-            _ => return None,
-        };
-        if !ok {
-            return Some(false);
-        }
-    }
-    Some(true)
-}
-
-/// A release number (`3.11.7`): `None` for anything with more than digits and dots.
-fn release(v: &str) -> Option<Vec<u64>> {
-    v.split('.').map(|p| p.parse::<u64>().ok()).collect()
-}
-
-/// Compares release numbers, padding the shorter with zeros.
-fn compare(a: &[u64], b: &[u64]) -> Ordering {
-    let n = a.len().max(b.len());
-    let at = |v: &[u64], i: usize| v.get(i).copied().unwrap_or(0);
-    (0..n)
-        .map(|i| at(a, i).cmp(&at(b, i)))
-        .find(|o| *o != Ordering::Equal)
-        .unwrap_or(Ordering::Equal)
 }
 
 #[derive(Deserialize)]
@@ -700,125 +448,6 @@ fn read_page(
     }
 }
 
-/// Checks that `file` is the wheel `wheel` names: a zip archive (its central directory is
-/// read, so a truncated file fails) holding `NAME-VERSION.dist-info/METADATA` of that name and
-/// version. Why not, else.
-pub fn check_wheel(file: &mut std::fs::File, wheel: &WheelName) -> std::result::Result<(), String> {
-    let names = zip_names(file)?;
-    let mut found = Vec::new();
-    for n in &names {
-        let Some(dir) = n.strip_suffix(".dist-info/METADATA") else {
-            continue;
-        };
-        if dir.contains('/') {
-            continue;
-        }
-        let Some((name, version)) = dir.split_once('-') else {
-            continue;
-        };
-        if normalize(name) == normalize(&wheel.name) && same_version(version, &wheel.version) {
-            return Ok(());
-        }
-        found.push(format!("{dir}.dist-info"));
-    }
-    if found.is_empty() {
-        Err(format!(
-            "the archive ({} members) has no .dist-info/METADATA at its root",
-            names.len()
-        ))
-    } else {
-        Err(format!(
-            "the archive holds {}, not {}-{}",
-            found.join(", "),
-            wheel.name,
-            wheel.version
-        ))
-    }
-}
-
-/// Versions as wheel names and .dist-info directories write them (case, `_` for `-`).
-fn same_version(a: &str, b: &str) -> bool {
-    let n = |v: &str| v.to_ascii_lowercase().replace('_', "-");
-    n(a) == n(b)
-}
-
-/// The member names of a zip archive, from its central directory (zip64 included).
-fn zip_names(file: &mut std::fs::File) -> std::result::Result<Vec<String>, String> {
-    use std::io::{Seek, SeekFrom};
-    let io = |e: std::io::Error| format!("cannot read the file: {e}");
-    let len = file.seek(SeekFrom::End(0)).map_err(io)?;
-    // The end-of-central-directory record: 22 bytes, plus a comment of up to 64 KiB.
-    let tail_len = len.min(22 + 65_535 + 20);
-    let mut tail = vec![0u8; tail_len as usize];
-    file.seek(SeekFrom::Start(len - tail_len)).map_err(io)?;
-    file.read_exact(&mut tail).map_err(io)?;
-    let eocd = (0..tail.len().saturating_sub(21))
-        .rev()
-        .find(|&i| tail[i..i + 4] == [0x50, 0x4b, 0x05, 0x06])
-        .ok_or("not a zip archive (no end of central directory: truncated?)")?;
-    let u16_at = |b: &[u8], i: usize| u64::from(u16::from_le_bytes([b[i], b[i + 1]]));
-    let u32_at =
-        |b: &[u8], i: usize| u64::from(u32::from_le_bytes([b[i], b[i + 1], b[i + 2], b[i + 3]]));
-    let u64_at = |b: &[u8], i: usize| {
-        let mut a = [0u8; 8];
-        a.copy_from_slice(&b[i..i + 8]);
-        u64::from_le_bytes(a)
-    };
-    let (mut entries, mut cd_size, mut cd_offset) = (
-        u16_at(&tail, eocd + 10),
-        u32_at(&tail, eocd + 12),
-        u32_at(&tail, eocd + 16),
-    );
-    if entries == 0xffff || cd_size == 0xffff_ffff || cd_offset == 0xffff_ffff {
-        // Zip64: the locator sits right before the record.
-        let loc = eocd
-            .checked_sub(20)
-            .filter(|&l| tail[l..l + 4] == [0x50, 0x4b, 0x06, 0x07])
-            .ok_or("a zip64 archive without its locator")?;
-        let rec_at = u64_at(&tail, loc + 8);
-        let mut rec = [0u8; 56];
-        file.seek(SeekFrom::Start(rec_at)).map_err(io)?;
-        file.read_exact(&mut rec).map_err(io)?;
-        if rec[..4] != [0x50, 0x4b, 0x06, 0x06] {
-            return Err("a zip64 archive without its end record".into());
-        }
-        entries = u64_at(&rec, 32);
-        cd_size = u64_at(&rec, 40);
-        cd_offset = u64_at(&rec, 48);
-    }
-    if cd_offset.checked_add(cd_size).is_none_or(|end| end > len) || cd_size > 256 << 20 {
-        return Err("the central directory lies outside the file (truncated?)".into());
-    }
-    let mut cd = vec![0u8; cd_size as usize];
-    file.seek(SeekFrom::Start(cd_offset)).map_err(io)?;
-    file.read_exact(&mut cd).map_err(io)?;
-    let mut names = Vec::new();
-    let mut i = 0usize;
-    while i + 46 <= cd.len() {
-        if cd[i..i + 4] != [0x50, 0x4b, 0x01, 0x02] {
-            return Err(format!(
-                "a corrupt central directory (at entry {})",
-                names.len()
-            ));
-        }
-        let name_len = u16_at(&cd, i + 28) as usize;
-        let extra_len = u16_at(&cd, i + 30) as usize;
-        let comment_len = u16_at(&cd, i + 32) as usize;
-        let name = cd
-            .get(i + 46..i + 46 + name_len)
-            .ok_or("a corrupt central directory (a name runs past it)")?;
-        names.push(String::from_utf8_lossy(name).into_owned());
-        i += 46 + name_len + extra_len + comment_len;
-    }
-    if names.len() as u64 != entries {
-        return Err(format!(
-            "the central directory lists {} members, the archive says {entries}",
-            names.len()
-        ));
-    }
-    Ok(names)
-}
-
 /// A tiny index for tests, on 127.0.0.1: answers each GET of a path in `routes` with (status,
 /// content type, body), anything else with 404; returns its base URL.
 #[cfg(test)]
@@ -858,7 +487,7 @@ pub(crate) fn serve(routes: Vec<(String, u16, &'static str, Vec<u8>)>) -> String
 }
 
 #[cfg(test)]
-#[path = "../tests/support/wheel.rs"]
+#[path = "../../tests/support/wheel.rs"]
 pub(crate) mod test_wheel;
 
 #[cfg(test)]
@@ -1054,7 +683,7 @@ mod tests {
     #[test]
     fn a_real_pep_691_page_is_read_with_relative_urls_resolved() {
         let page = Url::parse("https://pypi.org/simple/cffi/").unwrap();
-        let body = include_str!("../tests/fixtures/pypi/cffi.json");
+        let body = include_str!("../../tests/fixtures/pypi/cffi.json");
         let files = parse_page(body, &page).unwrap();
         assert_eq!(files.len(), 50);
         let sdist = files
@@ -1068,7 +697,7 @@ mod tests {
             .starts_with("https://files.pythonhosted.org/"));
         assert!(!sdist.yanked);
         // The target of this machine's pip 26.3 (cp311, manylinux x86_64).
-        let debug = include_str!("../tests/fixtures/pypi/pip-debug-verbose-26.3.txt");
+        let debug = include_str!("../../tests/fixtures/pypi/pip-debug-verbose-26.3.txt");
         let t = Tags::new(
             debug
                 .lines()
@@ -1086,7 +715,7 @@ mod tests {
             None
         );
         let six = parse_page(
-            include_str!("../tests/fixtures/pypi/six.json"),
+            include_str!("../../tests/fixtures/pypi/six.json"),
             &Url::parse("https://pypi.org/simple/six/").unwrap(),
         )
         .unwrap();
