@@ -170,10 +170,18 @@ impl ChildEnv {
             .stdin(Stdio::null())
             .process_group(0);
         let parent = std::process::id();
-        // SAFETY: between fork and exec only async-signal-safe calls (prctl, getppid, _exit).
+        // SAFETY: between fork and exec only async-signal-safe calls (sigemptyset,
+        // pthread_sigmask, prctl, getppid, _exit).
         unsafe {
             c.pre_exec(move || {
                 use nix::libc;
+                // loci's threads block the signals its watcher takes (crate::interrupt); the
+                // child must get them as any program does. std does not reset the mask.
+                let mut none: libc::sigset_t = std::mem::zeroed();
+                libc::sigemptyset(&mut none);
+                if libc::pthread_sigmask(libc::SIG_SETMASK, &none, std::ptr::null_mut()) != 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
                 if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM) != 0 {
                     return Err(std::io::Error::last_os_error());
                 }
@@ -490,6 +498,32 @@ mod tests {
         let text = std::fs::read_to_string(&log).unwrap();
         assert!(text.starts_with("+ sh -c "), "{text}");
         assert!(text.contains("out\n") && text.contains("err\n"), "{text}");
+    }
+
+    #[test]
+    fn children_start_with_no_blocked_signal_in_a_group_of_their_own() {
+        // As under loci's interrupt watcher: this thread blocks SIGTERM and SIGINT.
+        let mut set = nix::sys::signal::SigSet::empty();
+        set.add(nix::sys::signal::Signal::SIGTERM);
+        set.add(nix::sys::signal::Signal::SIGINT);
+        set.thread_block().unwrap();
+        let out = output(
+            &ChildEnv::default(),
+            &Cmd::new(
+                "sh",
+                ["-c", "exec awk '/^SigBlk/ {print $2}' /proc/self/status"],
+            ),
+        );
+        let group = output(
+            &ChildEnv::default(),
+            &Cmd::new("sh", ["-c", "exec awk '{print $1, $5}' /proc/self/stat"]),
+        );
+        set.thread_unblock().unwrap();
+        assert_eq!(out.unwrap().trim(), "0000000000000000");
+        let group = group.unwrap();
+        let ids: Vec<&str> = group.split_whitespace().collect();
+        assert_eq!(ids.len(), 2, "{group}");
+        assert_eq!(ids[0], ids[1], "the child leads its own process group");
     }
 
     #[test]
