@@ -59,6 +59,52 @@ pub fn full_cause(path: &Path, needed: Option<u64>) -> String {
     )
 }
 
+/// Whether a program's output line says the disk is full (Python's `[Errno 28]`, Rust's
+/// `os error 28`, the C library's text).
+pub fn says_full(line: &str) -> bool {
+    line.contains("No space left on device")
+        || line.contains("Errno 28")
+        || line.contains("os error 28")
+        || line.contains("Disk quota exceeded")
+}
+
+/// The free space of the filesystems of `paths` (each filesystem once, named by the first of
+/// its paths given, the fullest first), for a message: `0 bytes free on the filesystem of /var/lib/openstack,
+/// 12.1 GiB on that of /tmp`. Paths that do not exist count by their nearest existing parent.
+pub fn free_report(paths: &[&Path]) -> String {
+    use std::os::unix::fs::MetadataExt;
+    let mut seen: Vec<u64> = Vec::new();
+    let mut found: Vec<(Option<u64>, &Path)> = Vec::new();
+    for p in paths {
+        let Some(existing) = p.ancestors().find(|a| a.exists()) else {
+            continue;
+        };
+        let Ok(dev) = std::fs::metadata(existing).map(|m| m.dev()) else {
+            continue;
+        };
+        if seen.contains(&dev) {
+            continue;
+        }
+        seen.push(dev);
+        found.push((free_bytes(p), p));
+    }
+    // The fullest first.
+    found.sort_by_key(|(free, _)| free.unwrap_or(u64::MAX));
+    found
+        .iter()
+        .enumerate()
+        .map(|(i, (free, p))| {
+            let free = free.map(size).unwrap_or_else(|| "unknown space".into());
+            if i == 0 {
+                format!("{free} free on the filesystem of {}", p.display())
+            } else {
+                format!("{free} on that of {}", p.display())
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

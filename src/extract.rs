@@ -291,9 +291,10 @@ pub fn unpack_tar<R: Read>(reader: R, dest: &Path, what: &str) -> Result<()> {
         let size = entry.header().size().ok();
         let unpacked = entry.unpack_in(dest).map_err(|e| {
             if crate::disk::is_full(&e) {
-                let member = dest.join(&path);
+                // `dest` is a staging directory beside (or in) the destination: name that.
+                let target = dest.parent().unwrap_or(dest);
                 return Error::new(format!("{what}: cannot extract member {last}: the disk is full"))
-                    .cause(crate::disk::full_cause(&member, size))
+                    .cause(crate::disk::full_cause(target, size))
                     .hint("free space on that filesystem (docker builder prune, docker system prune) or give the build more room, and run it again: nothing of this archive was kept");
             }
             Error::new(format!("{what}: cannot extract member {last}"))

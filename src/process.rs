@@ -261,6 +261,9 @@ pub fn describe_status(status: ExitStatus) -> String {
 
 /// The error of a command that exited non-zero, with the last lines of its output.
 pub fn exit_error(cmd: &Cmd, status: ExitStatus, tail: &[String]) -> Error {
+    if let Some(line) = tail.iter().find(|l| crate::disk::says_full(l)) {
+        return disk_full_error(cmd, status, line, tail);
+    }
     let mut e = Error::new(format!("`{cmd}` failed with {}", describe_status(status)));
     if !tail.is_empty() {
         e = e.cause(format!("last lines of its output:\n{}", tail.join("\n")));
@@ -273,6 +276,42 @@ pub fn exit_error(cmd: &Cmd, status: ExitStatus, tail: &[String]) -> Error {
         _ => "see the command's output above",
     };
     e.hint(hint)
+}
+
+/// The error of a command that ran out of disk space (`line` of its output says so): the
+/// space left where it writes (the path its message names, its absolute arguments, its working
+/// and temporary directories).
+fn disk_full_error(cmd: &Cmd, status: ExitStatus, line: &str, tail: &[String]) -> Error {
+    // pip: `... [Errno 28] No space left on device: '/var/lib/openstack/lib/...'`.
+    let named = line
+        .rsplit_once(": '")
+        .map(|(_, rest)| rest.trim_end().trim_end_matches('\''))
+        .filter(|p| p.starts_with('/'))
+        .map(PathBuf::from);
+    let tmp = std::env::var_os("TMPDIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("/tmp"));
+    let mut paths: Vec<PathBuf> = named.into_iter().collect();
+    paths.extend(
+        std::iter::once(cmd.program.as_str())
+            .chain(cmd.args.iter().map(String::as_str))
+            .filter(|a| a.starts_with('/'))
+            .map(PathBuf::from),
+    );
+    paths.extend(cmd.cwd.clone());
+    paths.push(tmp);
+    let refs: Vec<&Path> = paths.iter().map(PathBuf::as_path).collect();
+    Error::new(format!(
+        "`{cmd}` failed with {}: the disk is full",
+        describe_status(status)
+    ))
+    .cause(format!(
+        "{}\n{}\nlast lines of its output:\n{}",
+        line.trim(),
+        crate::disk::free_report(&refs),
+        tail.join("\n")
+    ))
+    .hint("free space on that filesystem (docker builder prune, docker system prune), or give the build more room (a bigger --tmpfs, another disk), and run it again")
 }
 
 /// Runs `cmd`, streaming its output to ours line by line; an error on a non-zero exit, with

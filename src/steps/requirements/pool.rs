@@ -162,6 +162,34 @@ pub fn failures_error(results: &[BuildResult], what: &str, work: &Path) -> Optio
                 .join("\n")
         ));
     }
+    let full: Vec<&str> = failed
+        .iter()
+        .filter(|r| r.log.lines().any(crate::disk::says_full))
+        .map(|r| r.item.requirement.as_str())
+        .collect();
+    if !full.is_empty() {
+        let tmp = std::env::var_os("TMPDIR")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| PathBuf::from("/tmp"));
+        return Some(
+            Error::new(format!(
+                "{} of {} {what} failed to build: {}; the disk is full",
+                failed.len(),
+                results.len(),
+                names.join(", ")
+            ))
+            .cause(format!(
+                "{} ran out of space: {}\n{cause}",
+                full.join(", "),
+                crate::disk::free_report(&[work, &tmp])
+            ))
+            .hint(format!(
+                "free space on that filesystem (docker builder prune, docker system prune), or give the build more room, and run it again; \
+                 only whole wheels were kept; full logs are in {}",
+                work.display()
+            )),
+        );
+    }
     Some(
         Error::new(format!(
             "{} of {} {what} failed to build: {}",
@@ -229,6 +257,35 @@ mod tests {
         );
         assert!(e.contains("subprocess-exited-with-error"), "{e}");
         assert!(failures_error(&results[1..2], "wheels", Path::new("/w")).is_none());
+    }
+
+    #[test]
+    fn a_build_that_ran_out_of_space_says_so() {
+        // A stand-in for `pip wheel` writing into a full disk (/dev/full).
+        let d = tempfile::tempdir().unwrap();
+        let items = vec![BuildItem {
+            name: "big".into(),
+            requirement: "big===1.0".into(),
+        }];
+        let make = |_: &BuildItem, _: &Path| {
+            Cmd::new(
+                "sh",
+                ["-c", "echo data > /dev/full || { echo 'OSError: [Errno 28] No space left on device' >&2; exit 1; }"],
+            )
+        };
+        let results = run_builds(&items, d.path(), 1, &[], &make, &|_, _, _| {}).unwrap();
+        let e = failures_error(&results, "wheels", d.path())
+            .unwrap()
+            .to_string();
+        assert!(
+            e.contains("1 of 1 wheels failed to build: big===1.0; the disk is full"),
+            "{e}"
+        );
+        assert!(
+            e.contains("big===1.0 ran out of space: ") && e.contains(" free on the filesystem of "),
+            "{e}"
+        );
+        assert!(e.contains("only whole wheels were kept"), "{e}");
     }
 
     #[test]
