@@ -163,6 +163,8 @@ ARG LIBOAUTH2_URL
 # (one name a line, e.g. /tmp/closure.txt from the data dir). Empty: every constraint.
 ARG REQUIREMENTS_ONLY=""
 ARG REQUIREMENTS_ONLY_FILE=""
+# PROJECT=requirements only: how many `pip wheel` run at once (empty: four per CPU).
+ARG REQUIREMENTS_JOBS=""
 # PROJECT=requirements only: look the pinned constraints up on pip's index first (PEP 691);
 # those with a binary wheel for the image's Python are not built (KEEP_ALL_WHEELS=False: LOCI
 # drops downloaded wheels) or downloaded directly (True). False: one pip wheel per constraint.

@@ -4,6 +4,7 @@
 //! |------------------|---------------------------------------------------------------------|
 //! | `build`          | every step of an image build, from the environment (LOCI's args)    |
 //! | `plan`           | prints the plan of `build` without changing anything                |
+//! | `config`         | prints every build argument as resolved, and where each came from   |
 //! | `bindep`         | a drop-in for the `bindep` flags LOCI uses                          |
 //! | `fetch-wheels`   | the wheels step alone (WHEELS, WHEELS_DEST, REGISTRY_*)             |
 //! | `packages`       | installs the bindep packages for PROJECT/PROFILES and DIST_PACKAGES |
@@ -57,6 +58,13 @@ pub enum Command {
         #[command(flatten)]
         args: PlanArgs,
         /// Print the plan as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print every build argument as resolved from the environment, and where each value came
+    /// from (given, default, derived, unset).
+    Config {
+        /// Print it as JSON: the resolved values, then the table of arguments.
         #[arg(long)]
         json: bool,
     },
@@ -176,6 +184,15 @@ pub fn run(cli: Cli, env: Env) -> Result<i32> {
             };
             write_stdout(&text).map(|_| 0)
         }
+        Command::Config { json } => {
+            let config = Config::from_env_lenient(&env)?;
+            let text = if json {
+                config_json(&config)?
+            } else {
+                config_text(&config)
+            };
+            write_stdout(&text).map(|_| 0)
+        }
         Command::Bindep(args) => crate::bindep::cli::run(&args),
         Command::FetchWheels => {
             let config = Config::from_env_lenient(&env)?;
@@ -238,6 +255,43 @@ pub fn run(cli: Cli, env: Env) -> Result<i32> {
             write_stdout(&crate::sbom::render(&root, &facts, &mut runner)?).map(|_| 0)
         }
     }
+}
+
+/// `loci config`: one `NAME=value` line an argument, as resolved, with its source after `#`.
+fn config_text(config: &Config) -> String {
+    let mut out = String::from(
+        "# loci's build arguments as resolved from this environment; after #: where each value came from\n",
+    );
+    for r in &config.resolution.args {
+        let line = format!("{}={}", r.name, r.value.as_deref().unwrap_or(""));
+        let mut source = r.source.label();
+        if let (crate::config::Source::Derived, Some(arg)) =
+            (&r.source, crate::config::args::find(r.name))
+        {
+            if let crate::config::args::DefaultIs::Derived(how) = arg.default {
+                source.push_str(&format!(": {}", how.replace('`', "")));
+            }
+        }
+        out.push_str(&format!("{line:<48} # {source}\n"));
+    }
+    out
+}
+
+/// `loci config --json`: `{"resolved": [{name, value, source, ...}], "arguments": [the table]}`.
+fn config_json(config: &Config) -> Result<String> {
+    #[derive(serde::Serialize)]
+    struct Doc<'a> {
+        resolved: &'a [crate::config::Resolved],
+        arguments: &'a [crate::config::args::Arg],
+    }
+    let doc = Doc {
+        resolved: &config.resolution.args,
+        arguments: crate::config::args::ARGS,
+    };
+    let mut text = serde_json::to_string_pretty(&doc)
+        .map_err(|e| Error::new("cannot render the configuration as JSON").caused_by(e))?;
+    text.push('\n');
+    Ok(text)
 }
 
 /// The checks of a build on this machine that need no change to it, run before the first step

@@ -10,6 +10,8 @@ use serde::Serialize;
 
 use crate::error::{Error, Result};
 
+mod arg;
+pub mod args;
 mod checks;
 mod paths;
 mod projects;
@@ -18,29 +20,18 @@ mod wheels;
 
 use checks::{absolute_dir, check_argument, check_entry, check_loci_version, check_name, Becomes};
 pub use paths::Paths;
-use projects::skyline;
 pub use projects::{
     ConsoleSource, HorizonConfig, KeystoneConfig, NovaConfig, SkylineConfig, CONSOLE_FROM_INDEX,
-    DEFAULT_HORIZON_PANELS, DEFAULT_SKYLINE_CONSOLE_REPO,
+    DEFAULT_HORIZON_PANELS,
 };
-use values::{boolean, cache_dir, get, id, seconds, shown, words};
-pub use values::{parse_bool, parse_source_date_epoch, Env};
+pub use values::{parse_bool, parse_source_date_epoch, Env, Resolution, Resolved, Source};
+use values::{shown, yes_no, Resolver};
 use wheels::resolve_wheels;
 pub use wheels::{
     classify_wheels, parse_wheels, published_constraints, WheelsSource, WHEELS_FORMS,
 };
 
-/// Proxy variables passed through to child processes; never written into the image.
-pub const PROXY_VARS: &[&str] = &[
-    "http_proxy",
-    "https_proxy",
-    "no_proxy",
-    "HTTP_PROXY",
-    "HTTPS_PROXY",
-    "NO_PROXY",
-    "all_proxy",
-    "ALL_PROXY",
-];
+pub use args::PROXY_VARS;
 
 /// The tool that installs Python packages into the venv.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -193,6 +184,10 @@ pub struct Config {
     /// VENV_TOOLS: the tools installed into a service's venv and left there for child images
     /// (default: bindep and pkginfo; LOCI master's set adds uv; empty for none).
     pub venv_tools: Vec<String>,
+    /// Every argument of the table as resolved, and where its value came from (`loci
+    /// config`, inputs.env).
+    #[serde(skip)]
+    pub resolution: Resolution,
 }
 
 impl Config {
@@ -206,35 +201,55 @@ impl Config {
     /// packages of its own to purge. Part of resolving the configuration, before any use.
     pub fn for_child_image(mut self) -> Self {
         self.plugin = true;
+        self.resolution
+            .set(&args::PLUGIN, Some(yes_no(true).into()), Source::Command);
         self
     }
 
     /// The configuration of `loci packages PACKAGE...`: DIST_PACKAGES and the packages given.
     /// Part of resolving the configuration, before any use.
     pub fn with_dist_packages(mut self, packages: impl IntoIterator<Item = String>) -> Self {
+        let before = self.dist_packages.len();
         self.dist_packages.extend(packages);
+        if self.dist_packages.len() > before {
+            self.resolution.set(
+                &args::DIST_PACKAGES,
+                Some(self.dist_packages.join(" ")),
+                Source::Command,
+            );
+        }
         self
     }
 
     /// Builds the configuration for a project build (`loci build`, `loci plan`): PROJECT is required.
     pub fn from_env(env: &Env) -> Result<Self> {
-        let project = get(env, "PROJECT").ok_or_else(|| {
+        let project = given_project(env).ok_or_else(|| {
             Error::new("PROJECT is not set").hint(
                 "pass the service to build, e.g. `docker build --build-arg PROJECT=keystone .` or `PROJECT=keystone loci plan`",
             )
         })?;
-        Self::from_env_for(env, project)
+        Self::from_env_for(env, Some(project))
     }
 
     /// Builds the configuration for commands that do not need a project (`fetch-wheels`,
-    /// `cleanup`, ...): PROJECT defaults to an empty name.
+    /// `cleanup`, `config`, ...): PROJECT defaults to an empty name.
     pub fn from_env_lenient(env: &Env) -> Result<Self> {
-        let project = get(env, "PROJECT").unwrap_or_default();
-        Self::from_env_for(env, project)
+        Self::from_env_for(env, given_project(env))
     }
 
-    fn from_env_for(env: &Env, project: String) -> Result<Self> {
-        let plugin = boolean(env, "PLUGIN", false)?;
+    fn from_env_for(env: &Env, project: Option<String>) -> Result<Self> {
+        let mut r = Resolver::new(env);
+        let project = match project {
+            Some(p) => {
+                r.set(&args::PROJECT, Some(p.clone()), Source::Given("PROJECT"));
+                p
+            }
+            None => {
+                r.set(&args::PROJECT, None, Source::Unset);
+                String::new()
+            }
+        };
+        let plugin = r.boolean(&args::PLUGIN)?;
         if !project.is_empty() {
             // PROJECT names the source tree (/tmp/PROJECT) and, unless PLUGIN, the service's
             // user and group.
@@ -247,15 +262,13 @@ impl Config {
                 e.hint("use the repository's short name, e.g. keystone, nova, neutron (letters, digits, '-', '_', '.')")
             })?;
         }
-        let project_repo = get(env, "PROJECT_REPO")
-            .unwrap_or_else(|| format!("https://opendev.org/openstack/{project}"));
-        let project_ref = get(env, "PROJECT_REF").unwrap_or_else(|| "master".into());
-        let pip_args = words(env, "PIP_ARGS");
-        let pip_wheel_args = match env.get("PIP_WHEEL_ARGS") {
-            Some(v) => v.split_whitespace().map(String::from).collect(),
-            None => pip_args.clone(),
-        };
-        let extra_projects = words(env, "EXTRA_PROJECTS");
+        let project_repo = r.text_or(&args::PROJECT_REPO, || {
+            format!("https://opendev.org/openstack/{project}")
+        });
+        let project_ref = r.text(&args::PROJECT_REF).unwrap_or_default();
+        let pip_args = r.words(&args::PIP_ARGS);
+        let pip_wheel_args = r.words_or(&args::PIP_WHEEL_ARGS, || pip_args.clone());
+        let extra_projects = r.words(&args::EXTRA_PROJECTS);
         for p in &extra_projects {
             check_entry("EXTRA_PROJECTS", p, Becomes::FileName).map_err(|e| {
                 e.hint(
@@ -263,189 +276,120 @@ impl Config {
                 )
             })?;
         }
-        let uid = id(env, "UID", 42424)?;
-        let gid = id(env, "GID", 42424)?;
-        let mut paths = Paths::default();
-        if let Some(d) = get(env, "SOURCES_DIR") {
-            paths.sources_dir = absolute_dir("SOURCES_DIR", &d)?;
-        }
-        if let Some(d) = get(env, "WHEELS_DEST") {
-            paths.wheels_dir = d.into();
-        }
-        if let Some(d) = get(env, "WHEELS_PATH") {
-            paths.wheels_mount = d.into();
-        }
-        let project_release = get(env, "PROJECT_RELEASE").unwrap_or_else(|| "master".into());
-        let upper_constraints = get(env, "UPPER_CONSTRAINTS");
-        let wheels = resolve_wheels(
-            get(env, "WHEELS").as_deref(),
-            upper_constraints.as_deref(),
-            &project_release,
-            &paths,
-        )?;
-        let registry = RegistryConfig {
-            protocol: match get(env, "REGISTRY_PROTOCOL")
-                .as_deref()
-                .map(str::to_ascii_lowercase)
-                .as_deref()
-            {
-                None | Some("detect") => RegistryProtocol::Detect,
-                Some("http") => RegistryProtocol::Http,
-                Some("https") => RegistryProtocol::Https,
-                Some(other) => {
-                    return Err(Error::new(format!(
-                        "REGISTRY_PROTOCOL={} is not understood",
-                        shown(other)
-                    ))
-                    .hint("use http, https or detect"))
-                }
+        let uid = r.id(&args::UID)?;
+        let gid = r.id(&args::GID)?;
+        let paths = Paths {
+            sources_dir: match r.text(&args::SOURCES_DIR) {
+                Some(d) => absolute_dir("SOURCES_DIR", &d)?,
+                None => Paths::default().sources_dir,
             },
-            insecure: boolean(env, "REGISTRY_INSECURE", false)?,
-            auth_file: get(env, "REGISTRY_AUTH_FILE")
-                .map(PathBuf::from)
-                .or_else(|| {
-                    let secret = PathBuf::from("/run/secrets/registry-auth");
-                    if secret.exists() {
-                        return Some(secret);
-                    }
-                    get(env, "DOCKER_CONFIG")
-                        .map(|d| PathBuf::from(d).join("config.json"))
-                        .or_else(|| {
-                            get(env, "HOME").map(|h| PathBuf::from(h).join(".docker/config.json"))
-                        })
-                        .filter(|p| p.exists())
-                }),
+            wheels_dir: r.text(&args::WHEELS_DEST).unwrap_or_default().into(),
+            wheels_mount: r.text(&args::WHEELS_PATH).unwrap_or_default().into(),
+            ..Paths::default()
         };
-        let nova = NovaConfig {
-            novnc_repo: get(env, "NOVNC_REPO")
-                .unwrap_or_else(|| "https://github.com/novnc/novnc".into()),
-            novnc_ref: get(env, "NOVNC_REF").unwrap_or_else(|| "v1.3.0".into()),
-            spice_repo: get(env, "SPICE_REPO")
-                .unwrap_or_else(|| "https://gitlab.freedesktop.org/spice/spice-html5.git".into()),
-            spice_ref: get(env, "SPICE_REF").unwrap_or_else(|| "spice-html5-0.3.0".into()),
-            tss_user: get(env, "NOVA_TSS_USER").unwrap_or_else(|| "tss".into()),
-            tss_uid: id(env, "NOVA_TSS_UID", 42434)?,
-            tss_gid: id(env, "NOVA_TSS_GID", 42434)?,
-        };
-        let horizon = HorizonConfig {
-            extra_panels: match env.get("HORIZON_EXTRA_PANELS") {
-                Some(v) => v.split_whitespace().map(String::from).collect(),
-                None => DEFAULT_HORIZON_PANELS
-                    .iter()
-                    .map(|s| s.to_string())
-                    .collect(),
-            },
-        };
-        let keystone = KeystoneConfig {
-            mod_oauth2_url: get(env, "MOD_OAUTH2_URL").unwrap_or_else(|| {
-                "https://github.com/OpenIDC/mod_oauth2/releases/download/v3.4.0/libapache2-mod-oauth2_3.4.0-1.{codename}_amd64.deb".into()
-            }),
-            liboauth2_url: get(env, "LIBOAUTH2_URL").unwrap_or_else(|| {
-                "https://github.com/OpenIDC/liboauth2/releases/download/v1.6.3/liboauth2_1.6.3-1.{codename}_amd64.deb".into()
-            }),
-        };
-        let skyline = skyline(env)?;
-        let proxy_env = PROXY_VARS
+        let project_release = r.text(&args::PROJECT_RELEASE).unwrap_or_default();
+        let wheels = resolve_wheels(&mut r, &project_release, &paths)?;
+        let registry = registry(&mut r)?;
+        let nova = projects::nova(&mut r)?;
+        let horizon = projects::horizon(&mut r);
+        let keystone = projects::keystone(&mut r);
+        let skyline = projects::skyline(&mut r)?;
+        let proxy_env = args::PROXY_VARS
             .iter()
             .filter_map(|k| env.get(*k).map(|v| (k.to_string(), v.clone())))
             .collect();
+        let project_pip_extras = r.text(&args::PROJECT_PIP_EXTRAS);
+        let distro = r.text(&args::DISTRO);
+        let profiles = r.words(&args::PROFILES);
+        let pip_packages = r.words(&args::PIP_PACKAGES);
+        let dist_packages = r.words(&args::DIST_PACKAGES);
+        let extra_bindep = r.words(&args::EXTRA_BINDEP);
+        let extra_pydep = r.words(&args::EXTRA_PYDEP);
+        let keep_all_wheels = r.boolean(&args::KEEP_ALL_WHEELS)?;
+        let requirements_only = r.words(&args::REQUIREMENTS_ONLY);
+        let requirements_only_file = r.text(&args::REQUIREMENTS_ONLY_FILE).map(PathBuf::from);
+        let requirements_jobs = match r.text(&args::REQUIREMENTS_JOBS) {
+            None => None,
+            Some(v) => match v.parse::<usize>() {
+                Ok(n) if n > 0 => Some(n),
+                _ => {
+                    return Err(Error::new(format!(
+                        "REQUIREMENTS_JOBS={} is not a positive number",
+                        shown(&v)
+                    ))
+                    .hint("give how many wheels to build at once, e.g. 8"))
+                }
+            },
+        };
+        let requirements_prefetch = r.boolean(&args::REQUIREMENTS_PREFETCH)?;
+        let pip_constraint = r.text(&args::PIP_VERSION_CONSTRAINT).unwrap_or_default();
+        // Set but empty means no cap.
+        let setuptools_constraint = r.text(&args::SETUPTOOL_CONSTRAINT).unwrap_or_default();
+        let wheel_constraint = r.text(&args::WHEEL_CONSTRAINT).unwrap_or_default();
+        let copy_default_config_files = r.boolean(&args::COPY_DEFAULT_CONFIG_FILES)?;
+        let installer = installer(&mut r)?;
+        let tls = TlsConfig {
+            ssl_cert_file: r.text(&args::SSL_CERT_FILE).map(PathBuf::from),
+            ssl_cert_dir: r.text(&args::SSL_CERT_DIR).map(PathBuf::from),
+            connect_timeout: r.seconds(&args::LOCI_HTTP_CONNECT_TIMEOUT)?,
+            read_timeout: r.seconds(&args::LOCI_HTTP_READ_TIMEOUT)?,
+        };
+        let source_date_epoch = r.epoch(&args::SOURCE_DATE_EPOCH)?;
+        let from = r.text(&args::FROM);
+        let cache_dir = cache_dir(&mut r)?;
+        let venv_tools = r.words(&args::VENV_TOOLS);
+        let version = r.text(&args::LOCI_VERSION);
+        check_loci_version(version.as_deref())?;
+        r.set(
+            &args::LOCI_VERSION,
+            Some(env!("CARGO_PKG_VERSION").into()),
+            r.source(&args::LOCI_VERSION),
+        );
         let config = Config {
             kind: BuildKind::of(&project),
             specific: SpecificProject::of(&project),
             project_repo,
             project_ref,
             project_release,
-            project_pip_extras: get(env, "PROJECT_PIP_EXTRAS"),
+            project_pip_extras,
             extra_projects,
-            distro: get(env, "DISTRO"),
-            profiles: words(env, "PROFILES"),
-            pip_packages: words(env, "PIP_PACKAGES"),
+            distro,
+            profiles,
+            pip_packages,
             pip_args,
             pip_wheel_args,
-            dist_packages: words(env, "DIST_PACKAGES"),
+            dist_packages,
             plugin,
-            extra_bindep: words(env, "EXTRA_BINDEP"),
-            extra_pydep: words(env, "EXTRA_PYDEP"),
-            keep_all_wheels: boolean(env, "KEEP_ALL_WHEELS", false)?,
-            requirements_only: words(env, "REQUIREMENTS_ONLY"),
-            requirements_only_file: get(env, "REQUIREMENTS_ONLY_FILE").map(PathBuf::from),
-            requirements_jobs: match get(env, "REQUIREMENTS_JOBS") {
-                None => None,
-                Some(v) => match v.parse::<usize>() {
-                    Ok(n) if n > 0 => Some(n),
-                    _ => {
-                        return Err(Error::new(format!(
-                            "REQUIREMENTS_JOBS={} is not a positive number",
-                            shown(&v)
-                        ))
-                        .hint("give how many wheels to build at once, e.g. 8"))
-                    }
-                },
-            },
-            requirements_prefetch: boolean(env, "REQUIREMENTS_PREFETCH", true)?,
+            extra_bindep,
+            extra_pydep,
+            keep_all_wheels,
+            requirements_only,
+            requirements_only_file,
+            requirements_jobs,
+            requirements_prefetch,
             uid,
             gid,
             wheels,
-            pip_constraint: get(env, "PIP_VERSION_CONSTRAINT")
-                .or_else(|| get(env, "PIP_CONSTRAINT"))
-                .unwrap_or_default(),
-            // Set but empty means no cap: `get` would take it for unset.
-            setuptools_constraint: env
-                .get("SETUPTOOL_CONSTRAINT")
-                .or_else(|| env.get("SETUPTOOLS_CONSTRAINT"))
-                .map(|v| v.trim().to_string())
-                .unwrap_or_else(|| DEFAULT_SETUPTOOL_CONSTRAINT.to_string()),
-            wheel_constraint: get(env, "WHEEL_CONSTRAINT")
-                .or_else(|| get(env, "WHEEL_CONSTRAIN"))
-                .unwrap_or_default(),
-            copy_default_config_files: boolean(env, "COPY_DEFAULT_CONFIG_FILES", false)?,
-            installer: match get(env, "INSTALLER")
-                .map(|v| v.to_ascii_lowercase())
-                .as_deref()
-            {
-                Some("pip") => Installer::Pip,
-                Some("uv") => Installer::Uv,
-                // uv records when it built a local tree (uv_cache.json, in RECORD too): a
-                // reproducible build (SOURCE_DATE_EPOCH) installs with pip unless told.
-                None if env
-                    .get("SOURCE_DATE_EPOCH")
-                    .is_some_and(|v| !v.trim().is_empty()) =>
-                {
-                    Installer::Pip
-                }
-                None => Installer::Uv,
-                Some(other) => {
-                    return Err(
-                        Error::new(format!("INSTALLER={} is not understood", shown(other)))
-                            .hint("use uv (the default) or pip (LOCI's)"),
-                    )
-                }
-            },
+            pip_constraint,
+            setuptools_constraint,
+            wheel_constraint,
+            copy_default_config_files,
+            installer,
             proxy_env,
             registry,
-            tls: TlsConfig {
-                ssl_cert_file: get(env, "SSL_CERT_FILE").map(PathBuf::from),
-                ssl_cert_dir: get(env, "SSL_CERT_DIR").map(PathBuf::from),
-                connect_timeout: seconds(env, "LOCI_HTTP_CONNECT_TIMEOUT", CONNECT_TIMEOUT)?,
-                read_timeout: seconds(env, "LOCI_HTTP_READ_TIMEOUT", READ_TIMEOUT)?,
-            },
+            tls,
             nova,
             horizon,
             keystone,
             skyline,
             paths,
             project,
-            source_date_epoch: get(env, "SOURCE_DATE_EPOCH")
-                .map(|v| parse_source_date_epoch(&v))
-                .transpose()?,
-            from: get(env, "FROM"),
-            cache_dir: cache_dir(env)?,
-            venv_tools: match env.get("VENV_TOOLS") {
-                Some(v) => v.split_whitespace().map(String::from).collect(),
-                None => DEFAULT_VENV_TOOLS.iter().map(|s| s.to_string()).collect(),
-            },
+            source_date_epoch,
+            from,
+            cache_dir,
+            venv_tools,
+            resolution: r.finish(),
         };
-        check_loci_version(get(env, "LOCI_VERSION").as_deref())?;
         config.check_values()?;
         Ok(config)
     }
@@ -489,15 +433,103 @@ impl Config {
     }
 }
 
-/// The tools left in every service venv unless VENV_TOOLS says otherwise: LOCI master's
-/// `setup_venv` set without uv, bindep (the bindep files) and pkginfo (wheel metadata). uv
-/// (about 40 MB) runs the build's installs from outside the venv; `VENV_TOOLS="bindep pkginfo
-/// uv"` leaves it in the image as LOCI master does.
-pub const DEFAULT_VENV_TOOLS: &[&str] = &["bindep", "pkginfo"];
+/// PROJECT as given (trimmed, not empty).
+fn given_project(env: &Env) -> Option<String> {
+    env.get(args::PROJECT.name)
+        .map(|v| v.trim().to_string())
+        .filter(|v| !v.is_empty())
+}
 
-/// LOCI master's SETUPTOOL_CONSTRAINT: setuptools 82 removed pkg_resources, which many
-/// setup.py files (and XStatic-Angular-Schema-Form) still import.
-pub const DEFAULT_SETUPTOOL_CONSTRAINT: &str = "<81";
+/// REGISTRY_PROTOCOL, REGISTRY_INSECURE and REGISTRY_AUTH_FILE (else the BuildKit secret
+/// `registry-auth`, else `$DOCKER_CONFIG/config.json`, else `$HOME/.docker/config.json`,
+/// when there).
+fn registry(r: &mut Resolver) -> Result<RegistryConfig> {
+    let protocol = match r
+        .text(&args::REGISTRY_PROTOCOL)
+        .map(|v| v.to_ascii_lowercase())
+        .as_deref()
+    {
+        None | Some("detect") => RegistryProtocol::Detect,
+        Some("http") => RegistryProtocol::Http,
+        Some("https") => RegistryProtocol::Https,
+        Some(other) => {
+            return Err(Error::new(format!(
+                "REGISTRY_PROTOCOL={} is not understood",
+                shown(other)
+            ))
+            .hint("use http, https or detect"))
+        }
+    };
+    let insecure = r.boolean(&args::REGISTRY_INSECURE)?;
+    let docker_config = r.text(&args::DOCKER_CONFIG);
+    let home = r.text(&args::HOME);
+    let auth_file = match r.text(&args::REGISTRY_AUTH_FILE) {
+        Some(f) => Some(PathBuf::from(f)),
+        None => {
+            let secret = PathBuf::from("/run/secrets/registry-auth");
+            let found = if secret.exists() {
+                Some(secret)
+            } else {
+                docker_config
+                    .map(|d| PathBuf::from(d).join("config.json"))
+                    .or_else(|| home.map(|h| PathBuf::from(h).join(".docker/config.json")))
+                    .filter(|p| p.exists())
+            };
+            let shown = found.as_ref().map(|p| p.display().to_string());
+            let source = if shown.is_some() {
+                Source::Derived
+            } else {
+                Source::Unset
+            };
+            r.set(&args::REGISTRY_AUTH_FILE, shown, source);
+            found
+        }
+    };
+    Ok(RegistryConfig {
+        protocol,
+        insecure,
+        auth_file,
+    })
+}
+
+/// INSTALLER: uv, or pip (LOCI's); unset, uv but with SOURCE_DATE_EPOCH: uv records when it
+/// built a local tree (uv_cache.json, in RECORD too), so a reproducible build installs with
+/// pip unless told.
+fn installer(r: &mut Resolver) -> Result<Installer> {
+    let source = r.source(&args::INSTALLER);
+    let installer = match r
+        .text(&args::INSTALLER)
+        .map(|v| v.to_ascii_lowercase())
+        .as_deref()
+    {
+        Some("pip") => Installer::Pip,
+        Some("uv") => Installer::Uv,
+        None if r.source(&args::SOURCE_DATE_EPOCH) != Source::Unset => Installer::Pip,
+        None => Installer::Uv,
+        Some(other) => {
+            return Err(
+                Error::new(format!("INSTALLER={} is not understood", shown(other)))
+                    .hint("use uv (the default) or pip (LOCI's)"),
+            )
+        }
+    };
+    r.set(&args::INSTALLER, Some(installer.name().into()), source);
+    Ok(installer)
+}
+
+/// PACKAGE_CACHE (default on) and LOCI_CACHE_DIR, the Dockerfile's cache mounts: the cache
+/// dir when both say so. A LOCI_CACHE_DIR that is not a directory is no cache (loci never
+/// creates it: that would leave it in the image).
+fn cache_dir(r: &mut Resolver) -> Result<Option<PathBuf>> {
+    let on = r.boolean(&args::PACKAGE_CACHE)?;
+    let dir = r.text(&args::LOCI_CACHE_DIR);
+    if !on {
+        return Ok(None);
+    }
+    Ok(dir
+        .map(PathBuf::from)
+        .filter(|d| d.is_absolute() && d.is_dir()))
+}
 
 #[cfg(test)]
 mod tests {

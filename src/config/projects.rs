@@ -3,7 +3,8 @@
 
 use serde::Serialize;
 
-use super::values::{get, shown, Env};
+use super::args;
+use super::values::{shown, Resolver};
 use crate::error::{Error, Result};
 
 /// nova's web consoles and tss user (LOCI's NOVNC_*, SPICE_*, NOVA_TSS_*).
@@ -71,16 +72,50 @@ pub const DEFAULT_HORIZON_PANELS: &[&str] = &[
     "watcher_dashboard",
 ];
 
-/// LOCI master's default SKYLINE_CONSOLE_REPO.
-pub const DEFAULT_SKYLINE_CONSOLE_REPO: &str = "https://opendev.org/openstack/skyline-console";
+/// keystone's default MOD_OAUTH2_URL and LIBOAUTH2_URL: OpenIDC's release .debs.
+pub const DEFAULT_MOD_OAUTH2_URL: &str = "https://github.com/OpenIDC/mod_oauth2/releases/download/v3.4.0/libapache2-mod-oauth2_3.4.0-1.{codename}_amd64.deb";
+pub const DEFAULT_LIBOAUTH2_URL: &str =
+    "https://github.com/OpenIDC/liboauth2/releases/download/v1.6.3/liboauth2_1.6.3-1.{codename}_amd64.deb";
+
+/// NOVNC_*, SPICE_*, NOVA_TSS_*.
+pub(crate) fn nova(r: &mut Resolver) -> Result<NovaConfig> {
+    Ok(NovaConfig {
+        novnc_repo: r.text(&args::NOVNC_REPO).unwrap_or_default(),
+        novnc_ref: r.text(&args::NOVNC_REF).unwrap_or_default(),
+        spice_repo: r.text(&args::SPICE_REPO).unwrap_or_default(),
+        spice_ref: r.text(&args::SPICE_REF).unwrap_or_default(),
+        tss_user: r.text(&args::NOVA_TSS_USER).unwrap_or_default(),
+        tss_uid: r.id(&args::NOVA_TSS_UID)?,
+        tss_gid: r.id(&args::NOVA_TSS_GID)?,
+    })
+}
+
+/// HORIZON_EXTRA_PANELS (set but empty: none).
+pub(crate) fn horizon(r: &mut Resolver) -> HorizonConfig {
+    HorizonConfig {
+        extra_panels: r.words_or(&args::HORIZON_EXTRA_PANELS, || {
+            DEFAULT_HORIZON_PANELS
+                .iter()
+                .map(|s| s.to_string())
+                .collect()
+        }),
+    }
+}
+
+/// MOD_OAUTH2_URL, LIBOAUTH2_URL.
+pub(crate) fn keystone(r: &mut Resolver) -> KeystoneConfig {
+    KeystoneConfig {
+        mod_oauth2_url: r.text_or(&args::MOD_OAUTH2_URL, || DEFAULT_MOD_OAUTH2_URL.into()),
+        liboauth2_url: r.text_or(&args::LIBOAUTH2_URL, || DEFAULT_LIBOAUTH2_URL.into()),
+    }
+}
 
 /// SKYLINE_CONSOLE_REPO and SKYLINE_CONSOLE_REF, and where the console comes from: a git
 /// repository, or with SKYLINE_CONSOLE_REPO=pypi the index, SKYLINE_CONSOLE_REF then naming
 /// a version (`8.0.0`, `==8.*`, `>=8,<9`; `master` for the newest the constraints allow).
-pub(crate) fn skyline(env: &Env) -> Result<SkylineConfig> {
-    let console_repo =
-        get(env, "SKYLINE_CONSOLE_REPO").unwrap_or_else(|| DEFAULT_SKYLINE_CONSOLE_REPO.into());
-    let console_ref = get(env, "SKYLINE_CONSOLE_REF").unwrap_or_else(|| "master".into());
+pub(crate) fn skyline(r: &mut Resolver) -> Result<SkylineConfig> {
+    let console_repo = r.text(&args::SKYLINE_CONSOLE_REPO).unwrap_or_default();
+    let console_ref = r.text(&args::SKYLINE_CONSOLE_REF).unwrap_or_default();
     let console = if console_repo.eq_ignore_ascii_case(CONSOLE_FROM_INDEX) {
         ConsoleSource::Index {
             requirement: console_requirement(&console_ref)?,

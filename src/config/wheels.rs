@@ -5,7 +5,9 @@ use std::path::PathBuf;
 
 use serde::Serialize;
 
+use super::args;
 use super::paths::Paths;
+use super::values::{Resolver, Source};
 use crate::error::{Error, Result};
 
 /// Where the wheels (and upper-constraints.txt) come from.
@@ -111,11 +113,15 @@ pub fn published_constraints(release: &str) -> String {
 /// - an empty WHEELS with a pre-seeded data dir (`/tmp/wheels`) keeps loci's old default, the
 ///   data dir (`None`).
 pub(crate) fn resolve_wheels(
-    wheels: Option<&str>,
-    upper_constraints: Option<&str>,
+    r: &mut Resolver,
     release: &str,
     paths: &Paths,
 ) -> Result<Option<WheelsSource>> {
+    let upper_source = r.source(&args::UPPER_CONSTRAINTS);
+    let upper_constraints = r.text(&args::UPPER_CONSTRAINTS);
+    let upper_constraints = upper_constraints.as_deref();
+    let wheels = r.text(&args::WHEELS);
+    let wheels = wheels.as_deref();
     if let Some(u) = upper_constraints {
         let lower = u.to_ascii_lowercase();
         if !(lower.starts_with("http://") || lower.starts_with("https://") || u.starts_with('/')) {
@@ -125,7 +131,7 @@ pub(crate) fn resolve_wheels(
             .hint("give the URL of an upper-constraints.txt or its path in the data dir, e.g. /tmp/upper-constraints.txt"));
         }
     }
-    Ok(match wheels {
+    let source = match wheels {
         Some(w) => Some(match parse_wheels(w)? {
             WheelsSource::Image(image) if paths.wheels_mount.is_dir() => WheelsSource::Mounted {
                 image,
@@ -139,7 +145,23 @@ pub(crate) fn resolve_wheels(
                 .map(String::from)
                 .unwrap_or_else(|| published_constraints(release)),
         }),
-    })
+    };
+    // UPPER_CONSTRAINTS is in effect in a build without wheels only.
+    match &source {
+        Some(WheelsSource::Index { constraints }) => r.set(
+            &args::UPPER_CONSTRAINTS,
+            Some(constraints.clone()),
+            upper_source,
+        ),
+        _ => {
+            let source = match upper_source {
+                Source::Given(name) => Source::Ignored(name),
+                _ => Source::Unset,
+            };
+            r.set(&args::UPPER_CONSTRAINTS, None, source)
+        }
+    }
+    Ok(source)
 }
 
 /// Decides what kind of WHEELS value this is, as LOCI does: URLs by scheme, local files and

@@ -1,6 +1,7 @@
 //! Step `base`: refresh the package index once and install what every image needs.
 
 use std::fmt;
+use std::path::{Path, PathBuf};
 
 use crate::error::Result;
 use crate::plan::{BaseAction, PlanInput, Step};
@@ -17,14 +18,18 @@ pub fn plan(input: &PlanInput) -> Result<Option<Step>> {
     }
     let d = input.distro;
     // The runtime stage gets the venv built: it needs neither git nor patch.
-    let mut packages = if needs_git(input) {
+    let why_git = why_git(input);
+    let mut packages = if why_git.is_some() {
         d.build_tools()
     } else {
         Vec::new()
     };
     packages.extend(d.base_packages());
-    let mut step = Step::new("base", format!("base packages for {}", d.label()))
-        .action(super::packages::install_action(d, &packages));
+    let mut summary = format!("base packages for {}", d.label());
+    if let Some(why) = why_git {
+        summary.push_str(&format!("; git for pbr and pip ({why})"));
+    }
+    let mut step = Step::new("base", summary).action(super::packages::install_action(d, &packages));
     if d.family == crate::distro::Family::Debian && d.python.is_none() {
         step = step.action(BaseAction::InstallLibpython {
             install: d.install_cmd(&[]),
@@ -34,27 +39,68 @@ pub fn plan(input: &PlanInput) -> Result<Option<Step>> {
     Ok(Some(step))
 }
 
-/// Whether the build runs git: pbr asks git for the version of a source tree that has no
-/// PKG-INFO (a git checkout: what the source step clones), and pip clones `git+` requirements.
-/// A requirements build always may (git+ constraints, source trees). The runtime stage builds
-/// nothing. A service whose source trees are all in place with their PKG-INFO (sdists, as
-/// pre-seeded in the data dir) and without `git+` packages needs no git at all.
+/// Whether the build installs git (and purges it at cleanup): the one place that decides it.
+///
+/// - A requirements build always may run git (git+ constraints, source trees); so does a
+///   `git+` requirement in PIP_PACKAGES (pip clones it).
+/// - The runtime stage and the infra image build nothing from source.
+/// - A service needs git unless every source tree it pip-installs ([`source_trees`]) builds
+///   the same without it ([`git_reason`]). pbr asks git for a checkout's version, and when the
+///   tree (or a directory above it) holds `.git` it lists the package's files with `git
+///   ls-files` and nothing else: without git such a build installs the top-level modules
+///   only (keystone 29's `pbr.build` sdist: 13 wheel entries instead of 606), and says
+///   nothing. Only an sdist tree without `.git` (PKG-INFO, and the file list in its
+///   egg-info's SOURCES.txt) builds the same wheel with and without git (checked file by
+///   file for keystone, cinder, neutron and horizon 2026.1 with pip and uv).
 pub fn needs_git(input: &PlanInput) -> bool {
+    why_git(input).is_some()
+}
+
+/// Why the build installs git ([`needs_git`]), for the build log; `None` when it does not.
+pub fn why_git(input: &PlanInput) -> Option<String> {
     let c = input.config;
     if input.stage == crate::plan::Stage::Runtime {
-        return false;
+        return None;
     }
-    if c.builds_requirements() || c.pip_packages.iter().any(|p| p.contains("git+")) {
-        return true;
+    if c.builds_requirements() || c.kind == crate::config::BuildKind::Requirements {
+        return Some("git+ constraints and source trees".into());
     }
-    let trees = std::iter::once(c.paths.sources_dir.join(&c.project))
-        .chain(c.extra_projects.iter().map(|p| c.paths.data_dir.join(p)));
-    let trees: Vec<_> = trees.collect();
-    match c.kind {
-        crate::config::BuildKind::Requirements => true,
-        crate::config::BuildKind::Infra => false,
-        crate::config::BuildKind::Service => !trees.iter().all(|t| t.join("PKG-INFO").is_file()),
+    if let Some(p) = c.pip_packages.iter().find(|p| p.contains("git+")) {
+        return Some(format!("pip clones {p}"));
     }
+    if c.kind == crate::config::BuildKind::Infra {
+        return None;
+    }
+    source_trees(input)
+        .iter()
+        .find_map(|t| git_reason(t).map(|why| format!("{}: {why}", t.display())))
+}
+
+/// The source trees a service build pip-installs, as planned: the project (cloned by the
+/// `source` step unless it is there), EXTRA_PROJECTS, and skyline's console from git.
+pub fn source_trees(input: &PlanInput) -> Vec<PathBuf> {
+    let c = input.config;
+    std::iter::once(c.paths.sources_dir.join(&c.project))
+        .chain(c.extra_projects.iter().map(|p| c.paths.data_dir.join(p)))
+        .chain(super::project_specific::skyline::git_console_tree(input))
+        .collect()
+}
+
+/// Why building the source tree at `tree` needs git, or `None` when it builds the same
+/// without: a tree that is not there yet (the `source` step clones it, `.git` and all), a
+/// tree in a git work tree (`.git` in it or above it: pbr lists its files with git), or one
+/// without PKG-INFO (pbr asks git for the version).
+pub fn git_reason(tree: &Path) -> Option<&'static str> {
+    if !tree.is_dir() {
+        return Some("cloned by the build");
+    }
+    if tree.ancestors().any(|d| d.join(".git").exists()) {
+        return Some("a git work tree: pbr lists its files with git ls-files");
+    }
+    if !tree.join("PKG-INFO").is_file() {
+        return Some("no PKG-INFO: pbr asks git for the version");
+    }
+    None
 }
 
 impl fmt::Display for BaseAction {
@@ -87,4 +133,65 @@ pub fn install_libpython(
         ))
     })?;
     runner.run(&install.clone().arg(format!("libpython3.{minor}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Whether a keystone build with its source tree at `sources/keystone` installs git.
+    fn keystone_needs_git(sources: &Path) -> bool {
+        let env = crate::config::Env::from([
+            ("PROJECT".to_string(), "keystone".to_string()),
+            ("WHEELS".to_string(), "/tmp/wheels".to_string()),
+            ("SOURCES_DIR".to_string(), sources.display().to_string()),
+        ]);
+        let os = crate::os_release::OsRelease::parse(
+            "ID=debian\nVERSION_ID=\"12\"\nVERSION_CODENAME=bookworm\n",
+        );
+        let distro = crate::distro::Distro::detect(&os, None, None).unwrap();
+        let config = crate::config::Config::from_env(&env).unwrap();
+        let input = PlanInput {
+            config: &config,
+            host: crate::host::Host::detect(),
+            stage: crate::plan::Stage::Project,
+            distro: &distro,
+            bindep_files: vec![],
+            pydep_files: vec![],
+        };
+        let planned = plan(&input)
+            .unwrap()
+            .unwrap()
+            .packages
+            .contains(&"git".into());
+        assert_eq!(planned, needs_git(&input));
+        planned
+    }
+
+    #[test]
+    fn only_an_sdist_tree_outside_git_builds_without_git() {
+        let dir = tempfile::tempdir().unwrap();
+        let tree = dir.path().join("keystone");
+        // Not there yet: the source step clones it, .git and all.
+        assert!(keystone_needs_git(dir.path()));
+        assert_eq!(git_reason(&tree), Some("cloned by the build"));
+        // A tree without PKG-INFO: pbr asks git for the version.
+        std::fs::create_dir(&tree).unwrap();
+        std::fs::write(tree.join("setup.cfg"), "[metadata]\nname = keystone\n").unwrap();
+        assert!(keystone_needs_git(dir.path()));
+        // An sdist: PKG-INFO and SOURCES.txt, no .git.
+        std::fs::write(tree.join("PKG-INFO"), "Name: keystone\nVersion: 29.1.0\n").unwrap();
+        assert!(!keystone_needs_git(dir.path()));
+        assert_eq!(git_reason(&tree), None);
+        // The same sdist committed to git (as tools/build-keystone.sh and the gate seed it):
+        // pbr lists its files with git, and without git installs the top-level modules only.
+        std::fs::create_dir(tree.join(".git")).unwrap();
+        assert!(keystone_needs_git(dir.path()));
+        std::fs::remove_dir(tree.join(".git")).unwrap();
+        // A git work tree above it counts too (pbr asks `git rev-parse --git-dir`), and so
+        // does a .git file (a worktree's).
+        std::fs::write(dir.path().join(".git"), "gitdir: /elsewhere\n").unwrap();
+        assert!(keystone_needs_git(dir.path()));
+        assert!(git_reason(&tree).unwrap().contains("git ls-files"));
+    }
 }

@@ -12,6 +12,7 @@ use std::path::Path;
 
 use serde::Serialize;
 
+use crate::config::args::{self, Inputs};
 use crate::config::Config;
 use crate::error::{Context, Result};
 use crate::plan::{Cmd, InfoAction, PlanInput, Step};
@@ -201,55 +202,27 @@ pub fn inputs(config: &Config, head: Option<&str>) -> String {
         .and_then(|l| l.strip_prefix("commit "))
         .map(str::trim)
         .filter(|c| c.len() >= 40 && c.bytes().all(|b| b.is_ascii_hexdigit()));
-    let wheels = match &config.wheels {
-        None => String::new(),
-        Some(w) => w.as_build_arg(),
-    };
-    let join = |v: &[String]| v.join(" ");
-    let flag = |b: bool| if b { "yes" } else { "no" }.to_string();
-    let mut args: Vec<(&str, String)> = vec![
-        ("FROM", config.from.clone().unwrap_or_default()),
-        ("WHEELS", wheels),
-        ("PROJECT", config.project.clone()),
-        ("PROJECT_REPO", config.project_repo.clone()),
-        (
-            "PROJECT_REF",
-            commit.map_or_else(|| config.project_ref.clone(), str::to_string),
-        ),
-        ("PROJECT_RELEASE", config.project_release.clone()),
-        (
-            "PROJECT_PIP_EXTRAS",
-            config.project_pip_extras.clone().unwrap_or_default(),
-        ),
-        ("EXTRA_PROJECTS", join(&config.extra_projects)),
-        ("PROFILES", join(&config.profiles)),
-        ("PIP_PACKAGES", join(&config.pip_packages)),
-        ("PIP_ARGS", join(&config.pip_args)),
-        ("DIST_PACKAGES", join(&config.dist_packages)),
-        ("PLUGIN", flag(config.plugin)),
-        ("KEEP_ALL_WHEELS", flag(config.keep_all_wheels)),
-        ("INSTALLER", config.installer.name().to_string()),
-        ("UID", config.uid.to_string()),
-        ("GID", config.gid.to_string()),
-        ("PIP_VERSION_CONSTRAINT", config.pip_constraint.clone()),
-        ("SETUPTOOL_CONSTRAINT", config.setuptools_constraint.clone()),
-        ("WHEEL_CONSTRAINT", config.wheel_constraint.clone()),
-        ("VENV_TOOLS", join(&config.venv_tools)),
-    ];
-    if let Some(crate::config::WheelsSource::Index { constraints }) = &config.wheels {
-        args.push(("UPPER_CONSTRAINTS", constraints.clone()));
-    }
-    if let Some(e) = config.source_date_epoch {
-        args.push(("SOURCE_DATE_EPOCH", e.to_string()));
-    }
-    args.push(("LOCI_VERSION", env!("CARGO_PKG_VERSION").to_string()));
     let mut text = String::from(
         "# The build arguments of this image as resolved (PROJECT_REF: the commit built).\n\
          # Ask for the same inputs again: mapfile -t a < <(grep -v '^#' inputs.env | sed 's/^/--build-arg=/')\n",
     );
-    for (k, v) in args {
+    for arg in args::ARGS.iter().filter(|a| a.inputs != Inputs::No) {
+        let value = match (arg.name, commit) {
+            ("PROJECT_REF", Some(c)) => Some(c.to_string()),
+            _ => config
+                .resolution
+                .get(arg.name)
+                .and_then(|r| r.value.clone()),
+        };
+        if arg.inputs == Inputs::WhenSet && value.is_none() {
+            continue;
+        }
         // One argument a line: a value cannot hold a line break (Config refuses those).
-        text.push_str(&format!("{k}={}\n", v.replace('\n', " ")));
+        text.push_str(&format!(
+            "{}={}\n",
+            arg.name,
+            value.unwrap_or_default().replace('\n', " ")
+        ));
     }
     text
 }

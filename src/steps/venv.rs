@@ -12,7 +12,7 @@ use crate::runner::{self, Runner};
 
 /// Plans the venv and its toolchain: pip, setuptools and wheel, each with its constraint
 /// suffix (PIP_VERSION_CONSTRAINT, SETUPTOOL_CONSTRAINT, WHEEL_CONSTRAINT, e.g. `<25`), and
-/// for a service VENV_TOOLS ([`crate::config::DEFAULT_VENV_TOOLS`]).
+/// for a service VENV_TOOLS ([`crate::config::args::VENV_TOOLS`]).
 ///
 /// With INSTALLER=uv (a service's build) the venv is made without pip (`python3 -m venv
 /// --without-pip`, no ensurepip run) and the build's uv ([`python::build_uv`], taken from the wheels)

@@ -42,6 +42,15 @@ pub fn console_dir(config: &Config) -> PathBuf {
     config.paths.data_dir.join(CONSOLE)
 }
 
+/// The console's source tree when this build installs it from git (a skyline-apiserver
+/// build, SKYLINE_CONSOLE_REPO a repository): the base step decides on git with it.
+pub fn git_console_tree(input: &PlanInput) -> Option<PathBuf> {
+    let c = input.config;
+    let git = matches!(c.skyline.console, ConsoleSource::Git { .. });
+    (c.specific == Some(crate::config::SpecificProject::SkylineApiserver) && git)
+        .then(|| console_dir(c))
+}
+
 pub fn plan(input: &PlanInput) -> Result<Option<Step>> {
     let c = input.config;
     let mut install = crate::steps::python::pip_install(input, c.keep_all_wheels)?.arg("--upgrade");
