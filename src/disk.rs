@@ -76,7 +76,11 @@ pub fn free_report(paths: &[&Path]) -> String {
     let mut seen: Vec<u64> = Vec::new();
     let mut found: Vec<(Option<u64>, &Path)> = Vec::new();
     for p in paths {
-        let Some(existing) = p.ancestors().find(|a| a.exists()) else {
+        // A file (or a symlink such as a venv's python) counts by its directory.
+        let Some(existing) = p
+            .ancestors()
+            .find(|a| std::fs::symlink_metadata(a).is_ok_and(|m| m.is_dir()))
+        else {
             continue;
         };
         let Ok(dev) = std::fs::metadata(existing).map(|m| m.dev()) else {
@@ -86,7 +90,7 @@ pub fn free_report(paths: &[&Path]) -> String {
             continue;
         }
         seen.push(dev);
-        found.push((free_bytes(p), p));
+        found.push((free_bytes(existing), p));
     }
     // The fullest first.
     found.sort_by_key(|(free, _)| free.unwrap_or(u64::MAX));

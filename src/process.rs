@@ -282,16 +282,19 @@ pub fn exit_error(cmd: &Cmd, status: ExitStatus, tail: &[String]) -> Error {
 /// space left where it writes (the path its message names, its absolute arguments, its working
 /// and temporary directories).
 fn disk_full_error(cmd: &Cmd, status: ExitStatus, line: &str, tail: &[String]) -> Error {
-    // pip: `... [Errno 28] No space left on device: '/var/lib/openstack/lib/...'`.
-    let named = line
-        .rsplit_once(": '")
-        .map(|(_, rest)| rest.trim_end().trim_end_matches('\''))
-        .filter(|p| p.starts_with('/'))
-        .map(PathBuf::from);
+    // The paths the message names, the last (where it was writing) first: pip's
+    // `[Errno 28] No space left on device: '/var/lib/openstack/...'`, uv's `failed to copy file
+    // from /root/.cache/... to /var/lib/openstack/...: No space left on device (os error 28)`.
+    let mut paths: Vec<PathBuf> = line
+        .split(|c: char| c.is_whitespace() || c == '\'' || c == '"' || c == '`')
+        .map(|w| w.trim_end_matches([':', ',', ')', ';']))
+        .filter(|w| w.starts_with('/') && w.len() > 1)
+        .map(PathBuf::from)
+        .rev()
+        .collect();
     let tmp = std::env::var_os("TMPDIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from("/tmp"));
-    let mut paths: Vec<PathBuf> = named.into_iter().collect();
     paths.extend(
         std::iter::once(cmd.program.as_str())
             .chain(cmd.args.iter().map(String::as_str))
@@ -563,6 +566,36 @@ mod tests {
         let ids: Vec<&str> = group.split_whitespace().collect();
         assert_eq!(ids.len(), 2, "{group}");
         assert_eq!(ids[0], ids[1], "the child leads its own process group");
+    }
+
+    #[test]
+    fn a_child_out_of_space_is_named_by_the_path_it_wrote() {
+        use std::os::unix::process::ExitStatusExt;
+        let d = tempfile::tempdir().unwrap();
+        let target = d.path().join("site-packages/rpds/.tmpUalpcz");
+        let line = format!(
+            "  cause: failed to copy file from /nonexistent/cache/x.so to {}: No space left on device (os error 28)",
+            target.display()
+        );
+        let e = exit_error(
+            &Cmd::new("/usr/bin/uv", ["pip", "install"]),
+            ExitStatus::from_raw(2 << 8),
+            &["Resolved 97 packages".into(), line],
+        )
+        .to_string();
+        assert!(
+            e.contains("failed with exit code 2: the disk is full"),
+            "{e}"
+        );
+        assert!(
+            e.contains(&format!(" free on the filesystem of {}", target.display()))
+                || e.contains(&format!(" on that of {}", target.display())),
+            "{e}"
+        );
+        assert!(
+            e.contains("last lines of its output:\n    Resolved 97 packages"),
+            "{e}"
+        );
     }
 
     #[test]

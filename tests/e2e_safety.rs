@@ -302,3 +302,135 @@ fn loci_build_by_docker_exec_refuses_and_changes_nothing() {
     let after = state(&c.0);
     assert!(!after.contains("keep-me"), "cleanup emptied /tmp: {after}");
 }
+
+/// Checks every installed file of the image's venv against its RECORD hash; `BAD n [...]`.
+const VERIFY_VENV: &str = r#"
+import base64, csv, hashlib, pathlib
+site = sorted(pathlib.Path('/var/lib/openstack/lib').glob('python3*/site-packages'))[0]
+bad, checked = [], 0
+for rec in site.glob('*.dist-info/RECORD'):
+    for row in csv.reader(open(rec)):
+        if len(row) < 2 or not row[1].startswith('sha256='):
+            continue
+        p = site / row[0]
+        if not p.exists():
+            bad.append('missing ' + row[0]); continue
+        h = base64.urlsafe_b64encode(hashlib.sha256(p.read_bytes()).digest()).rstrip(b'=').decode()
+        checked += 1
+        if 'sha256=' + h != row[1]:
+            bad.append('changed ' + row[0])
+print('CHECKED', checked)
+print('BAD', len(bad), bad[:10])
+"#;
+
+/// The image's venv: keystone imports, its manage command runs, every file matches RECORD.
+fn assert_sound_venv(image: &str) {
+    let out = sh_in(
+        image,
+        &format!(
+            "export PYTHONDONTWRITEBYTECODE=1; /var/lib/openstack/bin/python -c 'import keystone.server.flask' && echo IMPORT-OK; \
+             /var/lib/openstack/bin/keystone-manage --help >/dev/null && echo MANAGE-OK; \
+             /var/lib/openstack/bin/python -c \"{}\"",
+            VERIFY_VENV.replace('"', "\\\"")
+        ),
+    );
+    assert!(
+        out.contains("IMPORT-OK") && out.contains("MANAGE-OK"),
+        "{image}: {out}"
+    );
+    assert!(out.contains("BAD 0 []"), "{image}: {out}");
+    let checked: usize = out
+        .lines()
+        .find_map(|l| l.strip_prefix("CHECKED "))
+        .and_then(|n| n.trim().parse().ok())
+        .unwrap_or(0);
+    assert!(
+        checked > 1000,
+        "{image}: only {checked} files checked: {out}"
+    );
+}
+
+/// Two keystone builds at once on one engine, sharing the package caches (the same cache ids:
+/// same FROM and platform), both from scratch (`--no-cache`): both succeed with sound venvs.
+/// Then the Python cache is damaged (a module truncated in uv's cache, every cached wheel
+/// cut short) and a third build must still install sound files.
+#[test]
+#[ignore = "needs docker: run tests/run.sh"]
+fn concurrent_builds_share_the_caches_and_a_damaged_cache_is_not_installed() {
+    require_docker();
+    let _guard = lock();
+    let base = base_image();
+    let requirements = requirements_image();
+    let wheels_ref = "loci-test/requirements:concurrent".to_string();
+    check(docker().args(["tag", &requirements, &wheels_ref]));
+    let repos = tempfile::tempdir().unwrap();
+    let (_repo, tag) = keystone_repo(repos.path());
+    let daemon = git_daemon(repos.path());
+    let project_repo = format!("git://127.0.0.1:{}/keystone", daemon.port);
+    let ctx = Context::new();
+    // Builds that differ in one argument that changes nothing in the image (so that BuildKit
+    // runs both instead of sharing one run).
+    let build = |name: &str, timeout: &str| {
+        let mut args = ctx.args(
+            &base,
+            &[
+                ("PROJECT", "keystone"),
+                ("PROJECT_REPO", &project_repo),
+                ("PROJECT_REF", &tag),
+                ("PROJECT_RELEASE", "2026.1"),
+                ("WHEELS", &wheels_ref),
+                ("LOCI_HTTP_READ_TIMEOUT", timeout),
+            ],
+        );
+        let image = format!("loci-test/keystone-{name}:2026.1");
+        // Not --no-cache: BuildKit then ignores the cache mounts too. The argument, unique to
+        // this run, makes the build's RUN run.
+        args.extend(["-t".into(), image.clone()]);
+        (args, image)
+    };
+    let unique = |n: u32| format!("{n}.{:03}", std::process::id() % 1000);
+    let (args_a, image_a) = build("concurrent-a", &unique(31));
+    let (args_b, image_b) = build("concurrent-b", &unique(32));
+    let started = Instant::now();
+    std::thread::scope(|s| {
+        let a = s.spawn(|| docker_build("keystone-concurrent-a", &args_a, ctx.path()));
+        // Started a moment later, so that both fill the caches at the same time.
+        std::thread::sleep(Duration::from_secs(2));
+        let b = s.spawn(|| docker_build("keystone-concurrent-b", &args_b, ctx.path()));
+        a.join().expect("build a");
+        b.join().expect("build b");
+    });
+    record(&format!(
+        "E2E-BUILD-TIME keystone-two-concurrent {:.1}s",
+        started.elapsed().as_secs_f64()
+    ));
+    assert_sound_venv(&image_a);
+    assert_sound_venv(&image_b);
+
+    // Damage the shared Python cache as an interrupted or broken writer would.
+    let damage = tempfile::tempdir().unwrap();
+    std::fs::write(
+        damage.path().join("Dockerfile"),
+        "ARG FROM\nFROM ${FROM}\nARG FROM\nARG TARGETPLATFORM\n\
+         RUN --mount=type=cache,id=loci-python-${FROM}-${TARGETPLATFORM},target=/c,sharing=shared \\\n\
+         n=0; for f in $(find /c -path '*oslo_config/cfg.py' -type f) $(find /c -name '*.whl' -type f); do \
+         truncate -s 10 \"$f\"; n=$((n+1)); done; echo \"DAMAGED $n\"; test $n -gt 0\n",
+    )
+    .unwrap();
+    docker_build(
+        "damage-python-cache",
+        &[
+            "--no-cache".into(),
+            "--build-arg".into(),
+            format!("FROM={base}"),
+        ],
+        damage.path(),
+    );
+    let (args_c, image_c) = build("after-damage", &unique(33));
+    docker_build("keystone-after-damage", &args_c, ctx.path());
+    drop(daemon);
+    assert_sound_venv(&image_c);
+    for i in [&image_a, &image_b, &image_c] {
+        let _ = docker().args(["rmi", i]).output();
+    }
+}
