@@ -12,6 +12,7 @@
 //! the module map.
 
 pub mod bindep;
+pub mod cache;
 pub mod cli;
 pub mod config;
 pub mod constraints;

@@ -48,8 +48,9 @@ fn same_version(a: &str, b: &str) -> bool {
     n(a) == n(b)
 }
 
-/// The member names of a zip archive, from its central directory (zip64 included).
-fn zip_names(file: &mut std::fs::File) -> std::result::Result<Vec<String>, String> {
+/// The member names of a zip archive, from its central directory (zip64 included); why not,
+/// for a file that is no whole zip archive (truncated: no end of central directory).
+pub fn zip_names(file: &mut std::fs::File) -> std::result::Result<Vec<String>, String> {
     use std::io::{Seek, SeekFrom};
     let io = |e: std::io::Error| format!("cannot read the file: {e}");
     let len = file.seek(SeekFrom::End(0)).map_err(io)?;

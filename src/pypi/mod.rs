@@ -37,7 +37,7 @@ use crate::http::{self, TlsConfig};
 mod archive;
 mod select;
 
-pub use archive::check_wheel;
+pub use archive::{check_wheel, zip_names};
 pub use select::{best_wheel, requires_python, sdist_size, File, Tags, WheelName};
 
 /// The index pip uses when nothing says otherwise.
