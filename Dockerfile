@@ -48,16 +48,17 @@ ARG LOCI_IMAGE=loci-builder
 ARG RUST_IMAGE=rust:1-bookworm
 
 # ---------------------------------------------------------------------------------------------
-# The static loci binary, compiled from this repository.
-FROM ${RUST_IMAGE} AS loci-compile
+# The static loci binary, compiled from this repository for the image's architecture
+# (TARGETARCH: amd64 or arm64) on the build platform, never under emulation: across
+# architectures, tools/loci-compile.sh adds what RUST_IMAGE lacks (rustup's target, Debian's
+# cross gcc); the toolchain image of tools/cross-build.sh has both. cargo's target dir is a
+# cache per target architecture (cargo keeps each compiler's artifacts apart in it).
+FROM --platform=${BUILDPLATFORM} ${RUST_IMAGE} AS loci-compile
+ARG TARGETARCH
 RUN --mount=type=bind,target=/src,rw \
     --mount=type=cache,id=loci-cargo-registry,target=/usr/local/cargo/registry \
-    --mount=type=cache,id=loci-cargo-target,target=/cargo-target \
-    cd /src \
-    && RUSTFLAGS="-C target-feature=+crt-static" CARGO_TARGET_DIR=/cargo-target \
-       cargo build --release --locked --target x86_64-unknown-linux-gnu \
-    && cp /cargo-target/x86_64-unknown-linux-gnu/release/loci /loci \
-    && /loci --version
+    --mount=type=cache,id=loci-cargo-target-${TARGETARCH},target=/cargo-target \
+    cd /src && CARGO_TARGET_DIR=/cargo-target sh tools/loci-compile.sh "${TARGETARCH}" /loci
 
 FROM scratch AS loci-builder
 COPY --from=loci-compile /loci /loci
@@ -191,20 +192,45 @@ ARG LOCI_HTTP_READ_TIMEOUT
 ARG SSL_CERT_FILE
 ARG SSL_CERT_DIR
 
-# The loci release this Dockerfile belongs to: the `loci.version` label. loci stops when its
-# own version differs (a LOCI_IMAGE of another release).
+# The image's labels: the OCI annotation keys (org.opencontainers.image.*), and loci's own under
+# org.openstack.loci.*. The keys loci used before (loci.version, loci.wheels, loci.wheels.digest)
+# are set too, for one release. README.md, "Labels".
+# The loci release this Dockerfile belongs to: the `org.openstack.loci.version` label. loci
+# stops when its own version differs (a LOCI_IMAGE of another release).
 ARG LOCI_VERSION=0.1.0
+# The loci commit the build used (tools/build-keystone.sh passes `git rev-parse HEAD`).
+ARG LOCI_REVISION=""
 ARG FROM_DIGEST
 ARG WHEELS_DIGEST
+# created: an RFC 3339 time (the build scripts pass SOURCE_DATE_EPOCH's when it is set);
+# revision: the commit built (default PROJECT_REF: give a commit, or IMAGE_REVISION).
 ARG IMAGE_CREATED=""
 ARG IMAGE_REVISION=""
+ARG IMAGE_VERSION=""
+ARG IMAGE_LICENSES="Apache-2.0"
+ARG IMAGE_DESCRIPTION=""
+ARG IMAGE_VENDOR=""
+ARG IMAGE_AUTHORS=""
+ARG IMAGE_URL=""
+ARG IMAGE_DOCUMENTATION=""
 LABEL org.opencontainers.image.title="${PROJECT}" \
+      org.opencontainers.image.description="${IMAGE_DESCRIPTION:-OpenStack ${PROJECT} ${PROJECT_RELEASE}, built from source by loci}" \
       org.opencontainers.image.source="${PROJECT_REPO}" \
       org.opencontainers.image.revision="${IMAGE_REVISION:-${PROJECT_REF}}" \
-      org.opencontainers.image.version="${PROJECT_RELEASE}" \
+      org.opencontainers.image.version="${IMAGE_VERSION:-${PROJECT_RELEASE}}" \
       org.opencontainers.image.created="${IMAGE_CREATED}" \
+      org.opencontainers.image.licenses="${IMAGE_LICENSES}" \
+      org.opencontainers.image.vendor="${IMAGE_VENDOR}" \
+      org.opencontainers.image.authors="${IMAGE_AUTHORS}" \
+      org.opencontainers.image.url="${IMAGE_URL}" \
+      org.opencontainers.image.documentation="${IMAGE_DOCUMENTATION}" \
       org.opencontainers.image.base.name="${FROM}" \
       org.opencontainers.image.base.digest="${FROM_DIGEST}" \
+      org.openstack.loci.version="${LOCI_VERSION}" \
+      org.openstack.loci.revision="${LOCI_REVISION}" \
+      org.openstack.loci.release="${PROJECT_RELEASE}" \
+      org.openstack.loci.wheels="${WHEELS}" \
+      org.openstack.loci.wheels.digest="${WHEELS_DIGEST}" \
       loci.version="${LOCI_VERSION}" \
       loci.wheels="${WHEELS}" \
       loci.wheels.digest="${WHEELS_DIGEST}"
@@ -218,7 +244,7 @@ LABEL org.opencontainers.image.title="${PROJECT}" \
 # (PROJECT defaults to requirements here).
 FROM common AS requirements
 ARG PROJECT=requirements
-LABEL loci.wheels="" loci.wheels.digest=""
+LABEL org.openstack.loci.wheels="" org.openstack.loci.wheels.digest="" loci.wheels="" loci.wheels.digest=""
 RUN --mount=type=bind,source=data,target=/tmp,rw \
     --mount=type=bind,from=loci-files,target=/mnt,rw \
     --mount=type=cache,id=loci-system-${FROM}-${TARGETPLATFORM},target=${LOCI_CACHE_DIR}/system,sharing=private \

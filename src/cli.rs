@@ -11,6 +11,7 @@
 //! | `pip-install`    | pip install against the image's constraints                         |
 //! | `cleanup`        | the cleanup step alone, for child images                            |
 //! | `sbom`           | prints the CycloneDX 1.6 SBOM of an image root (`--root`, default /) |
+//! | `sign`, `verify` | signs pushed images and attaches their SBOM and provenance; checks them |
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
@@ -35,10 +36,13 @@ type NamedFiles = Vec<(String, String)>;
 const EMBEDDED_BINDEP: &str = include_str!("../bindep.txt");
 const EMBEDDED_PYDEP: &str = include_str!("../pydep.txt");
 
+/// `loci --version`: the release and the target the binary was compiled for.
+const VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), " (", env!("LOCI_TARGET"), ")");
+
 #[derive(Debug, Parser)]
 #[command(
     name = "loci",
-    version,
+    version = VERSION,
     about = "Build lightweight OCI images of OpenStack services from source",
     long_about = "loci runs inside `docker build` and performs every step of an OpenStack service image build \
                   (packages, wheels, user, virtualenv, bindep, pip install, cleanup) from LOCI's build arguments, \
@@ -62,6 +66,10 @@ pub enum Command {
     Plan {
         #[command(flatten)]
         args: PlanArgs,
+        /// Plan for this CPU architecture instead of this machine's (x86_64 or aarch64; Docker's
+        /// amd64 and arm64 too): what an image for that platform would be built with.
+        #[arg(long, value_name = "ARCH")]
+        arch: Option<String>,
         /// Print the plan as JSON.
         #[arg(long)]
         json: bool,
@@ -112,6 +120,12 @@ pub enum Command {
         #[arg(long, value_name = "DIR")]
         wheels: Option<PathBuf>,
     },
+    /// Sign pushed images with cosign and attach their CycloneDX SBOM (read out of the image)
+    /// and SLSA v1 provenance as signed attestations (on the host, after a push).
+    Sign(crate::signing::SignArgs),
+    /// Verify pushed images: the signature, both attestations, the SBOM attestation against the
+    /// SBOM inside the image and the provenance against the image's labels.
+    Verify(crate::signing::VerifyArgs),
 }
 
 /// The option of the commands that change the system they run on.
@@ -205,9 +219,13 @@ pub fn run(cli: Cli, env: Env) -> Result<i32> {
             exec::execute(&plan, &config, &mut runner)?;
             Ok(0)
         }
-        Command::Plan { args, json } => {
+        Command::Plan { args, arch, json } => {
             let config = Config::from_env(&env)?;
-            let plan = make_plan(&config, &args, false)?;
+            let mut host = plan_host(&args);
+            if let Some(arch) = &arch {
+                host = host.with_arch(arch)?;
+            }
+            let plan = make_plan_for(&config, &args, false, host)?;
             let text = if json {
                 let mut text = serde_json::to_string_pretty(&plan)
                     .map_err(|e| Error::new("cannot render the plan as JSON").caused_by(e))?;
@@ -263,7 +281,7 @@ pub fn run(cli: Cli, env: Env) -> Result<i32> {
             let config = Config::from_env_lenient(&env)?.with_dist_packages(packages);
             let distro = detect(&config, &args, true)?;
             let files = load_files(&config, &args)?;
-            let input = input(&config, &distro, files, &args);
+            let input = input(&config, &distro, files, &args, plan_host(&args));
             let mut steps_: Vec<Step> = steps::packages::plan(&input)?.into_iter().collect();
             steps::preflight::insert(&input, &mut steps_)?;
             host.guard("packages", &config)?;
@@ -284,7 +302,7 @@ pub fn run(cli: Cli, env: Env) -> Result<i32> {
             let config = Config::from_env_lenient(&env)?.for_child_image();
             let distro = detect(&config, &args, true)?;
             let files = load_files(&config, &args)?;
-            let input = input(&config, &distro, files, &args);
+            let input = input(&config, &distro, files, &args, plan_host(&args));
             let steps_: Vec<Step> = steps::cleanup::plan(&input)?.into_iter().collect();
             host.guard("cleanup", &config)?;
             run_steps(&config, distro, steps_).map(|_| 0)
@@ -299,6 +317,14 @@ pub fn run(cli: Cli, env: Env) -> Result<i32> {
                 .transpose()?;
             let mut runner = SystemRunner::default();
             write_stdout(&crate::sbom::render(&root, &facts, &mut runner)?).map(|_| 0)
+        }
+        Command::Sign(args) => {
+            let config = Config::from_env_lenient(&env)?;
+            crate::signing::sign(&args, &config.registry, &config.tls).map(|_| 0)
+        }
+        Command::Verify(args) => {
+            let config = Config::from_env_lenient(&env)?;
+            crate::signing::verify(&args, &config.registry, &config.tls).map(|_| 0)
         }
     }
 }
@@ -376,23 +402,28 @@ fn run_steps(config: &Config, distro: Distro, steps_: Vec<Step>) -> Result<()> {
     exec::execute(&plan, config, &mut runner).map(|_| ())
 }
 
-/// The inputs of planning; the machine is this one unless `--os-release` describes another.
+/// The machine a plan is for: this one unless `--os-release` describes another.
+fn plan_host(args: &PlanArgs) -> Host {
+    match args.os_release {
+        Some(_) => Host::nominal(),
+        None => Host::detect(),
+    }
+}
+
+/// The inputs of planning.
 fn input<'a>(
     config: &'a Config,
     distro: &'a Distro,
     files: (NamedFiles, NamedFiles),
     args: &PlanArgs,
+    host: Host,
 ) -> PlanInput<'a> {
     PlanInput {
-        config,
-        stage: args.stage.0,
-        distro,
-        host: match args.os_release {
-            Some(_) => Host::nominal(),
-            None => Host::detect(),
-        },
         bindep_files: files.0,
         pydep_files: files.1,
+        ..PlanInput::new(config, distro)
+            .stage(args.stage.0)
+            .host(host)
     }
 }
 
@@ -527,8 +558,18 @@ fn check_extra_files(config: &Config, dir: &Path, paths: &[PathBuf]) -> Result<(
 
 /// The plan of a build; `on_this_machine` probes the machine (dnf or yum).
 pub fn make_plan(config: &Config, args: &PlanArgs, on_this_machine: bool) -> Result<Plan> {
+    make_plan_for(config, args, on_this_machine, plan_host(args))
+}
+
+/// [`make_plan`] for the machine `host`.
+fn make_plan_for(
+    config: &Config,
+    args: &PlanArgs,
+    on_this_machine: bool,
+    host: Host,
+) -> Result<Plan> {
     let distro = detect(config, args, on_this_machine)?;
     let files = load_files(config, args)?;
-    let input = input(config, &distro, files, args);
+    let input = input(config, &distro, files, args, host);
     steps::build_plan(&input)
 }

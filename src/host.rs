@@ -6,6 +6,8 @@ use std::fs;
 
 use serde::Serialize;
 
+use crate::error::{Error, Result};
+
 /// The machine a plan is for.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Host {
@@ -33,6 +35,34 @@ impl Host {
             cpus: 1,
             arch: "x86_64".into(),
         }
+    }
+
+    /// The same machine with another CPU architecture (`loci plan --arch`), given by Rust's or
+    /// Docker's name.
+    pub fn with_arch(self, name: &str) -> Result<Self> {
+        Ok(Host {
+            arch: arch_of(name)?.to_string(),
+            ..self
+        })
+    }
+
+    /// The architecture as OCI images and Debian name it (`amd64`, `arm64`).
+    pub fn oci_arch(&self) -> &str {
+        match self.arch.as_str() {
+            "x86_64" => "amd64",
+            "aarch64" => "arm64",
+            other => other,
+        }
+    }
+}
+
+/// The architectures loci builds for, as Rust names them, from Rust's or Docker's name.
+pub fn arch_of(name: &str) -> Result<&'static str> {
+    match name {
+        "x86_64" | "amd64" => Ok("x86_64"),
+        "aarch64" | "arm64" => Ok("aarch64"),
+        _ => Err(Error::new(format!("unknown architecture {name:?}"))
+            .hint("loci builds for x86_64 (Docker's amd64) and aarch64 (arm64)")),
     }
 }
 
@@ -154,5 +184,19 @@ mod tests {
         let here = Host::detect();
         assert!(here.cpus >= 1);
         assert_eq!(here.arch, std::env::consts::ARCH);
+    }
+
+    #[test]
+    fn another_architecture_by_either_name() {
+        let arm = Host::nominal().with_arch("arm64").unwrap();
+        assert_eq!(
+            (arm.arch.as_str(), arm.oci_arch(), arm.cpus),
+            ("aarch64", "arm64", 1)
+        );
+        assert_eq!(Host::nominal().with_arch("aarch64").unwrap(), arm);
+        assert_eq!(Host::nominal().with_arch("amd64").unwrap(), Host::nominal());
+        assert_eq!(Host::nominal().oci_arch(), "amd64");
+        let e = Host::nominal().with_arch("riscv64").unwrap_err();
+        assert!(e.what.contains("riscv64") && e.hint.unwrap().contains("aarch64"));
     }
 }

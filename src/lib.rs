@@ -33,6 +33,7 @@ pub mod registry;
 pub mod report;
 pub mod runner;
 pub mod sbom;
+pub mod signing;
 pub mod steps;
 
 pub use error::{Error, Result};

@@ -721,6 +721,21 @@ fn the_graph_sees_the_imports_it_must_see() {
 
 #[test]
 fn no_source_file_over_700_lines_of_non_test_code() {
+    let mut sizes: Vec<(usize, String)> = modules()
+        .iter()
+        .map(|m| (m.lines, m.file.clone()))
+        .collect();
+    sizes.sort();
+    let largest: Vec<String> = sizes
+        .iter()
+        .rev()
+        .take(8)
+        .map(|(n, f)| format!("{f} {n}"))
+        .collect();
+    eprintln!(
+        "the largest files, in lines of non-test code: {}",
+        largest.join(", ")
+    );
     let over: Vec<String> = modules()
         .iter()
         .filter(|m| m.lines > MAX_LINES)

@@ -9,8 +9,9 @@ use std::process::Command;
 const BEGIN: &str = "# --- APT_MIRROR_HOST";
 const END: &str = "# --- end APT_MIRROR_HOST";
 
-/// The APT_MIRROR_HOST block of a base script, pointed at `apt` instead of /etc/apt.
-fn block(script: &str, apt: &Path) -> String {
+/// The APT_MIRROR_HOST block of a base script, pointed at `apt` instead of /etc/apt, on a
+/// machine whose `dpkg --print-architecture` says `arch`.
+fn block_on(script: &str, apt: &Path, arch: &str) -> String {
     let text = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join(script)).unwrap();
     let start = text
         .find(BEGIN)
@@ -26,14 +27,19 @@ fn block(script: &str, apt: &Path) -> String {
     );
     text[start..end]
         .replace("/etc/apt", &apt.display().to_string())
-        .replace("$(dpkg --print-architecture)", "amd64")
+        .replace("$(dpkg --print-architecture)", arch)
 }
 
 /// Runs `body` after the block with `APT_MIRROR_HOST=host`; returns stdout.
 fn run(script: &str, apt: &Path, host: &str, body: &str) -> String {
+    run_on(script, apt, host, body, "amd64")
+}
+
+/// [`run`] on a machine of architecture `arch` (dpkg's name).
+fn run_on(script: &str, apt: &Path, host: &str, body: &str, arch: &str) -> String {
     let full = format!(
         "set -eu\ncodename=testing\nAPT_MIRROR_HOST='{host}'\n{}\n{body}",
-        block(script, apt)
+        block_on(script, apt, arch)
     );
     let out = Command::new("sh").arg("-c").arg(&full).output().unwrap();
     assert!(
@@ -163,4 +169,52 @@ fn apt_mirror_host_is_used_for_the_build_and_reverted() {
             .collect();
         assert_eq!(untouched, before, "{script}");
     }
+}
+
+/// On arm64 the Ubuntu mirror host's path is ubuntu-ports (LOCI master's configure_apt_sources),
+/// Debian's is the same for every architecture, and Ubuntu on an architecture LOCI has no path
+/// for is refused, naming it.
+#[test]
+fn apt_mirror_host_is_ubuntu_ports_on_arm64() {
+    for (script, arch, uri) in [
+        (
+            "dockerfiles/ubuntu/base.sh",
+            "arm64",
+            "URIs: http://mirror.example/ubuntu-ports/\n",
+        ),
+        (
+            "dockerfiles/ubuntu/base.sh",
+            "amd64",
+            "URIs: http://mirror.example/ubuntu/\n",
+        ),
+        (
+            "dockerfiles/debian/base.sh",
+            "arm64",
+            "URIs: http://mirror.example/debian\n",
+        ),
+    ] {
+        let t = tempfile::tempdir().unwrap();
+        let apt = t.path().join("apt");
+        std::fs::create_dir_all(apt.join("sources.list.d")).unwrap();
+        let sources = apt.join("sources.list.d/loci-mirror-host.sources");
+        let out = run_on(
+            script,
+            &apt,
+            "mirror.example",
+            &format!("mirror_host_use http\ncat '{}'", sources.display()),
+            arch,
+        );
+        assert!(out.contains(uri), "{script} on {arch}: {out}");
+    }
+    let t = tempfile::tempdir().unwrap();
+    let apt = t.path().join("apt");
+    std::fs::create_dir_all(apt.join("sources.list.d")).unwrap();
+    let full = format!(
+        "set -eu\ncodename=testing\nAPT_MIRROR_HOST=mirror.example\n{}\nmirror_host_use http",
+        block_on("dockerfiles/ubuntu/base.sh", &apt, "riscv64")
+    );
+    let out = Command::new("sh").arg("-c").arg(&full).output().unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("riscv64") && err.contains("arm64"), "{err}");
 }

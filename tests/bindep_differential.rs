@@ -19,6 +19,9 @@
 //! skip the comparison when they run: without python3, its venv module or PyPI they fail and say
 //! so.
 
+#[path = "support/cmd.rs"]
+mod cmd;
+
 #[path = "support/pyvenv.rs"]
 mod pyvenv;
 
@@ -137,11 +140,7 @@ fn run_real(cases: &[Case]) -> Vec<Outcome> {
     let writer = std::thread::spawn(move || stdin.write_all(&input));
     let out = child.wait_with_output().expect("bindep harness output");
     writer.join().unwrap().expect("write cases to the harness");
-    assert!(
-        out.status.success(),
-        "bindep harness failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let out = cmd::succeeded("the bindep harness", out);
     let results: Vec<serde_json::Value> =
         serde_json::from_slice(&out.stdout).expect("harness JSON");
     assert_eq!(results.len(), cases.len());

@@ -3,6 +3,9 @@
 //! writes it), the Dockerfile's `ARG`s and their defaults, /etc/image_info/inputs.env, and
 //! `loci config`.
 
+#[path = "support/cmd.rs"]
+mod cmd;
+
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::process::Command;
@@ -23,6 +26,7 @@ const DOCKERFILE_INTERNAL: &[&str] = &[
     "WHEELS_NO_PATH",
     "WHEELS_IMAGE",
     "TARGETPLATFORM",
+    "TARGETARCH",
     "DEBIAN_FRONTEND",
 ];
 
@@ -201,7 +205,7 @@ fn inputs_env_lists_the_tables_recorded_arguments_in_its_order() {
         ),
     ] {
         let config = Config::from_env(&env(&pairs)).unwrap();
-        let text = loci::steps::image_info::inputs(&config, None);
+        let text = loci::steps::image_info::inputs(&config, None, "amd64");
         let keys: Vec<&str> = text
             .lines()
             .filter(|l| !l.starts_with('#'))
@@ -242,12 +246,7 @@ fn loci_config(pairs: &[(&str, &str)], json: bool) -> String {
     for (k, v) in pairs {
         cmd.env(k, v);
     }
-    let out = cmd.output().unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let out = cmd::ok(&mut cmd);
     String::from_utf8(out.stdout).unwrap()
 }
 

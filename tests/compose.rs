@@ -241,14 +241,11 @@ fn python_packages(project: &str, args: &BTreeMap<String, String>) -> BTreeSet<S
     )
     .unwrap();
     let distro = Distro::detect(&os, None, None).unwrap();
-    let plan = build_plan(&PlanInput {
-        stage: loci::plan::Stage::Project,
-        host: loci::host::Host::detect(),
-        config: &config,
-        distro: &distro,
-        bindep_files: vec![("bindep.txt".into(), read("bindep.txt"))],
-        pydep_files: vec![("pydep.txt".into(), read("pydep.txt"))],
-    })
+    let plan = build_plan(
+        &PlanInput::new(&config, &distro)
+            .bindep("bindep.txt", &read("bindep.txt"))
+            .pydep("pydep.txt", &read("pydep.txt")),
+    )
     .unwrap();
     let mut out: BTreeSet<String> = plan
         .step("pydep")

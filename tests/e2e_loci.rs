@@ -43,7 +43,14 @@ fn static_binary_runs_alone_in_a_scratch_image() {
         "the loci image should hold one layer (the binary)"
     );
     let version = stdout(docker().args(["run", "--rm", "--network", "none", &image, "--version"]));
-    assert_eq!(version, format!("loci {}", env!("CARGO_PKG_VERSION")));
+    // The release and the target the binary was compiled for.
+    assert_eq!(
+        version,
+        format!(
+            "loci {} (x86_64-unknown-linux-gnu)",
+            env!("CARGO_PKG_VERSION")
+        )
+    );
 }
 
 /// Runs the binary in `image` with `env` and returns (exit code, stdout + stderr).

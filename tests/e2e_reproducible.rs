@@ -6,7 +6,10 @@
 //! build arguments with the commit that was built. A second build, given exactly those recorded
 //! arguments and --no-cache, must give the same files, byte for byte and with the same times
 //! and modes (compared layer by layer from `docker save`), and, on this engine (Docker 26's
-//! BuildKit with SOURCE_DATE_EPOCH), the same image ID.
+//! BuildKit with SOURCE_DATE_EPOCH), the same image: the same config digest (the image ID of
+//! Docker's classic store) and, on the containerd image store, the same image manifest. (The
+//! containerd store's image ID is the digest of an index that also holds BuildKit's provenance
+//! attestation, which records the build's own id and times: it differs from build to build.)
 //!
 //! Needs Docker 26+ and docker-registry: run it with `sudo tests/run.sh`.
 
@@ -22,23 +25,6 @@ use sha2::{Digest, Sha256};
 
 const EPOCH: &str = "1700000000";
 
-/// `NAME@sha256:...` of `image` as pushed to `registry` (its RepoDigests entry there).
-fn pushed_digest(image: &str, registry: &str) -> String {
-    check(docker().args(["push", image]));
-    let digests = stdout(docker().args([
-        "image",
-        "inspect",
-        "--format",
-        "{{range .RepoDigests}}{{println .}}{{end}}",
-        image,
-    ]));
-    digests
-        .lines()
-        .find(|l| l.starts_with(registry))
-        .unwrap_or_else(|| panic!("{image} has no digest in {registry}: {digests:?}"))
-        .to_string()
-}
-
 /// One entry of a layer: what a reproducible build must give again.
 #[derive(Debug, PartialEq, Eq)]
 struct Entry {
@@ -52,8 +38,16 @@ struct Entry {
     link: String,
 }
 
-/// Every layer of `image` (`docker save`), as path -> entry.
-fn layers(image: &str) -> Vec<BTreeMap<String, Entry>> {
+/// What `docker save` says of an image: its config digest, the digest of its image manifest
+/// (an OCI layout's, None from a store that writes none), and every layer as path -> entry.
+struct Saved {
+    config: String,
+    manifest: Option<String>,
+    layers: Vec<BTreeMap<String, Entry>>,
+}
+
+/// `docker save` of `image`: layers are plain tar (classic store) or gzip (containerd store).
+fn saved(image: &str) -> Saved {
     let mut child = docker()
         .args(["save", image])
         .stdout(Stdio::piped())
@@ -78,12 +72,51 @@ fn layers(image: &str) -> Vec<BTreeMap<String, Entry>> {
         "docker save {image} failed"
     );
     let manifest = manifest.expect("docker save wrote no manifest.json");
-    manifest[0]["Layers"]
+    let config = manifest[0]["Config"]
+        .as_str()
+        .expect("manifest.json names no Config")
+        .trim_start_matches("blobs/sha256/")
+        .trim_end_matches(".json")
+        .to_string();
+    // An OCI layout (Docker 25+): index.json -> (an index ->) the image manifest whose config
+    // is this one.
+    let image_manifest = blobs.get("index.json").and_then(|index| {
+        let mut todo: Vec<String> = serde_json::from_slice::<serde_json::Value>(index).ok()?
+            ["manifests"]
+            .as_array()?
+            .iter()
+            .filter_map(|m| m["digest"].as_str().map(str::to_string))
+            .collect();
+        while let Some(d) = todo.pop() {
+            let blob = blobs.get(&format!("blobs/sha256/{}", d.trim_start_matches("sha256:")))?;
+            let v: serde_json::Value = serde_json::from_slice(blob).ok()?;
+            if v["config"]["digest"].as_str() == Some(&format!("sha256:{config}")) {
+                return Some(d);
+            }
+            if let Some(ms) = v["manifests"].as_array() {
+                todo.extend(
+                    ms.iter()
+                        .filter_map(|m| m["digest"].as_str().map(str::to_string)),
+                );
+            }
+        }
+        None
+    });
+    let layers = manifest[0]["Layers"]
         .as_array()
         .unwrap()
         .iter()
         .map(|l| {
             let blob = &blobs[l.as_str().unwrap()];
+            let blob: Vec<u8> = if blob.starts_with(&[0x1f, 0x8b]) {
+                let mut plain = Vec::new();
+                flate2::read::MultiGzDecoder::new(&blob[..])
+                    .read_to_end(&mut plain)
+                    .unwrap();
+                plain
+            } else {
+                blob.clone()
+            };
             let mut out = BTreeMap::new();
             let mut layer = tar::Archive::new(&blob[..]);
             for e in layer.entries().unwrap() {
@@ -112,12 +145,17 @@ fn layers(image: &str) -> Vec<BTreeMap<String, Entry>> {
             }
             out
         })
-        .collect()
+        .collect();
+    Saved {
+        config: format!("sha256:{config}"),
+        manifest: image_manifest,
+        layers,
+    }
 }
 
-/// The differences between the layers of two images, at most `max` lines.
-fn layer_differences(a: &str, b: &str, max: usize) -> Vec<String> {
-    let (la, lb) = (layers(a), layers(b));
+/// The differences between the layers of two saved images, at most `max` lines.
+fn layer_differences(a: &str, b: &str, sa: &Saved, sb: &Saved, max: usize) -> Vec<String> {
+    let (la, lb) = (&sa.layers, &sb.layers);
     let mut out = Vec::new();
     if la.len() != lb.len() {
         out.push(format!("{a} has {} layers, {b} {}", la.len(), lb.len()));
@@ -205,6 +243,19 @@ fn keystone_from_pinned_inputs_is_reproducible_and_names_its_inputs() {
     let expect = [
         ("org.opencontainers.image.base.name", base_pinned.as_str()),
         ("org.opencontainers.image.base.digest", base_digest.as_str()),
+        ("org.openstack.loci.wheels", wheels_pinned.as_str()),
+        ("org.openstack.loci.wheels.digest", wheels_digest.as_str()),
+        ("org.openstack.loci.version", env!("CARGO_PKG_VERSION")),
+        ("org.openstack.loci.release", "2026.1"),
+        ("org.opencontainers.image.title", "keystone"),
+        ("org.opencontainers.image.revision", commit.as_str()),
+        ("org.opencontainers.image.version", "2026.1"),
+        ("org.opencontainers.image.licenses", "Apache-2.0"),
+        (
+            "org.opencontainers.image.description",
+            "OpenStack keystone 2026.1, built from source by loci",
+        ),
+        // The keys of the release before, kept for one release.
         ("loci.wheels", wheels_pinned.as_str()),
         ("loci.wheels.digest", wheels_digest.as_str()),
         ("loci.version", env!("CARGO_PKG_VERSION")),
@@ -260,13 +311,26 @@ fn keystone_from_pinned_inputs_is_reproducible_and_names_its_inputs() {
     drop(daemon);
 
     // e. The same files, times and modes, layer by layer; and the same image.
-    let diff = layer_differences(first, second, 40);
+    let (sa, sb) = (saved(first), saved(second));
+    let diff = layer_differences(first, second, &sa, &sb, 40);
     assert!(
         diff.is_empty(),
         "two builds from the same inputs differ:\n{}",
         diff.join("\n")
     );
-    let (a, b) = (image_id(first), image_id(second));
-    assert_eq!(a, b, "the same layers, yet different image IDs");
-    record(&format!("E2E-REPRODUCIBLE keystone {a}"));
+    assert_eq!(
+        sa.config, sb.config,
+        "the same layers, yet different image configs (image IDs)"
+    );
+    assert_eq!(
+        sa.manifest, sb.manifest,
+        "the same layers and config, yet different image manifests"
+    );
+    record(&format!(
+        "E2E-REPRODUCIBLE keystone config {} manifest {} (engine image IDs {} and {})",
+        sa.config,
+        sa.manifest.as_deref().unwrap_or("(none: classic store)"),
+        image_id(first),
+        image_id(second)
+    ));
 }

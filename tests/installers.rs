@@ -3,6 +3,9 @@
 //! binary wheels only. Needs python3 with venv and PyPI (the dependency's wheel and uv): marked
 //! ignored, so a plain `cargo test` lists them and `tests/run.sh` (`--include-ignored`) runs them.
 
+#[path = "support/cmd.rs"]
+mod cmd;
+
 use std::path::Path;
 use std::process::Command;
 
@@ -12,15 +15,8 @@ use loci::os_release::OsRelease;
 use loci::plan::PlanInput;
 use loci::runner::{Runner, SystemRunner};
 
-fn run(cmd: &mut Command) -> String {
-    let out = cmd.output().unwrap();
-    assert!(
-        out.status.success(),
-        "{cmd:?}: {}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
+fn run(command: &mut Command) -> String {
+    String::from_utf8_lossy(&cmd::ok(command).stdout).into_owned()
 }
 
 /// A setuptools project `loci-demo` that depends on `six`, as a source tree.
@@ -82,14 +78,7 @@ fn install_with(installer: Installer) {
 
     let os = OsRelease::parse("ID=debian\nVERSION_ID=\"12\"\nVERSION_CODENAME=bookworm\n");
     let distro = Distro::detect(&os, None, None).unwrap();
-    let input = PlanInput {
-        stage: loci::plan::Stage::Project,
-        host: loci::host::Host::detect(),
-        config: &config,
-        distro: &distro,
-        bindep_files: vec![],
-        pydep_files: vec![],
-    };
+    let input = PlanInput::new(&config, &distro);
     let mut runner = SystemRunner::new(&config);
     // The venv step as a build runs it: with uv, the build's uv (no uv wheel in these wheels:
     // pip-installed into a venv of its own) and the toolchain, which the wheels lack, so from

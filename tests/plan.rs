@@ -3,6 +3,9 @@
 //! Only Debian can be built for real on the test machines; these tests prove that the plan for
 //! Ubuntu and the rpm distros has the right package manager, package names and commands.
 
+#[path = "support/cmd.rs"]
+mod cmd;
+
 use std::path::PathBuf;
 use std::process::Command;
 
@@ -16,11 +19,9 @@ fn fixture(name: &str) -> PathBuf {
 
 /// Runs `loci plan --json` for `distro` with a clean environment plus `env`.
 fn plan(distro: &str, env: &[(&str, &str)]) -> Value {
-    let out = plan_raw(distro, env);
-    assert!(
-        out.status.success(),
-        "loci plan failed for {distro} {env:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
+    let out = cmd::succeeded(
+        format!("loci plan for {distro} {env:?}"),
+        plan_raw(distro, env),
     );
     serde_json::from_slice(&out.stdout).expect("plan is JSON")
 }
@@ -788,19 +789,14 @@ fn extra_bindep_files_in_the_loci_dir_are_read() {
     std::fs::write(dir.path().join("bindep.txt"), "curl [keystone]\n").unwrap();
     std::fs::write(dir.path().join("bindep-extra.txt"), "jq [platform:dpkg]\n").unwrap();
     std::fs::write(dir.path().join("pydep.txt"), "").unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_loci"))
-        .env_clear()
-        .env("PROJECT", "keystone")
-        .args(["plan", "--json", "--os-release"])
-        .arg(fixture("debian-bookworm"))
-        .arg("--loci-dir")
-        .arg(dir.path())
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    let out = cmd::ok(
+        Command::new(env!("CARGO_BIN_EXE_loci"))
+            .env_clear()
+            .env("PROJECT", "keystone")
+            .args(["plan", "--json", "--os-release"])
+            .arg(fixture("debian-bookworm"))
+            .arg("--loci-dir")
+            .arg(dir.path()),
     );
     let p: Value = serde_json::from_slice(&out.stdout).unwrap();
     // Files are read in name order, as LOCI's `for file in /opt/loci/bindep*` does.
@@ -814,17 +810,16 @@ fn extra_bindep_files_in_the_loci_dir_are_read() {
 #[test]
 fn human_plan_lists_steps_and_commands() {
     let empty = tempfile::tempdir().unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_loci"))
-        .env_clear()
-        .env("PROJECT", "keystone")
-        .env("WHEELS", "/w.tar.gz")
-        .args(["plan", "--os-release"])
-        .arg(fixture("debian-bookworm"))
-        .arg("--loci-dir")
-        .arg(empty.path())
-        .output()
-        .unwrap();
-    assert!(out.status.success());
+    let out = cmd::ok(
+        Command::new(env!("CARGO_BIN_EXE_loci"))
+            .env_clear()
+            .env("PROJECT", "keystone")
+            .env("WHEELS", "/w.tar.gz")
+            .args(["plan", "--os-release"])
+            .arg(fixture("debian-bookworm"))
+            .arg("--loci-dir")
+            .arg(empty.path()),
+    );
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(
         text.starts_with("plan for keystone on debian-bookworm (stage project)\n"),
@@ -920,11 +915,9 @@ fn run_plan(
 }
 
 fn plan_stage(distro: &str, stage: &str, env: &[(&str, &str)]) -> Value {
-    let out = plan_stage_raw(distro, stage, env);
-    assert!(
-        out.status.success(),
-        "loci plan --stage {stage} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
+    let out = cmd::succeeded(
+        format!("loci plan --stage {stage} for {distro} {env:?}"),
+        plan_stage_raw(distro, stage, env),
     );
     serde_json::from_slice(&out.stdout).unwrap()
 }
@@ -1124,11 +1117,9 @@ fn a_plan_for_another_machine_is_the_same_on_every_host() {
     if Command::new("taskset").arg("-V").output().is_ok() {
         let mut taskset = Command::new("taskset");
         taskset.args(["-c", "0", env!("CARGO_BIN_EXE_loci")]);
-        let out = run_plan(taskset, "debian-bookworm", "project", &env);
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
+        let out = cmd::succeeded(
+            "loci plan on one CPU",
+            run_plan(taskset, "debian-bookworm", "project", &env),
         );
         let pinned: Value = serde_json::from_slice(&out.stdout).unwrap();
         assert_eq!(pinned, p);

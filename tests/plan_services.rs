@@ -8,6 +8,8 @@
 
 #[path = "support/e2e.rs"]
 mod e2e;
+#[path = "support/pywheel.rs"]
+mod pywheel;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -16,8 +18,8 @@ use loci::config::{Config, Env};
 use loci::distro::{Distro, Family};
 use loci::os_release::OsRelease;
 use loci::plan::{
-    Action, Cmd, Hook, PackagesAction, Plan, PlanInput, PreflightAction, SourceAction, UserAction,
-    VenvAction,
+    Action, Cmd, Hook, NovaHook, PackagesAction, Plan, PlanInput, PreflightAction, SkylineHook,
+    SourceAction, UserAction, VenvAction,
 };
 use loci::steps::build_plan;
 
@@ -109,14 +111,9 @@ fn config(pairs: &[(&str, &str)]) -> Config {
 }
 
 fn plan_with(config: &Config, distro: &Distro) -> Plan {
-    let input = PlanInput {
-        stage: loci::plan::Stage::Project,
-        host: loci::host::Host::detect(),
-        config,
-        distro,
-        bindep_files: vec![("bindep.txt".into(), include_str!("../bindep.txt").into())],
-        pydep_files: vec![("pydep.txt".into(), include_str!("../pydep.txt").into())],
-    };
+    let input = PlanInput::new(config, distro)
+        .bindep("bindep.txt", include_str!("../bindep.txt"))
+        .pydep("pydep.txt", include_str!("../pydep.txt"));
     build_plan(&input)
         .unwrap_or_else(|e| panic!("plan of {} on {}: {e}", config.project, distro.label()))
 }
@@ -642,14 +639,13 @@ fn distro_specific_package_names() {
                 p.step("requirements")
                     .map(|_| ())
                     .expect("a requirements step");
-                loci::steps::packages::bindep_packages(&PlanInput {
-                    stage: loci::plan::Stage::Project,
-                    host: loci::host::Host::detect(),
-                    config: &config(&[("PROJECT", service), ("PROFILES", profiles)]),
-                    distro: &distro(d),
-                    bindep_files: vec![("bindep.txt".into(), include_str!("../bindep.txt").into())],
-                    pydep_files: vec![],
-                })
+                loci::steps::packages::bindep_packages(
+                    &PlanInput::new(
+                        &config(&[("PROJECT", service), ("PROFILES", profiles)]),
+                        &distro(d),
+                    )
+                    .bindep("bindep.txt", include_str!("../bindep.txt")),
+                )
                 .unwrap()
             } else {
                 packages(&p)
@@ -703,14 +699,8 @@ fn package_names_stay_within_their_family() {
         for (service, profiles) in SERVICES.iter().chain([("requirements", &[][..])].iter()) {
             let all: Vec<&str> = profiles.iter().chain(COMMON).copied().collect();
             let c = config(&[("PROJECT", service), ("PROFILES", &all.join(" "))]);
-            let input = PlanInput {
-                stage: loci::plan::Stage::Project,
-                host: loci::host::Host::detect(),
-                config: &c,
-                distro: &dist,
-                bindep_files: vec![("bindep.txt".into(), include_str!("../bindep.txt").into())],
-                pydep_files: vec![],
-            };
+            let input =
+                PlanInput::new(&c, &dist).bindep("bindep.txt", include_str!("../bindep.txt"));
             let pk = loci::steps::packages::bindep_packages(&input).unwrap();
             by_family
                 .entry(dist.family == Family::Debian)
@@ -836,10 +826,10 @@ fn nova_clones_the_consoles_and_creates_the_tss_user() {
         .collect();
     assert_eq!(
         hooks,
-        [&Hook::NovaConsoles {
+        [&Hook::Nova(NovaHook::Consoles {
             novnc: "/usr/share/novnc".into(),
             spice: "/usr/share/spice-html5".into()
-        }]
+        })]
     );
     // The tss user comes right after the nova user, before any package (swtpm's packages
     // would create a tss account with other ids), and not at all for plugins.
@@ -859,7 +849,7 @@ fn nova_clones_the_consoles_and_creates_the_tss_user() {
     );
     let tss = p.step("project-users").unwrap();
     assert!(
-        matches!(&tss.actions[..], [Action::Project(Hook::NovaTssUser { user })]
+        matches!(&tss.actions[..], [Action::Project(Hook::Nova(NovaHook::TssUser { user }))]
             if user.name == "tss"),
         "{:?}",
         tss.actions
@@ -943,7 +933,7 @@ fn horizon_configures_and_compresses_with_the_venv_python() {
 }
 
 #[test]
-fn keystone_mod_oauth2_only_on_dpkg_x86_64_with_the_profile() {
+fn keystone_mod_oauth2_only_on_dpkg_with_the_profile() {
     let env = [
         ("PROJECT", "keystone"),
         ("PROFILES", "apache mod_oauth2"),
@@ -954,12 +944,10 @@ fn keystone_mod_oauth2_only_on_dpkg_x86_64_with_the_profile() {
     ];
     for d in DPKG {
         let p = plan(d, &env);
-        let step = p.step("project");
-        if std::env::consts::ARCH != "x86_64" {
-            assert!(step.is_none());
-            continue;
-        }
-        let step = step.unwrap_or_else(|| panic!("no mod_oauth2 step on {d}"));
+        // MOD_OAUTH2_URL given: its .debs on every architecture.
+        let step = p
+            .step("project")
+            .unwrap_or_else(|| panic!("no mod_oauth2 step on {d}"));
         let codename = distro(d).codename.unwrap();
         let deb =
             format!("/tmp/loci-mod-oauth2/libapache2-mod-oauth2_3.4.0-1.{codename}_amd64.deb");
@@ -993,14 +981,12 @@ fn keystone_mod_oauth2_only_on_dpkg_x86_64_with_the_profile() {
 fn plan_stage(distro_name: &str, stage: loci::plan::Stage, pairs: &[(&str, &str)]) -> Plan {
     let c = config(pairs);
     let d = distro(distro_name);
-    build_plan(&PlanInput {
-        stage,
-        host: loci::host::Host::detect(),
-        config: &c,
-        distro: &d,
-        bindep_files: vec![("bindep.txt".into(), include_str!("../bindep.txt").into())],
-        pydep_files: vec![("pydep.txt".into(), include_str!("../pydep.txt").into())],
-    })
+    build_plan(
+        &PlanInput::new(&c, &d)
+            .stage(stage)
+            .bindep("bindep.txt", include_str!("../bindep.txt"))
+            .pydep("pydep.txt", include_str!("../pydep.txt")),
+    )
     .unwrap_or_else(|e| panic!("{e}"))
 }
 
@@ -1078,7 +1064,7 @@ fn skyline_installs_its_console_from_git_as_loci_does() {
     assert!(
         matches!(
             step.actions.last(),
-            Some(Action::Project(Hook::SkylineCheckConsole))
+            Some(Action::Project(Hook::Skyline(SkylineHook::CheckConsole)))
         ),
         "{:?}",
         step.actions
@@ -1187,34 +1173,6 @@ fn skyline_console_goes_into_the_builder_stage_of_a_two_stage_build() {
     }
 }
 
-/// A pre-seeded skyline-console tree: package `skyline_console` with `static/index.html`.
-const CONSOLE_BACKEND: &str = r#"import base64, hashlib, os, zipfile
-
-
-def get_requires_for_build_wheel(config_settings=None):
-    return []
-
-
-def build_wheel(wheel_directory, config_settings=None, metadata_directory=None):
-    dist = "skyline_console-0.0.1"
-    files = {
-        "skyline_console/__init__.py": b"",
-        "skyline_console/static/index.html": b"<html>pre-seeded</html>\n",
-        dist + ".dist-info/METADATA": b"Metadata-Version: 2.1\nName: skyline-console\nVersion: 0.0.1\n",
-        dist + ".dist-info/WHEEL": b"Wheel-Version: 1.0\nGenerator: loci-tests\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
-    }
-    name = dist + "-py3-none-any.whl"
-    record = []
-    with zipfile.ZipFile(os.path.join(wheel_directory, name), "w") as z:
-        for path, data in files.items():
-            z.writestr(path, data)
-            digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
-            record.append("%s,sha256=%s,%d" % (path, digest, len(data)))
-        record.append(dist + ".dist-info/RECORD,,")
-        z.writestr(dist + ".dist-info/RECORD", "\n".join(record) + "\n")
-    return name
-"#;
-
 #[test]
 fn a_pre_seeded_skyline_console_is_installed_without_cloning() {
     let tmp = tempfile::tempdir().unwrap();
@@ -1232,14 +1190,19 @@ fn a_pre_seeded_skyline_console_is_installed_without_cloning() {
     c.paths.venv = tmp.path().join("venv");
     // The venv above has pip, not the build's uv (the venv step would provide that).
     c.installer = loci::config::Installer::Pip;
-    let tree = c.paths.data_dir.join("skyline-console");
-    std::fs::create_dir_all(&tree).unwrap();
-    std::fs::write(tree.join("loci_console_backend.py"), CONSOLE_BACKEND).unwrap();
-    std::fs::write(
-        tree.join("pyproject.toml"),
-        "[build-system]\nrequires = []\nbuild-backend = \"loci_console_backend\"\nbackend-path = [\".\"]\n",
-    )
-    .unwrap();
+    // A pre-seeded skyline-console tree: package `skyline_console` with `static/index.html`.
+    pywheel::project(
+        &c.paths.data_dir.join("skyline-console"),
+        "skyline-console",
+        "0.0.1",
+        &[
+            ("skyline_console/__init__.py", ""),
+            (
+                "skyline_console/static/index.html",
+                "<html>pre-seeded</html>\n",
+            ),
+        ],
+    );
     for f in ["upper-constraints.txt", "global-requirements.txt"] {
         std::fs::write(c.paths.data_dir.join(f), "").unwrap();
     }
@@ -1399,45 +1362,10 @@ fn extra_projects_are_installed_with_the_project_in_one_pip_run() {
     );
 }
 
-/// A minimal PEP 517 backend inside each test project: no setuptools or wheel needed, so pip
-/// builds the trees offline (`--no-index`, as KEEP_ALL_WHEELS=True builds do).
-const BACKEND: &str = r#"import base64, hashlib, os, zipfile
-
-NAME = open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "NAME")).read().strip()
-
-
-def get_requires_for_build_wheel(config_settings=None):
-    return []
-
-
-def build_wheel(wheel_directory, config_settings=None, metadata_directory=None):
-    dist = NAME + "-1.0"
-    files = {
-        NAME + ".py": ("VALUE = %r\n" % NAME).encode(),
-        dist + ".dist-info/METADATA": ("Metadata-Version: 2.1\nName: %s\nVersion: 1.0\n" % NAME).encode(),
-        dist + ".dist-info/WHEEL": b"Wheel-Version: 1.0\nGenerator: loci-tests\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
-    }
-    name = dist + "-py3-none-any.whl"
-    record = []
-    with zipfile.ZipFile(os.path.join(wheel_directory, name), "w") as z:
-        for path, data in files.items():
-            z.writestr(path, data)
-            digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
-            record.append("%s,sha256=%s,%d" % (path, digest, len(data)))
-        record.append(dist + ".dist-info/RECORD,,")
-        z.writestr(dist + ".dist-info/RECORD", "\n".join(record) + "\n")
-    return name
-"#;
-
+/// A project whose wheel is the module `name` with `VALUE = name`.
 fn tiny_project(dir: &Path, name: &str) {
-    std::fs::create_dir_all(dir).unwrap();
-    std::fs::write(dir.join("NAME"), name).unwrap();
-    std::fs::write(dir.join("loci_test_backend.py"), BACKEND).unwrap();
-    std::fs::write(
-        dir.join("pyproject.toml"),
-        "[build-system]\nrequires = []\nbuild-backend = \"loci_test_backend\"\nbackend-path = [\".\"]\n",
-    )
-    .unwrap();
+    let value = format!("VALUE = {name:?}\n");
+    pywheel::project(dir, name, "1.0", &[(&format!("{name}.py"), &value)]);
 }
 
 #[test]
@@ -1481,15 +1409,8 @@ fn extra_projects_are_pip_installed_with_the_project() {
     let mut runner = loci::runner::SystemRunner::default();
     loci::runner::Runner::run(&mut runner, &install[0]).unwrap_or_else(|e| panic!("{e}"));
 
-    let out = std::process::Command::new(c.paths.venv.join("bin/python"))
-        .args(["-c", "import loci_svc, loci_extra_one, loci_extra_two; print(loci_svc.VALUE, loci_extra_one.VALUE, loci_extra_two.VALUE)"])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let out = e2e::check(std::process::Command::new(c.paths.venv.join("bin/python"))
+        .args(["-c", "import loci_svc, loci_extra_one, loci_extra_two; print(loci_svc.VALUE, loci_extra_one.VALUE, loci_extra_two.VALUE)"]));
     assert_eq!(
         String::from_utf8_lossy(&out.stdout).trim(),
         "loci_svc loci_extra_one loci_extra_two"
@@ -1514,14 +1435,8 @@ fn bookworm_packages() -> BTreeSet<String> {
             }
             if *service == "requirements" {
                 let c = config(&[("PROJECT", service)]);
-                let input = PlanInput {
-                    stage: loci::plan::Stage::Project,
-                    host: loci::host::Host::detect(),
-                    config: &c,
-                    distro: &dist,
-                    bindep_files: vec![("bindep.txt".into(), include_str!("../bindep.txt").into())],
-                    pydep_files: vec![],
-                };
+                let input =
+                    PlanInput::new(&c, &dist).bindep("bindep.txt", include_str!("../bindep.txt"));
                 all.extend(loci::steps::packages::bindep_packages(&input).unwrap());
             }
         }

@@ -10,6 +10,11 @@
 //! - the requirements build's prefetch chooses, for real 2026.1 pins, the wheels pip itself
 //!   downloads, and completes the dependency closure of what it downloaded.
 
+#[path = "support/cmd.rs"]
+mod cmd;
+#[path = "support/pywheel.rs"]
+mod pywheel;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -22,59 +27,6 @@ use loci::steps::build_plan;
 use loci::steps::python::BuildConstraintMode;
 
 const BOOKWORM: &str = "ID=debian\nVERSION_ID=\"12\"\nVERSION_CODENAME=bookworm\n";
-
-/// Writes a fake `setuptools-VERSION` wheel (a package whose `__version__` is VERSION) into a
-/// directory, and the probe project's in-tree build backend.
-const MAKE_WHEEL: &str = r#"import base64, hashlib, os, sys, zipfile
-out, name, version = sys.argv[1], sys.argv[2], sys.argv[3]
-dist = "%s-%s" % (name, version)
-files = {
-    name + "/__init__.py": ("__version__ = %r\n" % version).encode(),
-    dist + ".dist-info/METADATA": ("Metadata-Version: 2.1\nName: %s\nVersion: %s\n" % (name, version)).encode(),
-    dist + ".dist-info/WHEEL": b"Wheel-Version: 1.0\nGenerator: loci-tests\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
-}
-record = []
-with zipfile.ZipFile(os.path.join(out, dist + "-py3-none-any.whl"), "w") as z:
-    for path, data in files.items():
-        z.writestr(path, data)
-        digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
-        record.append("%s,sha256=%s,%d" % (path, digest, len(data)))
-    record.append(dist + ".dist-info/RECORD,,")
-    z.writestr(dist + ".dist-info/RECORD", "\n".join(record) + "\n")
-"#;
-
-/// A build backend that needs setuptools and refuses one without pkg_resources (>= 81), as
-/// the sdists do that import pkg_resources in their setup.py. The wheel it builds is named
-/// after the setuptools version it saw.
-const PROBE_BACKEND: &str = r#"import base64, hashlib, os, zipfile
-import setuptools
-
-
-def get_requires_for_build_wheel(config_settings=None):
-    return []
-
-
-def build_wheel(wheel_directory, config_settings=None, metadata_directory=None):
-    seen = setuptools.__version__
-    if int(seen.split(".")[0]) >= 81:
-        raise RuntimeError("loci-probe: setuptools %s has no pkg_resources" % seen)
-    dist = "loci_probe-" + seen
-    files = {
-        "loci_probe.py": ("SETUPTOOLS = %r\n" % seen).encode(),
-        dist + ".dist-info/METADATA": ("Metadata-Version: 2.1\nName: loci-probe\nVersion: %s\n" % seen).encode(),
-        dist + ".dist-info/WHEEL": b"Wheel-Version: 1.0\nGenerator: loci-tests\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
-    }
-    name = dist + "-py3-none-any.whl"
-    record = []
-    with zipfile.ZipFile(os.path.join(wheel_directory, name), "w") as z:
-        for path, data in files.items():
-            z.writestr(path, data)
-            digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
-            record.append("%s,sha256=%s,%d" % (path, digest, len(data)))
-        record.append(dist + ".dist-info/RECORD,,")
-        z.writestr(dist + ".dist-info/RECORD", "\n".join(record) + "\n")
-    return name
-"#;
 
 fn env(pairs: &[(&str, &str)]) -> Env {
     pairs
@@ -96,30 +48,16 @@ fn venv_with(pin: &str) -> PathBuf {
         return dir;
     }
     let _ = std::fs::remove_dir_all(&dir);
-    let run = |cmd: &mut Command, what: &str| {
-        let out = cmd.output().unwrap_or_else(|e| panic!("{what}: {e}"));
-        assert!(
-            out.status.success(),
-            "{what} failed:\n{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-    };
-    run(
-        Command::new("python3").args(["-m", "venv"]).arg(&dir),
-        "python3 -m venv (python3 with its venv module)",
-    );
-    run(
-        Command::new(dir.join("bin/python")).args([
-            "-m",
-            "pip",
-            "install",
-            "--quiet",
-            "--disable-pip-version-check",
-            pin,
-        ]),
-        &format!("pip install {pin} from PyPI"),
-    );
+    // python3 with its venv module, and pip's packages from PyPI.
+    cmd::ok(Command::new("python3").args(["-m", "venv"]).arg(&dir));
+    cmd::ok(Command::new(dir.join("bin/python")).args([
+        "-m",
+        "pip",
+        "install",
+        "--quiet",
+        "--disable-pip-version-check",
+        pin,
+    ]));
     std::fs::write(&marker, pin).unwrap();
     dir
 }
@@ -131,15 +69,7 @@ fn write(path: &Path, text: &str) {
 
 fn plan(config: &Config) -> Plan {
     let distro = Distro::detect(&OsRelease::parse(BOOKWORM), None, None).unwrap();
-    build_plan(&PlanInput {
-        stage: loci::plan::Stage::Project,
-        host: loci::host::Host::detect(),
-        config,
-        distro: &distro,
-        bindep_files: vec![],
-        pydep_files: vec![],
-    })
-    .unwrap_or_else(|e| panic!("{e}"))
+    build_plan(&PlanInput::new(config, &distro)).unwrap_or_else(|e| panic!("{e}"))
 }
 
 /// Plans a requirements build in `t` with the venv `venv`, runs its constraints action (no
@@ -216,24 +146,25 @@ fn requirements_builds_cap_setuptools_in_the_build_environments_of_old_and_new_p
         let t = tempfile::tempdir().unwrap();
         let fl = t.path().join("find-links");
         std::fs::create_dir_all(&fl).unwrap();
+        // Fake setuptools wheels: packages whose `__version__` is their version.
         for version in ["80.9.0", "82.0.0"] {
-            let out = Command::new("python3")
-                .args(["-c", MAKE_WHEEL])
-                .arg(&fl)
-                .args(["setuptools", version])
-                .output()
-                .unwrap();
-            assert!(
-                out.status.success(),
-                "{}",
-                String::from_utf8_lossy(&out.stderr)
+            let init = format!("__version__ = {version:?}\n");
+            pywheel::wheel(
+                &fl,
+                "setuptools",
+                version,
+                &[("setuptools/__init__.py", &init)],
             );
         }
+        // A project that builds only with a setuptools that has pkg_resources (< 81), as the
+        // sdists do that import pkg_resources in their setup.py; its wheel is named after the
+        // setuptools version it saw.
         let probe = t.path().join("probe");
-        write(&probe.join("probe_backend.py"), PROBE_BACKEND);
-        write(
-            &probe.join("pyproject.toml"),
-            "[build-system]\nrequires = [\"setuptools\"]\nbuild-backend = \"probe_backend\"\nbackend-path = [\".\"]\n",
+        pywheel::setuptools_probe(
+            &probe,
+            "loci-probe",
+            81,
+            &[("loci_probe.py", "SETUPTOOLS = '{setuptools}'\n")],
         );
 
         // The default cap, LOCI master's <81: the build environment gets setuptools 80.
@@ -485,22 +416,17 @@ fn the_prefetch_picks_the_wheels_pip_picks() {
 
     // pip's own choice, for the same Python, from the same index.
     let theirs_dir = t.path().join("pip");
-    let out_pip = Command::new(&pip)
-        .args(["download", "--no-deps", "--only-binary", ":all:", "--quiet"])
-        .args(["--index-url", loci::pypi::PYPI, "-d"])
-        .arg(&theirs_dir)
-        .args(
-            pins[..pins.len() - 1]
-                .iter()
-                .map(|p| p.replace("===", "==")),
-        )
-        .env_remove("PIP_FIND_LINKS")
-        .output()
-        .unwrap();
-    assert!(
-        out_pip.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out_pip.stderr)
+    cmd::ok(
+        Command::new(&pip)
+            .args(["download", "--no-deps", "--only-binary", ":all:", "--quiet"])
+            .args(["--index-url", loci::pypi::PYPI, "-d"])
+            .arg(&theirs_dir)
+            .args(
+                pins[..pins.len() - 1]
+                    .iter()
+                    .map(|p| p.replace("===", "==")),
+            )
+            .env_remove("PIP_FIND_LINKS"),
     );
     let mut theirs: Vec<String> = std::fs::read_dir(&theirs_dir)
         .unwrap()

@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;
 
 use loci::config::{RegistryConfig, RegistryProtocol, TlsConfig};
+use registry_server::cmd;
 use registry_server::*;
 
 fn config(protocol: RegistryProtocol) -> RegistryConfig {
@@ -76,6 +77,33 @@ fn assert_wheels(root: &Path, dest: &Path, tag: &str) {
     );
 }
 
+/// What one fetch must give.
+enum Want<'a> {
+    /// The wheels of this tag, alone, and nothing else left around them.
+    Wheels(&'a str),
+    /// An error (returned for the caller's checks), and nothing left behind.
+    Error,
+}
+
+/// One row of a test: `reference` fetched with `reg` and `tls` into a fresh scratch dir, and
+/// checked against `want`; the error's text (empty on success).
+fn case(reference: &str, reg: &RegistryConfig, tls: &TlsConfig, want: Want) -> String {
+    let (root, dest) = scratch();
+    let got = fetch(reference, &dest, reg, tls);
+    match (want, got) {
+        (Want::Wheels(tag), Ok(())) => {
+            assert_wheels(root.path(), &dest, tag);
+            String::new()
+        }
+        (Want::Error, Err(e)) => {
+            assert_nothing_left(root.path());
+            e
+        }
+        (Want::Wheels(tag), Err(e)) => panic!("{reference}: wanted the wheels of {tag}, got: {e}"),
+        (Want::Error, Ok(())) => panic!("{reference}: wanted an error, got the wheels"),
+    }
+}
+
 fn assert_nothing_left(root: &Path) {
     let left: Vec<_> = std::fs::read_dir(root)
         .unwrap()
@@ -102,9 +130,12 @@ fn docker_schema2_gzip_over_http_and_detect() {
         Flavor::Docker,
     );
     let reference = format!("{}/loci/wheels:2024.1", reg.host());
-    let (root, dest) = scratch();
-    fetch(&reference, &dest, &http(), &TlsConfig::default()).unwrap();
-    assert_wheels(root.path(), &dest, "d");
+    case(
+        &reference,
+        &http(),
+        &TlsConfig::default(),
+        Want::Wheels("d"),
+    );
     // REGISTRY_PROTOCOL=detect finds plain http; an existing empty dest is replaced.
     let (root, dest) = scratch();
     std::fs::create_dir(&dest).unwrap();
@@ -117,19 +148,16 @@ fn docker_schema2_gzip_over_http_and_detect() {
     .unwrap();
     assert_wheels(root.path(), &dest, "d");
     // https against a plain-http registry fails, naming the registry.
-    let (root, dest) = scratch();
-    let e = fetch(
+    let e = case(
         &reference,
-        &dest,
         &config(RegistryProtocol::Https),
         &TlsConfig::default(),
-    )
-    .unwrap_err();
+        Want::Error,
+    );
     assert!(
         e.contains(&reg.host()) && e.contains("REGISTRY_PROTOCOL"),
         "{e}"
     );
-    assert_nothing_left(root.path());
 }
 
 #[test]
@@ -152,45 +180,33 @@ fn oci_zstd_plain_tar_and_pull_by_digest() {
         &[(wheels_tar("p"), OCI_LAYER)],
         Flavor::Oci,
     );
-    let (root, dest) = scratch();
-    fetch(
+    case(
         &format!("{}/loci/oci:zstd", reg.host()),
-        &dest,
         &http(),
         &TlsConfig::default(),
-    )
-    .unwrap();
-    assert_wheels(root.path(), &dest, "z");
-    let (root, dest) = scratch();
-    fetch(
+        Want::Wheels("z"),
+    );
+    case(
         &format!("{}/loci/oci@{digest}", reg.host()),
-        &dest,
         &http(),
         &TlsConfig::default(),
-    )
-    .unwrap();
-    assert_wheels(root.path(), &dest, "z");
-    let (root, dest) = scratch();
-    fetch(
+        Want::Wheels("z"),
+    );
+    case(
         &format!("{}/loci/oci:plain", reg.host()),
-        &dest,
         &http(),
         &TlsConfig::default(),
-    )
-    .unwrap();
-    assert_wheels(root.path(), &dest, "p");
+        Want::Wheels("p"),
+    );
     // A digest that pins another manifest than the registry serves under it is refused.
     let other = format!("sha256:{}", "0".repeat(64));
-    let (root, dest) = scratch();
-    let e = fetch(
+    let e = case(
         &format!("{}/loci/oci@{other}", reg.host()),
-        &dest,
         &http(),
         &TlsConfig::default(),
-    )
-    .unwrap_err();
+        Want::Error,
+    );
     assert!(e.contains(&other), "{e}");
-    assert_nothing_left(root.path());
 }
 
 #[test]
@@ -237,24 +253,19 @@ fn multi_arch_index_picks_the_running_architecture() {
         push_index(&reg, &repo, "multi", &all, flavor);
         push_index(&reg, &repo, "foreign", &entries, flavor);
 
-        let (root, dest) = scratch();
-        fetch(
+        case(
             &format!("{}/{repo}:multi", reg.host()),
-            &dest,
             &http(),
             &TlsConfig::default(),
-        )
-        .unwrap();
-        assert_wheels(root.path(), &dest, "mine");
+            Want::Wheels("mine"),
+        );
 
-        let (root, dest) = scratch();
-        let e = fetch(
+        let e = case(
             &format!("{}/{repo}:foreign", reg.host()),
-            &dest,
             &http(),
             &TlsConfig::default(),
-        )
-        .unwrap_err();
+            Want::Error,
+        );
         assert!(e.contains(&format!("no image for linux/{ours}")), "{e}");
         for arch in &others {
             assert!(
@@ -262,7 +273,6 @@ fn multi_arch_index_picks_the_running_architecture() {
                 "the offer is listed: {e}"
             );
         }
-        assert_nothing_left(root.path());
     }
 }
 
@@ -276,29 +286,30 @@ fn a_missing_tag_or_repository_is_a_clear_error() {
         &[(gzip(&wheels_tar("x")), DOCKER_LAYER_GZIP)],
         Flavor::Docker,
     );
-    let (root, dest) = scratch();
-    let e = fetch(
+    let e = case(
         &format!("{}/loci/wheels:nope", reg.host()),
-        &dest,
         &http(),
         &TlsConfig::default(),
-    )
-    .unwrap_err();
+        Want::Error,
+    );
     assert!(
         e.contains("manifest nope") && e.contains("404") && e.contains("check the tag"),
         "{e}"
     );
-    let e = fetch(
+    let e = case(
         &format!("{}/loci/other:exists", reg.host()),
-        &dest,
         &http(),
         &TlsConfig::default(),
-    )
-    .unwrap_err();
+        Want::Error,
+    );
     assert!(e.contains("loci/other") && e.contains("404"), "{e}");
-    let e = fetch("Not A Reference", &dest, &http(), &TlsConfig::default()).unwrap_err();
+    let e = case(
+        "Not A Reference",
+        &http(),
+        &TlsConfig::default(),
+        Want::Error,
+    );
     assert!(e.contains("accepted forms"), "{e}");
-    assert_nothing_left(root.path());
 }
 
 #[test]
@@ -320,36 +331,32 @@ fn a_blob_corrupted_on_the_registry_is_caught_and_nothing_is_left() {
         *b ^= 0x5a;
     }
     std::fs::write(&path, &data).unwrap();
-    let (root, dest) = scratch();
-    let e = fetch(
+    let e = case(
         &format!("{}/loci/wheels:bad", reg.host()),
-        &dest,
         &http(),
         &TlsConfig::default(),
-    )
-    .unwrap_err();
+        Want::Error,
+    );
     assert!(
         e.contains("does not match its digest") && e.contains(&sha256(&wheels)),
         "{e}"
     );
-    assert_nothing_left(root.path());
 
     // Same in the trailer only: every member extracts fine, the digest still refuses it.
     let n = data.len();
     let mut data = wheels.clone();
     data[n - 1] ^= 0x01;
     std::fs::write(&path, &data).unwrap();
-    let e = fetch(
+    let e = case(
         &format!("{}/loci/wheels:bad", reg.host()),
-        &dest,
         &http(),
         &TlsConfig::default(),
-    )
-    .unwrap_err();
+        Want::Error,
+    );
     assert!(e.contains("does not match its digest"), "{e}");
-    assert_nothing_left(root.path());
 
     // An existing destination is left exactly as it was.
+    let (_root, dest) = scratch();
     std::fs::create_dir(&dest).unwrap();
     std::fs::write(dest.join("old.whl"), "old").unwrap();
     let e = fetch(
@@ -441,31 +448,26 @@ fn a_layer_escaping_the_destination_is_refused_and_cleaned() {
         &[(abs, OCI_LAYER_GZIP)],
         Flavor::Oci,
     );
-    let (root, dest) = scratch();
-    let e = fetch(
+    let e = case(
         &format!("{}/loci/evil:dotdot", reg.host()),
-        &dest,
         &http(),
         &TlsConfig::default(),
-    )
-    .unwrap_err();
+        Want::Error,
+    );
     assert!(
         e.contains("member ../escaped.txt is refused") && e.contains("loci/evil"),
         "{e}"
     );
-    assert_nothing_left(root.path());
-    let e = fetch(
+    let e = case(
         &format!("{}/loci/evil:absolute", reg.host()),
-        &dest,
         &http(),
         &TlsConfig::default(),
-    )
-    .unwrap_err();
+        Want::Error,
+    );
     assert!(
         e.contains("member /tmp/loci-test-absolute.txt is refused: it has an absolute path"),
         "{e}"
     );
-    assert_nothing_left(root.path());
     assert!(!Path::new("/tmp/loci-test-absolute.txt").exists());
 }
 
@@ -489,9 +491,7 @@ fn tls_trusted_through_ssl_cert_file_untrusted_and_insecure() {
     };
     // Trusted via SSL_CERT_FILE; detect falls through to https.
     for protocol in [RegistryProtocol::Https, RegistryProtocol::Detect] {
-        let (root, dest) = scratch();
-        fetch(&reference, &dest, &config(protocol), &trusted).unwrap();
-        assert_wheels(root.path(), &dest, "t");
+        case(&reference, &config(protocol), &trusted, Want::Wheels("t"));
     }
     // Trusted via SSL_CERT_DIR.
     let dir = tempfile::tempdir().unwrap();
@@ -500,49 +500,45 @@ fn tls_trusted_through_ssl_cert_file_untrusted_and_insecure() {
         dir.path().join("test-ca.pem"),
     )
     .unwrap();
-    let (root, dest) = scratch();
-    fetch(
+    case(
         &reference,
-        &dest,
         &config(RegistryProtocol::Https),
         &TlsConfig {
             ssl_cert_dir: Some(dir.path().into()),
             ..Default::default()
         },
-    )
-    .unwrap();
-    assert_wheels(root.path(), &dest, "t");
+        Want::Wheels("t"),
+    );
     // Untrusted: a clear error naming both ways out.
-    let (root, dest) = scratch();
-    let e = fetch(
+    let e = case(
         &reference,
-        &dest,
         &config(RegistryProtocol::Https),
         &TlsConfig::default(),
-    )
-    .unwrap_err();
+        Want::Error,
+    );
     assert!(
         e.contains("not trusted") && e.contains("REGISTRY_INSECURE") && e.contains("SSL_CERT_FILE"),
         "{e}"
     );
-    assert_nothing_left(root.path());
-    let e = fetch(
+    let e = case(
         &reference,
-        &dest,
         &config(RegistryProtocol::Detect),
         &TlsConfig::default(),
-    )
-    .unwrap_err();
+        Want::Error,
+    );
     assert!(e.contains("REGISTRY_INSECURE"), "{e}");
     // Untrusted but REGISTRY_INSECURE: works.
-    let (root, dest) = scratch();
     let insecure = RegistryConfig {
         protocol: RegistryProtocol::Https,
         insecure: true,
         auth_file: None,
     };
-    fetch(&reference, &dest, &insecure, &TlsConfig::default()).unwrap();
-    assert_wheels(root.path(), &dest, "t");
+    case(
+        &reference,
+        &insecure,
+        &TlsConfig::default(),
+        Want::Wheels("t"),
+    );
 }
 
 fn auth_file(dir: &Path, host: &str, json_entry: serde_json::Value) -> PathBuf {
@@ -580,17 +576,23 @@ fn basic_auth_right_wrong_and_missing_credentials() {
     // Right: `auth` (base64 user:pass), and username/password fields under an http:// key.
     let good = base64::engine::general_purpose::STANDARD.encode("loci:s3cret pass");
     let f = auth_file(files.path(), &reg.host(), serde_json::json!({"auth": good}));
-    let (root, dest) = scratch();
-    fetch(&reference, &dest, &with(Some(f)), &TlsConfig::default()).unwrap();
-    assert_wheels(root.path(), &dest, "a");
+    case(
+        &reference,
+        &with(Some(f)),
+        &TlsConfig::default(),
+        Want::Wheels("a"),
+    );
     let f = auth_file(
         files.path(),
         &format!("http://{}/v2/", reg.host()),
         serde_json::json!({"username": "loci", "password": "s3cret pass"}),
     );
-    let (root, dest) = scratch();
-    fetch(&reference, &dest, &with(Some(f)), &TlsConfig::default()).unwrap();
-    assert_wheels(root.path(), &dest, "a");
+    case(
+        &reference,
+        &with(Some(f)),
+        &TlsConfig::default(),
+        Want::Wheels("a"),
+    );
 
     // Wrong.
     let f = auth_file(
@@ -614,7 +616,7 @@ fn basic_auth_right_wrong_and_missing_credentials() {
     assert_nothing_left(root.path());
 
     // Missing: no file, or a file without this registry.
-    let e = fetch(&reference, &dest, &with(None), &TlsConfig::default()).unwrap_err();
+    let e = case(&reference, &with(None), &TlsConfig::default(), Want::Error);
     assert!(
         e.contains("requires authentication") && e.contains("--secret id=registry-auth"),
         "{e}"
@@ -624,7 +626,12 @@ fn basic_auth_right_wrong_and_missing_credentials() {
         "other.example:5000",
         serde_json::json!({"auth": good}),
     );
-    let e = fetch(&reference, &dest, &with(Some(f)), &TlsConfig::default()).unwrap_err();
+    let e = case(
+        &reference,
+        &with(Some(f)),
+        &TlsConfig::default(),
+        Want::Error,
+    );
     assert!(
         e.contains("requires authentication") && e.contains("has no entry for"),
         "{e}"
@@ -646,19 +653,14 @@ fn loci_fetch_wheels_end_to_end() {
         Flavor::Oci,
     );
     let (root, dest) = scratch();
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_loci"))
-        .arg("fetch-wheels")
-        .env_clear()
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .env("WHEELS", format!("{}/loci/wheels:cli", reg.host()))
-        .env("WHEELS_DEST", &dest)
-        .env("REGISTRY_PROTOCOL", "http")
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    cmd::ok(
+        std::process::Command::new(env!("CARGO_BIN_EXE_loci"))
+            .arg("fetch-wheels")
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("WHEELS", format!("{}/loci/wheels:cli", reg.host()))
+            .env("WHEELS_DEST", &dest)
+            .env("REGISTRY_PROTOCOL", "http"),
     );
     assert_wheels(root.path(), &dest, "cli");
     // A missing tag fails with the step named and a non-zero exit.
@@ -705,20 +707,17 @@ fn blobs_redirected_to_storage_get_no_registry_credentials() {
         &host,
         serde_json::json!({"username": "loci", "password": "pw"}),
     );
-    let (root, dest) = scratch();
     let reg_config = RegistryConfig {
         protocol: RegistryProtocol::Http,
         insecure: false,
         auth_file: Some(f),
     };
-    fetch(
+    case(
         &format!("{host}/loci/wheels:redir"),
-        &dest,
         &reg_config,
         &TlsConfig::default(),
-    )
-    .unwrap();
-    assert_wheels(root.path(), &dest, "s");
+        Want::Wheels("s"),
+    );
     assert_eq!(
         front.storage_requests.load(Ordering::SeqCst),
         1,
@@ -765,15 +764,12 @@ fn token_registry(basic: Option<(&str, &str)>) -> (Registry, TokenServer, tempfi
 fn bearer_token_flow_anonymous_and_with_credentials() {
     // Anonymous: the realm/service of the challenge and the repository's pull scope are used.
     let (reg, tokens, _keys) = token_registry(None);
-    let (root, dest) = scratch();
-    fetch(
+    case(
         &format!("{}/loci/wheels:tok", reg.host()),
-        &dest,
         &config(RegistryProtocol::Detect),
         &TlsConfig::default(),
-    )
-    .unwrap();
-    assert_wheels(root.path(), &dest, "b");
+        Want::Wheels("b"),
+    );
     let asked = tokens.requests.lock().unwrap().clone();
     assert!(
         asked.contains(&(
@@ -796,41 +792,34 @@ fn bearer_token_flow_anonymous_and_with_credentials() {
             serde_json::json!({"username": u, "password": p}),
         )),
     };
-    let (root, dest) = scratch();
-    fetch(
+    case(
         &format!("{}/loci/wheels:tok", reg.host()),
-        &dest,
         &with("robot", "t0ken"),
         &TlsConfig::default(),
-    )
-    .unwrap();
-    assert_wheels(root.path(), &dest, "b");
-    let (root, dest) = scratch();
-    let e = fetch(
+        Want::Wheels("b"),
+    );
+    let e = case(
         &format!("{}/loci/wheels:tok", reg.host()),
-        &dest,
         &with("robot", "nope"),
         &TlsConfig::default(),
-    )
-    .unwrap_err();
+        Want::Error,
+    );
     assert!(
         e.contains("getting a token")
             && e.contains("401")
             && e.contains("credentials in REGISTRY_AUTH_FILE were rejected"),
         "{e}"
     );
-    let e = fetch(
+    let e = case(
         &format!("{}/loci/wheels:tok", reg.host()),
-        &dest,
         &http(),
         &TlsConfig::default(),
-    )
-    .unwrap_err();
+        Want::Error,
+    );
     assert!(
         e.contains("needs credentials") && e.contains("registry-auth"),
         "{e}"
     );
-    assert_nothing_left(root.path());
 }
 
 #[test]
@@ -872,21 +861,18 @@ fn busy_and_failing_registries_are_retried_with_backoff() {
         .map(|_| canned("502 Bad Gateway", Some(0)))
         .collect();
     let front = flaky_front(reg.port, always);
-    let (root, dest) = scratch();
-    let e = fetch(
+    let e = case(
         &format!("127.0.0.1:{}/loci/wheels:busy", front.port),
-        &dest,
         &http(),
         &TlsConfig::default(),
-    )
-    .unwrap_err();
+        Want::Error,
+    );
     assert!(e.contains("502"), "{e}");
     assert_eq!(
         front.requests.load(Ordering::SeqCst),
         loci::http::ATTEMPTS as usize,
         "every attempt was made"
     );
-    assert_nothing_left(root.path());
 }
 
 #[test]
@@ -956,15 +942,12 @@ fn an_expired_token_during_the_blob_is_renewed() {
         tokens.realm()
     );
     let front = flaky_front_for(reg.port, "/blobs/sha256:", vec![challenge]);
-    let (root, dest) = scratch();
-    fetch(
+    case(
         &format!("127.0.0.1:{}/loci/wheels:tok", front.port),
-        &dest,
         &http(),
         &TlsConfig::default(),
-    )
-    .unwrap();
-    assert_wheels(root.path(), &dest, "b");
+        Want::Wheels("b"),
+    );
     let pulls = tokens
         .requests
         .lock()
@@ -1002,13 +985,10 @@ fn schema1_manifests_use_the_top_non_empty_layer() {
         "application/vnd.docker.distribution.manifest.v1+prettyjws",
         &signed,
     );
-    let (root, dest) = scratch();
-    fetch(
+    case(
         &format!("{}/loci/old:v1", reg.host()),
-        &dest,
         &http(),
         &TlsConfig::default(),
-    )
-    .unwrap();
-    assert_wheels(root.path(), &dest, "one");
+        Want::Wheels("one"),
+    );
 }

@@ -6,8 +6,10 @@
 //! Needs python3 with venv, git, and PyPI: ignored by a plain `cargo test`, run by tests/run.sh
 //! (`cargo test --test requirements_e2e -- --include-ignored`).
 
+#[path = "support/cmd.rs"]
+mod cmd;
+
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use loci::config::{Config, Env};
 use loci::distro::Distro;
@@ -19,22 +21,7 @@ use loci::runner::SystemRunner;
 const OS_RELEASE: &str = "PRETTY_NAME=\"Debian GNU/Linux 12 (bookworm)\"\nNAME=\"Debian GNU/Linux\"\nVERSION_ID=\"12\"\n\
                           VERSION_CODENAME=bookworm\nID=debian\n";
 
-fn git(dir: &Path, args: &[&str]) {
-    let out = Command::new("git")
-        .args(args)
-        .current_dir(dir)
-        .env("GIT_AUTHOR_NAME", "t")
-        .env("GIT_AUTHOR_EMAIL", "t@example.com")
-        .env("GIT_COMMITTER_NAME", "t")
-        .env("GIT_COMMITTER_EMAIL", "t@example.com")
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "git {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
+use cmd::git;
 
 /// A git repository holding `files`, committed on master (also branch stable/2026.1).
 fn repo(dir: &Path, files: &[(&str, &str)]) {
@@ -100,14 +87,7 @@ fn run(t: &Path, upper: &str, env: &[(&str, &str)]) -> (loci::Result<()>, PathBu
     config.paths.wheels_dir = root.join("tmp/wheels");
     std::fs::create_dir_all(&config.paths.sources_dir).unwrap();
     let distro = Distro::detect(&OsRelease::parse(OS_RELEASE), None, Some(false)).unwrap();
-    let input = PlanInput {
-        stage: loci::plan::Stage::Project,
-        host: loci::host::Host::detect(),
-        config: &config,
-        distro: &distro,
-        bindep_files: vec![],
-        pydep_files: vec![],
-    };
+    let input = PlanInput::new(&config, &distro);
     let mut plan = loci::steps::build_plan(&input).unwrap();
     // No bindep files here, so no packages step; base (and its preflight lookup) needs apt.
     plan.steps

@@ -9,6 +9,9 @@
 //! (`--include-ignored`) runs it. Without python3, its venv module or access to PyPI it then
 //! fails, saying what to install: it is never skipped silently.
 
+#[path = "support/cmd.rs"]
+mod cmd;
+
 #[path = "support/pyvenv.rs"]
 mod pyvenv;
 
@@ -124,12 +127,7 @@ fn loci_sbom(root: &Path, wheels: &Path, epoch: Option<&str>) -> String {
     if let Some(e) = epoch {
         cmd.env("SOURCE_DATE_EPOCH", e);
     }
-    let out = cmd.output().unwrap();
-    assert!(
-        out.status.success(),
-        "loci sbom failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let out = cmd::ok(&mut cmd);
     String::from_utf8(out.stdout).unwrap()
 }
 
@@ -148,17 +146,11 @@ fn the_sbom_is_valid_cyclonedx_1_6() {
         );
         let path = d.path().join("sbom.cdx.json");
         std::fs::write(&path, &text).unwrap();
-        let out = Command::new(&python)
-            .args(["-c", CHECK])
-            .arg(&path)
-            .args(["2", "4", "keystone"])
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "cyclonedx-python-lib rejects the SBOM (SOURCE_DATE_EPOCH {epoch:?}):\n{}{}\n{text}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
+        let out = cmd::ok(
+            Command::new(&python)
+                .args(["-c", CHECK])
+                .arg(&path)
+                .args(["2", "4", "keystone"]),
         );
         eprint!("{}", String::from_utf8_lossy(&out.stdout));
     }

@@ -41,6 +41,9 @@
 #   LOCI_GATE_REUSE_REQUIREMENTS=1  use an existing loci-gate/requirements image
 #   LOCI_GATE_WORK          work dir (default target/gate): context, logs, table
 #   LOCI_GATE_MIN_FREE_GB   free space the engine's data dir must have to start (default 25)
+#   REGISTRY, COSIGN_KEY    7. push every image built to REGISTRY and, with COSIGN_KEY, sign and
+#                           attest it (tools/publish.sh): digests in target/gate/signed.json and
+#                           signed.txt
 #   LOCI_GATE_LOCI_BIN      a static loci binary to use as it is (skips tools/setup-host.sh:
 #                           no apt-get, no cargo build; docker must be running)
 set -euo pipefail
@@ -429,4 +432,29 @@ smoke_result[requirements]="$n_wheels wheels"
     done
 } | tee "$work/table.txt"
 echo "gate.sh: logs in $work/logs, table in $work/table.txt"
+
+# ---------------------------------------------------------------------------------------------
+# 7. with REGISTRY: every image built pushed, and with COSIGN_KEY signed and attested
+if [ -n "${REGISTRY:-}" ]; then
+    built=()
+    for r in "${rows[@]}"; do
+        name="${r%-runtime}"; sfx="${r#"$name"}"
+        # (the requirements image is there, built or reused)
+        if [ "${result[$r]:-}" = built ] || [ "$r" = requirements ]; then
+            built+=("loci-gate/$name:$LOCI_GATE_TAG$sfx")
+        fi
+    done
+    # shellcheck source=setup-signing.sh
+    if [ -n "${COSIGN_KEY:-}" ]; then source tools/setup-signing.sh; fi
+    log "publish ${#built[@]} images to $REGISTRY${COSIGN_KEY:+, signed}"
+    if LOCI_SIGN_SUMMARY="$work/signed.json" LOCI_BIN="$LOCI_BIN" DOCKER="$docker" \
+        bash tools/publish.sh "${built[@]}" > "$work/logs/publish.log" 2>&1; then
+        sed -n '/^image  *platform/,/^$/p' "$work/logs/publish.log" | tee "$work/signed.txt"
+        echo "gate.sh: pushed${COSIGN_KEY:+, signed and verified}: $work/signed.json"
+    else
+        tail -20 "$work/logs/publish.log"
+        echo "gate.sh: publishing failed (logs/publish.log)"
+        failed=1
+    fi
+fi
 exit $failed

@@ -3,7 +3,7 @@
 //! The spec is bindep 2.14's `bindep/depends.py`; `tests/bindep_differential.rs` runs the real
 //! bindep next to this module on LOCI's files, generated files and six distros.
 //!
-//! - [`BindepFile::parse`] is the Parsley grammar (see [`parse`]).
+//! - [`BindepFile::parse`] is the Parsley grammar (see `parse.rs`).
 //! - [`Platform::from_os_release`] is `Depends.platform_profiles` fed by the `distro` library's
 //!   reading of an os-release file (`platform:dpkg`, `platform:debian-12`, `platform:redhat`, ...).
 //! - [`BindepFile::packages`] is `active_rules` with bindep's truth table for combining the

@@ -4,7 +4,7 @@
 //! of LOCI master's names, and where it comes from (a build argument of the Dockerfile, an
 //! argument only the Dockerfile reads, or the environment).
 //!
-//! [`Config`](super::Config) is read through it ([`super::resolve`]: the defaults and parsers
+//! [`Config`](super::Config) is read through it (the `Resolver` of `values.rs`: the defaults and parsers
 //! of this table), inputs.env is written from it, `loci config` prints it with each value's
 //! source, the README's table of build arguments is generated from it ([`markdown`]) and
 //! tests hold it to the README and to the Dockerfile's `ARG`s.
@@ -366,14 +366,14 @@ pub const MOD_OAUTH2_URL: Arg = Arg::new(
     "MOD_OAUTH2_URL",
     Kind::Text,
     Derived("OpenIDC's release .deb"),
-    "keystone's mod_oauth2 (`{codename}` is substituted)",
+    "keystone's mod_oauth2 (`{codename}` and `{arch}`, Debian's name, are substituted); with both defaults, on arm64 the distro's `libapache2-mod-oauth2` instead (OpenIDC publishes amd64 .debs only)",
 )
 .loci();
 pub const LIBOAUTH2_URL: Arg = Arg::new(
     "LIBOAUTH2_URL",
     Kind::Text,
     Derived("OpenIDC's release .deb"),
-    "keystone's liboauth2, for mod_oauth2 (`{codename}` is substituted)",
+    "keystone's liboauth2, for mod_oauth2 (`{codename}` and `{arch}` are substituted)",
 )
 .loci();
 pub const SSL_CERT_FILE: Arg = Arg::new(
@@ -414,6 +414,62 @@ pub const IMAGE_REVISION: Arg = Arg::new(
     "the value of the `org.opencontainers.image.revision` label",
 )
 .place(Place::Dockerfile);
+pub const IMAGE_VERSION: Arg = Arg::new(
+    "IMAGE_VERSION",
+    Kind::Dockerfile,
+    Derived("`$PROJECT_RELEASE`"),
+    "the value of the `org.opencontainers.image.version` label",
+)
+.place(Place::Dockerfile);
+pub const IMAGE_LICENSES: Arg = Arg::new(
+    "IMAGE_LICENSES",
+    Kind::Dockerfile,
+    Value("Apache-2.0"),
+    "the value of the `org.opencontainers.image.licenses` label (an SPDX expression)",
+)
+.place(Place::Dockerfile);
+pub const IMAGE_DESCRIPTION: Arg = Arg::new(
+    "IMAGE_DESCRIPTION",
+    Kind::Dockerfile,
+    Derived("`OpenStack $PROJECT $PROJECT_RELEASE, built from source by loci`"),
+    "the value of the `org.opencontainers.image.description` label",
+)
+.place(Place::Dockerfile);
+pub const IMAGE_VENDOR: Arg = Arg::new(
+    "IMAGE_VENDOR",
+    Kind::Dockerfile,
+    Unset(""),
+    "the value of the `org.opencontainers.image.vendor` label",
+)
+.place(Place::Dockerfile);
+pub const IMAGE_AUTHORS: Arg = Arg::new(
+    "IMAGE_AUTHORS",
+    Kind::Dockerfile,
+    Unset(""),
+    "the value of the `org.opencontainers.image.authors` label",
+)
+.place(Place::Dockerfile);
+pub const IMAGE_URL: Arg = Arg::new(
+    "IMAGE_URL",
+    Kind::Dockerfile,
+    Unset(""),
+    "the value of the `org.opencontainers.image.url` label",
+)
+.place(Place::Dockerfile);
+pub const IMAGE_DOCUMENTATION: Arg = Arg::new(
+    "IMAGE_DOCUMENTATION",
+    Kind::Dockerfile,
+    Unset(""),
+    "the value of the `org.opencontainers.image.documentation` label",
+)
+.place(Place::Dockerfile);
+pub const LOCI_REVISION: Arg = Arg::new(
+    "LOCI_REVISION",
+    Kind::Dockerfile,
+    Unset(""),
+    "loci's commit: the `org.openstack.loci.revision` label and the loci commit of the provenance `loci sign` attaches (tools/build-keystone.sh passes `git rev-parse HEAD`)",
+)
+.place(Place::Dockerfile);
 pub const SOURCE_DATE_EPOCH: Arg = Arg::new(
     "SOURCE_DATE_EPOCH",
     Kind::Epoch,
@@ -425,7 +481,7 @@ pub const LOCI_VERSION: Arg = Arg::new(
     "LOCI_VERSION",
     Kind::Text,
     Derived("this release's"),
-    "the `loci.version` label; the build stops if the loci binary (LOCI_IMAGE) is another version",
+    "the `org.openstack.loci.version` label (and, for this release, the old `loci.version`); the build stops if the loci binary (LOCI_IMAGE) is another version",
 )
 .inputs(Inputs::Always);
 pub const LOCI_IMAGE: Arg = Arg::new(
@@ -537,8 +593,16 @@ pub const ARGS: &[Arg] = &[
     LOCI_HTTP_READ_TIMEOUT,
     IMAGE_CREATED,
     IMAGE_REVISION,
+    IMAGE_VERSION,
+    IMAGE_LICENSES,
+    IMAGE_DESCRIPTION,
+    IMAGE_VENDOR,
+    IMAGE_AUTHORS,
+    IMAGE_URL,
+    IMAGE_DOCUMENTATION,
     SOURCE_DATE_EPOCH,
     LOCI_VERSION,
+    LOCI_REVISION,
     LOCI_IMAGE,
     RUST_IMAGE,
     DOCKER_CONFIG,
@@ -573,8 +637,9 @@ pub fn markdown() -> String {
             _ => "",
         };
         out.push_str(&format!(
-            "| {name} | {default} | {}{place} | {} | {} |\n",
-            a.doc,
+            "| {name} | {} | {}{place} | {} | {} |\n",
+            default.replace('|', "\\|"),
+            a.doc.replace('|', "\\|"),
             if a.loci { "yes" } else { "loci's" },
             match a.inputs {
                 Inputs::No => "",

@@ -107,13 +107,13 @@ pub(crate) fn absolute_dir(key: &str, value: &str) -> Result<PathBuf> {
     Ok(path)
 }
 
-/// LOCI_VERSION is the loci version the Dockerfile labels the image with (`loci.version`):
-/// a binary of another version would make that label lie, so the build stops before it starts.
+/// LOCI_VERSION is the loci version the Dockerfile labels the image with
+/// (`org.openstack.loci.version`): a binary of another version would make that label lie, so the build stops before it starts.
 pub(crate) fn check_loci_version(label: Option<&str>) -> Result<()> {
     let ours = env!("CARGO_PKG_VERSION");
     match label {
         Some(v) if v != ours => Err(Error::new(format!(
-            "LOCI_VERSION={} (the image's loci.version label) but this loci binary is {ours}",
+            "LOCI_VERSION={} (the image's org.openstack.loci.version label) but this loci binary is {ours}",
             shown(v)
         ))
         .hint(format!(

@@ -22,7 +22,7 @@ use checks::{absolute_dir, check_argument, check_entry, check_loci_version, chec
 pub use paths::Paths;
 pub use projects::{
     ConsoleSource, HorizonConfig, KeystoneConfig, NovaConfig, SkylineConfig, CONSOLE_FROM_INDEX,
-    DEFAULT_HORIZON_PANELS,
+    DEFAULT_HORIZON_PANELS, DEFAULT_LIBOAUTH2_URL, DEFAULT_MOD_OAUTH2_URL,
 };
 pub use values::{parse_bool, parse_source_date_epoch, Env, Resolution, Resolved, Source};
 use values::{shown, yes_no, Resolver};

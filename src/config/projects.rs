@@ -25,7 +25,8 @@ pub struct HorizonConfig {
     pub extra_panels: Vec<String>,
 }
 
-/// keystone's mod_oauth2 profile (MOD_OAUTH2_URL, LIBOAUTH2_URL; `{codename}` is substituted).
+/// keystone's mod_oauth2 profile (MOD_OAUTH2_URL, LIBOAUTH2_URL; `{codename}` and `{arch}` are
+/// substituted).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct KeystoneConfig {
     pub mod_oauth2_url: String,
@@ -72,7 +73,8 @@ pub const DEFAULT_HORIZON_PANELS: &[&str] = &[
     "watcher_dashboard",
 ];
 
-/// keystone's default MOD_OAUTH2_URL and LIBOAUTH2_URL: OpenIDC's release .debs.
+/// keystone's default MOD_OAUTH2_URL and LIBOAUTH2_URL: OpenIDC's release .debs (amd64 only:
+/// another architecture takes the distro's package with these defaults).
 pub const DEFAULT_MOD_OAUTH2_URL: &str = "https://github.com/OpenIDC/mod_oauth2/releases/download/v3.4.0/libapache2-mod-oauth2_3.4.0-1.{codename}_amd64.deb";
 pub const DEFAULT_LIBOAUTH2_URL: &str =
     "https://github.com/OpenIDC/liboauth2/releases/download/v1.6.3/liboauth2_1.6.3-1.{codename}_amd64.deb";

@@ -10,7 +10,7 @@ use std::path::PathBuf;
 
 use serde::ser::{Serialize, Serializer};
 
-use super::hook::Hook;
+use super::hook::{Hook, HorizonHook, KeystoneHook, NovaHook, SkylineHook};
 use super::requirements::{ConstraintsSpec, WheelsSpec};
 use super::user::User;
 use crate::config::WheelsSource;
@@ -261,6 +261,19 @@ macro_rules! from_module_action {
         })*
     };
 }
+
+/// A project's hook is an action of the project-specific step.
+macro_rules! from_project_hook {
+    ($($ty:ident),* $(,)?) => {
+        $(impl From<$ty> for Action {
+            fn from(h: $ty) -> Self {
+                Action::Project(h.into())
+            }
+        })*
+    };
+}
+
+from_project_hook!(NovaHook, HorizonHook, KeystoneHook, SkylineHook);
 
 from_module_action!(
     PackagesAction => Packages,

@@ -7,26 +7,58 @@ use serde::Serialize;
 
 use super::user::User;
 
-/// An in-process part of a project-specific step, with the data it works on. Which code runs
-/// is decided by the variant; the text (`Display`, in `steps::project_specific`) is only for
-/// the plan and the log.
+/// An in-process part of a project-specific step, with the data it works on: the hooks of
+/// each project, one enum each. Which code runs is decided by the variant, in the project's
+/// module of `steps::project_specific`; its text (`Display`, there too) is only for the plan
+/// and the log.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(tag = "hook", rename_all = "snake_case")]
+#[serde(untagged)]
 pub enum Hook {
-    /// nova: drop the consoles' remaining git files and give noVNC >= 1.0 its old entry page.
-    NovaConsoles { novnc: PathBuf, spice: PathBuf },
-    /// nova: create the tss group and user swtpm runs as.
-    NovaTssUser { user: User },
-    /// horizon: manage.py, the panels of these plugins and their policies, local_settings.py.
-    HorizonConfigure { panels: Vec<String> },
-    /// horizon: compile the messages when gettext's msgfmt is installed.
-    HorizonCompileMessages,
-    /// horizon: the version-independent link, no secrets or locks, local/ to the user.
-    HorizonFinish { uid: u32, gid: u32 },
-    /// keystone: download the mod_oauth2 .debs.
-    KeystoneDownload { debs: Vec<Deb> },
-    /// skyline-apiserver: check that the installed console has its static files.
-    SkylineCheckConsole,
+    Nova(NovaHook),
+    Horizon(HorizonHook),
+    Keystone(KeystoneHook),
+    Skyline(SkylineHook),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "hook")]
+pub enum NovaHook {
+    /// Drop the consoles' remaining git files and give noVNC >= 1.0 its old entry page.
+    #[serde(rename = "nova_consoles")]
+    Consoles { novnc: PathBuf, spice: PathBuf },
+    /// Create the tss group and user swtpm runs as.
+    #[serde(rename = "nova_tss_user")]
+    TssUser { user: User },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "hook")]
+pub enum HorizonHook {
+    /// manage.py, the panels of these plugins and their policies, local_settings.py.
+    #[serde(rename = "horizon_configure")]
+    Configure { panels: Vec<String> },
+    /// Compile the messages when gettext's msgfmt is installed.
+    #[serde(rename = "horizon_compile_messages")]
+    CompileMessages,
+    /// The version-independent link, no secrets or locks, local/ to the user.
+    #[serde(rename = "horizon_finish")]
+    Finish { uid: u32, gid: u32 },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "hook")]
+pub enum KeystoneHook {
+    /// Download the mod_oauth2 .debs.
+    #[serde(rename = "keystone_download")]
+    Download { debs: Vec<Deb> },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "hook")]
+pub enum SkylineHook {
+    /// Check that the installed console has its static files.
+    #[serde(rename = "skyline_check_console")]
+    CheckConsole,
 }
 
 /// One .deb keystone's hook fetches: the variable that configures it, its URL, and where it
@@ -42,12 +74,27 @@ impl Hook {
     /// The project the hook belongs to.
     pub fn project(&self) -> &'static str {
         match self {
-            Hook::NovaConsoles { .. } | Hook::NovaTssUser { .. } => "nova",
-            Hook::HorizonConfigure { .. }
-            | Hook::HorizonCompileMessages
-            | Hook::HorizonFinish { .. } => "horizon",
-            Hook::KeystoneDownload { .. } => "keystone",
-            Hook::SkylineCheckConsole => "skyline-apiserver",
+            Hook::Nova(_) => "nova",
+            Hook::Horizon(_) => "horizon",
+            Hook::Keystone(_) => "keystone",
+            Hook::Skyline(_) => "skyline-apiserver",
         }
     }
 }
+
+macro_rules! from_project_hook {
+    ($($ty:ident => $variant:ident),* $(,)?) => {
+        $(impl From<$ty> for Hook {
+            fn from(h: $ty) -> Self {
+                Hook::$variant(h)
+            }
+        })*
+    };
+}
+
+from_project_hook!(
+    NovaHook => Nova,
+    HorizonHook => Horizon,
+    KeystoneHook => Keystone,
+    SkylineHook => Skyline,
+);

@@ -22,7 +22,7 @@ pub mod requirements;
 pub mod user;
 
 pub use action::*;
-pub use hook::{Deb, Hook};
+pub use hook::{Deb, Hook, HorizonHook, KeystoneHook, NovaHook, SkylineHook};
 pub use user::User;
 
 /// One step of the build.
@@ -160,6 +160,45 @@ pub struct PlanInput<'a> {
     pub bindep_files: Vec<(String, String)>,
     /// pydep files (`/opt/loci/pydep*`), as (name, text).
     pub pydep_files: Vec<(String, String)>,
+}
+
+impl<'a> PlanInput<'a> {
+    /// The input of a plan of `config` on `distro`: the whole image in one stage, on this
+    /// machine, without dependency files (the methods below set each).
+    pub fn new(config: &'a Config, distro: &'a Distro) -> Self {
+        PlanInput {
+            config,
+            stage: Stage::Project,
+            distro,
+            host: Host::detect(),
+            bindep_files: Vec::new(),
+            pydep_files: Vec::new(),
+        }
+    }
+
+    /// The part of the build to plan.
+    pub fn stage(mut self, stage: Stage) -> Self {
+        self.stage = stage;
+        self
+    }
+
+    /// The machine the plan is for.
+    pub fn host(mut self, host: Host) -> Self {
+        self.host = host;
+        self
+    }
+
+    /// One more bindep file (name, text).
+    pub fn bindep(mut self, name: &str, text: &str) -> Self {
+        self.bindep_files.push((name.into(), text.into()));
+        self
+    }
+
+    /// One more pydep file (name, text).
+    pub fn pydep(mut self, name: &str, text: &str) -> Self {
+        self.pydep_files.push((name.into(), text.into()));
+        self
+    }
 }
 
 #[cfg(test)]

@@ -63,7 +63,7 @@ pub struct WheelsSpec {
     pub only: Option<Vec<String>>,
     /// KEEP_ALL_WHEELS: build with dependencies and keep every wheel.
     pub keep_all: bool,
-    /// Constraints kept in upper-constraints.txt but not built ([`not_built`]); PIP_PACKAGES
+    /// Constraints kept in upper-constraints.txt but not built (`steps::requirements::not_built`); PIP_PACKAGES
     /// naming them are built.
     pub not_built: Vec<DropRule>,
     /// How many `pip wheel` run at once.

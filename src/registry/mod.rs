@@ -53,6 +53,8 @@ const MAX_MANIFEST: u64 = 4 * 1024 * 1024;
 /// A connection to one repository of one registry, authenticated as needed.
 pub struct Session {
     pub reference: Reference,
+    /// How errors name the image: `WHEELS=REF` for the wheels, the reference for others.
+    label: String,
     base: Url,
     client: Client,
     blob_client: Client,
@@ -71,6 +73,18 @@ impl Session {
         tls: &TlsConfig,
         creds: Option<Credentials>,
     ) -> Result<Session> {
+        let label = format!("WHEELS={reference}");
+        Session::connect_as(label, reference, registry, tls, creds)
+    }
+
+    /// [`Session::connect`], with errors naming the image as `label`.
+    pub fn connect_as(
+        label: String,
+        reference: Reference,
+        registry: &RegistryConfig,
+        tls: &TlsConfig,
+        creds: Option<Credentials>,
+    ) -> Result<Session> {
         let opts = http::Options {
             insecure: registry.insecure,
             ..Default::default()
@@ -83,7 +97,7 @@ impl Session {
                 ..opts
             },
         )?;
-        let what = format!("WHEELS={reference}");
+        let what = label.clone();
         let host = reference.registry.clone();
         let scheme = match registry.protocol {
             RegistryProtocol::Http => "http",
@@ -111,6 +125,7 @@ impl Session {
         })?;
         let mut session = Session {
             reference,
+            label,
             base,
             client,
             blob_client,
@@ -124,7 +139,7 @@ impl Session {
     }
 
     fn what(&self) -> String {
-        format!("WHEELS={}", self.reference)
+        self.label.clone()
     }
 
     /// `GET /v2/`: the registry answers, and says how to authenticate.
@@ -306,6 +321,31 @@ impl Session {
 
     /// Fetches a manifest by tag or digest; verifies it when `digest` is given.
     pub fn manifest(&mut self, reference: &str, digest: Option<&str>) -> Result<Manifest> {
+        let raw = self.manifest_raw(reference, digest)?;
+        manifest::parse(&raw.body, raw.content_type.as_deref()).map_err(|e| {
+            Error::new(format!("{}: manifest {reference}: cannot use the manifest", self.what()))
+                .cause(e)
+                .hint("WHEELS must name an image (Docker schema 2 / OCI, or a manifest list / index of them)")
+        })
+    }
+
+    /// A manifest as the registry serves it, with its digest (sha256 of the body); verified
+    /// when `digest` is given.
+    pub fn manifest_raw(&mut self, reference: &str, digest: Option<&str>) -> Result<RawManifest> {
+        self.find_manifest(reference, digest)?.ok_or_else(|| {
+            Error::new(format!("{}: manifest {reference}: not found (404)", self.what())).hint(format!(
+                "the registry has no {reference} in repository {}: check the tag (or digest) and the repository name",
+                self.reference.repository
+            ))
+        })
+    }
+
+    /// [`Session::manifest_raw`], or None when the registry has no such manifest (404).
+    pub fn find_manifest(
+        &mut self,
+        reference: &str,
+        digest: Option<&str>,
+    ) -> Result<Option<RawManifest>> {
         let url = self.url(&format!(
             "v2/{}/manifests/{reference}",
             self.reference.repository
@@ -314,12 +354,7 @@ impl Session {
         let resp = self.get(&url, Some(manifest::ACCEPT), &what)?;
         match resp.status() {
             s if s.is_success() => {}
-            StatusCode::NOT_FOUND => {
-                return Err(http::status_error(&what, resp).hint(format!(
-                    "the registry has no {reference} in repository {}: check the tag (or digest) and the repository name in WHEELS",
-                    self.reference.repository
-                )))
-            }
+            StatusCode::NOT_FOUND => return Ok(None),
             StatusCode::FORBIDDEN => {
                 return Err(http::status_error(&what, resp)
                     .hint("the credentials are not allowed to pull this repository; check the entry in REGISTRY_AUTH_FILE"))
@@ -331,28 +366,43 @@ impl Session {
             .get(CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
             .map(str::to_string);
-        let mut body = Vec::new();
-        resp.take(MAX_MANIFEST + 1)
-            .read_to_end(&mut body)
-            .map_err(|e| Error::new(format!("{what}: cannot read the manifest")).caused_by(e))?;
-        if body.len() as u64 > MAX_MANIFEST {
-            return Err(Error::new(format!(
-                "{what}: the manifest is larger than {MAX_MANIFEST} bytes"
-            )));
-        }
+        let body = read_limited(resp, MAX_MANIFEST, &what)?;
+        let got = format!("sha256:{}", hex::encode(Sha256::digest(&body)));
         if let Some(want) = digest {
-            let got = format!("sha256:{}", hex::encode(Sha256::digest(&body)));
             if got != want {
                 return Err(Error::new(format!("{what}: the manifest does not match its digest"))
                     .cause(format!("expected {want}, got {got}"))
                     .hint("the registry (or a proxy in between) served other content than the digest pins; try again or check the registry"));
             }
         }
-        manifest::parse(&body, content_type.as_deref()).map_err(|e| {
-            Error::new(format!("{what}: cannot use the manifest"))
-                .cause(e)
-                .hint("WHEELS must name an image (Docker schema 2 / OCI, or a manifest list / index of them)")
-        })
+        Ok(Some(RawManifest {
+            body,
+            content_type,
+            digest: got,
+        }))
+    }
+
+    /// The OCI referrers API's answer for `digest` (an image index of the manifests whose
+    /// subject it is), or None when the registry has no referrers API (404).
+    pub fn referrers(&mut self, digest: &str) -> Result<Option<Vec<u8>>> {
+        let url = self.url(&format!(
+            "v2/{}/referrers/{digest}",
+            self.reference.repository
+        ))?;
+        let what = format!("{}: referrers of {digest}", self.what());
+        let resp = self.get(&url, Some(manifest::OCI_INDEX), &what)?;
+        match resp.status() {
+            StatusCode::NOT_FOUND => return Ok(None),
+            s if s.is_success() => {}
+            _ => return Err(http::status_error(&what, resp)),
+        }
+        let is_index = resp
+            .headers()
+            .get(CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|c| c.starts_with(manifest::OCI_INDEX));
+        let body = read_limited(resp, MAX_MANIFEST, &what)?;
+        Ok(is_index.then_some(body))
     }
 
     /// Resolves the reference to the descriptor of the layer holding the wheels.
@@ -382,6 +432,11 @@ impl Session {
         }
     }
 
+    /// How errors name the image.
+    pub fn label(&self) -> &str {
+        &self.label
+    }
+
     pub(crate) fn blob_client(&self) -> Client {
         self.blob_client.clone()
     }
@@ -389,6 +444,29 @@ impl Session {
     pub(crate) fn authorization(&self) -> Option<HeaderValue> {
         self.authorization.clone()
     }
+}
+
+/// A manifest's bytes as served.
+#[derive(Debug, Clone)]
+pub struct RawManifest {
+    pub body: Vec<u8>,
+    pub content_type: Option<String>,
+    /// `sha256:<hex>` of the body.
+    pub digest: String,
+}
+
+/// The body of `resp`, refused when longer than `max` bytes.
+fn read_limited(resp: Response, max: u64, what: &str) -> Result<Vec<u8>> {
+    let mut body = Vec::new();
+    resp.take(max + 1)
+        .read_to_end(&mut body)
+        .map_err(|e| Error::new(format!("{what}: cannot read the answer")).caused_by(e))?;
+    if body.len() as u64 > max {
+        return Err(Error::new(format!(
+            "{what}: the answer is larger than {max} bytes"
+        )));
+    }
+    Ok(body)
 }
 
 fn challenge_of(resp: &Response, what: &str) -> Result<Challenge> {

@@ -18,6 +18,8 @@ pub struct Facts {
     pub project_commit: Option<String>,
     /// The distro label of image_info.json (`debian-bookworm`).
     pub distro: Option<String>,
+    /// The image's CPU architecture, as OCI names it (image_info.json's `architecture`).
+    pub architecture: Option<String>,
     /// Where the wheels came from: image_info.json's `wheels` (`{"kind": .., "location": ..}`).
     pub wheels: Option<Value>,
     /// The base image, if image_info.json ever names it (`base`; it does not today).
@@ -89,6 +91,7 @@ impl Facts {
         self.project_release = text("project_release").unwrap_or_default();
         self.project_commit = text("project_commit").filter(|c| !c.is_empty());
         self.distro = text("distro").filter(|d| !d.is_empty());
+        self.architecture = text("architecture").filter(|a| !a.is_empty());
         self.wheels = Some(v["wheels"].clone()).filter(|w| !w.is_null());
         self.base = text("base").filter(|b| !b.is_empty());
     }

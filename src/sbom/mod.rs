@@ -149,6 +149,9 @@ pub fn sbom(root: &Path, facts: &Facts, runner: &mut dyn Runner) -> Result<Value
     if let Some(d) = &facts.distro {
         properties.push(property("loci:distro", d));
     }
+    if let Some(a) = &facts.architecture {
+        properties.push(property("loci:architecture", a));
+    }
     if let Some(w) = &facts.wheels {
         if let Some(kind) = w["kind"].as_str() {
             properties.push(property("loci:wheels.kind", kind));
@@ -269,7 +272,7 @@ mod tests {
         .unwrap();
         std::fs::write(
             root.join("etc/image_info/image_info.json"),
-            r#"{"project":"keystone","distro":"debian-bookworm","wheels":{"kind":"image","location":"quay.io/x/requirements:2025.1"}}"#,
+            r#"{"project":"keystone","distro":"debian-bookworm","architecture":"arm64","wheels":{"kind":"image","location":"quay.io/x/requirements:2025.1"}}"#,
         )
         .unwrap();
         (d, root)
@@ -302,6 +305,7 @@ mod tests {
             Some("0123456789abcdef0123456789abcdef01234567")
         );
         assert_eq!(f.distro.as_deref(), Some("debian-bookworm"));
+        assert_eq!(f.architecture.as_deref(), Some("arm64"));
         assert_eq!(f.wheels.as_ref().unwrap()["kind"], "image");
     }
 
@@ -397,6 +401,10 @@ mod tests {
         let meta = doc["metadata"]["properties"].to_string();
         assert!(meta.contains("quay.io/x/requirements:2025.1"), "{meta}");
         assert!(meta.contains("debian-bookworm"));
+        assert!(
+            meta.contains(r#"{"name":"loci:architecture","value":"arm64"}"#),
+            "{meta}"
+        );
 
         // Without its dist-info the version is PROJECT_RELEASE.
         std::fs::remove_dir_all(

@@ -67,6 +67,8 @@ struct Info<'a> {
     project_release: &'a str,
     project_commit: Option<String>,
     distro: String,
+    /// The image's CPU architecture, as OCI platforms name it (`amd64`, `arm64`).
+    architecture: &'a str,
     profiles: &'a [String],
     pip_packages: &'a [String],
     dist_packages: &'a [String],
@@ -118,7 +120,11 @@ pub fn collect(dir: &Path, ctx: &mut runner::Context) -> Result<()> {
     let previous: Option<serde_json::Value> = std::fs::read_to_string(dir.join("image_info.json"))
         .ok()
         .and_then(|t| serde_json::from_str(&t).ok());
-    write(&dir.join(INPUTS_FILE), &inputs(config, head.as_deref()))?;
+    let host = crate::host::Host::detect();
+    write(
+        &dir.join(INPUTS_FILE),
+        &inputs(config, head.as_deref(), host.oci_arch()),
+    )?;
     let timed = config.source_date_epoch.is_none();
     let info = Info {
         loci_version: env!("CARGO_PKG_VERSION"),
@@ -131,6 +137,7 @@ pub fn collect(dir: &Path, ctx: &mut runner::Context) -> Result<()> {
             .and_then(|h| h.lines().next())
             .map(|l| l.trim_start_matches("commit ").to_string()),
         distro: plan.distro.label(),
+        architecture: host.oci_arch(),
         profiles: &config.profiles,
         pip_packages: &config.pip_packages,
         dist_packages: &config.dist_packages,
@@ -195,16 +202,18 @@ pub const INPUTS_FILE: &str = "inputs.env";
 /// The build arguments that decide what the image holds, one `NAME=value` a line, as they
 /// were resolved: PROJECT_REF is the commit that was built (when the source is a git
 /// checkout), FROM and WHEELS as given (pinned when given by digest). Passing them back as
-/// `--build-arg`s asks a second build for the same inputs.
-pub fn inputs(config: &Config, head: Option<&str>) -> String {
+/// `--build-arg`s asks a second build for the same inputs; the platform (`arch`, as OCI names
+/// it) is a comment: `--platform`, not a build argument.
+pub fn inputs(config: &Config, head: Option<&str>, arch: &str) -> String {
     let commit = head
         .and_then(|h| h.lines().next())
         .and_then(|l| l.strip_prefix("commit "))
         .map(str::trim)
         .filter(|c| c.len() >= 40 && c.bytes().all(|b| b.is_ascii_hexdigit()));
-    let mut text = String::from(
+    let mut text = format!(
         "# The build arguments of this image as resolved (PROJECT_REF: the commit built).\n\
-         # Ask for the same inputs again: mapfile -t a < <(grep -v '^#' inputs.env | sed 's/^/--build-arg=/')\n",
+         # Ask for the same inputs again: mapfile -t a < <(grep -v '^#' inputs.env | sed 's/^/--build-arg=/')\n\
+         # The platform: linux/{arch} (docker build --platform linux/{arch})\n",
     );
     for arg in args::ARGS.iter().filter(|a| a.inputs != Inputs::No) {
         let value = match (arg.name, commit) {
@@ -287,7 +296,16 @@ mod tests {
         .collect();
         let config = Config::from_env(&env).unwrap();
         let commit = "0123456789abcdef0123456789abcdef01234567";
-        let text = inputs(&config, Some(&format!("commit {commit}\nAuthor: x\n")));
+        let text = inputs(
+            &config,
+            Some(&format!("commit {commit}\nAuthor: x\n")),
+            "arm64",
+        );
+        // The platform, which is not a build argument: a comment.
+        assert!(
+            text.contains("\n# The platform: linux/arm64 (docker build --platform linux/arm64)\n"),
+            "{text}"
+        );
         let args: Vec<&str> = text.lines().filter(|l| !l.starts_with('#')).collect();
         assert!(args.contains(&format!("FROM={from}").as_str()), "{text}");
         assert!(
@@ -309,7 +327,7 @@ mod tests {
             |(k, _)| !k.is_empty() && k.bytes().all(|b| b.is_ascii_uppercase() || b == b'_')
         )));
         // Not a git checkout: the ref as given.
-        assert!(inputs(&config, None).contains("\nPROJECT_REF=29.1.0\n"));
+        assert!(inputs(&config, None, "amd64").contains("\nPROJECT_REF=29.1.0\n"));
     }
 
     #[test]

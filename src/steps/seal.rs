@@ -181,14 +181,7 @@ mod tests {
         let distro = crate::distro::Distro::detect(&os, None, None).unwrap();
         let plan = |env: &crate::config::Env| {
             let config = crate::config::Config::from_env(env).unwrap();
-            let input = PlanInput {
-                config: &config,
-                host: crate::host::Host::detect(),
-                stage: crate::plan::Stage::Project,
-                distro: &distro,
-                bindep_files: vec![],
-                pydep_files: vec![],
-            };
+            let input = PlanInput::new(&config, &distro);
             plan(&input, true).unwrap().actions
         };
         let without = plan(&env);

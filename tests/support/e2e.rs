@@ -16,11 +16,15 @@ use std::fs;
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::sync::{Mutex, MutexGuard, OnceLock};
 use std::time::{Duration, Instant};
 
 use sha2::{Digest, Sha256};
+
+#[path = "cmd.rs"]
+mod cmd;
+pub use cmd::{git, ok as check, stdout};
 
 /// Debian's docker client (the one with BuildKit).
 pub const DOCKER: &str = "/usr/bin/docker";
@@ -61,28 +65,6 @@ pub fn docker() -> Command {
     let mut c = Command::new(DOCKER);
     c.env("DOCKER_BUILDKIT", "1");
     c
-}
-
-/// Runs a command, panicking with its output when it fails.
-pub fn check(cmd: &mut Command) -> Output {
-    let out = cmd
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
-    if !out.status.success() {
-        panic!(
-            "{cmd:?} failed ({}):\n--- stdout\n{}\n--- stderr\n{}",
-            out.status,
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
-    out
-}
-
-pub fn stdout(cmd: &mut Command) -> String {
-    String::from_utf8_lossy(&check(cmd).stdout)
-        .trim()
-        .to_string()
 }
 
 /// Fails the test (not skips it) when Docker is not usable.
@@ -343,6 +325,23 @@ pub fn registry() -> Server {
     }
 }
 
+/// `NAME@sha256:...` of `image` as pushed to `registry` (its RepoDigests entry there).
+pub fn pushed_digest(image: &str, registry: &str) -> String {
+    check(docker().args(["push", image]));
+    let digests = stdout(docker().args([
+        "image",
+        "inspect",
+        "--format",
+        "{{range .RepoDigests}}{{println .}}{{end}}",
+        image,
+    ]));
+    digests
+        .lines()
+        .find(|l| l.starts_with(registry))
+        .unwrap_or_else(|| panic!("{image} has no digest in {registry}: {digests:?}"))
+        .to_string()
+}
+
 /// A static HTTP server on 127.0.0.1 serving `dir` (python3's http.server).
 pub fn http_server(dir: &Path) -> Server {
     let port = free_port();
@@ -485,11 +484,7 @@ pub fn pipe(a: &mut Command, b: &mut Command) {
         .unwrap_or_else(|e| panic!("{b:?}: {e}"));
     let st = first.wait().unwrap();
     assert!(st.success(), "{a:?} failed: {st}");
-    assert!(
-        second.status.success(),
-        "{b:?} failed: {}",
-        String::from_utf8_lossy(&second.stderr)
-    );
+    cmd::succeeded(format!("{b:?}"), second);
 }
 
 /// The base image built with the root's Dockerfile.base (as LOCI master builds it: its
@@ -639,21 +634,6 @@ impl Context {
 
 // --------------------------------------------------------------------------------------------
 // Source repositories
-
-pub fn git(dir: &Path, args: &[&str]) -> String {
-    stdout(
-        Command::new("git")
-            .arg("-C")
-            .arg(dir)
-            .args(args)
-            .env("GIT_AUTHOR_NAME", "loci tests")
-            .env("GIT_AUTHOR_EMAIL", "loci-tests@example.invalid")
-            .env("GIT_COMMITTER_NAME", "loci tests")
-            .env("GIT_COMMITTER_EMAIL", "loci-tests@example.invalid")
-            .env("GIT_CONFIG_NOSYSTEM", "1")
-            .env("HOME", dir),
-    )
-}
 
 /// A git repository named `requirements` below `base`, holding the 2026.1 upper-constraints.txt
 /// and global-requirements.txt on branch stable/2026.1.

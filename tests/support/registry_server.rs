@@ -4,6 +4,9 @@
 
 #![allow(dead_code)]
 
+#[path = "cmd.rs"]
+pub mod cmd;
+
 use std::io::{Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
@@ -37,16 +40,7 @@ pub struct Certs {
 pub fn make_certs(dir: &Path) -> Certs {
     require("openssl");
     let run = |args: &[&str]| {
-        let out = Command::new("openssl")
-            .args(args)
-            .current_dir(dir)
-            .output()
-            .expect("run openssl");
-        assert!(
-            out.status.success(),
-            "openssl {args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        cmd::ok(Command::new("openssl").args(args).current_dir(dir));
     };
     run(&[
         "req",
@@ -173,15 +167,7 @@ impl Registry {
                 require("htpasswd");
                 let mut lines = String::new();
                 for (u, p) in &opts.users {
-                    let out = Command::new("htpasswd")
-                        .args(["-Bbn", u, p])
-                        .output()
-                        .expect("run htpasswd");
-                    assert!(
-                        out.status.success(),
-                        "htpasswd: {}",
-                        String::from_utf8_lossy(&out.stderr)
-                    );
+                    let out = cmd::ok(Command::new("htpasswd").args(["-Bbn", u, p]));
                     lines.push_str(String::from_utf8_lossy(&out.stdout).trim());
                     lines.push('\n');
                 }
@@ -720,28 +706,23 @@ pub struct TokenIssuer {
 
 pub fn token_issuer(dir: &Path) -> TokenIssuer {
     require("openssl");
-    let out = Command::new("openssl")
-        .args([
-            "req",
-            "-x509",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-keyout",
-            "token.key",
-            "-out",
-            "token.pem",
-            "-days",
-            "2",
-        ])
-        .args(["-subj", "/CN=loci test token issuer"])
-        .current_dir(dir)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    cmd::ok(
+        Command::new("openssl")
+            .args([
+                "req",
+                "-x509",
+                "-newkey",
+                "rsa:2048",
+                "-nodes",
+                "-keyout",
+                "token.key",
+                "-out",
+                "token.pem",
+                "-days",
+                "2",
+            ])
+            .args(["-subj", "/CN=loci test token issuer"])
+            .current_dir(dir),
     );
     let der = Command::new("openssl")
         .args(["x509", "-in", "token.pem", "-outform", "DER"])
@@ -940,12 +921,7 @@ pub fn sign_schema1(manifest: &str, dir: &Path) -> Vec<u8> {
             .write_all(input.unwrap_or_default())
             .unwrap();
         let out = child.wait_with_output().unwrap();
-        assert!(
-            out.status.success(),
-            "openssl {args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        out.stdout
+        cmd::succeeded(format!("openssl {args:?}"), out).stdout
     };
     run(
         &[

@@ -18,8 +18,8 @@ use std::path::{Path, PathBuf};
 
 use crate::config::Config;
 use crate::error::{Context, Error, Result};
-use crate::plan::{Cmd, Hook, PlanInput, Step};
-use crate::runner::Runner;
+use crate::plan::{Cmd, HorizonHook, PlanInput, Step};
+use crate::runner::{self, Runner};
 
 /// Where collectstatic and compress put the static files (LOCI's STATIC_ROOT).
 pub const STATIC_ROOT: &str = "/var/www/html/horizon";
@@ -49,7 +49,7 @@ if __name__ == "__main__":
     execute_from_command_line(sys.argv)
 "#;
 
-/// Where things are; the real image's paths in [`run`], a temporary tree in tests.
+/// Where things are; the real image's paths in [`super::run`], a temporary tree in tests.
 #[derive(Debug, Clone)]
 pub struct Layout {
     /// The venv's site-packages (`sysconfig.get_path('purelib')`).
@@ -90,17 +90,37 @@ pub fn plan(input: &PlanInput) -> Result<Option<Step>> {
             }
         ),
     )
-    .action(Hook::HorizonConfigure {
+    .action(HorizonHook::Configure {
         panels: panels.clone(),
     })
-    .action(Hook::HorizonCompileMessages)
+    .action(HorizonHook::CompileMessages)
     .run(django(input, &["collectstatic", "--clear", "--noinput"]))
     .run(django(input, &["compress", "--force"]))
-    .action(Hook::HorizonFinish {
+    .action(HorizonHook::Finish {
         uid: c.uid,
         gid: c.gid,
     });
     Ok(Some(step))
+}
+
+impl std::fmt::Display for HorizonHook {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            HorizonHook::Configure { .. } => HOOK_CONFIGURE,
+            HorizonHook::CompileMessages => HOOK_COMPILEMESSAGES,
+            HorizonHook::Finish { .. } => HOOK_FINISH,
+        })
+    }
+}
+
+/// Runs one of horizon's hooks.
+pub fn run(hook: &HorizonHook, ctx: &mut runner::Context) -> Result<()> {
+    let (config, runner) = (ctx.config, &mut *ctx.runner);
+    match hook {
+        HorizonHook::Configure { panels } => configure(&layout(config, runner)?, panels),
+        HorizonHook::CompileMessages => compile_messages(config, runner),
+        HorizonHook::Finish { uid, gid } => finish(&layout(config, runner)?, *uid, *gid),
+    }
 }
 
 /// The venv's site-packages, as its python reports it.
@@ -512,14 +532,7 @@ mod tests {
             "ID=debian\nVERSION_ID=\"12\"\nVERSION_CODENAME=bookworm\n",
         );
         let distro = crate::distro::Distro::detect(&os, None, None).unwrap();
-        let input = PlanInput {
-            stage: crate::plan::Stage::Project,
-            host: crate::host::Host::detect(),
-            config: &config,
-            distro: &distro,
-            bindep_files: vec![],
-            pydep_files: vec![],
-        };
+        let input = PlanInput::new(&config, &distro);
         let step = plan(&input).unwrap().unwrap();
         let cmds: Vec<String> = step
             .actions

@@ -1,10 +1,13 @@
-//! keystone: Apache's mod_oauth2 for the `mod_oauth2` profile on Debian and Ubuntu x86_64
+//! keystone: Apache's mod_oauth2 for the `mod_oauth2` profile on Debian and Ubuntu
 //! (LOCI's `project_specific/keystone/01_add_oauth_modules.sh`).
 //!
-//! The module is in no distro repository, so its .debs are downloaded from LIBOAUTH2_URL and
-//! MOD_OAUTH2_URL (`{codename}` becomes the release codename) with loci's HTTP client (trust
-//! store, proxies, retries), installed with apt-get, and enabled with `a2enmod oauth2`. Other
-//! distros and architectures get no step, as in LOCI.
+//! On x86_64 the module's .debs are downloaded from LIBOAUTH2_URL and MOD_OAUTH2_URL
+//! (`{codename}` becomes the release codename, `{arch}` the Debian architecture) with loci's
+//! HTTP client (trust store, proxies, retries), installed with apt-get, and enabled with
+//! `a2enmod oauth2`, as in LOCI. OpenIDC publishes amd64 .debs only: on another architecture
+//! (LOCI skips the module there) the distro's own `libapache2-mod-oauth2` is installed instead
+//! (Debian bookworm and later, Ubuntu noble), unless LIBOAUTH2_URL or MOD_OAUTH2_URL name .debs
+//! of their own. RPM distros get no step, as in LOCI.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -12,14 +15,19 @@ use std::path::{Path, PathBuf};
 use crate::config::{Config, TlsConfig};
 use crate::distro::Family;
 use crate::error::{Error, Result};
-use crate::plan::{CleanupAction, Cmd, Deb, Hook, PlanInput, Step};
+use crate::plan::{CleanupAction, Cmd, Deb, KeystoneHook, PlanInput, Step};
+use crate::runner::Context;
 
 /// The profile that asks for the module.
 pub const PROFILE: &str = "mod_oauth2";
 pub const HOOK_DOWNLOAD: &str = "download the .debs of LIBOAUTH2_URL and MOD_OAUTH2_URL";
 
-/// The .debs for `codename`, saved under the data dir (emptied at cleanup).
-pub fn debs(config: &Config, codename: &str) -> Vec<Deb> {
+/// The distro's package of the module (liboauth2 comes with it).
+pub const DISTRO_PACKAGE: &str = "libapache2-mod-oauth2";
+
+/// The .debs for `codename` and the Debian architecture `arch`, saved under the data dir
+/// (emptied at cleanup).
+pub fn debs(config: &Config, codename: &str, arch: &str) -> Vec<Deb> {
     let dir = download_dir(config);
     [
         ("LIBOAUTH2_URL", &config.keystone.liboauth2_url),
@@ -27,7 +35,9 @@ pub fn debs(config: &Config, codename: &str) -> Vec<Deb> {
     ]
     .into_iter()
     .map(|(var, template)| {
-        let url = template.replace("{codename}", codename);
+        let url = template
+            .replace("{codename}", codename)
+            .replace("{arch}", arch);
         let name = url
             .split(['?', '#'])
             .next()
@@ -48,13 +58,20 @@ fn download_dir(config: &Config) -> PathBuf {
     config.paths.data_dir.join("loci-mod-oauth2")
 }
 
-/// Whether this build gets the module: keystone, the profile, a dpkg distro, an x86_64 machine
-/// (the plan's [`crate::host::Host`]).
+/// Whether this build gets the module: keystone, the profile, a dpkg distro.
 pub fn wanted(input: &PlanInput) -> bool {
     input.config.profiles.iter().any(|p| p == PROFILE)
         && input.distro.family == Family::Debian
         && input.distro.codename.is_some()
-        && input.host.arch == "x86_64"
+}
+
+/// Whether the module comes from the .debs of the URLs: on x86_64 (the plan's
+/// [`crate::host::Host`]), or when they are not loci's defaults (OpenIDC's amd64 .debs).
+fn from_urls(input: &PlanInput) -> bool {
+    let k = &input.config.keystone;
+    input.host.arch == "x86_64"
+        || k.mod_oauth2_url != crate::config::DEFAULT_MOD_OAUTH2_URL
+        || k.liboauth2_url != crate::config::DEFAULT_LIBOAUTH2_URL
 }
 
 pub fn plan(input: &PlanInput) -> Result<Option<Step>> {
@@ -65,25 +82,55 @@ pub fn plan(input: &PlanInput) -> Result<Option<Step>> {
     let Some(codename) = input.distro.codename.as_deref() else {
         return Ok(None);
     };
-    let debs = debs(c, codename);
     let mut packages = vec!["apache2".to_string()];
-    packages.extend(debs.iter().map(|d| d.path.display().to_string()));
-    let mut step = Step::new(
-        "project",
-        format!("keystone: Apache mod_oauth2 for {codename}"),
-    )
-    .action(Hook::KeystoneDownload { debs })
-    .action(crate::steps::packages::install_action(
-        input.distro,
-        &packages,
-    ))
-    .run(Cmd::new("a2enmod", ["oauth2"]))
-    .action(CleanupAction::Remove {
-        paths: vec![download_dir(c)],
-        contents_only: false,
-    });
+    let mut step = if from_urls(input) {
+        let debs = debs(c, codename, input.host.oci_arch());
+        packages.extend(debs.iter().map(|d| d.path.display().to_string()));
+        Step::new(
+            "project",
+            format!("keystone: Apache mod_oauth2 for {codename}"),
+        )
+        .action(KeystoneHook::Download { debs })
+        .action(crate::steps::packages::install_action(
+            input.distro,
+            &packages,
+        ))
+        .run(Cmd::new("a2enmod", ["oauth2"]))
+        .action(CleanupAction::Remove {
+            paths: vec![download_dir(c)],
+            contents_only: false,
+        })
+    } else {
+        packages.push(DISTRO_PACKAGE.to_string());
+        Step::new(
+            "project",
+            format!(
+                "keystone: Apache mod_oauth2 for {codename} on {}: the distro's {DISTRO_PACKAGE} (OpenIDC publishes amd64 packages only; LIBOAUTH2_URL and MOD_OAUTH2_URL may name others)",
+                input.host.oci_arch()
+            ),
+        )
+        .action(crate::steps::packages::install_action(
+            input.distro,
+            &packages,
+        ))
+        .run(Cmd::new("a2enmod", ["oauth2"]))
+    };
     step.packages = packages;
     Ok(Some(step))
+}
+
+impl std::fmt::Display for KeystoneHook {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let KeystoneHook::Download { .. } = self;
+        f.write_str(HOOK_DOWNLOAD)
+    }
+}
+
+/// Runs keystone's hook.
+pub fn run(hook: &KeystoneHook, ctx: &mut Context) -> Result<()> {
+    let KeystoneHook::Download { debs } = hook;
+    debs.iter()
+        .try_for_each(|deb| download(deb, &ctx.config.tls))
 }
 
 /// Downloads one .deb, naming its URL and variable when it cannot be fetched.
@@ -179,7 +226,7 @@ mod tests {
             "MOD_OAUTH2_URL",
             "https://mirror/m/libapache2-mod-oauth2_3.4.0-1.{codename}_amd64.deb?x=1",
         )]);
-        let d = debs(&c, "bookworm");
+        let d = debs(&c, "bookworm", "amd64");
         assert_eq!(d[0].var, "LIBOAUTH2_URL");
         assert_eq!(
             d[0].url,

@@ -31,19 +31,17 @@ pub mod skyline;
 #[cfg(doc)]
 use crate::plan::Action;
 
-/// A hook's line in the plan and the build log: its project and what it does.
+/// A hook's line in the plan and the build log: its project and what it does (the project's
+/// module's text).
 impl fmt::Display for Hook {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let text = match self {
-            Hook::NovaConsoles { .. } => nova::HOOK_CONSOLES,
-            Hook::NovaTssUser { .. } => nova::HOOK_TSS_USER,
-            Hook::HorizonConfigure { .. } => horizon::HOOK_CONFIGURE,
-            Hook::HorizonCompileMessages => horizon::HOOK_COMPILEMESSAGES,
-            Hook::HorizonFinish { .. } => horizon::HOOK_FINISH,
-            Hook::KeystoneDownload { .. } => keystone::HOOK_DOWNLOAD,
-            Hook::SkylineCheckConsole => skyline::HOOK_CHECK,
-        };
-        write!(f, "{}: {text}", self.project())
+        write!(f, "{}: ", self.project())?;
+        match self {
+            Hook::Nova(h) => h.fmt(f),
+            Hook::Horizon(h) => h.fmt(f),
+            Hook::Keystone(h) => h.fmt(f),
+            Hook::Skyline(h) => h.fmt(f),
+        }
     }
 }
 
@@ -86,22 +84,12 @@ pub fn plan_users(input: &PlanInput) -> Result<Option<Step>> {
     }
 }
 
-/// Runs one project-specific hook of the plan.
+/// Runs one project-specific hook of the plan, in its project's module.
 pub fn run(hook: &Hook, ctx: &mut Context) -> Result<()> {
-    let (config, runner) = (ctx.config, &mut *ctx.runner);
     match hook {
-        Hook::NovaConsoles { novnc, spice } => nova::finish_consoles(novnc, spice, &config.nova),
-        Hook::NovaTssUser { user } => nova::create_tss_user(user, runner),
-        Hook::HorizonConfigure { panels } => {
-            horizon::configure(&horizon::layout(config, runner)?, panels)
-        }
-        Hook::HorizonCompileMessages => horizon::compile_messages(config, runner),
-        Hook::HorizonFinish { uid, gid } => {
-            horizon::finish(&horizon::layout(config, runner)?, *uid, *gid)
-        }
-        Hook::KeystoneDownload { debs } => debs
-            .iter()
-            .try_for_each(|deb| keystone::download(deb, &config.tls)),
-        Hook::SkylineCheckConsole => skyline::check_static(config, runner),
+        Hook::Nova(h) => nova::run(h, ctx),
+        Hook::Horizon(h) => horizon::run(h, ctx),
+        Hook::Keystone(h) => keystone::run(h, ctx),
+        Hook::Skyline(h) => skyline::run(h, ctx),
     }
 }

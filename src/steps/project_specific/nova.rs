@@ -9,8 +9,8 @@ use std::path::{Path, PathBuf};
 
 use crate::config::NovaConfig;
 use crate::error::{Error, Result};
-use crate::plan::{Hook, PlanInput, SourceAction, Step, User};
-use crate::runner::Runner;
+use crate::plan::{NovaHook, PlanInput, SourceAction, Step, User};
+use crate::runner::{Context, Runner};
 
 /// Where nova's novncproxy looks for noVNC (`[vnc] novncproxy_base_url` paths).
 pub const NOVNC_DIR: &str = "/usr/share/novnc";
@@ -62,7 +62,7 @@ pub fn plan(input: &PlanInput) -> Result<Option<Step>> {
         dest: SPICE_DIR.into(),
         shallow_no_git: true,
     })
-    .action(Hook::NovaConsoles {
+    .action(NovaHook::Consoles {
         novnc: NOVNC_DIR.into(),
         spice: SPICE_DIR.into(),
     });
@@ -81,8 +81,25 @@ pub fn plan_users(input: &PlanInput) -> Result<Option<Step>> {
             user.name, user.uid, user.gid
         ),
     )
-    .action(Hook::NovaTssUser { user });
+    .action(NovaHook::TssUser { user });
     Ok(Some(step))
+}
+
+impl std::fmt::Display for NovaHook {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            NovaHook::Consoles { .. } => HOOK_CONSOLES,
+            NovaHook::TssUser { .. } => HOOK_TSS_USER,
+        })
+    }
+}
+
+/// Runs one of nova's hooks.
+pub fn run(hook: &NovaHook, ctx: &mut Context) -> Result<()> {
+    match hook {
+        NovaHook::Consoles { novnc, spice } => finish_consoles(novnc, spice, &ctx.config.nova),
+        NovaHook::TssUser { user } => create_tss_user(user, ctx.runner),
+    }
 }
 
 /// Removes `.git*` entries (`.github`, `.gitignore`, ...) left in the console trees, as LOCI's

@@ -23,8 +23,8 @@ use std::path::PathBuf;
 
 use crate::config::{Config, ConsoleSource};
 use crate::error::{Error, Result};
-use crate::plan::{Cmd, Hook, PlanInput, SourceAction, Step};
-use crate::runner::Runner;
+use crate::plan::{Cmd, PlanInput, SkylineHook, SourceAction, Step};
+use crate::runner::{Context, Runner};
 
 /// The project this module serves.
 pub const PROJECT: &str = "skyline-apiserver";
@@ -92,7 +92,7 @@ pub fn plan(input: &PlanInput) -> Result<Option<Step>> {
     }
     Ok(Some(
         step.run(install.arg(target))
-            .action(Hook::SkylineCheckConsole),
+            .action(SkylineHook::CheckConsole),
     ))
 }
 
@@ -114,6 +114,19 @@ pub fn package_dir(config: &Config, runner: &mut dyn Runner) -> Result<PathBuf> 
             out
         })?;
     Ok(PathBuf::from(out.trim()))
+}
+
+impl std::fmt::Display for SkylineHook {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let SkylineHook::CheckConsole = self;
+        f.write_str(HOOK_CHECK)
+    }
+}
+
+/// Runs skyline's hook.
+pub fn run(hook: &SkylineHook, ctx: &mut Context) -> Result<()> {
+    let SkylineHook::CheckConsole = hook;
+    check_static(ctx.config, ctx.runner)
 }
 
 /// Says (as a warning in the build log) when the console in the venv has no static files.
@@ -190,7 +203,11 @@ mod tests {
             timings: &crate::runner::Timings::default(),
             state: &mut crate::runner::State::default(),
         };
-        super::super::run(&Hook::SkylineCheckConsole, &mut ctx).unwrap();
+        super::super::run(
+            &crate::plan::Hook::Skyline(SkylineHook::CheckConsole),
+            &mut ctx,
+        )
+        .unwrap();
         assert_eq!(runner.commands.len(), 3);
     }
 }

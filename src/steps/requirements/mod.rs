@@ -538,17 +538,10 @@ mod tests {
             "ID=debian\nVERSION_ID=\"12\"\nVERSION_CODENAME=bookworm\n",
         );
         let distro = crate::distro::Distro::detect(&os, None, Some(false)).unwrap();
-        let input = PlanInput {
-            stage: crate::plan::Stage::Project,
-            config: &config,
-            distro: &distro,
-            host: crate::host::Host::detect(),
-            bindep_files: vec![(
-                "bindep.txt".into(),
-                "build-essential [platform:dpkg requirements]\n".into(),
-            )],
-            pydep_files: vec![],
-        };
+        let input = PlanInput::new(&config, &distro).bindep(
+            "bindep.txt",
+            "build-essential [platform:dpkg requirements]\n",
+        );
         crate::steps::plan_all(&input).unwrap()
     }
 
