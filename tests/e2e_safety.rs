@@ -411,7 +411,7 @@ fn concurrent_builds_share_the_caches_and_a_damaged_cache_is_not_installed() {
     let damage = tempfile::tempdir().unwrap();
     std::fs::write(
         damage.path().join("Dockerfile"),
-        "ARG FROM\nFROM ${FROM}\nARG FROM\nARG TARGETPLATFORM\n\
+        "ARG FROM\nFROM ${FROM}\nARG FROM\nARG TARGETPLATFORM\nARG RUN_ID\n\
          RUN --mount=type=cache,id=loci-python-${FROM}-${TARGETPLATFORM},target=/c,sharing=shared \\\n\
          n=0; for f in $(find /c -path '*oslo_config/cfg.py' -type f) $(find /c -name '*.whl' -type f); do \
          truncate -s 10 \"$f\"; n=$((n+1)); done; echo \"DAMAGED $n\"; test $n -gt 0\n",
@@ -420,9 +420,18 @@ fn concurrent_builds_share_the_caches_and_a_damaged_cache_is_not_installed() {
     docker_build(
         "damage-python-cache",
         &[
-            "--no-cache".into(),
+            // Not --no-cache (the cache mounts would be ignored): RUN_ID makes the RUN run.
             "--build-arg".into(),
             format!("FROM={base}"),
+            "--build-arg".into(),
+            format!(
+                "RUN_ID={}-{}",
+                std::process::id(),
+                std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .unwrap()
+                    .as_nanos()
+            ),
         ],
         damage.path(),
     );

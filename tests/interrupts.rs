@@ -310,14 +310,19 @@ fn staged_bytes(root: &Path) -> u64 {
         .sum()
 }
 
-/// The pid of the first child of `pid` (strace's tracee), once there is one.
-fn first_child(pid: u32) -> i32 {
+/// The pid of the child of `pid` (strace) that runs loci, once it does.
+fn loci_child(pid: u32) -> i32 {
     let path = format!("/proc/{pid}/task/{pid}/children");
     let mut found = 0;
     wait_for("strace to start loci", Duration::from_secs(10), || {
         found = std::fs::read_to_string(&path)
-            .ok()
-            .and_then(|t| t.split_whitespace().next()?.parse().ok())
+            .unwrap_or_default()
+            .split_whitespace()
+            .filter_map(|p| p.parse::<i32>().ok())
+            .find(|p| {
+                std::fs::read_link(format!("/proc/{p}/exe"))
+                    .is_ok_and(|exe| exe == Path::new(env!("CARGO_BIN_EXE_loci")))
+            })
             .unwrap_or(0);
         found != 0
     });
@@ -359,7 +364,7 @@ fn during_a_merge() {
     .stdout(Stdio::piped())
     .stderr(Stdio::piped());
     let strace = cmd.spawn().unwrap();
-    let loci_pid = first_child(strace.id());
+    let loci_pid = loci_child(strace.id());
     wait_for("the merge to start", Duration::from_secs(30), || {
         listing(&dest).iter().any(|n| n.starts_with("pkg"))
     });
