@@ -57,39 +57,17 @@ fn tree(dir: &Path) -> Vec<String> {
     v
 }
 
-/// Bytes that do not compress.
-fn noise(len: usize, seed: u8) -> Vec<u8> {
-    use sha2::Digest;
-    let mut out = Vec::with_capacity(len + 32);
-    let mut block = sha2::Sha256::digest([seed]).to_vec();
-    while out.len() < len {
-        block = sha2::Sha256::digest(&block).to_vec();
-        out.extend_from_slice(&block);
-    }
-    out.truncate(len);
-    out
-}
-
-/// A wheels archive (tar.gz) of upper-constraints.txt and three 600 KB wheels.
+/// A wheels archive of three 600 KB wheels at `path`.
 fn wheels_archive(path: &Path) {
-    let file = std::fs::File::create(path).unwrap();
-    let gz = flate2::write::GzEncoder::new(file, flate2::Compression::fast());
-    let mut tar = tar::Builder::new(gz);
-    let mut add = |name: &str, data: &[u8]| {
-        let mut h = tar::Header::new_gnu();
-        h.set_size(data.len() as u64);
-        h.set_mode(0o644);
-        h.set_cksum();
-        tar.append_data(&mut h, name, data).unwrap();
-    };
-    add("upper-constraints.txt", b"six===1.17.0\n");
-    for i in 0..3u8 {
-        add(
-            &format!("pkg{i}-1.0-py3-none-any.whl"),
-            &noise(600 << 10, i),
-        );
-    }
-    tar.into_inner().unwrap().finish().unwrap();
+    let files: Vec<(String, Vec<u8>)> = (0..3u8)
+        .map(|i| {
+            (
+                format!("pkg{i}-1.0-py3-none-any.whl"),
+                wheel::noise(600 << 10, i),
+            )
+        })
+        .collect();
+    std::fs::write(path, wheel::wheels_archive(&files)).unwrap();
 }
 
 fn fetch_wheels(wheels: &Path, dest: &Path) -> (i32, String) {
@@ -150,7 +128,7 @@ fn a_full_disk_during_extraction_is_named_and_leaves_nothing() {
 
 /// A wheel of `name` holding a 3 MB module, installable by pip (with its RECORD).
 fn big_wheel(dir: &Path, name: &str) -> PathBuf {
-    let big = noise(3 << 20, 7);
+    let big = wheel::noise(3 << 20, 7);
     let metadata = format!("Metadata-Version: 2.1\nName: {name}\nVersion: 1.0\n");
     let wheel_file =
         b"Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\nTag: py3-none-any\n";

@@ -13,6 +13,9 @@
 //! to a process needs every thread of it to leave the signal to loci's watcher, which a test
 //! harness's threads do not): so this file has its own `main` (harness = false).
 
+#[path = "support/wheel.rs"]
+mod wheel;
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;
 use std::path::Path;
@@ -149,37 +152,6 @@ fn listing(dir: &Path) -> Vec<String> {
     v
 }
 
-/// Bytes that do not compress (so that a gzip archive is as big as its content).
-fn noise(len: usize, seed: u8) -> Vec<u8> {
-    use sha2::Digest;
-    let mut out = Vec::with_capacity(len + 32);
-    let mut block = sha2::Sha256::digest([seed]).to_vec();
-    while out.len() < len {
-        block = sha2::Sha256::digest(&block).to_vec();
-        out.extend_from_slice(&block);
-    }
-    out.truncate(len);
-    out
-}
-
-/// A wheels archive (tar.gz): upper-constraints.txt and `files` (name, content).
-fn archive(files: &[(String, Vec<u8>)]) -> Vec<u8> {
-    let gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
-    let mut tar = tar::Builder::new(gz);
-    let mut add = |name: &str, data: &[u8]| {
-        let mut h = tar::Header::new_gnu();
-        h.set_size(data.len() as u64);
-        h.set_mode(0o644);
-        h.set_cksum();
-        tar.append_data(&mut h, name, data).unwrap();
-    };
-    add("upper-constraints.txt", b"six===1.17.0\n");
-    for (n, d) in files {
-        add(n, d);
-    }
-    tar.into_inner().unwrap().finish().unwrap()
-}
-
 /// Serves `body` at every path: whole when `whole` is set, else its first quarter and then
 /// silence.
 fn serve(body: Vec<u8>, whole: Arc<AtomicBool>) -> String {
@@ -217,9 +189,14 @@ fn serve(body: Vec<u8>, whole: Arc<AtomicBool>) -> String {
 
 fn during_a_fetch() {
     let files: Vec<(String, Vec<u8>)> = (0..4)
-        .map(|i| (format!("pkg{i}-1.0-py3-none-any.whl"), noise(2 << 20, i)))
+        .map(|i| {
+            (
+                format!("pkg{i}-1.0-py3-none-any.whl"),
+                wheel::noise(2 << 20, i),
+            )
+        })
         .collect();
-    let body = archive(&files);
+    let body = wheel::wheels_archive(&files);
     let whole = Arc::new(AtomicBool::new(false));
     let url = serve(body, whole.clone());
     let root = tempfile::tempdir().unwrap();
@@ -335,11 +312,16 @@ fn during_a_merge() {
         "this test needs strace: apt-get install strace (tools/setup-host.sh installs it)"
     );
     let files: Vec<(String, Vec<u8>)> = (0..30)
-        .map(|i| (format!("pkg{i:02}-1.0-py3-none-any.whl"), noise(1000, i)))
+        .map(|i| {
+            (
+                format!("pkg{i:02}-1.0-py3-none-any.whl"),
+                wheel::noise(1000, i),
+            )
+        })
         .collect();
     let root = tempfile::tempdir().unwrap();
     let tarball = root.path().join("wheels.tar.gz");
-    std::fs::write(&tarball, archive(&files)).unwrap();
+    std::fs::write(&tarball, wheel::wheels_archive(&files)).unwrap();
     let dest = root.path().join("dest");
     std::fs::create_dir(&dest).unwrap();
     std::fs::write(dest.join("old-1.0-py3-none-any.whl"), "old").unwrap();
@@ -533,7 +515,7 @@ fn stale_staging() {
     let tarball = root.path().join("w.tar.gz");
     std::fs::write(
         &tarball,
-        archive(&[("a-1.0-py3-none-any.whl".into(), b"a".to_vec())]),
+        wheel::wheels_archive(&[("a-1.0-py3-none-any.whl".into(), b"a".to_vec())]),
     )
     .unwrap();
     let out = loci()

@@ -66,3 +66,35 @@ pub fn wheel(name: &str, version: &str) -> Vec<u8> {
         ),
     ])
 }
+
+/// `len` bytes that do not compress (so that an archive is as big as its content).
+pub fn noise(len: usize, seed: u8) -> Vec<u8> {
+    use sha2::Digest;
+    let mut out = Vec::with_capacity(len + 32);
+    let mut block = sha2::Sha256::digest([seed]).to_vec();
+    while out.len() < len {
+        block = sha2::Sha256::digest(&block).to_vec();
+        out.extend_from_slice(&block);
+    }
+    out.truncate(len);
+    out
+}
+
+/// A wheels archive as loci fetches one (tar.gz): upper-constraints.txt and `files` (name,
+/// content).
+pub fn wheels_archive(files: &[(String, Vec<u8>)]) -> Vec<u8> {
+    let gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    let mut tar = tar::Builder::new(gz);
+    let mut add = |name: &str, data: &[u8]| {
+        let mut h = tar::Header::new_gnu();
+        h.set_size(data.len() as u64);
+        h.set_mode(0o644);
+        h.set_cksum();
+        tar.append_data(&mut h, name, data).unwrap();
+    };
+    add("upper-constraints.txt", b"six===1.17.0\n");
+    for (n, d) in files {
+        add(n, d);
+    }
+    tar.into_inner().unwrap().finish().unwrap()
+}
