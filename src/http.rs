@@ -492,6 +492,11 @@ impl<'a> Download<'a> {
         self.offset
     }
 
+    /// The body's length, when the caller or the server gave it.
+    pub fn length(&self) -> Option<u64> {
+        self.expected_len
+    }
+
     /// One GET (from `offset` when resuming), following redirects by hand; returns a 200/206.
     fn request(&mut self, from: Option<u64>) -> Result<Response> {
         let mut url = self.url.clone();

@@ -509,3 +509,66 @@ fn a_download_that_keeps_breaking_off_is_left_to_pip_within_the_budget() {
         "{took:?}"
     );
 }
+
+/// The prefetch's download into a wheels directory on a full disk (a real 1 MiB tmpfs,
+/// mounted as root): the package fails by name with the space seen, and no partial file is
+/// left.
+#[test]
+fn a_full_disk_during_a_prefetch_download_fails_the_package_and_leaves_nothing() {
+    assert!(
+        nix::unistd::geteuid().is_root(),
+        "this test mounts a tmpfs: run it as root (sudo tests/run.sh)"
+    );
+    let big = wheel::zip(&[
+        ("big/data.bin", &wheel::noise(3 << 20, 9)),
+        (
+            "big-1.0.dist-info/METADATA",
+            b"Metadata-Version: 2.1\nName: big\nVersion: 1.0\n",
+        ),
+    ]);
+    let w = big.clone();
+    let route: Arc<Route> = Arc::new(move |req: &Request| match req.path.as_str() {
+        "/simple/big/" => json(wheel_page("big", &w)),
+        "/files/big-1.0-py3-none-any.whl" => Answer::Full {
+            status: 200,
+            headers: vec![],
+            body: w.clone(),
+        },
+        _ => not_found(),
+    });
+    let port = serve(route);
+    let mnt = tempfile::tempdir().unwrap();
+    let mounted = std::process::Command::new("mount")
+        .args(["-t", "tmpfs", "-o", "size=1m", "tmpfs"])
+        .arg(mnt.path())
+        .status()
+        .expect("mount (util-linux) is needed");
+    assert!(mounted.success(), "mount -t tmpfs failed");
+    let (out, _) = loci::report::capture(|| {
+        prefetch::prefetch(
+            &index(port),
+            &target(),
+            Some(mnt.path()),
+            1,
+            items(&["big"]),
+        )
+    });
+    let left = listing(mnt.path());
+    let _ = std::process::Command::new("umount")
+        .arg(mnt.path())
+        .status();
+    let out = out.unwrap_or_else(|(why, _)| panic!("the prefetch was turned off: {why}"));
+    assert!(out.covered.is_empty());
+    assert_eq!(out.failures.len(), 1);
+    let log = &out.failures[0].log;
+    assert!(log.contains("the disk is full"), "{log}");
+    assert!(
+        log.contains(&format!(
+            "free on the filesystem of {}",
+            mnt.path().display()
+        )),
+        "{log}"
+    );
+    assert!(log.contains("needed"), "{log}");
+    assert_eq!(left, Vec::<String>::new(), "no partial download");
+}

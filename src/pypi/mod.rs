@@ -349,8 +349,10 @@ impl Index {
                 }
             };
             hasher.update(&buf[..n]);
-            tmp.write_all(&buf[..n])
-                .map_err(|e| local(crate::disk::write_error(tmp.path(), e, file.size)))?;
+            tmp.write_all(&buf[..n]).map_err(|e| {
+                let dest = dir.join(&file.filename);
+                local(crate::disk::write_error(&dest, e, body.length()))
+            })?;
         }
         let got = hex::encode(hasher.finalize());
         if got != want {
@@ -361,7 +363,13 @@ impl Index {
         }
         tmp.flush()
             .and_then(|()| tmp.as_file().sync_all())
-            .map_err(|e| local(crate::disk::write_error(tmp.path(), e, file.size)))?;
+            .map_err(|e| {
+                local(crate::disk::write_error(
+                    &dir.join(&file.filename),
+                    e,
+                    body.length(),
+                ))
+            })?;
         if let Err(why) = check_wheel(tmp.as_file_mut(), &wheel) {
             return Err(distrust(Error::new(format!("{what}: the file the index lists under this name is not that wheel"))
                 .cause(why)
