@@ -5,7 +5,8 @@
 //!
 //! - uv's unpacked wheels (`uv/archive-v*/ID/`): every file the wheel's RECORD lists must be
 //!   there with the size RECORD gives; an entry with a missing or truncated file is removed
-//!   (uv treats the pointers to it as stale and unpacks the wheel again).
+//!   with uv's pointers to it (its `.rev`/`.http` files naming the ID, its links to it), so that
+//!   uv unpacks the wheel again instead of failing on the missing entry.
 //! - Cached wheel files (`*.whl` anywhere in the cache: pip's built wheels, uv's): each must be
 //!   a whole zip archive (its central directory readable); a truncated one is removed.
 //!
@@ -28,6 +29,7 @@ pub struct Repaired {
 /// the damaged entries.
 pub fn repair_python(python: &Path) -> Repaired {
     let mut out = Repaired::default();
+    let mut removed_ids: Vec<String> = Vec::new();
     let uv = python.join("uv");
     if let Ok(buckets) = std::fs::read_dir(&uv) {
         for bucket in buckets.flatten() {
@@ -49,11 +51,15 @@ pub fn repair_python(python: &Path) -> Repaired {
                 out.checked += 1;
                 if let Err(why) = check_unpacked(&dir) {
                     if std::fs::remove_dir_all(&dir).is_ok() {
+                        removed_ids.push(entry.file_name().to_string_lossy().into_owned());
                         out.removed.push((dir, why));
                     }
                 }
             }
         }
+    }
+    if !removed_ids.is_empty() {
+        drop_pointers(&uv, &removed_ids);
     }
     for entry in walkdir::WalkDir::new(python)
         .into_iter()
@@ -75,6 +81,36 @@ pub fn repair_python(python: &Path) -> Repaired {
         }
     }
     out
+}
+
+/// Removes uv's pointers to the removed archive entries `ids`: the links that now dangle and
+/// the small pointer files (`.rev`, `.http`, msgpack) that name one of them.
+fn drop_pointers(uv: &Path, ids: &[String]) {
+    for entry in walkdir::WalkDir::new(uv)
+        .into_iter()
+        .filter_entry(|e| !e.file_name().to_string_lossy().starts_with("archive-v"))
+        .flatten()
+    {
+        let path = entry.path();
+        if entry.path_is_symlink() {
+            if std::fs::metadata(path).is_err() {
+                let _ = std::fs::remove_file(path);
+            }
+            continue;
+        }
+        if !entry.file_type().is_file() || entry.metadata().map_or(true, |m| m.len() > 64 << 10) {
+            continue;
+        }
+        let Ok(bytes) = std::fs::read(path) else {
+            continue;
+        };
+        let names_one = ids
+            .iter()
+            .any(|id| !id.is_empty() && bytes.windows(id.len()).any(|w| w == id.as_bytes()));
+        if names_one {
+            let _ = std::fs::remove_file(path);
+        }
+    }
 }
 
 /// An unpacked wheel: every file of its RECORD there, of the size RECORD gives.
@@ -144,8 +180,18 @@ mod tests {
         b.truncate(b.len() / 2);
         std::fs::write(&truncated, b).unwrap();
 
+        // uv's pointers: a .rev naming the damaged entry, one naming the sound one, a link.
+        let index = python.join("uv/wheels-v8/index/x/pkg");
+        std::fs::create_dir_all(&index).unwrap();
+        std::fs::write(index.join("1.0-py3-none-any.rev"), b"\x92\xa3cut\xa4pkg").unwrap();
+        std::fs::write(index.join("0.9-py3-none-any.rev"), b"\x92\xa5sound").unwrap();
+        std::os::unix::fs::symlink(&cut, index.join("1.0-link")).unwrap();
+
         let r = repair_python(python);
         assert_eq!(r.checked, 4);
+        assert!(!index.join("1.0-py3-none-any.rev").exists());
+        assert!(index.join("0.9-py3-none-any.rev").exists());
+        assert!(std::fs::symlink_metadata(index.join("1.0-link")).is_err());
         let removed: Vec<&Path> = r.removed.iter().map(|(p, _)| p.as_path()).collect();
         assert_eq!(removed.len(), 2, "{:?}", r.removed);
         assert!(removed.contains(&cut.as_path()) && removed.contains(&truncated.as_path()));
