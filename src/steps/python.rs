@@ -174,11 +174,11 @@ pub fn uv_pip_install(input: &PlanInput) -> Cmd {
 fn local_tree_names(input: &PlanInput) -> Result<Vec<String>> {
     let c = input.config;
     let mapping = name_mapping::load(&c.paths.loci_dir)?;
-    let trees = super::install::source_trees(input);
+    let trees = super::source_tree::source_trees(input);
     let dirs = std::iter::once(&c.project).chain(c.extra_projects.iter());
     let mut names: Vec<String> = Vec::new();
     for (dir, tree) in dirs.zip(trees) {
-        let name = super::coverage::tree_name(&tree)
+        let name = super::source_tree::tree_name(&tree)
             .unwrap_or_else(|| name_mapping::pypi_for_dir(&mapping, dir));
         let name = crate::constraints::normalize(&name);
         if !names.contains(&name) {
