@@ -1528,3 +1528,53 @@ fn bookworm_package_names_exist() {
     );
     println!("{} package names of bookworm plans exist", packages.len());
 }
+
+/// uv builds a local tree under `--only-binary :all:` only when it is exempted by its
+/// distribution name: the repositories whose distribution is named otherwise (placement is
+/// openstack-placement, ...) through the mapping, a tree already in place by its own name.
+#[test]
+fn uv_exempts_each_local_tree_by_its_distribution_name() {
+    let no_binary = |p: &Plan| -> Vec<String> {
+        let install = argv(&commands(p, "install")[0]);
+        install
+            .windows(2)
+            .filter(|w| w[0] == "--no-binary")
+            .map(|w| w[1].clone())
+            .collect()
+    };
+    for (project, dist) in [
+        ("placement", "openstack-placement"),
+        ("heat", "openstack-heat"),
+        ("cyborg", "openstack-cyborg"),
+        ("watcher", "python-watcher"),
+        ("keystone", "keystone"),
+    ] {
+        let p = plan(
+            "debian-bookworm",
+            &[
+                ("PROJECT", project),
+                ("WHEELS", "/tmp/wheels"),
+                ("SOURCES_DIR", "/nonexistent"),
+            ],
+        );
+        assert_eq!(no_binary(&p), [dist], "{project}");
+    }
+    // A tree in place (an sdist) names itself.
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("mything")).unwrap();
+    std::fs::write(
+        dir.path().join("mything/PKG-INFO"),
+        "Metadata-Version: 2.1\nName: my.Thing_x\nVersion: 1\n",
+    )
+    .unwrap();
+    let sources = dir.path().display().to_string();
+    let p = plan(
+        "debian-bookworm",
+        &[
+            ("PROJECT", "mything"),
+            ("WHEELS", "/tmp/wheels"),
+            ("SOURCES_DIR", &sources),
+        ],
+    );
+    assert_eq!(no_binary(&p), ["my-thing-x"]);
+}

@@ -79,7 +79,7 @@ pub fn why_git(input: &PlanInput) -> Option<String> {
 /// The source trees a service build pip-installs, as planned: the project (cloned by the
 /// `source` step unless it is there), EXTRA_PROJECTS, and skyline's console from git.
 pub fn source_trees(input: &PlanInput) -> Vec<PathBuf> {
-    let mut trees = super::install::source_trees(input);
+    let mut trees = super::source_tree::source_trees(input);
     trees.extend(super::project_specific::skyline::git_console_tree(input));
     trees
 }

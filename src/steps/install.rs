@@ -16,14 +16,6 @@ pub fn project_requirement(input: &PlanInput) -> String {
     }
 }
 
-/// The source trees the install step installs: the project's and the EXTRA_PROJECTS.
-pub fn source_trees(input: &PlanInput) -> Vec<std::path::PathBuf> {
-    let c = input.config;
-    std::iter::once(c.paths.sources_dir.join(&c.project))
-        .chain(c.extra_projects.iter().map(|p| c.paths.data_dir.join(p)))
-        .collect()
-}
-
 pub fn plan(input: &PlanInput) -> Result<Option<Step>> {
     let c = input.config;
     let mut cmd = pip_install(input, c.keep_all_wheels)?.arg(project_requirement(input));

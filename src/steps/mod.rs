@@ -31,6 +31,7 @@ pub mod python;
 pub mod requirements;
 pub mod seal;
 pub mod source;
+pub mod source_tree;
 pub mod user;
 pub mod venv;
 pub mod wheels;

@@ -34,7 +34,7 @@ pub use exclusions::{glob, Exclusions};
 
 /// The `coverage` step: after the install, for the trees it installed.
 pub fn plan(input: &PlanInput) -> Result<Option<Step>> {
-    let trees = super::install::source_trees(input);
+    let trees = super::source_tree::source_trees(input);
     let names: Vec<String> = trees.iter().map(|t| t.display().to_string()).collect();
     Ok(Some(
         Step::new(
@@ -168,7 +168,7 @@ pub fn site_packages(venv: &Path) -> Result<PathBuf> {
 /// (pip and uv write one for a local install), else the one of the tree's name.
 pub fn installed_from(site: &Path, tree: &Path) -> Result<Installed> {
     let want_url = format!("file://{}", tree.display());
-    let name = tree_name(tree);
+    let name = super::source_tree::tree_name(tree);
     let mut by_name = None;
     let entries = fs::read_dir(site).context(|| format!("cannot read {}", site.display()))?;
     let mut infos: Vec<PathBuf> = entries
@@ -313,17 +313,6 @@ fn top_level(text: Option<&str>, files: &BTreeSet<String>) -> Vec<String> {
         }
     }
     names.into_iter().collect()
-}
-
-/// The name of a source tree: PKG-INFO's `Name:`, else setup.cfg's or pyproject.toml's.
-pub fn tree_name(tree: &Path) -> Option<String> {
-    fs::read_to_string(tree.join("PKG-INFO"))
-        .ok()
-        .and_then(|t| {
-            t.lines()
-                .find_map(|l| l.strip_prefix("Name:").map(|n| n.trim().to_string()))
-        })
-        .or_else(|| super::requirements::tree_name(tree))
 }
 
 /// The files of `tree`'s packages `top_level`, as installed paths, less what the project
