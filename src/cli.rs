@@ -56,7 +56,12 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run every step of the build described by the environment (PROJECT, WHEELS, ...).
-    Build(PlanArgs),
+    Build {
+        #[command(flatten)]
+        args: PlanArgs,
+        #[command(flatten)]
+        host: HostArgs,
+    },
     /// Print the build plan (steps, packages, exact commands) without changing anything.
     Plan {
         #[command(flatten)]
@@ -87,15 +92,24 @@ pub enum Command {
         args: PlanArgs,
         /// Extra packages to install.
         packages: Vec<String>,
+        #[command(flatten)]
+        host: HostArgs,
     },
     /// pip install into /var/lib/openstack against the constraints the image was built with.
     PipInstall {
         /// Requirements to install (names, paths, specifiers).
         #[arg(required = true)]
         requirements: Vec<String>,
+        #[command(flatten)]
+        host: HostArgs,
     },
     /// Remove build-only packages, caches and leftovers (for child images).
-    Cleanup(PlanArgs),
+    Cleanup {
+        #[command(flatten)]
+        args: PlanArgs,
+        #[command(flatten)]
+        host: HostArgs,
+    },
     /// Print the CycloneDX 1.6 SBOM (JSON) of an image root: its venv, distro packages and
     /// project, read from ROOT/etc/image_info (e.g. for a child image that added packages).
     Sbom {
@@ -112,6 +126,23 @@ pub enum Command {
     /// Verify pushed images: the signature, both attestations, the SBOM attestation against the
     /// SBOM inside the image and the provenance against the image's labels.
     Verify(crate::signing::VerifyArgs),
+}
+
+/// The option of the commands that change the system they run on.
+#[derive(Debug, Clone, clap::Args)]
+pub struct HostArgs {
+    /// Run even where loci is not the command of a container build: change this machine or
+    /// container (packages, users, and a cleanup that deletes /etc/machine-id, empties /tmp
+    /// and purges git). Dangerous; LOCI_ALLOW_HOST=1 says the same.
+    #[arg(long)]
+    pub allow_host: bool,
+}
+
+impl HostArgs {
+    /// Refuses `command` unless it may change this system ([`crate::host::guard`]).
+    fn guard(&self, command: &str, config: &Config) -> Result<()> {
+        crate::host::guard(command, self.allow_host || config.allow_host)
+    }
 }
 
 /// Options shared by the commands that plan.
@@ -177,10 +208,13 @@ where
 /// report (exit code 1).
 pub fn run(cli: Cli, env: Env) -> Result<i32> {
     match cli.command {
-        Command::Build(args) => {
+        Command::Build { args, host } => {
             let config = Config::from_env(&env)?;
             let plan = make_plan(&config, &args, true)?;
             preflight(&config)?;
+            // Every input checked: now, before the first change, whether this system may be
+            // changed at all.
+            host.guard("build", &config)?;
             let mut runner = SystemRunner::new(&config);
             exec::execute(&plan, &config, &mut runner)?;
             Ok(0)
@@ -214,10 +248,15 @@ pub fn run(cli: Cli, env: Env) -> Result<i32> {
         Command::Bindep(args) => crate::bindep::cli::run(&args),
         Command::FetchWheels => {
             let config = Config::from_env_lenient(&env)?;
-            let source = config.wheels.clone().ok_or_else(|| {
-                Error::new("WHEELS is not set")
-                    .hint("set WHEELS to an image reference, a tarball path or an http(s) URL of a tarball")
-            })?;
+            // Without WHEELS (or with WHEELS empty) there is nothing to fetch: saying the
+            // wheels are ready would be a lie.
+            let source = match config.wheels.clone() {
+                Some(WheelsSource::Index { .. }) | None => {
+                    return Err(Error::new("loci fetch-wheels: WHEELS is not set, so there are no wheels to fetch")
+                        .hint("set WHEELS to a requirements image reference, a tarball path or an http(s) URL of a tarball (and WHEELS_DEST to where they go, default /tmp/wheels)"))
+                }
+                Some(source) => source,
+            };
             let dest = config.paths.wheels_dir.clone();
             let started = std::time::Instant::now();
             steps::wheels::fetch(&source, &dest, &config.registry, &config.tls)
@@ -234,17 +273,23 @@ pub fn run(cli: Cli, env: Env) -> Result<i32> {
             ))
             .map(|_| 0)
         }
-        Command::Packages { args, packages } => {
+        Command::Packages {
+            args,
+            packages,
+            host,
+        } => {
             let config = Config::from_env_lenient(&env)?.with_dist_packages(packages);
             let distro = detect(&config, &args, true)?;
             let files = load_files(&config, &args)?;
             let input = input(&config, &distro, files, &args, plan_host(&args));
             let mut steps_: Vec<Step> = steps::packages::plan(&input)?.into_iter().collect();
             steps::preflight::insert(&input, &mut steps_)?;
+            host.guard("packages", &config)?;
             run_steps(&config, distro, steps_).map(|_| 0)
         }
-        Command::PipInstall { requirements } => {
+        Command::PipInstall { requirements, host } => {
             let config = Config::from_env_lenient(&env)?;
+            host.guard("pip-install", &config)?;
             let cmd = steps::python::pip_install_in_image(&config).args(requirements);
             let mut runner = SystemRunner::new(&config);
             runner
@@ -252,13 +297,14 @@ pub fn run(cli: Cli, env: Env) -> Result<i32> {
                 .map(|_| 0)
                 .map_err(|e| e.in_step("pip-install"))
         }
-        Command::Cleanup(args) => {
+        Command::Cleanup { args, host } => {
             // A child image has no build-only packages of its own to purge.
             let config = Config::from_env_lenient(&env)?.for_child_image();
             let distro = detect(&config, &args, true)?;
             let files = load_files(&config, &args)?;
             let input = input(&config, &distro, files, &args, plan_host(&args));
             let steps_: Vec<Step> = steps::cleanup::plan(&input)?.into_iter().collect();
+            host.guard("cleanup", &config)?;
             run_steps(&config, distro, steps_).map(|_| 0)
         }
         Command::Sbom { root, wheels } => {
@@ -434,6 +480,7 @@ fn load_files(config: &Config, args: &PlanArgs) -> Result<(NamedFiles, NamedFile
         }
     }
     paths.sort();
+    check_extra_files(config, &dir, &paths)?;
     let read = |prefix: &str| -> Result<NamedFiles> {
         let mut files: NamedFiles = Vec::new();
         for p in paths.iter().filter(|p| {
@@ -469,6 +516,44 @@ fn load_files(config: &Config, args: &PlanArgs) -> Result<(NamedFiles, NamedFile
         pydep.push(("pydep.txt (built into loci)".into(), EMBEDDED_PYDEP.into()));
     }
     Ok((bindep, pydep))
+}
+
+/// EXTRA_BINDEP and EXTRA_PYDEP name files of the build context that the Dockerfile copies
+/// into the loci dir, where loci reads every `bindep*` and `pydep*` file: each one named must
+/// be there, under a name loci reads, or its packages would be silently missing.
+fn check_extra_files(config: &Config, dir: &Path, paths: &[PathBuf]) -> Result<()> {
+    for (arg, prefix, names) in [
+        ("EXTRA_BINDEP", "bindep", &config.extra_bindep),
+        ("EXTRA_PYDEP", "pydep", &config.extra_pydep),
+    ] {
+        for name in names {
+            let base = Path::new(name)
+                .file_name()
+                .map(|b| b.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            if !base.starts_with(prefix) {
+                return Err(Error::new(format!(
+                    "{arg}={name}: loci reads only {prefix}* files, so this one would be ignored"
+                ))
+                .hint(format!(
+                    "rename the file to {prefix}-{base} (any name starting with `{prefix}`)"
+                )));
+            }
+            let there = paths
+                .iter()
+                .any(|p| p.is_file() && p.file_name().is_some_and(|f| f.to_string_lossy() == base));
+            if !there {
+                return Err(Error::new(format!(
+                    "{arg}={name}: there is no {base} in the loci dir {}",
+                    dir.display()
+                ))
+                .hint(format!(
+                    "the Dockerfile copies {arg} from the build context into the loci dir; with loci outside it, put the file into the directory --loci-dir names, or leave {arg} unset"
+                )));
+            }
+        }
+    }
+    Ok(())
 }
 
 /// The plan of a build; `on_this_machine` probes the machine (dnf or yum).

@@ -41,6 +41,13 @@ pub fn execute(plan: &Plan, config: &Config, runner: &mut dyn Runner) -> Result<
                     .hint("the package cache is a BuildKit cache mount; PACKAGE_CACHE=False builds without it")
             })?;
         }
+        // A damaged entry of the Python cache is removed, never installed (crate::cache).
+        for (path, why) in crate::cache::repair_python(&dir.join("python")).removed {
+            crate::say!(
+                "==> package cache: removed the damaged {} ({why}): fetched or built again",
+                path.display()
+            );
+        }
     }
     for (i, step) in plan.steps.iter().enumerate() {
         crate::say!("==> [{}/{n}] {}: {}", i + 1, step.name, step.summary);

@@ -248,6 +248,7 @@ pub fn unpack_tar<R: Read>(reader: R, dest: &Path, what: &str) -> Result<()> {
     let mut last = String::from("(the first member)");
     let mut extracted = 0usize;
     for entry in entries {
+        crate::interrupt::check()?;
         let mut entry = entry.map_err(|e| {
             Error::new(format!("{what}: cannot read the member after {last}"))
                 .caused_by(e)
@@ -287,7 +288,15 @@ pub fn unpack_tar<R: Read>(reader: R, dest: &Path, what: &str) -> Result<()> {
         if is_hidden(&path) || (kind.is_hard_link() && link.as_deref().is_some_and(is_hidden)) {
             continue;
         }
+        let size = entry.header().size().ok();
         let unpacked = entry.unpack_in(dest).map_err(|e| {
+            if crate::disk::is_full(&e) {
+                // `dest` is a staging directory beside (or in) the destination: name that.
+                let target = dest.parent().unwrap_or(dest);
+                return Error::new(format!("{what}: cannot extract member {last}: the disk is full"))
+                    .cause(crate::disk::full_cause(target, size))
+                    .hint("free space on that filesystem (docker builder prune, docker system prune) or give the build more room, and run it again: nothing of this archive was kept");
+            }
             Error::new(format!("{what}: cannot extract member {last}"))
                 .cause(crate::http::chain(&e))
                 .hint("the archive is truncated or corrupt, or the disk is full")
@@ -385,6 +394,11 @@ fn check_links(dest: &Path, what: &str) -> Result<()> {
 pub struct Staging {
     /// Taken by [`Staging::commit`].
     dir: Option<tempfile::TempDir>,
+    /// Held while the staging directory lives: another run sweeping stale staging directories
+    /// ([`sweep`]) leaves a locked one alone.
+    _lock: Option<nix::fcntl::Flock<std::fs::File>>,
+    /// Removed by [`crate::interrupt`] if loci must exit without unwinding.
+    _staged: crate::interrupt::Staged,
     dest: PathBuf,
     /// The topmost directory created for the staging directory (the destination's parent did
     /// not exist), removed again when nothing is committed.
@@ -442,6 +456,7 @@ impl Staging {
                 .unwrap_or_default();
             (parent, format!(".{name}.loci-partial-"))
         };
+        sweep(&parent, &prefix);
         let dir = tempfile::Builder::new()
             .prefix(&prefix)
             .tempdir_in(&parent)
@@ -453,8 +468,12 @@ impl Staging {
                 .caused_by(e)
                 .hint("the wheels are extracted next to (or inside) the destination first: it must be writable")
             })?;
+        let lock = lock(dir.path(), false);
+        let staged = crate::interrupt::Staged::new(dir.path());
         Ok(Staging {
             dir: Some(dir),
+            _lock: lock,
+            _staged: staged,
             dest,
             created,
         })
@@ -506,7 +525,9 @@ impl Staging {
                 ))
                 .hint("nothing was changed; empty WHEELS_DEST (or point it at a new directory) and fetch again"));
             }
-            return merge(&staged, &dest).map_err(fail);
+            // The merge runs to its end even when an interrupt comes meanwhile: the
+            // destination holds either nothing of the archive or all of it.
+            return crate::interrupt::critical(|| merge(&staged, &dest)).map_err(fail);
             // dir is dropped here and removes the (now empty) staging directory.
         }
         std::fs::set_permissions(&staged, std::fs::Permissions::from_mode(0o755)).map_err(fail)?;
@@ -515,6 +536,41 @@ impl Staging {
         let _ = dir.keep();
         self.created = None;
         Ok(())
+    }
+}
+
+/// An exclusive lock on the directory `dir` (flock), waiting for it or not.
+fn lock(dir: &Path, nonblocking: bool) -> Option<nix::fcntl::Flock<std::fs::File>> {
+    let file = std::fs::File::open(dir).ok()?;
+    let how = if nonblocking {
+        nix::fcntl::FlockArg::LockExclusiveNonblock
+    } else {
+        nix::fcntl::FlockArg::LockExclusive
+    };
+    nix::fcntl::Flock::lock(file, how).ok()
+}
+
+/// Removes the staging directories (`prefix*`) in `parent` that an earlier run left behind
+/// (killed without a chance to clean up): those whose lock nobody holds. A live run's
+/// staging directory is locked, and left alone.
+fn sweep(parent: &Path, prefix: &str) {
+    let Ok(entries) = std::fs::read_dir(parent) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        if !name.to_string_lossy().starts_with(prefix)
+            || !entry.file_type().is_ok_and(|t| t.is_dir())
+        {
+            continue;
+        }
+        if let Some(_held) = lock(&entry.path(), true) {
+            crate::say!(
+                "removing {}, left by an earlier run that was stopped",
+                entry.path().display()
+            );
+            let _ = std::fs::remove_dir_all(entry.path());
+        }
     }
 }
 
@@ -602,8 +658,8 @@ pub fn from_url(url: &str, dest: &Path, tls: &TlsConfig) -> Result<()> {
     let client = crate::http::client(
         tls,
         crate::http::Options {
-            insecure: false,
             manual_redirects: true,
+            ..Default::default()
         },
     )?;
     let download = crate::http::Download::open(&client, parsed, what.clone(), None, None, None)?;

@@ -110,9 +110,72 @@ pub fn runs_as_container_command(chain: &[(u32, String)]) -> bool {
     }
 }
 
+/// The commands that change the system they run on refuse to run where loci is not the
+/// command of a container build (by [`ancestry`], as [`runs_as_container_command`] decides),
+/// unless `allowed` (`--allow-host`, LOCI_ALLOW_HOST): `loci build` on a workstation, a CI
+/// runner or in a shell of a running container would install packages, create a user and,
+/// at its cleanup, delete /etc/machine-id, empty /tmp and purge git there. `command` names the
+/// subcommand.
+pub fn guard(command: &str, allowed: bool) -> crate::error::Result<()> {
+    guard_for(&ancestry(), command, allowed)
+}
+
+/// [`guard`] for a given ancestry (innermost first).
+pub fn guard_for(
+    chain: &[(u32, String)],
+    command: &str,
+    allowed: bool,
+) -> crate::error::Result<()> {
+    if allowed || runs_as_container_command(chain) {
+        return Ok(());
+    }
+    let shown: Vec<String> = chain.iter().map(|(p, c)| format!("{c}({p})")).collect();
+    Err(crate::error::Error::new(format!(
+        "loci {command} refuses to change this system: it is not the command of a container build"
+    ))
+    .cause(format!(
+        "loci {command} installs packages, creates users and writes /var/lib/openstack; its cleanup deletes /etc/machine-id, \
+         empties /tmp and purges git and bytecode; loci's process ancestry here is {} (a build's RUN has loci or its shell as PID 1)",
+        shown.join(" <- ")
+    ))
+    .hint(format!(
+        "run it as a build does: `docker build` with the project's Dockerfile, or `docker run IMAGE /mnt/loci {command}`; \
+         to change this machine or container anyway, pass --allow-host or set LOCI_ALLOW_HOST=1"
+    )))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn chain(v: &[(u32, &str)]) -> Vec<(u32, String)> {
+        v.iter().map(|(p, c)| (*p, c.to_string())).collect()
+    }
+
+    #[test]
+    fn the_guard_lets_a_build_command_through_and_refuses_a_shell() {
+        // A RUN's command, or its shell's child.
+        assert!(guard_for(&chain(&[(1, "loci")]), "build", false).is_ok());
+        assert!(guard_for(&chain(&[(7, "loci"), (1, "sh")]), "build", false).is_ok());
+        // A login shell on a machine, and `docker exec` (no parent in the container).
+        for c in [
+            chain(&[(900, "loci"), (800, "bash"), (1, "systemd")]),
+            chain(&[(42, "loci")]),
+            chain(&[(42, "loci"), (30, "bash")]),
+        ] {
+            let e = guard_for(&c, "build", false).unwrap_err().to_string();
+            assert!(
+                e.contains("loci build refuses to change this system"),
+                "{e}"
+            );
+            assert!(e.contains("loci(") && e.contains("/etc/machine-id"), "{e}");
+            assert!(
+                e.contains("--allow-host") && e.contains("LOCI_ALLOW_HOST=1"),
+                "{e}"
+            );
+            assert!(guard_for(&c, "build", true).is_ok());
+        }
+    }
 
     #[test]
     fn the_nominal_host_is_fixed_and_this_one_is_read() {

@@ -77,6 +77,9 @@ pub struct Options {
     pub insecure: bool,
     /// Leave redirects to the caller (for [`Download`], which strips credentials across hosts).
     pub manual_redirects: bool,
+    /// Follow redirects only on the same host, never from https to http (an index page): a
+    /// redirect elsewhere is handed back to the caller as the 3xx answer it is.
+    pub same_host_redirects: bool,
 }
 
 /// Builds a client with loci's trust store, timeouts and proxies.
@@ -89,6 +92,20 @@ pub fn client(tls: &TlsConfig, opts: Options) -> Result<Client> {
         .user_agent(concat!("loci/", env!("CARGO_PKG_VERSION")));
     if opts.manual_redirects {
         builder = builder.redirect(reqwest::redirect::Policy::none());
+    } else if opts.same_host_redirects {
+        builder = builder.redirect(reqwest::redirect::Policy::custom(|attempt| {
+            let stays = attempt.previous().first().is_some_and(|first| {
+                first.host_str() == attempt.url().host_str()
+                    && !(first.scheme() == "https" && attempt.url().scheme() != "https")
+            });
+            if !stays {
+                attempt.stop()
+            } else if attempt.previous().len() > MAX_REDIRECTS {
+                attempt.error(format!("more than {MAX_REDIRECTS} redirects"))
+            } else {
+                attempt.follow()
+            }
+        }));
     }
     builder
         .build()
@@ -317,6 +334,7 @@ pub fn send_within(
         |attempt: u32, wait: Duration| attempt + 1 < attempts && started.elapsed() + wait < budget;
     let mut attempt = 0;
     loop {
+        crate::interrupt::check()?;
         match make().send() {
             Ok(resp) if retryable_status(resp.status()) => {
                 let wait = delay(attempt, resp.headers().get(reqwest::header::RETRY_AFTER));
@@ -474,6 +492,11 @@ impl<'a> Download<'a> {
         self.offset
     }
 
+    /// The body's length, when the caller or the server gave it.
+    pub fn length(&self) -> Option<u64> {
+        self.expected_len
+    }
+
     /// One GET (from `offset` when resuming), following redirects by hand; returns a 200/206.
     fn request(&mut self, from: Option<u64>) -> Result<Response> {
         let mut url = self.url.clone();
@@ -601,6 +624,9 @@ impl Read for Download<'_> {
             return Ok(0);
         }
         loop {
+            if let Err(e) = crate::interrupt::check() {
+                return Err(self.fail(e));
+            }
             if self.expected_len == Some(self.offset) {
                 // Everything arrived: do not wait for the server to close.
                 self.resp = None;

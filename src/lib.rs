@@ -12,15 +12,18 @@
 //! the module map.
 
 pub mod bindep;
+pub mod cache;
 pub mod cli;
 pub mod config;
 pub mod constraints;
+pub mod disk;
 pub mod distro;
 pub mod error;
 pub mod exec;
 pub mod extract;
 pub mod host;
 pub mod http;
+pub mod interrupt;
 pub mod name_mapping;
 pub mod os_release;
 pub mod plan;

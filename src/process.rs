@@ -11,19 +11,26 @@
 //!   streamed to the build log with the last lines kept for the error, captured, or written to
 //!   a log file.
 //!
-//! A leaf module: it uses nothing of the crate but [`crate::error`].
+//! Every child runs in a process group of its own, registered with [`crate::interrupt`]: an
+//! interrupt of loci reaches the child and everything it started (pip's build subprocesses),
+//! no child is started after one, and a child whose loci died is sent SIGTERM by the kernel
+//! (`PR_SET_PDEATHSIG`), so none is left running behind it.
+//!
+//! A leaf module: it uses nothing of the crate but [`crate::error`] and [`crate::interrupt`].
 
 use std::collections::VecDeque;
 use std::ffi::OsString;
 use std::fmt;
 use std::io::{BufRead, BufReader, Read, Write};
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, ExitStatus, Stdio};
+use std::process::{Child, Command, ExitStatus, Output, Stdio};
 use std::sync::{Arc, Mutex};
 
 use serde::Serialize;
 
 use crate::error::{Error, Result};
+use crate::interrupt;
 
 /// A command as an argument vector, never a shell string.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -153,17 +160,79 @@ impl ChildEnv {
         env
     }
 
-    /// A `Command` for `cmd` with this policy over loci's own environment; stdin closed.
+    /// A `Command` for `cmd` with this policy over loci's own environment; stdin closed; in a
+    /// process group of its own, sent SIGTERM when loci dies. Start it with [`start`].
     pub fn command(&self, cmd: &Cmd) -> Command {
         let mut c = Command::new(&cmd.program);
         c.args(&cmd.args)
             .env_clear()
             .envs(self.resolve(std::env::vars_os(), cmd))
-            .stdin(Stdio::null());
+            .stdin(Stdio::null())
+            .process_group(0);
+        let parent = std::process::id();
+        // SAFETY: between fork and exec only async-signal-safe calls (sigemptyset,
+        // pthread_sigmask, prctl, getppid, _exit).
+        unsafe {
+            c.pre_exec(move || {
+                use nix::libc;
+                // loci's threads block the signals its watcher takes (crate::interrupt); the
+                // child must get them as any program does. std does not reset the mask.
+                let mut none: libc::sigset_t = std::mem::zeroed();
+                libc::sigemptyset(&mut none);
+                if libc::pthread_sigmask(libc::SIG_SETMASK, &none, std::ptr::null_mut()) != 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM) != 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                // loci died before the prctl: do not outlive it.
+                if libc::getppid() as u32 != parent {
+                    libc::_exit(143);
+                }
+                Ok(())
+            });
+        }
         if let Some(dir) = &cmd.cwd {
             c.current_dir(dir);
         }
         c
+    }
+}
+
+/// Starts `command` (made by [`ChildEnv::command`]) as a child an interrupt reaches: see
+/// [`crate::interrupt::track`]. Once it was waited for, [`crate::interrupt::untrack`] it.
+pub fn start(command: &mut Command) -> std::io::Result<Child> {
+    interrupt::track(|| command.spawn())
+}
+
+/// Waits for a started child and forgets it.
+fn wait(child: &mut Child) -> std::io::Result<ExitStatus> {
+    let status = child.wait();
+    interrupt::untrack(child.id());
+    status
+}
+
+/// Runs `command` to its end with its standard output (and, when `stderr` is true, its
+/// standard error) captured, as `Command::output` does.
+fn collect(command: &mut Command, stderr: bool) -> std::io::Result<Output> {
+    command.stdout(Stdio::piped());
+    command.stderr(if stderr {
+        Stdio::piped()
+    } else {
+        Stdio::null()
+    });
+    let child = start(command)?;
+    let id = child.id();
+    let out = child.wait_with_output();
+    interrupt::untrack(id);
+    out
+}
+
+/// The error of a child that could not be started: an interrupt, or [`spawn_error`].
+fn start_error(cmd: &Cmd, e: std::io::Error) -> Error {
+    match interrupt::received() {
+        Some(sig) if e.kind() == std::io::ErrorKind::Interrupted => interrupt::error(sig),
+        _ => spawn_error(cmd, e),
     }
 }
 
@@ -192,6 +261,9 @@ pub fn describe_status(status: ExitStatus) -> String {
 
 /// The error of a command that exited non-zero, with the last lines of its output.
 pub fn exit_error(cmd: &Cmd, status: ExitStatus, tail: &[String]) -> Error {
+    if let Some(line) = tail.iter().find(|l| crate::disk::says_full(l)) {
+        return disk_full_error(cmd, status, line, tail);
+    }
     let mut e = Error::new(format!("`{cmd}` failed with {}", describe_status(status)));
     if !tail.is_empty() {
         e = e.cause(format!("last lines of its output:\n{}", tail.join("\n")));
@@ -206,24 +278,66 @@ pub fn exit_error(cmd: &Cmd, status: ExitStatus, tail: &[String]) -> Error {
     e.hint(hint)
 }
 
+/// The error of a command that ran out of disk space (`line` of its output says so): the
+/// space left where it writes (the path its message names, its absolute arguments, its working
+/// and temporary directories).
+fn disk_full_error(cmd: &Cmd, status: ExitStatus, line: &str, tail: &[String]) -> Error {
+    // The paths the message names, the last (where it was writing) first: pip's
+    // `[Errno 28] No space left on device: '/var/lib/openstack/...'`, uv's `failed to copy file
+    // from /root/.cache/... to /var/lib/openstack/...: No space left on device (os error 28)`.
+    let mut paths: Vec<PathBuf> = line
+        .split(|c: char| c.is_whitespace() || c == '\'' || c == '"' || c == '`')
+        .map(|w| w.trim_end_matches([':', ',', ')', ';']))
+        .filter(|w| w.starts_with('/') && w.len() > 1)
+        .map(PathBuf::from)
+        .rev()
+        .collect();
+    let tmp = std::env::var_os("TMPDIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("/tmp"));
+    paths.extend(
+        std::iter::once(cmd.program.as_str())
+            .chain(cmd.args.iter().map(String::as_str))
+            .filter(|a| a.starts_with('/'))
+            .map(PathBuf::from),
+    );
+    paths.extend(cmd.cwd.clone());
+    paths.push(tmp);
+    let refs: Vec<&Path> = paths.iter().map(PathBuf::as_path).collect();
+    Error::new(format!(
+        "`{cmd}` failed with {}: the disk is full",
+        describe_status(status)
+    ))
+    .cause(format!(
+        "{}\n{}\nlast lines of its output:\n{}",
+        line.trim(),
+        crate::disk::free_report(&refs),
+        tail.join("\n")
+    ))
+    .hint("free space on that filesystem (docker builder prune, docker system prune), or give the build more room (a bigger --tmpfs, another disk), and run it again")
+}
+
 /// Runs `cmd`, streaming its output to ours line by line; an error on a non-zero exit, with
 /// the last [`TAIL_LINES`] lines of its output.
 pub fn run(env: &ChildEnv, cmd: &Cmd) -> Result<()> {
-    let mut child = env
-        .command(cmd)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .map_err(|e| spawn_error(cmd, e))?;
+    let mut child = start(
+        env.command(cmd)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped()),
+    )
+    .map_err(|e| start_error(cmd, e))?;
     let tail = Arc::new(Mutex::new(VecDeque::with_capacity(TAIL_LINES)));
     let out = child.stdout.take().map(|s| pump(s, tail.clone(), false));
     let err = child.stderr.take().map(|s| pump(s, tail.clone(), true));
-    let status = child.wait().map_err(|e| spawn_error(cmd, e))?;
+    let status = wait(&mut child).map_err(|e| spawn_error(cmd, e))?;
     for t in [out, err].into_iter().flatten() {
         let _ = t.join();
     }
     if status.success() {
         return Ok(());
+    }
+    if let Some(sig) = interrupt::received() {
+        return Err(interrupt::error(sig).cause(format!("`{cmd}` was stopped")));
     }
     let tail: Vec<String> = tail
         .lock()
@@ -235,8 +349,11 @@ pub fn run(env: &ChildEnv, cmd: &Cmd) -> Result<()> {
 /// Runs `cmd` and returns its standard output; an error on a non-zero exit, with the last
 /// lines of its standard error.
 pub fn output(env: &ChildEnv, cmd: &Cmd) -> Result<String> {
-    let out = env.command(cmd).output().map_err(|e| spawn_error(cmd, e))?;
+    let out = collect(&mut env.command(cmd), true).map_err(|e| start_error(cmd, e))?;
     if !out.status.success() {
+        if let Some(sig) = interrupt::received() {
+            return Err(interrupt::error(sig).cause(format!("`{cmd}` was stopped")));
+        }
         let text = String::from_utf8_lossy(&out.stderr);
         let lines: Vec<String> = text.lines().map(String::from).collect();
         let start = lines.len().saturating_sub(TAIL_LINES);
@@ -248,11 +365,7 @@ pub fn output(env: &ChildEnv, cmd: &Cmd) -> Result<String> {
 /// Runs a query and returns its standard output whatever the exit status; its standard error
 /// is discarded.
 pub fn probe(env: &ChildEnv, cmd: &Cmd) -> Result<String> {
-    let out = env
-        .command(cmd)
-        .stderr(Stdio::null())
-        .output()
-        .map_err(|e| spawn_error(cmd, e))?;
+    let out = collect(&mut env.command(cmd), false).map_err(|e| start_error(cmd, e))?;
     Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
@@ -267,7 +380,7 @@ pub struct Captured {
 /// Runs `cmd` and returns its status and outputs whatever the status; an error only when it
 /// cannot be started (the raw I/O error, for callers that word it their own way).
 pub fn capture(env: &ChildEnv, cmd: &Cmd) -> std::io::Result<Captured> {
-    let out = env.command(cmd).output()?;
+    let out = collect(&mut env.command(cmd), true)?;
     Ok(Captured {
         status: out.status,
         stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
@@ -280,10 +393,8 @@ pub fn capture(env: &ChildEnv, cmd: &Cmd) -> std::io::Result<Captured> {
 pub fn run_logged(env: &ChildEnv, cmd: &Cmd, log: &Path) -> std::io::Result<ExitStatus> {
     let mut file = std::fs::File::create(log)?;
     writeln!(file, "+ {cmd}")?;
-    env.command(cmd)
-        .stdout(file.try_clone()?)
-        .stderr(file)
-        .status()
+    let mut child = start(env.command(cmd).stdout(file.try_clone()?).stderr(file))?;
+    wait(&mut child)
 }
 
 /// Copies a child's output to ours line by line, keeping the last lines. A closed or full
@@ -429,6 +540,62 @@ mod tests {
         let text = std::fs::read_to_string(&log).unwrap();
         assert!(text.starts_with("+ sh -c "), "{text}");
         assert!(text.contains("out\n") && text.contains("err\n"), "{text}");
+    }
+
+    #[test]
+    fn children_start_with_no_blocked_signal_in_a_group_of_their_own() {
+        // As under loci's interrupt watcher: this thread blocks SIGTERM and SIGINT.
+        let mut set = nix::sys::signal::SigSet::empty();
+        set.add(nix::sys::signal::Signal::SIGTERM);
+        set.add(nix::sys::signal::Signal::SIGINT);
+        set.thread_block().unwrap();
+        let out = output(
+            &ChildEnv::default(),
+            &Cmd::new(
+                "sh",
+                ["-c", "exec awk '/^SigBlk/ {print $2}' /proc/self/status"],
+            ),
+        );
+        let group = output(
+            &ChildEnv::default(),
+            &Cmd::new("sh", ["-c", "exec awk '{print $1, $5}' /proc/self/stat"]),
+        );
+        set.thread_unblock().unwrap();
+        assert_eq!(out.unwrap().trim(), "0000000000000000");
+        let group = group.unwrap();
+        let ids: Vec<&str> = group.split_whitespace().collect();
+        assert_eq!(ids.len(), 2, "{group}");
+        assert_eq!(ids[0], ids[1], "the child leads its own process group");
+    }
+
+    #[test]
+    fn a_child_out_of_space_is_named_by_the_path_it_wrote() {
+        use std::os::unix::process::ExitStatusExt;
+        let d = tempfile::tempdir().unwrap();
+        let target = d.path().join("site-packages/rpds/.tmpUalpcz");
+        let line = format!(
+            "  cause: failed to copy file from /nonexistent/cache/x.so to {}: No space left on device (os error 28)",
+            target.display()
+        );
+        let e = exit_error(
+            &Cmd::new("/usr/bin/uv", ["pip", "install"]),
+            ExitStatus::from_raw(2 << 8),
+            &["Resolved 97 packages".into(), line],
+        )
+        .to_string();
+        assert!(
+            e.contains("failed with exit code 2: the disk is full"),
+            "{e}"
+        );
+        assert!(
+            e.contains(&format!(" free on the filesystem of {}", target.display()))
+                || e.contains(&format!(" on that of {}", target.display())),
+            "{e}"
+        );
+        assert!(
+            e.contains("last lines of its output:\n    Resolved 97 packages"),
+            "{e}"
+        );
     }
 
     #[test]

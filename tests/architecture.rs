@@ -101,7 +101,7 @@ fn strip(text: &str) -> (String, usize) {
         if c == '\n' {
             out.push('\n');
         } else {
-            out.extend(std::iter::repeat(' ').take(c.len_utf8()));
+            out.extend(std::iter::repeat_n(' ', c.len_utf8()));
         }
     }
     while i < b.len() {

@@ -387,3 +387,96 @@ fn build_refuses_a_missing_local_wheels_before_the_first_step() {
         );
     }
 }
+
+/// A named input that is absent is refused, never skipped: EXTRA_BINDEP/EXTRA_PYDEP naming a
+/// file the loci dir does not hold, or one loci would not read (not `bindep*`/`pydep*`).
+#[test]
+fn missing_or_unread_extra_dependency_files_are_refused_by_plan_and_build() {
+    let os = fixture("debian-bookworm");
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("bindep.txt"), "curl\n").unwrap();
+    std::fs::write(dir.path().join("bindep-site.txt"), "jq\n").unwrap();
+    std::fs::write(dir.path().join("site-pydep.txt"), "six\n").unwrap();
+    for (env, wants) in [
+        (
+            ("EXTRA_BINDEP", "extra/bindep-missing.txt"),
+            &[
+                "EXTRA_BINDEP=extra/bindep-missing.txt",
+                "there is no bindep-missing.txt in the loci dir",
+            ][..],
+        ),
+        (
+            ("EXTRA_PYDEP", "site-pydep.txt"),
+            &["EXTRA_PYDEP=site-pydep.txt", "loci reads only pydep* files"][..],
+        ),
+        (
+            ("EXTRA_BINDEP", "bindep-site.txt bindep-gone.txt"),
+            &["there is no bindep-gone.txt"][..],
+        ),
+    ] {
+        for cmd in ["plan", "build"] {
+            let out = loci(
+                &[
+                    cmd,
+                    "--os-release",
+                    os.to_str().unwrap(),
+                    "--loci-dir",
+                    dir.path().to_str().unwrap(),
+                ],
+                &[("PROJECT", "keystone"), env],
+                Stdio::piped(),
+            );
+            no_panic(&out);
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            assert_eq!(out.status.code(), Some(1), "{cmd} {env:?}: {stderr}");
+            assert!(out.stdout.is_empty(), "{cmd} {env:?} did something");
+            for w in wants {
+                assert!(stderr.contains(w), "{cmd} {env:?}: {stderr}");
+            }
+            assert!(stderr.contains("hint:"), "{stderr}");
+        }
+    }
+    // Named and there: read (its package is in the plan).
+    let out = loci(
+        &[
+            "plan",
+            "--os-release",
+            os.to_str().unwrap(),
+            "--loci-dir",
+            dir.path().to_str().unwrap(),
+        ],
+        &[("PROJECT", "keystone"), ("EXTRA_BINDEP", "bindep-site.txt")],
+        Stdio::piped(),
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains(" jq"));
+}
+
+/// `loci fetch-wheels` without WHEELS (or with it empty) has nothing to fetch: an error, and
+/// nothing created.
+#[test]
+fn fetch_wheels_without_wheels_is_refused() {
+    let root = tempfile::tempdir().unwrap();
+    let dest = root.path().join("wheels");
+    for env in [
+        vec![("WHEELS_DEST", dest.to_str().unwrap())],
+        vec![("WHEELS", ""), ("WHEELS_DEST", dest.to_str().unwrap())],
+    ] {
+        let out = loci(&["fetch-wheels"], &env, Stdio::piped());
+        no_panic(&out);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{env:?}: {stderr}");
+        assert!(
+            out.stdout.is_empty(),
+            "{}",
+            String::from_utf8_lossy(&out.stdout)
+        );
+        assert!(stderr.contains("WHEELS is not set"), "{stderr}");
+        assert!(stderr.contains("hint: set WHEELS"), "{stderr}");
+        assert_eq!(std::fs::read_dir(root.path()).unwrap().count(), 0);
+    }
+}

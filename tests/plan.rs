@@ -111,11 +111,17 @@ fn debian_bookworm_keystone() {
             "pydep",
             "source",
             "install",
+            "coverage",
             "info",
             "cleanup",
             "seal"
         ]
     );
+    // The install is checked against the tree it was made from.
+    let coverage = &step(&p, "coverage")["actions"][0];
+    assert_eq!(coverage["action"], "check_install_coverage");
+    assert_eq!(coverage["venv"], "/var/lib/openstack");
+    assert_eq!(coverage["trees"], serde_json::json!(["/tmp/keystone"]));
     let base = step(&p, "base");
     assert_eq!(base["actions"][0]["action"], "install_packages");
     let cmds = commands(base);
@@ -945,6 +951,7 @@ fn two_stage_builder_makes_the_venv_and_runtime_the_rest() {
             "pydep",
             "source",
             "install",
+            "coverage",
             "libraries",
             "info",
             "cleanup",

@@ -18,8 +18,8 @@ use loci::config::{Config, Env};
 use loci::distro::{Distro, Family};
 use loci::os_release::OsRelease;
 use loci::plan::{
-    Action, Cmd, Hook, NovaHook, PackagesAction, Plan, PlanInput, PreflightAction, SkylineHook,
-    SourceAction, UserAction, VenvAction,
+    Action, Cmd, CoverageAction, Hook, NovaHook, PackagesAction, Plan, PlanInput, PreflightAction,
+    SkylineHook, SourceAction, UserAction, VenvAction,
 };
 use loci::steps::build_plan;
 
@@ -212,10 +212,14 @@ fn every_service_plans_on_every_distro_with_every_profile() {
                     pk.iter().all(|x| seen.insert(x)),
                     "duplicate package in {pk:?}"
                 );
-                // The service-specific step comes right after the install.
+                // The service-specific step comes right after the install and its check.
                 let names = step_names(&p);
                 if let Some(i) = names.iter().position(|n| *n == "project") {
-                    assert_eq!(names[i - 1], "install", "{service} on {d}: {names:?}");
+                    assert_eq!(
+                        names[i - 2..i],
+                        ["install", "coverage"],
+                        "{service} on {d}: {names:?}"
+                    );
                 }
                 planned += 1;
             }
@@ -880,7 +884,7 @@ fn horizon_configures_and_compresses_with_the_venv_python() {
             .iter()
             .position(|n| *n == "project")
             .expect("a project step");
-        assert_eq!(names[at - 1], "install");
+        assert_eq!(names[at - 2..at], ["install", "coverage"]);
         let cmds: Vec<Vec<String>> = commands(&p, "project").iter().map(argv).collect();
         assert_eq!(
             cmds,
@@ -1031,7 +1035,7 @@ fn skyline_installs_its_console_from_git_as_loci_does() {
         .iter()
         .position(|n| *n == "project")
         .expect("a console step");
-    assert_eq!(names[at - 1], "install", "{names:?}");
+    assert_eq!(names[at - 2..at], ["install", "coverage"], "{names:?}");
     // LOCI master's default repository, at the ref, into the data dir (a tree already there
     // is used in place); the whole ref is fetched so that pbr finds the version.
     assert_eq!(
@@ -1068,6 +1072,14 @@ fn skyline_installs_its_console_from_git_as_loci_does() {
         ),
         "{:?}",
         step.actions
+    );
+    // The console from git is checked like the project: its install covers its tree.
+    assert_eq!(
+        step.actions[step.actions.len() - 2],
+        Action::Coverage(CoverageAction::CheckInstall {
+            venv: PathBuf::from("/var/lib/openstack"),
+            trees: vec![PathBuf::from("/tmp/skyline-console")],
+        })
     );
     assert!(
         step.summary.contains("at stable/2026.1"),
@@ -1154,7 +1166,7 @@ fn skyline_console_goes_into_the_builder_stage_of_a_two_stage_build() {
         .iter()
         .position(|n| *n == "project")
         .expect("console in the builder");
-    assert_eq!(names[at - 1], "install", "{names:?}");
+    assert_eq!(names[at - 2..at], ["install", "coverage"], "{names:?}");
     let r = plan_stage("debian-bookworm", loci::plan::Stage::Runtime, &env);
     assert!(r.step("project").is_none(), "{:?}", step_names(&r));
     // nova's and horizon's stay in the runtime stage.
@@ -1270,6 +1282,7 @@ fn plugins_build_on_a_service_image() {
                 "packages",
                 "source",
                 "install",
+                "coverage",
                 "info",
                 "cleanup",
                 "seal"
@@ -1514,4 +1527,54 @@ fn bookworm_package_names_exist() {
         missing.join(" ")
     );
     println!("{} package names of bookworm plans exist", packages.len());
+}
+
+/// uv builds a local tree under `--only-binary :all:` only when it is exempted by its
+/// distribution name: the repositories whose distribution is named otherwise (placement is
+/// openstack-placement, ...) through the mapping, a tree already in place by its own name.
+#[test]
+fn uv_exempts_each_local_tree_by_its_distribution_name() {
+    let no_binary = |p: &Plan| -> Vec<String> {
+        let install = argv(&commands(p, "install")[0]);
+        install
+            .windows(2)
+            .filter(|w| w[0] == "--no-binary")
+            .map(|w| w[1].clone())
+            .collect()
+    };
+    for (project, dist) in [
+        ("placement", "openstack-placement"),
+        ("heat", "openstack-heat"),
+        ("cyborg", "openstack-cyborg"),
+        ("watcher", "python-watcher"),
+        ("keystone", "keystone"),
+    ] {
+        let p = plan(
+            "debian-bookworm",
+            &[
+                ("PROJECT", project),
+                ("WHEELS", "/tmp/wheels"),
+                ("SOURCES_DIR", "/nonexistent"),
+            ],
+        );
+        assert_eq!(no_binary(&p), [dist], "{project}");
+    }
+    // A tree in place (an sdist) names itself.
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("mything")).unwrap();
+    std::fs::write(
+        dir.path().join("mything/PKG-INFO"),
+        "Metadata-Version: 2.1\nName: my.Thing_x\nVersion: 1\n",
+    )
+    .unwrap();
+    let sources = dir.path().display().to_string();
+    let p = plan(
+        "debian-bookworm",
+        &[
+            ("PROJECT", "mything"),
+            ("WHEELS", "/tmp/wheels"),
+            ("SOURCES_DIR", &sources),
+        ],
+    );
+    assert_eq!(no_binary(&p), ["my-thing-x"]);
 }

@@ -12,20 +12,25 @@
 #    this host's CA bundle (HTTPS through a re-signing proxy keeps working);
 # 3. the requirements image from the whole 2026.1 upper-constraints.txt (KEEP_ALL_WHEELS=True,
 #    `--target requirements`);
-# 4. every service image, the engine building them in parallel (one `docker compose build`),
-#    each mounting the requirements image as its `wheels` named context (--no-index): once per
-#    target of LOCI_GATE_TARGETS (`project`: one stage; `runtime`: two stages, tagged -runtime);
-# 5. smoke tests, as the service user, with no network: the main console script's --help,
-#    the Python packages import (the project's, its PIP_PACKAGES' and its profiles'), nova's
-#    consoles and tss user, horizon's compressed static files, skyline's console files and
-#    nginx;
-# 6. a table: image, build time (loci's own, from /etc/image_info; the engine's wall time per
-#    batch is printed), image size, smoke result (also in target/gate/table.txt).
+# 4. every service image, each by a `docker compose build` of its own ($LOCI_GATE_JOBS at a
+#    time), so that a failed build stops no other, each mounting the requirements image as its
+#    `wheels` named context (--no-index): once per target of LOCI_GATE_TARGETS (`project`: one
+#    stage; `runtime`: two stages, tagged -runtime);
+# 5. right after its build, each image's smoke test, as the service user, with no network
+#    (tools/smoke.py): every console script of the project (and of the plugins its
+#    PIP_PACKAGES add) runs with --help or --version, every entry point it declares loads
+#    (oslo.config opts, oslo.policy policies, stevedore plugins); the Python packages of its
+#    PIP_PACKAGES and profiles import; nova's consoles and tss user, horizon's manage.py and
+#    compressed static files, skyline's console files and nginx;
+# 6. a table: image, build time (loci's own, from /etc/image_info), image size, smoke result
+#    (with the counts of scripts and entry points) or why it failed (also in
+#    target/gate/table.txt).
 #    The exit status is non-zero when any build or smoke test failed.
 #
 # Environment (besides compose.yaml's LOCI_GATE_* variables):
-#   LOCI_GATE_JOBS          service builds at a time (COMPOSE_PARALLEL_LIMIT; default: one per
-#                           4 cores and 8 GB, >= 1)
+#   LOCI_GATE_JOBS          service builds at a time (default: one per 4 cores and 8 GB, >= 1)
+#   LOCI_GATE_KEEP_IMAGES=0 remove each service image once it is measured and smoke-tested
+#                           (a machine without the ~20 GB the whole set takes)
 #   LOCI_GATE_TARGETS       the service targets to build (default "project"; "project runtime"
 #                           builds both, sizes side by side)
 #   LOCI_GATE_SOURCES       git: clone $LOCI_GATE_GIT/PROJECT at $LOCI_GATE_REF (default);
@@ -306,41 +311,33 @@ if [ -z "${LOCI_GATE_SKYLINE_CONSOLE_REPO:-}" ]; then
 fi
 
 # ---------------------------------------------------------------------------------------------
-# 4. services: one engine call per target, the engine schedules them ($jobs at a time)
+# 4.-5. services: each built by an engine call of its own ($jobs at a time, so one failure
+# stops no other), then smoke-tested at once (and removed with LOCI_GATE_KEEP_IMAGES=0).
 targets=(${LOCI_GATE_TARGETS:-project})
 run_id="$(date +%s)-$$"
 export LOCI_GATE_RUN="$run_id"
 suffix_of() { if [ "$1" = project ]; then echo ""; else echo "-$1"; fi; }
-for target in "${targets[@]}"; do
-    suffix=$(suffix_of "$target")
-    log "building ${services[*]} (target $target, $jobs at a time)"
-    start=$(date +%s)
-    if LOCI_GATE_TARGET="$target" LOCI_GATE_SUFFIX="$suffix" COMPOSE_PARALLEL_LIMIT="$jobs" \
-        "${compose[@]}" build "${services[@]}" > "$work/logs/services-$target.log" 2>&1; then
-        echo "target $target: every image built in $(human $(( $(date +%s) - start )))"
-    else
-        echo "target $target: the engine reported a failure after $(human $(( $(date +%s) - start ))) (logs/services-$target.log)"
-    fi
-    for s in "${services[@]}"; do
-        img="loci-gate/$s:$LOCI_GATE_TAG$suffix"
-        # Built now (not an older image of the same name): labelled with this run's id.
-        if [ "$("$docker" image inspect --format '{{index .Config.Labels "loci.gate.run"}}' "$img" 2>/dev/null)" = "$run_id" ]; then
-            result[$s$suffix]=built
-            # loci's own time, from the image (two stages: the builder's and the runtime's).
-            seconds[$s$suffix]=$("$docker" run --rm --network none --entrypoint python3 "$img" -c \
-                'import json; d=json.load(open("/etc/image_info/image_info.json")); print(int(d.get("total_seconds", 0) + d.get("builder_total_seconds", 0)))')
-        else
-            result[$s$suffix]="BUILD FAILED (logs/services-$target.log)"
-        fi
-    done
-done
+keep_images=${LOCI_GATE_KEEP_IMAGES:-1}
+if [ "$keep_images" != 1 ] && [ -n "${REGISTRY:-}" ]; then
+    die "LOCI_GATE_KEEP_IMAGES=0 removes the images REGISTRY would publish: use one or the other"
+fi
+results="$work/results"
+rm -rf "$results"; mkdir -p "$results"
 
-# ---------------------------------------------------------------------------------------------
-# 5. smoke tests: SCRIPT is constant; the service's values arrive as positional parameters.
+# The smoke test, as the service user with no network:
+# - tools/smoke.py: every console script of the image's own distributions (the project's, and
+#   the plugins its PIP_PACKAGES and profiles add) runs with --help (else --version), every
+#   entry point they declare loads (oslo.config opts, oslo.policy, stevedore plugins, scripts);
+# - the Python modules of its PIP_PACKAGES and profiles import (fluent-logger for `fluent`,
+#   python-ldap for keystone's `ldap`, rbd for `ceph`, ...);
+# - nova's consoles and tss user, horizon's manage.py and compressed static files, skyline's
+#   console files and nginx; bindep, pkginfo and uv in the venv (LOCI master leaves them for
+#   child images).
+# SCRIPT is constant; the service's values arrive as positional parameters.
 smoke_script='set -e
-main="$1"; modules="$2"; extra="$3"
-"$main" --help >/dev/null
-python3 - $modules <<EOF
+modules="$1"; extra="$2"; shift 2
+/var/lib/openstack/bin/python3 /mnt/smoke.py "$@"
+/var/lib/openstack/bin/python3 - $modules <<EOF
 import importlib, sys
 for m in sys.argv[1:]:
     importlib.import_module(m)
@@ -354,81 +351,122 @@ nova)
     getent passwd tss >/dev/null ;;
 horizon)
     test -L /usr/local/share/openstack_dashboard
+    /usr/local/share/openstack_dashboard/manage.py --help >/dev/null
     test -n "$(find /var/www/html/horizon -name manifest.json)"
     test -n "$(find /var/www/html/horizon -name "*.css" -path "*/css/*")" ;;
 skyline)
-    python3 -c "import os, skyline_console; d = os.path.dirname(skyline_console.__file__); assert os.path.isfile(os.path.join(d, \"static\", \"index.html\")), d"
+    /var/lib/openstack/bin/python3 -c "import os, skyline_console; d = os.path.dirname(skyline_console.__file__); assert os.path.isfile(os.path.join(d, \"static\", \"index.html\")), d"
     test -x /usr/sbin/nginx ;;
 esac
-# LOCI master leaves these in the venv for child images.
 for tool in bindep pkginfo uv; do test -x "/var/lib/openstack/bin/$tool"; done'
-# Per service: the main console script, the modules to import (the project's, its PIP_PACKAGES'
-# and its profiles': fluent-logger for `fluent`, python-ldap for keystone's `ldap`, rbd for
-# `ceph`, ...) and the extra checks; every image is LOCI master's (compose.yaml).
-smoke() { # SERVICE IMAGE
-    local s=$1 img=$2 main modules extra="" user
+# Per service: the modules of its PIP_PACKAGES and profiles, the extra checks, and the plugin
+# distributions smoke.py tests besides the project; every image is LOCI master's (compose.yaml).
+smoke() { # SERVICE IMAGE LOG
+    local s=$1 img=$2 out=$3 modules extra="" plugins="" user
     user=$(project_of "$s")
     case "$s" in
-        keystone) main=keystone-manage; modules="keystone ldap openstackclient fluent" ;;
-        nova) main=nova-compute; modules="nova libvirt rbd fluent"; extra=nova ;;
-        glance) main=glance-manage; modules="glance rbd swiftclient os_brick cinderclient oslo_rootwrap fluent" ;;
-        cinder) main=cinder-volume; modules="cinder rbd swiftclient fluent" ;;
-        neutron) main=neutron-db-manage; modules="neutron neutron_taas neutron_vpnaas networking_baremetal fluent" ;;
-        placement) main=placement-manage; modules="placement httplib2" ;;
-        horizon) main=/usr/local/share/openstack_dashboard/manage.py; modules="horizon openstack_dashboard pymemcache fluent"; extra=horizon ;;
-        heat) main=heat-manage; modules="heat fluent" ;;
-        ironic) main=ironic-dbsync; modules="ironic fluent" ;;
-        octavia) main=octavia-db-manage; modules="octavia" ;;
-        manila) main=manila-manage; modules="manila" ;;
-        designate) main=designate-manage; modules="designate fluent" ;;
-        barbican) main=barbican-manage; modules="barbican fluent" ;;
-        blazar) main=blazar-db-manage; modules="blazar memcache pymemcache fluent" ;;
-        ceilometer) main=ceilometer-polling; modules="ceilometer fluent" ;;
-        cloudkitty) main=cloudkitty-dbsync; modules="cloudkitty fluent" ;;
-        cyborg) main=cyborg-dbsync; modules="cyborg" ;;
-        freezer) main=freezer-agent; modules="freezer swiftclient keystoneclient cinderclient fluent" ;;
-        freezer-api) main=freezer-manage; modules="freezer_api swiftclient keystoneclient fluent" ;;
-        magnum) main=magnum-db-manage; modules="magnum" ;;
-        masakari) main=masakari-manage; modules="masakari" ;;
-        masakari-monitors) main=masakari-processmonitor; modules="masakarimonitors" ;;
-        mistral) main=mistral-db-manage; modules="mistral" ;;
-        openstack-client) main=openstack; modules="openstackclient cmd2 barbicanclient blazarclient cinderclient cloudkittyclient cyborgclient designateclient glanceclient heatclient ironicclient keystoneclient magnumclient manilaclient mistralclient neutronclient novaclient octaviaclient swiftclient tackerclient troveclient vitrageclient watcherclient zaqarclient zunclient freezerclient sqlalchemy" ;;
-        skyline) main=skyline-policy-manager; modules="skyline_apiserver skyline_console"; extra=skyline ;;
-        swift) main=swift-proxy-server; modules="swift keystonemiddleware" ;;
-        tacker) main=tacker-db-manage; modules="tacker" ;;
-        trove) main=trove-manage; modules="trove swiftclient" ;;
-        watcher) main=watcher-db-manage; modules="watcher" ;;
-        zaqar) main=zaqar-server; modules="zaqar redis fluent" ;;
+        keystone) modules="keystone ldap openstackclient fluent" ;;
+        nova) modules="nova libvirt rbd fluent"; extra=nova ;;
+        glance) modules="glance rbd swiftclient os_brick cinderclient oslo_rootwrap fluent" ;;
+        cinder) modules="cinder rbd swiftclient fluent" ;;
+        neutron) modules="neutron neutron_taas neutron_vpnaas networking_baremetal fluent"
+            plugins="tap-as-a-service neutron-vpnaas networking-baremetal" ;;
+        placement) modules="placement httplib2" ;;
+        horizon) modules="horizon openstack_dashboard pymemcache fluent"; extra=horizon ;;
+        heat) modules="heat fluent" ;;
+        ironic) modules="ironic fluent" ;;
+        octavia) modules="octavia" ;;
+        manila) modules="manila" ;;
+        designate) modules="designate fluent" ;;
+        barbican) modules="barbican fluent" ;;
+        blazar) modules="blazar memcache pymemcache fluent" ;;
+        ceilometer) modules="ceilometer fluent" ;;
+        cloudkitty) modules="cloudkitty fluent" ;;
+        cyborg) modules="cyborg" ;;
+        freezer) modules="freezer swiftclient keystoneclient cinderclient fluent" ;;
+        freezer-api) modules="freezer_api swiftclient keystoneclient fluent" ;;
+        magnum) modules="magnum" ;;
+        masakari) modules="masakari" ;;
+        masakari-monitors) modules="masakarimonitors" ;;
+        mistral) modules="mistral" ;;
+        openstack-client) modules="openstackclient cmd2 barbicanclient blazarclient cinderclient cloudkittyclient cyborgclient designateclient glanceclient heatclient ironicclient keystoneclient magnumclient manilaclient mistralclient neutronclient novaclient octaviaclient swiftclient tackerclient troveclient vitrageclient watcherclient zaqarclient zunclient freezerclient sqlalchemy" ;;
+        skyline) modules="skyline_apiserver skyline_console"; extra=skyline; plugins="skyline-console" ;;
+        swift) modules="swift keystonemiddleware" ;;
+        tacker) modules="tacker" ;;
+        trove) modules="trove swiftclient" ;;
+        watcher) modules="watcher" ;;
+        zaqar) modules="zaqar redis fluent" ;;
         *) echo "gate.sh: no smoke test for $s" >&2; return 1 ;;
     esac
-    "$docker" run --rm --network none --user "$user" --entrypoint sh "$img" \
-        -c "$smoke_script" smoke "$main" "$modules" "$extra" > "$work/logs/$(basename "${img/:/-}")-smoke.log" 2>&1
+    # shellcheck disable=SC2086 # the plugin names are words
+    "$docker" run --rm --network none --user "$user" --entrypoint sh \
+        -v "$repo/tools/smoke.py:/mnt/smoke.py:ro" "$img" \
+        -c "$smoke_script" smoke "$modules" "$extra" $plugins > "$out" 2>&1
 }
-log "smoke tests"
-declare -A smoke_result size
-failed=0
+
+# One service of one target: build, loci's time, size, smoke; the outcome in $results/ROW.*
+gate_one() { # SERVICE TARGET
+    local s=$1 target=$2 suffix row img log start smoke_log
+    suffix=$(suffix_of "$target"); row="$s$suffix"
+    img="loci-gate/$s:$LOCI_GATE_TAG$suffix"
+    log="$work/logs/$row-build.log"
+    start=$(date +%s)
+    LOCI_GATE_TARGET="$target" LOCI_GATE_SUFFIX="$suffix" "${compose[@]}" build "$s" > "$log" 2>&1 || true
+    echo $(( $(date +%s) - start )) > "$results/$row.wall"
+    # Built now (not an older image of the same name): labelled with this run's id.
+    if [ "$("$docker" image inspect --format '{{index .Config.Labels "loci.gate.run"}}' "$img" 2>/dev/null)" != "$run_id" ]; then
+        echo "BUILD FAILED (logs/$row-build.log: $(grep -m1 -E 'loci: error|ERROR' "$log" | cut -c1-150))" > "$results/$row.result"
+        return 0
+    fi
+    # loci's own time, from the image (two stages: the builder's and the runtime's).
+    "$docker" run --rm --network none --entrypoint python3 "$img" -c \
+        'import json; d=json.load(open("/etc/image_info/image_info.json")); print(int(d.get("total_seconds", 0) + d.get("builder_total_seconds", 0)))' \
+        > "$results/$row.seconds" 2>/dev/null || echo 0 > "$results/$row.seconds"
+    echo "$(( $("$docker" image inspect --format '{{.Size}}' "$img") / 1000000 )) MB" > "$results/$row.size"
+    smoke_log="$work/logs/$row-smoke.log"
+    if smoke "$s" "$img" "$smoke_log"; then
+        echo "ok: $(sed -n 's/^SMOKE //p' "$smoke_log" | tail -1)" > "$results/$row.result"
+    else
+        echo "SMOKE FAILED (logs/$row-smoke.log: $(grep -m1 -E '^FAILED|Error|error' "$smoke_log" | cut -c1-150))" > "$results/$row.result"
+    fi
+    if [ "$keep_images" != 1 ]; then "$docker" image rm -f "$img" >/dev/null 2>&1 || true; fi
+}
+
 rows=(requirements)
 for target in "${targets[@]}"; do
-    suffix=$(suffix_of "$target")
+    log "building and smoke-testing ${services[*]} (target $target, $jobs at a time)"
+    start=$(date +%s)
+    running=0
     for s in "${services[@]}"; do
-        rows+=("$s$suffix")
-        img="loci-gate/$s:$LOCI_GATE_TAG$suffix"
-        if [ "${result[$s$suffix]}" != built ]; then smoke_result[$s$suffix]="-"; size[$s$suffix]="-"; failed=1; continue; fi
-        if smoke "$s" "$img"; then smoke_result[$s$suffix]=ok; else smoke_result[$s$suffix]="FAILED (logs/$s$suffix-smoke.log)"; failed=1; fi
-        bytes=$("$docker" image inspect --format '{{.Size}}' "$img")
-        size[$s$suffix]="$(( bytes / 1000000 )) MB"
+        rows+=("$s$(suffix_of "$target")")
+        gate_one "$s" "$target" &
+        running=$(( running + 1 ))
+        if [ "$running" -ge "$jobs" ]; then wait -n || true; running=$(( running - 1 )); fi
+    done
+    wait || true
+    echo "target $target: $(human $(( $(date +%s) - start )))"
+    for s in "${services[@]}"; do
+        row="$s$(suffix_of "$target")"
+        printf '  %-22s %s\n' "$row" "$(cat "$results/$row.result" 2>/dev/null || echo 'no result')"
     done
 done
-size[requirements]="$(( $("$docker" image inspect --format '{{.Size}}' "$req_image") / 1000000 )) MB"
-smoke_result[requirements]="$n_wheels wheels"
 
 # ---------------------------------------------------------------------------------------------
 # 6. the table
+failed=0
+for r in "${rows[@]:1}"; do
+    case "$(cat "$results/$r.result" 2>/dev/null)" in ok*) result[$r]=built ;; BUILD*|"") failed=1 ;; *) result[$r]=built; failed=1 ;; esac
+done
 {
     printf '%-34s %10s %10s  %s\n' image "build time" size smoke
-    for r in "${rows[@]}"; do
+    printf '%-34s %10s %10s  %s\n' "$req_image" "$(human "${seconds[requirements]:-0}")" \
+        "$(( $("$docker" image inspect --format '{{.Size}}' "$req_image") / 1000000 )) MB" "$n_wheels wheels"
+    for r in "${rows[@]:1}"; do
         name="${r%-runtime}"; sfx="${r#"$name"}"
-        printf '%-34s %10s %10s  %s\n' "loci-gate/$name:$LOCI_GATE_TAG$sfx" "$(human "${seconds[$r]:-0}")" "${size[$r]}" "${smoke_result[$r]:-}"
+        printf '%-34s %10s %10s  %s\n' "loci-gate/$name:$LOCI_GATE_TAG$sfx" \
+            "$(human "$(cat "$results/$r.seconds" 2>/dev/null || echo 0)")" \
+            "$(cat "$results/$r.size" 2>/dev/null || echo -)" \
+            "$(cat "$results/$r.result" 2>/dev/null || echo 'no result')"
     done
 } | tee "$work/table.txt"
 echo "gate.sh: logs in $work/logs, table in $work/table.txt"

@@ -51,7 +51,7 @@ fi
 
 engine_packages=(docker.io docker-cli docker-buildx docker-compose containerd)
 host_packages=(debootstrap docker-registry apache2-utils git python3 python3-venv curl
-               ca-certificates openssl tar gzip build-essential perl make bc file qemu-user-static)
+               ca-certificates openssl tar gzip build-essential perl make bc file qemu-user-static strace)
 export DEBIAN_FRONTEND=noninteractive
 if [ ! -e /etc/apt/sources.list.d/loci-trixie.sources ]; then
     log "adding Debian trixie at pin priority 100 (only the Docker engine is taken from it)"
@@ -85,7 +85,15 @@ if ! command -v cargo >/dev/null; then
         if [ -x "$c/cargo" ]; then export PATH="$c:$PATH"; break; fi
     done
 fi
-command -v cargo >/dev/null || { echo "cargo is not installed (rustup, or apt-get install cargo)" >&2; exit 1; }
+command -v cargo >/dev/null || { echo "cargo is not installed: install Rust with rustup (https://rustup.rs)" >&2; exit 1; }
+# The oldest Rust that builds the locked crates is Cargo.toml's rust-version (Debian bookworm's
+# cargo is far older): say so plainly instead of failing in the middle of a dependency's build.
+rust_needed=$(sed -n 's/^rust-version = "\(.*\)"/\1/p' Cargo.toml)
+rust_have=$(rustc --version 2>/dev/null | awk '{print $2}')
+if [ -n "$rust_needed" ] && ! printf '%s\n%s\n' "$rust_needed" "${rust_have:-0}" | sort -V -C; then
+    echo "rustc ${rust_have:-(none)} is older than $rust_needed, which loci's locked crates need: install a newer Rust with rustup (rustup toolchain install stable)" >&2
+    exit 1
+fi
 
 # arm64 emulation (binfmt_misc is the kernel's, one table for the machine): mounted when it is
 # not, qemu-aarch64 registered when it is not, with the flags of Debian's file (F: the

@@ -513,6 +513,15 @@ pub const HOME: Arg = Arg::new(
 )
 .place(Place::Environment);
 
+pub const LOCI_ALLOW_HOST: Arg = Arg::new(
+    "LOCI_ALLOW_HOST",
+    Kind::Bool,
+    Value("no"),
+    "let `loci build`, `packages`, `pip-install` and `cleanup` change a system they are not the command of a container build on (dangerous: README, Safety); `--allow-host` says the same",
+)
+.loci()
+.place(Place::Environment);
+
 /// The proxy variables: passed on to child processes as found, never written into the image.
 pub const PROXY_VARS: &[&str] = &[
     "http_proxy",
@@ -598,6 +607,7 @@ pub const ARGS: &[Arg] = &[
     RUST_IMAGE,
     DOCKER_CONFIG,
     HOME,
+    LOCI_ALLOW_HOST,
 ];
 
 /// The argument named `name` (or with `name` as an older name).

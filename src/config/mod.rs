@@ -130,6 +130,9 @@ pub struct Config {
     pub pip_wheel_args: Vec<String>,
     pub dist_packages: Vec<String>,
     pub plugin: bool,
+    /// LOCI_ALLOW_HOST: the commands that change the system may run where loci is not the
+    /// command of a container build ([`crate::host::guard`]).
+    pub allow_host: bool,
     pub extra_bindep: Vec<String>,
     pub extra_pydep: Vec<String>,
     pub keep_all_wheels: bool,
@@ -250,6 +253,7 @@ impl Config {
             }
         };
         let plugin = r.boolean(&args::PLUGIN)?;
+        let allow_host = r.boolean(&args::LOCI_ALLOW_HOST)?;
         if !project.is_empty() {
             // PROJECT names the source tree (/tmp/PROJECT) and, unless PLUGIN, the service's
             // user and group.
@@ -360,6 +364,7 @@ impl Config {
             pip_wheel_args,
             dist_packages,
             plugin,
+            allow_host,
             extra_bindep,
             extra_pydep,
             keep_all_wheels,

@@ -111,6 +111,17 @@ impl<'a> Resolver<'a> {
             })
     }
 
+    /// The table says which parser reads `arg`: reading it with another is a bug of loci,
+    /// which every test that resolves a configuration catches.
+    fn parser(arg: &'static Arg, fits: impl Fn(Kind) -> bool, parser: &str) {
+        assert!(
+            fits(arg.kind),
+            "{} is of kind {:?} in the table of build arguments, not read as {parser}",
+            arg.name,
+            arg.kind
+        );
+    }
+
     fn record(&mut self, arg: &'static Arg, value: Option<String>, source: Source) {
         self.seen.insert(
             arg.name,
@@ -142,6 +153,7 @@ impl<'a> Resolver<'a> {
 
     /// Text: the value given, else the table's default, else none.
     pub fn text(&mut self, arg: &'static Arg) -> Option<String> {
+        Self::parser(arg, is_text, "text");
         let (value, source) = match self.given(arg) {
             Some((name, v)) => (Some(v), Source::Given(name)),
             None => match arg.default_value() {
@@ -155,6 +167,7 @@ impl<'a> Resolver<'a> {
 
     /// Text: the value given, else `derived` (computed from other values).
     pub fn text_or(&mut self, arg: &'static Arg, derived: impl FnOnce() -> String) -> String {
+        Self::parser(arg, is_text, "text");
         let (value, source) = match self.given(arg) {
             Some((name, v)) => (v, Source::Given(name)),
             None => (derived(), Source::Derived),
@@ -175,6 +188,7 @@ impl<'a> Resolver<'a> {
         arg: &'static Arg,
         derived: impl FnOnce() -> Vec<String>,
     ) -> Vec<String> {
+        Self::parser(arg, |k| k == Kind::Words, "words");
         let (value, source) = match self.given(arg) {
             Some((name, v)) => (split(&v), Source::Given(name)),
             None => (derived(), self.source(arg)),
@@ -185,6 +199,7 @@ impl<'a> Resolver<'a> {
 
     /// A boolean (LOCI's forms, see [`parse_bool`]), else the table's default.
     pub fn boolean(&mut self, arg: &'static Arg) -> Result<bool> {
+        Self::parser(arg, |k| k == Kind::Bool, "a boolean");
         let default = parse_bool(arg.default_value().unwrap_or("False"))
             .expect("the table's boolean defaults are booleans");
         let value = match self.given(arg) {
@@ -203,6 +218,7 @@ impl<'a> Resolver<'a> {
 
     /// A numeric id from 1 to 4294967294, else the table's default.
     pub fn id(&mut self, arg: &'static Arg) -> Result<u32> {
+        Self::parser(arg, |k| k == Kind::Id, "an id");
         let default = arg.default_value().unwrap_or("0");
         let value = match self.given(arg) {
             None => default.parse().expect("the table's ids are numbers"),
@@ -227,6 +243,7 @@ impl<'a> Resolver<'a> {
     /// A timeout in seconds (fractions allowed), from more than 0 up to an hour, else the
     /// table's default.
     pub fn seconds(&mut self, arg: &'static Arg) -> Result<Duration> {
+        Self::parser(arg, |k| k == Kind::Seconds, "seconds");
         let default = arg.default_value().unwrap_or("0");
         let text = match self.given(arg) {
             None => default.to_string(),
@@ -251,6 +268,7 @@ impl<'a> Resolver<'a> {
 
     /// SOURCE_DATE_EPOCH's kind: seconds since 1970.
     pub fn epoch(&mut self, arg: &'static Arg) -> Result<Option<u64>> {
+        Self::parser(arg, |k| k == Kind::Epoch, "an epoch");
         let value = match self.given(arg) {
             None => None,
             Some((_, v)) => Some(parse_source_date_epoch(&v)?),
@@ -280,6 +298,21 @@ impl<'a> Resolver<'a> {
         }
         Resolution { args }
     }
+}
+
+/// The kinds read as text (and then checked by the code reading them).
+fn is_text(kind: Kind) -> bool {
+    matches!(
+        kind,
+        Kind::Text
+            | Kind::TextOrEmpty
+            | Kind::Count
+            | Kind::Dir
+            | Kind::Path
+            | Kind::Choice(_)
+            | Kind::Wheels
+            | Kind::UrlOrPath
+    )
 }
 
 /// How a resolved boolean is recorded (inputs.env): `yes` or `no`.

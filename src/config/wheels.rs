@@ -85,7 +85,7 @@ pub fn parse_wheels(value: &str) -> Result<WheelsSource> {
                     .caused_by(e)
                     .hint("use http(s)://host/path/wheels.tar.gz")
             })?;
-            if url.host_str().map_or(true, str::is_empty) {
+            if url.host_str().is_none_or(str::is_empty) {
                 return Err(Error::new(format!(
                     "WHEELS={shown} is not a valid URL: it names no host"
                 ))

@@ -37,6 +37,8 @@ pub enum Action {
     User(UserAction),
     /// `steps::source`: git clones.
     Source(SourceAction),
+    /// `steps::coverage`: the install covers the source trees' packages.
+    Coverage(CoverageAction),
     /// `steps::project_specific`: a project-specific hook.
     Project(Hook),
     /// `steps::config_files`.
@@ -185,6 +187,15 @@ pub enum InfoAction {
 
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 #[serde(tag = "action", rename_all = "snake_case")]
+pub enum CoverageAction {
+    /// Check that the RECORD of what was installed into `venv` from each of `trees` holds every
+    /// file of the tree's packages (less what the project excludes on purpose).
+    #[serde(rename = "check_install_coverage")]
+    CheckInstall { venv: PathBuf, trees: Vec<PathBuf> },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(tag = "action", rename_all = "snake_case")]
 pub enum SealAction {
     /// Set the time of everything below `root` that this build wrote to `epoch`
     /// (SOURCE_DATE_EPOCH), staying on `root`'s file system.
@@ -243,6 +254,7 @@ impl Serialize for Action {
             Action::Libraries(a) => a.serialize(s),
             Action::User(a) => a.serialize(s),
             Action::Source(a) => a.serialize(s),
+            Action::Coverage(a) => a.serialize(s),
             Action::ConfigFiles(a) => a.serialize(s),
             Action::Info(a) => a.serialize(s),
             Action::Seal(a) => a.serialize(s),
@@ -284,6 +296,7 @@ from_module_action!(
     LibrariesAction => Libraries,
     UserAction => User,
     SourceAction => Source,
+    CoverageAction => Coverage,
     Hook => Project,
     ConfigFilesAction => ConfigFiles,
     InfoAction => Info,

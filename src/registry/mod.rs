@@ -87,7 +87,7 @@ impl Session {
     ) -> Result<Session> {
         let opts = http::Options {
             insecure: registry.insecure,
-            manual_redirects: false,
+            ..Default::default()
         };
         let client = http::client(tls, opts)?;
         let blob_client = http::client(

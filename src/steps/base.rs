@@ -79,11 +79,9 @@ pub fn why_git(input: &PlanInput) -> Option<String> {
 /// The source trees a service build pip-installs, as planned: the project (cloned by the
 /// `source` step unless it is there), EXTRA_PROJECTS, and skyline's console from git.
 pub fn source_trees(input: &PlanInput) -> Vec<PathBuf> {
-    let c = input.config;
-    std::iter::once(c.paths.sources_dir.join(&c.project))
-        .chain(c.extra_projects.iter().map(|p| c.paths.data_dir.join(p)))
-        .chain(super::project_specific::skyline::git_console_tree(input))
-        .collect()
+    let mut trees = super::source_tree::source_trees(input);
+    trees.extend(super::project_specific::skyline::git_console_tree(input));
+    trees
 }
 
 /// Why building the source tree at `tree` needs git, or `None` when it builds the same

@@ -19,6 +19,7 @@ use crate::runner::Context;
 pub mod base;
 pub mod cleanup;
 pub mod config_files;
+pub mod coverage;
 pub mod image_info;
 pub mod install;
 pub mod libraries;
@@ -30,6 +31,7 @@ pub mod python;
 pub mod requirements;
 pub mod seal;
 pub mod source;
+pub mod source_tree;
 pub mod user;
 pub mod venv;
 pub mod wheels;
@@ -72,6 +74,7 @@ const SERVICE_VENV: &[Planner] = &[
     pydep::plan,
     source::plan,
     install::plan,
+    coverage::plan,
     project_specific::plan,
 ];
 
@@ -153,6 +156,7 @@ impl fmt::Display for Action {
             Action::Libraries(a) => a.fmt(f),
             Action::User(a) => a.fmt(f),
             Action::Source(a) => a.fmt(f),
+            Action::Coverage(a) => a.fmt(f),
             Action::Project(a) => a.fmt(f),
             Action::ConfigFiles(a) => a.fmt(f),
             Action::Info(a) => a.fmt(f),
@@ -176,6 +180,7 @@ pub fn run(action: &Action, ctx: &mut Context) -> Result<()> {
         Action::Libraries(a) => libraries::run(a, ctx),
         Action::User(a) => user::run(a, ctx),
         Action::Source(a) => source::run(a, ctx),
+        Action::Coverage(a) => coverage::run(a, ctx),
         Action::Project(a) => project_specific::run(a, ctx),
         Action::ConfigFiles(a) => config_files::run(a, ctx),
         Action::Info(a) => image_info::run(a, ctx),

@@ -168,14 +168,24 @@ pub fn uv_pip_install(input: &PlanInput) -> Cmd {
 }
 
 /// The distribution names of the source trees a build installs (the project and
-/// EXTRA_PROJECTS), by directory name through python-custom-name-mapping.txt.
+/// EXTRA_PROJECTS): a tree already there names itself (PKG-INFO, setup.cfg, pyproject.toml:
+/// the `placement` tree is `openstack-placement`), else its directory name goes through
+/// python-custom-name-mapping.txt.
 fn local_tree_names(input: &PlanInput) -> Result<Vec<String>> {
     let c = input.config;
     let mapping = name_mapping::load(&c.paths.loci_dir)?;
-    Ok(std::iter::once(&c.project)
-        .chain(c.extra_projects.iter())
-        .map(|dir| crate::constraints::normalize(&name_mapping::pypi_for_dir(&mapping, dir)))
-        .collect())
+    let trees = super::source_tree::source_trees(input);
+    let dirs = std::iter::once(&c.project).chain(c.extra_projects.iter());
+    let mut names: Vec<String> = Vec::new();
+    for (dir, tree) in dirs.zip(trees) {
+        let name = super::source_tree::tree_name(&tree)
+            .unwrap_or_else(|| name_mapping::pypi_for_dir(&mapping, dir));
+        let name = crate::constraints::normalize(&name);
+        if !names.contains(&name) {
+            names.push(name);
+        }
+    }
+    Ok(names)
 }
 
 /// `pip install` for child images (`loci pip-install`): the constraints recorded in

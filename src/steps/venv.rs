@@ -236,6 +236,8 @@ pub fn prefer_offline(offline: &Cmd, online: &Cmd, runner: &mut dyn Runner) -> R
     match runner.output(offline) {
         Ok(_) => Ok(()),
         Err(e) => {
+            // Stopped by an interrupt: not a reason to try the index.
+            crate::interrupt::check()?;
             let why = e.to_string();
             let why = why.lines().last().unwrap_or("").trim().to_string();
             crate::say!("not all of it is in the wheels ({why}): with the index");

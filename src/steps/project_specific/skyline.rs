@@ -87,13 +87,17 @@ pub fn plan(input: &PlanInput) -> Result<Option<Step>> {
         ),
     };
     let mut step = Step::new("project", summary);
+    let from_git = clone.is_some();
     if let Some(clone) = clone {
         step = step.action(clone);
     }
-    Ok(Some(
-        step.run(install.arg(target))
-            .action(SkylineHook::CheckConsole),
-    ))
+    step = step.run(install.arg(target));
+    if from_git {
+        // The console's tree, like the project's, must be installed whole.
+        let tree = console_dir(c);
+        step = step.action(crate::steps::coverage::check_action(input, vec![tree]));
+    }
+    Ok(Some(step.action(SkylineHook::CheckConsole)))
 }
 
 /// Where the venv's python finds the `skyline_console` package.

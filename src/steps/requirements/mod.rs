@@ -340,6 +340,10 @@ pub fn prepare(spec: &ConstraintsSpec, ctx: &mut runner::Context) -> Result<()> 
             if r.item.name == "git" {
                 git_pins.push((name, version));
             } else {
+                // A wheel built from a source tree of the data dir holds the tree's packages
+                // whole (a truncated one would be installed by every service).
+                let tree = Path::new(&r.item.requirement);
+                crate::steps::coverage::check_wheel(&spec.root.join(file), tree, ctx.runner)?;
                 from_source.push((r.item.name.clone(), version));
             }
         }

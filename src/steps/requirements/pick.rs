@@ -6,7 +6,7 @@ use std::fs;
 use std::path::Path;
 
 use crate::constraints::normalize;
-use crate::error::{Context, Error, Result};
+use crate::error::{Error, Result};
 
 /// Adds one `-v` per `-q` so that pip keeps printing at its default level.
 pub fn balance_quiet(args: &[String]) -> Vec<String> {
@@ -89,9 +89,12 @@ pub(super) fn move_into(dir: &Path, file: &str, root: &Path) -> Result<()> {
             // Another file system (the bind-mounted data dir): copy under a name pip ignores,
             // then rename, so that concurrent builds never see half a wheel.
             let part = root.join(format!(".{file}.part"));
-            fs::copy(&from, &part)
-                .and_then(|_| fs::rename(&part, &to))
-                .context(|| format!("cannot copy {} to {}", from.display(), to.display()))?;
+            if let Err(e) = fs::copy(&from, &part).and_then(|_| fs::rename(&part, &to)) {
+                // Never half a wheel left behind, even under its hidden name.
+                let _ = fs::remove_file(&part);
+                let size = fs::metadata(&from).map(|m| m.len()).ok();
+                return Err(crate::disk::write_error(&to, e, size));
+            }
             let _ = fs::remove_file(&from);
             Ok(())
         }

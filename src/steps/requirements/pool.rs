@@ -38,6 +38,11 @@ pub struct BuildResult {
 
 /// Runs `make_cmd` for every item, `jobs` at a time, each into `work/<n>` with its output in
 /// `work/<n>.log`; the environment of every child is `env` plus the command's own.
+///
+/// A build's directory is emptied before it starts (what an earlier, interrupted run left
+/// there is never taken for its result). After an interrupt no build starts, the running ones
+/// are stopped (by [`crate::interrupt`]), their directories are removed, and the interrupt is
+/// the error.
 pub fn run_builds(
     items: &[BuildItem],
     work: &Path,
@@ -58,6 +63,9 @@ pub fn run_builds(
     std::thread::scope(|s| {
         for _ in 0..jobs.max(1).min(total.max(1)) {
             s.spawn(|| loop {
+                if crate::interrupt::received().is_some() {
+                    break;
+                }
                 let i = next.fetch_add(1, Ordering::SeqCst);
                 if i >= total {
                     break;
@@ -65,6 +73,11 @@ pub fn run_builds(
                 let item = &items[i];
                 let dir = work.join(format!("{i:04}-{}", item.name));
                 let r = build_one(item, &dir, &env, make_cmd);
+                if crate::interrupt::received().is_some() {
+                    // Stopped half-way: nothing of it is a result.
+                    let _ = fs::remove_dir_all(&dir);
+                    break;
+                }
                 let n = done.fetch_add(1, Ordering::SeqCst) + 1;
                 on_done(&r, n, total);
                 if let Ok(mut v) = results.lock() {
@@ -73,6 +86,7 @@ pub fn run_builds(
             });
         }
     });
+    crate::interrupt::check()?;
     Ok(results
         .into_inner()
         .unwrap_or_default()
@@ -98,7 +112,11 @@ fn build_one(
         failure: None,
         seconds: 0.0,
     };
-    let status = fs::create_dir_all(dir).and_then(|()| process::run_logged(env, &cmd, &log_path));
+    let status = match fs::remove_dir_all(dir) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e),
+        _ => fs::create_dir_all(dir),
+    }
+    .and_then(|()| process::run_logged(env, &cmd, &log_path));
     result.log = fs::read_to_string(&log_path).unwrap_or_default();
     match status {
         Ok(s) if s.success() => {}
@@ -143,6 +161,34 @@ pub fn failures_error(results: &[BuildResult], what: &str, work: &Path) -> Optio
                 .collect::<Vec<_>>()
                 .join("\n")
         ));
+    }
+    let full: Vec<&str> = failed
+        .iter()
+        .filter(|r| r.log.lines().any(crate::disk::says_full))
+        .map(|r| r.item.requirement.as_str())
+        .collect();
+    if !full.is_empty() {
+        let tmp = std::env::var_os("TMPDIR")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| PathBuf::from("/tmp"));
+        return Some(
+            Error::new(format!(
+                "{} of {} {what} failed to build: {}; the disk is full",
+                failed.len(),
+                results.len(),
+                names.join(", ")
+            ))
+            .cause(format!(
+                "{} ran out of space: {}\n{cause}",
+                full.join(", "),
+                crate::disk::free_report(&[work, &tmp])
+            ))
+            .hint(format!(
+                "free space on that filesystem (docker builder prune, docker system prune), or give the build more room, and run it again; \
+                 only whole wheels were kept; full logs are in {}",
+                work.display()
+            )),
+        );
     }
     Some(
         Error::new(format!(
@@ -211,6 +257,35 @@ mod tests {
         );
         assert!(e.contains("subprocess-exited-with-error"), "{e}");
         assert!(failures_error(&results[1..2], "wheels", Path::new("/w")).is_none());
+    }
+
+    #[test]
+    fn a_build_that_ran_out_of_space_says_so() {
+        // A stand-in for `pip wheel` writing into a full disk (/dev/full).
+        let d = tempfile::tempdir().unwrap();
+        let items = vec![BuildItem {
+            name: "big".into(),
+            requirement: "big===1.0".into(),
+        }];
+        let make = |_: &BuildItem, _: &Path| {
+            Cmd::new(
+                "sh",
+                ["-c", "echo data > /dev/full || { echo 'OSError: [Errno 28] No space left on device' >&2; exit 1; }"],
+            )
+        };
+        let results = run_builds(&items, d.path(), 1, &[], &make, &|_, _, _| {}).unwrap();
+        let e = failures_error(&results, "wheels", d.path())
+            .unwrap()
+            .to_string();
+        assert!(
+            e.contains("1 of 1 wheels failed to build: big===1.0; the disk is full"),
+            "{e}"
+        );
+        assert!(
+            e.contains("big===1.0 ran out of space: ") && e.contains(" free on the filesystem of "),
+            "{e}"
+        );
+        assert!(e.contains("only whole wheels were kept"), "{e}");
     }
 
     #[test]

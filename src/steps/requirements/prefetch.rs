@@ -328,7 +328,10 @@ pub fn prefetch(
             None => One::Covered(file.filename.clone()),
             Some(dir) => match index.download(file, dir) {
                 Ok(_) => One::Covered(file.filename.clone()),
-                Err(e) => One::Failed(e),
+                Err(e) if e.kind == pypi::DownloadFailure::Transfer => {
+                    One::Unusable(format!("the download failed: {}", e.error.what))
+                }
+                Err(e) => One::Failed(e.error),
             },
         }
     };
@@ -356,7 +359,7 @@ pub fn prefetch(
         for _ in 0..threads.max(1).min(pins.len().max(1)) {
             s.spawn(|| loop {
                 let i = next.fetch_add(1, Ordering::SeqCst);
-                if i >= pins.len() {
+                if i >= pins.len() || crate::interrupt::received().is_some() {
                     break;
                 }
                 let t = Instant::now();
@@ -790,7 +793,7 @@ mod tests {
     #[test]
     fn a_local_index_decides_what_pip_still_builds() {
         use sha2::Digest;
-        let wheel = b"six's wheel".to_vec();
+        let wheel = crate::pypi::test_wheel::wheel("six", "1.17.0");
         let good = hex::encode(sha2::Sha256::digest(&wheel));
         let json = "application/vnd.pypi.simple.v1+json";
         let base = crate::pypi::serve(vec![

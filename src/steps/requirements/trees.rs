@@ -41,33 +41,7 @@ const TREE_FILES: &[&str] = &["setup.cfg", "pyproject.toml"];
 /// The name of a source tree: setup.cfg's `[metadata] name`, else pyproject.toml's
 /// `[project] name`.
 pub fn tree_name(dir: &Path) -> Option<String> {
-    let key_in_section = |text: &str, section: &str| -> Option<String> {
-        let mut inside = false;
-        for line in text.lines() {
-            let l = line.trim();
-            if l.starts_with('[') {
-                inside = l == section;
-                continue;
-            }
-            if inside {
-                if let Some((k, v)) = l.split_once('=') {
-                    if k.trim() == "name" {
-                        let v = v.trim().trim_matches(|c| c == '"' || c == '\'');
-                        return (!v.is_empty()).then(|| v.to_string());
-                    }
-                }
-            }
-        }
-        None
-    };
-    fs::read_to_string(dir.join("setup.cfg"))
-        .ok()
-        .and_then(|t| key_in_section(&t, "[metadata]"))
-        .or_else(|| {
-            fs::read_to_string(dir.join("pyproject.toml"))
-                .ok()
-                .and_then(|t| key_in_section(&t, "[project]"))
-        })
+    crate::steps::source_tree::config_name(dir)
 }
 
 /// Source trees of `spec.sources_dir` that replace a constraint of `text`: (directory,

@@ -11,12 +11,15 @@
 //!   --verbose`) and its Python version (for `requires-python`). Whenever the answer is not
 //!   certain, there is none, so that pip decides.
 //! - [`Index::download`]: a wheel streamed into a temporary file of the destination directory,
-//!   its sha256 checked against the index's, renamed into place only when it matches.
+//!   its sha256 checked against the index's and its content against its name
+//!   ([`check_wheel`]), renamed into place only when both match.
+//!
+//! The choice of a wheel is [`select`] (pure), the check of a downloaded one [`archive`]; this
+//! file is the client.
 //!
 //! Built on [`crate::http`] (trust store, proxies, timeouts, retries, resumable downloads); a
 //! leaf otherwise (PEP 503 names come from [`crate::constraints`], itself a leaf).
 
-use std::cmp::Ordering;
 use std::collections::HashMap;
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
@@ -31,26 +34,18 @@ use crate::constraints::normalize;
 use crate::error::{Error, Result};
 use crate::http::{self, TlsConfig};
 
+mod archive;
+mod select;
+
+pub use archive::{check_wheel, zip_names};
+pub use select::{best_wheel, requires_python, sdist_size, File, Tags, WheelName};
+
 /// The index pip uses when nothing says otherwise.
 pub const PYPI: &str = "https://pypi.org/simple/";
 
 /// What loci asks for: the JSON API first; HTML, at a lower preference, so that an index
 /// without the JSON API answers with its page (recognised and left to pip) rather than 406.
 const ACCEPT_JSON: &str = "application/vnd.pypi.simple.v1+json, application/vnd.pypi.simple.v1+html;q=0.1, text/html;q=0.01";
-
-/// One file of a project, as the index lists it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct File {
-    pub filename: String,
-    /// Absolute (resolved against the page's URL).
-    pub url: Url,
-    /// The sha256 the index gives, lowercase hex (files without one are never chosen).
-    pub sha256: Option<String>,
-    /// PEP 592: yanked files are never chosen.
-    pub yanked: bool,
-    pub requires_python: Option<String>,
-    pub size: Option<u64>,
-}
 
 /// The answer of the index for one project.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -62,256 +57,12 @@ pub enum Page {
     NotSupported(String),
 }
 
-/// A wheel's file name, split.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct WheelName {
-    pub name: String,
-    pub version: String,
-    pub build: Option<String>,
-    /// Every `py-abi-plat` triple of the (possibly compressed) tag set.
-    pub tags: Vec<String>,
-}
-
-impl WheelName {
-    /// Parses `name-version(-build)?-py-abi-plat.whl`; `None` for anything else (including
-    /// names with a path separator).
-    pub fn parse(file: &str) -> Option<WheelName> {
-        if file.contains(['/', '\\']) || file.starts_with('.') {
-            return None;
-        }
-        let stem = file.strip_suffix(".whl")?;
-        let parts: Vec<&str> = stem.split('-').collect();
-        let (name, version, build, py, abi, plat) = match parts[..] {
-            [n, v, p, a, pl] => (n, v, None, p, a, pl),
-            [n, v, b, p, a, pl] => {
-                if !b.starts_with(|c: char| c.is_ascii_digit()) {
-                    return None;
-                }
-                (n, v, Some(b.to_string()), p, a, pl)
-            }
-            _ => return None,
-        };
-        if [name, version, py, abi, plat].iter().any(|s| s.is_empty()) {
-            return None;
-        }
-        let mut tags = Vec::new();
-        for p in py.split('.') {
-            for a in abi.split('.') {
-                for pl in plat.split('.') {
-                    tags.push(format!("{p}-{a}-{pl}"));
-                }
-            }
-        }
-        Some(WheelName {
-            name: name.to_string(),
-            version: version.to_string(),
-            build,
-            tags,
-        })
-    }
-
-    /// Whether this is `version` exactly: case-insensitive, with the `_` a wheel name writes
-    /// for `-` (both spellings of the pin are accepted).
-    pub fn is_version(&self, version: &str) -> bool {
-        let pin = version.to_ascii_lowercase();
-        let mine = self.version.to_ascii_lowercase();
-        mine == pin || mine == pin.replace('-', "_")
-    }
-}
-
-/// The tags a target supports, best first (pip's `Compatible tags`), indexed.
-#[derive(Debug, Clone, Default)]
-pub struct Tags {
-    rank: HashMap<String, usize>,
-}
-
-impl Tags {
-    pub fn new<I: IntoIterator<Item = String>>(best_first: I) -> Self {
-        let mut rank = HashMap::new();
-        for (i, t) in best_first.into_iter().enumerate() {
-            rank.entry(t).or_insert(i);
-        }
-        Tags { rank }
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.rank.is_empty()
-    }
-
-    /// The rank of the best tag of a wheel (lower is better); `None` when it supports none.
-    pub fn best(&self, wheel: &WheelName) -> Option<usize> {
-        wheel
-            .tags
-            .iter()
-            .filter_map(|t| self.rank.get(t).copied())
-            .min()
-    }
-}
-
-/// The wheel pip would install for `name===version` on a target with `tags` and Python
-/// `python` (e.g. `3.11.7`), as pip ranks the files of that version: the wheels of this
-/// project the target supports (tags, `requires-python`), not yanked, the one whose best tag
-/// ranks first, the higher build tag on a tie; an sdist ranks below every such wheel. When
-/// every file of the version is yanked (PEP 592: an exact pin still gets it), the same among
-/// the yanked wheels. `None` when pip would take no wheel, when the wheel it would take has no
-/// sha256 to check, or when a `requires-python` cannot be evaluated (pip decides then).
-pub fn best_wheel<'a>(
-    files: &'a [File],
-    name: &str,
-    version: &str,
-    tags: &Tags,
-    python: Option<&str>,
-) -> Option<&'a File> {
-    let want = normalize(name);
-    let mut wheels: Vec<(usize, WheelName, &'a File)> = Vec::new();
-    for f in files {
-        let Some(w) = WheelName::parse(&f.filename) else {
-            continue;
-        };
-        if normalize(&w.name) != want || !w.is_version(version) {
-            continue;
-        }
-        let Some(rank) = tags.best(&w) else { continue };
-        if let Some(spec) = f
-            .requires_python
-            .as_deref()
-            .filter(|s| !s.trim().is_empty())
-        {
-            match python.and_then(|py| requires_python(spec, py)) {
-                Some(true) => {}
-                Some(false) => continue,
-                None => return None,
-            }
-        }
-        wheels.push((rank, w, f));
-    }
-    let best_of = |yanked: bool| {
-        let mut best: Option<&(usize, WheelName, &'a File)> = None;
-        for c in wheels.iter().filter(|c| c.2.yanked == yanked) {
-            let better = match best {
-                None => true,
-                Some(b) => {
-                    c.0 < b.0
-                        || (c.0 == b.0 && build_order(&c.1.build, &b.1.build) == Ordering::Greater)
-                }
-            };
-            if better {
-                best = Some(c);
-            }
-        }
-        best.map(|c| c.2)
-    };
-    let chosen = match best_of(false) {
-        Some(f) => f,
-        None => {
-            // Any other file of this version not yanked (an sdist) is what pip takes then.
-            let marker = format!("-{}.", version.to_ascii_lowercase());
-            let other = files.iter().any(|f| {
-                !f.yanked
-                    && WheelName::parse(&f.filename).is_none()
-                    && f.filename.to_ascii_lowercase().contains(&marker)
-            });
-            if other {
-                return None;
-            }
-            best_of(true)?
-        }
-    };
-    chosen.sha256.as_ref().map(|_| chosen)
-}
-
-/// The size of the source distribution of `version` among `files` (the largest, when there are
-/// several), as the index gives it: the prefetch starts the longest builds first with it.
-pub fn sdist_size(files: &[File], version: &str) -> Option<u64> {
-    let marker = format!("-{}.", version.to_ascii_lowercase());
-    let marker_ = marker.replace('-', "_");
-    files
-        .iter()
-        .filter(|f| {
-            let n = f.filename.to_ascii_lowercase();
-            WheelName::parse(&f.filename).is_none()
-                && (n.ends_with(".tar.gz") || n.ends_with(".zip") || n.ends_with(".tar.bz2"))
-                && (n.contains(&marker) || n.contains(&marker_))
-        })
-        .filter_map(|f| f.size)
-        .max()
-}
-
-/// Build tags compare as (number, rest); no build tag is lowest.
-fn build_order(a: &Option<String>, b: &Option<String>) -> Ordering {
-    let key = |s: &Option<String>| {
-        s.as_ref().map(|s| {
-            let digits: String = s.chars().take_while(|c| c.is_ascii_digit()).collect();
-            (
-                digits.parse::<u64>().unwrap_or(0),
-                s[digits.len()..].to_string(),
-            )
-        })
-    };
-    key(a).cmp(&key(b))
-}
-
-/// Whether Python `python` (`3.11.7`) meets the specifier set `spec` (`>=3.8,!=3.9.*`);
-/// `None` when a clause is beyond this small evaluator (pre-releases, arbitrary equality).
-pub fn requires_python(spec: &str, python: &str) -> Option<bool> {
-    let py = release(python)?;
-    for clause in spec.split(',') {
-        let clause = clause.trim();
-        if clause.is_empty() {
-            continue;
-        }
-        let op_len = clause
-            .find(|c: char| c.is_ascii_digit())
-            .filter(|&i| i > 0)?;
-        let (op, v) = (clause[..op_len].trim(), clause[op_len..].trim());
-        let (v, wildcard) = match v.strip_suffix(".*") {
-            Some(v) => (v, true),
-            None => (v, false),
-        };
-        let want = release(v)?;
-        let cmp = compare(&py, &want);
-        let prefix = py.len() >= want.len() && py[..want.len()] == want[..];
-        let ok = match (op, wildcard) {
-            ("==", true) => prefix,
-            ("!=", true) => !prefix,
-            ("==", false) => cmp == Ordering::Equal,
-            ("!=", false) => cmp != Ordering::Equal,
-            (">=", false) => cmp != Ordering::Less,
-            ("<=", false) => cmp != Ordering::Greater,
-            (">", false) => cmp == Ordering::Greater,
-            ("<", false) => cmp == Ordering::Less,
-            ("~=", false) if want.len() >= 2 => {
-                cmp != Ordering::Less
-                    && py.len() >= want.len() - 1
-                    && py[..want.len() - 1] == want[..want.len() - 1]
-            }
-            _ => return None,
-        };
-        if !ok {
-            return Some(false);
-        }
-    }
-    Some(true)
-}
-
-/// A release number (`3.11.7`): `None` for anything with more than digits and dots.
-fn release(v: &str) -> Option<Vec<u64>> {
-    v.split('.').map(|p| p.parse::<u64>().ok()).collect()
-}
-
-/// Compares release numbers, padding the shorter with zeros.
-fn compare(a: &[u64], b: &[u64]) -> Ordering {
-    let n = a.len().max(b.len());
-    let at = |v: &[u64], i: usize| v.get(i).copied().unwrap_or(0);
-    (0..n)
-        .map(|i| at(a, i).cmp(&at(b, i)))
-        .find(|o| *o != Ordering::Equal)
-        .unwrap_or(Ordering::Equal)
-}
-
 #[derive(Deserialize)]
 struct RawPage {
     meta: RawMeta,
+    /// The project the page is about (PEP 691: its normalized name).
+    #[serde(default)]
+    name: Option<String>,
     files: Vec<RawFile>,
 }
 
@@ -340,6 +91,29 @@ struct RawFile {
 pub fn parse_page(body: &str, page: &Url) -> std::result::Result<Vec<File>, String> {
     let raw: RawPage =
         serde_json::from_str(body).map_err(|e| format!("not a PEP 691 project page: {e}"))?;
+    files_of(raw, page)
+}
+
+/// Parses the PEP 691 page of project `name`: a page about another project is refused.
+pub fn parse_project_page(
+    body: &str,
+    page: &Url,
+    name: &str,
+) -> std::result::Result<Vec<File>, String> {
+    let raw: RawPage =
+        serde_json::from_str(body).map_err(|e| format!("not a PEP 691 project page: {e}"))?;
+    if let Some(other) = raw.name.as_deref() {
+        if normalize(other) != normalize(name) {
+            return Err(format!(
+                "the page asked for {name} is the page of {}",
+                crate::error::cut(other, crate::error::QUOTE_MAX)
+            ));
+        }
+    }
+    files_of(raw, page)
+}
+
+fn files_of(raw: RawPage, page: &Url) -> std::result::Result<Vec<File>, String> {
     if raw.meta.api_version.split('.').next() != Some("1") {
         return Err(format!(
             "PEP 691 API version {} (loci reads 1.x)",
@@ -403,7 +177,13 @@ impl Index {
         })?;
         Ok(Index {
             url,
-            pages: http::client(tls, http::Options::default())?,
+            pages: http::client(
+                tls,
+                http::Options {
+                    same_host_redirects: true,
+                    ..Default::default()
+                },
+            )?,
             downloads: http::client(
                 tls,
                 http::Options {
@@ -421,18 +201,36 @@ impl Index {
 
     /// The files of project `name` (any spelling: the page of its PEP 503 name is asked for).
     /// Transport failures and unexpected statuses (after [`http::send`]'s retries) are errors.
+    /// What loci does not trust or read is [`Page::NotSupported`], with why: a redirect to
+    /// another host, a page over [`PAGE_MAX`] bytes or slower than [`PAGE_BUDGET`], a
+    /// truncated or malformed page, the page of another project.
     pub fn project(&self, name: &str) -> Result<Page> {
         let page = self
             .url
             .join(&format!("{}/", normalize(name)))
             .map_err(|e| Error::new(format!("no index URL for {name}")).caused_by(e))?;
         let what = format!("the index page of {name} ({})", redacted(&page));
+        let started = std::time::Instant::now();
         let resp = http::send(&what, || {
             self.pages.get(page.clone()).header(ACCEPT, ACCEPT_JSON)
         })?;
         let status = resp.status();
         if status == StatusCode::NOT_FOUND {
             return Ok(Page::NotFound);
+        }
+        if status.is_redirection() {
+            // Only a redirect the client would not follow gets here: to another host.
+            let to = resp
+                .headers()
+                .get(reqwest::header::LOCATION)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|l| resp.url().join(l).ok())
+                .map(|u| redacted(&u))
+                .unwrap_or_else(|| "nowhere".into());
+            return Ok(Page::NotSupported(format!(
+                "the index redirects {} to another host ({to}): not followed",
+                redacted(&page)
+            )));
         }
         if !status.is_success() {
             return Err(http::status_error(&what, resp));
@@ -455,10 +253,33 @@ impl Index {
                 redacted(&final_url)
             )));
         }
-        let body = resp.text().map_err(|e| {
-            Error::new(format!("{what}: cannot read the answer")).cause(http::chain(&e))
-        })?;
-        match parse_page(&body, &final_url) {
+        if let Some(len) = resp.content_length().filter(|l| *l > PAGE_MAX) {
+            return Ok(Page::NotSupported(format!(
+                "{}: the page is {} MiB, more than loci reads ({} MiB)",
+                redacted(&final_url),
+                len >> 20,
+                PAGE_MAX >> 20
+            )));
+        }
+        let body = match read_page(resp, started) {
+            Ok(body) => body,
+            Err(why) => {
+                return Ok(Page::NotSupported(format!(
+                    "{}: {why}",
+                    redacted(&final_url)
+                )))
+            }
+        };
+        let body = match String::from_utf8(body) {
+            Ok(b) => b,
+            Err(_) => {
+                return Ok(Page::NotSupported(format!(
+                    "{}: the page is not UTF-8 JSON",
+                    redacted(&final_url)
+                )))
+            }
+        };
+        match parse_project_page(&body, &final_url, name) {
             Ok(files) => Ok(Page::Files(files)),
             Err(why) => Ok(Page::NotSupported(format!(
                 "{}: {why}",
@@ -468,34 +289,44 @@ impl Index {
     }
 
     /// Downloads `file` into `dir` under its own name: streamed into a temporary file there,
-    /// checked against the index's sha256, renamed into place only when it matches. Returns
-    /// the path.
-    pub fn download(&self, file: &File, dir: &Path) -> Result<PathBuf> {
-        if WheelName::parse(&file.filename).is_none() {
-            return Err(Error::new(format!(
-                "the index names a file {:?}, which is not a wheel file name",
-                file.filename
-            ))
-            .hint("the index serves something else than Python wheels"));
-        }
+    /// checked against the index's sha256, and (a wheel being a zip archive) checked to be the
+    /// wheel its name says ([`check_wheel`]); renamed into place only then. Returns the path.
+    /// Nothing is left in `dir` on failure.
+    pub fn download(&self, file: &File, dir: &Path) -> std::result::Result<PathBuf, DownloadError> {
+        let distrust = |error: Error| DownloadError {
+            error,
+            kind: DownloadFailure::Untrustworthy,
+        };
+        let transport = |error: Error| DownloadError {
+            error,
+            kind: DownloadFailure::Transfer,
+        };
+        let local = |error: Error| DownloadError {
+            error,
+            kind: DownloadFailure::Local,
+        };
+        let Some(wheel) = WheelName::parse(&file.filename) else {
+            return Err(distrust(
+                Error::new(format!(
+                    "the index names a file {:?}, which is not a wheel file name",
+                    file.filename
+                ))
+                .hint("the index serves something else than Python wheels"),
+            ));
+        };
         let Some(want) = file.sha256.as_deref() else {
-            return Err(Error::new(format!(
+            return Err(distrust(Error::new(format!(
                 "{}: the index gives no sha256 to check it against",
                 file.filename
-            )));
+            ))));
         };
         let what = format!("{} ({})", file.filename, redacted(&file.url));
         let mut tmp = tempfile::Builder::new()
             .prefix(".loci-download-")
             .suffix(".part")
             .tempfile_in(dir)
-            .map_err(|e| {
-                Error::new(format!(
-                    "cannot create a temporary file in {}",
-                    dir.display()
-                ))
-                .caused_by(e)
-            })?;
+            .map_err(|e| local(crate::disk::write_error(dir, e, file.size)))?;
+        let _staged = crate::interrupt::Staged::new(tmp.path());
         let mut body = http::Download::open(
             &self.downloads,
             file.url.clone(),
@@ -503,7 +334,8 @@ impl Index {
             None,
             None,
             file.size,
-        )?;
+        )
+        .map_err(transport)?;
         let mut hasher = Sha256::new();
         let mut buf = vec![0u8; 64 * 1024];
         loop {
@@ -511,28 +343,116 @@ impl Index {
                 Ok(0) => break,
                 Ok(n) => n,
                 Err(e) => {
-                    return Err(body.failure.take().unwrap_or_else(|| {
+                    return Err(transport(body.failure.take().unwrap_or_else(|| {
                         Error::new(format!("{what}: the download failed")).caused_by(e)
-                    }))
+                    })))
                 }
             };
             hasher.update(&buf[..n]);
             tmp.write_all(&buf[..n]).map_err(|e| {
-                Error::new(format!("cannot write {}", tmp.path().display())).caused_by(e)
+                let dest = dir.join(&file.filename);
+                local(crate::disk::write_error(&dest, e, body.length()))
             })?;
         }
         let got = hex::encode(hasher.finalize());
         if got != want {
             // The temporary file is removed when `tmp` is dropped.
-            return Err(Error::new(format!("{what}: the downloaded file does not match the index's hash"))
+            return Err(distrust(Error::new(format!("{what}: the downloaded file does not match the index's hash"))
                 .cause(format!("sha256 {got}, the index says {want}"))
-                .hint("a proxy or mirror between the build and the index serves another file; try again, or check the mirror"));
+                .hint("a proxy or mirror between the build and the index serves another file; try again, or check the mirror")));
+        }
+        tmp.flush()
+            .and_then(|()| tmp.as_file().sync_all())
+            .map_err(|e| {
+                local(crate::disk::write_error(
+                    &dir.join(&file.filename),
+                    e,
+                    body.length(),
+                ))
+            })?;
+        if let Err(why) = check_wheel(tmp.as_file_mut(), &wheel) {
+            return Err(distrust(Error::new(format!("{what}: the file the index lists under this name is not that wheel"))
+                .cause(why)
+                .hint("the index (or a mirror) lists another file under this name, with its hash: check the mirror")));
         }
         let dest = dir.join(&file.filename);
         tmp.persist(&dest).map_err(|e| {
-            Error::new(format!("cannot move the download to {}", dest.display())).caused_by(e.error)
+            local(
+                Error::new(format!("cannot move the download to {}", dest.display()))
+                    .caused_by(e.error),
+            )
         })?;
         Ok(dest)
+    }
+}
+
+/// Why [`Index::download`] kept nothing.
+#[derive(Debug)]
+pub struct DownloadError {
+    pub error: Error,
+    pub kind: DownloadFailure,
+}
+
+/// What kind of failure a [`DownloadError`] is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DownloadFailure {
+    /// The index (or something between) served another file than the one it lists (a wrong
+    /// hash, another wheel): nothing from it is to be trusted for that package.
+    Untrustworthy,
+    /// The transfer failed (no answer, a broken connection, an error status): pip may fare
+    /// better.
+    Transfer,
+    /// Writing here failed (a full disk): pip would fail the same way.
+    Local,
+}
+
+impl std::fmt::Display for DownloadError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.error.fmt(f)
+    }
+}
+
+/// The largest project page loci reads (the largest page of OpenStack's constraints on PyPI,
+/// grpcio's, is about 5 MB): a bigger one is left to pip.
+pub const PAGE_MAX: u64 = 32 << 20;
+/// How long reading one project page may take, its retries included.
+pub const PAGE_BUDGET: std::time::Duration = http::RETRY_BUDGET;
+
+/// The body of a project page: at most [`PAGE_MAX`] bytes within [`PAGE_BUDGET`] of `started`
+/// (every single read is bounded by the client's read timeout).
+fn read_page(
+    mut resp: reqwest::blocking::Response,
+    started: std::time::Instant,
+) -> std::result::Result<Vec<u8>, String> {
+    let mut body = Vec::new();
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        if started.elapsed() > PAGE_BUDGET {
+            return Err(format!(
+                "the page did not arrive within {} ({} bytes so far)",
+                crate::report::human(PAGE_BUDGET),
+                body.len()
+            ));
+        }
+        let n = match resp.read(&mut buf) {
+            Ok(0) => return Ok(body),
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => {
+                return Err(format!(
+                    "the page broke off after {} bytes: {}",
+                    body.len(),
+                    http::chain(&e)
+                ))
+            }
+        };
+        if body.len() as u64 + n as u64 > PAGE_MAX {
+            return Err(format!(
+                "the page is larger than loci reads ({} MiB)",
+                PAGE_MAX >> 20
+            ));
+        }
+        body.extend_from_slice(&buf[..n]);
     }
 }
 
@@ -573,6 +493,10 @@ pub(crate) fn serve(routes: Vec<(String, u16, &'static str, Vec<u8>)>) -> String
     });
     base
 }
+
+#[cfg(test)]
+#[path = "../../tests/support/wheel.rs"]
+pub(crate) mod test_wheel;
 
 #[cfg(test)]
 mod tests {
@@ -767,7 +691,7 @@ mod tests {
     #[test]
     fn a_real_pep_691_page_is_read_with_relative_urls_resolved() {
         let page = Url::parse("https://pypi.org/simple/cffi/").unwrap();
-        let body = include_str!("../tests/fixtures/pypi/cffi.json");
+        let body = include_str!("../../tests/fixtures/pypi/cffi.json");
         let files = parse_page(body, &page).unwrap();
         assert_eq!(files.len(), 50);
         let sdist = files
@@ -781,7 +705,7 @@ mod tests {
             .starts_with("https://files.pythonhosted.org/"));
         assert!(!sdist.yanked);
         // The target of this machine's pip 26.3 (cp311, manylinux x86_64).
-        let debug = include_str!("../tests/fixtures/pypi/pip-debug-verbose-26.3.txt");
+        let debug = include_str!("../../tests/fixtures/pypi/pip-debug-verbose-26.3.txt");
         let t = Tags::new(
             debug
                 .lines()
@@ -799,7 +723,7 @@ mod tests {
             None
         );
         let six = parse_page(
-            include_str!("../tests/fixtures/pypi/six.json"),
+            include_str!("../../tests/fixtures/pypi/six.json"),
             &Url::parse("https://pypi.org/simple/six/").unwrap(),
         )
         .unwrap();
@@ -835,12 +759,12 @@ mod tests {
 
     #[test]
     fn a_local_index_serves_pages_and_verified_downloads() {
-        let wheel = b"PK\x03\x04 not really a zip, but bytes to hash".to_vec();
+        let wheel = super::test_wheel::wheel("demo", "1.0");
         let good = hex::encode(Sha256::digest(&wheel));
         let bad = "0".repeat(64);
-        let page = |hash: &str| {
+        let page = |hash: &str, name: &str| {
             format!(
-                r#"{{"meta":{{"api-version":"1.0"}},"name":"demo","files":[
+                r#"{{"meta":{{"api-version":"1.0"}},"name":"{name}","files":[
                 {{"filename":"demo-1.0-py3-none-any.whl","url":"../../files/demo-1.0-py3-none-any.whl","hashes":{{"sha256":"{hash}"}}}},
                 {{"filename":"demo-1.0.tar.gz","url":"/files/demo-1.0.tar.gz","hashes":{{}}}}]}}"#
             )
@@ -848,8 +772,15 @@ mod tests {
         };
         let json = "application/vnd.pypi.simple.v1+json";
         let base = serve(vec![
-            ("/simple/demo/".into(), 200, json, page(&good)),
-            ("/simple/tampered/".into(), 200, json, page(&bad)),
+            ("/simple/demo/".into(), 200, json, page(&good, "demo")),
+            (
+                "/simple/tampered/".into(),
+                200,
+                json,
+                page(&bad, "tampered"),
+            ),
+            // Another project's page for this one.
+            ("/simple/impostor/".into(), 200, json, page(&good, "demo")),
             (
                 "/simple/legacy/".into(),
                 200,
@@ -897,6 +828,11 @@ mod tests {
             std::fs::read_dir(d2.path()).unwrap().count(),
             0,
             "no file left"
+        );
+
+        // The page of another project: not read.
+        assert!(
+            matches!(index.project("impostor").unwrap(), Page::NotSupported(why) if why.contains("the page asked for impostor is the page of demo")),
         );
 
         // An HTML index and a missing project are answers too: left to pip.
