@@ -29,6 +29,8 @@
 #
 # Environment (besides compose.yaml's LOCI_GATE_* variables):
 #   LOCI_GATE_JOBS          service builds at a time (default: one per 4 cores and 8 GB, >= 1)
+#   LOCI_GATE_REFRESH_SOURCES=1  download the sdists again (pypi mode; default: an earlier
+#                           run's are used again)
 #   LOCI_GATE_KEEP_IMAGES=0 remove each service image once it is measured and smoke-tested
 #                           (a machine without the ~20 GB the whole set takes)
 #   LOCI_GATE_TARGETS       the service targets to build (default "project"; "project runtime"
@@ -252,8 +254,11 @@ if [ "${LOCI_GATE_SOURCES:-git}" = pypi ]; then
     dl="$work/sdists"; mkdir -p "$dl"
     for s in "${services[@]}"; do
         spec=$(pypi_spec "$s")
-        rm -rf "$dl/$s"
-        "$work/pyvenv/bin/pip" download -q --no-deps --no-binary :all: --dest "$dl/$s" "$spec"
+        # An sdist downloaded by an earlier run is used again (LOCI_GATE_REFRESH_SOURCES=1: not).
+        if [ "${LOCI_GATE_REFRESH_SOURCES:-0}" = 1 ] || ! ls "$dl/$s"/*.tar.gz >/dev/null 2>&1; then
+            rm -rf "$dl/$s"
+            "$work/pyvenv/bin/pip" download -q --no-deps --no-binary :all: --dest "$dl/$s" "$spec"
+        fi
         sdist=$(ls "$dl/$s"/*.tar.gz)
         unpack=$(mktemp -d "$work/unpack.XXXX")
         tar --no-same-owner -xzf "$sdist" -C "$unpack"
