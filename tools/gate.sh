@@ -29,6 +29,8 @@
 #
 # Environment (besides compose.yaml's LOCI_GATE_* variables):
 #   LOCI_GATE_JOBS          service builds at a time (default: one per 4 cores and 8 GB, >= 1)
+#   LOCI_GATE_REFRESH_SOURCES=1  download the sdists again (pypi mode; default: an earlier
+#                           run's are used again)
 #   LOCI_GATE_KEEP_IMAGES=0 remove each service image once it is measured and smoke-tested
 #                           (a machine without the ~20 GB the whole set takes)
 #   LOCI_GATE_TARGETS       the service targets to build (default "project"; "project runtime"
@@ -252,8 +254,11 @@ if [ "${LOCI_GATE_SOURCES:-git}" = pypi ]; then
     dl="$work/sdists"; mkdir -p "$dl"
     for s in "${services[@]}"; do
         spec=$(pypi_spec "$s")
-        rm -rf "$dl/$s"
-        "$work/pyvenv/bin/pip" download -q --no-deps --no-binary :all: --dest "$dl/$s" "$spec"
+        # An sdist downloaded by an earlier run is used again (LOCI_GATE_REFRESH_SOURCES=1: not).
+        if [ "${LOCI_GATE_REFRESH_SOURCES:-0}" = 1 ] || ! ls "$dl/$s"/*.tar.gz >/dev/null 2>&1; then
+            rm -rf "$dl/$s"
+            "$work/pyvenv/bin/pip" download -q --no-deps --no-binary :all: --dest "$dl/$s" "$spec"
+        fi
         sdist=$(ls "$dl/$s"/*.tar.gz)
         unpack=$(mktemp -d "$work/unpack.XXXX")
         tar --no-same-owner -xzf "$sdist" -C "$unpack"
@@ -331,34 +336,38 @@ rm -rf "$results"; mkdir -p "$results"
 # - the Python modules of its PIP_PACKAGES and profiles import (fluent-logger for `fluent`,
 #   python-ldap for keystone's `ldap`, rbd for `ceph`, ...);
 # - nova's consoles and tss user, horizon's manage.py and compressed static files, skyline's
-#   console files and nginx; bindep, pkginfo and uv in the venv (LOCI master leaves them for
-#   child images).
+#   console files and nginx; bindep and pkginfo in the venv (VENV_TOOLS' default: LOCI master
+#   leaves uv there too, loci only with VENV_TOOLS="bindep pkginfo uv").
 # SCRIPT is constant; the service's values arrive as positional parameters.
 smoke_script='set -e
 modules="$1"; extra="$2"; shift 2
+check() { "$@" || { echo "FAILED check: $*"; exit 1; }; }
 /var/lib/openstack/bin/python3 /mnt/smoke.py "$@"
 /var/lib/openstack/bin/python3 - $modules <<EOF
 import importlib, sys
 for m in sys.argv[1:]:
     importlib.import_module(m)
+print("modules import:", *sys.argv[1:])
 EOF
 case "$extra" in
 nova)
-    test -e /usr/share/novnc/vnc_auto.html
-    test -e /usr/share/novnc/vnc_lite.html
-    test -f /usr/share/spice-html5/spice_auto.html
-    test ! -e /usr/share/novnc/.git
-    getent passwd tss >/dev/null ;;
+    check test -e /usr/share/novnc/vnc_auto.html
+    check test -e /usr/share/novnc/vnc_lite.html
+    check test -f /usr/share/spice-html5/spice_auto.html
+    check test ! -e /usr/share/novnc/.git
+    check getent passwd tss ;;
 horizon)
-    test -L /usr/local/share/openstack_dashboard
-    /usr/local/share/openstack_dashboard/manage.py --help >/dev/null
-    test -n "$(find /var/www/html/horizon -name manifest.json)"
-    test -n "$(find /var/www/html/horizon -name "*.css" -path "*/css/*")" ;;
+    check test -L /usr/local/share/openstack_dashboard
+    check /usr/local/share/openstack_dashboard/manage.py --help
+    check test -n "$(find /var/www/html/horizon -name manifest.json)"
+    check test -n "$(find /var/www/html/horizon -name "*.css" -path "*/css/*")" ;;
 skyline)
-    /var/lib/openstack/bin/python3 -c "import os, skyline_console; d = os.path.dirname(skyline_console.__file__); assert os.path.isfile(os.path.join(d, \"static\", \"index.html\")), d"
-    test -x /usr/sbin/nginx ;;
+    check /var/lib/openstack/bin/python3 -c "import os, skyline_console; d = os.path.dirname(skyline_console.__file__); assert os.path.isfile(os.path.join(d, \"static\", \"index.html\")), d"
+    check test -x /usr/sbin/nginx ;;
 esac
-for tool in bindep pkginfo uv; do test -x "/var/lib/openstack/bin/$tool"; done'
+# The venv tools loci leaves for child images (VENV_TOOLS: bindep pkginfo).
+for tool in bindep pkginfo; do check test -x "/var/lib/openstack/bin/$tool"; done
+echo "extra checks: ok"'
 # Per service: the modules of its PIP_PACKAGES and profiles, the extra checks, and the plugin
 # distributions smoke.py tests besides the project; every image is LOCI master's (compose.yaml).
 smoke() { # SERVICE IMAGE LOG
@@ -427,7 +436,7 @@ gate_one() { # SERVICE TARGET
     if smoke "$s" "$img" "$smoke_log"; then
         echo "ok: $(sed -n 's/^SMOKE //p' "$smoke_log" | tail -1)" > "$results/$row.result"
     else
-        echo "SMOKE FAILED (logs/$row-smoke.log: $(grep -m1 -E '^FAILED|Error|error' "$smoke_log" | cut -c1-150))" > "$results/$row.result"
+        echo "SMOKE FAILED (logs/$row-smoke.log: $( { grep -m1 -E '^FAILED|Error|error' "$smoke_log" || tail -1 "$smoke_log"; } | cut -c1-150))" > "$results/$row.result"
     fi
     if [ "$keep_images" != 1 ]; then "$docker" image rm -f "$img" >/dev/null 2>&1 || true; fi
 }

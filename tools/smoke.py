@@ -48,7 +48,8 @@ def own_distributions(extra):
             url = json.loads(d.read_text("direct_url.json") or "{}").get("url", "")
         except ValueError:
             pass
-        if url.startswith("file:///tmp/") or name in wanted:
+        own_tree = url.startswith("file:///tmp/") and not url.endswith(".whl")
+        if own_tree or name in wanted:
             found[name] = d
     missing = wanted - set(found)
     return list(found.values()), sorted(missing)
