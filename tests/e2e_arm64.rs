@@ -172,20 +172,19 @@ fn emulated_arm64_keystone_set_as_manifest_lists_issues_tokens() {
     let started = Instant::now();
     let log = work_dir().join("logs/build-keystone-multi-platform.log");
     fs::create_dir_all(log.parent().unwrap()).unwrap();
-    let out = Command::new("bash")
+    // Logged as it runs (it takes long): `tail -f` the log to follow it.
+    let file = fs::File::create(&log).unwrap();
+    let status = Command::new("bash")
         .arg(root().join("tools/build-keystone.sh"))
         .current_dir(root())
         .env("PLATFORMS", "linux/amd64,linux/arm64")
-        .output()
+        .stdout(file.try_clone().unwrap())
+        .stderr(file)
+        .status()
         .unwrap();
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    fs::write(&log, &text).unwrap();
+    let text = fs::read_to_string(&log).unwrap();
     assert!(
-        out.status.success(),
+        status.success(),
         "PLATFORMS=linux/amd64,linux/arm64 tools/build-keystone.sh failed; log {}:\n{}",
         log.display(),
         text.lines()

@@ -141,7 +141,8 @@ else
         fi
     done
     rm -rf "$work/rootfs-list" && mkdir -p "$work/rootfs-list"
-    printf 'ARG TARGETARCH\nFROM %s-${TARGETARCH}\n' "$rootfs_image" > "$work/rootfs-list/Dockerfile"
+    # (TARGETARCH is BuildKit's in the global scope: an `ARG TARGETARCH` there would empty it.)
+    printf 'FROM %s-${TARGETARCH}\n' "$rootfs_image" > "$work/rootfs-list/Dockerfile"
     rootfs_image=loci/debian:bookworm-minbase-multi
     build -q -t "$rootfs_image" "$work/rootfs-list" >/dev/null
 fi
