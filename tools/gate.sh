@@ -74,7 +74,8 @@ for s in "${services[@]}"; do
     case " ${all_services[*]} " in *" $s "*) ;; *) echo "gate.sh: unknown service $s (one of: ${all_services[*]})" >&2; exit 2 ;; esac
 done
 
-work="$(readlink -f "${LOCI_GATE_WORK:-target/gate}")"
+# (-m: on a fresh clone target/ does not exist yet, and -f would print nothing)
+work="$(readlink -m "${LOCI_GATE_WORK:-target/gate}")"
 mkdir -p "$work/logs"
 context="$work/context"
 # (compose checks every service's context, even when building one: it must exist from here on)
