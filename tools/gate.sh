@@ -257,7 +257,6 @@ export LOCI_GATE_APT_SECURITY_MIRROR="${LOCI_GATE_APT_SECURITY_MIRROR-http://deb
 
 # ---------------------------------------------------------------------------------------------
 # 2. base (Dockerfile.base at the root of the context, this host's CA bundle in certs/)
-log "base image (FROM $LOCI_GATE_FROM)"
 rm -rf "$context/certs" "$context/dockerfiles"
 mkdir -p "$context/certs"
 cp -a dockerfiles "$context/dockerfiles"
@@ -265,6 +264,7 @@ cp Dockerfile.base "$context/"
 cp certs/*.crt certs/*.pem "$context/certs/" 2>/dev/null || true
 if [ -s /etc/ssl/certs/ca-certificates.crt ]; then cp /etc/ssl/certs/ca-certificates.crt "$context/certs/host-ca.crt"; fi
 if [ "$build_inputs" = 1 ]; then
+    log "base image (FROM $LOCI_GATE_FROM)"
     "${compose[@]}" build base > "$work/logs/base.log" 2>&1 || { tail -40 "$work/logs/base.log"; die "the base image failed (log: $work/logs/base.log)"; }
 fi
 
