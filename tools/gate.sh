@@ -112,6 +112,8 @@ if [ "$command" = table ]; then
     exit 0
 fi
 if [ "$command" = merge ]; then
+    # (the registry API through `docker buildx imagetools`: no engine needed)
+    docker=${DOCKER:-/usr/bin/docker}
     gate_merge "$@"
     exit $?
 fi
