@@ -251,11 +251,41 @@ fn merge_promotes_only_what_every_shard_built_and_pushed() {
     let staging = "staging-2026.1";
     // keystone: built by both shards (amd64 and arm64); glance: arm64 failed; nova: amd64's
     // digest is not in the registry; neutron: unbuildable on arm64.
-    let k_amd = push_arch(&reg, "loci-gate/keystone", &format!("{staging}-linux-amd64"), "amd64", 1);
-    let k_arm = push_arch(&reg, "loci-gate/keystone", &format!("{staging}-linux-arm64"), "arm64", 2);
-    let g_amd = push_arch(&reg, "loci-gate/glance", &format!("{staging}-linux-amd64"), "amd64", 3);
-    let n_arm = push_arch(&reg, "loci-gate/nova", &format!("{staging}-linux-arm64"), "arm64", 4);
-    let u_amd = push_arch(&reg, "loci-gate/neutron", &format!("{staging}-linux-amd64"), "amd64", 5);
+    let k_amd = push_arch(
+        &reg,
+        "loci-gate/keystone",
+        &format!("{staging}-linux-amd64"),
+        "amd64",
+        1,
+    );
+    let k_arm = push_arch(
+        &reg,
+        "loci-gate/keystone",
+        &format!("{staging}-linux-arm64"),
+        "arm64",
+        2,
+    );
+    let g_amd = push_arch(
+        &reg,
+        "loci-gate/glance",
+        &format!("{staging}-linux-amd64"),
+        "amd64",
+        3,
+    );
+    let n_arm = push_arch(
+        &reg,
+        "loci-gate/nova",
+        &format!("{staging}-linux-arm64"),
+        "arm64",
+        4,
+    );
+    let u_amd = push_arch(
+        &reg,
+        "loci-gate/neutron",
+        &format!("{staging}-linux-amd64"),
+        "amd64",
+        5,
+    );
     // The tags of an earlier release, which a failed image must keep.
     let g_old = push_arch(&reg, "loci-gate/glance", "2026.1", "amd64", 10);
     let n_old = push_arch(&reg, "loci-gate/nova", "2026.1", "amd64", 11);
@@ -298,7 +328,11 @@ fn merge_promotes_only_what_every_shard_built_and_pushed() {
         &[("LOCI_GATE_WORK", work.to_str().unwrap())],
     );
     let log = text(&out);
-    assert_eq!(out.status.code(), Some(1), "a held image fails the merge: {log}");
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "a held image fails the merge: {log}"
+    );
 
     // keystone: one list of both platforms, under its tag.
     let (k_digest, k_platforms) = tag_of(&reg, "loci-gate/keystone", "2026.1");
@@ -310,7 +344,10 @@ fn merge_promotes_only_what_every_shard_built_and_pushed() {
         .no_proxy()
         .build()
         .unwrap()
-        .get(format!("{}/v2/loci-gate/neutron/manifests/2026.1", reg.base()))
+        .get(format!(
+            "{}/v2/loci-gate/neutron/manifests/2026.1",
+            reg.base()
+        ))
         .header("accept", OCI_INDEX)
         .send()
         .unwrap();
@@ -338,7 +375,10 @@ fn merge_promotes_only_what_every_shard_built_and_pushed() {
     let g = manifest("loci-gate/glance");
     assert_eq!(g["status"], "held");
     assert!(
-        g["reason"].as_str().unwrap().contains("linux/arm64 failed in shard 2/2"),
+        g["reason"]
+            .as_str()
+            .unwrap()
+            .contains("linux/arm64 failed in shard 2/2"),
         "{g:#}"
     );
     let n = manifest("loci-gate/nova");
@@ -374,7 +414,12 @@ fn merge_promotes_only_what_every_shard_built_and_pushed() {
     assert!(table.status.success(), "{}", text(&table));
     assert_eq!(
         String::from_utf8_lossy(&table.stdout),
-        stdout.lines().take_while(|l| !l.starts_with("gate.sh merge:")).collect::<Vec<_>>().join("\n") + "\n"
+        stdout
+            .lines()
+            .take_while(|l| !l.starts_with("gate.sh merge:"))
+            .collect::<Vec<_>>()
+            .join("\n")
+            + "\n"
     );
 
     // What the schema refuses: an unknown status, a promoted list without a digest.
@@ -455,7 +500,10 @@ fn a_shard_without_its_inputs_in_the_registry_is_unbuildable_in_its_summary() {
     assert_eq!(summary["inputs"]["requirements"]["digest"], Value::Null);
     // The table is the summary's.
     let table = std::fs::read_to_string(work.join("table.txt")).unwrap();
-    assert!(table.contains("UNBUILDABLE") && table.contains("unbuildable 1"), "{table}");
+    assert!(
+        table.contains("UNBUILDABLE") && table.contains("unbuildable 1"),
+        "{table}"
+    );
 }
 
 /// The one list of services: tools/gate.sh's, compose.yaml's services (but base and
@@ -479,7 +527,9 @@ fn the_gate_compose_and_bake_name_the_same_services() {
     }
     assert!(compose.remove("base") && compose.remove("requirements"));
     let bake_text = std::fs::read_to_string(root().join("docker-bake.hcl")).unwrap();
-    let start = bake_text.find("variable \"SERVICES\"").expect("SERVICES in docker-bake.hcl");
+    let start = bake_text
+        .find("variable \"SERVICES\"")
+        .expect("SERVICES in docker-bake.hcl");
     let default = bake_text[start..]
         .lines()
         .find_map(|l| l.trim().strip_prefix("default = "))

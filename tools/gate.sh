@@ -223,6 +223,12 @@ build_inputs=0
 if [ "$command" = inputs ] || [ -z "$registry" ]; then build_inputs=1; fi
 if [ "$build_inputs" = 1 ]; then
 [ -x "$LOCI_BIN" ] || die "no static loci binary at $LOCI_BIN (set LOCI_GATE_LOCI_BIN, or let tools/setup-host.sh build it)"
+# loci's image is the binary as it is: it must be the platform's (arm64: tools/cross-build.sh
+# arm64 makes target/cross/linux-arm64/loci, given as LOCI_GATE_LOCI_BIN).
+case "$platform:$(file -b "$LOCI_BIN")" in
+    linux/amd64:*x86-64*|linux/arm64:*aarch64*) ;;
+    *) die "$LOCI_BIN is no static loci for $platform ($(file -b "$LOCI_BIN" | cut -c1-60)): set LOCI_GATE_LOCI_BIN to one (tools/cross-build.sh ARCH makes it)" ;;
+esac
 # 1. loci, as an image holding only /loci (every build's LOCI_IMAGE)
 log "loci binary image"
 bin_ctx="$work/loci-image"
