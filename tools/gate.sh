@@ -5,6 +5,13 @@
 #     sudo tools/gate.sh                     # everything: ~30 min on 2 cores (pypi mode below)
 #     sudo tools/gate.sh keystone nova       # the requirements image, then only these services
 #
+# Across machines, meeting in a registry (README "The gate across machines"):
+#     sudo LOCI_GATE_REGISTRY=host:port tools/gate.sh inputs   # loci, base, requirements pushed
+#     sudo LOCI_GATE_REGISTRY=host:port LOCI_GATE_SHARD=1/2 tools/gate.sh   # one slice, pushed
+#     LOCI_GATE_REGISTRY=host:port tools/gate.sh merge A/summary.json B/summary.json
+#     tools/gate.sh services                 # this shard's services (LOCI_GATE_SHARD), no build
+#     tools/gate.sh table [SUMMARY]          # the table of a summary.json
+#
 # 1. tools/setup-host.sh (packages, dockerd, the static loci binary), the binary as a FROM
 #    scratch image (LOCI_IMAGE of every build), Debian bookworm (debian:bookworm when the engine
 #    has it, else debootstrap'ed: no container registry needed);
@@ -22,9 +29,9 @@
 #    (oslo.config opts, oslo.policy policies, stevedore plugins); the Python packages of its
 #    PIP_PACKAGES and profiles import; nova's consoles and tss user, horizon's manage.py and
 #    compressed static files, skyline's console files and nginx;
-# 6. a table: image, build time (loci's own, from /etc/image_info), image size, smoke result
-#    (with the counts of scripts and entry points) or why it failed (also in
-#    target/gate/table.txt).
+# 6. summary.json and the table printed from it: image, platform, build time (loci's own, from
+#    /etc/image_info, and the engine's wall time), image size, smoke result (with the counts of
+#    scripts and entry points) or why it failed (also in target/gate/table.txt).
 #    The exit status is non-zero when any build or smoke test failed.
 #
 # Environment (besides compose.yaml's LOCI_GATE_* variables):
@@ -53,6 +60,16 @@
 #                           signed.txt
 #   LOCI_GATE_LOCI_BIN      a static loci binary to use as it is (skips tools/setup-host.sh:
 #                           no apt-get, no cargo build; docker must be running)
+#   LOCI_GATE_SETUP=0       skip tools/setup-host.sh (a registry shard needs no loci binary)
+#   LOCI_GATE_SERVICES      the services (spaces or commas) when no arguments name them
+#   LOCI_GATE_SHARD=i/n     build the i-th of n slices of them (round robin; default 1/1)
+#   LOCI_GATE_PLATFORMS     the one platform of this run (default: the engine's)
+#   LOCI_GATE_REGISTRY      host:port the shards meet in: inputs from it by digest, images
+#                           pushed to it (staging tags, recorded by digest), registry cache
+#   LOCI_GATE_CACHE=0       no registry cache (default: on with LOCI_GATE_REGISTRY)
+#   SOURCE_DATE_EPOCH       every image's times (the same digest when rebuilt from the cache)
+# Every run writes $LOCI_GATE_WORK/summary.json (tools/gate-summary.schema.json) and prints
+# the table from it.
 set -euo pipefail
 
 cd "$(dirname "$(readlink -f "$0")")/.."
