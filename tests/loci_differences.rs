@@ -73,6 +73,9 @@ fn platform(name: &str) -> (Platform, String) {
     (Platform::from_os_release(&os), codename)
 }
 
+/// Profile set -> the distros where a difference shows.
+type BySet<'a> = BTreeMap<Vec<String>, BTreeSet<&'a str>>;
+
 /// The differences of one bindep-format file: `FILE +PKG for SETS` (loci installs it, LOCI
 /// does not) or `FILE -PKG for SETS`, SETS the smallest profile sets that show it, then the
 /// distros when not all of `distros`.
@@ -95,8 +98,7 @@ fn bindep_differences(file: &str, distros: &[&str]) -> BTreeSet<String> {
         }
     }
     // (sign, package) -> profile set -> distros.
-    let mut found: BTreeMap<(char, String), BTreeMap<Vec<String>, BTreeSet<&str>>> =
-        BTreeMap::new();
+    let mut found: BTreeMap<(char, String), BySet> = BTreeMap::new();
     for distro in distros {
         let (p, codename) = platform(distro);
         for set in &sets {
