@@ -12,7 +12,7 @@
 #         --bridge=none --iptables=false --config-file daemon.json   # {"features": {"containerd-snapshotter": true}}
 # The third engine is reset (every image and all build cache removed) by this script.
 #
-# A reduced set, to fit 2 cores: the requirements image of keystone's closure
+# A reduced set, to fit 2 cores: the requirements image of keystone's closure and python-ldap
 # (LOCI_GATE_REQUIREMENTS_ONLY), the services keystone and placement from their 2026.1 sdists
 # (LOCI_GATE_SOURCES=pypi; KEEP_ALL_WHEELS=False: what the closure lacks comes from PyPI), amd64.
 # 1. engine 1: `tools/gate.sh inputs` (loci, base, requirements pushed once);
@@ -64,8 +64,11 @@ cleanup() {
 trap cleanup EXIT
 for _ in $(seq 1 50); do curl -fs "http://127.0.0.1:$port/v2/" >/dev/null && break; sleep 0.1; done
 reg=127.0.0.1:$port
+# keystone's closure and python-ldap (the gate's keystone has LOCI's `ldap` profile; python-ldap
+# has no binary wheel on PyPI), the rest from PyPI.
+{ cat tests/fixtures/requirements/keystone-2026.1-closure.txt; echo python-ldap; } > "$out/requirements-only.txt"
 export LOCI_GATE_REGISTRY=$reg LOCI_GATE_SOURCES=pypi LOCI_GATE_KEEP_ALL_WHEELS=False \
-    LOCI_GATE_REQUIREMENTS_ONLY=$repo/tests/fixtures/requirements/keystone-2026.1-closure.txt \
+    LOCI_GATE_REQUIREMENTS_ONLY=$out/requirements-only.txt \
     LOCI_GATE_SERVICES="keystone placement" LOCI_GATE_MIN_FREE_GB=${LOCI_GATE_MIN_FREE_GB:-10} \
     SOURCE_DATE_EPOCH=${SOURCE_DATE_EPOCH:-1767225600}
 gate() { # ENGINE WORK ARGS... (env as given)
