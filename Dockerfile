@@ -5,7 +5,9 @@
 #
 # Targets (LOCI master's first two; `project` is the default, as in LOCI):
 #   requirements  PROJECT=requirements: the wheels of upper-constraints.txt (the WHEELS image)
-#   project       the service image in one stage, its wheels mounted from WHEELS
+#   project       the default: PROJECT=requirements builds `requirements`; a service with
+#                 WHEELS is built in one stage, its wheels mounted from WHEELS; a service
+#                 without WHEELS (the default: PyPI and UPPER_CONSTRAINTS) is `runtime`'s
 #   runtime       the service image in two stages: `builder` makes /var/lib/openstack (with
 #                 compilers and -dev packages when WHEELS is empty and sdists are built), and
 #                 the final image gets only that venv, the run-time packages, the user and the
@@ -26,9 +28,23 @@
 
 # The wheels: BuildKit mounts WHEELS when it is an image. A URL (`scheme://...`), an absolute
 # path or an empty value mounts an empty stage instead, and loci takes WHEELS from there.
-ARG WHEELS=loci/requirements:master-ubuntu
+# Empty by default (LOCI's default names its own published image): no requirements image,
+# packages from PyPI against the release's upper-constraints, built in two stages.
+ARG WHEELS=""
 ARG WHEELS_NO_PATH=${WHEELS##/*}
 ARG WHEELS_IMAGE=${WHEELS_NO_PATH##*://*}
+
+# What the default target, `project`, builds (the last stage below):
+#   PROJECT=requirements        the `requirements` stage (LOCI 2024/2025's
+#                               `docker build . --build-arg PROJECT=requirements`, no --target)
+#   a service with WHEELS       `project-one-stage`: one stage, the wheels mounted (LOCI's way)
+#   a service without WHEELS    `runtime`: two stages, compilers and -dev packages only in the
+#                               builder, so the image holds no compiler, git or pip cache
+ARG PROJECT
+ARG PROJECT_OR_NONE=${PROJECT:-none}
+ARG NOT_REQUIREMENTS=${PROJECT_OR_NONE#requirements}
+ARG SERVICE_STAGE=${WHEELS:+project-one-stage}
+ARG PROJECT_STAGE=${NOT_REQUIREMENTS:+${SERVICE_STAGE:-runtime}}
 
 # The image the service is built on: a base built from dockerfiles/<distro> (LOCI: ubuntu).
 ARG FROM=ubuntu:noble
@@ -107,6 +123,9 @@ ARG PROJECT_PIP_EXTRAS=""
 ARG EXTRA_PROJECTS=""
 ARG DISTRO=""
 ARG PROFILES=""
+# LOCI master's; no script of LOCI reads it. loci accepts it and logs that it ignores it (the
+# apt sources are the base image's: Dockerfile.base's APT_MIRROR).
+ARG APT_MIRROR
 ARG PIP_PACKAGES=""
 ARG PIP_ARGS=""
 ARG PIP_WHEEL_ARGS=$PIP_ARGS
@@ -143,9 +162,9 @@ ARG UID=42424
 ARG GID=42424
 
 ARG NOVNC_REPO=https://github.com/novnc/novnc
-ARG NOVNC_REF=v1.3.0
+ARG NOVNC_REF=v1.0.0
 ARG SPICE_REPO=https://gitlab.freedesktop.org/spice/spice-html5.git
-ARG SPICE_REF=spice-html5-0.3.0
+ARG SPICE_REF=spice-html5-0.1.6
 ARG NOVA_TSS_USER=tss
 ARG NOVA_TSS_UID=42434
 ARG NOVA_TSS_GID=42434
@@ -273,8 +292,8 @@ RUN --mount=type=bind,source=data,target=/tmp,rw \
     chmod 1777 /tmp && exec /mnt/loci build --stage runtime --loci-dir /mnt/opt/loci
 
 # ---------------------------------------------------------------------------------------------
-# LOCI master's `--target project`, the default: the service image in one stage.
-FROM common AS project
+# The service image in one stage, its wheels mounted from WHEELS (LOCI master's `project`).
+FROM common AS project-one-stage
 RUN --mount=type=bind,source=data,target=/tmp,rw \
     --mount=type=bind,from=loci-files,target=/mnt,rw \
     --mount=type=cache,id=loci-system-${FROM}-${TARGETPLATFORM},target=${LOCI_CACHE_DIR}/system,sharing=private \
@@ -282,3 +301,8 @@ RUN --mount=type=bind,source=data,target=/tmp,rw \
     --mount=type=bind,from=wheels,target=${WHEELS_PATH} \
     --mount=type=secret,id=registry-auth \
     chmod 1777 /tmp && exec /mnt/loci build --stage project --loci-dir /mnt/opt/loci
+
+# ---------------------------------------------------------------------------------------------
+# LOCI master's `--target project`, the default: one of the stages above, as PROJECT and WHEELS
+# say (PROJECT_STAGE, at the top).
+FROM ${PROJECT_STAGE:-requirements} AS project

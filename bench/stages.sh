@@ -2,8 +2,9 @@
 # Benchmark: keystone over the prebuilt base, --no-cache, three ways in one run:
 #   one-stage      --target project, WHEELS the requirements image (mounted by BuildKit)
 #   two-stage      --target runtime, the same WHEELS
-#   two-stage-pypi --target runtime, WHEELS empty: PyPI against the 2026.1 upper-constraints,
-#                  sdists compiled in the builder stage
+#   two-stage-pypi the default target with no WHEELS (`docker build --build-arg PROJECT=keystone .`):
+#                  PyPI against the 2026.1 upper-constraints, sdists compiled in the builder
+#                  stage (the default target is the `runtime` stage then)
 # Prints per build: wall time, loci's own time (builder + runtime stages), image size, and the
 # ratios to the one-stage build; with RUNS > 1, the medians.
 #
@@ -30,7 +31,7 @@ for variant in one-stage two-stage two-stage-pypi; do
     case "$variant" in
         one-stage) extra=(--target project --build-arg WHEELS=loci/requirements:2026.1 --build-arg KEEP_ALL_WHEELS=True) ;;
         two-stage) extra=(--target runtime --build-arg WHEELS=loci/requirements:2026.1 --build-arg KEEP_ALL_WHEELS=True) ;;
-        two-stage-pypi) extra=(--target runtime --build-arg WHEELS= --build-arg UPPER_CONSTRAINTS=/tmp/upper-constraints.txt) ;;
+        two-stage-pypi) extra=(--build-arg UPPER_CONSTRAINTS=/tmp/upper-constraints.txt) ;;
     esac
     walls=(); owns=()
     for run in $(seq 1 "$runs"); do

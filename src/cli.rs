@@ -232,7 +232,14 @@ pub fn run(cli: Cli, env: Env) -> Result<i32> {
                 text.push('\n');
                 text
             } else {
-                plan.to_string()
+                // What LOCI accepts and loci ignores, as the build log says it.
+                let mut text: String = config
+                    .ignored
+                    .iter()
+                    .map(|i| format!("{}\n", i.line()))
+                    .collect();
+                text.push_str(&plan.to_string());
+                text
             };
             write_stdout(&text).map(|_| 0)
         }

@@ -28,6 +28,9 @@ pub fn execute(plan: &Plan, config: &Config, runner: &mut dyn Runner) -> Result<
         plan.stage.name(),
         n
     );
+    for ignored in &config.ignored {
+        crate::say!("==> {}", ignored.line());
+    }
     if let Some(dir) = &config.cache_dir {
         crate::say!(
             "==> package caches at {} (PACKAGE_CACHE=False for none)",

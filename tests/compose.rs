@@ -1,5 +1,5 @@
 //! compose.yaml (the gate's image set) against LOCI master's `playbooks/vars.yaml`
-//! (tests/fixtures/loci-master/vars.yaml): the same 30 images, each with LOCI's PROJECT,
+//! (tests/fixtures/loci-master/playbooks/vars.yaml): the same 30 images, each with LOCI's PROJECT,
 //! PROFILES, PIP_PACKAGES, DIST_PACKAGES, PIP_ARGS and KEEP_ALL_WHEELS but for the adaptations
 //! listed in [`ADAPTED`] (each one commented in compose.yaml); and the requirements image's
 //! PIP_PACKAGES hold every Python package the services install that upper-constraints.txt
@@ -50,7 +50,7 @@ fn read(rel: &str) -> String {
 
 /// LOCI's images: image name (the repository's last part) -> build arguments.
 fn loci_images() -> BTreeMap<String, BTreeMap<String, String>> {
-    let text = read("tests/fixtures/loci-master/vars.yaml");
+    let text = read("tests/fixtures/loci-master/playbooks/vars.yaml");
     // openstack_client_pip_packages, a list joined into PIP_PACKAGES.
     let mut client_packages: Vec<String> = Vec::new();
     let mut in_list = false;

@@ -127,7 +127,7 @@ fn package_caches_are_cache_mounts_keyed_by_from_and_platform() {
     for (stage, want_python) in [
         ("requirements", true),
         ("builder", true),
-        ("project", true),
+        ("project-one-stage", true),
         ("runtime", false),
     ] {
         let from = format!("FROM common AS {stage}\n");

@@ -1,9 +1,10 @@
 //! End to end, BuildKit-native builds with the project's Dockerfile on the current engine:
 //!
 //! - the two-stage `runtime` target for keystone, with WHEELS a requirements image that BuildKit
-//!   pulls from a registry on 127.0.0.1 and mounts, and with no requirements image at all
-//!   (WHEELS empty: PyPI, compiled in the builder stage, against UPPER_CONSTRAINTS from the data
-//!   dir): both issue tokens, neither holds a compiler, git, -dev packages or a pip cache;
+//!   pulls from a registry on 127.0.0.1 and mounts; and LOCI master's keystone job at the
+//!   default target with no WHEELS at all (PyPI, compiled in the builder stage, against
+//!   UPPER_CONSTRAINTS served on 127.0.0.1): both issue tokens, neither holds a compiler, git,
+//!   -dev packages or a pip cache;
 //! - the wheels image given as a named context (`docker buildx build --build-context
 //!   wheels=docker-image://IMAGE`) instead of a pullable WHEELS;
 //! - WHEELS as an http(s) URL of a tarball, fetched by loci, with the same Dockerfile;
@@ -71,8 +72,16 @@ fn build_keystone_on(
     ];
     pairs.extend_from_slice(extra);
     let mut args = ctx.args(base, &pairs);
-    args.extend(["--target".into(), target.into(), "-t".into(), image.clone()]);
-    docker_build(name, &args, ctx.path());
+    // An empty target: none given, the Dockerfile's default (`project`).
+    if !target.is_empty() {
+        args.extend(["--target".into(), target.into()]);
+    }
+    args.extend(["-t".into(), image.clone()]);
+    let took = docker_build(name, &args, ctx.path());
+    record(&format!(
+        "E2E-KEYSTONE {name}: built in {:.1}s",
+        took.as_secs_f64()
+    ));
     let project_txt = sh_in(&image, "cat /etc/image_info/project.txt");
     assert!(
         project_txt.contains(&src.commit),
@@ -144,34 +153,69 @@ fn keystone_two_stage_with_wheels_pulled_by_buildkit_from_a_registry() {
     report_size(&image);
 }
 
+/// LOCI master's keystone job as it is (PROFILES with the release in it, PIP_PACKAGES,
+/// KEEP_ALL_WHEELS=yes, APT_MIRROR), on Debian bookworm, at the default target and with no
+/// WHEELS at all: `docker build --build-arg PROJECT=keystone .` plus only what this machine
+/// cannot reach at its default (FROM, the source, UPPER_CONSTRAINTS as a URL on 127.0.0.1).
+/// The default target builds it from PyPI in two stages: a keystone that issues a token, with
+/// no compiler, -dev package, git or pip cache.
 #[test]
 #[ignore = "needs docker: run tests/run.sh"]
-fn keystone_two_stage_from_pypi_without_a_requirements_image() {
+fn keystone_at_the_default_target_without_wheels_from_pypi() {
     require_docker();
     let _guard = lock();
     let ctx = Context::new();
+    let served = tempfile::tempdir().unwrap();
     fs::copy(
         root()
             .join(REQUIREMENTS_FIXTURES)
             .join("upper-constraints.txt"),
-        ctx.data().join("upper-constraints.txt"),
+        served.path().join("upper-constraints.txt"),
     )
     .unwrap();
+    let http = http_server(served.path());
+    let upper = format!("http://127.0.0.1:{}/upper-constraints.txt", http.port);
     let image = build_keystone(
-        "keystone-runtime-pypi",
-        "runtime",
+        "keystone-default-target",
+        "",
         &[
-            ("WHEELS", ""),
-            ("UPPER_CONSTRAINTS", "/tmp/upper-constraints.txt"),
+            ("UPPER_CONSTRAINTS", &upper),
+            // LOCI master's keystone job (playbooks/vars.yaml), its release 2026.1's.
+            ("PROFILES", "fluent apache ldap stable/2026.1"),
+            ("PIP_PACKAGES", "python-openstackclient"),
+            ("KEEP_ALL_WHEELS", "yes"),
+            (
+                "APT_MIRROR",
+                "[trusted=yes] https://archive.ubuntu.com/ubuntu",
+            ),
         ],
         &ctx,
     );
+    let log = fs::read_to_string(work_dir().join("logs/keystone-default-target.log")).unwrap();
+    for want in [
+        "ignored: PROFILES=\"stable/2026.1\"",
+        "ignored: APT_MIRROR=\"[trusted=yes] https://archive.ubuntu.com/ubuntu\"",
+        "stage runtime",
+    ] {
+        assert!(log.contains(want), "the build log says no {want:?}");
+    }
+    // The profiles that mean something did: ldap's library, the openstack client.
+    let out = sh_in(
+        &image,
+        "dpkg-query -W -f '${Status}' libldap-2.5-0; echo; /var/lib/openstack/bin/openstack --version",
+    );
+    assert!(out.starts_with("install ok installed\nopenstack "), "{out}");
     // uwsgi has no wheel on PyPI: the builder compiled it, the runtime got only its libraries.
     let libs = sh_in(&image, "cat /etc/image_info/venv-libraries.txt");
     record(&format!(
         "keystone from PyPI: venv libraries from packages: {}",
         libs.split_whitespace().collect::<Vec<_>>().join(" ")
     ));
+    let inputs = sh_in(&image, "cat /etc/image_info/inputs.env");
+    assert!(
+        inputs.contains(&format!("UPPER_CONSTRAINTS={upper}")),
+        "{inputs}"
+    );
     assert_issues_tokens(&image);
     assert_clean(&image);
     report_size(&image);

@@ -24,7 +24,7 @@ pub const FROM: Arg = Arg::new(
 pub const WHEELS: Arg = Arg::new(
     "WHEELS",
     Kind::Wheels,
-    Unset("`loci/requirements:master-ubuntu` (the Dockerfile's)"),
+    Unset("empty (the Dockerfile's): no requirements image; PyPI against UPPER_CONSTRAINTS, built in two stages at the default target"),
     "where the wheels and upper-constraints.txt come from: an image (mounted by BuildKit), an http(s) URL of a tarball, a tarball or directory in the data dir (e.g. `/tmp/wheels`), or empty for none (see \"Where the wheels come from\")",
 )
 .loci()
@@ -136,7 +136,7 @@ pub const PROFILES: Arg = Arg::new(
     "PROFILES",
     Kind::Words,
     Unset(""),
-    "extra bindep profiles, e.g. `apache ldap`",
+    "extra bindep profiles, e.g. `apache ldap`; an entry no bindep profile can be (LOCI's keystone job passes `stable/2025.1`) is ignored with a line in the build log, as bindep matches nothing with it",
 )
 .loci()
 .inputs(Inputs::Always);
@@ -148,6 +148,13 @@ pub const DIST_PACKAGES: Arg = Arg::new(
 )
 .loci()
 .inputs(Inputs::Always);
+pub const APT_MIRROR: Arg = Arg::new(
+    "APT_MIRROR",
+    Kind::Text,
+    Unset(""),
+    "accepted and ignored, with a line in the build log: LOCI master's Dockerfile declares it (default `https://archive.ubuntu.com/ubuntu/`) and none of its scripts reads it; a service build uses its base image's apt sources (`Dockerfile.base`'s `APT_MIRROR`)",
+)
+.loci();
 pub const PIP_PACKAGES: Arg = Arg::new(
     "PIP_PACKAGES",
     Kind::Words,
@@ -302,7 +309,7 @@ pub const NOVNC_REPO: Arg = Arg::new(
 pub const NOVNC_REF: Arg = Arg::new(
     "NOVNC_REF",
     Kind::Text,
-    Value("v1.3.0"),
+    Value("v1.0.0"),
     "nova's noVNC console: the ref",
 )
 .loci();
@@ -316,7 +323,7 @@ pub const SPICE_REPO: Arg = Arg::new(
 pub const SPICE_REF: Arg = Arg::new(
     "SPICE_REF",
     Kind::Text,
-    Value("spice-html5-0.3.0"),
+    Value("spice-html5-0.1.6"),
     "nova's SPICE console: the ref",
 )
 .loci();
@@ -552,6 +559,7 @@ pub const ARGS: &[Arg] = &[
     REGISTRY_AUTH_FILE,
     DISTRO,
     PROFILES,
+    APT_MIRROR,
     PIP_PACKAGES,
     PIP_ARGS,
     DIST_PACKAGES,

@@ -13,12 +13,14 @@ use crate::error::{Error, Result};
 mod arg;
 pub mod args;
 mod checks;
+mod ignored;
 mod paths;
 mod projects;
 mod values;
 mod wheels;
 
 use checks::{absolute_dir, check_argument, check_entry, check_loci_version, check_name, Becomes};
+pub use ignored::Ignored;
 pub use paths::Paths;
 pub use projects::{
     ConsoleSource, HorizonConfig, KeystoneConfig, NovaConfig, SkylineConfig, CONSOLE_FROM_INDEX,
@@ -187,6 +189,9 @@ pub struct Config {
     /// VENV_TOOLS: the tools installed into a service's venv and left there for child images
     /// (default: bindep and pkginfo; LOCI master's set adds uv; empty for none).
     pub venv_tools: Vec<String>,
+    /// What LOCI accepts and loci ignores (a PROFILES entry no bindep profile can be,
+    /// APT_MIRROR): the build log names each.
+    pub ignored: Vec<Ignored>,
     /// Every argument of the table as resolved, and where its value came from (`loci
     /// config`, inputs.env).
     #[serde(skip)]
@@ -304,7 +309,8 @@ impl Config {
             .collect();
         let project_pip_extras = r.text(&args::PROJECT_PIP_EXTRAS);
         let distro = r.text(&args::DISTRO);
-        let profiles = r.words(&args::PROFILES);
+        let (profiles, mut ignored) = ignored::profiles(r.words(&args::PROFILES))?;
+        ignored.extend(ignored::apt_mirror(r.text(&args::APT_MIRROR)));
         let pip_packages = r.words(&args::PIP_PACKAGES);
         let dist_packages = r.words(&args::DIST_PACKAGES);
         let extra_bindep = r.words(&args::EXTRA_BINDEP);
@@ -393,6 +399,7 @@ impl Config {
             from,
             cache_dir,
             venv_tools,
+            ignored,
             resolution: r.finish(),
         };
         config.check_values()?;
@@ -415,13 +422,7 @@ impl Config {
                 check_argument(key, value)?;
             }
         }
-        for p in &self.profiles {
-            check_entry("PROFILES", p, Becomes::FileName).map_err(|e| {
-                e.hint(
-                    "PROFILES lists bindep profile names separated by spaces, e.g. `fluent ldap`",
-                )
-            })?;
-        }
+        // (PROFILES is checked as it is read: config/ignored.rs.)
         // (EXTRA_BINDEP and EXTRA_PYDEP are paths in the build context, for the Dockerfile's
         // COPY; loci reads the files by their prefix in the loci dir.)
         for panel in &self.horizon.extra_panels {

@@ -806,10 +806,10 @@ pub fn build_requirements_image(name: &str, tag_prefix: &str, closure: Option<Ve
         ));
     }
     let extra: Vec<(&str, &str)> = extra.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    // No `--target`: LOCI 2024/2025's `docker build . --build-arg PROJECT=requirements`, which
+    // the default target routes to the `requirements` stage (the Dockerfile's PROJECT_STAGE).
     let mut args = ctx.args(&base, &extra);
     args.extend([
-        "--target".into(),
-        "requirements".into(),
         "--label".into(),
         format!("loci.test.inputs={hash}"),
         "-t".into(),

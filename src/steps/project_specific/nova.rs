@@ -222,7 +222,7 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(
-            e.contains("NOVNC_REPO=https://github.com/novnc/novnc at NOVNC_REF=v1.3.0"),
+            e.contains("NOVNC_REPO=https://github.com/novnc/novnc at NOVNC_REF=v1.0.0"),
             "{e}"
         );
     }
