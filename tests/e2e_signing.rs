@@ -250,6 +250,25 @@ fn verify_attestation(public: &str, kind: &str, pinned: &str) -> Output {
     ]))
 }
 
+/// `cosign attest --replace`: `predicate` (written to `file`) as the attestation of `kind` of
+/// `pinned`, signed by `key`, in place of the one there (cosign 2, tag scheme).
+fn attest_replacing(key: &Path, kind: &str, predicate: &Value, file: &Path, pinned: &str) {
+    std::fs::write(file, predicate.to_string()).unwrap();
+    check(&mut cosign(&[
+        "attest",
+        "--key",
+        &key.display().to_string(),
+        "--tlog-upload=false",
+        "--yes",
+        "--replace",
+        "--type",
+        kind,
+        "--predicate",
+        &file.display().to_string(),
+        pinned,
+    ]));
+}
+
 /// Generates a cosign key pair `DIR/PREFIX.key`, `.pub`.
 fn key_pair(dir: &Path, prefix: &str) -> (PathBuf, PathBuf) {
     check(cosign(&["generate-key-pair", "--output-key-prefix", prefix]).current_dir(dir));
@@ -501,21 +520,13 @@ fn keystone_is_pushed_signed_attested_and_verified_and_tampering_is_refused() {
     };
     let key_s = key.display().to_string();
     let attest = |kind: &str, predicate: &Value| {
-        let file = keys.path().join(format!("{kind}.json"));
-        std::fs::write(&file, predicate.to_string()).unwrap();
-        check(&mut cosign(&[
-            "attest",
-            "--key",
-            &key_s,
-            "--tlog-upload=false",
-            "--yes",
-            "--replace",
-            "--type",
+        attest_replacing(
+            &key,
             kind,
-            "--predicate",
-            &file.display().to_string(),
+            predicate,
+            &keys.path().join(format!("{kind}.json")),
             &pinned,
-        ]));
+        )
     };
 
     // a. Another key.
@@ -850,7 +861,6 @@ fn both_platforms_of_a_manifest_list_are_signed_attested_and_verified() {
     let keys = tempfile::tempdir().unwrap();
     let (key, public) = key_pair(keys.path(), "cosign");
     let pub_s = public.display().to_string();
-    let key_s = key.display().to_string();
 
     let started = std::time::Instant::now();
     let (log, signed) = publish_image(
@@ -950,21 +960,13 @@ fn both_platforms_of_a_manifest_list_are_signed_attested_and_verified() {
 
     // arm64's SBOM attestation replaced by amd64's (signed by the key): refused, naming arm64.
     let arm64 = format!("{host}/{repo}@{}", digest_of("linux/arm64"));
-    let file = keys.path().join("amd64-sbom.json");
-    std::fs::write(&file, sboms["linux/amd64"].to_string()).unwrap();
-    check(&mut cosign(&[
-        "attest",
-        "--key",
-        &key_s,
-        "--tlog-upload=false",
-        "--yes",
-        "--replace",
-        "--type",
+    attest_replacing(
+        &key,
         "cyclonedx",
-        "--predicate",
-        &file.display().to_string(),
+        &sboms["linux/amd64"],
+        &keys.path().join("amd64-sbom.json"),
         &arm64,
-    ]));
+    );
     let e = fails(loci().args(["verify", "--key", &pub_s, &format!("{host}/{image}")]));
     assert!(
         e.contains(&format!(
