@@ -57,8 +57,9 @@
 #   LOCI_GATE_MIN_FREE_GB   free space the engine's data dir must have to start (default 25)
 #   REGISTRY, COSIGN_KEY    7. push every image built to REGISTRY and, with COSIGN_KEY, sign and
 #                           attest it (tools/publish.sh): the digests of each image, signature and
-#                           attestation in target/gate/signed.json, as a table in signed.txt and
-#                           at the end of table.txt
+#                           attestation in target/gate/signed.json, in summary.json (each image's
+#                           `signature` and `attestations`), as a table in signed.txt and at the
+#                           end of table.txt
 #   LOCI_GATE_LOCI_BIN      a static loci binary to use as it is (skips tools/setup-host.sh:
 #                           no apt-get, no cargo build; docker must be running)
 #   LOCI_GATE_SETUP=0       skip tools/setup-host.sh (a registry shard needs no loci binary)
@@ -730,6 +731,7 @@ if [ -n "${REGISTRY:-}" ]; then
         if [ -n "${COSIGN_KEY:-}" ]; then
             sed -n '/^image  *platform/,/^$/p' "$work/logs/publish.log" > "$work/signed.txt"
             { echo; cat "$work/signed.txt"; } | tee -a "$work/table.txt"
+            summary_add_signatures "$work/summary.json" "$work/signed.json"
         fi
         echo "gate.sh: pushed${COSIGN_KEY:+, signed and verified}: $work/signed.json"
     else
