@@ -1,14 +1,21 @@
 # `docker buildx bake` over compose.yaml, with the dependencies resolved by bake itself: every
 # service takes the base and the wheels from the targets `base` and `requirements` of the same
-# run (bake builds those first, once), instead of images that must exist beforehand.
+# run (bake builds those first, once), or from images pinned by digest (LOCI_WHEELS_IMAGE,
+# LOCI_BASE_IMAGE). The services are one list (SERVICES) and one matrix target; groups
+# `default` and `services` are all of them.
 #
 #   docker buildx bake -f compose.yaml -f docker-bake.hcl              # every image
 #   docker buildx bake -f compose.yaml -f docker-bake.hcl keystone nova
-#   LOCI_REGISTRY=registry.example/ docker buildx bake -f compose.yaml -f docker-bake.hcl --push
+#   SERVICES=keystone,nova docker buildx bake -f compose.yaml -f docker-bake.hcl services
+#   LOCI_REGISTRY=registry.example/ LOCI_CACHE=registry.example/loci-gate/cache \
+#       docker buildx bake -f compose.yaml -f docker-bake.hcl --push
 #
-# Bake 0.13 has no `network` key: the builder's RUN steps need network of their own (any
-# builder but a `docker` driver on a daemon started with --bridge=none). tools/gate.sh uses
-# `docker compose build` instead, which passes `network: host`.
+# Network: compose.yaml's `network: host` is for a local daemon without a bridge (this
+# project's machines); bake 0.13 has no `network` key of its own, so a bake build needs a
+# builder whose RUN steps have network (a `docker-container`, `remote` or `kubernetes` builder,
+# or a daemon with its bridge). tools/gate.sh uses `docker compose build`, which passes
+# `network: host`. README "The gate across machines" has a Kubernetes builder spreading the
+# set over its replicas.
 
 variable "LOCI_GATE_TAG" {
   default = "2026.1"
@@ -37,8 +44,10 @@ target "_platforms" {
 }
 
 target "base" {
-  inherits = ["_platforms"]
-  tags = ["${LOCI_REGISTRY}loci-gate/base:debian"]
+  inherits   = ["_platforms"]
+  tags       = ["${LOCI_REGISTRY}loci-gate/base:debian"]
+  cache-from = cache_from("base")
+  cache-to   = cache_to("base")
 }
 
 target "requirements" {
@@ -46,158 +55,63 @@ target "requirements" {
   contexts = {
     "loci-gate/base:debian" = "target:base"
   }
-  tags = ["${LOCI_REGISTRY}loci-gate/requirements:${LOCI_GATE_TAG}"]
+  tags       = ["${LOCI_REGISTRY}loci-gate/requirements:${LOCI_GATE_TAG}"]
+  cache-from = cache_from("requirements")
+  cache-to   = cache_to("requirements")
 }
 
-# Every service (LOCI master's 30 images): the base image and the wheels as targets of the same
-# run.
-target "barbican" {
-  inherits = ["_platforms"]
-  contexts = { wheels = "target:requirements", "loci-gate/base:debian" = "target:base" }
-  tags     = ["${LOCI_REGISTRY}loci-gate/barbican:${LOCI_GATE_TAG}"]
+# The services: LOCI master's 30 images, compose.yaml's services, tools/gate.sh's list (one
+# list: tests/gate.rs holds the three together). Override it to build a slice:
+#   SERVICES=keystone,nova docker buildx bake -f compose.yaml -f docker-bake.hcl services
+variable "SERVICES" {
+  default = "barbican,blazar,ceilometer,cinder,cloudkitty,cyborg,designate,freezer,freezer-api,glance,heat,horizon,ironic,keystone,magnum,manila,masakari,masakari-monitors,mistral,neutron,nova,octavia,openstack-client,placement,skyline,swift,tacker,trove,watcher,zaqar"
 }
-target "blazar" {
-  inherits = ["_platforms"]
-  contexts = { wheels = "target:requirements", "loci-gate/base:debian" = "target:base" }
-  tags     = ["${LOCI_REGISTRY}loci-gate/blazar:${LOCI_GATE_TAG}"]
+
+# The registry cache of every image (BuildKit's, mode=max), e.g. "registry.example/loci-gate/cache"
+# (one tag per image and platform set): a fresh builder, a new CI runner or another replica
+# rebuilds an unchanged image from it. Empty: none.
+variable "LOCI_CACHE" {
+  default = ""
 }
-target "ceilometer" {
-  inherits = ["_platforms"]
-  contexts = { wheels = "target:requirements", "loci-gate/base:debian" = "target:base" }
-  tags     = ["${LOCI_REGISTRY}loci-gate/ceilometer:${LOCI_GATE_TAG}"]
+
+# The inputs pinned by digest, e.g. from `tools/gate.sh inputs` (its summary.json's `inputs`):
+# "registry.example/loci-gate/requirements@sha256:..." and ".../base@sha256:...". Empty: built
+# by this run (targets `requirements` and `base`).
+variable "LOCI_WHEELS_IMAGE" {
+  default = ""
 }
-target "cinder" {
-  inherits = ["_platforms"]
-  contexts = { wheels = "target:requirements", "loci-gate/base:debian" = "target:base" }
-  tags     = ["${LOCI_REGISTRY}loci-gate/cinder:${LOCI_GATE_TAG}"]
+variable "LOCI_BASE_IMAGE" {
+  default = ""
 }
-target "cloudkitty" {
-  inherits = ["_platforms"]
-  contexts = { wheels = "target:requirements", "loci-gate/base:debian" = "target:base" }
-  tags     = ["${LOCI_REGISTRY}loci-gate/cloudkitty:${LOCI_GATE_TAG}"]
+
+function "cache_from" {
+  params = [name]
+  result = LOCI_CACHE == "" ? [] : ["type=registry,ref=${LOCI_CACHE}:${name}-${LOCI_GATE_TAG}"]
 }
-target "cyborg" {
-  inherits = ["_platforms"]
-  contexts = { wheels = "target:requirements", "loci-gate/base:debian" = "target:base" }
-  tags     = ["${LOCI_REGISTRY}loci-gate/cyborg:${LOCI_GATE_TAG}"]
+function "cache_to" {
+  params = [name]
+  result = LOCI_CACHE == "" ? [] : ["type=registry,ref=${LOCI_CACHE}:${name}-${LOCI_GATE_TAG},mode=max"]
 }
-target "designate" {
-  inherits = ["_platforms"]
-  contexts = { wheels = "target:requirements", "loci-gate/base:debian" = "target:base" }
-  tags     = ["${LOCI_REGISTRY}loci-gate/designate:${LOCI_GATE_TAG}"]
+
+group "default" {
+  targets = ["services"]
 }
-target "freezer" {
-  inherits = ["_platforms"]
-  contexts = { wheels = "target:requirements", "loci-gate/base:debian" = "target:base" }
-  tags     = ["${LOCI_REGISTRY}loci-gate/freezer:${LOCI_GATE_TAG}"]
+
+group "services" {
+  targets = split(",", SERVICES)
 }
-target "freezer-api" {
-  inherits = ["_platforms"]
-  contexts = { wheels = "target:requirements", "loci-gate/base:debian" = "target:base" }
-  tags     = ["${LOCI_REGISTRY}loci-gate/freezer-api:${LOCI_GATE_TAG}"]
-}
-target "glance" {
-  inherits = ["_platforms"]
-  contexts = { wheels = "target:requirements", "loci-gate/base:debian" = "target:base" }
-  tags     = ["${LOCI_REGISTRY}loci-gate/glance:${LOCI_GATE_TAG}"]
-}
-target "heat" {
-  inherits = ["_platforms"]
-  contexts = { wheels = "target:requirements", "loci-gate/base:debian" = "target:base" }
-  tags     = ["${LOCI_REGISTRY}loci-gate/heat:${LOCI_GATE_TAG}"]
-}
-target "horizon" {
-  inherits = ["_platforms"]
-  contexts = { wheels = "target:requirements", "loci-gate/base:debian" = "target:base" }
-  tags     = ["${LOCI_REGISTRY}loci-gate/horizon:${LOCI_GATE_TAG}"]
-}
-target "ironic" {
-  inherits = ["_platforms"]
-  contexts = { wheels = "target:requirements", "loci-gate/base:debian" = "target:base" }
-  tags     = ["${LOCI_REGISTRY}loci-gate/ironic:${LOCI_GATE_TAG}"]
-}
-target "keystone" {
-  inherits = ["_platforms"]
-  contexts = { wheels = "target:requirements", "loci-gate/base:debian" = "target:base" }
-  tags     = ["${LOCI_REGISTRY}loci-gate/keystone:${LOCI_GATE_TAG}"]
-}
-target "magnum" {
-  inherits = ["_platforms"]
-  contexts = { wheels = "target:requirements", "loci-gate/base:debian" = "target:base" }
-  tags     = ["${LOCI_REGISTRY}loci-gate/magnum:${LOCI_GATE_TAG}"]
-}
-target "manila" {
-  inherits = ["_platforms"]
-  contexts = { wheels = "target:requirements", "loci-gate/base:debian" = "target:base" }
-  tags     = ["${LOCI_REGISTRY}loci-gate/manila:${LOCI_GATE_TAG}"]
-}
-target "masakari" {
-  inherits = ["_platforms"]
-  contexts = { wheels = "target:requirements", "loci-gate/base:debian" = "target:base" }
-  tags     = ["${LOCI_REGISTRY}loci-gate/masakari:${LOCI_GATE_TAG}"]
-}
-target "masakari-monitors" {
-  inherits = ["_platforms"]
-  contexts = { wheels = "target:requirements", "loci-gate/base:debian" = "target:base" }
-  tags     = ["${LOCI_REGISTRY}loci-gate/masakari-monitors:${LOCI_GATE_TAG}"]
-}
-target "mistral" {
-  inherits = ["_platforms"]
-  contexts = { wheels = "target:requirements", "loci-gate/base:debian" = "target:base" }
-  tags     = ["${LOCI_REGISTRY}loci-gate/mistral:${LOCI_GATE_TAG}"]
-}
-target "neutron" {
-  inherits = ["_platforms"]
-  contexts = { wheels = "target:requirements", "loci-gate/base:debian" = "target:base" }
-  tags     = ["${LOCI_REGISTRY}loci-gate/neutron:${LOCI_GATE_TAG}"]
-}
-target "nova" {
-  inherits = ["_platforms"]
-  contexts = { wheels = "target:requirements", "loci-gate/base:debian" = "target:base" }
-  tags     = ["${LOCI_REGISTRY}loci-gate/nova:${LOCI_GATE_TAG}"]
-}
-target "octavia" {
-  inherits = ["_platforms"]
-  contexts = { wheels = "target:requirements", "loci-gate/base:debian" = "target:base" }
-  tags     = ["${LOCI_REGISTRY}loci-gate/octavia:${LOCI_GATE_TAG}"]
-}
-target "openstack-client" {
-  inherits = ["_platforms"]
-  contexts = { wheels = "target:requirements", "loci-gate/base:debian" = "target:base" }
-  tags     = ["${LOCI_REGISTRY}loci-gate/openstack-client:${LOCI_GATE_TAG}"]
-}
-target "placement" {
-  inherits = ["_platforms"]
-  contexts = { wheels = "target:requirements", "loci-gate/base:debian" = "target:base" }
-  tags     = ["${LOCI_REGISTRY}loci-gate/placement:${LOCI_GATE_TAG}"]
-}
-target "skyline" {
-  inherits = ["_platforms"]
-  contexts = { wheels = "target:requirements", "loci-gate/base:debian" = "target:base" }
-  tags     = ["${LOCI_REGISTRY}loci-gate/skyline:${LOCI_GATE_TAG}"]
-}
-target "swift" {
-  inherits = ["_platforms"]
-  contexts = { wheels = "target:requirements", "loci-gate/base:debian" = "target:base" }
-  tags     = ["${LOCI_REGISTRY}loci-gate/swift:${LOCI_GATE_TAG}"]
-}
-target "tacker" {
-  inherits = ["_platforms"]
-  contexts = { wheels = "target:requirements", "loci-gate/base:debian" = "target:base" }
-  tags     = ["${LOCI_REGISTRY}loci-gate/tacker:${LOCI_GATE_TAG}"]
-}
-target "trove" {
-  inherits = ["_platforms"]
-  contexts = { wheels = "target:requirements", "loci-gate/base:debian" = "target:base" }
-  tags     = ["${LOCI_REGISTRY}loci-gate/trove:${LOCI_GATE_TAG}"]
-}
-target "watcher" {
-  inherits = ["_platforms"]
-  contexts = { wheels = "target:requirements", "loci-gate/base:debian" = "target:base" }
-  tags     = ["${LOCI_REGISTRY}loci-gate/watcher:${LOCI_GATE_TAG}"]
-}
-target "zaqar" {
-  inherits = ["_platforms"]
-  contexts = { wheels = "target:requirements", "loci-gate/base:debian" = "target:base" }
-  tags     = ["${LOCI_REGISTRY}loci-gate/zaqar:${LOCI_GATE_TAG}"]
+
+# Every service, from the one list: the base image and the wheels as targets of the same run,
+# or the pinned inputs.
+target "service" {
+  name       = svc
+  matrix     = { svc = split(",", SERVICES) }
+  inherits   = ["_platforms"]
+  contexts   = {
+    wheels                  = LOCI_WHEELS_IMAGE == "" ? "target:requirements" : "docker-image://${LOCI_WHEELS_IMAGE}"
+    "loci-gate/base:debian" = LOCI_BASE_IMAGE == "" ? "target:base" : "docker-image://${LOCI_BASE_IMAGE}"
+  }
+  tags       = ["${LOCI_REGISTRY}loci-gate/${svc}:${LOCI_GATE_TAG}"]
+  cache-from = cache_from(svc)
+  cache-to   = cache_to(svc)
 }

@@ -5,6 +5,13 @@
 #     sudo tools/gate.sh                     # everything: ~30 min on 2 cores (pypi mode below)
 #     sudo tools/gate.sh keystone nova       # the requirements image, then only these services
 #
+# Across machines, meeting in a registry (README "The gate across machines"):
+#     sudo LOCI_GATE_REGISTRY=host:port tools/gate.sh inputs   # loci, base, requirements pushed
+#     sudo LOCI_GATE_REGISTRY=host:port LOCI_GATE_SHARD=1/2 tools/gate.sh   # one slice, pushed
+#     LOCI_GATE_REGISTRY=host:port tools/gate.sh merge A/summary.json B/summary.json
+#     tools/gate.sh services                 # this shard's services (LOCI_GATE_SHARD), no build
+#     tools/gate.sh table [SUMMARY]          # the table of a summary.json
+#
 # 1. tools/setup-host.sh (packages, dockerd, the static loci binary), the binary as a FROM
 #    scratch image (LOCI_IMAGE of every build), Debian bookworm (debian:bookworm when the engine
 #    has it, else debootstrap'ed: no container registry needed);
@@ -22,9 +29,9 @@
 #    (oslo.config opts, oslo.policy policies, stevedore plugins); the Python packages of its
 #    PIP_PACKAGES and profiles import; nova's consoles and tss user, horizon's manage.py and
 #    compressed static files, skyline's console files and nginx;
-# 6. a table: image, build time (loci's own, from /etc/image_info), image size, smoke result
-#    (with the counts of scripts and entry points) or why it failed (also in
-#    target/gate/table.txt).
+# 6. summary.json and the table printed from it: image, platform, build time (loci's own, from
+#    /etc/image_info, and the engine's wall time), image size, smoke result (with the counts of
+#    scripts and entry points) or why it failed (also in target/gate/table.txt).
 #    The exit status is non-zero when any build or smoke test failed.
 #
 # Environment (besides compose.yaml's LOCI_GATE_* variables):
@@ -49,10 +56,22 @@
 #   LOCI_GATE_WORK          work dir (default target/gate): context, logs, table
 #   LOCI_GATE_MIN_FREE_GB   free space the engine's data dir must have to start (default 25)
 #   REGISTRY, COSIGN_KEY    7. push every image built to REGISTRY and, with COSIGN_KEY, sign and
-#                           attest it (tools/publish.sh): digests in target/gate/signed.json and
-#                           signed.txt
+#                           attest it (tools/publish.sh): the digests of each image, signature and
+#                           attestation in target/gate/signed.json, in summary.json (each image's
+#                           `signature` and `attestations`), as a table in signed.txt and at the
+#                           end of table.txt
 #   LOCI_GATE_LOCI_BIN      a static loci binary to use as it is (skips tools/setup-host.sh:
 #                           no apt-get, no cargo build; docker must be running)
+#   LOCI_GATE_SETUP=0       skip tools/setup-host.sh (a registry shard needs no loci binary)
+#   LOCI_GATE_SERVICES      the services (spaces or commas) when no arguments name them
+#   LOCI_GATE_SHARD=i/n     build the i-th of n slices of them (round robin; default 1/1)
+#   LOCI_GATE_PLATFORMS     the one platform of this run (default: the engine's)
+#   LOCI_GATE_REGISTRY      host:port the shards meet in: inputs from it by digest, images
+#                           pushed to it (staging tags, recorded by digest), registry cache
+#   LOCI_GATE_CACHE=0       no registry cache (default: on with LOCI_GATE_REGISTRY)
+#   SOURCE_DATE_EPOCH       every image's times (the same digest when rebuilt from the cache)
+# Every run writes $LOCI_GATE_WORK/summary.json (tools/gate-summary.schema.json) and prints
+# the table from it.
 set -euo pipefail
 
 cd "$(dirname "$(readlink -f "$0")")/.."
@@ -69,23 +88,65 @@ project_of() {
         *) echo "$1" ;;
     esac
 }
-if [ $# -gt 0 ]; then services=("$@"); else services=("${all_services[@]}"); fi
+# The subcommand (default: build this shard), then the services: the arguments, else
+# LOCI_GATE_SERVICES, else all 30; then this shard's slice of them (LOCI_GATE_SHARD=i/n).
+command=build
+case "${1:-}" in services|inputs|merge|table) command=$1; shift ;; esac
+usage_error() { echo "gate.sh: $*" >&2; exit 2; }
+if [ "$command" = merge ] || [ "$command" = table ]; then
+    services=()
+elif [ $# -gt 0 ]; then
+    services=("$@")
+else
+    read -r -a services <<< "${LOCI_GATE_SERVICES:-${all_services[*]}}"
+    services=(${services[@]//,/ })
+fi
 for s in "${services[@]}"; do
-    case " ${all_services[*]} " in *" $s "*) ;; *) echo "gate.sh: unknown service $s (one of: ${all_services[*]})" >&2; exit 2 ;; esac
+    case " ${all_services[*]} " in *" $s "*) ;; *) usage_error "unknown service $s (one of: ${all_services[*]})" ;; esac
 done
+shard="${LOCI_GATE_SHARD:-1/1}"
+[[ "$shard" =~ ^([0-9]+)/([0-9]+)$ ]] && [ "${BASH_REMATCH[2]}" -ge 1 ] \
+    && [ "${BASH_REMATCH[1]}" -ge 1 ] && [ "${BASH_REMATCH[1]}" -le "${BASH_REMATCH[2]}" ] \
+    || usage_error "LOCI_GATE_SHARD=$shard: expected i/n with 1 <= i <= n (e.g. 1/2: the first of two shards)"
+shard_i=$(( BASH_REMATCH[1] )); shard_n=$(( BASH_REMATCH[2] ))
+# Round robin over the list (in its order): shard i takes the services at positions i, i+n,
+# i+2n, ... (1-based), so the n shards hold every service once and the big ones spread out.
+selected=(); skipped=()
+for k in "${!services[@]}"; do
+    if [ $(( k % shard_n )) -eq $(( shard_i - 1 )) ]; then selected+=("${services[$k]}"); else skipped+=("${services[$k]}"); fi
+done
+if [ "$command" = services ]; then
+    [ ${#selected[@]} -eq 0 ] || printf '%s\n' "${selected[@]}"
+    exit 0
+fi
+services=("${selected[@]}")
 
 work="$(readlink -f "${LOCI_GATE_WORK:-target/gate}")"
 mkdir -p "$work/logs"
+# tools/gate-summary.sh: summary.json (rows, shards, merge) and the table printed from it.
+# shellcheck source=gate-summary.sh
+source "$repo/tools/gate-summary.sh"
+if [ "$command" = table ]; then
+    summary_table "${1:-$work/summary.json}"
+    exit 0
+fi
+if [ "$command" = merge ]; then
+    # (the registry API through `docker buildx imagetools`: no engine needed)
+    docker=${DOCKER:-/usr/bin/docker}
+    gate_merge "$@"
+    exit $?
+fi
 context="$work/context"
 # (compose checks every service's context, even when building one: it must exist from here on)
 mkdir -p "$context"
 export LOCI_GATE_CONTEXT="$context"
 export LOCI_GATE_TAG="${LOCI_GATE_TAG:-2026.1}"
-if [ -n "${LOCI_GATE_LOCI_BIN:-}" ]; then
-    # A static loci binary built elsewhere (CI artifacts): no cargo build here.
+if [ -n "${LOCI_GATE_LOCI_BIN:-}" ] || [ "${LOCI_GATE_SETUP:-1}" = 0 ]; then
+    # A static loci binary built elsewhere (CI artifacts), or none (a registry shard takes
+    # loci's image from the registry): no apt-get, no cargo build here.
     log() { printf '\n== %s [%s]\n' "$*" "$(date -u +%H:%M:%S)"; }
-    DOCKER=/usr/bin/docker
-    LOCI_BIN="$(readlink -f "$LOCI_GATE_LOCI_BIN")"
+    DOCKER=${DOCKER:-/usr/bin/docker}
+    LOCI_BIN="$(readlink -f "${LOCI_GATE_LOCI_BIN:-/nonexistent}")"
     "$DOCKER" info >/dev/null 2>&1 || { echo "gate.sh: docker is not usable (tools/setup-host.sh starts dockerd)" >&2; exit 1; }
 else
     # Packages, dockerd, the static loci binary and $DOCKER: shared with tests/run.sh.
@@ -114,12 +175,79 @@ free_gb=$(( $(df -Pk "$docker_root" | awk 'NR == 2 {print $4}') / 1024 / 1024 ))
 [ "$free_gb" -ge "$need_gb" ] || die "only ${free_gb} GB free in $docker_root, the gate needs about ${need_gb} GB: free some with \
 \`docker builder prune -a\` and \`docker image prune\` (or set LOCI_GATE_MIN_FREE_GB)"
 
+# The shard's platform (one: the merge makes the manifest lists), the registry shards meet in,
+# and where this shard's images, inputs and cache go in it.
+platform="${LOCI_GATE_PLATFORMS:-$("$docker" version -f '{{.Server.Os}}/{{.Server.Arch}}')}"
+case "$platform" in
+    *,*) usage_error "LOCI_GATE_PLATFORMS=$platform: one platform per gate run (a shard per platform; \`tools/gate.sh merge\` assembles the manifest lists)" ;;
+esac
+export DOCKER_DEFAULT_PLATFORM="$platform"
+plat_tag="${platform//\//-}"
+registry="${LOCI_GATE_REGISTRY:-}"; registry="${registry%/}"
+started_at="$(date -u +%Y-%m-%dT%H:%M:%SZ)"
+if [ -n "$registry" ]; then
+    input_ref() { echo "$registry/loci-gate/$1:$LOCI_GATE_TAG-$plat_tag"; } # loci|base|requirements
+fi
+# A compose file of this run, generated from the one list of its images (base, requirements,
+# the services): with a registry, BuildKit's registry cache of each image and platform
+# (mode=max: every stage's layers); with SOURCE_DATE_EPOCH, the images' times pinned to it.
+gate_compose="$work/compose.gate.yaml"
+{
+    echo "# generated by tools/gate.sh for this run"
+    echo "services:"
+    for s in base requirements "${services[@]}"; do
+        echo "  $s:"
+        echo "    build:"
+        if [ -n "$registry" ] && [ "${LOCI_GATE_CACHE:-1}" = 1 ]; then
+            ref="$registry/loci-gate/cache:$s\${LOCI_GATE_SUFFIX:-}-$LOCI_GATE_TAG-$plat_tag"
+            echo "      cache_from: [\"type=registry,ref=$ref\"]"
+            echo "      cache_to: [\"type=registry,ref=$ref,mode=max\"]"
+        fi
+        if [ -n "${SOURCE_DATE_EPOCH:-}" ]; then
+            [[ "$SOURCE_DATE_EPOCH" =~ ^[0-9]+$ ]] || usage_error "SOURCE_DATE_EPOCH=$SOURCE_DATE_EPOCH: expected seconds since 1970"
+            echo "      args:"
+            echo "        SOURCE_DATE_EPOCH: \"$SOURCE_DATE_EPOCH\""
+            [ "$s" = base ] || echo "        IMAGE_CREATED: \"$(date -u -d "@$SOURCE_DATE_EPOCH" +%Y-%m-%dT%H:%M:%SZ)\""
+        fi
+    done
+} > "$gate_compose"
+compose+=(-f "$gate_compose")
+# Pushes a local image to REF (a tag), prints the digest the registry has it under.
+push_image() { # LOCAL REF LOG
+    local digest
+    "$docker" tag "$1" "$2"
+    "$docker" push "$2" >> "$3" 2>&1 || return 1
+    digest=$(sed -n 's/.*digest: \(sha256:[0-9a-f]\{64\}\).*/\1/p' "$3" | tail -1)
+    [ -n "$digest" ] || return 1
+    echo "$digest"
+}
+# The digest a registry tag points at now.
+registry_digest() { # REF
+    "$docker" buildx imagetools inspect --format '{{json .Manifest}}' "$1" 2>/dev/null | jq -er '.digest'
+}
+
 cores=$(nproc)
 mem_gb=$(( $(awk '/MemTotal/ {print $2}' /proc/meminfo) / 1024 / 1024 ))
 jobs_default=$(( cores / 4 < mem_gb / 8 ? cores / 4 : mem_gb / 8 ))
 jobs=${LOCI_GATE_JOBS:-$(( jobs_default < 1 ? 1 : jobs_default ))}
 
 # ---------------------------------------------------------------------------------------------
+# The inputs every service build takes: loci's image, base, requirements. Built here (no
+# registry, or `tools/gate.sh inputs`, which pushes them), or taken from the registry by digest.
+if [ "$command" = inputs ]; then
+    [ -n "$registry" ] || usage_error "tools/gate.sh inputs builds and pushes the shards' inputs: set LOCI_GATE_REGISTRY"
+    services=()
+fi
+build_inputs=0
+if [ "$command" = inputs ] || [ -z "$registry" ]; then build_inputs=1; fi
+if [ "$build_inputs" = 1 ]; then
+[ -x "$LOCI_BIN" ] || die "no static loci binary at $LOCI_BIN (set LOCI_GATE_LOCI_BIN, or let tools/setup-host.sh build it)"
+# loci's image is the binary as it is: it must be the platform's (arm64: tools/cross-build.sh
+# arm64 makes target/cross/linux-arm64/loci, given as LOCI_GATE_LOCI_BIN).
+case "$platform:$(file -b "$LOCI_BIN")" in
+    linux/amd64:*x86-64*|linux/arm64:*aarch64*) ;;
+    *) die "$LOCI_BIN is no static loci for $platform ($(file -b "$LOCI_BIN" | cut -c1-60)): set LOCI_GATE_LOCI_BIN to one (tools/cross-build.sh ARCH makes it)" ;;
+esac
 # 1. loci, as an image holding only /loci (every build's LOCI_IMAGE)
 log "loci binary image"
 bin_ctx="$work/loci-image"
@@ -149,20 +277,23 @@ if [ -z "${LOCI_GATE_FROM:-}" ]; then
         fi
     fi
 fi
+fi
 # debootstrap's sources have no updates and security suites: the base image adds them.
 export LOCI_GATE_APT_MIRROR="${LOCI_GATE_APT_MIRROR-http://deb.debian.org/debian}"
 export LOCI_GATE_APT_SECURITY_MIRROR="${LOCI_GATE_APT_SECURITY_MIRROR-http://deb.debian.org/debian-security}"
 
 # ---------------------------------------------------------------------------------------------
 # 2. base (Dockerfile.base at the root of the context, this host's CA bundle in certs/)
-log "base image (FROM $LOCI_GATE_FROM)"
 rm -rf "$context/certs" "$context/dockerfiles"
 mkdir -p "$context/certs"
 cp -a dockerfiles "$context/dockerfiles"
 cp Dockerfile.base "$context/"
 cp certs/*.crt certs/*.pem "$context/certs/" 2>/dev/null || true
 if [ -s /etc/ssl/certs/ca-certificates.crt ]; then cp /etc/ssl/certs/ca-certificates.crt "$context/certs/host-ca.crt"; fi
-"${compose[@]}" build base > "$work/logs/base.log" 2>&1 || { tail -40 "$work/logs/base.log"; die "the base image failed (log: $work/logs/base.log)"; }
+if [ "$build_inputs" = 1 ]; then
+    log "base image (FROM $LOCI_GATE_FROM)"
+    "${compose[@]}" build base > "$work/logs/base.log" 2>&1 || { tail -40 "$work/logs/base.log"; die "the base image failed (log: $work/logs/base.log)"; }
+fi
 
 # A source tree as a git repository, so that pbr and /etc/image_info/project.txt see a commit.
 commit_tree() { # DIR TAG
@@ -196,6 +327,10 @@ human() { if [ "$1" -lt 0 ]; then echo reused; else printf '%dm%02ds' $(( $1 / 6
 # ---------------------------------------------------------------------------------------------
 # 3. requirements
 req_image="loci-gate/requirements:$LOCI_GATE_TAG"
+inputs_json="$work/inputs.json"
+image_size() { "$docker" image inspect --format '{{.Size}}' "$1"; }
+image_id() { "$docker" image inspect --format '{{.Id}}' "$1"; }
+if [ "$build_inputs" = 1 ]; then
 if [ "${LOCI_GATE_REUSE_REQUIREMENTS:-0}" = 1 ] && "$docker" image inspect "$req_image" >/dev/null 2>&1; then
     log "reusing $req_image"
     seconds[requirements]=-1
@@ -220,7 +355,63 @@ has_upper=$("$docker" export "$cid" | tar -t | grep -cx 'upper-constraints.txt' 
 "$docker" rm "$cid" >/dev/null
 [ "$has_upper" = 1 ] || die "$req_image has no upper-constraints.txt"
 echo "$n_wheels wheels"
+# The inputs, by local name and image id, or (inputs) pushed: by registry digest.
+declare -A input_local=([loci]=loci-gate/loci:latest [base]=loci-gate/base:debian [requirements]="$req_image")
+declare -A input_ref input_digest
+for k in loci base requirements; do
+    if [ "$command" = inputs ]; then
+        log "push $k: $(input_ref "$k")"
+        input_digest[$k]=$(push_image "${input_local[$k]}" "$(input_ref "$k")" "$work/logs/push-$k.log") \
+            || { tail -20 "$work/logs/push-$k.log"; die "pushing ${input_local[$k]} to $(input_ref "$k") failed (log: $work/logs/push-$k.log)"; }
+        input_ref[$k]="${registry}/loci-gate/$k@${input_digest[$k]}"
+        echo "${input_ref[$k]}"
+    else
+        input_digest[$k]=$(image_id "${input_local[$k]}")
+        input_ref[$k]="${input_local[$k]}"
+    fi
+done
+req_seconds=${seconds[requirements]}; [ "$req_seconds" -ge 0 ] || req_seconds=""
+jq -n --arg platform "$platform" \
+    --arg lr "${input_ref[loci]}" --arg ld "${input_digest[loci]}" \
+    --arg br "${input_ref[base]}" --arg bd "${input_digest[base]}" \
+    --arg rr "${input_ref[requirements]}" --arg rd "${input_digest[requirements]}" \
+    --arg rs "$req_seconds" --arg rsize "$(image_size "$req_image")" --arg wheels "$n_wheels" '
+    { loci: {reference: $lr, digest: $ld, platform: $platform},
+      base: {reference: $br, digest: $bd, platform: $platform},
+      requirements: {reference: $rr, digest: $rd, platform: $platform,
+                     seconds: (if $rs == "" then null else ($rs | tonumber) end),
+                     size_bytes: ($rsize | tonumber), wheels: ($wheels | tonumber)} }' > "$inputs_json"
+else
+    # A shard: the inputs `tools/gate.sh inputs` pushed, pinned by digest for the whole run.
+    log "inputs from $registry ($platform)"
+    inputs_ok=1
+    declare -A input_ref input_digest
+    for k in loci base requirements; do
+        if input_digest[$k]=$(registry_digest "$(input_ref "$k")"); then
+            input_ref[$k]="${registry}/loci-gate/$k@${input_digest[$k]}"
+            echo "$k: ${input_ref[$k]}"
+        else
+            echo "$k: $(input_ref "$k") is not in the registry (run \`tools/gate.sh inputs\` with the same LOCI_GATE_REGISTRY, LOCI_GATE_TAG and platform first)"
+            inputs_ok=0; input_ref[$k]=""; input_digest[$k]=""
+        fi
+    done
+    jq -n --arg platform "$platform" \
+        --arg lr "${input_ref[loci]}" --arg ld "${input_digest[loci]}" \
+        --arg br "${input_ref[base]}" --arg bd "${input_digest[base]}" \
+        --arg rr "${input_ref[requirements]}" --arg rd "${input_digest[requirements]}" '
+        def ref($r; $d): {reference: (if $r == "" then null else $r end), digest: (if $d == "" then null else $d end), platform: $platform};
+        { loci: ref($lr; $ld), base: ref($br; $bd), requirements: ref($rr; $rd) }' > "$inputs_json"
+    export LOCI_GATE_LOCI_IMAGE="${input_ref[loci]}" LOCI_GATE_BASE="${input_ref[base]}"
+    export LOCI_GATE_WHEELS_IMAGE="${input_ref[requirements]}"
+fi
 rm -rf "$context/data/requirements-only.txt"
+if [ "$command" = inputs ]; then
+    mkdir -p "$work/results-inputs"; rm -f "$work/results-inputs"/*.json
+    shard="inputs" summary_write "$work/summary.json" "$work/results-inputs" "$inputs_json" "$started_at" '[]'
+    summary_table "$work/summary.json"
+    echo "gate.sh: the inputs of $platform are in $registry; shards take them by digest (summary: $work/summary.json)"
+    exit 0
+fi
 
 # ---------------------------------------------------------------------------------------------
 # Sources from PyPI (LOCI_GATE_SOURCES=pypi): the 2026.1 releases as pre-seeded trees.
@@ -413,72 +604,112 @@ smoke() { # SERVICE IMAGE LOG
         -c "$smoke_script" smoke "$modules" "$extra" $plugins > "$out" 2>&1
 }
 
+# Seconds loci spent building, from a build log's "==> NAME built in 1m20s" lines (summed).
+loci_seconds_of() { # LOG
+    grep -oE '==> [^ ]+ built in [0-9.hms]+' "$1" | awk '
+        { t = $NF; s = 0
+          if (t ~ /ms$/) { sub(/ms$/, "", t); s = t / 1000 }
+          else { if (t ~ /h/) { split(t, a, "h"); s += a[1] * 3600; t = a[2] }
+                 if (t ~ /m/) { split(t, a, "m"); s += a[1] * 60; t = a[2] }
+                 sub(/s$/, "", t); s += t }
+          sum += s; n++ }
+        END { if (n) printf "%d\n", sum + 0.5 }'
+}
+
 # One service of one target: build, loci's time, size, smoke; the outcome in $results/ROW.*
 gate_one() { # SERVICE TARGET
-    local s=$1 target=$2 suffix row img log start smoke_log
+    local s=$1 target=$2 suffix row img log start smoke_log wall loci_s size status reason="" digest="" reference=""
+    local smoke_result="" smoke_detail="" push_log
     suffix=$(suffix_of "$target"); row="$s$suffix"
     img="loci-gate/$s:$LOCI_GATE_TAG$suffix"
     log="$work/logs/$row-build.log"
-    start=$(date +%s)
-    LOCI_GATE_TARGET="$target" LOCI_GATE_SUFFIX="$suffix" "${compose[@]}" build "$s" > "$log" 2>&1 || true
-    echo $(( $(date +%s) - start )) > "$results/$row.wall"
-    # Built now (not an older image of the same name): labelled with this run's id.
-    if [ "$("$docker" image inspect --format '{{index .Config.Labels "loci.gate.run"}}' "$img" 2>/dev/null)" != "$run_id" ]; then
-        echo "BUILD FAILED (logs/$row-build.log: $(grep -m1 -E 'loci: error|ERROR' "$log" | cut -c1-150))" > "$results/$row.result"
-        return 0
+    # The row of summary.json (and the table printed from it).
+    finish() {
+        summary_row "$results/$row.json" name="$row" target="$target" repository="loci-gate/$s" \
+            tag="$LOCI_GATE_TAG$suffix" platform="$platform" status="$status" digest="$digest" \
+            reference="$reference" size_bytes="${size:-}" loci_seconds="${loci_s:-}" wall_seconds="${wall:-}" \
+            smoke_result="$smoke_result" smoke_detail="$smoke_detail" smoke_log="${smoke_log:+logs/${smoke_log##*/}}" \
+            sbom="$([ "$status" = built ] && echo "$GATE_SBOM_PATH")" log="logs/${log##*/}" reason="$reason"
+    }
+    if [ "${inputs_ok:-1}" != 1 ]; then
+        status=unbuildable; reason="its inputs are not in $registry (inputs.json)"; finish; return 0
     fi
-    # loci's own time, from the image (two stages: the builder's and the runtime's).
-    "$docker" run --rm --network none --entrypoint python3 "$img" -c \
-        'import json; d=json.load(open("/etc/image_info/image_info.json")); print(int(d.get("total_seconds", 0) + d.get("builder_total_seconds", 0)))' \
-        > "$results/$row.seconds" 2>/dev/null || echo 0 > "$results/$row.seconds"
-    echo "$(( $("$docker" image inspect --format '{{.Size}}' "$img") / 1000000 )) MB" > "$results/$row.size"
+    start=$(date +%s)
+    local built_ok=1
+    LOCI_GATE_TARGET="$target" LOCI_GATE_SUFFIX="$suffix" "${compose[@]}" build "$s" > "$log" 2>&1 || built_ok=0
+    wall=$(( $(date +%s) - start ))
+    # (no label of the run's own: an unchanged image keeps its digest from run to run)
+    if [ "$built_ok" != 1 ] || ! "$docker" image inspect "$img" >/dev/null 2>&1; then
+        # (a registry cache not there yet is no error: BuildKit says ERROR and goes on)
+        status=failed
+        reason="build failed: $( { grep -m1 'loci: error' "$log" || grep -E 'ERROR' "$log" | grep -v 'cache importer' | head -1; } | cut -c1-150)"
+        finish; return 0
+    fi
+    # loci's own time, from its build log ("==> keystone built in 1m20s"; two stages: both
+    # summed); none when every step was a cache hit and loci did not run.
+    loci_s=$(loci_seconds_of "$log")
+    size=$(image_size "$img")
+    digest=$(image_id "$img")
     smoke_log="$work/logs/$row-smoke.log"
     if smoke "$s" "$img" "$smoke_log"; then
-        echo "ok: $(sed -n 's/^SMOKE //p' "$smoke_log" | tail -1)" > "$results/$row.result"
+        status=built; smoke_result=ok; smoke_detail="$(sed -n 's/^SMOKE //p' "$smoke_log" | tail -1)"
     else
-        echo "SMOKE FAILED (logs/$row-smoke.log: $( { grep -m1 -E '^FAILED|Error|error' "$smoke_log" || tail -1 "$smoke_log"; } | cut -c1-150))" > "$results/$row.result"
+        status=failed; smoke_result=failed
+        smoke_detail="$( { grep -m1 -E '^FAILED|Error|error' "$smoke_log" || tail -1 "$smoke_log"; } | cut -c1-150)"
+        reason="smoke test failed: $smoke_detail"
+    fi
+    # A shard pushes what passed under a staging tag and names it by digest: the image's own
+    # tag moves only in `tools/gate.sh merge`, once every shard of it has succeeded.
+    if [ "$status" = built ] && [ -n "$registry" ]; then
+        push_log="$work/logs/$row-push.log"; : > "$push_log"
+        if digest=$(push_image "$img" "$registry/loci-gate/$s:staging-$LOCI_GATE_TAG$suffix-$plat_tag" "$push_log"); then
+            reference="$registry/loci-gate/$s@$digest"
+        else
+            status=failed; digest=""; reason="push to $registry failed (logs/${push_log##*/})"
+        fi
     fi
     if [ "$keep_images" != 1 ]; then "$docker" image rm -f "$img" >/dev/null 2>&1 || true; fi
+    finish
+}
+# One line per image as it ends (the table comes from summary.json).
+row_line() { # ROW
+    jq -r '"  \(.name | . + " " * ([22 - length, 1] | max))\(.status)\(if .reason then ": " + .reason elif .smoke.detail then ": " + .smoke.detail else "" end)"' \
+        "$results/$1.json" 2>/dev/null || echo "  $1: no result"
 }
 
-rows=(requirements)
 for target in "${targets[@]}"; do
     log "building and smoke-testing ${services[*]} (target $target, $jobs at a time)"
     start=$(date +%s)
     running=0
     for s in "${services[@]}"; do
-        rows+=("$s$(suffix_of "$target")")
         gate_one "$s" "$target" &
         running=$(( running + 1 ))
         if [ "$running" -ge "$jobs" ]; then wait -n || true; running=$(( running - 1 )); fi
     done
     wait || true
     echo "target $target: $(human $(( $(date +%s) - start )))"
-    for s in "${services[@]}"; do
-        row="$s$(suffix_of "$target")"
-        printf '  %-22s %s\n' "$row" "$(cat "$results/$row.result" 2>/dev/null || echo 'no result')"
-    done
+    for s in "${services[@]}"; do row_line "$s$(suffix_of "$target")"; done
 done
 
 # ---------------------------------------------------------------------------------------------
-# 6. the table
-failed=0
-for r in "${rows[@]:1}"; do
-    case "$(cat "$results/$r.result" 2>/dev/null)" in ok*) result[$r]=built ;; BUILD*|"") failed=1 ;; *) result[$r]=built; failed=1 ;; esac
-done
-{
-    printf '%-34s %10s %10s  %s\n' image "build time" size smoke
-    printf '%-34s %10s %10s  %s\n' "$req_image" "$(human "${seconds[requirements]:-0}")" \
-        "$(( $("$docker" image inspect --format '{{.Size}}' "$req_image") / 1000000 )) MB" "$n_wheels wheels"
-    for r in "${rows[@]:1}"; do
-        name="${r%-runtime}"; sfx="${r#"$name"}"
-        printf '%-34s %10s %10s  %s\n' "loci-gate/$name:$LOCI_GATE_TAG$sfx" \
-            "$(human "$(cat "$results/$r.seconds" 2>/dev/null || echo 0)")" \
-            "$(cat "$results/$r.size" 2>/dev/null || echo -)" \
-            "$(cat "$results/$r.result" 2>/dev/null || echo 'no result')"
+# 6. summary.json (this shard's: every image of its slice, the others `skipped`), the table
+skipped_json=$(for target in "${targets[@]}"; do
+    suffix=$(suffix_of "$target")
+    for s in "${skipped[@]}"; do
+        jq -n --arg name "$s$suffix" --arg target "$target" --arg repo "loci-gate/$s" \
+            --arg tag "$LOCI_GATE_TAG$suffix" --arg platform "$platform" --arg shard "$shard" '
+            {name: $name, target: $target, repository: $repo, tag: $tag, platform: $platform,
+             status: "skipped", digest: null, reference: null, size_bytes: null, loci_seconds: null,
+             wall_seconds: null, smoke: null, sbom: null, log: null, reason: "not in shard \($shard)"}'
     done
-} | tee "$work/table.txt"
-echo "gate.sh: logs in $work/logs, table in $work/table.txt"
+done | jq -s '.')
+summary_write "$work/summary.json" "$results" "$inputs_json" "$started_at" "$skipped_json"
+summary_table "$work/summary.json" | tee "$work/table.txt"
+echo "gate.sh: logs in $work/logs, summary in $work/summary.json, table in $work/table.txt"
+failed=$(jq -r 'if (.failed | length) + (.unbuildable | length) > 0 then 1 else 0 end' "$work/summary.json")
+declare -A result
+rows=(requirements)
+while IFS= read -r r; do rows+=("$r"); result[$r]=built; done < <(jq -r '.images[] | select(.status == "built") | .name' "$work/summary.json")
 
 # ---------------------------------------------------------------------------------------------
 # 7. with REGISTRY: every image built pushed, and with COSIGN_KEY signed and attested
@@ -496,7 +727,12 @@ if [ -n "${REGISTRY:-}" ]; then
     log "publish ${#built[@]} images to $REGISTRY${COSIGN_KEY:+, signed}"
     if LOCI_SIGN_SUMMARY="$work/signed.json" LOCI_BIN="$LOCI_BIN" DOCKER="$docker" \
         bash tools/publish.sh "${built[@]}" > "$work/logs/publish.log" 2>&1; then
-        sed -n '/^image  *platform/,/^$/p' "$work/logs/publish.log" | tee "$work/signed.txt"
+        # the digests of the signatures and attestations: in the table too (in full: signed.json)
+        if [ -n "${COSIGN_KEY:-}" ]; then
+            sed -n '/^image  *platform/,/^$/p' "$work/logs/publish.log" > "$work/signed.txt"
+            { echo; cat "$work/signed.txt"; } | tee -a "$work/table.txt"
+            summary_add_signatures "$work/summary.json" "$work/signed.json"
+        fi
         echo "gate.sh: pushed${COSIGN_KEY:+, signed and verified}: $work/signed.json"
     else
         tail -20 "$work/logs/publish.log"

@@ -51,7 +51,8 @@ fi
 
 engine_packages=(docker.io docker-cli docker-buildx docker-compose containerd)
 host_packages=(debootstrap docker-registry apache2-utils git python3 python3-venv curl
-               ca-certificates openssl tar gzip build-essential perl make bc file qemu-user-static strace)
+               ca-certificates openssl tar gzip build-essential perl make bc file qemu-user-static strace
+               jq python3-jsonschema)
 export DEBIAN_FRONTEND=noninteractive
 if [ ! -e /etc/apt/sources.list.d/loci-trixie.sources ]; then
     log "adding Debian trixie at pin priority 100 (only the Docker engine is taken from it)"
