@@ -297,11 +297,19 @@ if [ "$build_inputs" = 1 ]; then
 fi
 
 # A source tree as a git repository, so that pbr and /etc/image_info/project.txt see a commit.
+# The same tree gives the same bytes on every machine and in every run (BuildKit's cache key
+# of the build's data dir is its content): the commit at a fixed time (SOURCE_DATE_EPOCH, else
+# the release's day), an index without this machine's file stats (read back from the commit),
+# no reflog. Otherwise every run would rebuild every image, and no registry cache would match.
 commit_tree() { # DIR TAG
+    local when="@${SOURCE_DATE_EPOCH:-1775001600} +0000"
     git -C "$1" init -q -b master
     git -C "$1" add -A
-    git -C "$1" -c user.name=loci -c user.email=loci@localhost commit -q -m "$2"
+    GIT_AUTHOR_DATE="$when" GIT_COMMITTER_DATE="$when" \
+        git -C "$1" -c user.name=loci -c user.email=loci@localhost -c core.logAllRefUpdates=false commit -q -m "$2"
     git -C "$1" tag "$2"
+    rm -f "$1/.git/index"; rm -rf "$1/.git/logs"
+    git -C "$1" read-tree HEAD
 }
 
 # ---------------------------------------------------------------------------------------------
