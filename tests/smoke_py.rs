@@ -7,6 +7,8 @@
 //! - a console script stopping on a module no requirement declares (neutron's ml2ovn-trace and
 //!   click) is listed as undeclared; one stopping on the project's own missing module, or on
 //!   a module while a declared requirement is not installed, still fails;
+//! - a console script still running without a traceback after the timeout (octavia's
+//!   prometheus-proxy, a server taking no options) ran; one hanging after a traceback failed;
 //! - an entry point a release declares wrongly (ironic 35.1.0's `noop` switch driver) is a
 //!   known upstream defect while it fails as recorded, and a failure once it loads.
 
@@ -160,6 +162,12 @@ fn a_script_needing_an_undeclared_module_is_told_from_a_broken_one() {
     };
     py("needs-undeclared", "import click_not_declared_anywhere");
     py("needs-own", "import proj.cmd_missing_here");
+    py("serves", "import time\nwhile True:\n    time.sleep(1)");
+    py(
+        "hangs-after-a-traceback",
+        "import sys, time, traceback\ntry:\n    1 / 0\nexcept Exception:\n    traceback.print_exc()\n\
+         sys.stderr.flush()\nwhile True:\n    time.sleep(1)",
+    );
     // The whole run over the project (named as a plugin is), its dist-info under the venv.
     let out = python(
         &s.join("venv/site"),
@@ -167,6 +175,10 @@ fn a_script_needing_an_undeclared_module_is_told_from_a_broken_one() {
             "import os\nos.environ['PYTHONPATH'] = {site:?}\nsmoke.VENV = {venv:?}\n\
              print('undeclared', smoke.run_script('needs-undeclared')[3])\n\
              print('own', smoke.run_script('needs-own')[3])\n\
+             smoke.TIMEOUT = 3\n\
+             print('serves', smoke.run_script('serves')[1:3])\n\
+             print('hangs', smoke.run_script('hangs-after-a-traceback')[1:3])\n\
+             smoke.TIMEOUT = 60\n\
              print('exit', smoke.main(['proj']))\n\
              smoke.KNOWN_UPSTREAM[('proj', '1.0', 'neutron.db.alembic_migrations', 'bad')] = ('is no alembic directory', 'recorded')\n\
              smoke.KNOWN_UPSTREAM[('proj', '1.0', 'proj.filters', 'F')] = ('AttributeError', 'stale')\n\
@@ -180,6 +192,15 @@ fn a_script_needing_an_undeclared_module_is_told_from_a_broken_one() {
         "{out}"
     );
     assert!(out.contains("own proj.cmd_missing_here"), "{out}");
+    // A server taking no options ran; a script hanging after a traceback did not.
+    assert!(
+        out.contains("serves ('--help (still running after 3s, no traceback: killed)', None)"),
+        "{out}"
+    );
+    assert!(
+        out.contains("hangs (None, '--help: no exit within 3s; --version: no exit within 3s')"),
+        "{out}"
+    );
     assert!(
         out.contains("undeclared (not run): proj 1.0: script needs-undeclared needs click_not_declared_anywhere"),
         "{out}"
