@@ -128,7 +128,11 @@ keystone-manage credential_setup --keystone-user keystone --keystone-group keyst
 keystone-manage db_sync
 keystone-manage bootstrap --bootstrap-password "$password" --bootstrap-admin-url "http://127.0.0.1:$port/v3" \
     --bootstrap-public-url "http://127.0.0.1:$port/v3" --bootstrap-region-id RegionOne
-exec uwsgi --http-socket "127.0.0.1:$port" --master --processes 1 --threads 2 --wsgi-file "$(command -v keystone-wsgi-public)"
+if command -v keystone-wsgi-public >/dev/null 2>&1; then
+    exec uwsgi --http-socket "127.0.0.1:$port" --master --processes 1 --threads 2 --wsgi-file "$(command -v keystone-wsgi-public)"
+else
+    exec uwsgi --http-socket "127.0.0.1:$port" --master --processes 1 --threads 2 --module keystone.wsgi.api:application
+fi
 ' keystone "$kport" bench-Pa55 > /dev/null
 token=""
 for _ in $(seq 1 120); do

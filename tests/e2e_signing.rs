@@ -15,7 +15,10 @@
 //! referrers, found with cosign and oras). Signing must leave the image as built: the same
 //! digest in the registry, the same layers. Then the same with cosign 3 (Debian sid's), which
 //! stores Sigstore bundles as referrers only: in the OCI referrers tag schema on
-//! docker-registry, through the API on the other.
+//! docker-registry, through the API on the other. Last, a two-platform manifest list from a tiny
+//! Dockerfile (`--platform linux/amd64,linux/arm64`): the index and both platforms signed,
+//! attested and verified, with cosign 2 and 3; one platform's SBOM swapped for the other's is
+//! refused.
 //!
 //! Needs Docker 26+ (containerd image store: BuildKit's attestations), docker-registry, cosign,
 //! oras and the referrers registry built by tools/setup-signing.sh: run it with
@@ -183,10 +186,21 @@ fn publish(registry: &str, key: &Path, summary: &Path) -> (String, Vec<Value>) {
 
 /// [`publish`] with this PATH (the cosign it finds first).
 fn publish_with(registry: &str, key: &Path, summary: &Path, path: &str) -> (String, Vec<Value>) {
+    publish_image(IMAGE, registry, key, summary, path)
+}
+
+/// `tools/publish.sh IMAGE` with REGISTRY, COSIGN_KEY and this PATH: its output and the summary.
+fn publish_image(
+    image: &str,
+    registry: &str,
+    key: &Path,
+    summary: &Path,
+    path: &str,
+) -> (String, Vec<Value>) {
     let out = check(
         Command::new("bash")
             .arg(root().join("tools/publish.sh"))
-            .arg(IMAGE)
+            .arg(image)
             .env("PATH", path)
             .env("REGISTRY", registry)
             .env("COSIGN_KEY", key)
@@ -234,6 +248,25 @@ fn verify_attestation(public: &str, kind: &str, pinned: &str) -> Output {
         kind,
         pinned,
     ]))
+}
+
+/// `cosign attest --replace`: `predicate` (written to `file`) as the attestation of `kind` of
+/// `pinned`, signed by `key`, in place of the one there (cosign 2, tag scheme).
+fn attest_replacing(key: &Path, kind: &str, predicate: &Value, file: &Path, pinned: &str) {
+    std::fs::write(file, predicate.to_string()).unwrap();
+    check(&mut cosign(&[
+        "attest",
+        "--key",
+        &key.display().to_string(),
+        "--tlog-upload=false",
+        "--yes",
+        "--replace",
+        "--type",
+        kind,
+        "--predicate",
+        &file.display().to_string(),
+        pinned,
+    ]));
 }
 
 /// Generates a cosign key pair `DIR/PREFIX.key`, `.pub`.
@@ -487,21 +520,13 @@ fn keystone_is_pushed_signed_attested_and_verified_and_tampering_is_refused() {
     };
     let key_s = key.display().to_string();
     let attest = |kind: &str, predicate: &Value| {
-        let file = keys.path().join(format!("{kind}.json"));
-        std::fs::write(&file, predicate.to_string()).unwrap();
-        check(&mut cosign(&[
-            "attest",
-            "--key",
-            &key_s,
-            "--tlog-upload=false",
-            "--yes",
-            "--replace",
-            "--type",
+        attest_replacing(
+            &key,
             kind,
-            "--predicate",
-            &file.display().to_string(),
+            predicate,
+            &keys.path().join(format!("{kind}.json")),
             &pinned,
-        ]));
+        )
     };
 
     // a. Another key.
@@ -749,5 +774,254 @@ fn keystone_is_pushed_signed_attested_and_verified_and_tampering_is_refused() {
     record(
         "E2E-SIGN cosign 3: referrers tag schema and referrers API, verified, tampering refused",
     );
+    drop(oci);
+}
+
+/// The /etc/image_info of a tiny image for `arch` under `root`: image_info.json and inputs.env
+/// as loci's `info` step writes them, and the SBOM `loci sbom` makes of that root (on this
+/// host: no emulation needed for the arm64 half).
+fn tiny_image_info(root_dir: &Path, arch: &str) -> Value {
+    let info = root_dir.join("etc/image_info");
+    std::fs::create_dir_all(&info).unwrap();
+    std::fs::write(
+        info.join("image_info.json"),
+        json!({
+            "project": "tiny",
+            "project_release": "2026.1",
+            "distro": "debian-bookworm",
+            "architecture": arch,
+        })
+        .to_string(),
+    )
+    .unwrap();
+    std::fs::write(
+        info.join("inputs.env"),
+        format!("PROJECT=tiny\nPROJECT_RELEASE=2026.1\nTARGETPLATFORM=linux/{arch}\n"),
+    )
+    .unwrap();
+    let sbom = check(
+        loci()
+            .args(["sbom", "--root"])
+            .arg(root_dir)
+            .env("SOURCE_DATE_EPOCH", EPOCH),
+    )
+    .stdout;
+    std::fs::write(info.join("sbom.cdx.json"), &sbom).unwrap();
+    serde_json::from_slice(&sbom).unwrap()
+}
+
+/// A manifest list (linux/amd64 + linux/arm64) from a tiny Dockerfile, pushed, signed and
+/// attested for both platforms and the index (cosign 2's tag scheme on docker-registry, cosign
+/// 3's referrers on the registry with the API), verified platform by platform by cosign and by
+/// `loci verify`; one platform's SBOM attestation swapped for the other's is refused, naming
+/// that platform. (keystone's index and its linux/amd64 image are signed the same way above.)
+#[test]
+#[ignore = "needs docker: run tests/run.sh"]
+fn both_platforms_of_a_manifest_list_are_signed_attested_and_verified() {
+    require_docker();
+    require_tool("cosign");
+    require_tool("curl");
+    let _guard = lock();
+    let registry = registry();
+    let host = format!("127.0.0.1:{}", registry.port);
+    let image = "loci-test/tiny-multi:2026.1";
+    let repo = "loci-test/tiny-multi";
+
+    // Each platform's /etc/image_info made by loci; `COPY ${TARGETARCH}/` picks its own.
+    let ctx = tempfile::tempdir().unwrap();
+    let mut sboms = BTreeMap::new();
+    for arch in ["amd64", "arm64"] {
+        sboms.insert(
+            format!("linux/{arch}"),
+            tiny_image_info(&ctx.path().join(arch), arch),
+        );
+    }
+    assert_ne!(sboms["linux/amd64"], sboms["linux/arm64"]);
+    std::fs::write(
+        ctx.path().join("Dockerfile"),
+        format!(
+            "FROM scratch\nARG TARGETARCH\nCOPY ${{TARGETARCH}}/ /\n\
+             LABEL org.opencontainers.image.title=tiny org.opencontainers.image.created={CREATED} \
+             org.openstack.loci.version={}\n",
+            env!("CARGO_PKG_VERSION")
+        ),
+    )
+    .unwrap();
+    docker_build(
+        "tiny-multi",
+        &[
+            "--platform".into(),
+            "linux/amd64,linux/arm64".into(),
+            "-t".into(),
+            image.into(),
+        ],
+        ctx.path(),
+    );
+
+    let keys = tempfile::tempdir().unwrap();
+    let (key, public) = key_pair(keys.path(), "cosign");
+    let pub_s = public.display().to_string();
+
+    let started = std::time::Instant::now();
+    let (log, signed) = publish_image(
+        image,
+        &host,
+        &key,
+        &keys.path().join("signed.json"),
+        &std::env::var("PATH").unwrap_or_default(),
+    );
+    record(&format!(
+        "E2E-SIGN a two-platform manifest list pushed, signed, attested and verified (tag scheme) in {:.1}s",
+        started.elapsed().as_secs_f64()
+    ));
+    let platforms: Vec<&str> = signed
+        .iter()
+        .map(|s| s["platform"].as_str().unwrap())
+        .collect();
+    assert_eq!(platforms, ["index", "linux/amd64", "linux/arm64"], "{log}");
+    let digest_of = |platform: &str| {
+        signed.iter().find(|s| s["platform"] == platform).unwrap()["digest"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    let (tag_digest, index_json) = manifest(&host, repo, "2026.1");
+    assert_eq!(tag_digest, digest_of("index"));
+    for s in &signed {
+        assert!(s["signature"].is_string(), "{s}");
+        if s["platform"] != "index" {
+            // The image in the index for this platform is the one signed.
+            let listed = index_json["manifests"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|m| {
+                    format!("{}/{}", m["platform"]["os"], m["platform"]["architecture"])
+                        .replace('"', "")
+                        == s["platform"].as_str().unwrap()
+                })
+                .unwrap_or_else(|| panic!("{} not in the index: {index_json}", s["platform"]));
+            assert_eq!(listed["digest"], s["digest"]);
+            for t in [
+                "https://cyclonedx.org/bom",
+                "https://slsa.dev/provenance/v1",
+            ] {
+                assert!(s["attestations"][t]["layer"].is_string(), "{s}");
+            }
+        }
+    }
+
+    // cosign verifies the index and each platform; each platform's SBOM attestation is its
+    // own SBOM, about its own digest.
+    for platform in ["index", "linux/amd64", "linux/arm64"] {
+        check(&mut cosign(&[
+            "verify",
+            "--key",
+            &pub_s,
+            "--insecure-ignore-tlog=true",
+            &format!("{host}/{repo}@{}", digest_of(platform)),
+        ]));
+    }
+    for platform in ["linux/amd64", "linux/arm64"] {
+        let digest = digest_of(platform);
+        let pinned = format!("{host}/{repo}@{digest}");
+        let sbom = statements(&verify_attestation(&pub_s, "cyclonedx", &pinned).stdout);
+        assert_eq!(sbom.len(), 1);
+        assert_eq!(
+            sbom[0]["subject"][0]["digest"]["sha256"],
+            digest.trim_start_matches("sha256:")
+        );
+        assert!(
+            sbom[0]["predicate"] == sboms[platform],
+            "the {platform} SBOM attestation is not that image's SBOM"
+        );
+        let prov = statements(&verify_attestation(&pub_s, "slsaprovenance1", &pinned).stdout);
+        assert_eq!(
+            prov[0]["predicate"]["buildDefinition"]["externalParameters"]["buildArgs"]
+                ["TARGETPLATFORM"],
+            platform
+        );
+    }
+    let out = check(loci().args(["verify", "--key", &pub_s, &format!("{host}/{image}")]));
+    let said = text(&out);
+    for platform in ["linux/amd64", "linux/arm64"] {
+        assert!(
+            said.contains(&format!(
+                "{platform} {}: signature ok; CycloneDX SBOM ok",
+                digest_of(platform)
+            )),
+            "{said}"
+        );
+    }
+    assert!(
+        said.contains(&format!("index {}: signature ok", digest_of("index"))),
+        "{said}"
+    );
+
+    // arm64's SBOM attestation replaced by amd64's (signed by the key): refused, naming arm64.
+    let arm64 = format!("{host}/{repo}@{}", digest_of("linux/arm64"));
+    attest_replacing(
+        &key,
+        "cyclonedx",
+        &sboms["linux/amd64"],
+        &keys.path().join("amd64-sbom.json"),
+        &arm64,
+    );
+    let e = fails(loci().args(["verify", "--key", &pub_s, &format!("{host}/{image}")]));
+    assert!(
+        e.contains(&format!(
+            "image {} (linux/arm64): the CycloneDX SBOM attestation differs",
+            digest_of("linux/arm64")
+        )) && e.contains("arm64"),
+        "{e}"
+    );
+    // amd64 still verifies by its digest (the index's digest stands for both platforms).
+    check(loci().args([
+        "verify",
+        "--key",
+        &pub_s,
+        &format!("{host}/{repo}@{}", digest_of("linux/amd64")),
+    ]));
+
+    // cosign 3 on the registry with the referrers API: the same three manifests, as referrers.
+    let path3 = cosign3_path();
+    let oci = oci_registry();
+    let oci_host = format!("127.0.0.1:{}", oci.port);
+    let started = std::time::Instant::now();
+    let (log, signed3) = publish_image(
+        image,
+        &oci_host,
+        &key,
+        &keys.path().join("signed-3.json"),
+        &path3,
+    );
+    record(&format!(
+        "E2E-SIGN a two-platform manifest list with cosign 3 (referrers API) in {:.1}s",
+        started.elapsed().as_secs_f64()
+    ));
+    assert!(log.contains("(cosign 3)"), "{log}");
+    let platforms: Vec<(&str, &str)> = signed3
+        .iter()
+        .map(|s| {
+            (
+                s["platform"].as_str().unwrap(),
+                s["scheme"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        platforms,
+        [
+            ("index", "referrers"),
+            ("linux/amd64", "referrers"),
+            ("linux/arm64", "referrers")
+        ]
+    );
+    for s in &signed3 {
+        assert_eq!(
+            s["digest"],
+            digest_of(s["platform"].as_str().unwrap()).as_str()
+        );
+    }
     drop(oci);
 }

@@ -540,3 +540,63 @@ fn the_gate_compose_and_bake_name_the_same_services() {
     assert_eq!(gate, compose, "tools/gate.sh and compose.yaml");
     assert_eq!(gate, bake, "tools/gate.sh and docker-bake.hcl");
 }
+
+/// Signing in the gate (COSIGN_KEY): `summary_add_signatures` puts the digests `loci sign`
+/// wrote (its --summary: an index and its platform images, signature and attestations) into
+/// the rows of summary.json they belong to, by digest; rows nothing was signed for stay as they
+/// were, and the result still follows the schema.
+#[test]
+fn the_signature_and_attestation_digests_go_into_the_summary() {
+    let reg = "127.0.0.1:5000";
+    let d = |c: char| format!("sha256:{}", c.to_string().repeat(64));
+    let rows = vec![
+        row("keystone", "linux/amd64", "built", Some(&d('a')), reg),
+        row("nova", "linux/amd64", "failed", None, reg),
+        row("glance", "linux/amd64", "built", Some(&d('b')), reg),
+    ];
+    let summary = shard_summary("1/1", "linux/amd64", reg, rows);
+    let keystone = format!("{reg}/loci-gate/keystone");
+    let att = |m: char, l: char| json!({"manifest": d(m), "layer": d(l)});
+    let signed = json!({"signed": [
+        {"reference": format!("{keystone}@{}", d('a')), "image": format!("{keystone}@{}", d('a')),
+         "digest": d('a'), "platform": "index", "scheme": "tags", "signature": d('1'),
+         "attestations": {}},
+        {"reference": format!("{keystone}@{}", d('a')), "image": format!("{keystone}@{}", d('c')),
+         "digest": d('c'), "platform": "linux/amd64", "scheme": "tags", "signature": d('2'),
+         "attestations": {"https://cyclonedx.org/bom": att('3', '4'),
+                          "https://slsa.dev/provenance/v1": att('3', '5')}},
+    ]});
+    let dir = tempfile::tempdir().unwrap();
+    let summary_file = write(dir.path(), "summary.json", &summary);
+    let signed_file = write(dir.path(), "signed.json", &signed);
+    let out = Command::new("bash")
+        .current_dir(root())
+        .args([
+            "-c",
+            "set -euo pipefail; source tools/gate-summary.sh; summary_add_signatures \"$1\" \"$2\"",
+            "bash",
+        ])
+        .args([&summary_file, &signed_file])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+    let doc: Value = serde_json::from_slice(&std::fs::read(&summary_file).unwrap()).unwrap();
+    let images = doc["images"].as_array().unwrap();
+    // keystone's row (its digest the index's): the linux/amd64 image's signature and attestations.
+    assert_eq!(images[0]["signature"], d('2'));
+    assert_eq!(
+        images[0]["attestations"],
+        json!([
+            {"predicate_type": "https://cyclonedx.org/bom", "digest": d('4')},
+            {"predicate_type": "https://slsa.dev/provenance/v1", "digest": d('5')},
+        ])
+    );
+    // nova failed, glance was not signed: as they were.
+    for (i, before) in [(1, &summary["images"][1]), (2, &summary["images"][2])] {
+        assert_eq!(&images[i], before);
+    }
+    validate(&doc).unwrap();
+    let mut bad = doc.clone();
+    bad["images"][0]["signature"] = json!("not a digest");
+    assert!(validate(&bad).is_err(), "the schema takes any signature");
+}

@@ -209,3 +209,27 @@ gate_merge() { # SHARD_SUMMARY...
     echo "gate.sh merge: $work/summary.json (log: $merged_log)"
     return $held
 }
+
+# Signing (COSIGN_KEY, tools/publish.sh): each image row of SUMMARY gets the digests `loci sign`
+# wrote to SIGNED (its --summary: the index and each platform image it signed) for that image:
+# `signature` (the signature manifest) and `attestations` (each attestation's layer, with its
+# predicate type). A row is found by its digest: the index it belongs to (`reference`
+# REPO@INDEX) at its platform, or the image itself. Rows nothing was signed for are unchanged.
+summary_add_signatures() { # SUMMARY SIGNED
+    local tmp
+    tmp=$(mktemp "$1.XXXXXX")
+    jq --slurpfile signed "$2" '
+        ($signed[0].signed // []) as $s
+        | .images |= map(
+            . as $row
+            | (first($s[] | select($row.digest != null
+                                    and (.reference | endswith("@" + $row.digest))
+                                    and .platform == $row.platform))
+               // first($s[] | select($row.digest != null and .digest == $row.digest))
+               // null) as $e
+            | if $e == null then .
+              else . + {signature: $e.signature,
+                        attestations: [($e.attestations // {}) | to_entries[]
+                                       | {predicate_type: .key, digest: .value.layer}]}
+              end)' "$1" > "$tmp" && mv "$tmp" "$1"
+}

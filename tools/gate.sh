@@ -56,8 +56,10 @@
 #   LOCI_GATE_WORK          work dir (default target/gate): context, logs, table
 #   LOCI_GATE_MIN_FREE_GB   free space the engine's data dir must have to start (default 25)
 #   REGISTRY, COSIGN_KEY    7. push every image built to REGISTRY and, with COSIGN_KEY, sign and
-#                           attest it (tools/publish.sh): digests in target/gate/signed.json and
-#                           signed.txt
+#                           attest it (tools/publish.sh): the digests of each image, signature and
+#                           attestation in target/gate/signed.json, in summary.json (each image's
+#                           `signature` and `attestations`), as a table in signed.txt and at the
+#                           end of table.txt
 #   LOCI_GATE_LOCI_BIN      a static loci binary to use as it is (skips tools/setup-host.sh:
 #                           no apt-get, no cargo build; docker must be running)
 #   LOCI_GATE_SETUP=0       skip tools/setup-host.sh (a registry shard needs no loci binary)
@@ -119,7 +121,8 @@ if [ "$command" = services ]; then
 fi
 services=("${selected[@]}")
 
-work="$(readlink -f "${LOCI_GATE_WORK:-target/gate}")"
+# (-m: on a fresh clone target/ does not exist yet, and -f would print nothing)
+work="$(readlink -m "${LOCI_GATE_WORK:-target/gate}")"
 mkdir -p "$work/logs"
 # tools/gate-summary.sh: summary.json (rows, shards, merge) and the table printed from it.
 # shellcheck source=gate-summary.sh
@@ -294,11 +297,19 @@ if [ "$build_inputs" = 1 ]; then
 fi
 
 # A source tree as a git repository, so that pbr and /etc/image_info/project.txt see a commit.
+# The same tree gives the same bytes on every machine and in every run (BuildKit's cache key
+# of the build's data dir is its content): the commit at a fixed time (SOURCE_DATE_EPOCH, else
+# the release's day), an index without this machine's file stats (read back from the commit),
+# no reflog. Otherwise every run would rebuild every image, and no registry cache would match.
 commit_tree() { # DIR TAG
+    local when="@${SOURCE_DATE_EPOCH:-1775001600} +0000"
     git -C "$1" init -q -b master
     git -C "$1" add -A
-    git -C "$1" -c user.name=loci -c user.email=loci@localhost commit -q -m "$2"
+    GIT_AUTHOR_DATE="$when" GIT_COMMITTER_DATE="$when" \
+        git -C "$1" -c user.name=loci -c user.email=loci@localhost -c core.logAllRefUpdates=false commit -q -m "$2"
     git -C "$1" tag "$2"
+    rm -f "$1/.git/index"; rm -rf "$1/.git/logs"
+    git -C "$1" read-tree HEAD
 }
 
 # ---------------------------------------------------------------------------------------------
@@ -725,7 +736,12 @@ if [ -n "${REGISTRY:-}" ]; then
     log "publish ${#built[@]} images to $REGISTRY${COSIGN_KEY:+, signed}"
     if LOCI_SIGN_SUMMARY="$work/signed.json" LOCI_BIN="$LOCI_BIN" DOCKER="$docker" \
         bash tools/publish.sh "${built[@]}" > "$work/logs/publish.log" 2>&1; then
-        sed -n '/^image  *platform/,/^$/p' "$work/logs/publish.log" | tee "$work/signed.txt"
+        # the digests of the signatures and attestations: in the table too (in full: signed.json)
+        if [ -n "${COSIGN_KEY:-}" ]; then
+            sed -n '/^image  *platform/,/^$/p' "$work/logs/publish.log" > "$work/signed.txt"
+            { echo; cat "$work/signed.txt"; } | tee -a "$work/table.txt"
+            summary_add_signatures "$work/summary.json" "$work/signed.json"
+        fi
         echo "gate.sh: pushed${COSIGN_KEY:+, signed and verified}: $work/signed.json"
     else
         tail -20 "$work/logs/publish.log"

@@ -271,12 +271,15 @@ impl Drop for Server {
     }
 }
 
-/// `git daemon` on 127.0.0.1 serving every repository below `base`.
+/// `git daemon` on 127.0.0.1 serving every repository below `base`. The daemon itself
+/// (`$(git --exec-path)/git-daemon`) is spawned, not the `git` wrapper: a git that forks it
+/// (rather than exec) would leave it running when the wrapper is killed, holding the port and
+/// the test's standard error.
 pub fn git_daemon(base: &Path) -> Server {
     let port = free_port();
-    let mut child = Command::new("git")
+    let exec_path = stdout(Command::new("git").arg("--exec-path"));
+    let mut child = Command::new(Path::new(&exec_path).join("git-daemon"))
         .args([
-            "daemon",
             "--reuseaddr",
             "--export-all",
             "--informative-errors",
