@@ -62,6 +62,7 @@ ARG WHEELS_DIGEST=${WHEELS_AT#${WHEELS:-@}}
 # offline (an unused stage is never built, so RUST_IMAGE is then never pulled).
 ARG LOCI_IMAGE=loci-builder
 ARG RUST_IMAGE=rust:1-bookworm
+ARG LOCI_CARGO_PROFILE=release
 
 # ---------------------------------------------------------------------------------------------
 # The static loci binary, compiled from this repository for the image's architecture
@@ -71,10 +72,12 @@ ARG RUST_IMAGE=rust:1-bookworm
 # cache per target architecture (cargo keeps each compiler's artifacts apart in it).
 FROM --platform=${BUILDPLATFORM} ${RUST_IMAGE} AS loci-compile
 ARG TARGETARCH
+ARG LOCI_CARGO_PROFILE
 RUN --mount=type=bind,target=/src,rw \
     --mount=type=cache,id=loci-cargo-registry,target=/usr/local/cargo/registry \
     --mount=type=cache,id=loci-cargo-target-${TARGETARCH},target=/cargo-target \
-    cd /src && CARGO_TARGET_DIR=/cargo-target sh tools/loci-compile.sh "${TARGETARCH}" /loci
+    cd /src && CARGO_TARGET_DIR=/cargo-target CARGO_PROFILE="${LOCI_CARGO_PROFILE}" \
+        sh tools/loci-compile.sh "${TARGETARCH}" /loci
 
 FROM scratch AS loci-builder
 COPY --from=loci-compile /loci /loci

@@ -24,6 +24,8 @@ export PLATFORMS=linux/amd64,linux/arm64
 # shellcheck source=../tools/setup-host.sh
 source tools/setup-host.sh
 unset PLATFORMS
+# The cross build's figure is the release binary's (the suite compiles the `quick` profile).
+export LOCI_CARGO_PROFILE="${LOCI_CARGO_PROFILE:-release}"
 
 mkdir -p target/e2e
 : > target/e2e/timings.txt

@@ -19,6 +19,9 @@
 #                   /etc/ssl/certs/ca-certificates.crt: crates.io through a TLS-intercepting
 #                   proxy the host trusts; EXTRA_CA= for none)
 #   SID_MIRROR      Debian mirror for sid (default: http://deb.debian.org/debian)
+#   LOCI_CARGO_PROFILE=quick
+#                   compile fast and unoptimised (the suite's check of the cross toolchain);
+#                   default: release, the binary images use
 set -euo pipefail
 
 cd "$(dirname "$(readlink -f "$0")")/.."
@@ -79,7 +82,7 @@ for arch in "${arches[@]}"; do
     out="$work/linux-$arch"
     rm -rf "$out"
     "$DOCKER" build --network host --platform "linux/$arch" --target loci-builder \
-        --build-arg RUST_IMAGE="$toolchain" -o "type=local,dest=$out" .
+        --build-arg RUST_IMAGE="$toolchain" --build-arg LOCI_CARGO_PROFILE="${LOCI_CARGO_PROFILE:-release}" -o "type=local,dest=$out" .
     echo "cross-build: target/cross/linux-$arch/loci ($triple) in $(( $(date +%s) - one ))s: $(file -b "$out/loci")"
 done
 echo "cross-build: done in $(( $(date +%s) - started ))s"

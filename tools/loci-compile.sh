@@ -9,7 +9,8 @@
 # needs the target's Rust standard library (rustup's, or Debian's libstd-rust-dev:<arch>) and a
 # cross C compiler (gcc-<triple>: ring, zstd, libgit2 and OpenSSL have C parts). In a rustup
 # image (RUST_IMAGE=rust:1-bookworm) both are installed here when missing; the toolchain image
-# of tools/cross-build.sh has them. CARGO_TARGET_DIR is where cargo builds (default: target).
+# of tools/cross-build.sh has them. CARGO_TARGET_DIR is where cargo builds (default: target);
+# CARGO_PROFILE is Cargo.toml's profile (default: release; `quick` compiles fast, unoptimised).
 set -eu
 
 arch="${1:?usage: $0 TARGETARCH OUT}"
@@ -19,6 +20,14 @@ case "${arch}" in
     arm64) triple=aarch64-unknown-linux-gnu gcc=aarch64-linux-gnu-gcc deb_arch=arm64 ;;
     *)
         echo "loci-compile: no loci build for TARGETARCH=${arch}: loci is built for amd64 and arm64 (--platform linux/amd64 or linux/arm64)" >&2
+        exit 1
+        ;;
+esac
+profile="${CARGO_PROFILE:-release}"
+case "${profile}" in
+    release | quick) ;;
+    *)
+        echo "loci-compile: unknown CARGO_PROFILE=${profile} (LOCI_CARGO_PROFILE): release (the default) or quick (compiled fast, unoptimised, for tests)" >&2
         exit 1
         ;;
 esac
@@ -53,8 +62,8 @@ if [ "${triple}" != "${host_triple}" ]; then
 fi
 
 # crt-static: one binary that runs on every base image (glibc or not), for the target only.
-RUSTFLAGS="-C target-feature=+crt-static" cargo build --release --locked --target "${triple}"
-cp "${CARGO_TARGET_DIR:-target}/${triple}/release/loci" "${out}"
+RUSTFLAGS="-C target-feature=+crt-static" cargo build --profile "${profile}" --locked --target "${triple}"
+cp "${CARGO_TARGET_DIR:-target}/${triple}/${profile}/loci" "${out}"
 if [ "${triple}" = "${host_triple}" ]; then
     "${out}" --version
 fi

@@ -505,6 +505,13 @@ pub const RUST_IMAGE: Arg = Arg::new(
     "the Rust image of the `loci-compile` stage",
 )
 .place(Place::Dockerfile);
+pub const LOCI_CARGO_PROFILE: Arg = Arg::new(
+    "LOCI_CARGO_PROFILE",
+    Kind::Dockerfile,
+    Value("release"),
+    "Cargo.toml's profile of the `loci-compile` stage: `release`, or `quick` (compiled fast, unoptimised: for tests)",
+)
+.place(Place::Dockerfile);
 pub const DOCKER_CONFIG: Arg = Arg::new(
     "DOCKER_CONFIG",
     Kind::Path,
@@ -613,6 +620,7 @@ pub const ARGS: &[Arg] = &[
     LOCI_REVISION,
     LOCI_IMAGE,
     RUST_IMAGE,
+    LOCI_CARGO_PROFILE,
     DOCKER_CONFIG,
     HOME,
     LOCI_ALLOW_HOST,

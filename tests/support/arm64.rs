@@ -33,7 +33,10 @@ pub fn require_qemu_aarch64() {
 }
 
 /// The static aarch64 loci binary from tools/cross-build.sh (run once per test binary: the
-/// second time BuildKit's caches make it quick).
+/// second time BuildKit's caches make it quick). Compiled with the `quick` profile unless
+/// LOCI_CARGO_PROFILE says otherwise: the cross toolchain and the binary's target are what is
+/// tested; optimising every crate for aarch64 took 35 minutes of a loaded 2-core suite
+/// (bench/arm64.sh sets `release`, the profile images use).
 pub fn cross_loci_arm64() -> PathBuf {
     static BIN: OnceLock<PathBuf> = OnceLock::new();
     BIN.get_or_init(|| {
@@ -44,6 +47,10 @@ pub fn cross_loci_arm64() -> PathBuf {
         let out = Command::new("bash")
             .arg(root().join("tools/cross-build.sh"))
             .arg("arm64")
+            .env(
+                "LOCI_CARGO_PROFILE",
+                std::env::var("LOCI_CARGO_PROFILE").unwrap_or_else(|_| "quick".into()),
+            )
             .current_dir(root())
             .output()
             .unwrap_or_else(|e| panic!("cannot run tools/cross-build.sh: {e}"));
