@@ -615,7 +615,7 @@ smoke() { # SERVICE IMAGE LOG
 
 # Seconds loci spent building, from a build log's "==> NAME built in 1m20s" lines (summed).
 loci_seconds_of() { # LOG
-    grep -oE '==> [^ ]+ built in [0-9.hms]+' "$1" | awk '
+    { grep -oE '==> [^ ]+ built in [0-9.hms]+' "$1" || true; } | awk '
         { t = $NF; s = 0
           if (t ~ /ms$/) { sub(/ms$/, "", t); s = t / 1000 }
           else { if (t ~ /h/) { split(t, a, "h"); s += a[1] * 3600; t = a[2] }
@@ -656,7 +656,7 @@ gate_one() { # SERVICE TARGET
     fi
     # loci's own time, from its build log ("==> keystone built in 1m20s"; two stages: both
     # summed); none when every step was a cache hit and loci did not run.
-    loci_s=$(loci_seconds_of "$log")
+    loci_s=$(loci_seconds_of "$log" || true)
     size=$(image_size "$img")
     digest=$(image_id "$img")
     smoke_log="$work/logs/$row-smoke.log"
@@ -696,6 +696,13 @@ for target in "${targets[@]}"; do
         if [ "$running" -ge "$jobs" ]; then wait -n || true; running=$(( running - 1 )); fi
     done
     wait || true
+    # A service whose gate step itself stopped (no row written) is failed, never left out.
+    for s in "${services[@]}"; do
+        row="$s$(suffix_of "$target")"
+        [ -s "$results/$row.json" ] || summary_row "$results/$row.json" name="$row" target="$target" \
+            repository="loci-gate/$s" tag="$LOCI_GATE_TAG$(suffix_of "$target")" platform="$platform" \
+            status=failed log="logs/$row-build.log" reason="the gate's own step for it stopped without a result (see the gate's output)"
+    done
     echo "target $target: $(human $(( $(date +%s) - start )))"
     for s in "${services[@]}"; do row_line "$s$(suffix_of "$target")"; done
 done
