@@ -182,6 +182,7 @@ fn a_script_needing_an_undeclared_module_is_told_from_a_broken_one() {
              print('exit', smoke.main(['proj']))\n\
              smoke.KNOWN_UPSTREAM[('proj', '1.0', 'neutron.db.alembic_migrations', 'bad')] = ('is no alembic directory', 'recorded')\n\
              smoke.KNOWN_UPSTREAM[('proj', '1.0', 'proj.filters', 'F')] = ('AttributeError', 'stale')\n\
+             smoke.KNOWN_UPSTREAM[('proj', '1.0', 'console_scripts', 'needs-own')] = (\"No module named 'proj.cmd_missing_here'\", 'recorded')\n\
              print('known', smoke.main(['proj']))\n",
             site = s.join("venv/site").display().to_string(),
             venv = s.join("venv").display().to_string()
@@ -230,6 +231,15 @@ fn a_script_needing_an_undeclared_module_is_told_from_a_broken_one() {
     assert!(
         out.contains("FAILED proj 1.0: entry point proj.filters:F loads: drop it"),
         "{out}"
+    );
+    assert!(
+        out.contains("known upstream defect: proj 1.0: script needs-own:"),
+        "{out}"
+    );
+    let known = out.split("\nexit 1\n").nth(1).unwrap();
+    assert!(
+        known.contains(", 1 failed"),
+        "only the stale entry fails: {out}"
     );
     assert!(out.contains("known 1"), "{out}");
 }
