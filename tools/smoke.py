@@ -80,6 +80,11 @@ KNOWN_UPSTREAM = {
         "No module named 'blazar.cmd.rpc_zmq_receiver'",
         "blazar 17.0.0 declares the script, but its sdist has no blazar/cmd/rpc_zmq_receiver.py",
     ),
+    ("magnum", "22.0.0", "oslo.config.opts", "magnum"): (
+        "No module named 'magnum.opts'",
+        "magnum 22.0.0 declares magnum.opts:list_opts, but its sdist has no magnum/opts.py "
+        "(its options are listed by magnum.conf)",
+    ),
 }
 
 
