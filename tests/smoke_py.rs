@@ -78,6 +78,7 @@ fn python(site: &Path, code: &str) -> String {
         ))
         .current_dir(site)
         .env("PYTHONPATH", site)
+        .env("PYTHONDONTWRITEBYTECODE", "1")
         .output()
         .expect("python3 runs (apt-get install python3)");
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
