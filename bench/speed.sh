@@ -167,6 +167,6 @@ row() { # FIGURE BASELINE_LABEL CURRENT_LABEL
     for l in keystone-baseline keystone-current-cold keystone-current-warm keystone-rebuild-baseline keystone-rebuild-current \
         requirements-closure-baseline requirements-closure-current-cold requirements-closure-current-warm \
         requirements-full-baseline requirements-full-current; do
-        grep -q "^$l " "$results" && printf '  %-32s %s\n' "$l" "$(laststeps "$l")"
+        if grep -q "^$l " "$results"; then printf '  %-32s %s\n' "$l" "$(laststeps "$l")"; fi
     done
 } | tee "$out/summary.txt"
