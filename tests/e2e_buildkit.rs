@@ -165,16 +165,7 @@ fn keystone_at_the_default_target_without_wheels_from_pypi() {
     require_docker();
     let _guard = lock();
     let ctx = Context::new();
-    let served = tempfile::tempdir().unwrap();
-    fs::copy(
-        root()
-            .join(REQUIREMENTS_FIXTURES)
-            .join("upper-constraints.txt"),
-        served.path().join("upper-constraints.txt"),
-    )
-    .unwrap();
-    let http = http_server(served.path());
-    let upper = format!("http://127.0.0.1:{}/upper-constraints.txt", http.port);
+    let (_http, upper) = served_upper_constraints();
     let image = build_keystone(
         "keystone-default-target",
         "",

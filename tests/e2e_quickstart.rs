@@ -73,15 +73,7 @@ fn the_quick_start_builds_a_keystone_that_issues_a_token() {
     git(&repo, &["branch", "stable/2026.1", &tag]);
     let commit = rev_parse(&repo, &tag);
     let daemon = git_daemon(repos.path());
-    let served = tempfile::tempdir().unwrap();
-    fs::copy(
-        root()
-            .join(REQUIREMENTS_FIXTURES)
-            .join("upper-constraints.txt"),
-        served.path().join("upper-constraints.txt"),
-    )
-    .unwrap();
-    let http = http_server(served.path());
+    let (_http, upper) = served_upper_constraints();
     let build = &cmds[1];
     assert_eq!(build.last().map(String::as_str), Some("."), "{build:?}");
     let mut args: Vec<String> = build[2..build.len() - 1].to_vec();
@@ -90,10 +82,7 @@ fn the_quick_start_builds_a_keystone_that_issues_a_token() {
             "PROJECT_REPO",
             &format!("git://127.0.0.1:{}/keystone", daemon.port),
         ),
-        (
-            "UPPER_CONSTRAINTS",
-            &format!("http://127.0.0.1:{}/upper-constraints.txt", http.port),
-        ),
+        ("UPPER_CONSTRAINTS", &upper),
         ("LOCI_IMAGE", &loci_image()),
     ]));
     let took = docker_build("quickstart-keystone", &args, &root());

@@ -345,6 +345,23 @@ pub fn pushed_digest(image: &str, registry: &str) -> String {
         .to_string()
 }
 
+/// The fixtures' 2026.1 upper-constraints.txt served on 127.0.0.1 (releases.openstack.org is
+/// unreachable here): the server, which owns its directory, and the file's URL.
+pub fn served_upper_constraints() -> (Server, String) {
+    let dir = tempfile::tempdir().unwrap();
+    fs::copy(
+        root()
+            .join(REQUIREMENTS_FIXTURES)
+            .join("upper-constraints.txt"),
+        dir.path().join("upper-constraints.txt"),
+    )
+    .unwrap();
+    let mut server = http_server(dir.path());
+    server._dir = Some(dir);
+    let url = format!("http://127.0.0.1:{}/upper-constraints.txt", server.port);
+    (server, url)
+}
+
 /// A static HTTP server on 127.0.0.1 serving `dir` (python3's http.server).
 pub fn http_server(dir: &Path) -> Server {
     let port = free_port();
