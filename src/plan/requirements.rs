@@ -6,6 +6,8 @@ use std::path::PathBuf;
 
 use serde::Serialize;
 
+use super::PackagesAction;
+
 /// A constraint dropped before building, and why.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct DropRule {
@@ -47,6 +49,9 @@ pub struct ConstraintsSpec {
     /// The build constraints of the source builds (the named constraints and the setuptools
     /// cap; the git+ entries are not constraints pip takes).
     pub build_constraints: PathBuf,
+    /// The system packages to build with (the `packages` step's, deferred): installed before
+    /// the first source build, none when there is nothing to build.
+    pub build_packages: Option<PackagesAction>,
 }
 
 /// What [`crate::plan::RequirementsAction::RequirementsWheels`] does.
@@ -75,4 +80,10 @@ pub struct WheelsSpec {
     /// The build constraints of every `pip wheel` (LOCI's `--build-constraint`): the image's
     /// upper-constraints.txt, which carries the setuptools cap.
     pub build_constraints: PathBuf,
+    /// The wheel cache (`steps::requirements::reuse`) in the Python package cache; `None`
+    /// without PACKAGE_CACHE.
+    pub cache: Option<PathBuf>,
+    /// The system packages to build with (the `packages` step's, deferred): installed before
+    /// the first `pip wheel`, none when the prefetch and the cache leave nothing to build.
+    pub build_packages: Option<PackagesAction>,
 }
