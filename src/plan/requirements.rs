@@ -6,7 +6,16 @@ use std::path::PathBuf;
 
 use serde::Serialize;
 
-use super::PackagesAction;
+use crate::process::Cmd;
+
+/// The system packages a requirements build compiles with (the `packages` step's), installed
+/// by the `requirements` step only when it has something to build.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct BuildPackages {
+    pub packages: Vec<String>,
+    /// The package index refresh (run once per build, before the first install).
+    pub refresh: Option<Cmd>,
+}
 
 /// A constraint dropped before building, and why.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -51,7 +60,7 @@ pub struct ConstraintsSpec {
     pub build_constraints: PathBuf,
     /// The system packages to build with (the `packages` step's, deferred): installed before
     /// the first source build, none when there is nothing to build.
-    pub build_packages: Option<PackagesAction>,
+    pub build_packages: Option<BuildPackages>,
 }
 
 /// What [`crate::plan::RequirementsAction::RequirementsWheels`] does.
@@ -85,5 +94,5 @@ pub struct WheelsSpec {
     pub cache: Option<PathBuf>,
     /// The system packages to build with (the `packages` step's, deferred): installed before
     /// the first `pip wheel`, none when the prefetch and the cache leave nothing to build.
-    pub build_packages: Option<PackagesAction>,
+    pub build_packages: Option<BuildPackages>,
 }

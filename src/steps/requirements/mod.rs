@@ -76,7 +76,9 @@ pub use self::pick::*;
 pub use self::pool::*;
 pub use self::purge::*;
 pub use self::trees::*;
-pub use crate::plan::requirements::{ConstraintsSpec, DropRule, PipWheel, WheelsSpec};
+pub use crate::plan::requirements::{
+    BuildPackages, ConstraintsSpec, DropRule, PipWheel, WheelsSpec,
+};
 
 /// Packages LOCI builds besides the constraints (uwsgi is not a constraint; enum-compat is
 /// one, so it is built once).
@@ -165,8 +167,8 @@ pub fn plan_wheels(input: &PlanInput) -> Result<Option<Step>> {
     });
     if !c.pip_packages.is_empty() {
         // PIP_PACKAGES may compile: the build packages first.
-        if let Some(install) = &build_packages {
-            step = step.action(Action::Packages(install.clone()));
+        if let Some(b) = &build_packages {
+            step = step.action(super::packages::install_action(input.distro, &b.packages));
         }
         step = step.run(
             Cmd::new(venv_bin(input, "pip"), ["install"])
@@ -203,12 +205,14 @@ pub fn plan_wheels(input: &PlanInput) -> Result<Option<Step>> {
     Ok(Some(step))
 }
 
-/// The install of the packages step's system packages (bindep's `requirements` profile and
-/// DIST_PACKAGES), which the requirements step runs only when it has something to build.
-fn build_packages(input: &PlanInput) -> Result<Option<PackagesAction>> {
+/// The packages step's system packages (bindep's `requirements` profile and DIST_PACKAGES),
+/// which the requirements step installs only when it has something to build.
+fn build_packages(input: &PlanInput) -> Result<Option<BuildPackages>> {
     Ok(super::packages::plan(input)?.and_then(|step| {
         step.actions.into_iter().find_map(|a| match a {
-            Action::Packages(p @ PackagesAction::Install { .. }) => Some(p),
+            Action::Packages(PackagesAction::Install {
+                packages, refresh, ..
+            }) => Some(BuildPackages { packages, refresh }),
             _ => None,
         })
     }))
@@ -494,57 +498,15 @@ fn report(r: &BuildResult, n: usize, total: usize, kept: &[String]) {
 
 /// Installs the deferred build packages (once: the install skips what is installed).
 fn install_build_packages(
-    install: Option<&PackagesAction>,
+    install: Option<&BuildPackages>,
     ctx: &mut runner::Context,
     why: &str,
 ) -> Result<()> {
-    if let Some(PackagesAction::Install {
-        packages, refresh, ..
-    }) = install
-    {
-        crate::say!("build packages ({}): {why}", packages.len());
-        super::packages::install(ctx, packages, refresh.as_ref())?;
+    if let Some(b) = install {
+        crate::say!("build packages ({}): {why}", b.packages.len());
+        super::packages::install(ctx, &b.packages, b.refresh.as_ref())?;
     }
     Ok(())
-}
-
-/// Where the installed packages are listed, for the wheel cache's key.
-const PACKAGE_DBS: &[&str] = &[
-    "/var/lib/dpkg/status",
-    "/var/lib/rpm/rpmdb.sqlite",
-    "/var/lib/rpm/Packages",
-];
-
-/// The wheel cache of this build: `None` without PACKAGE_CACHE.
-fn wheel_cache(spec: &WheelsSpec) -> Option<reuse::WheelCache> {
-    let dir = spec.cache.clone()?;
-    let dbs: Vec<&Path> = PACKAGE_DBS.iter().map(Path::new).collect();
-    Some(reuse::WheelCache {
-        dir,
-        parts: reuse::KeyParts {
-            pip_args: spec.pip.args.clone(),
-            keep_all: spec.keep_all,
-            env: spec.pip.env.clone(),
-            python: None,
-            tags: Vec::new(),
-            system: reuse::system_fingerprint(&dbs),
-        },
-    })
-}
-
-/// A fingerprint of a project's files on the index (their names and whether yanked): what
-/// pip chooses an unconstrained requirement from.
-fn index_fingerprint(index: &crate::pypi::Index, name: &str) -> Option<String> {
-    use sha2::Digest;
-    let crate::pypi::Page::Files(files) = index.project(name).ok()? else {
-        return None;
-    };
-    let mut names: Vec<String> = files
-        .iter()
-        .map(|f| format!("{} {}", f.filename, f.yanked))
-        .collect();
-    names.sort();
-    Some(hex::encode(sha2::Sha256::digest(names.join("\n"))))
 }
 
 /// [`RequirementsAction::RequirementsWheels`], its commands run by the context's runner (the
@@ -581,88 +543,38 @@ pub fn build(spec: &WheelsSpec, ctx: &mut runner::Context) -> Result<()> {
         }
     }
     let mode = BuildConstraintMode::detect(&spec.pip.pip, ctx.runner)?;
-    let mut cache = wheel_cache(spec);
+    let cache = reuse::WheelCache::for_spec(spec);
     let (prefetched, looked) =
         prefetch::run_cached(spec, ctx.runner, &ctx.config.tls, items, cache.as_ref());
     let lines = reuse::constraint_lines(&upper);
-    // The wheel cache's target: the prefetch's (pip debug), else pip's own answer.
-    if let Some(c) = cache.as_mut() {
-        let target = match &looked {
-            Some((_, t)) => Some(t.clone()),
-            None => ctx
-                .runner
-                .output(&Cmd::new(spec.pip.pip.clone(), ["debug", "--verbose"]))
-                .ok()
-                .and_then(|t| prefetch::parse_pip_debug(&t)),
-        };
-        match target {
-            Some(t) => {
-                c.parts.python = t.python;
-                c.parts.tags = t.tags;
-            }
-            None => {
-                crate::say!("wheel cache off: `pip debug --verbose` names no target to key it by");
-                cache = None;
-            }
-        }
-    }
-    // An unconstrained requirement (uwsgi) is what the index offers: its entry is keyed by
-    // the index's files of it too, and without the index it is not cached at all.
-    let cache_key = |item: &BuildItem| -> Option<String> {
-        if prefetch::pinned(&item.requirement).is_some() || lines.contains_key(&item.name) {
-            return Some(item.requirement.clone());
-        }
-        let (index, _) = looked.as_ref()?;
-        let f = index_fingerprint(index, &item.name)?;
-        Some(format!("{} (index files {f})", item.requirement))
+    // The cache's target: the prefetch's (pip debug), else pip's own answer.
+    let target = match &looked {
+        Some((_, t)) => Some(t.clone()),
+        None if cache.is_some() => ctx
+            .runner
+            .output(&Cmd::new(spec.pip.pip.clone(), ["debug", "--verbose"]))
+            .ok()
+            .and_then(|t| prefetch::parse_pip_debug(&t)),
+        None => None,
     };
-    let mut items = Vec::new();
-    let mut reused = Vec::new();
-    let mut stale = Vec::new();
-    let mut keys: std::collections::BTreeMap<String, String> = Default::default();
-    for item in prefetched.rest.iter().cloned() {
-        let (Some(c), Some(key)) = (cache.as_ref(), cache_key(&item)) else {
-            items.push(item);
-            continue;
-        };
-        match c.lookup(&key, &lines) {
-            reuse::Lookup::Hit(dir, wheels) => {
-                for w in &wheels {
-                    reuse::copy_into(&dir.join(w), &spec.root, w)
-                        .map_err(|e| crate::disk::write_error(&spec.root.join(w), e, None))?;
-                }
-                reused.push(format!("{} ({})", item.requirement, wheels.join(" ")));
-            }
-            reuse::Lookup::Stale(why) => {
-                stale.push(format!("{} ({why})", item.requirement));
-                keys.insert(item.requirement.clone(), key);
-                items.push(item);
-            }
-            reuse::Lookup::Miss => {
-                keys.insert(item.requirement.clone(), key);
-                items.push(item);
-            }
+    let cache = match (cache, target) {
+        (Some(c), Some(t)) => Some(c.with_target(t.python, t.tags)),
+        (Some(_), None) => {
+            crate::say!("wheel cache off: `pip debug --verbose` names no target to key it by");
+            None
         }
-    }
-    if let Some(c) = &cache {
-        crate::say!(
-            "wheel cache ({}): {} of the {} left to pip wheel reused, {} to build{}{}",
-            c.dir.display(),
-            reused.len(),
-            prefetched.rest.len(),
-            items.len(),
-            if reused.is_empty() {
-                String::new()
-            } else {
-                format!("; reused: {}", reused.join(", "))
-            },
-            if stale.is_empty() {
-                String::new()
-            } else {
-                format!("; out of date: {}", stale.join(", "))
-            }
-        );
-    }
+        (None, _) => None,
+    };
+    let index = looked.as_ref().map(|(i, _)| i);
+    let pinned = |r: &str| prefetch::pinned(r).is_some();
+    let (items, keys) = reuse::take_cached(
+        cache.as_ref(),
+        &prefetched.rest,
+        &lines,
+        index,
+        &pinned,
+        &spec.root,
+    )?;
     if items.is_empty() {
         if spec.build_packages.is_some() {
             crate::say!("nothing to build: the build packages are not installed");
@@ -835,9 +747,7 @@ mod tests {
                 }
             )]
         );
-        assert!(
-            matches!(&spec.build_packages, Some(PackagesAction::Install { packages, .. }) if packages == &["build-essential"])
-        );
+        assert!(matches!(&spec.build_packages, Some(b) if b.packages == ["build-essential"]));
         let Action::Packages(PackagesAction::Install { packages, .. }) = &req.actions[1] else {
             panic!("{:?}", req.actions)
         };

@@ -34,8 +34,10 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use super::{BuildItem, WheelsSpec};
 use crate::constraints::normalize;
 use crate::error::{Error, Result};
+use crate::pypi::{Index, Page};
 
 /// The cache's directory in the Python package cache (its version in the name: a layout
 /// change starts a new one).
@@ -321,6 +323,118 @@ impl WheelCache {
     }
 }
 
+/// Where the installed packages are listed, for the key's system fingerprint.
+const PACKAGE_DBS: &[&str] = &[
+    "/var/lib/dpkg/status",
+    "/var/lib/rpm/rpmdb.sqlite",
+    "/var/lib/rpm/Packages",
+];
+
+impl WheelCache {
+    /// The wheel cache of a build: `None` without PACKAGE_CACHE. Its target is set by
+    /// [`WheelCache::with_target`].
+    pub fn for_spec(spec: &WheelsSpec) -> Option<WheelCache> {
+        let dir = spec.cache.clone()?;
+        let dbs: Vec<&Path> = PACKAGE_DBS.iter().map(Path::new).collect();
+        Some(WheelCache {
+            dir,
+            parts: KeyParts {
+                pip_args: spec.pip.args.clone(),
+                keep_all: spec.keep_all,
+                env: spec.pip.env.clone(),
+                python: None,
+                tags: Vec::new(),
+                system: system_fingerprint(&dbs),
+            },
+        })
+    }
+
+    /// This cache keyed by the venv's Python and its compatible tags (pip's, best first).
+    pub fn with_target(mut self, python: Option<String>, tags: Vec<String>) -> WheelCache {
+        self.parts.python = python;
+        self.parts.tags = tags;
+        self
+    }
+}
+
+/// A fingerprint of a project's files on the index (their names and whether yanked): what
+/// pip chooses a requirement that is not pinned from.
+fn index_fingerprint(index: &Index, name: &str) -> Option<String> {
+    let Page::Files(files) = index.project(name).ok()? else {
+        return None;
+    };
+    let mut names: Vec<String> = files
+        .iter()
+        .map(|f| format!("{} {}", f.filename, f.yanked))
+        .collect();
+    names.sort();
+    Some(hex::encode(Sha256::digest(names.join("\n"))))
+}
+
+/// Copies into `root` the wheels of every item of `rest` whose entry holds under `lines`, and
+/// says what it reused and what was out of date; returns the items left to build with their
+/// entry keys. A requirement that is not pinned (uwsgi, `setuptools<81`) is what the index
+/// offers: its key has the index's files of it too, and without the index it is not cached.
+/// `pinned` says whether a requirement pins one version.
+pub fn take_cached(
+    cache: Option<&WheelCache>,
+    rest: &[BuildItem],
+    lines: &BTreeMap<String, Vec<String>>,
+    index: Option<&Index>,
+    pinned: &dyn Fn(&str) -> bool,
+    root: &Path,
+) -> Result<(Vec<BuildItem>, BTreeMap<String, String>)> {
+    let Some(c) = cache else {
+        return Ok((rest.to_vec(), BTreeMap::new()));
+    };
+    let key_of = |item: &BuildItem| -> Option<String> {
+        if pinned(&item.requirement) {
+            return Some(item.requirement.clone());
+        }
+        let f = index_fingerprint(index?, &item.name)?;
+        Some(format!("{} (index files {f})", item.requirement))
+    };
+    let (mut items, mut keys) = (Vec::new(), BTreeMap::new());
+    let (mut reused, mut stale) = (Vec::new(), Vec::new());
+    for item in rest.iter().cloned() {
+        let Some(key) = key_of(&item) else {
+            items.push(item);
+            continue;
+        };
+        match c.lookup(&key, lines) {
+            Lookup::Hit(dir, wheels) => {
+                for w in &wheels {
+                    copy_into(&dir.join(w), root, w)
+                        .map_err(|e| crate::disk::write_error(&root.join(w), e, None))?;
+                }
+                reused.push(format!("{} ({})", item.requirement, wheels.join(" ")));
+                continue;
+            }
+            Lookup::Stale(why) => stale.push(format!("{} ({why})", item.requirement)),
+            Lookup::Miss => {}
+        }
+        keys.insert(item.requirement.clone(), key);
+        items.push(item);
+    }
+    let list = |what: &str, v: &[String]| {
+        if v.is_empty() {
+            String::new()
+        } else {
+            format!("; {what}: {}", v.join(", "))
+        }
+    };
+    crate::say!(
+        "wheel cache ({}): {} of the {} left to pip wheel reused, {} to build{}{}",
+        c.dir.display(),
+        reused.len(),
+        rest.len(),
+        items.len(),
+        list("reused", &reused),
+        list("out of date", &stale)
+    );
+    Ok((items, keys))
+}
+
 /// The sha256 of a file, hex.
 pub fn sha256_of(path: &Path) -> std::io::Result<String> {
     let mut f = fs::File::open(path)?;
@@ -391,13 +505,13 @@ mod tests {
         let mut cpus = p.clone();
         cpus.env[1].1 = "64".into();
         assert_eq!(k, cpus.key("six===1.17.0"), "CPUCOUNT is parallelism only");
-        let changed: Vec<Box<dyn Fn(&mut KeyParts)>> = vec![
-            Box::new(|p| p.pip_args.push("--pre".into())),
-            Box::new(|p| p.keep_all = false),
-            Box::new(|p| p.env[0].1 = "ssl=false".into()),
-            Box::new(|p| p.python = Some("3.12.1".into())),
-            Box::new(|p| p.tags[0] = "cp311-cp311-manylinux_2_36_aarch64".into()),
-            Box::new(|p| p.system = "dpkg:def".into()),
+        let changed: [fn(&mut KeyParts); 6] = [
+            |p| p.pip_args.push("--pre".into()),
+            |p| p.keep_all = false,
+            |p| p.env[0].1 = "ssl=false".into(),
+            |p| p.python = Some("3.12.1".into()),
+            |p| p.tags[0] = "cp311-cp311-manylinux_2_36_aarch64".into(),
+            |p| p.system = "dpkg:def".into(),
         ];
         for (i, change) in changed.iter().enumerate() {
             let mut q = p.clone();

@@ -157,11 +157,11 @@ impl fmt::Display for WheelsSpec {
             )?,
             None => write!(f, "\n      no wheel cache (PACKAGE_CACHE=False)")?,
         }
-        if let Some(crate::plan::PackagesAction::Install { packages, .. }) = &self.build_packages {
+        if let Some(b) = &self.build_packages {
             write!(
                 f,
                 "\n      before the first pip wheel (none when nothing is built): install the {} build packages of the packages step",
-                packages.len()
+                b.packages.len()
             )?;
         }
         write!(f, "\n      {} at once, each: {example}", self.jobs)?;
