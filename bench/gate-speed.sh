@@ -6,11 +6,12 @@
 #     sudo GATE_LOG=/path/to/gate/logs bench/gate-speed.sh   # the logs (a)'s estimate reads
 #
 # (c) the requirements image of keystone's closure (tests/fixtures/requirements, KEEP_ALL_WHEELS=
-#     True, SOURCE_DATE_EPOCH set), --no-cache each time:
-#       c1. cold: the engine's cache mounts pruned first (fills the wheel cache);
+#     True, SOURCE_DATE_EPOCH set):
+#       c1. cold: cache mounts pruned, --no-cache (which starts cache mounts empty anyway);
+#           it fills the wheel cache;
 #       c2. after bumping one pure-Python constraint (BUMP, default six 1.17.0 -> 1.16.0),
 #           caches warm: the figure (target <= 15 s);
-#       c3. the same bumped constraints cold again (cache mounts pruned): the reference c2's
+#       c3. the same bumped constraints cold again (as c1): the reference c2's
 #           image must equal, every file byte for byte (their sha256 lists are compared).
 # (b) the gate (tools/gate.sh, LOCI_GATE_SOURCES=pypi, the reduced requirements image of
 #     keystone's closure, SERVICES: default "keystone placement glance", the binary built once
@@ -77,16 +78,19 @@ rm -rf "$ctx"; cp -a "$kwork/requirements" "$ctx"
 cp Dockerfile bindep.txt pydep.txt "$ctx/"
 grep -qx "$bump_from" "$ctx/data/requirements/upper-constraints.txt" \
     || { echo "BUMP: $bump_from is not a line of upper-constraints.txt" >&2; exit 1; }
-req_build() { # TAG LOG
-    local start end
+# (`--no-cache` also starts BuildKit's cache mounts empty: the warm build c2 goes without it,
+# and reruns loci's RUN because its data dir changed.)
+req_build() { # TAG LOG [ARGS...]
+    local start end tag=$1 log=$2
+    shift 2
     start=$(now)
-    "$DOCKER" build --network host --progress plain --no-cache -f "$ctx/Dockerfile" --target requirements \
+    "$DOCKER" build --network host --progress plain "$@" -f "$ctx/Dockerfile" --target requirements \
         --build-arg FROM=loci/base:debian --build-arg LOCI_IMAGE=loci-bench/loci:gate-speed \
         --build-arg PROJECT=requirements --build-arg PROJECT_RELEASE=2026.1 \
         --build-arg PROJECT_REPO=file:///tmp/requirements --build-arg PROJECT_REF=2026.1 \
         --build-arg KEEP_ALL_WHEELS=True --build-arg REQUIREMENTS_ONLY_FILE=/tmp/closure.txt \
-        --build-arg SOURCE_DATE_EPOCH=1775001600 -t "$1" "$ctx" > "$2" 2>&1 \
-        || { tail -30 "$2"; echo "build failed: $2" >&2; exit 1; }
+        --build-arg SOURCE_DATE_EPOCH=1775001600 -t "$tag" "$ctx" > "$log" 2>&1 \
+        || { tail -30 "$log"; echo "build failed: $log" >&2; exit 1; }
     end=$(now)
     secs "$start" "$end"
 }
@@ -97,7 +101,7 @@ bump_constraint() { # FROM TO
 }
 echo "== (c) requirements of keystone's closure; bump $bump_from -> $bump_to"
 prune_mounts
-t=$(req_build loci-bench/gate-speed-req:c1 "$out/c1.log"); record "c1. requirements closure, cold (fills the wheel cache)" "$t"
+t=$(req_build loci-bench/gate-speed-req:c1 "$out/c1.log" --no-cache); record "c1. requirements closure, cold (fills the wheel cache)" "$t"
 bump_constraint "$bump_from" "$bump_to"
 t=$(req_build loci-bench/gate-speed-req:c2 "$out/c2.log"); record "c2. requirements after one bumped constraint, caches warm" "$t"
 echo "   loci's steps: $(steps_of "$out/c2.log")"
@@ -105,7 +109,7 @@ grep -oE 'wheel cache \([^)]*\): [0-9]+ of the [0-9]+ left to pip wheel reused, 
 grep -oE 'prefetch: [0-9]+ of the [0-9]+ binary wheels from the wheel cache' "$out/c2.log" | sed 's/^/   /' || true
 grep -oE 'nothing to build: the build packages are not installed' "$out/c2.log" | head -1 | sed 's/^/   /' || true
 prune_mounts
-t=$(req_build loci-bench/gate-speed-req:c3 "$out/c3.log"); record "c3. the same constraints, cold (the reference)" "$t"
+t=$(req_build loci-bench/gate-speed-req:c3 "$out/c3.log" --no-cache); record "c3. the same constraints, cold (the reference)" "$t"
 image_sums loci-bench/gate-speed-req:c2 "$out/c2.sums"
 image_sums loci-bench/gate-speed-req:c3 "$out/c3.sums"
 if diff -q "$out/c2.sums" "$out/c3.sums" >/dev/null; then

@@ -496,6 +496,34 @@ fn report(r: &BuildResult, n: usize, total: usize, kept: &[String]) {
     );
 }
 
+/// The closure fetch of KEEP_ALL_WHEELS=True ([`prefetch::fetch_closure`]): it mostly
+/// downloads. Without the build packages (`installed`: not yet), a wheel it had to build
+/// might not be what a build with them makes: then those wheels are deleted, the packages
+/// installed and the fetch run again (it finds the downloads in the root).
+fn fetch_closure(
+    spec: &WheelsSpec,
+    ctx: &mut runner::Context,
+    mode: BuildConstraintMode,
+    installed: bool,
+) -> Result<Option<BuildResult>> {
+    if installed || spec.build_packages.is_none() {
+        return Ok(prefetch::fetch_closure(spec, ctx.runner, mode));
+    }
+    let (failed, built) = prefetch::fetch_closure_built(spec, ctx.runner, mode);
+    if failed.is_none() && built.is_empty() {
+        return Ok(None);
+    }
+    for w in &built {
+        let _ = fs::remove_file(spec.root.join(w));
+    }
+    install_build_packages(
+        spec.build_packages.as_ref(),
+        ctx,
+        "the dependencies' fetch built wheels (or failed) without them: fetched again",
+    )?;
+    Ok(prefetch::fetch_closure(spec, ctx.runner, mode))
+}
+
 /// Installs the deferred build packages (once: the install skips what is installed).
 fn install_build_packages(
     install: Option<&BuildPackages>,
@@ -646,13 +674,7 @@ pub fn build(spec: &WheelsSpec, ctx: &mut runner::Context) -> Result<()> {
     moved.into_inner().unwrap_or(Ok(()))?;
     let mut results = results;
     if spec.keep_all && !prefetch::closure_is_complete(spec, ctx.runner, &prefetched.covered)? {
-        // The closure's fetch may build: the build packages first, only when it runs.
-        install_build_packages(
-            spec.build_packages.as_ref(),
-            ctx,
-            "the prefetched wheels' dependencies are fetched with pip wheel",
-        )?;
-        results.extend(prefetch::fetch_closure(spec, ctx.runner, mode));
+        results.extend(fetch_closure(spec, ctx, mode, !items.is_empty())?);
     }
     results.extend(prefetched.failures);
     if let Some(e) = failures_error(&results, "wheels", &spec.work) {

@@ -593,6 +593,15 @@ pub fn fetch_closure(
     runner: &mut dyn Runner,
     mode: BuildConstraintMode,
 ) -> Option<BuildResult> {
+    fetch_closure_built(spec, runner, mode).0
+}
+
+/// [`fetch_closure`], with the wheels it built (pip's `Created wheel` lines), not downloaded.
+pub fn fetch_closure_built(
+    spec: &WheelsSpec,
+    runner: &mut dyn Runner,
+    mode: BuildConstraintMode,
+) -> (Option<BuildResult>, std::collections::BTreeSet<String>) {
     let list = spec.work.join("prefetched.txt");
     let list_s = list.display().to_string();
     let root = spec.root.display().to_string();
@@ -611,19 +620,37 @@ pub fn fetch_closure(
         fetch = fetch.env(k.clone(), v.clone());
     }
     let t = Instant::now();
-    match runner.run(&fetch) {
-        Ok(()) => None,
-        Err(e) => Some(BuildResult {
-            item: BuildItem {
-                name: "prefetched".into(),
-                requirement: format!("the dependencies of the prefetched wheels (-r {list_s})"),
-            },
-            wheels: Vec::new(),
-            dir: spec.work.clone(),
-            log: e.to_string(),
-            failure: Some("pip wheel failed".into()),
-            seconds: t.elapsed().as_secs_f64(),
-        }),
+    match runner.output(&fetch) {
+        Ok(out) => {
+            let built = super::built_wheels(&out);
+            crate::say!(
+                "prefetch: the missing dependencies fetched in {}{}",
+                crate::report::human(t.elapsed()),
+                if built.is_empty() {
+                    " (nothing built)".to_string()
+                } else {
+                    format!(
+                        ", built: {}",
+                        built.iter().cloned().collect::<Vec<_>>().join(" ")
+                    )
+                }
+            );
+            (None, built)
+        }
+        Err(e) => (
+            Some(BuildResult {
+                item: BuildItem {
+                    name: "prefetched".into(),
+                    requirement: format!("the dependencies of the prefetched wheels (-r {list_s})"),
+                },
+                wheels: Vec::new(),
+                dir: spec.work.clone(),
+                log: e.to_string(),
+                failure: Some("pip wheel failed".into()),
+                seconds: t.elapsed().as_secs_f64(),
+            }),
+            Default::default(),
+        ),
     }
 }
 

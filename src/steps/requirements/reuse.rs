@@ -18,7 +18,9 @@
 //!   else every bump would miss every entry: the manifest records the constraint lines of
 //!   every project that went into the result (each wheel kept and each build dependency pip
 //!   installed, from pip's `-v` output), and the entry is used only while the current
-//!   upper-constraints.txt has exactly those lines for them.
+//!   upper-constraints.txt has exactly those lines for them. A requirement that is not
+//!   pinned (uwsgi, `setuptools<81`) is what the index offers: its key also has the index's
+//!   list of its files ([`take_cached`]).
 //!
 //! An entry is written under a temporary name and renamed into place (builds sharing the
 //! cache never see half an entry); one whose manifest or wheels are missing or unreadable is
