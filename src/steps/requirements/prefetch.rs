@@ -554,12 +554,7 @@ pub fn closure_is_complete(
         .and_then(|()| std::fs::write(&list, text))
         .map_err(|e| Error::new(format!("cannot write {}", list.display())).caused_by(e))?;
     let started = Instant::now();
-    let root = spec.root.display().to_string();
-    let upper = spec
-        .root
-        .join("upper-constraints.txt")
-        .display()
-        .to_string();
+    let (root, upper) = root_and_upper(spec);
     let list_s = list.display().to_string();
     let check = closure_check(&spec.pip.pip, &root, &upper, &list_s);
     match runner.output(&check) {
@@ -586,6 +581,12 @@ pub fn closure_is_complete(
     }
 }
 
+/// The root and its upper-constraints.txt, as arguments.
+fn root_and_upper(spec: &WheelsSpec) -> (String, String) {
+    let upper = spec.root.join("upper-constraints.txt");
+    (spec.root.display().to_string(), upper.display().to_string())
+}
+
 /// The second half of [`complete_closure`]: one `pip wheel` of the prefetched list, against
 /// the root and the index; its failure as a failed build.
 pub fn fetch_closure(
@@ -604,12 +605,7 @@ pub fn fetch_closure_built(
 ) -> (Option<BuildResult>, std::collections::BTreeSet<String>) {
     let list = spec.work.join("prefetched.txt");
     let list_s = list.display().to_string();
-    let root = spec.root.display().to_string();
-    let upper = spec
-        .root
-        .join("upper-constraints.txt")
-        .display()
-        .to_string();
+    let (root, upper) = root_and_upper(spec);
     let mut fetch = Cmd::new(spec.pip.pip.clone(), ["wheel"])
         .args(spec.pip.args.iter().cloned())
         .args(["--find-links", &root, "--wheel-dir", &root, "-c", &upper]);
