@@ -6,8 +6,8 @@
 #     REBUILDS=N                             # one-line source changes rebuilt, caches warm
 #                                            # (default RUNS); 0 skips them
 #     BASELINE_BIN=/path/to/loci             # also the git path with this static binary (e.g.
-#                                            # main's), once, and the two images' contents
-#                                            # compared
+#                                            # main's) in every run, and the two images'
+#                                            # contents compared
 #
 # Every build is `--no-cache`, with `--network host`, over the base built from Dockerfile.base
 # (tools/build-keystone.sh makes it; it is run first when its images are missing):
@@ -22,7 +22,7 @@
 #      closure (built once by its `requirements` target, pushed to the same registry), over the
 #      same base with what LOCI master's Dockerfile.base adds (git, patch, sudo, bind9-host,
 #      python3-venv, libpython3; and /etc/lsb-release, which its scripts source and Debian
-#      does not ship).
+#      does not ship; its bindep.txt without libmariadbclient-dev, which bookworm lacks).
 # KEEP_ALL_WHEELS=True everywhere (the wheels alone, `--no-index`), so no build depends on
 # PyPI's speed for the project's own dependencies (LOCI's venv tools still come from PyPI, as
 # its setup_venv installs them).
@@ -122,6 +122,10 @@ mv "$ctx_sdist/data/keystone-$version" "$ctx_sdist/data/keystone"
 ctx_master="$out/ctx-loci-master"
 mkdir -p "$ctx_master/data"
 cp -r "$reference/Dockerfile" "$reference/scripts" "$reference/bindep.txt" "$reference/pydep.txt" "$ctx_master/"
+# LOCI master is Ubuntu-first: its bindep.txt names libmariadbclient-dev for Debian's
+# requirements profile, a package Debian dropped after buster (apt refuses the whole install
+# on bookworm); keystone's closure needs no MySQL headers, so the copy leaves that line out.
+sed -i '/^libmariadbclient-dev /d' "$ctx_master/bindep.txt"
 
 # loci's requirements image, pushed and named by the registry.
 log "pushing loci/requirements:2026.1 to $reg"
@@ -209,6 +213,10 @@ build warmup-loci-master loci-bench/keystone:loci-master "$ctx_master" --no-cach
 for run in $(seq 1 "$runs"); do
     log "run $run of $runs"
     build git loci-bench/keystone:git "$ctx_git" --no-cache "${loci_args[@]}" "${git_args[@]}"
+    if [ -n "${BASELINE_BIN:-}" ]; then
+        build git-baseline loci-bench/keystone:git-baseline "$ctx_git" --no-cache "${loci_args[@]}" "${git_args[@]}" \
+            --build-arg LOCI_IMAGE=loci-bench/loci:baseline
+    fi
     build sdist loci-bench/keystone:sdist "$ctx_sdist" --no-cache "${loci_args[@]}" \
         --build-arg PROJECT_REPO=file:///tmp/keystone --build-arg PROJECT_REF="$version"
     build loci-master loci-bench/keystone:loci-master "$ctx_master" --no-cache "${master_args[@]}"
@@ -237,9 +245,6 @@ content() { # IMAGE
 content loci-bench/keystone:git >"$out/content-git.txt"
 content loci-bench/keystone:sdist >"$out/content-sdist.txt"
 if [ -n "${BASELINE_BIN:-}" ]; then
-    log "the git path with the baseline binary, and the two images' contents"
-    build git-baseline loci-bench/keystone:git-baseline "$ctx_git" --no-cache "${loci_args[@]}" "${git_args[@]}" \
-        --build-arg LOCI_IMAGE=loci-bench/loci:baseline
     content loci-bench/keystone:git-baseline >"$out/content-git-baseline.txt"
 fi
 
@@ -257,10 +262,10 @@ step_medians() { # LABEL: each step's median over the runs
     echo "load average (1/5/15 min) at the start: $load_start; at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
     echo "LOCI master's requirements image (closure, once): $(printf '%.0f' "$master_req_s") s"
     printf '%-34s %8s %8s %12s %9s\n' build wall_s loci_s "wall/LOCI" size_MB
-    for l in git sdist loci-master rebuild; do
+    for l in git git-baseline sdist loci-master rebuild; do
         grep -q "^$l " "$results" || continue
         w=$(col "$l" 2)
-        printf '%-34s %8s %8s %12.2f %9.1f\n' "$(case $l in git) echo "a. loci, git path";; sdist) echo "b. loci, sdist path";;
+        printf '%-34s %8s %8s %12.2f %9.1f\n' "$(case $l in git) echo "a. loci, git path";; git-baseline) echo "a. loci, git path, BASELINE_BIN";; sdist) echo "b. loci, sdist path";;
             loci-master) echo "c. LOCI master, git path";; rebuild) echo "loci, one-line change, warm";; esac)" \
             "$w" "$(col "$l" 3)" "$(echo "$w / $master_wall" | bc -l)" "$(grep "^$l " "$results" | awk '{print $4/1000000}' | median)"
     done

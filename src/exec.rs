@@ -52,6 +52,8 @@ pub fn execute(plan: &Plan, config: &Config, runner: &mut dyn Runner) -> Result<
             );
         }
     }
+    // The project's clone overlaps the package steps before it (the `source` step waits).
+    steps::source::start_early(plan, &config.tls, &mut state);
     for (i, step) in plan.steps.iter().enumerate() {
         crate::say!("==> [{}/{n}] {}: {}", i + 1, step.name, step.summary);
         report::flush();
