@@ -92,7 +92,6 @@ pub struct State {
 #[derive(Debug)]
 pub struct EarlyClone {
     pub handle: std::thread::JoinHandle<Result<String>>,
-    pub started: Instant,
 }
 
 impl State {
@@ -102,13 +101,7 @@ impl State {
         dest: std::path::PathBuf,
         handle: std::thread::JoinHandle<Result<String>>,
     ) {
-        self.early_clones.push((
-            dest,
-            EarlyClone {
-                handle,
-                started: Instant::now(),
-            },
-        ));
+        self.early_clones.push((dest, EarlyClone { handle }));
     }
 
     /// The clone into `dest` started in the background, if any (for its step to wait for).

@@ -65,17 +65,13 @@ pub fn run(action: &SourceAction, ctx: &mut Context) -> Result<()> {
         shallow_no_git,
     } = action;
     if let Some(early) = ctx.state.take_early_clone(dest) {
-        let took = early.started.elapsed();
         let said = early.handle.join().map_err(|_| {
             Error::new(format!(
                 "the clone of {repo} into {} panicked",
                 dest.display()
             ))
         })??;
-        crate::say!(
-            "{said} (started with the build, {} ago)",
-            crate::report::human(took)
-        );
+        crate::say!("{said}");
         return Ok(());
     }
     clone(var, repo, reference, dest, *shallow_no_git, &ctx.config.tls)
@@ -121,11 +117,17 @@ pub fn start_early(plan: &crate::plan::Plan, tls: &TlsConfig, state: &mut crate:
                 repo: &repo,
                 reference: &reference,
             };
+            let started = std::time::Instant::now();
             let result = clone_into(&origin, &dest2, shallow);
             if result.is_err() {
                 let _ = std::fs::remove_dir_all(&dest2);
             }
-            result
+            result.map(|said| {
+                format!(
+                    "{said} (in {}, while the steps before this one ran)",
+                    crate::report::human(started.elapsed())
+                )
+            })
         });
         state.add_early_clone(dest.clone(), handle);
     }
