@@ -307,6 +307,30 @@ impl Distro {
         cmd
     }
 
+    /// Asks apt which of `packages` (installed ones) are marked as installed automatically, as
+    /// a dependency only: their names, one a line. `None` on rpm distros (LOCI master builds
+    /// Debian and Ubuntu only).
+    pub fn showauto_cmd(&self, packages: &[String]) -> Option<Cmd> {
+        match self.package_manager {
+            PackageManager::Apt => {
+                Some(Cmd::new("apt-mark", ["showauto"]).args(packages.iter().cloned()))
+            }
+            PackageManager::Dnf | PackageManager::Yum => None,
+        }
+    }
+
+    /// Marks `packages` as installed on purpose, so that no autoremove takes them: what
+    /// `apt-get install` does to every package it names, already installed or not. `None`
+    /// where [`Self::showauto_cmd`] is.
+    pub fn mark_manual_cmd(&self, packages: &[String]) -> Option<Cmd> {
+        match self.package_manager {
+            PackageManager::Apt => {
+                Some(Cmd::new("apt-mark", ["manual"]).args(packages.iter().cloned()))
+            }
+            PackageManager::Dnf | PackageManager::Yum => None,
+        }
+    }
+
     /// Asks the package index (after a refresh) which of `packages` can be installed: apt's
     /// policy (a `Candidate:` line per known name, `(none)` for a virtual package nothing
     /// installable provides; unknown names are left out), or dnf's repoquery of what provides

@@ -202,6 +202,36 @@ fn keystone_at_the_default_target_without_wheels_from_pypi() {
         "keystone from PyPI: venv libraries from packages: {}",
         libs.split_whitespace().collect::<Vec<_>>().join(" ")
     ));
+    // Every package the runtime stage asked for (the profiles' and the venv's libraries') is
+    // marked as installed on purpose, as LOCI's `apt-get install` marks it, those the base held
+    // as a dependency only (python3's libssl3) too: no autoremove, the cleanup's or a child
+    // image's, can take them.
+    let asked: Vec<&str> = libs
+        .split_whitespace()
+        .chain(["apache2", "libapache2-mod-wsgi-py3", "libldap-2.5-0"])
+        .collect();
+    let auto_in_base = sh_in(&base_image(), "apt-mark showauto");
+    let was_auto: Vec<&str> = asked
+        .iter()
+        .copied()
+        .filter(|p| {
+            auto_in_base
+                .lines()
+                .any(|l| l.split(':').next() == Some(*p))
+        })
+        .collect();
+    assert!(
+        !was_auto.is_empty(),
+        "none of {asked:?} is a dependency only in the base: this check would prove nothing"
+    );
+    let manual = sh_in(&image, "apt-mark showmanual");
+    for p in &asked {
+        assert!(
+            manual.lines().any(|l| l.split(':').next() == Some(*p)),
+            "{image}: {p} was asked for but is not marked as installed on purpose (in the base \
+             as dependencies only: {was_auto:?})"
+        );
+    }
     let inputs = sh_in(&image, "cat /etc/image_info/inputs.env");
     assert!(
         inputs.contains(&format!("UPPER_CONSTRAINTS={upper}")),

@@ -160,6 +160,12 @@ pub fn install(
 ) -> Result<()> {
     let distro = &ctx.plan.distro;
     let missing = not_installed(ctx.runner, distro, packages)?;
+    let present: Vec<String> = packages
+        .iter()
+        .filter(|p| !missing.contains(p))
+        .cloned()
+        .collect();
+    mark_manual(ctx.runner, distro, &present)?;
     if missing.is_empty() {
         crate::say!("all {} packages are installed already", packages.len());
         return Ok(());
@@ -173,6 +179,44 @@ pub fn install(
     }
     refresh_once(ctx.runner, ctx.state, refresh)?;
     ctx.runner.run(&distro.install_cmd(&missing))
+}
+
+/// Marks those of `present` (requested and installed already) that the package manager holds
+/// as installed automatically as installed on purpose, as LOCI's `apt-get install` of them does:
+/// a package the base pulled in as a dependency stays when the cleanup's (or a child image's)
+/// autoremove runs. Runs only the query when none is automatic; nothing on rpm distros.
+pub fn mark_manual(
+    runner: &mut dyn crate::runner::Runner,
+    distro: &crate::distro::Distro,
+    present: &[String],
+) -> Result<()> {
+    let Some(query) = distro.showauto_cmd(present).filter(|_| !present.is_empty()) else {
+        return Ok(());
+    };
+    let auto = automatic(present, &runner.probe(&query)?);
+    let Some(mark) = distro.mark_manual_cmd(&auto).filter(|_| !auto.is_empty()) else {
+        return Ok(());
+    };
+    crate::say!(
+        "installed as dependencies only, now marked as requested: {}",
+        auto.join(" ")
+    );
+    runner.run(&mark)
+}
+
+/// The packages of `present` that `apt-mark showauto`'s answer (names, one a line, possibly
+/// with `:ARCH`) lists as installed automatically, in `present`'s order.
+pub fn automatic(present: &[String], answer: &str) -> Vec<String> {
+    let auto: std::collections::HashSet<&str> = answer
+        .lines()
+        .map(|l| l.trim())
+        .map(|l| l.split_once(':').map_or(l, |(name, _arch)| name))
+        .collect();
+    present
+        .iter()
+        .filter(|p| auto.contains(p.split_once(':').map_or(p.as_str(), |(name, _)| name)))
+        .cloned()
+        .collect()
 }
 
 /// Purges those of `packages` that are installed; runs nothing when none is.
@@ -268,8 +312,80 @@ mod tests {
         });
         done.unwrap();
         assert_eq!(lines, ["all 2 packages are installed already"]);
-        assert_eq!(runner.commands.len(), 1, "{:?}", runner.commands);
-        assert_eq!(runner.commands[0].program, "dpkg-query");
+        let programs: Vec<_> = runner.commands.iter().map(|c| c.program.as_str()).collect();
+        assert_eq!(
+            programs,
+            ["dpkg-query", "apt-mark"],
+            "{:?}",
+            runner.commands
+        );
+        assert_eq!(runner.commands[1].args, ["showauto", "git", "patch"]);
         assert!(!state.index_refreshed);
+    }
+
+    fn bookworm() -> crate::distro::Distro {
+        let os = crate::os_release::OsRelease::parse(
+            "ID=debian\nVERSION_ID=\"12\"\nVERSION_CODENAME=bookworm\n",
+        );
+        crate::distro::Distro::detect(&os, None, None).unwrap()
+    }
+
+    #[test]
+    fn automatic_reads_apt_mark_showauto() {
+        let present: Vec<String> = ["git", "libldap-2.5-0", "zlib1g", "curl"]
+            .map(String::from)
+            .to_vec();
+        // Names one a line, with an architecture on a multi-arch system; others not asked for.
+        let answer = "libldap-2.5-0\nzlib1g:amd64\nlibc6\n";
+        assert_eq!(automatic(&present, answer), ["libldap-2.5-0", "zlib1g"]);
+        assert!(automatic(&present, "").is_empty());
+    }
+
+    /// A requested package present only as a dependency is marked as requested (LOCI's
+    /// `apt-get install` marks it), the missing ones are installed, and nothing else is marked.
+    #[test]
+    fn a_present_automatic_package_is_marked_manual() {
+        let distro = bookworm();
+        // One answer for both queries: dpkg-query's lists git and libldap-2.5-0 as installed,
+        // apt-mark showauto's (the bare name) libldap-2.5-0 as automatic.
+        let mut runner = crate::runner::RecordingRunner {
+            answer: "git installed\nlibldap-2.5-0 installed\nlibldap-2.5-0\n".into(),
+            ..Default::default()
+        };
+        let mut state = crate::runner::State::default();
+        let want = ["git", "libldap-2.5-0", "patch"].map(String::from);
+        let (done, lines) = crate::report::capture(|| {
+            crate::runner::with_test_context(&distro, &mut runner, &mut state, |ctx| {
+                install(ctx, &want, None)
+            })
+        });
+        done.unwrap();
+        let argv: Vec<String> = runner
+            .commands
+            .iter()
+            .map(|c| format!("{} {}", c.program, c.args.join(" ")))
+            .collect();
+        assert_eq!(argv[1], "apt-mark showauto git libldap-2.5-0", "{argv:?}");
+        assert_eq!(argv[2], "apt-mark manual libldap-2.5-0", "{argv:?}");
+        assert!(argv[3].ends_with(" patch"), "{argv:?}");
+        assert_eq!(argv.len(), 4, "{argv:?}");
+        assert!(
+            lines.contains(
+                &"installed as dependencies only, now marked as requested: libldap-2.5-0"
+                    .to_string()
+            ),
+            "{lines:?}"
+        );
+    }
+
+    #[test]
+    fn nothing_present_asks_nothing_and_rpm_distros_have_no_marks() {
+        let mut runner = crate::runner::RecordingRunner::default();
+        mark_manual(&mut runner, &bookworm(), &[]).unwrap();
+        assert!(runner.commands.is_empty(), "{:?}", runner.commands);
+        let os = crate::os_release::OsRelease::parse("ID=rocky\nVERSION_ID=\"9.4\"\n");
+        let rocky = crate::distro::Distro::detect(&os, None, None).unwrap();
+        mark_manual(&mut runner, &rocky, &["git".to_string()]).unwrap();
+        assert!(runner.commands.is_empty(), "{:?}", runner.commands);
     }
 }
