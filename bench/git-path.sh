@@ -42,6 +42,15 @@ out="$repo/target/bench-git-path"
 reference=${LOCI_MASTER:-/work/shared/reference/loci-master}
 [ -f "$reference/Dockerfile" ] || { echo "bench/git-path.sh: no LOCI master at $reference (LOCI_MASTER=DIR names its checkout)" >&2; exit 1; }
 
+DOCKER=/usr/bin/docker
+results="$out/results.txt"
+if [ "${SUMMARY_ONLY:-0}" = 1 ]; then
+    # The summary of the last run again, from its results and images (after a change to the
+    # printing, or to add BASELINE_BIN's comparison text).
+    [ -f "$out/run.env" ] || { echo "bench/git-path.sh: no run in $out to summarise" >&2; exit 1; }
+    # shellcheck source=/dev/null
+    source "$out/run.env"
+else
 if ! /usr/bin/docker image inspect loci/base:debian >/dev/null 2>&1 ||
     ! /usr/bin/docker image inspect loci/requirements:2026.1 >/dev/null 2>&1 ||
     ! ls target/build-keystone/downloads/keystone-29.*.tar.gz >/dev/null 2>&1; then
@@ -182,7 +191,6 @@ loci_of() { # LOG: loci's own time (its last line), or the RUN's time for LOCI m
     fi
     echo "${s:-nan}"
 }
-results="$out/results.txt"
 : >"$results"
 build() { # LABEL TAG CONTEXT DOCKER-ARGS...
     local label="$1" tag="$2" ctx="$3" n log start wall
@@ -230,9 +238,22 @@ for i in $(seq 1 "$rebuilds"); do
         --build-arg PROJECT_REPO=file:///tmp/keystone --build-arg PROJECT_REF="$version"
 done
 cp "$out/__init__.py.orig" "$init"
-
+cat >"$out/run.env" <<EOF
+runs=$runs
+version=$version
+load_start="$load_start"
+load_end="$(cut -d' ' -f1-3 /proc/loadavg)"
+master_req_s=$master_req_s
+loci_rev="$(git rev-parse --short HEAD)$(git diff --quiet HEAD -- src Dockerfile || echo '+changes')"
+ended="$(date -u +%FT%TZ)"
+EOF
+# shellcheck source=/dev/null
+source "$out/run.env"
+fi
 # What an image holds, for comparing two builds of it: the package list, pip freeze, every
 # installed distribution's RECORD (its files with their hashes), and whether git is there.
+# uv writes uv_cache.json into the dist-info of what it builds from a local tree: the tree's
+# mtime, new in every build whatever the binary (it is listed, without its hash).
 content() { # IMAGE
     "$DOCKER" run --rm --network none --entrypoint sh "$1" -c '
         echo "## packages"; dpkg-query -W -f "\${Package} \${Version}\n" | sort
@@ -240,11 +261,12 @@ content() { # IMAGE
         for r in /var/lib/openstack/lib/python3*/site-packages/*.dist-info/RECORD; do
             echo "## $r"; sort "$r"
         done
-        echo "## git"; command -v git || echo "no git"'
+        echo "## git"; command -v git || echo "no git"' |
+        sed -E 's|^(.*/uv_cache\.json),.*|\1 (the source tree mtime uv records)|'
 }
 content loci-bench/keystone:git >"$out/content-git.txt"
 content loci-bench/keystone:sdist >"$out/content-sdist.txt"
-if [ -n "${BASELINE_BIN:-}" ]; then
+if grep -q "^git-baseline " "$results"; then
     content loci-bench/keystone:git-baseline >"$out/content-git-baseline.txt"
 fi
 
@@ -252,14 +274,14 @@ median() { sort -n | awk '{a[NR]=$1} END {if (NR == 0) print "nan"; else printf 
 col() { grep "^$1 " "$results" | awk -v c="$2" '{print $c}' | median; }
 master_wall=$(col loci-master 2)
 step_medians() { # LABEL: each step's median over the runs
-    grep "^$1 " "$results" | cut -d' ' -f5- | tr ' ' '\n' | grep = | awk -F= '
-        {if (!($1 in seen)) {seen[$1] = 1; order[++n] = $1}; v[$1] = v[$1] " " $2}
-        END {for (i = 1; i <= n; i++) {k = order[i]; m = split(substr(v[k], 2), a, " ");
-             asort(a); med = (m % 2) ? a[(m+1)/2] : (a[m/2] + a[m/2+1]) / 2; printf "%s=%.1f ", k, med}}'
+    local k
+    for k in $(grep "^$1 " "$results" | head -1 | cut -d' ' -f5- | tr ' ' '\n' | grep = | cut -d= -f1); do
+        printf '%s=%s ' "$k" "$(grep "^$1 " "$results" | tr ' ' '\n' | grep "^$k=" | cut -d= -f2 | median)"
+    done
 }
 {
-    echo "loci bench/git-path.sh: $runs runs each, alternating, medians; loci $(git rev-parse --short HEAD)$(git diff --quiet HEAD -- src Dockerfile || echo '+changes'); keystone $version; $(nproc) cores; $(date -u +%FT%TZ)"
-    echo "load average (1/5/15 min) at the start: $load_start; at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
+    echo "loci bench/git-path.sh: $runs runs each, alternating, medians; loci $loci_rev; keystone $version; $(nproc) cores; $ended"
+    echo "load average (1/5/15 min) at the start: $load_start; at the end: $load_end"
     echo "LOCI master's requirements image (closure, once): $(printf '%.0f' "$master_req_s") s"
     printf '%-34s %8s %8s %12s %9s\n' build wall_s loci_s "wall/LOCI" size_MB
     for l in git git-baseline sdist loci-master rebuild; do
@@ -276,7 +298,7 @@ step_medians() { # LABEL: each step's median over the runs
             echo "git path, baseline binary vs this one: identical content"
         else
             echo "git path, baseline binary vs this one: DIFFERENT content ($out/content-git-*.txt):"
-            diff "$out/content-git-baseline.txt" "$out/content-git.txt" | head -20
+            diff "$out/content-git-baseline.txt" "$out/content-git.txt" | head -20 || true
         fi
     fi
     echo
