@@ -66,7 +66,11 @@ pub fn execute(plan: &Plan, config: &Config, runner: &mut dyn Runner) -> Result<
             state: &mut state,
         };
         for action in &step.actions {
-            steps::run(action, &mut ctx).map_err(|e| e.in_step(step.name))?;
+            if let Err(e) = steps::run(action, &mut ctx) {
+                // A clone still running is not left behind half made.
+                steps::source::abandon_early(ctx.state);
+                return Err(e.in_step(step.name));
+            }
         }
         let took = start.elapsed();
         crate::say!("==> [{}/{n}] {} done in {}", i + 1, step.name, human(took));

@@ -104,6 +104,11 @@ impl State {
         self.early_clones.push((dest, EarlyClone { handle }));
     }
 
+    /// Every clone started in the background that no step took yet.
+    pub fn take_early_clones(&mut self) -> Vec<(std::path::PathBuf, EarlyClone)> {
+        std::mem::take(&mut self.early_clones)
+    }
+
     /// The clone into `dest` started in the background, if any (for its step to wait for).
     pub fn take_early_clone(&mut self, dest: &std::path::Path) -> Option<EarlyClone> {
         let i = self.early_clones.iter().position(|(d, _)| d == dest)?;

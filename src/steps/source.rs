@@ -133,6 +133,16 @@ pub fn start_early(plan: &crate::plan::Plan, tls: &TlsConfig, state: &mut crate:
     }
 }
 
+/// After a failed step: waits for the clones started early that no step took, and removes
+/// their trees, so that a failed build leaves no clone behind that a later build in the same
+/// place would take for a seeded source tree.
+pub fn abandon_early(state: &mut crate::runner::State) {
+    for (dest, early) in state.take_early_clones() {
+        let _ = early.handle.join();
+        let _ = std::fs::remove_dir_all(&dest);
+    }
+}
+
 /// The CA bundle libgit2 is pointed at: SSL_CERT_FILE, or the distro's.
 fn ca_bundle(tls: &TlsConfig) -> Option<std::path::PathBuf> {
     tls.ssl_cert_file.clone().or_else(|| {
@@ -646,6 +656,23 @@ mod tests {
             "{s}"
         );
         assert!(!dest.exists());
+    }
+
+    #[test]
+    fn a_failed_build_leaves_no_early_clone_behind() {
+        let (dir, url, _, _) = fixture();
+        let dest = dir.path().join("abandoned");
+        let plan = crate::plan::Plan {
+            project: "keystone".into(),
+            stage: crate::plan::Stage::Project,
+            distro: bookworm(),
+            steps: vec![Step::new("source", "s").action(clone_action(&url, "1.0.0", &dest))],
+        };
+        let mut state = crate::runner::State::default();
+        start_early(&plan, &TlsConfig::default(), &mut state);
+        abandon_early(&mut state);
+        assert!(!dest.exists());
+        assert!(state.take_early_clone(&dest).is_none());
     }
 
     #[test]
