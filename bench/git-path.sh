@@ -19,7 +19,8 @@
 #      WHEELS;
 #   c. LOCI master: its Dockerfile and scripts (copied from ../shared/reference/loci-master
 #      into the work dir), the same git source, WHEELS its own requirements image of the same
-#      closure (built once by its `requirements` target, pushed to the same registry), over the
+#      closure (built by its `requirements` target, from BuildKit's cache when nothing of it
+#      changed since the last run; pushed to the same registry), over the
 #      same base with what LOCI master's Dockerfile.base adds (git, patch, sudo, bind9-host,
 #      python3-venv, libpython3; and /etc/lsb-release, which its scripts source and Debian
 #      does not ship; its bindep.txt without libmariadbclient-dev, which bookworm lacks).
@@ -170,7 +171,8 @@ for line in open(sys.argv[2]):
         sys.stdout.write(line)
 PY
 start=$(date +%s.%N)
-"$DOCKER" build --network host --progress plain --no-cache --target requirements \
+# (BuildKit's cache serves it again when nothing of it changed: it is an input, not a figure.)
+"$DOCKER" build --network host --progress plain --target requirements \
     --build-arg FROM=loci-bench/loci-master-base:debian --build-arg WHEELS=scratch \
     --build-arg PROJECT=requirements --build-arg PROJECT_REF=2026.1 --build-arg KEEP_ALL_WHEELS=True \
     -t "$reg/loci-master/requirements:2026.1" "$out/master-req" >"$out/logs/loci-master-requirements.log" 2>&1 ||
@@ -282,7 +284,7 @@ step_medians() { # LABEL: each step's median over the runs
 {
     echo "loci bench/git-path.sh: $runs runs each, alternating, medians; loci $loci_rev; keystone $version; $(nproc) cores; $ended"
     echo "load average (1/5/15 min) at the start: $load_start; at the end: $load_end"
-    echo "LOCI master's requirements image (closure, once): $(printf '%.0f' "$master_req_s") s"
+    echo "LOCI master's requirements image (closure, once; BuildKit's cache when unchanged): $(printf '%.0f' "$master_req_s") s"
     printf '%-34s %8s %8s %12s %9s\n' build wall_s loci_s "wall/LOCI" size_MB
     for l in git git-baseline sdist loci-master rebuild; do
         grep -q "^$l " "$results" || continue
