@@ -52,9 +52,15 @@ pub fn execute(plan: &Plan, config: &Config, runner: &mut dyn Runner) -> Result<
             );
         }
     }
-    // The project's clone overlaps the package steps before it (the `source` step waits).
-    steps::source::start_early(plan, &config.tls, &mut state);
+    let mut clone_started = false;
     for (i, step) in plan.steps.iter().enumerate() {
+        // The project's clone overlaps the package steps before it (the `source` step waits
+        // for it), from the first step that changes the system: after the inputs are checked
+        // (`wheels`, `preflight`), so that a build they fail never clones.
+        if !clone_started && !matches!(step.name, "wheels" | "preflight") {
+            steps::source::start_early(plan, &config.tls, &mut state);
+            clone_started = true;
+        }
         crate::say!("==> [{}/{n}] {}: {}", i + 1, step.name, step.summary);
         report::flush();
         let start = Instant::now();

@@ -77,9 +77,10 @@ pub fn run(action: &SourceAction, ctx: &mut Context) -> Result<()> {
     clone(var, repo, reference, dest, *shallow_no_git, &ctx.config.tls)
 }
 
-/// Starts the project's clone (the `source` step's) in a thread of its own before the first
-/// step, so that fetching and checking it out overlaps the package steps; the `source` step
-/// then waits for it. The clone writes only the tree it creates (SOURCES_DIR/PROJECT, which
+/// Starts the project's clone (the `source` step's) in a thread of its own when the first
+/// step that changes the system starts (after `wheels` and `preflight` checked the inputs),
+/// so that fetching and checking it out overlaps the package steps; the `source` step then
+/// waits for it. The clone writes only the tree it creates (SOURCES_DIR/PROJECT, which
 /// nothing before the `source` step reads or writes), the same bytes as when done at its
 /// step. Not started when the tree is there already, or for an https URL before the image
 /// has a CA bundle (the `base` step may be what installs ca-certificates): the clone then
