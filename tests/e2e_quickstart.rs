@@ -126,12 +126,8 @@ fn the_quick_start_builds_a_keystone_that_issues_a_token() {
         "keystone-manage --version printed {out:?}"
     );
 
-    let ks = Keystone::start(&image);
-    let (status, token) = ks.issue_token();
-    assert_eq!(status, 201, "{image}: logs:\n{}", ks.logs());
-    assert!(token.is_some_and(|t| t.len() > 20), "{image}: no token");
-    let left = leftovers(&image);
-    assert!(left.is_empty(), "{image}:\n{}", left.join("\n"));
+    assert_issues_tokens(&image);
+    assert_clean(&image);
 }
 
 /// The value of a command's `-t`.
@@ -170,36 +166,12 @@ fn checkout() -> tempfile::TempDir {
 }
 
 /// Runs `argv` (`docker build ...` as the README writes it) in `dir` with `--network host`
-/// added after `build`, its output in target/e2e/logs/NAME.log; panics with the log's tail when
-/// it fails.
+/// added after `build` (see [`run_build`]).
 fn run_in(name: &str, dir: &std::path::Path, argv: &[String]) -> std::time::Duration {
     assert_eq!(argv[..2], ["docker", "build"], "{argv:?}");
-    let logs = work_dir().join("logs");
-    fs::create_dir_all(&logs).unwrap();
-    let log_path = logs.join(format!("{name}.log"));
-    let log = fs::File::create(&log_path).unwrap();
     let mut cmd = docker();
     cmd.current_dir(dir)
         .args(["build", "--network", "host"])
         .args(&argv[2..]);
-    eprintln!("+ (in {}) {cmd:?}", dir.display());
-    let started = std::time::Instant::now();
-    let status = cmd
-        .stdout(log.try_clone().unwrap())
-        .stderr(log)
-        .status()
-        .unwrap_or_else(|e| panic!("cannot run docker build: {e}"));
-    let took = started.elapsed();
-    if !status.success() {
-        let text = fs::read_to_string(&log_path).unwrap_or_default();
-        let tail: Vec<&str> = text.lines().rev().take(60).collect();
-        let tail: Vec<&str> = tail.into_iter().rev().collect();
-        panic!(
-            "{argv:?} failed after {:.1}s ({status}); log {}:\n{}",
-            took.as_secs_f64(),
-            log_path.display(),
-            tail.join("\n")
-        );
-    }
-    took
+    run_build(name, &mut cmd)
 }

@@ -843,8 +843,8 @@ fn the_readmes_github_job_resolves_with_bake_and_plans() {
 /// PROJECT_REF (`stable/2025.1`, a branch at the suite's keystone 29 sdist: the only keystone
 /// here, matching the 2026.1 wheels), LOCI_IMAGE the prebuilt loci binary (the default
 /// compiles it in `rust:1-bookworm`), `--network host`. With KEEP_ALL_WHEELS=yes pip never asks
-/// an index, so the requirements image is the suite's build restricted to keystone's closure
-/// plus what the job's PROFILES and PIP_PACKAGES add (tests/fixtures/requirements).
+/// an index: the suite's requirements image holds keystone's closure and what the job's
+/// PROFILES and PIP_PACKAGES add (tests/fixtures/requirements).
 ///
 /// The keystone must issue a token; its ldap profile must work (python-ldap and its
 /// libldap-2.5-0, which git had pulled in as a dependency before the packages step asked for
@@ -877,16 +877,7 @@ fn loci_masters_keystone_job_builds_from_its_requirements_image_in_a_registry() 
         format!("{host}/{path}")
     };
     let (from, wheels) = (moved(&given("FROM")), moved(&given("WHEELS")));
-    let extras =
-        std::fs::read(root().join("tests/fixtures/requirements/keystone-job-2026.1-extras.txt"))
-            .unwrap();
-    let mut only = e2e::read(root().join(e2e::CLOSURE_FIXTURE));
-    only.extend_from_slice(&extras);
-    let requirements = e2e::build_requirements_image(
-        "requirements-keystone-job",
-        "2026.1-keystone-job",
-        Some(only),
-    );
+    let requirements = e2e::requirements_image();
     for (local, remote) in [(e2e::base_image(), &from), (requirements, &wheels)] {
         e2e::check(e2e::docker().args(["tag", &local, remote]));
         e2e::check(e2e::docker().args(["push", remote]));
@@ -962,27 +953,9 @@ fn loci_masters_keystone_job_builds_from_its_requirements_image_in_a_registry() 
         "{out}"
     );
 
-    let ks = e2e::Keystone::start(&image);
-    let (status, token) = ks.issue_token();
-    assert_eq!(
-        status,
-        201,
-        "{image}: POST /v3/auth/tokens answered {status}; logs:\n{}",
-        ks.logs()
-    );
-    assert!(token.is_some_and(|t| t.len() > 20), "{image}: no token");
-    drop(ks);
+    e2e::assert_issues_tokens(&image);
     // apache2 (the apache profile) depends on perl: it stays for that, and only for that.
-    let depends = e2e::sh_in(&image, "dpkg-query -W -f '${Depends}' apache2");
-    let left: Vec<String> = e2e::leftovers(&image)
-        .into_iter()
-        .filter(|l| !(l == "LEFT package: perl" && depends.contains("perl")))
-        .collect();
-    assert!(
-        left.is_empty(),
-        "{image} is not clean:\n{}",
-        left.join("\n")
-    );
+    e2e::assert_clean(&image);
     for t in &tags {
         let _ = e2e::docker().args(["rmi", t]).output();
     }
