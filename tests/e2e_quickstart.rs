@@ -175,3 +175,54 @@ fn run_in(name: &str, dir: &std::path::Path, argv: &[String]) -> std::time::Dura
         .args(&argv[2..]);
     run_build(name, &mut cmd)
 }
+
+/// The README's `loci plan` and `loci config` commands (its opening and its troubleshooting
+/// list: `PROJECT=... loci plan|config`, indented or in backticks), run as written on this
+/// machine with the loci of this build; each must succeed and print what the README says.
+#[test]
+fn the_readmes_loci_plan_and_config_commands_run_as_written() {
+    let readme = fs::read_to_string(root().join("README.md")).unwrap();
+    let mut cmds: Vec<String> = Vec::new();
+    for line in readme.lines() {
+        if let Some(c) = line.strip_prefix("    PROJECT=") {
+            cmds.push(format!("PROJECT={}", c.split(" #").next().unwrap().trim()));
+        }
+        for span in line.split('`').skip(1).step_by(2) {
+            if span.starts_with("PROJECT=") && span.contains(" loci ") {
+                cmds.push(span.to_string());
+            }
+        }
+    }
+    assert!(cmds.len() >= 3, "the README's loci commands: {cmds:?}");
+    for c in &cmds {
+        let words = shlex::split(c).unwrap_or_else(|| panic!("not a command: {c}"));
+        let at = words.iter().position(|w| w == "loci").expect("runs loci");
+        let env: Vec<(String, String)> = words[..at]
+            .iter()
+            .map(|w| {
+                let (k, v) = w.split_once('=').unwrap_or_else(|| panic!("{c}: {w}"));
+                (k.to_string(), v.to_string())
+            })
+            .collect();
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_loci"))
+            .env_clear()
+            .envs(env)
+            .args(&words[at + 1..])
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success(),
+            "{c}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        match words[at + 1].as_str() {
+            "plan" => assert!(text.starts_with("plan for keystone on "), "{c}:\n{text}"),
+            "config" => assert!(
+                text.lines().any(|l| l.starts_with("PROFILES=ldap fluent")),
+                "{c}:\n{text}"
+            ),
+            other => panic!("{c}: loci {other}"),
+        }
+    }
+}
