@@ -52,7 +52,15 @@ pub fn execute(plan: &Plan, config: &Config, runner: &mut dyn Runner) -> Result<
             );
         }
     }
+    let mut clone_started = false;
     for (i, step) in plan.steps.iter().enumerate() {
+        // The project's clone overlaps the package steps before it (the `source` step waits
+        // for it), from the first step that changes the system: after the inputs are checked
+        // (`wheels`, `preflight`), so that a build they fail never clones.
+        if !clone_started && !matches!(step.name, "wheels" | "preflight") {
+            steps::source::start_early(plan, &config.tls, &mut state);
+            clone_started = true;
+        }
         crate::say!("==> [{}/{n}] {}: {}", i + 1, step.name, step.summary);
         report::flush();
         let start = Instant::now();
@@ -64,7 +72,11 @@ pub fn execute(plan: &Plan, config: &Config, runner: &mut dyn Runner) -> Result<
             state: &mut state,
         };
         for action in &step.actions {
-            steps::run(action, &mut ctx).map_err(|e| e.in_step(step.name))?;
+            if let Err(e) = steps::run(action, &mut ctx) {
+                // A clone still running is not left behind half made.
+                steps::source::abandon_early(ctx.state);
+                return Err(e.in_step(step.name));
+            }
         }
         let took = start.elapsed();
         crate::say!("==> [{}/{n}] {} done in {}", i + 1, step.name, human(took));

@@ -84,6 +84,36 @@ pub struct State {
     /// When the build started: the total time, and which files the build wrote.
     pub started: Instant,
     pub started_wall: std::time::SystemTime,
+    /// Clones started before the first step, by destination (`steps::source::start_early`).
+    early_clones: Vec<(std::path::PathBuf, EarlyClone)>,
+}
+
+/// A clone running in a thread of its own: what it says when done, or why it failed.
+#[derive(Debug)]
+pub struct EarlyClone {
+    pub handle: std::thread::JoinHandle<Result<String>>,
+}
+
+impl State {
+    /// Records a clone into `dest` started in the background.
+    pub fn add_early_clone(
+        &mut self,
+        dest: std::path::PathBuf,
+        handle: std::thread::JoinHandle<Result<String>>,
+    ) {
+        self.early_clones.push((dest, EarlyClone { handle }));
+    }
+
+    /// Every clone started in the background that no step took yet.
+    pub fn take_early_clones(&mut self) -> Vec<(std::path::PathBuf, EarlyClone)> {
+        std::mem::take(&mut self.early_clones)
+    }
+
+    /// The clone into `dest` started in the background, if any (for its step to wait for).
+    pub fn take_early_clone(&mut self, dest: &std::path::Path) -> Option<EarlyClone> {
+        let i = self.early_clones.iter().position(|(d, _)| d == dest)?;
+        Some(self.early_clones.remove(i).1)
+    }
 }
 
 impl Default for State {
@@ -92,6 +122,7 @@ impl Default for State {
             index_refreshed: false,
             started: Instant::now(),
             started_wall: std::time::SystemTime::now(),
+            early_clones: Vec::new(),
         }
     }
 }

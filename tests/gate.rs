@@ -600,3 +600,67 @@ fn the_signature_and_attestation_digests_go_into_the_summary() {
     bad["images"][0]["signature"] = json!("not a digest");
     assert!(validate(&bad).is_err(), "the schema takes any signature");
 }
+
+/// An incremental run: an image whose digest passed its smoke test in an earlier run is
+/// `built` and `unchanged` (its row and the shard's `unchanged` list), valid under the schema,
+/// and the table says so; the other rows say `unchanged: false`.
+#[test]
+fn unchanged_images_are_rows_of_their_own_in_the_summary() {
+    let dir = tempfile::tempdir().unwrap();
+    let results = dir.path().join("results");
+    std::fs::create_dir_all(&results).unwrap();
+    let inputs = dir.path().join("inputs.json");
+    let input = |k: &str| {
+        json!({"reference": format!("loci-gate/{k}"), "digest": format!("sha256:{}", "1".repeat(64)),
+               "platform": "linux/amd64"})
+    };
+    std::fs::write(
+        &inputs,
+        json!({"loci": input("loci"), "base": input("base"), "requirements": input("requirements")})
+            .to_string(),
+    )
+    .unwrap();
+    let summary = dir.path().join("summary.json");
+    let script = r#"set -euo pipefail; source tools/gate-summary.sh
+        results=$1; summary=$2; inputs=$3
+        docker=/bin/false; shard=1/1; platform=linux/amd64; LOCI_GATE_TAG=2026.1; LOCI_GATE_RUN=1-1
+        d=sha256:$(printf 'a%.0s' $(seq 64))
+        summary_row "$results/keystone.json" name=keystone target=project repository=loci-gate/keystone \
+            tag=2026.1 platform=linux/amd64 status=built digest="$d" smoke_result=ok smoke_detail="12 scripts" \
+            log=logs/keystone-build.log unchanged=1
+        summary_row "$results/glance.json" name=glance target=project repository=loci-gate/glance \
+            tag=2026.1 platform=linux/amd64 status=built digest="$d" smoke_result=ok log=logs/glance-build.log unchanged=0
+        summary_write "$summary" "$results" "$inputs" 2026-12-05T09:00:00Z '[]'
+        summary_table "$summary""#;
+    let out = Command::new("bash")
+        .current_dir(root())
+        .args(["-c", script, "bash"])
+        .args([&results, &summary, &inputs])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+    let doc: Value = serde_json::from_slice(&std::fs::read(&summary).unwrap()).unwrap();
+    validate(&doc).unwrap();
+    let by_name = |n: &str| {
+        doc["images"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["name"] == n)
+            .unwrap()
+            .clone()
+    };
+    assert_eq!(by_name("keystone")["unchanged"], json!(true));
+    assert_eq!(by_name("glance")["unchanged"], json!(false));
+    assert_eq!(
+        doc["unchanged"],
+        json!([{"name": "keystone", "tag": "2026.1", "platform": "linux/amd64"}])
+    );
+    assert_eq!(doc["built"].as_array().unwrap().len(), 2);
+    let table = String::from_utf8_lossy(&out.stdout);
+    assert!(table.contains("ok (unchanged): 12 scripts"), "{table}");
+    assert!(table.contains("built 2 (1 unchanged)"), "{table}");
+    let mut bad = doc.clone();
+    bad["images"][0]["unchanged"] = json!("yes");
+    assert!(validate(&bad).is_err(), "unchanged is a boolean");
+}

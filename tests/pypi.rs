@@ -468,6 +468,8 @@ fn the_prefetch_picks_the_wheels_pip_picks() {
             env: vec![("PIP_FIND_LINKS".into(), String::new())],
         },
         build_constraints: root.join("upper-constraints.txt"),
+        cache: None,
+        build_packages: None,
     };
     let started = std::time::Instant::now();
     let failed = prefetch::complete_closure(
@@ -563,6 +565,8 @@ fn the_prefetch_of_the_keystone_closure_and_of_all_of_2026_1() {
                 env: vec![],
             },
             build_constraints: root.join("upper-constraints.txt"),
+            cache: None,
+            build_packages: None,
         };
         // The offline check alone: in a build, the pool has built the rest into the root by
         // then; here it has not, so the full set's check may miss what only pip builds.

@@ -205,6 +205,87 @@ fn builds_only_its_own_wheels_and_purges_the_rest() {
     );
 }
 
+/// The wheel cache (LOCI_CACHE_DIR's `python/loci-wheels-v1`, steps::requirements::reuse): a
+/// rebuild after one bumped pure-Python constraint downloads that one and builds nothing, and
+/// its root holds exactly what a cold build of the same constraints gives, byte for byte
+/// (SOURCE_DATE_EPOCH makes pip's builds of these sdists reproducible).
+#[test]
+#[ignore = "needs PyPI and python3 with venv: run tests/run.sh (cargo test -- --include-ignored)"]
+fn a_rebuild_after_one_bumped_constraint_reuses_the_wheel_cache() {
+    std::env::set_var("SOURCE_DATE_EPOCH", "1775001600");
+    let before = "six===1.16.0\ndocopt===0.6.2\ntermcolor===1.1.0\npbr===6.1.1\n";
+    let after = before.replace("six===1.16.0", "six===1.17.0");
+    let warm = tempfile::tempdir().unwrap();
+    let cold = tempfile::tempdir().unwrap();
+    let build = |upper: &str, cache: &Path| {
+        let t = tempfile::tempdir().unwrap();
+        let env = [
+            ("REQUIREMENTS_ONLY", "six docopt termcolor pbr"),
+            ("KEEP_ALL_WHEELS", "True"),
+            ("LOCI_CACHE_DIR", cache.to_str().unwrap()),
+        ];
+        let ((r, root), said) = loci::report::capture(|| run(t.path(), upper, &env));
+        r.unwrap();
+        (t, root, said)
+    };
+    // With the prefetch (no find-links in pip's configuration) six and pbr are downloads and
+    // docopt and termcolor (sdists) are left to pip wheel; without it (this host's
+    // PIP_FIND_LINKS), all four are pip wheel's.
+    let (_t1, _, said) = build(before, warm.path());
+    let prefetch = !said.iter().any(|l| l.starts_with("prefetch off"));
+    let left = if prefetch { 2 } else { 4 };
+    assert!(
+        said.iter().any(|l| l.contains(&format!(
+            "0 of the {left} left to pip wheel reused, {left} to build"
+        ))),
+        "{said:#?}"
+    );
+    let (_t2, rebuilt, said) = build(&after, warm.path());
+    let cache_line = said
+        .iter()
+        .find(|l| l.starts_with("wheel cache"))
+        .unwrap_or_else(|| panic!("{said:#?}"));
+    if prefetch {
+        assert!(
+            cache_line.contains("2 of the 2 left to pip wheel reused, 0 to build"),
+            "{said:#?}"
+        );
+        assert!(
+            said.iter()
+                .any(|l| l.contains("prefetch: 1 of the 2 binary wheels from the wheel cache")),
+            "pbr from the cache, six 1.17.0 downloaded: {said:#?}"
+        );
+    } else {
+        assert!(
+            cache_line.contains("3 of the 4 left to pip wheel reused, 1 to build")
+                && cache_line.contains("pbr===6.1.1"),
+            "only six===1.17.0 is fetched: {said:#?}"
+        );
+    }
+    assert!(
+        cache_line.contains("docopt===0.6.2") && cache_line.contains("termcolor===1.1.0"),
+        "docopt and termcolor (sdists) are not built again: {said:#?}"
+    );
+    let (_t3, fresh, _) = build(&after, cold.path());
+    let wheels = |root: &Path| -> Vec<(String, Vec<u8>)> {
+        listing(root)
+            .into_iter()
+            .filter(|f| f.ends_with(".whl") || f.ends_with(".txt"))
+            .map(|f| {
+                let bytes = std::fs::read(root.join(&f)).unwrap();
+                (f, bytes)
+            })
+            .collect()
+    };
+    let (a, b) = (wheels(&rebuilt), wheels(&fresh));
+    let names = |v: &[(String, Vec<u8>)]| v.iter().map(|(f, _)| f.clone()).collect::<Vec<_>>();
+    assert_eq!(names(&a), names(&b), "the same files as a cold build");
+    assert!(names(&a).contains(&"six-1.17.0-py2.py3-none-any.whl".to_string()));
+    for ((f, x), (_, y)) in a.iter().zip(&b) {
+        assert!(x == y, "{f} differs from the cold build's");
+    }
+}
+
 #[test]
 #[ignore = "needs PyPI and python3 with venv: run tests/run.sh (cargo test -- --include-ignored)"]
 fn keep_all_wheels_keeps_downloaded_wheels_and_dependencies() {

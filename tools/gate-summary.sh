@@ -28,7 +28,8 @@ summary_row() { # OUT name=... ...
           size_bytes: n("size_bytes"), loci_seconds: n("loci_seconds"), wall_seconds: n("wall_seconds"),
           smoke: (if s("smoke_result") == null then null
                   else {result: s("smoke_result"), detail: s("smoke_detail"), log: s("smoke_log")} end),
-          sbom: s("sbom"), log: s("log"), reason: s("reason")
+          sbom: s("sbom"), log: s("log"), reason: s("reason"),
+          unchanged: (s("unchanged") == "1")
         }' > "$out"
 }
 
@@ -58,7 +59,8 @@ summary_write() { # OUT RESULTS_DIR INPUTS_JSON STARTED SKIPPED_ROWS_JSON
           inputs: $inputs[0],
           images: $images,
           built: names("built"), failed: names("failed"),
-          skipped: names("skipped"), unbuildable: names("unbuildable")
+          skipped: names("skipped"), unbuildable: names("unbuildable"),
+          unchanged: [$images[] | select(.unchanged == true) | {name, tag, platform}]
         }' > "$out"
 }
 
@@ -87,14 +89,14 @@ summary_table() { # SUMMARY
           | .[] | row(.value.reference | sub("@sha256:.*"; "") ; .value.platform // "-"; (.value.seconds | t); "-"; (.value.size_bytes | mb);
                       "\(.key)\(if .value.wheels then ": \(.value.wheels) wheels" else "" end)\(if .value.digest then " " + .value.digest[0:19] else "" end)") ),
         ( .images[] | row("\(.repository):\(.tag)"; .platform; (.loci_seconds | t); (.wall_seconds | t); (.size_bytes | mb);
-              (if .status == "built" then "ok\(if .smoke.detail then ": " + .smoke.detail else "" end)\(if .digest then " " + .digest[0:19] else "" end)"
+              (if .status == "built" then "ok\(if .unchanged then " (unchanged)" else "" end)\(if .smoke.detail then ": " + .smoke.detail else "" end)\(if .digest then " " + .digest[0:19] else "" end)"
                elif .status == "skipped" then "skipped (\(.reason // "another shard"))"
                else "\(.status | ascii_upcase): \(.reason // "")" end)) ),
         ( if .kind == "merged" then
             "", "manifest lists:",
             ( .manifests[] | "  \(.reference | . + " " * ([44 - length, 1] | max))\(if .status == "promoted" then "promoted \(.digest[0:19]) (\(.platforms | join(", ")))" else "HELD: \(.reason) (the tag is left as it was)" end)" )
           else empty end ),
-        "built \(.built | length), failed \(.failed | length), skipped \(.skipped | length), unbuildable \(.unbuildable | length)"
+        "built \(.built | length)\(if (.unchanged // []) | length > 0 then " (\(.unchanged | length) unchanged)" else "" end), failed \(.failed | length), skipped \(.skipped | length), unbuildable \(.unbuildable | length)"
     ' "$file"
 }
 

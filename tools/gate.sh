@@ -357,11 +357,20 @@ else
         die "the requirements image failed after $(human "${seconds[requirements]}") (log: $work/logs/requirements.log)"
     fi
 fi
-# How many wheels: the image holds nothing else (listed, not extracted).
-cid=$("$docker" create "$req_image" /nothing)
-n_wheels=$("$docker" export "$cid" | tar -t | grep -c '\.whl$' || true)
-has_upper=$("$docker" export "$cid" | tar -t | grep -cx 'upper-constraints.txt' || true)
-"$docker" rm "$cid" >/dev/null
+# How many wheels: the image holds nothing else (listed, not extracted; once per image ID:
+# an unchanged requirements image is not exported again).
+req_id=$(image_id "$req_image")
+counted="$work/requirements.count"
+if [ -s "$counted" ] && [ "$(cut -d' ' -f1 "$counted")" = "$req_id" ]; then
+    read -r _ n_wheels has_upper < "$counted"
+else
+    cid=$("$docker" create "$req_image" /nothing)
+    listing=$("$docker" export "$cid" | tar -t)
+    "$docker" rm "$cid" >/dev/null
+    n_wheels=$(grep -c '\.whl$' <<< "$listing" || true)
+    has_upper=$(grep -cx 'upper-constraints.txt' <<< "$listing" || true)
+    echo "$req_id $n_wheels $has_upper" > "$counted"
+fi
 [ "$has_upper" = 1 ] || die "$req_image has no upper-constraints.txt"
 echo "$n_wheels wheels"
 # The inputs, by local name and image id, or (inputs) pushed: by registry digest.
@@ -450,8 +459,11 @@ pypi_spec() {
 rm -rf "$context/data/requirements"
 if [ "${LOCI_GATE_SOURCES:-git}" = pypi ]; then
     log "sources: 2026.1 sdists from PyPI"
-    python3 -m venv "$work/pyvenv" >/dev/null
+    [ -x "$work/pyvenv/bin/pip" ] || python3 -m venv "$work/pyvenv" >/dev/null
     dl="$work/sdists"; mkdir -p "$dl"
+    # The seeded trees of an earlier run, kept by their sdist's sha256 (an unchanged sdist is
+    # not unpacked and committed again: the same tree, the same bytes).
+    trees="$work/trees"; mkdir -p "$trees"
     for s in "${services[@]}"; do
         spec=$(pypi_spec "$s")
         # An sdist downloaded by an earlier run is used again (LOCI_GATE_REFRESH_SOURCES=1: not).
@@ -460,13 +472,19 @@ if [ "${LOCI_GATE_SOURCES:-git}" = pypi ]; then
             "$work/pyvenv/bin/pip" download -q --no-deps --no-binary :all: --dest "$dl/$s" "$spec"
         fi
         sdist=$(ls "$dl/$s"/*.tar.gz)
-        unpack=$(mktemp -d "$work/unpack.XXXX")
-        tar --no-same-owner -xzf "$sdist" -C "$unpack"
         project=$(project_of "$s")
-        mv "$unpack"/*/ "$context/data/$project"
-        rmdir "$unpack"
-        version=$(basename "$sdist" .tar.gz); version=${version##*-}
-        commit_tree "$context/data/$project" "$version"
+        sum="$(sha256sum "$sdist" | cut -d' ' -f1) ${SOURCE_DATE_EPOCH:-}"
+        if [ ! -d "$trees/$project" ] || [ "$(cat "$trees/$project.sdist" 2>/dev/null)" != "$sum" ]; then
+            rm -rf "$trees/$project" "$trees/$project.sdist"
+            unpack=$(mktemp -d "$work/unpack.XXXX")
+            tar --no-same-owner -xzf "$sdist" -C "$unpack"
+            mv "$unpack"/*/ "$trees/$project"
+            rmdir "$unpack"
+            version=$(basename "$sdist" .tar.gz); version=${version##*-}
+            commit_tree "$trees/$project" "$version"
+            echo "$sum" > "$trees/$project.sdist"
+        fi
+        cp -al "$trees/$project" "$context/data/$project"
         echo "$s: $(basename "$sdist")"
     done
 fi
@@ -514,6 +532,20 @@ if [ -z "${LOCI_GATE_SKYLINE_CONSOLE_REPO:-}" ]; then
         export LOCI_GATE_SKYLINE_CONSOLE_REF="${LOCI_GATE_SKYLINE_CONSOLE_REF:-${LOCI_GATE_REF:-stable/2026.1}}"
     fi
 fi
+
+# One build context per service: the Dockerfile, the dependency lists and a data dir holding
+# its own source tree only (hard links). The data dir is bind-mounted whole, so its content is
+# part of BuildKit's cache key: with one shared data dir, a change in one service's source
+# would rebuild every service; this way the others stay cache hits with the same digest.
+contexts="$work/contexts"
+rm -rf "$contexts"
+for s in "${services[@]}"; do
+    mkdir -p "$contexts/$s/data"
+    cp -l "$context/Dockerfile" "$context/bindep.txt" "$context/pydep.txt" "$contexts/$s/"
+    if [ -d "$context/data/$(project_of "$s")" ]; then
+        cp -al "$context/data/$(project_of "$s")" "$contexts/$s/data/"
+    fi
+done
 
 # ---------------------------------------------------------------------------------------------
 # 4.-5. services: each built by an engine call of its own ($jobs at a time, so one failure
@@ -628,7 +660,7 @@ loci_seconds_of() { # LOG
 # One service of one target: build, loci's time, size, smoke; the outcome in $results/ROW.*
 gate_one() { # SERVICE TARGET
     local s=$1 target=$2 suffix row img log start smoke_log wall loci_s size status reason="" digest="" reference=""
-    local smoke_result="" smoke_detail="" push_log
+    local smoke_result="" smoke_detail="" push_log unchanged=0
     suffix=$(suffix_of "$target"); row="$s$suffix"
     img="loci-gate/$s:$LOCI_GATE_TAG$suffix"
     log="$work/logs/$row-build.log"
@@ -638,14 +670,16 @@ gate_one() { # SERVICE TARGET
             tag="$LOCI_GATE_TAG$suffix" platform="$platform" status="$status" digest="$digest" \
             reference="$reference" size_bytes="${size:-}" loci_seconds="${loci_s:-}" wall_seconds="${wall:-}" \
             smoke_result="$smoke_result" smoke_detail="$smoke_detail" smoke_log="${smoke_log:+logs/${smoke_log##*/}}" \
-            sbom="$([ "$status" = built ] && echo "$GATE_SBOM_PATH")" log="logs/${log##*/}" reason="$reason"
+            sbom="$([ "$status" = built ] && echo "$GATE_SBOM_PATH")" log="logs/${log##*/}" reason="$reason" \
+            unchanged="$unchanged"
     }
     if [ "${inputs_ok:-1}" != 1 ]; then
         status=unbuildable; reason="its inputs are not in $registry (inputs.json)"; finish; return 0
     fi
     start=$(date +%s)
     local built_ok=1
-    LOCI_GATE_TARGET="$target" LOCI_GATE_SUFFIX="$suffix" "${compose[@]}" build "$s" > "$log" 2>&1 || built_ok=0
+    LOCI_GATE_CONTEXT="$contexts/$s" LOCI_GATE_TARGET="$target" LOCI_GATE_SUFFIX="$suffix" \
+        "${compose[@]}" build "$s" > "$log" 2>&1 || built_ok=0
     wall=$(( $(date +%s) - start ))
     # (no label of the run's own: an unchanged image keeps its digest from run to run)
     if [ "$built_ok" != 1 ] || ! "$docker" image inspect "$img" >/dev/null 2>&1; then
@@ -660,8 +694,16 @@ gate_one() { # SERVICE TARGET
     size=$(image_size "$img")
     digest=$(image_id "$img")
     smoke_log="$work/logs/$row-smoke.log"
-    if smoke "$s" "$img" "$smoke_log"; then
+    # Incremental: an image whose digest passed its smoke test in an earlier run of this work
+    # dir (its record in $work/smoked/) is unchanged: the same bytes, not tested again
+    # (LOCI_GATE_RESMOKE=1 tests every image). Its row says so (`unchanged`).
+    local smoked="$work/smoked/$row"
+    if [ "${LOCI_GATE_RESMOKE:-0}" != 1 ] && [ -s "$smoked" ] && [ "$(sed -n 1p "$smoked")" = "$digest" ] \
+        && [ -s "$smoke_log" ]; then
+        status=built; smoke_result=ok; unchanged=1; smoke_detail="$(sed -n 2p "$smoked")"
+    elif rm -f "$smoked" && smoke "$s" "$img" "$smoke_log"; then
         status=built; smoke_result=ok; smoke_detail="$(sed -n 's/^SMOKE //p' "$smoke_log" | tail -1)"
+        mkdir -p "$work/smoked" && printf '%s\n%s\n' "$digest" "$smoke_detail" > "$smoked"
     else
         status=failed; smoke_result=failed
         smoke_detail="$( { grep -m1 -E '^FAILED|Error|error' "$smoke_log" || tail -1 "$smoke_log"; } | cut -c1-150)"

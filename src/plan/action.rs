@@ -226,6 +226,9 @@ pub enum RequirementsAction {
     RequirementsWheels { spec: Box<WheelsSpec> },
     /// Delete everything at `root` except `*.whl` and `*.txt`, leaving mount points alone.
     PurgeRoot { root: PathBuf },
+    /// PROJECT=requirements: the system packages to build with are not installed here but by
+    /// the `requirements` step, when and only when it has something to build.
+    BuildPackagesDeferred { packages: Vec<String> },
 }
 
 /// The JSON of an action (`loci plan --json`): `{"action": "snake_case_name", fields...}`,

@@ -6,6 +6,17 @@ use std::path::PathBuf;
 
 use serde::Serialize;
 
+use crate::process::Cmd;
+
+/// The system packages a requirements build compiles with (the `packages` step's), installed
+/// by the `requirements` step only when it has something to build.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct BuildPackages {
+    pub packages: Vec<String>,
+    /// The package index refresh (run once per build, before the first install).
+    pub refresh: Option<Cmd>,
+}
+
 /// A constraint dropped before building, and why.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct DropRule {
@@ -47,6 +58,9 @@ pub struct ConstraintsSpec {
     /// The build constraints of the source builds (the named constraints and the setuptools
     /// cap; the git+ entries are not constraints pip takes).
     pub build_constraints: PathBuf,
+    /// The system packages to build with (the `packages` step's, deferred): installed before
+    /// the first source build, none when there is nothing to build.
+    pub build_packages: Option<BuildPackages>,
 }
 
 /// What [`crate::plan::RequirementsAction::RequirementsWheels`] does.
@@ -75,4 +89,10 @@ pub struct WheelsSpec {
     /// The build constraints of every `pip wheel` (LOCI's `--build-constraint`): the image's
     /// upper-constraints.txt, which carries the setuptools cap.
     pub build_constraints: PathBuf,
+    /// The wheel cache (`steps::requirements::reuse`) in the Python package cache; `None`
+    /// without PACKAGE_CACHE.
+    pub cache: Option<PathBuf>,
+    /// The system packages to build with (the `packages` step's, deferred): installed before
+    /// the first `pip wheel`, none when the prefetch and the cache leave nothing to build.
+    pub build_packages: Option<BuildPackages>,
 }

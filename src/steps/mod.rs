@@ -50,7 +50,7 @@ pub type Pipeline = &'static [&'static [Planner]];
 const REQUIREMENTS: Pipeline = &[&[
     base::plan,
     venv::plan,
-    packages::plan,
+    requirements::plan_packages,
     source::plan,
     requirements::plan_wheels,
     requirements::plan_purge,

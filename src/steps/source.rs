@@ -54,7 +54,8 @@ impl fmt::Display for SourceAction {
     }
 }
 
-/// Runs one action of this module.
+/// Runs one action of this module: the clone started early ([`start_early`]) is waited for,
+/// any other is done now.
 pub fn run(action: &SourceAction, ctx: &mut Context) -> Result<()> {
     let SourceAction::GitClone {
         var,
@@ -63,7 +64,98 @@ pub fn run(action: &SourceAction, ctx: &mut Context) -> Result<()> {
         dest,
         shallow_no_git,
     } = action;
+    if let Some(early) = ctx.state.take_early_clone(dest) {
+        let said = early.handle.join().map_err(|_| {
+            Error::new(format!(
+                "the clone of {repo} into {} panicked",
+                dest.display()
+            ))
+        })??;
+        crate::say!("{said}");
+        return Ok(());
+    }
     clone(var, repo, reference, dest, *shallow_no_git, &ctx.config.tls)
+}
+
+/// Starts the project's clone (the `source` step's) in a thread of its own when the first
+/// step that changes the system starts (after `wheels` and `preflight` checked the inputs),
+/// so that fetching and checking it out overlaps the package steps; the `source` step then
+/// waits for it. The clone writes only the tree it creates (SOURCES_DIR/PROJECT, which
+/// nothing before the `source` step reads or writes), the same bytes as when done at its
+/// step. Not started when the tree is there already, or for an https URL before the image
+/// has a CA bundle (the `base` step may be what installs ca-certificates): the clone then
+/// runs at its step, as before.
+pub fn start_early(plan: &crate::plan::Plan, tls: &TlsConfig, state: &mut crate::runner::State) {
+    let Some(step) = plan.steps.iter().find(|s| s.name == "source") else {
+        return;
+    };
+    for action in &step.actions {
+        let crate::plan::Action::Source(SourceAction::GitClone {
+            var,
+            repo,
+            reference,
+            dest,
+            shallow_no_git,
+        }) = action
+        else {
+            continue;
+        };
+        if dest.exists() || (repo.starts_with("https://") && ca_bundle(tls).is_none()) {
+            continue;
+        }
+        let (var, repo, reference, dest2, shallow, tls) = (
+            var.clone(),
+            repo.clone(),
+            reference.clone(),
+            dest.clone(),
+            *shallow_no_git,
+            tls.clone(),
+        );
+        let handle = std::thread::spawn(move || {
+            configure_tls(&tls);
+            let origin = Origin {
+                var: &var,
+                repo: &repo,
+                reference: &reference,
+            };
+            let started = std::time::Instant::now();
+            let result = clone_into(&origin, &dest2, shallow);
+            if result.is_err() {
+                let _ = std::fs::remove_dir_all(&dest2);
+            }
+            result.map(|said| {
+                format!(
+                    "{said} (in {}, while the steps before this one ran)",
+                    crate::report::human(started.elapsed())
+                )
+            })
+        });
+        state.add_early_clone(dest.clone(), handle);
+    }
+}
+
+/// After a failed step: waits for the clones started early that no step took, and removes
+/// their trees, so that a failed build leaves no clone behind that a later build in the same
+/// place would take for a seeded source tree.
+pub fn abandon_early(state: &mut crate::runner::State) {
+    for (dest, early) in state.take_early_clones() {
+        let _ = early.handle.join();
+        let _ = std::fs::remove_dir_all(&dest);
+    }
+}
+
+/// The CA bundle libgit2 is pointed at: SSL_CERT_FILE, or the distro's.
+fn ca_bundle(tls: &TlsConfig) -> Option<std::path::PathBuf> {
+    tls.ssl_cert_file.clone().or_else(|| {
+        [
+            "/etc/ssl/certs/ca-certificates.crt",
+            "/etc/pki/tls/certs/ca-bundle.crt",
+            "/etc/ssl/ca-bundle.pem",
+        ]
+        .iter()
+        .map(std::path::PathBuf::from)
+        .find(|p| p.exists())
+    })
 }
 
 /// Points libgit2 at the system CA bundle (or SSL_CERT_FILE): the vendored OpenSSL inside the
@@ -71,16 +163,7 @@ pub fn run(action: &SourceAction, ctx: &mut Context) -> Result<()> {
 fn configure_tls(tls: &TlsConfig) {
     static ONCE: std::sync::Once = std::sync::Once::new();
     ONCE.call_once(|| {
-        let file = tls.ssl_cert_file.clone().or_else(|| {
-            [
-                "/etc/ssl/certs/ca-certificates.crt",
-                "/etc/pki/tls/certs/ca-bundle.crt",
-                "/etc/ssl/ca-bundle.pem",
-            ]
-            .iter()
-            .map(std::path::PathBuf::from)
-            .find(|p| p.exists())
-        });
+        let file = ca_bundle(tls);
         let dir = tls.ssl_cert_dir.clone();
         if file.is_some() || dir.is_some() {
             // SAFETY: called once, before any other libgit2 use in this process.
@@ -127,7 +210,8 @@ pub fn clone(
     if result.is_err() {
         let _ = std::fs::remove_dir_all(dest);
     }
-    result
+    crate::say!("{}", result?);
+    Ok(())
 }
 
 fn fetch_options<'a>(depth: Option<i32>) -> FetchOptions<'a> {
@@ -223,7 +307,9 @@ fn resolve_ref(remote: &mut git2::Remote, origin: &Origin) -> Result<(String, Oi
         })
 }
 
-fn clone_into(origin: &Origin, dest: &Path, shallow: bool) -> Result<()> {
+/// Clones into `dest` and says what it checked out (for the caller to print: an early clone
+/// runs in a thread of its own while another step writes the log).
+fn clone_into(origin: &Origin, dest: &Path, shallow: bool) -> Result<String> {
     let Origin {
         var,
         repo: repo_url,
@@ -299,7 +385,7 @@ fn clone_into(origin: &Origin, dest: &Path, shallow: bool) -> Result<()> {
     }
     repo.set_head_detached(oid)
         .map_err(|e| Error::new(format!("cannot set HEAD to {oid}")).caused_by(e))?;
-    crate::say!("checked out {reference} ({oid}) into {}", dest.display());
+    let said = format!("checked out {reference} ({oid}) into {}", dest.display());
     drop(remote);
     drop(repo);
     if shallow {
@@ -307,7 +393,7 @@ fn clone_into(origin: &Origin, dest: &Path, shallow: bool) -> Result<()> {
             Error::new(format!("cannot remove {}/.git", dest.display())).caused_by(e)
         })?;
     }
-    Ok(())
+    Ok(said)
 }
 
 /// `git log -1` of a source tree, as LOCI records it in project.txt.
@@ -487,6 +573,125 @@ mod tests {
             "{s}"
         );
         assert!(!dest.exists());
+    }
+
+    fn bookworm() -> crate::distro::Distro {
+        let os = crate::os_release::OsRelease::parse(
+            "ID=debian\nVERSION_ID=\"12\"\nVERSION_CODENAME=bookworm\n",
+        );
+        crate::distro::Distro::detect(&os, None, None).unwrap()
+    }
+
+    /// Starts the clone of `action` early as the executor does, then runs the `source` step's
+    /// action with the same state.
+    fn early_then_step(action: &SourceAction) -> (Result<()>, Vec<crate::plan::Cmd>) {
+        let distro = bookworm();
+        let plan = crate::plan::Plan {
+            project: "keystone".into(),
+            stage: crate::plan::Stage::Project,
+            distro: distro.clone(),
+            steps: vec![Step::new("source", "the project").action(action.clone())],
+        };
+        let mut state = crate::runner::State::default();
+        start_early(&plan, &TlsConfig::default(), &mut state);
+        let mut runner = crate::runner::RecordingRunner::default();
+        let result = crate::runner::with_test_context(&distro, &mut runner, &mut state, |ctx| {
+            run(action, ctx)
+        });
+        (result, runner.commands)
+    }
+
+    fn clone_action(url: &str, reference: &str, dest: &Path) -> SourceAction {
+        SourceAction::GitClone {
+            var: "PROJECT".into(),
+            repo: url.into(),
+            reference: reference.into(),
+            dest: dest.to_path_buf(),
+            shallow_no_git: false,
+        }
+    }
+
+    #[test]
+    fn an_early_clone_is_the_trees_clone_done_before_its_step() {
+        let (dir, url, first, _) = fixture();
+        let early = dir.path().join("early");
+        let (result, commands) = early_then_step(&clone_action(&url, "1.0.0", &early));
+        result.unwrap();
+        assert!(commands.is_empty(), "{commands:?}");
+        // The same tree, HEAD and tags as a clone at the step.
+        let late = dir.path().join("late");
+        clone(
+            "PROJECT",
+            &url,
+            "1.0.0",
+            &late,
+            false,
+            &TlsConfig::default(),
+        )
+        .unwrap();
+        for d in [&early, &late] {
+            assert_eq!(std::fs::read_to_string(d.join("a.txt")).unwrap(), "one\n");
+            let repo = Repository::open(d).unwrap();
+            assert_eq!(
+                repo.head()
+                    .unwrap()
+                    .peel_to_commit()
+                    .unwrap()
+                    .id()
+                    .to_string(),
+                first
+            );
+            assert!(repo.find_reference("refs/tags/1.0.0").is_ok());
+        }
+        assert_eq!(describe_head(&early), describe_head(&late));
+    }
+
+    #[test]
+    fn an_early_clone_that_fails_fails_its_step_and_leaves_nothing() {
+        let (dir, url, _, _) = fixture();
+        let dest = dir.path().join("missing");
+        let (result, _) = early_then_step(&clone_action(&url, "no-such-tag", &dest));
+        let s = result.unwrap_err().to_string();
+        assert!(
+            s.contains("PROJECT_REF=no-such-tag does not exist in PROJECT_REPO=file://"),
+            "{s}"
+        );
+        assert!(!dest.exists());
+    }
+
+    #[test]
+    fn a_failed_build_leaves_no_early_clone_behind() {
+        let (dir, url, _, _) = fixture();
+        let dest = dir.path().join("abandoned");
+        let plan = crate::plan::Plan {
+            project: "keystone".into(),
+            stage: crate::plan::Stage::Project,
+            distro: bookworm(),
+            steps: vec![Step::new("source", "s").action(clone_action(&url, "1.0.0", &dest))],
+        };
+        let mut state = crate::runner::State::default();
+        start_early(&plan, &TlsConfig::default(), &mut state);
+        abandon_early(&mut state);
+        assert!(!dest.exists());
+        assert!(state.take_early_clone(&dest).is_none());
+    }
+
+    #[test]
+    fn no_early_clone_of_a_tree_that_is_there() {
+        let (dir, url, _, _) = fixture();
+        let dest = dir.path().join("seeded");
+        std::fs::create_dir(&dest).unwrap();
+        std::fs::write(dest.join("setup.py"), "").unwrap();
+        let plan = crate::plan::Plan {
+            project: "keystone".into(),
+            stage: crate::plan::Stage::Project,
+            distro: bookworm(),
+            steps: vec![Step::new("source", "s").action(clone_action(&url, "1.0.0", &dest))],
+        };
+        let mut state = crate::runner::State::default();
+        start_early(&plan, &TlsConfig::default(), &mut state);
+        assert!(state.take_early_clone(&dest).is_none());
+        assert!(!dest.join("a.txt").exists());
     }
 
     #[test]

@@ -59,7 +59,7 @@ use super::python::{self, build_constraints, venv_bin, BuildConstraintMode};
 use crate::config::Config;
 use crate::constraints::normalize;
 use crate::error::{Context, Error, Result};
-use crate::plan::{Cmd, PlanInput, RequirementsAction, Step};
+use crate::plan::{Action, Cmd, PackagesAction, PlanInput, RequirementsAction, Step};
 use crate::runner;
 
 mod constraints;
@@ -67,6 +67,7 @@ mod pick;
 mod pool;
 pub mod prefetch;
 mod purge;
+pub mod reuse;
 mod spec;
 mod trees;
 
@@ -75,7 +76,9 @@ pub use self::pick::*;
 pub use self::pool::*;
 pub use self::purge::*;
 pub use self::trees::*;
-pub use crate::plan::requirements::{ConstraintsSpec, DropRule, PipWheel, WheelsSpec};
+pub use crate::plan::requirements::{
+    BuildPackages, ConstraintsSpec, DropRule, PipWheel, WheelsSpec,
+};
 
 /// Packages LOCI builds besides the constraints (uwsgi is not a constraint; enum-compat is
 /// one, so it is built once).
@@ -108,9 +111,15 @@ pub fn plan_wheels(input: &PlanInput) -> Result<Option<Step>> {
     let work = c.paths.data_dir.join("loci-requirements-build");
     // Most `pip wheel` runs only download: keep the network busy, bounded by the machine.
     let jobs = c.requirements_jobs.unwrap_or(4 * input.host.cpus);
+    let build_packages = build_packages(input)?;
+    let mut args = balance_quiet(&c.pip_wheel_args);
+    if c.cache_dir.is_some() {
+        // The wheel cache records the build dependencies pip installs, which it prints with -v.
+        args.push("-v".into());
+    }
     let pip = PipWheel {
         pip: venv_bin(input, "pip"),
-        args: balance_quiet(&c.pip_wheel_args),
+        args,
         env: wheel_env(input.host.cpus, c.requirements_prefetch),
     };
     let constraints = ConstraintsSpec {
@@ -125,6 +134,7 @@ pub fn plan_wheels(input: &PlanInput) -> Result<Option<Step>> {
         jobs,
         setuptools: c.setuptools_constraint.clone(),
         build_constraints: work.join("build-constraints.txt"),
+        build_packages: build_packages.clone(),
     };
     let mut extras: Vec<String> = EXTRA_PACKAGES.iter().map(|s| s.to_string()).collect();
     extras.extend(c.pip_packages.iter().cloned());
@@ -139,6 +149,11 @@ pub fn plan_wheels(input: &PlanInput) -> Result<Option<Step>> {
         prefetch: c.requirements_prefetch,
         build_constraints: root.join("upper-constraints.txt"),
         pip,
+        cache: c
+            .cache_dir
+            .as_ref()
+            .map(|d| d.join("python").join(reuse::DIR)),
+        build_packages: build_packages.clone(),
     };
     let mut step = Step::new(
         "requirements",
@@ -151,6 +166,10 @@ pub fn plan_wheels(input: &PlanInput) -> Result<Option<Step>> {
         spec: Box::new(constraints),
     });
     if !c.pip_packages.is_empty() {
+        // PIP_PACKAGES may compile: the build packages first.
+        if let Some(b) = &build_packages {
+            step = step.action(super::packages::install_action(input.distro, &b.packages));
+        }
         step = step.run(
             Cmd::new(venv_bin(input, "pip"), ["install"])
                 .args(c.pip_args.iter().cloned())
@@ -186,6 +205,38 @@ pub fn plan_wheels(input: &PlanInput) -> Result<Option<Step>> {
     Ok(Some(step))
 }
 
+/// The packages step's system packages (bindep's `requirements` profile and DIST_PACKAGES),
+/// which the requirements step installs only when it has something to build.
+fn build_packages(input: &PlanInput) -> Result<Option<BuildPackages>> {
+    Ok(super::packages::plan(input)?.and_then(|step| {
+        step.actions.into_iter().find_map(|a| match a {
+            Action::Packages(PackagesAction::Install {
+                packages, refresh, ..
+            }) => Some(BuildPackages { packages, refresh }),
+            _ => None,
+        })
+    }))
+}
+
+/// The `packages` step of PROJECT=requirements: the packages of the packages step, their
+/// install deferred to the `requirements` step ([`build_packages`]): the image holds only
+/// wheels, and a rebuild whose wheels all come from the index or the wheel cache compiles
+/// nothing.
+pub fn plan_packages(input: &PlanInput) -> Result<Option<Step>> {
+    let Some(mut step) = super::packages::plan(input)? else {
+        return Ok(None);
+    };
+    step.summary =
+        "system packages to build wheels with (bindep's requirements profile, DIST_PACKAGES)"
+            .into();
+    step.actions = vec![Action::Requirements(
+        RequirementsAction::BuildPackagesDeferred {
+            packages: step.packages.clone(),
+        },
+    )];
+    Ok(Some(step))
+}
+
 /// The `purge` step: only the wheels and constraint files stay at the image root.
 pub fn plan_purge(input: &PlanInput) -> Result<Option<Step>> {
     let root = input.config.paths.root.clone();
@@ -208,6 +259,13 @@ impl fmt::Display for RequirementsAction {
                 "delete everything at {} except *.whl and *.txt (mount points left alone)",
                 root.display()
             ),
+            RequirementsAction::BuildPackagesDeferred { packages } => write!(
+                f,
+                "not now: the requirements step installs these {} packages before its first build, \
+                 and none when the index and the wheel cache leave nothing to build: {}",
+                packages.len(),
+                packages.join(" ")
+            ),
         }
     }
 }
@@ -218,6 +276,13 @@ pub fn run(action: &RequirementsAction, ctx: &mut runner::Context) -> Result<()>
         RequirementsAction::RequirementsConstraints { spec } => prepare(spec, ctx),
         RequirementsAction::RequirementsWheels { spec } => build(spec, ctx),
         RequirementsAction::PurgeRoot { root } => purge(root).map(|_| ()),
+        RequirementsAction::BuildPackagesDeferred { packages } => {
+            crate::say!(
+                "{} build packages deferred to the requirements step (installed only if it builds something)",
+                packages.len()
+            );
+            Ok(())
+        }
     }
 }
 
@@ -305,6 +370,11 @@ pub fn prepare(spec: &ConstraintsSpec, ctx: &mut runner::Context) -> Result<()> 
     let mut git_pins = Vec::new();
     let mut from_source = Vec::new();
     if !items.is_empty() {
+        install_build_packages(
+            spec.build_packages.as_ref(),
+            ctx,
+            &format!("{} source builds", items.len()),
+        )?;
         let mode = BuildConstraintMode::detect(&spec.pip.pip, ctx.runner)?;
         let env = ctx.runner.env();
         let results = run_builds(
@@ -426,8 +496,54 @@ fn report(r: &BuildResult, n: usize, total: usize, kept: &[String]) {
     );
 }
 
+/// The closure fetch of KEEP_ALL_WHEELS=True ([`prefetch::fetch_closure`]): it mostly
+/// downloads. Without the build packages (`installed`: not yet), a wheel it had to build
+/// might not be what a build with them makes: then those wheels are deleted, the packages
+/// installed and the fetch run again (it finds the downloads in the root).
+fn fetch_closure(
+    spec: &WheelsSpec,
+    ctx: &mut runner::Context,
+    mode: BuildConstraintMode,
+    installed: bool,
+) -> Result<Option<BuildResult>> {
+    if installed || spec.build_packages.is_none() {
+        return Ok(prefetch::fetch_closure(spec, ctx.runner, mode));
+    }
+    let (failed, built) = prefetch::fetch_closure_built(spec, ctx.runner, mode);
+    if failed.is_none() && built.is_empty() {
+        return Ok(None);
+    }
+    for w in &built {
+        let _ = fs::remove_file(spec.root.join(w));
+    }
+    install_build_packages(
+        spec.build_packages.as_ref(),
+        ctx,
+        "the dependencies' fetch built wheels (or failed) without them: fetched again",
+    )?;
+    Ok(prefetch::fetch_closure(spec, ctx.runner, mode))
+}
+
+/// Installs the deferred build packages (once: the install skips what is installed).
+fn install_build_packages(
+    install: Option<&BuildPackages>,
+    ctx: &mut runner::Context,
+    why: &str,
+) -> Result<()> {
+    if let Some(b) = install {
+        crate::say!("build packages ({}): {why}", b.packages.len());
+        super::packages::install(ctx, &b.packages, b.refresh.as_ref())?;
+    }
+    Ok(())
+}
+
 /// [`RequirementsAction::RequirementsWheels`], its commands run by the context's runner (the
 /// `pip wheel` pool in parallel with its environment).
+///
+/// With the wheel cache ([`reuse`]), decided here and logged: the prefetch's downloads come
+/// from it when it has them; every item left to `pip wheel` whose entry holds for the current
+/// constraints is copied from it instead of built; only the rest is built, after the deferred
+/// build packages are installed (none when nothing is built), and each build is kept in it.
 pub fn build(spec: &WheelsSpec, ctx: &mut runner::Context) -> Result<()> {
     let upper_path = spec.root.join("upper-constraints.txt");
     let upper = fs::read_to_string(&upper_path)
@@ -454,10 +570,50 @@ pub fn build(spec: &WheelsSpec, ctx: &mut runner::Context) -> Result<()> {
             );
         }
     }
-    let runner = &mut *ctx.runner;
-    let mode = BuildConstraintMode::detect(&spec.pip.pip, runner)?;
-    let prefetched = prefetch::run(spec, runner, &ctx.config.tls, items);
-    let items = prefetched.rest;
+    let mode = BuildConstraintMode::detect(&spec.pip.pip, ctx.runner)?;
+    let cache = reuse::WheelCache::for_spec(spec);
+    let (prefetched, looked) =
+        prefetch::run_cached(spec, ctx.runner, &ctx.config.tls, items, cache.as_ref());
+    let lines = reuse::constraint_lines(&upper);
+    // The cache's target: the prefetch's (pip debug), else pip's own answer.
+    let target = match &looked {
+        Some((_, t)) => Some(t.clone()),
+        None if cache.is_some() => ctx
+            .runner
+            .output(&Cmd::new(spec.pip.pip.clone(), ["debug", "--verbose"]))
+            .ok()
+            .and_then(|t| prefetch::parse_pip_debug(&t)),
+        None => None,
+    };
+    let cache = match (cache, target) {
+        (Some(c), Some(t)) => Some(c.with_target(t.python, t.tags)),
+        (Some(_), None) => {
+            crate::say!("wheel cache off: `pip debug --verbose` names no target to key it by");
+            None
+        }
+        (None, _) => None,
+    };
+    let index = looked.as_ref().map(|(i, _)| i);
+    let pinned = |r: &str| prefetch::pinned(r).is_some();
+    let (items, keys) = reuse::take_cached(
+        cache.as_ref(),
+        &prefetched.rest,
+        &lines,
+        index,
+        &pinned,
+        &spec.root,
+    )?;
+    if items.is_empty() {
+        if spec.build_packages.is_some() {
+            crate::say!("nothing to build: the build packages are not installed");
+        }
+    } else {
+        install_build_packages(
+            spec.build_packages.as_ref(),
+            ctx,
+            &format!("{} wheels to build", items.len()),
+        )?;
+    }
     crate::say!(
         "building {} wheels, {} at once{}",
         items.len(),
@@ -477,10 +633,17 @@ pub fn build(spec: &WheelsSpec, ctx: &mut runner::Context) -> Result<()> {
                 "PIP_CONSTRAINT in pip's environment: this pip predates --build-constraint",
         }
     );
-    let env = runner.env();
+    let env = ctx.runner.env();
     let keep_all = spec.keep_all;
     let root = &spec.root;
     let moved: Mutex<Result<()>> = Mutex::new(Ok(()));
+    let keep_error = |e: Error| {
+        if let Ok(mut m) = moved.lock() {
+            if m.is_ok() {
+                *m = Err(e);
+            }
+        }
+    };
     let results = run_builds(
         &items,
         &spec.work.join("wheels"),
@@ -489,13 +652,17 @@ pub fn build(spec: &WheelsSpec, ctx: &mut runner::Context) -> Result<()> {
         &|item, dir| spec.command(&item.requirement, dir, mode),
         &|r, n, total| {
             let (kept, dropped) = select_wheels(&r.wheels, &r.log, keep_all);
+            if r.failure.is_none() {
+                if let (Some(c), Some(key)) = (cache.as_ref(), keys.get(&r.item.requirement)) {
+                    let m = reuse::Manifest::of_build(key, &kept, &r.log, &lines);
+                    if let Err(e) = c.store(&r.dir, &m) {
+                        crate::say!("wheel cache: {} not kept: {e}", r.item.requirement);
+                    }
+                }
+            }
             for f in &kept {
                 if let Err(e) = move_into(&r.dir, f, root) {
-                    if let Ok(mut m) = moved.lock() {
-                        if m.is_ok() {
-                            *m = Err(e);
-                        }
-                    }
+                    keep_error(e);
                 }
             }
             for f in &dropped {
@@ -506,9 +673,8 @@ pub fn build(spec: &WheelsSpec, ctx: &mut runner::Context) -> Result<()> {
     )?;
     moved.into_inner().unwrap_or(Ok(()))?;
     let mut results = results;
-    if spec.keep_all {
-        let closure = prefetch::complete_closure(spec, runner, mode, &prefetched.covered)?;
-        results.extend(closure);
+    if spec.keep_all && !prefetch::closure_is_complete(spec, ctx.runner, &prefetched.covered)? {
+        results.extend(fetch_closure(spec, ctx, mode, !items.is_empty())?);
     }
     results.extend(prefetched.failures);
     if let Some(e) = failures_error(&results, "wheels", &spec.work) {
@@ -593,17 +759,34 @@ mod tests {
             spec.drops.iter().any(|d| d.name == "setuptools"),
             "PROJECT_REF defaults to master"
         );
-        let Action::Run { cmd } = &req.actions[1] else {
+        // The packages step installs nothing: the requirements step does, when it builds
+        // (before PIP_PACKAGES, which may compile).
+        assert_eq!(
+            steps[3].actions,
+            [Action::Requirements(
+                RequirementsAction::BuildPackagesDeferred {
+                    packages: vec!["build-essential".into()]
+                }
+            )]
+        );
+        assert!(matches!(&spec.build_packages, Some(b) if b.packages == ["build-essential"]));
+        let Action::Packages(PackagesAction::Install { packages, .. }) = &req.actions[1] else {
+            panic!("{:?}", req.actions)
+        };
+        assert_eq!(packages, &["build-essential"]);
+        let Action::Run { cmd } = &req.actions[2] else {
             panic!("{:?}", req.actions)
         };
         assert_eq!(
             cmd.to_string(),
             "/var/lib/openstack/bin/pip install --no-cache-dir -c /image/upper-constraints.txt pylxd"
         );
-        let Action::Requirements(RequirementsAction::RequirementsWheels { spec }) = &req.actions[3]
+        let Action::Requirements(RequirementsAction::RequirementsWheels { spec }) = &req.actions[4]
         else {
             panic!("{:?}", req.actions)
         };
+        assert!(spec.build_packages.is_some());
+        assert_eq!(spec.cache, None, "no LOCI_CACHE_DIR here: no wheel cache");
         assert_eq!(
             spec.only.as_deref(),
             Some(&["oslo-config".to_string(), "six".into(), "uwsgi".into()][..])
@@ -664,6 +847,39 @@ mod tests {
                 root: "/image".into()
             })]
         );
+    }
+
+    #[test]
+    fn the_wheel_cache_is_in_the_python_cache_and_shown_in_the_plan() {
+        let steps = plan_for(&[("PROJECT", "requirements")], |c| {
+            c.cache_dir = Some("/mnt/cache".into())
+        });
+        let req = steps.iter().find(|s| s.name == "requirements").unwrap();
+        let Some(Action::Requirements(RequirementsAction::RequirementsWheels { spec })) =
+            req.actions.last()
+        else {
+            panic!("{:?}", req.actions)
+        };
+        assert_eq!(
+            spec.cache.as_deref(),
+            Some(Path::new("/mnt/cache/python/loci-wheels-v1"))
+        );
+        assert_eq!(
+            spec.pip.args,
+            ["-v"],
+            "pip names the build dependencies with -v"
+        );
+        let text = req.actions.last().unwrap().to_string();
+        assert!(
+            text.contains("wheel cache /mnt/cache/python/loci-wheels-v1: downloads by sha256")
+                && text.contains("install the 1 build packages of the packages step"),
+            "{text}"
+        );
+        let packages = steps.iter().find(|s| s.name == "packages").unwrap();
+        assert_eq!(packages.packages, ["build-essential"]);
+        assert!(packages.actions[0]
+            .to_string()
+            .starts_with("not now: the requirements step installs these 1 packages"));
     }
 
     #[test]

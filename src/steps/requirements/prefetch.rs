@@ -24,6 +24,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 use std::time::Instant;
 
+use super::reuse::WheelCache;
 use super::{BuildItem, BuildResult, WheelsSpec};
 use crate::config::parse_bool;
 use crate::error::{Error, Result};
@@ -237,12 +238,27 @@ pub fn run(
     tls: &crate::http::TlsConfig,
     items: Vec<BuildItem>,
 ) -> Outcome {
+    run_cached(spec, runner, tls, items, None).0
+}
+
+/// [`run`], downloads taken from and kept in `cache` (KEEP_ALL_WHEELS=True); also gives back
+/// the index and the target it used, when it ran.
+pub fn run_cached(
+    spec: &WheelsSpec,
+    runner: &mut dyn Runner,
+    tls: &crate::http::TlsConfig,
+    items: Vec<BuildItem>,
+    cache: Option<&WheelCache>,
+) -> (Outcome, Option<(Index, Target)>) {
     let off = |why: String, items: Vec<BuildItem>| {
         crate::say!("prefetch off: {why}; every constraint goes to pip wheel");
-        Outcome {
-            rest: items,
-            ..Outcome::default()
-        }
+        (
+            Outcome {
+                rest: items,
+                ..Outcome::default()
+            },
+            None,
+        )
     };
     if !spec.prefetch {
         return off("REQUIREMENTS_PREFETCH=False".into(), items);
@@ -286,11 +302,11 @@ pub fn run(
         target.tags.len()
     );
     let started = Instant::now();
-    let out = prefetch(&index, &target, dest, threads, items);
+    let out = prefetch_cached(&index, &target, dest, cache, threads, items);
     match out {
         Ok(out) => {
             summarize(spec, &out, started);
-            out
+            (out, Some((index, target)))
         }
         Err((why, items)) => off(why, items),
     }
@@ -306,6 +322,20 @@ pub fn prefetch(
     threads: usize,
     items: Vec<BuildItem>,
 ) -> std::result::Result<Outcome, (String, Vec<BuildItem>)> {
+    prefetch_cached(index, target, dest, None, threads, items)
+}
+
+/// [`prefetch`], a download taken from `cache` when it has the file with the index's sha256,
+/// and kept there when it did not.
+pub fn prefetch_cached(
+    index: &Index,
+    target: &Target,
+    dest: Option<&Path>,
+    cache: Option<&WheelCache>,
+    threads: usize,
+    items: Vec<BuildItem>,
+) -> std::result::Result<Outcome, (String, Vec<BuildItem>)> {
+    let from_cache = AtomicUsize::new(0);
     let tags = Tags::new(target.tags.iter().cloned());
     let python = target.python.as_deref();
     let (pins, mut rest): (Vec<BuildItem>, Vec<BuildItem>) = items
@@ -324,10 +354,23 @@ pub fn prefetch(
         let Some(file) = pypi::best_wheel(&files, name, version, &tags, python) else {
             return One::NoWheel(pypi::sdist_size(&files, version));
         };
+        let cached = |dir: &Path| match (cache, file.sha256.as_deref()) {
+            (Some(c), Some(sha)) => c.take_download(sha, &file.filename, dir),
+            _ => false,
+        };
         match dest {
             None => One::Covered(file.filename.clone()),
+            Some(dir) if cached(dir) => {
+                from_cache.fetch_add(1, Ordering::SeqCst);
+                One::Covered(file.filename.clone())
+            }
             Some(dir) => match index.download(file, dir) {
-                Ok(_) => One::Covered(file.filename.clone()),
+                Ok(_) => {
+                    if let (Some(c), Some(sha)) = (cache, file.sha256.as_deref()) {
+                        c.keep_download(sha, &file.filename, dir);
+                    }
+                    One::Covered(file.filename.clone())
+                }
                 Err(e) if e.kind == pypi::DownloadFailure::Transfer => {
                     One::Unusable(format!("the download failed: {}", e.error.what))
                 }
@@ -405,6 +448,14 @@ pub fn prefetch(
         }
     }
     out.rest = pool_order(rest, to_pip, to_build);
+    let taken = from_cache.into_inner();
+    if let (Some(c), true) = (cache, taken > 0) {
+        crate::say!(
+            "prefetch: {taken} of the {} binary wheels from the wheel cache ({}), the rest downloaded",
+            out.covered.len(),
+            c.dir.join("downloads").display()
+        );
+    }
     Ok(out)
 }
 
@@ -478,8 +529,21 @@ pub fn complete_closure(
     mode: BuildConstraintMode,
     covered: &[(BuildItem, String)],
 ) -> Result<Option<BuildResult>> {
-    if covered.is_empty() {
+    if closure_is_complete(spec, runner, covered)? {
         return Ok(None);
+    }
+    Ok(fetch_closure(spec, runner, mode))
+}
+
+/// The first half of [`complete_closure`]: is the closure of the prefetched wheels in the
+/// root (logged either way)? Also writes the list [`fetch_closure`] reads.
+pub fn closure_is_complete(
+    spec: &WheelsSpec,
+    runner: &mut dyn Runner,
+    covered: &[(BuildItem, String)],
+) -> Result<bool> {
+    if covered.is_empty() {
+        return Ok(true);
     }
     let list = spec.work.join("prefetched.txt");
     let text: String = covered
@@ -490,12 +554,7 @@ pub fn complete_closure(
         .and_then(|()| std::fs::write(&list, text))
         .map_err(|e| Error::new(format!("cannot write {}", list.display())).caused_by(e))?;
     let started = Instant::now();
-    let root = spec.root.display().to_string();
-    let upper = spec
-        .root
-        .join("upper-constraints.txt")
-        .display()
-        .to_string();
+    let (root, upper) = root_and_upper(spec);
     let list_s = list.display().to_string();
     let check = closure_check(&spec.pip.pip, &root, &upper, &list_s);
     match runner.output(&check) {
@@ -506,17 +565,47 @@ pub fn complete_closure(
                 root,
                 crate::report::human(started.elapsed())
             );
-            return Ok(None);
+            Ok(true)
         }
-        Err(e) => crate::say!(
-            "prefetch: dependencies of the downloaded wheels are missing from {root} ({}); fetching them with pip wheel",
-            e.cause
-                .as_deref()
-                .and_then(|c| c.lines().find(|l| l.contains("ERROR:")))
-                .map(str::trim)
-                .unwrap_or("the offline check failed")
-        ),
+        Err(e) => {
+            crate::say!(
+                "prefetch: dependencies of the downloaded wheels are missing from {root} ({}); fetching them with pip wheel",
+                e.cause
+                    .as_deref()
+                    .and_then(|c| c.lines().find(|l| l.contains("ERROR:")))
+                    .map(str::trim)
+                    .unwrap_or("the offline check failed")
+            );
+            Ok(false)
+        }
     }
+}
+
+/// The root and its upper-constraints.txt, as arguments.
+fn root_and_upper(spec: &WheelsSpec) -> (String, String) {
+    let upper = spec.root.join("upper-constraints.txt");
+    (spec.root.display().to_string(), upper.display().to_string())
+}
+
+/// The second half of [`complete_closure`]: one `pip wheel` of the prefetched list, against
+/// the root and the index; its failure as a failed build.
+pub fn fetch_closure(
+    spec: &WheelsSpec,
+    runner: &mut dyn Runner,
+    mode: BuildConstraintMode,
+) -> Option<BuildResult> {
+    fetch_closure_built(spec, runner, mode).0
+}
+
+/// [`fetch_closure`], with the wheels it built (pip's `Created wheel` lines), not downloaded.
+pub fn fetch_closure_built(
+    spec: &WheelsSpec,
+    runner: &mut dyn Runner,
+    mode: BuildConstraintMode,
+) -> (Option<BuildResult>, std::collections::BTreeSet<String>) {
+    let list = spec.work.join("prefetched.txt");
+    let list_s = list.display().to_string();
+    let (root, upper) = root_and_upper(spec);
     let mut fetch = Cmd::new(spec.pip.pip.clone(), ["wheel"])
         .args(spec.pip.args.iter().cloned())
         .args(["--find-links", &root, "--wheel-dir", &root, "-c", &upper]);
@@ -527,20 +616,38 @@ pub fn complete_closure(
         fetch = fetch.env(k.clone(), v.clone());
     }
     let t = Instant::now();
-    Ok(match runner.run(&fetch) {
-        Ok(()) => None,
-        Err(e) => Some(BuildResult {
-            item: BuildItem {
-                name: "prefetched".into(),
-                requirement: format!("the dependencies of the prefetched wheels (-r {list_s})"),
-            },
-            wheels: Vec::new(),
-            dir: spec.work.clone(),
-            log: e.to_string(),
-            failure: Some("pip wheel failed".into()),
-            seconds: t.elapsed().as_secs_f64(),
-        }),
-    })
+    match runner.output(&fetch) {
+        Ok(out) => {
+            let built = super::built_wheels(&out);
+            crate::say!(
+                "prefetch: the missing dependencies fetched in {}{}",
+                crate::report::human(t.elapsed()),
+                if built.is_empty() {
+                    " (nothing built)".to_string()
+                } else {
+                    format!(
+                        ", built: {}",
+                        built.iter().cloned().collect::<Vec<_>>().join(" ")
+                    )
+                }
+            );
+            (None, built)
+        }
+        Err(e) => (
+            Some(BuildResult {
+                item: BuildItem {
+                    name: "prefetched".into(),
+                    requirement: format!("the dependencies of the prefetched wheels (-r {list_s})"),
+                },
+                wheels: Vec::new(),
+                dir: spec.work.clone(),
+                log: e.to_string(),
+                failure: Some("pip wheel failed".into()),
+                seconds: t.elapsed().as_secs_f64(),
+            }),
+            Default::default(),
+        ),
+    }
 }
 
 /// The offline check of [`complete_closure`]: would these requirements install from the root

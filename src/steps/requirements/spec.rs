@@ -147,6 +147,23 @@ impl fmt::Display for WheelsSpec {
                 "\n      no prefetch (REQUIREMENTS_PREFETCH=False): one pip wheel per constraint"
             )?;
         }
+        match &self.cache {
+            Some(dir) => write!(
+                f,
+                "\n      wheel cache {}: downloads by sha256; each pip wheel's kept wheels by its requirement, PIP_WHEEL_ARGS, \
+                 environment, Python, tags and installed packages, used while the constraints of every project in them \
+                 (and of their build dependencies) are the same; only the rest is built (decided and logged at build time)",
+                dir.display()
+            )?,
+            None => write!(f, "\n      no wheel cache (PACKAGE_CACHE=False)")?,
+        }
+        if let Some(b) = &self.build_packages {
+            write!(
+                f,
+                "\n      before the first pip wheel (none when nothing is built): install the {} build packages of the packages step",
+                b.packages.len()
+            )?;
+        }
         write!(f, "\n      {} at once, each: {example}", self.jobs)?;
         if self.keep_all {
             write!(

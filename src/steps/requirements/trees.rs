@@ -135,6 +135,7 @@ mod tests {
             jobs: 1,
             setuptools: "<81".into(),
             build_constraints: d.path().join("work/build-constraints.txt"),
+            build_packages: None,
         };
         let trees = local_trees(&spec, "six===1.17.0\nfoo_client===1.0\npy-only===2\n");
         assert_eq!(

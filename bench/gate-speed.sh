@@ -1,0 +1,198 @@
+#!/usr/bin/env bash
+# Issue 21's speed figures ("Done when" 4), on this machine, in one run:
+#
+#     sudo bench/gate-speed.sh                 # (c) and (b); (a) estimated from a gate log
+#     sudo FULL=1 bench/gate-speed.sh          # (a) too: the full 30-image set, cold (long)
+#     sudo GATE_LOG=/path/to/gate/logs bench/gate-speed.sh   # the logs (a)'s estimate reads
+#     sudo PARTS="c" bench/gate-speed.sh       # only these parts (default "c b a")
+#
+# (c) the requirements image of keystone's closure (tests/fixtures/requirements, KEEP_ALL_WHEELS=
+#     True, SOURCE_DATE_EPOCH set):
+#       c1. cold: cache mounts pruned, --no-cache (which starts cache mounts empty anyway);
+#           it fills the wheel cache;
+#       c2. after bumping one pure-Python constraint (BUMP, default six 1.17.0 -> 1.16.0),
+#           caches warm: the figure (target <= 15 s);
+#       c3. the same bumped constraints cold again (as c1): the reference c2's
+#           image must equal, every file byte for byte (their sha256 lists are compared).
+# (b) the gate (tools/gate.sh, LOCI_GATE_SOURCES=pypi, the reduced requirements image of
+#     keystone's closure and python-ldap, KEEP_ALL_WHEELS=False, SERVICES: default "keystone
+#     placement", the binary built once
+#     and given as LOCI_GATE_LOCI_BIN) run twice: b1 fills the caches; then one line is added
+#     to one service's source (keystone's sdist: a comment in keystone/__init__.py) and b2 is
+#     timed whole (target <= 60 s for the 30 images; the figure here is for SERVICES, with the
+#     per-unchanged-image cost it shows).
+# (a) FULL=1: tools/gate.sh for all 30 services, pypi sources, the full requirements image,
+#     after `docker builder prune -af` (the figure: <= 15 min). Without FULL the estimate is
+#     read from GATE_LOG (default /tmp/gate/target/gate/logs, the lead's gate run): the
+#     requirements build's time and its slowest wheels, and every service's wall time.
+#
+# Needs what tools/build-keystone.sh leaves (run first when missing). Results and logs in
+# target/bench-gate-speed/. Builds use --network host.
+set -euo pipefail
+cd "$(dirname "$(readlink -f "$0")")/.."
+repo="$(pwd)"
+out="$repo/target/bench-gate-speed"
+mkdir -p "$out"
+DOCKER=/usr/bin/docker
+kwork="$repo/target/build-keystone"
+if ! "$DOCKER" image inspect loci/base:debian >/dev/null 2>&1 || [ ! -d "$kwork/requirements/data/requirements" ] \
+    || ! "$DOCKER" image inspect loci/loci:local >/dev/null 2>&1; then
+    tools/build-keystone.sh
+fi
+# shellcheck source=../tools/setup-host.sh
+source tools/setup-host.sh
+# This tree's binary (setup-host built it) as the LOCI_IMAGE of the requirements builds.
+bin_ctx=$(mktemp -d)
+cp "$LOCI_BIN" "$bin_ctx/loci"
+printf 'FROM scratch\nCOPY loci /loci\n' > "$bin_ctx/Dockerfile"
+"$DOCKER" build -q -t loci-bench/loci:gate-speed "$bin_ctx" >/dev/null
+rm -rf "$bin_ctx"
+results="$out/results.txt"
+: > "$results"
+now() { date +%s.%N; }
+secs() { echo "$2 - $1" | bc | awk '{printf "%.1f", $1}'; }
+record() { echo "$1 $2" >> "$results"; printf '%-58s %8s s\n' "$1" "$2"; }
+# loci's step times of a build log ("name=seconds ...").
+steps_of() {
+    grep -oE '==> \[[0-9]+/[0-9]+\] [a-z-]+ done in [0-9.]+(ms|s|m[0-9.]+s)?' "$1" |
+        awk '{t=$6; if (t ~ /ms$/) {sub(/ms$/,"",t); t=t/1000} else if (t ~ /m/) {split(t,p,"m"); sub(/s$/,"",p[2]); t=p[1]*60+p[2]} else {sub(/s$/,"",t)}; printf "%s=%.1f ", $3, t}'
+}
+prune_mounts() { "$DOCKER" builder prune -f --filter type=exec.cachemount >/dev/null; }
+# Every file of an image with its sha256, sorted.
+image_sums() { # IMAGE OUT
+    local cid d
+    cid=$("$DOCKER" create "$1" /nothing)
+    d=$(mktemp -d)
+    "$DOCKER" export "$cid" | tar -x -C "$d"
+    "$DOCKER" rm "$cid" >/dev/null
+    (cd "$d" && find . -type f -print0 | sort -z | xargs -0 -r sha256sum) > "$2"
+    rm -rf "$d"
+}
+
+echo "loci bench/gate-speed.sh: $(git rev-parse --short HEAD), $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg), $(date -u +%Y-%m-%dT%H:%M:%SZ)"
+
+parts=" ${PARTS:-c b a} "
+# ---------------------------------------------------------------------------------------------
+# (c) the requirements rebuild after one bumped pure-Python constraint
+if [[ "$parts" == *" c "* ]]; then
+bump="${BUMP:-six===1.17.0 six===1.16.0}"
+read -r bump_from bump_to <<< "$bump"
+ctx="$out/requirements"
+rm -rf "$ctx"; cp -a "$kwork/requirements" "$ctx"
+cp Dockerfile bindep.txt pydep.txt "$ctx/"
+grep -qx "$bump_from" "$ctx/data/requirements/upper-constraints.txt" \
+    || { echo "BUMP: $bump_from is not a line of upper-constraints.txt" >&2; exit 1; }
+# (`--no-cache` also starts BuildKit's cache mounts empty: the warm build c2 goes without it,
+# and reruns loci's RUN because its data dir changed.)
+req_build() { # TAG LOG [ARGS...]
+    local start end tag=$1 log=$2
+    shift 2
+    start=$(now)
+    "$DOCKER" build --network host --progress plain "$@" -f "$ctx/Dockerfile" --target requirements \
+        --build-arg FROM=loci/base:debian --build-arg LOCI_IMAGE=loci-bench/loci:gate-speed \
+        --build-arg PROJECT=requirements --build-arg PROJECT_RELEASE=2026.1 \
+        --build-arg PROJECT_REPO=file:///tmp/requirements --build-arg PROJECT_REF=2026.1 \
+        --build-arg KEEP_ALL_WHEELS=True --build-arg REQUIREMENTS_ONLY_FILE=/tmp/closure.txt \
+        --build-arg SOURCE_DATE_EPOCH=1775001600 -t "$tag" "$ctx" > "$log" 2>&1 \
+        || { tail -30 "$log"; echo "build failed: $log" >&2; exit 1; }
+    end=$(now)
+    secs "$start" "$end"
+}
+bump_constraint() { # FROM TO
+    sed -i "s/^$1\$/$2/" "$ctx/data/requirements/upper-constraints.txt"
+    git -C "$ctx/data/requirements" -c user.name=bench -c user.email=bench@localhost commit -qam "bump $1 -> $2"
+    git -C "$ctx/data/requirements" tag -f 2026.1 >/dev/null
+}
+echo "== (c) requirements of keystone's closure; bump $bump_from -> $bump_to"
+prune_mounts
+t=$(req_build loci-bench/gate-speed-req:c1 "$out/c1.log" --no-cache); record "c1. requirements closure, cold (fills the wheel cache)" "$t"
+bump_constraint "$bump_from" "$bump_to"
+t=$(req_build loci-bench/gate-speed-req:c2 "$out/c2.log"); record "c2. requirements after one bumped constraint, caches warm" "$t"
+echo "   loci's steps: $(steps_of "$out/c2.log")"
+grep -oE 'wheel cache \([^)]*\): [0-9]+ of the [0-9]+ left to pip wheel reused, [0-9]+ to build' "$out/c2.log" | sed 's/^/   /' || true
+grep -oE 'prefetch: [0-9]+ of the [0-9]+ binary wheels from the wheel cache' "$out/c2.log" | sed 's/^/   /' || true
+grep -oE 'nothing to build: the build packages are not installed' "$out/c2.log" | head -1 | sed 's/^/   /' || true
+prune_mounts
+t=$(req_build loci-bench/gate-speed-req:c3 "$out/c3.log" --no-cache); record "c3. the same constraints, cold (the reference)" "$t"
+image_sums loci-bench/gate-speed-req:c2 "$out/c2.sums"
+image_sums loci-bench/gate-speed-req:c3 "$out/c3.sums"
+image_sums loci-bench/gate-speed-req:c1 "$out/c1.sums"
+if diff -q "$out/c2.sums" "$out/c3.sums" >/dev/null; then
+    echo "   c2 and c3 hold the same $(wc -l < "$out/c2.sums") files, byte for byte"
+    record "c. c2 = c3 (files, byte for byte)" yes
+else
+    # A file that differs: is it one that two cold builds (c1 before the bump, c3 after) make
+    # differently too, i.e. a wheel pip's build does not make reproducibly (compiled)?
+    echo "   c2 and c3 differ (diff $out/c2.sums $out/c3.sums):"
+    { diff "$out/c2.sums" "$out/c3.sums" || true; } | head -20 | sed 's/^/   /'
+    if [ "$(awk '{print $2}' "$out/c2.sums")" = "$(awk '{print $2}' "$out/c3.sums")" ]; then
+        echo "   the same file names; the differing files in c1 (cold, before the bump) and c3 (cold):"
+        { diff "$out/c2.sums" "$out/c3.sums" || true; } | awk '/^</ {print $3}' | while read -r f; do
+            a=$(awk -v f="$f" '$2 == f {print $1}' "$out/c1.sums"); b=$(awk -v f="$f" '$2 == f {print $1}' "$out/c3.sums")
+            c=$(awk -v f="$f" '$2 == f {print $1}' "$out/c2.sums")
+            echo "     $f: c1 ${a:0:12}, c2 ${c:0:12} (reused), c3 ${b:0:12}: $([ "$a" != "$b" ] && echo "two cold builds differ too: not reproducible" || echo "the cold builds agree: the cache is wrong")"
+        done
+    fi
+    record "c. c2 = c3 (files, byte for byte)" no
+fi
+fi
+
+# ---------------------------------------------------------------------------------------------
+# (b) the gate after a one-line change in one service's source
+if [[ "$parts" == *" b "* ]]; then
+services="${SERVICES:-keystone placement}"
+gwork="$out/gate"
+# keystone's closure and python-ldap (its `ldap` profile), as bench/gate-shards.sh:
+# KEEP_ALL_WHEELS=False, what the closure lacks comes from PyPI.
+{ cat tests/fixtures/requirements/keystone-2026.1-closure.txt; echo python-ldap; } > "$out/requirements-only.txt"
+gate() { # LOG
+    local start end
+    start=$(now)
+    LOCI_GATE_WORK="$gwork" LOCI_GATE_SOURCES=pypi LOCI_GATE_LOCI_BIN="$LOCI_BIN" \
+        LOCI_GATE_REQUIREMENTS_ONLY="$out/requirements-only.txt" LOCI_GATE_KEEP_ALL_WHEELS=False \
+        LOCI_GATE_MIN_FREE_GB="${LOCI_GATE_MIN_FREE_GB:-15}" LOCI_GATE_SERVICES="$services" \
+        tools/gate.sh > "$1" 2>&1 || { tail -30 "$1"; echo "gate failed: $1" >&2; exit 1; }
+    end=$(now)
+    secs "$start" "$end"
+}
+echo "== (b) the gate of: $services"
+t=$(gate "$out/b1.log"); record "b1. gate, first run (fills the caches)" "$t"
+# One line more in keystone's source: its sdist, re-packed (the gate seeds from it).
+sdist=$(ls "$gwork"/sdists/keystone/*.tar.gz)
+d=$(mktemp -d)
+tar -xzf "$sdist" -C "$d"
+echo "# bench/gate-speed.sh: a one-line change" >> "$d"/*/keystone/__init__.py
+tar -czf "$sdist" -C "$d" .
+rm -rf "$d"
+t=$(gate "$out/b2.log"); record "b2. gate after a one-line change in keystone's source" "$t"
+jq -r '.images[] | "   \(.name): \(.status)\(if .unchanged then " (unchanged, not smoke-tested again)" else "" end), wall \(.wall_seconds)s, digest \(.digest[0:19])"' "$gwork/summary.json"
+n_unchanged=$(jq '[.images[] | select(.unchanged == true)] | length' "$gwork/summary.json")
+record "b. images unchanged in b2 (of $(wc -w <<< "$services"))" "$n_unchanged"
+awk '/^== /{print "   " $0}' "$out/b2.log" | head -20
+fi
+
+# ---------------------------------------------------------------------------------------------
+# (a) the full set, cold
+if [[ "$parts" != *" a "* ]]; then
+    :
+elif [ "${FULL:-0}" = 1 ]; then
+    echo "== (a) the full set, cold"
+    "$DOCKER" builder prune -af >/dev/null
+    start=$(now)
+    LOCI_GATE_WORK="$out/full" LOCI_GATE_SOURCES=pypi LOCI_GATE_LOCI_BIN="$LOCI_BIN" tools/gate.sh > "$out/a.log" 2>&1 || true
+    record "a. the full 30-image set, cold" "$(secs "$start" "$(now)")"
+else
+    logs="${GATE_LOG:-/tmp/gate/target/gate/logs}"
+    echo "== (a) estimated from $logs"
+    if [ -s "$logs/requirements.log" ]; then
+        echo "   requirements build: loci's steps $(steps_of "$logs/requirements.log")"
+        echo "   slowest wheels built:"
+        grep -oE '\[[0-9]+/[0-9]+\] [^ ]+ \([0-9.]+s\)' "$logs/requirements.log" \
+            | awk '{t=$3; gsub(/[()s]/, "", t); print t, $2}' | sort -rn | head -8 | sed 's/^/     /'
+    fi
+    for f in "$logs"/*-build.log; do
+        [ -e "$f" ] || continue
+        printf '   %-28s loci %s\n' "$(basename "$f" -build.log)" "$(grep -oE '==> [^ ]+ built in [0-9.hms]+' "$f" | awk '{print $NF}' | paste -sd+)"
+    done
+fi
+echo "results: $results"
