@@ -222,11 +222,20 @@ build warmup-sdist loci-bench/keystone:sdist "$ctx_sdist" --no-cache "${loci_arg
 build warmup-loci-master loci-bench/keystone:loci-master "$ctx_master" --no-cache "${master_args[@]}"
 for run in $(seq 1 "$runs"); do
     log "run $run of $runs"
-    build git loci-bench/keystone:git "$ctx_git" --no-cache "${loci_args[@]}" "${git_args[@]}"
+    # With BASELINE_BIN, the two git-path builds swap places every other run (the first build
+    # after LOCI master's is the slower one on a loaded machine).
+    order=(git)
     if [ -n "${BASELINE_BIN:-}" ]; then
-        build git-baseline loci-bench/keystone:git-baseline "$ctx_git" --no-cache "${loci_args[@]}" "${git_args[@]}" \
-            --build-arg LOCI_IMAGE=loci-bench/loci:baseline
+        if [ $((run % 2)) = 1 ]; then order=(git git-baseline); else order=(git-baseline git); fi
     fi
+    for label in "${order[@]}"; do
+        if [ "$label" = git ]; then
+            build git loci-bench/keystone:git "$ctx_git" --no-cache "${loci_args[@]}" "${git_args[@]}"
+        else
+            build git-baseline loci-bench/keystone:git-baseline "$ctx_git" --no-cache "${loci_args[@]}" "${git_args[@]}" \
+                --build-arg LOCI_IMAGE=loci-bench/loci:baseline
+        fi
+    done
     build sdist loci-bench/keystone:sdist "$ctx_sdist" --no-cache "${loci_args[@]}" \
         --build-arg PROJECT_REPO=file:///tmp/keystone --build-arg PROJECT_REF="$version"
     build loci-master loci-bench/keystone:loci-master "$ctx_master" --no-cache "${master_args[@]}"

@@ -91,27 +91,6 @@ fn build_keystone_on(
     image
 }
 
-fn assert_issues_tokens(image: &str) {
-    let ks = Keystone::start(image);
-    let (status, token) = ks.issue_token();
-    assert_eq!(
-        status,
-        201,
-        "{image}: POST /v3/auth/tokens answered {status}; logs:\n{}",
-        ks.logs()
-    );
-    assert!(token.is_some_and(|t| t.len() > 20), "{image}: no token");
-}
-
-fn assert_clean(image: &str) {
-    let left = leftovers(image);
-    assert!(
-        left.is_empty(),
-        "{image} is not clean:\n{}",
-        left.join("\n")
-    );
-}
-
 fn report_size(image: &str) {
     let bytes = image_bytes(image);
     record(&format!(
@@ -239,16 +218,7 @@ fn keystone_at_the_default_target_without_wheels_from_pypi() {
     );
     assert_issues_tokens(&image);
     // The apache profile's apache2 depends on perl: it stays for that, and only for that.
-    let depends = sh_in(&image, "dpkg-query -W -f '${Depends}' apache2");
-    let left: Vec<String> = leftovers(&image)
-        .into_iter()
-        .filter(|l| !(l == "LEFT package: perl" && depends.contains("perl")))
-        .collect();
-    assert!(
-        left.is_empty(),
-        "{image} is not clean:\n{}",
-        left.join("\n")
-    );
+    assert_clean(&image);
     report_size(&image);
 }
 

@@ -7,8 +7,9 @@
 //! Needs Docker and the network of the test machines (Debian archive, PyPI): run it with
 //! `sudo tests/run.sh` (a plain `cargo test` lists it as ignored).
 //!
-//! The requirements image is restricted to keystone's dependency closure plus uwsgi to fit CI's
-//! time (REQUIREMENTS_ONLY_FILE with tests/fixtures/requirements/keystone-2026.1-closure.txt);
+//! The requirements image is restricted to keystone's dependency closure plus uwsgi (and what
+//! LOCI master's keystone job adds) to fit CI's time (REQUIREMENTS_ONLY_FILE with
+//! tests/fixtures/requirements/keystone-2026.1-closure.txt and keystone-job-2026.1-extras.txt);
 //! the full build is one flag away: LOCI_E2E_FULL_REQUIREMENTS=1 tests/run.sh.
 
 #[path = "support/e2e.rs"]

@@ -11,8 +11,13 @@
 //! stage declares, the given value or the ARG's default), and `loci plan` plans the job for
 //! Ubuntu noble (the release files' distro) at the job's target, with nothing adapted.
 //!
-//! The keystone job built for real (Debian bookworm, its exact PROFILES, at the default target
-//! without WHEELS) is tests/e2e_buildkit.rs's `keystone_at_the_default_target_without_wheels_from_pypi`.
+//! The keystone job is also built for real, with its exact arguments, WHEELS included
+//! (`loci_masters_keystone_job_builds_from_its_requirements_image_in_a_registry`); the same
+//! job without WHEELS, at the default target, is tests/e2e_buildkit.rs's
+//! `keystone_at_the_default_target_without_wheels_from_pypi`.
+
+#[path = "support/e2e.rs"]
+mod e2e;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -376,44 +381,60 @@ fn read(rel: &str) -> String {
     std::fs::read_to_string(root().join(rel)).unwrap()
 }
 
+/// Checks that every argument `job` passes is declared by loci's Dockerfile of that name (none
+/// is dropped on the way to loci: Docker would only warn) and plans it with loci at its target.
+/// `None` for the base (it runs no loci: its arguments reaching it is the whole contract here;
+/// tests/e2e_base.rs builds it) and when a check failed (pushed to `failures`, named `label`).
+fn plan_job(label: &str, job: &Job, failures: &mut Vec<String>) -> Option<Planned> {
+    let text = read(&job.file);
+    let all = stages(&text);
+    let declared: BTreeSet<&str> = all
+        .iter()
+        .flat_map(|s| s.2.iter().map(|(k, _)| k.as_str()))
+        .collect();
+    for (k, _) in &job.args {
+        if !declared.contains(k.as_str()) {
+            failures.push(format!(
+                "{label} {}: --build-arg {k} is declared by no ARG of loci's {}",
+                job.name, job.file
+            ));
+        }
+    }
+    if job.file == "Dockerfile.base" {
+        return None;
+    }
+    assert_eq!(job.file, "Dockerfile", "{label} {}", job.name);
+    if let Some(target) = &job.target {
+        if !all.iter().any(|s| &s.0 == target) {
+            failures.push(format!(
+                "{label} {}: --target {target} is no stage of loci's Dockerfile",
+                job.name
+            ));
+            return None;
+        }
+    }
+    let stage = loci_stage(job);
+    let env = stage_env(&all, stage, &job.args);
+    let planned = loci_plan(stage, &env);
+    if !planned.ok {
+        failures.push(format!(
+            "{label} {} (stage {stage}): loci plan failed:\n{}\nwith {env:?}",
+            job.name, planned.stderr
+        ));
+        return None;
+    }
+    Some(planned)
+}
+
 /// Plans every job of `release_file`; returns the service images planned.
 fn plan_release(release_file: &str) -> BTreeSet<String> {
     let jobs = jobs(release_file);
     let mut failures = Vec::new();
     let mut services = BTreeSet::new();
     for job in &jobs {
-        let text = read(&job.file);
-        let all = stages(&text);
-        // Every argument the job passes is one our file of that name declares: none is dropped
-        // on the way to loci (Docker would only warn).
-        let declared: BTreeSet<&str> = all
-            .iter()
-            .flat_map(|s| s.2.iter().map(|(k, _)| k.as_str()))
-            .collect();
-        for (k, _) in &job.args {
-            if !declared.contains(k.as_str()) {
-                failures.push(format!(
-                    "{release_file} {}: --build-arg {k} is declared by no ARG of loci's {}",
-                    job.name, job.file
-                ));
-            }
-        }
-        if job.file == "Dockerfile.base" {
-            // The base image runs no loci: its arguments reaching it is the whole contract here
-            // (tests/e2e_base.rs builds it).
+        let Some(planned) = plan_job(release_file, job, &mut failures) else {
             continue;
-        }
-        assert_eq!(job.file, "Dockerfile", "{}", job.name);
-        let stage = loci_stage(job);
-        let env = stage_env(&all, stage, &job.args);
-        let planned = loci_plan(stage, &env);
-        if !planned.ok {
-            failures.push(format!(
-                "{release_file} {} (stage {stage}): loci plan failed:\n{}\nwith {env:?}",
-                job.name, planned.stderr
-            ));
-            continue;
-        }
+        };
         // What LOCI accepts and loci ignores is said, once each.
         let given = |k: &str| {
             job.args
@@ -548,4 +569,394 @@ fn the_rendering_is_zuuls() {
     assert!(y >= 2025, "{y}");
     assert_eq!(civil(0), (1970, 1, 1));
     assert_eq!(civil(20_454), (2026, 1, 1));
+}
+
+// --------------------------------------------------------------------------------------------
+// README.md's CI examples. No CI system runs here: what can be checked for real is (Zuul,
+// GitHub Actions, GitLab CI, in the README's order) that each block parses as YAML, every
+// file, bake target and bake variable it names exists, `docker buildx bake --print` resolves
+// the GitHub job's inputs, and every build argument each passes is declared by loci's
+// Dockerfile and accepted by `loci plan` at the job's target.
+
+/// The YAML blocks of README.md's "CI examples" section, in order.
+fn readme_ci_blocks() -> Vec<Value> {
+    let readme = read("README.md");
+    let start = readme
+        .find("\n## CI examples\n")
+        .expect("README: ## CI examples");
+    let section = &readme[start + 1..];
+    let section = &section[..section[3..].find("\n## ").map_or(section.len(), |i| i + 3)];
+    let mut blocks = Vec::new();
+    let mut rest = section;
+    while let Some(i) = rest.find("```yaml\n") {
+        let body = &rest[i + 8..];
+        let end = body.find("\n```").expect("an unclosed ```yaml block");
+        let text = &body[..end];
+        blocks.push(
+            serde_yaml::from_str(text)
+                .unwrap_or_else(|e| panic!("README's CI example does not parse: {e}\n{text}")),
+        );
+        rest = &body[end..];
+    }
+    assert_eq!(
+        blocks.len(),
+        3,
+        "README's CI examples: Zuul, GitHub Actions, GitLab CI"
+    );
+    blocks
+}
+
+/// `${{ EXPR }}` of a GitHub Actions value, as GitHub would render it for an example owner.
+fn github_expr(value: &str) -> String {
+    let mut out = value.to_string();
+    for (expr, v) in [
+        ("${{ github.repository_owner }}", "example-owner"),
+        ("${{ github.actor }}", "example-actor"),
+        ("${{ secrets.GITHUB_TOKEN }}", "token"),
+    ] {
+        out = out.replace(expr, v);
+    }
+    assert!(
+        !out.contains("${{"),
+        "an expression this test does not know: {value}"
+    );
+    out
+}
+
+/// The GitHub Actions example's docker/bake-action step as `docker buildx bake` arguments (its
+/// inputs: files, targets, push) and environment.
+fn bake_action(job: &Value) -> (Vec<String>, Vec<(String, String)>) {
+    let steps = job["jobs"]["images"]["steps"]
+        .as_array()
+        .expect("jobs.images.steps");
+    let bake = steps
+        .iter()
+        .find(|s| {
+            s["uses"]
+                .as_str()
+                .is_some_and(|u| u.starts_with("docker/bake-action@"))
+        })
+        .expect("a docker/bake-action step");
+    let with = bake["with"].as_object().expect("bake-action's `with`");
+    for k in with.keys() {
+        assert!(
+            ["files", "targets", "push"].contains(&k.as_str()),
+            "bake-action input {k}: this test knows files, targets and push"
+        );
+    }
+    let mut args = Vec::new();
+    for f in with["files"].as_str().unwrap().split(',') {
+        assert!(
+            root().join(f.trim()).is_file(),
+            "bake-action names {f}: no such file"
+        );
+        args.extend(["-f".to_string(), f.trim().to_string()]);
+    }
+    if with.get("push") == Some(&Value::Bool(true)) {
+        args.push("--push".into());
+    }
+    args.extend(
+        with["targets"]
+            .as_str()
+            .unwrap()
+            .split(',')
+            .map(|t| t.trim().to_string()),
+    );
+    let env = bake["env"]
+        .as_object()
+        .map(|e| {
+            e.iter()
+                .map(|(k, v)| (k.clone(), github_expr(v.as_str().unwrap())))
+                .collect()
+        })
+        .unwrap_or_default();
+    (args, env)
+}
+
+#[test]
+fn the_readmes_zuul_job_is_a_loci_master_job_that_plans() {
+    let blocks = readme_ci_blocks();
+    let zuul = blocks[0].as_object().expect("a mapping of jobs");
+    assert_eq!(zuul.len(), 1, "one job: {zuul:?}");
+    let (key, image) = zuul.iter().next().unwrap();
+    assert!(
+        key.ends_with("_image"),
+        "{key}: LOCI's vars.yaml names its jobs *_image"
+    );
+    // LOCI master's jobs have these keys; the role reads them.
+    let master = yaml(&fixture("playbooks/vars.yaml"));
+    let known: BTreeSet<&String> = master["keystone_image"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .collect();
+    for k in image.as_object().unwrap().keys() {
+        assert!(known.contains(k), "{key}.{k}: no key of LOCI master's jobs");
+    }
+    let argv = command(&serde_json::json!({}), image);
+    let job = job(key, &argv);
+    assert!(root().join(&job.file).is_file(), "{}", job.file);
+    let mut failures = Vec::new();
+    let planned = plan_job("README's Zuul job", &job, &mut failures);
+    assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+    let planned = planned.expect("a service job");
+    for want in ["libldap", "apache2", "wheels"] {
+        assert!(
+            planned.stdout.contains(want),
+            "{want} not planned:\n{}",
+            planned.stdout
+        );
+    }
+}
+
+#[test]
+fn the_readmes_gitlab_job_plans() {
+    let blocks = readme_ci_blocks();
+    let gitlab = &blocks[2];
+    let (name, definition) = gitlab
+        .as_object()
+        .unwrap()
+        .iter()
+        .next()
+        .expect("a GitLab job");
+    let script = definition["script"].as_array().expect("its script");
+    let build = script[0].as_str().unwrap();
+    // GitLab's predefined variable, as a project's registry path.
+    let build = build.replace("$CI_REGISTRY_IMAGE", "registry.example/group/loci");
+    assert!(
+        !build.contains('$'),
+        "a variable this test does not know: {build}"
+    );
+    let argv = shlex::split(&build).unwrap();
+    assert_eq!(argv[..2], ["docker", "build"], "{argv:?}");
+    // `docker build ARGS .` in the form `job` reads (the context first).
+    let mut ordered = vec!["docker".to_string(), "build".into(), ".".into()];
+    let mut i = 2;
+    while i < argv.len() {
+        match argv[i].as_str() {
+            "." => i += 1,
+            "-t" => i += 2,
+            _ => {
+                ordered.extend_from_slice(&argv[i..i + 2]);
+                i += 2;
+            }
+        }
+    }
+    assert_eq!(argv.last().map(String::as_str), Some("."), "{argv:?}");
+    let job = job(name, &ordered);
+    let mut failures = Vec::new();
+    plan_job("README's GitLab job", &job, &mut failures).expect("a service job");
+    assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+    let push = script[1].as_str().unwrap();
+    assert_eq!(
+        push.replace("$CI_REGISTRY_IMAGE", "registry.example/group/loci"),
+        format!(
+            "docker push {}",
+            argv[argv.iter().position(|a| a == "-t").unwrap() + 1]
+        ),
+        "the job pushes what it built"
+    );
+}
+
+#[test]
+fn the_readmes_github_job_names_what_exists() {
+    let blocks = readme_ci_blocks();
+    let (args, env) = bake_action(&blocks[1]);
+    let hcl = read("docker-bake.hcl");
+    for (k, _) in &env {
+        assert!(
+            hcl.contains(&format!("variable \"{k}\" {{")),
+            "the job sets {k}, which docker-bake.hcl does not declare"
+        );
+    }
+    let compose = yaml(&root().join("compose.yaml"));
+    for t in args
+        .iter()
+        .filter(|a| !a.starts_with('-') && !a.ends_with(".hcl") && !a.ends_with(".yaml"))
+    {
+        assert!(
+            compose["services"].get(t).is_some() || hcl.contains(&format!("target \"{t}\"")),
+            "bake target {t}: neither a compose service nor a docker-bake.hcl target"
+        );
+    }
+}
+
+/// `docker buildx bake --print` with the GitHub job's inputs resolves, and every target it
+/// would build plans with loci at its target, with the arguments bake gives it.
+#[test]
+#[ignore = "needs docker buildx (the client only): run tests/run.sh"]
+fn the_readmes_github_job_resolves_with_bake_and_plans() {
+    let blocks = readme_ci_blocks();
+    let (args, env) = bake_action(&blocks[1]);
+    let out = Command::new("docker")
+        .current_dir(root())
+        .args(["buildx", "bake", "--print"])
+        .args(&args)
+        .envs(env.iter().map(|(k, v)| (k, v)))
+        .output()
+        .unwrap_or_else(|e| panic!("docker: {e} (apt-get install docker.io docker-buildx)"));
+    assert!(
+        out.status.success(),
+        "docker buildx bake --print {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let print: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let targets = print["target"].as_object().unwrap();
+    assert!(targets.contains_key("keystone"), "{targets:?}");
+    let registry = &env.iter().find(|(k, _)| k == "LOCI_REGISTRY").unwrap().1;
+    let mut failures = Vec::new();
+    for (name, t) in targets {
+        for tag in t["tags"].as_array().unwrap() {
+            assert!(
+                tag.as_str().unwrap().starts_with(registry.as_str()),
+                "{name}: {tag}"
+            );
+        }
+        let job = Job {
+            name: name.clone(),
+            file: t["dockerfile"].as_str().unwrap().to_string(),
+            target: t["target"].as_str().map(String::from),
+            args: t["args"]
+                .as_object()
+                .map(|a| {
+                    a.iter()
+                        .map(|(k, v)| (k.clone(), v.as_str().unwrap().to_string()))
+                        .collect()
+                })
+                .unwrap_or_default(),
+        };
+        plan_job("README's GitHub job (bake)", &job, &mut failures);
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+}
+
+// --------------------------------------------------------------------------------------------
+// The keystone job, built.
+
+/// LOCI master's keystone job (2025.1's) run as the build-container-image role runs it: its
+/// command, split, in the repository, with the job's own arguments. Its FROM and WHEELS name
+/// images of LOCI's registry (`quay.io/airshipit/...`), which Zuul's jobs pull from the
+/// buildset's intermediate registry: here that registry is Debian's docker-registry on
+/// 127.0.0.1, holding the suite's bookworm base and a requirements image under the job's names,
+/// and only the registry's address in those two values is replaced. What this machine cannot
+/// reach is added: keystone's source from a `git daemon` on 127.0.0.1 with the job's
+/// PROJECT_REF (`stable/2025.1`, a branch at the suite's keystone 29 sdist: the only keystone
+/// here, matching the 2026.1 wheels), LOCI_IMAGE the prebuilt loci binary (the default
+/// compiles it in `rust:1-bookworm`), `--network host`. With KEEP_ALL_WHEELS=yes pip never asks
+/// an index: the suite's requirements image holds keystone's closure and what the job's
+/// PROFILES and PIP_PACKAGES add (tests/fixtures/requirements).
+///
+/// The keystone must issue a token; its ldap profile must work (python-ldap and its
+/// libldap-2.5-0, which git had pulled in as a dependency before the packages step asked for
+/// it: marked as installed on purpose, as LOCI's `apt-get install` marks it, so the cleanup's
+/// purge of git with --auto-remove cannot take it); and nothing of the build is left.
+#[test]
+#[ignore = "needs docker: run tests/run.sh"]
+fn loci_masters_keystone_job_builds_from_its_requirements_image_in_a_registry() {
+    e2e::require_docker();
+    let _guard = e2e::lock();
+    let vars = render_vars("vars_2025.1_noble.yaml");
+    let mut argv = command(&vars, &vars["keystone_image"]);
+    let keystone = job("keystone", &argv);
+    let given = |k: &str| {
+        keystone
+            .args
+            .iter()
+            .find(|(n, _)| n == k)
+            .map(|(_, v)| v.clone())
+            .unwrap_or_else(|| panic!("the job passes no {k}"))
+    };
+
+    // The intermediate registry, with the job's base and requirements images.
+    let registry = e2e::registry();
+    let host = format!("127.0.0.1:{}", registry.port);
+    let moved = |image: &str| {
+        let path = image
+            .strip_prefix("quay.io/")
+            .unwrap_or_else(|| panic!("{image}: the job's registry is quay.io"));
+        format!("{host}/{path}")
+    };
+    let (from, wheels) = (moved(&given("FROM")), moved(&given("WHEELS")));
+    let requirements = e2e::requirements_image();
+    for (local, remote) in [(e2e::base_image(), &from), (requirements, &wheels)] {
+        e2e::check(e2e::docker().args(["tag", &local, remote]));
+        e2e::check(e2e::docker().args(["push", remote]));
+        // Only in the registry now: BuildKit pulls them, as on a Zuul node.
+        e2e::check(e2e::docker().args(["rmi", remote]));
+    }
+
+    // The source, at the job's PROJECT_REF.
+    let repos = tempfile::tempdir().unwrap();
+    let (repo, tag) = e2e::keystone_repo(repos.path());
+    e2e::git(&repo, &["branch", &given("PROJECT_REF"), &tag]);
+    let commit = e2e::rev_parse(&repo, &tag);
+    let daemon = e2e::git_daemon(repos.path());
+
+    for a in argv.iter_mut() {
+        for (k, v) in [("FROM", &from), ("WHEELS", &wheels)] {
+            if a.starts_with(&format!("{k}=")) {
+                *a = format!("{k}={v}");
+            }
+        }
+    }
+    argv.extend(e2e::build_args(&[
+        (
+            "PROJECT_REPO",
+            &format!("git://127.0.0.1:{}/keystone", daemon.port),
+        ),
+        ("LOCI_IMAGE", &e2e::loci_image()),
+    ]));
+    let tags: Vec<String> = argv
+        .windows(2)
+        .filter(|w| w[0] == "--tag")
+        .map(|w| w[1].clone())
+        .collect();
+    let image = tags[0].clone();
+    // `docker build .` in the repository, as the role's task runs it (chdir: the context).
+    assert_eq!(argv[..3], ["docker", "build", "."], "{argv:?}");
+    let took = e2e::docker_build("keystone-loci-job", &argv[3..], &root());
+    e2e::record(&format!(
+        "E2E-KEYSTONE LOCI master's keystone job, WHEELS from a registry: built in {:.1}s",
+        took.as_secs_f64()
+    ));
+    drop(daemon);
+
+    let log = std::fs::read_to_string(e2e::work_dir().join("logs/keystone-loci-job.log")).unwrap();
+    for want in [
+        "ignored: PROFILES=\"stable/2025.1\"".to_string(),
+        format!("ignored: APT_MIRROR={:?}", given("APT_MIRROR")),
+    ] {
+        assert!(log.contains(&want), "the build log says no {want}");
+    }
+    let info = e2e::sh_in(
+        &image,
+        "cat /etc/image_info/project.txt /etc/image_info/image_info.json",
+    );
+    assert!(info.contains(&commit), "{info}");
+    assert!(
+        info.contains("\"mounted\""),
+        "the wheels were not mounted:\n{info}"
+    );
+    let out = e2e::sh_in(
+        &image,
+        "apt-mark showmanual libldap-2.5-0; /var/lib/openstack/bin/python -c 'import ldap, ldappool, fluent; print(ldap.__version__)'; \
+         /var/lib/openstack/bin/openstack --version",
+    );
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(
+        lines.first(),
+        Some(&"libldap-2.5-0"),
+        "libldap-2.5-0 is not marked as installed on purpose:\n{out}"
+    );
+    assert!(
+        lines.get(2).is_some_and(|l| l.starts_with("openstack ")),
+        "{out}"
+    );
+
+    e2e::assert_issues_tokens(&image);
+    // apache2 (the apache profile) depends on perl: it stays for that, and only for that.
+    e2e::assert_clean(&image);
+    for t in &tags {
+        let _ = e2e::docker().args(["rmi", t]).output();
+    }
 }

@@ -37,6 +37,10 @@ pub const SUITE: &str = "bookworm";
 /// The restriction the requirements build uses in CI (keystone's dependency closure + uwsgi).
 /// Set LOCI_E2E_FULL_REQUIREMENTS=1 to build every constraint instead.
 pub const CLOSURE_FIXTURE: &str = "tests/fixtures/requirements/keystone-2026.1-closure.txt";
+/// What LOCI master's keystone job installs beyond [`CLOSURE_FIXTURE`] (its PROFILES' and
+/// PIP_PACKAGES' wheels, which it takes from the requirements image alone): the suite's
+/// requirements image holds them too, so that tests/loci_jobs.rs builds that job from it.
+pub const KEYSTONE_JOB_EXTRAS: &str = "tests/fixtures/requirements/keystone-job-2026.1-extras.txt";
 pub const REQUIREMENTS_FIXTURES: &str = "tests/fixtures/requirements-2026.1";
 /// The keystone release of 2026.1 on PyPI.
 pub const KEYSTONE_SPEC: &str = "keystone==29.*";
@@ -130,14 +134,20 @@ pub fn read(path: impl AsRef<Path>) -> Vec<u8> {
 /// `docker build --network host --progress plain ARGS CONTEXT`, logged to target/e2e/logs/NAME.log;
 /// prints the wall time (the report collects these lines: `E2E-BUILD-TIME name seconds`).
 pub fn docker_build(name: &str, args: &[String], context: &Path) -> Duration {
-    let logs = work_dir().join("logs");
-    fs::create_dir_all(&logs).unwrap();
-    let log_path = logs.join(format!("{name}.log"));
-    let log = fs::File::create(&log_path).unwrap();
     let mut cmd = docker();
     cmd.args(["build", "--network", "host", "--progress", "plain"])
         .args(args)
         .arg(context);
+    run_build(name, &mut cmd)
+}
+
+/// Runs `cmd`, a `docker build`, logged to target/e2e/logs/NAME.log; panics with the log's tail
+/// when it fails; prints the wall time as [`docker_build`] does.
+pub fn run_build(name: &str, cmd: &mut Command) -> Duration {
+    let logs = work_dir().join("logs");
+    fs::create_dir_all(&logs).unwrap();
+    let log_path = logs.join(format!("{name}.log"));
+    let log = fs::File::create(&log_path).unwrap();
     eprintln!("+ {cmd:?}");
     let started = Instant::now();
     let status = cmd
@@ -213,6 +223,37 @@ true"#,
     .filter(|l| l.contains("LEFT"))
     .map(String::from)
     .collect()
+}
+
+/// Fails when `image` holds a leftover ([`leftovers`]). perl counts only where apache2 does not
+/// depend on it: the apache profile's apache2 keeps it, as in LOCI's images.
+pub fn assert_clean(image: &str) {
+    let depends = sh_in(
+        image,
+        "dpkg-query -W -f '${Depends}' apache2 2>/dev/null; true",
+    );
+    let left: Vec<String> = leftovers(image)
+        .into_iter()
+        .filter(|l| !(l == "LEFT package: perl" && depends.contains("perl")))
+        .collect();
+    assert!(
+        left.is_empty(),
+        "{image} is not clean:\n{}",
+        left.join("\n")
+    );
+}
+
+/// Starts `image`'s keystone and asks it for a token: it must answer 201 with one.
+pub fn assert_issues_tokens(image: &str) {
+    let ks = Keystone::start(image);
+    let (status, token) = ks.issue_token();
+    assert_eq!(
+        status,
+        201,
+        "{image}: POST /v3/auth/tokens answered {status}; logs:\n{}",
+        ks.logs()
+    );
+    assert!(token.is_some_and(|t| t.len() > 20), "{image}: no token");
 }
 
 /// Prints a line of the report and appends it to target/e2e/timings.txt (tests/run.sh shows it).
@@ -759,14 +800,19 @@ pub fn rev_parse(repo: &Path, rev: &str) -> String {
 
 /// The requirements image (PROJECT=requirements through the project's Dockerfile) built from a
 /// `requirements` repository served by `git daemon`. In CI only keystone's dependency closure
-/// plus uwsgi is built (REQUIREMENTS_ONLY_FILE, see CLOSURE_FIXTURE); LOCI_E2E_FULL_REQUIREMENTS=1
-/// builds every constraint. Cached by a hash of its inputs.
+/// plus uwsgi and what LOCI master's keystone job adds is built (REQUIREMENTS_ONLY_FILE, see
+/// CLOSURE_FIXTURE and KEYSTONE_JOB_EXTRAS); LOCI_E2E_FULL_REQUIREMENTS=1 builds every
+/// constraint. Cached by a hash of its inputs.
 pub fn requirements_image() -> String {
     static IMAGE: OnceLock<String> = OnceLock::new();
     IMAGE
         .get_or_init(|| {
             let full = std::env::var("LOCI_E2E_FULL_REQUIREMENTS").is_ok_and(|v| v == "1");
-            let closure = (!full).then(|| read(root().join(CLOSURE_FIXTURE)));
+            let closure = (!full).then(|| {
+                let mut only = read(root().join(CLOSURE_FIXTURE));
+                only.extend(read(root().join(KEYSTONE_JOB_EXTRAS)));
+                only
+            });
             build_requirements_image("requirements", "2026.1", closure)
         })
         .clone()
