@@ -509,7 +509,7 @@ fn centos_stream_9_and_rocky_9_use_dnf() {
         );
         let pk = commands(step(&p, "packages"));
         assert!(
-            &pk[1][..2] == ["dnf", "install"] && has(&pk[1], "git"),
+            pk[1][..2] == ["dnf", "install"] && has(&pk[1], "git"),
             "{distro}: git with the project's packages: {:?}",
             pk[1]
         );

@@ -58,6 +58,7 @@ pub fn git_with_packages(input: &PlanInput) -> Result<bool> {
 
 /// Pass: adds git, when the build needs it ([`why_git`]) and [`git_with_packages`], to the
 /// `packages` step's install (its summary says why); [`plan`] left it out of `base`.
+#[allow(clippy::ptr_arg)] // the shape of every [`super::Pass`]
 pub fn add_git_to_packages(input: &PlanInput, steps: &mut Vec<Step>) -> Result<()> {
     let Some(why) = why_git(input) else {
         return Ok(());
@@ -191,6 +192,28 @@ pub fn install_libpython(
 mod tests {
     use super::*;
 
+    /// Runs `f` with the plan input of `env` on bookworm, with `bindep` as its bindep.txt
+    /// (none when empty).
+    fn with_input<R>(env: &crate::config::Env, bindep: &str, f: impl FnOnce(&PlanInput) -> R) -> R {
+        let os = crate::os_release::OsRelease::parse(
+            "ID=debian\nVERSION_ID=\"12\"\nVERSION_CODENAME=bookworm\n",
+        );
+        let distro = crate::distro::Distro::detect(&os, None, None).unwrap();
+        let config = crate::config::Config::from_env(env).unwrap();
+        let bindep_files = match bindep {
+            "" => vec![],
+            text => vec![("bindep.txt".to_string(), text.to_string())],
+        };
+        f(&PlanInput {
+            config: &config,
+            host: crate::host::Host::detect(),
+            stage: crate::plan::Stage::Project,
+            distro: &distro,
+            bindep_files,
+            pydep_files: vec![],
+        })
+    }
+
     /// Whether a keystone build with its source tree at `sources/keystone` installs git.
     fn keystone_needs_git(sources: &Path) -> bool {
         let env = crate::config::Env::from([
@@ -198,30 +221,20 @@ mod tests {
             ("WHEELS".to_string(), "/tmp/wheels".to_string()),
             ("SOURCES_DIR".to_string(), sources.display().to_string()),
         ]);
-        let os = crate::os_release::OsRelease::parse(
-            "ID=debian\nVERSION_ID=\"12\"\nVERSION_CODENAME=bookworm\n",
-        );
-        let distro = crate::distro::Distro::detect(&os, None, None).unwrap();
-        let config = crate::config::Config::from_env(&env).unwrap();
-        let input = PlanInput {
-            config: &config,
-            host: crate::host::Host::detect(),
-            stage: crate::plan::Stage::Project,
-            distro: &distro,
-            bindep_files: vec![],
-            pydep_files: vec![],
-        };
         // With no project packages (no bindep file here) git stays in `base`.
-        let planned = plan(&input)
-            .unwrap()
-            .unwrap()
-            .packages
-            .contains(&"git".into());
-        assert_eq!(planned, needs_git(&input));
-        planned
+        with_input(&env, "", |input| {
+            let planned = plan(input)
+                .unwrap()
+                .unwrap()
+                .packages
+                .contains(&"git".into());
+            assert_eq!(planned, needs_git(input));
+            planned
+        })
     }
 
-    /// The plan of PROJECT=`project` (with `extra` settings) on bookworm, its steps by name.
+    /// The steps of a build on bookworm with `extra` settings (PROJECT=keystone unless they
+    /// say otherwise) and a bindep.txt that gives keystone libxml2.
     fn steps_of(extra: &[(&str, &str)]) -> Vec<Step> {
         let mut env: crate::config::Env = [("WHEELS", "/tmp/wheels")]
             .iter()
@@ -229,23 +242,9 @@ mod tests {
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
         env.entry("PROJECT".into()).or_insert("keystone".into());
-        let os = crate::os_release::OsRelease::parse(
-            "ID=debian\nVERSION_ID=\"12\"\nVERSION_CODENAME=bookworm\n",
-        );
-        let distro = crate::distro::Distro::detect(&os, None, None).unwrap();
-        let config = crate::config::Config::from_env(&env).unwrap();
-        let input = PlanInput {
-            config: &config,
-            host: crate::host::Host::detect(),
-            stage: crate::plan::Stage::Project,
-            distro: &distro,
-            bindep_files: vec![(
-                "bindep.txt".into(),
-                "libxml2 [platform:dpkg keystone]\n".into(),
-            )],
-            pydep_files: vec![],
-        };
-        crate::steps::plan_all(&input).unwrap()
+        with_input(&env, "libxml2 [platform:dpkg keystone]\n", |input| {
+            crate::steps::plan_all(input).unwrap()
+        })
     }
 
     fn installs(steps: &[Step], name: &str) -> Vec<String> {
