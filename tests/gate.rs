@@ -710,8 +710,12 @@ fn the_inputs_contexts_are_the_same_bytes_in_every_run() {
     std::fs::write(&only, "six\nidna\npbr\n").unwrap();
     let run = |umask: &str| {
         let mut c = Command::new("bash");
-        c.current_dir(root())
-            .args(["-c", "umask \"$1\"; exec bash tools/gate.sh contexts", "bash", umask]);
+        c.current_dir(root()).args([
+            "-c",
+            "umask \"$1\"; exec bash tools/gate.sh contexts",
+            "bash",
+            umask,
+        ]);
         for (k, _) in std::env::vars() {
             if k.starts_with("LOCI_GATE_") || k == "SOURCE_DATE_EPOCH" {
                 c.env_remove(k);
@@ -735,29 +739,47 @@ fn the_inputs_contexts_are_the_same_bytes_in_every_run() {
     let first = run("022");
     // What a run leaves: source trees in the per-service contexts, the seeded trees, and the
     // shared context of the layout before (whose data dir the base's RUN mounted).
-    for d in ["contexts/keystone/data/keystone", "trees/keystone", "context/data/keystone"] {
+    for d in [
+        "contexts/keystone/data/keystone",
+        "trees/keystone",
+        "context/data/keystone",
+    ] {
         std::fs::create_dir_all(work.join(d)).unwrap();
         std::fs::write(work.join(d).join("setup.py"), "# a previous run\n").unwrap();
     }
     std::thread::sleep(std::time::Duration::from_millis(1100));
     let second = run("077");
-    for (name, a, b) in [("base", &first.0, &second.0), ("requirements", &first.1, &second.1)] {
+    for (name, a, b) in [
+        ("base", &first.0, &second.0),
+        ("requirements", &first.1, &second.1),
+    ] {
         let paths = |t: &[(String, String, u32, Vec<u8>)]| -> BTreeSet<String> {
             t.iter().map(|e| e.0.clone()).collect()
         };
-        assert_eq!(paths(a), paths(b), "the {name} context's files differ between runs");
+        assert_eq!(
+            paths(a),
+            paths(b),
+            "the {name} context's files differ between runs"
+        );
         for (x, y) in a.iter().zip(b.iter()) {
             assert_eq!(
                 (&x.0, &x.1, x.2),
                 (&y.0, &y.1, y.2),
                 "the {name} context: a kind or mode differs"
             );
-            assert!(x.3 == y.3, "the {name} context: {} differs between runs", x.0);
+            assert!(
+                x.3 == y.3,
+                "the {name} context: {} differs between runs",
+                x.0
+            );
         }
     }
     let base = work.join("contexts/base");
     let req = work.join("contexts/requirements");
-    assert_eq!(top_names(&base), ["Dockerfile.base", "certs", "dockerfiles"]);
+    assert_eq!(
+        top_names(&base),
+        ["Dockerfile.base", "certs", "dockerfiles"]
+    );
     assert_eq!(
         top_names(&req),
         ["Dockerfile", "bindep.txt", "data", "pydep.txt"]
@@ -766,18 +788,30 @@ fn the_inputs_contexts_are_the_same_bytes_in_every_run() {
         top_names(&req.join("data")),
         ["requirements", "requirements-only.txt"]
     );
-    assert!(!work.join("context").exists(), "the old shared context is gone");
+    assert!(
+        !work.join("context").exists(),
+        "the old shared context is gone"
+    );
     // The seeded constraints: a commit at the fixed time, tagged with the release.
     let out = Command::new("git")
         .args(["-C", req.join("data/requirements").to_str().unwrap()])
         .args(["log", "-1", "--format=%ct %s", "2026.1"])
         .output()
         .unwrap();
-    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "1775001600 2026.1", "{}", text(&out));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        "1775001600 2026.1",
+        "{}",
+        text(&out)
+    );
     let out = Command::new("git")
         .args(["-C", req.join("data/requirements").to_str().unwrap()])
         .args(["status", "--porcelain"])
         .output()
         .unwrap();
-    assert!(out.status.success() && out.stdout.is_empty(), "{}", text(&out));
+    assert!(
+        out.status.success() && out.stdout.is_empty(),
+        "{}",
+        text(&out)
+    );
 }

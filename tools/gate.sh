@@ -329,6 +329,7 @@ bin_ctx="$work/loci-image"
 rm -rf "$bin_ctx"; mkdir -p "$bin_ctx"
 cp "$LOCI_BIN" "$bin_ctx/loci"
 printf 'FROM scratch\nCOPY loci /loci\nENTRYPOINT ["/loci"]\n' > "$bin_ctx/Dockerfile"
+normalize_modes "$bin_ctx"
 "$docker" build -q --network host -t loci-gate/loci:latest "$bin_ctx" >/dev/null
 export LOCI_GATE_LOCI_IMAGE=loci-gate/loci:latest
 
@@ -377,6 +378,14 @@ req_image="loci-gate/requirements:$LOCI_GATE_TAG"
 inputs_json="$work/inputs.json"
 image_size() { "$docker" image inspect --format '{{.Size}}' "$1"; }
 image_id() { "$docker" image inspect --format '{{.Id}}' "$1"; }
+# What an image holds, for "unchanged": its layers, settings, time and platform as the engine
+# shows them, hashed. Not its ID: on the containerd image store that is the digest of an index
+# that also holds BuildKit's provenance attestation, which records each build's times, so a
+# build that was all cache hits gets a new ID.
+image_content_of() { # FORMATTED-INSPECT-OUTPUT
+    sha256sum <<< "$1" | cut -d' ' -f1
+}
+content_format='{{json .RootFS}} {{json .Config}} {{.Created}} {{.Os}}/{{.Architecture}}{{.Variant}}'
 if [ "$build_inputs" = 1 ]; then
 if [ "${LOCI_GATE_REUSE_REQUIREMENTS:-0}" = 1 ] && "$docker" image inspect "$req_image" >/dev/null 2>&1; then
     log "reusing $req_image"
@@ -395,9 +404,9 @@ else
         die "the requirements image failed after $(human "${seconds[requirements]}") (log: $work/logs/requirements.log)"
     fi
 fi
-# How many wheels: the image holds nothing else (listed, not extracted; once per image ID:
-# an unchanged requirements image is not exported again).
-req_id=$(image_id "$req_image")
+# How many wheels: the image holds nothing else (listed, not extracted; once per image
+# content: an unchanged requirements image is not exported again).
+req_id=$(image_content_of "$("$docker" image inspect --format "$content_format" "$req_image")")
 counted="$work/requirements.count"
 if [ -s "$counted" ] && [ "$(cut -d' ' -f1 "$counted")" = "$req_id" ]; then
     read -r _ n_wheels has_upper < "$counted"
@@ -717,7 +726,9 @@ gate_one() { # SERVICE TARGET
     wall=$(( $(date +%s) - start ))
     # (no label of the run's own: an unchanged image keeps its digest from run to run)
     local facts=""
-    if [ "$built_ok" = 1 ]; then facts=$("$docker" image inspect --format '{{.Id}} {{.Size}}' "$img" 2>/dev/null) || facts=""; fi
+    if [ "$built_ok" = 1 ]; then
+        facts=$("$docker" image inspect --format "{{.Id}} {{.Size}} $content_format" "$img" 2>/dev/null) || facts=""
+    fi
     if [ -z "$facts" ]; then
         # (a registry cache not there yet is no error: BuildKit says ERROR and goes on)
         status=failed
@@ -727,18 +738,21 @@ gate_one() { # SERVICE TARGET
     # loci's own time, from its build log ("==> keystone built in 1m20s"; two stages: both
     # summed); none when every step was a cache hit and loci did not run.
     loci_s=$(loci_seconds_of "$log" || true)
-    read -r digest size <<< "$facts"
+    local content rest
+    read -r digest size rest <<< "$facts"
+    content=$(image_content_of "$rest")
     smoke_log="$work/logs/$row-smoke.log"
-    # Incremental: an image whose digest passed its smoke test in an earlier run of this work
-    # dir (its record in $work/smoked/) is unchanged: the same bytes, not tested again
-    # (LOCI_GATE_RESMOKE=1 tests every image). Its row says so (`unchanged`).
+    # Incremental: an image whose content (image_content_of) passed its smoke test in an
+    # earlier run of this work dir (its record in $work/smoked/) is unchanged: the same
+    # layers and config, not tested again (LOCI_GATE_RESMOKE=1 tests every image). Its row
+    # says so (`unchanged`).
     local smoked="$work/smoked/$row"
-    if [ "${LOCI_GATE_RESMOKE:-0}" != 1 ] && [ -s "$smoked" ] && [ "$(sed -n 1p "$smoked")" = "$digest" ] \
+    if [ "${LOCI_GATE_RESMOKE:-0}" != 1 ] && [ -s "$smoked" ] && [ "$(sed -n 1p "$smoked")" = "content:$content" ] \
         && [ -s "$smoke_log" ]; then
         status=built; smoke_result=ok; unchanged=1; smoke_detail="$(sed -n 2p "$smoked")"
     elif rm -f "$smoked" && smoke "$s" "$img" "$smoke_log"; then
         status=built; smoke_result=ok; smoke_detail="$(sed -n 's/^SMOKE //p' "$smoke_log" | tail -1)"
-        mkdir -p "$work/smoked" && printf '%s\n%s\n' "$digest" "$smoke_detail" > "$smoked"
+        mkdir -p "$work/smoked" && printf 'content:%s\n%s\n' "$content" "$smoke_detail" > "$smoked"
     else
         status=failed; smoke_result=failed
         smoke_detail="$( { grep -m1 -E '^FAILED|Error|error' "$smoke_log" || tail -1 "$smoke_log"; } | cut -c1-150)"
