@@ -385,7 +385,8 @@ image_id() { "$docker" image inspect --format '{{.Id}}' "$1"; }
 image_content_of() { # FORMATTED-INSPECT-OUTPUT
     sha256sum <<< "$1" | cut -d' ' -f1
 }
-content_format='{{json .RootFS}} {{json .Config}} {{.Created}} {{.Os}}/{{.Architecture}}{{.Variant}}'
+# (no Variant: the engine leaves it out when empty, and the template then fails)
+content_format='{{json .RootFS}} {{json .Config}} {{.Created}} {{.Os}}/{{.Architecture}}'
 if [ "$build_inputs" = 1 ]; then
 if [ "${LOCI_GATE_REUSE_REQUIREMENTS:-0}" = 1 ] && "$docker" image inspect "$req_image" >/dev/null 2>&1; then
     log "reusing $req_image"
@@ -732,7 +733,8 @@ gate_one() { # SERVICE TARGET
     if [ -z "$facts" ]; then
         # (a registry cache not there yet is no error: BuildKit says ERROR and goes on)
         status=failed
-        reason="build failed: $( { grep -m1 'loci: error' "$log" || grep -E 'ERROR' "$log" | grep -v 'cache importer' | head -1; } | cut -c1-150)"
+        # (none of these lines, e.g. an image the engine does not show: no reason, never a crash)
+        reason="build failed: $( { grep -m1 'loci: error' "$log" || grep -E 'ERROR' "$log" | grep -v 'cache importer' | head -1 || true; } | cut -c1-150)"
         finish; return 0
     fi
     # loci's own time, from its build log ("==> keystone built in 1m20s"; two stages: both
