@@ -55,7 +55,7 @@ results="$out/results.txt"
 : > "$results"
 now() { date +%s.%N; }
 secs() { echo "$2 - $1" | bc | awk '{printf "%.1f", $1}'; }
-record() { echo "$1 $2" >> "$results"; printf '%-58s %8s s\n' "$1" "$2"; }
+record() { echo "$1 $2" >> "$results"; printf '%-58s %8s%s\n' "$1" "$2" "${3- s}"; }
 # loci's step times of a build log ("name=seconds ...").
 steps_of() {
     grep -oE '==> \[[0-9]+/[0-9]+\] [a-z-]+ done in [0-9.]+(ms|s|m[0-9.]+s)?' "$1" |
@@ -124,7 +124,7 @@ image_sums loci-bench/gate-speed-req:c3 "$out/c3.sums"
 image_sums loci-bench/gate-speed-req:c1 "$out/c1.sums"
 if diff -q "$out/c2.sums" "$out/c3.sums" >/dev/null; then
     echo "   c2 and c3 hold the same $(wc -l < "$out/c2.sums") files, byte for byte"
-    record "c. c2 = c3 (files, byte for byte)" yes
+    record "c. c2 = c3 (files, byte for byte)" yes ""
 else
     # A file that differs: is it one that two cold builds (c1 before the bump, c3 after) make
     # differently too, i.e. a wheel pip's build does not make reproducibly (compiled)?
@@ -138,7 +138,7 @@ else
             echo "     $f: c1 ${a:0:12}, c2 ${c:0:12} (reused), c3 ${b:0:12}: $([ "$a" != "$b" ] && echo "two cold builds differ too: not reproducible" || echo "the cold builds agree: the cache is wrong")"
         done
     fi
-    record "c. c2 = c3 (files, byte for byte)" no
+    record "c. c2 = c3 (files, byte for byte)" no ""
 fi
 fi
 
@@ -158,6 +158,8 @@ gate() { # LOG
         LOCI_GATE_MIN_FREE_GB="${LOCI_GATE_MIN_FREE_GB:-15}" LOCI_GATE_SERVICES="$services" \
         tools/gate.sh > "$1" 2>&1 || { tail -30 "$1"; echo "gate failed: $1" >&2; exit 1; }
     end=$(now)
+    # (each run's build and smoke logs kept beside its own log)
+    rm -rf "${1%.log}-logs"; cp -a "$gwork/logs" "${1%.log}-logs"
     secs "$start" "$end"
 }
 # The gate's steps with their wall times, from its "== STEP [HH:MM:SS]" lines (each until the next).
@@ -187,14 +189,14 @@ t=$(gate "$out/b2.log"); record "b2. gate after a one-line change in keystone's 
 images
 phases "$out/b2.log"
 n_unchanged=$(jq '[.images[] | select(.unchanged == true)] | length' "$gwork/summary.json")
-record "b. images unchanged in b2 (of $(wc -w <<< "$services"))" "$n_unchanged"
+record "b. images unchanged in b2 (of $(wc -w <<< "$services"))" "$n_unchanged" ""
 # The same again, nothing changed: every image a cache hit with its digest; what is left is
 # the gate's own cost per run and per unchanged image.
 t=$(gate "$out/b3.log"); record "b3. gate again, nothing changed" "$t"
 images
 phases "$out/b3.log"
 n_unchanged=$(jq '[.images[] | select(.unchanged == true)] | length' "$gwork/summary.json")
-record "b. images unchanged in b3 (of $(wc -w <<< "$services"))" "$n_unchanged"
+record "b. images unchanged in b3 (of $(wc -w <<< "$services"))" "$n_unchanged" ""
 echo "   the inputs in b2 and b3: $(grep -c CACHED "$gwork/logs/base.log") base steps and $(grep -c CACHED "$gwork/logs/requirements.log") requirements steps CACHED in b3"
 fi
 
