@@ -16,17 +16,18 @@
 #           image must equal, every file byte for byte (their sha256 lists are compared).
 # (b) the gate (tools/gate.sh, LOCI_GATE_SOURCES=pypi, the reduced requirements image of
 #     keystone's closure and python-ldap, KEEP_ALL_WHEELS=False, SERVICES: default "keystone
-#     placement", the binary built once
-#     and given as LOCI_GATE_LOCI_BIN) run twice: b1 fills the caches; then one line is added
-#     to one service's source (keystone's sdist: a comment in keystone/__init__.py) and b2 is
-#     timed whole (target <= 60 s for the 30 images; the figure here is for SERVICES, with the
-#     per-unchanged-image cost it shows).
+#     placement", the binary built once and given as LOCI_GATE_LOCI_BIN) run three times:
+#     b1 fills the caches (keystone's sdist downloaded again); then one line is added to one
+#     service's source (keystone's sdist: a comment in keystone/__init__.py) and b2 is timed
+#     whole (target <= 60 s for the 30 images; the figure here is for SERVICES); b3 again with
+#     nothing changed: every image a cache hit, the gate's own cost per run and per unchanged
+#     image. Each with the gate's steps and their wall times.
 # (a) FULL=1: tools/gate.sh for all 30 services, pypi sources, the full requirements image,
 #     after `docker builder prune -af` (the figure: <= 15 min). Without FULL the estimate is
 #     read from GATE_LOG (default /tmp/gate/target/gate/logs, the lead's gate run): the
 #     requirements build's time and its slowest wheels, and every service's wall time.
 #
-# Needs what tools/build-keystone.sh leaves (run first when missing). Results and logs in
+# (c) builds on the gate's base image, else on tools/build-keystone.sh's. Results and logs in
 # target/bench-gate-speed/. Builds use --network host.
 set -euo pipefail
 cd "$(dirname "$(readlink -f "$0")")/.."
@@ -34,10 +35,13 @@ repo="$(pwd)"
 out="$repo/target/bench-gate-speed"
 mkdir -p "$out"
 DOCKER=/usr/bin/docker
-kwork="$repo/target/build-keystone"
-if ! "$DOCKER" image inspect loci/base:debian >/dev/null 2>&1 || [ ! -d "$kwork/requirements/data/requirements" ] \
-    || ! "$DOCKER" image inspect loci/loci:local >/dev/null 2>&1; then
-    tools/build-keystone.sh
+parts=" ${PARTS:-c b a} "
+# (c) builds on the gate's base image (from (b) or an earlier gate run), else on
+# tools/build-keystone.sh's (run when neither is there).
+c_base=loci-gate/base:debian
+if [[ "$parts" == *" c "* ]] && ! "$DOCKER" image inspect "$c_base" >/dev/null 2>&1; then
+    c_base=loci/base:debian
+    "$DOCKER" image inspect "$c_base" >/dev/null 2>&1 || tools/build-keystone.sh
 fi
 # shellcheck source=../tools/setup-host.sh
 source tools/setup-host.sh
@@ -51,7 +55,7 @@ results="$out/results.txt"
 : > "$results"
 now() { date +%s.%N; }
 secs() { echo "$2 - $1" | bc | awk '{printf "%.1f", $1}'; }
-record() { echo "$1 $2" >> "$results"; printf '%-58s %8s s\n' "$1" "$2"; }
+record() { echo "$1 $2" >> "$results"; printf '%-58s %8s%s\n' "$1" "$2" "${3- s}"; }
 # loci's step times of a build log ("name=seconds ...").
 steps_of() {
     grep -oE '==> \[[0-9]+/[0-9]+\] [a-z-]+ done in [0-9.]+(ms|s|m[0-9.]+s)?' "$1" |
@@ -71,15 +75,16 @@ image_sums() { # IMAGE OUT
 
 echo "loci bench/gate-speed.sh: $(git rev-parse --short HEAD), $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg), $(date -u +%Y-%m-%dT%H:%M:%SZ)"
 
-parts=" ${PARTS:-c b a} "
 # ---------------------------------------------------------------------------------------------
 # (c) the requirements rebuild after one bumped pure-Python constraint
 if [[ "$parts" == *" c "* ]]; then
 bump="${BUMP:-six===1.17.0 six===1.16.0}"
 read -r bump_from bump_to <<< "$bump"
-ctx="$out/requirements"
-rm -rf "$ctx"; cp -a "$kwork/requirements" "$ctx"
-cp Dockerfile bindep.txt pydep.txt "$ctx/"
+# The requirements context as the gate makes it (tools/gate.sh contexts): the fixture's
+# constraints committed, keystone's closure as requirements-only.txt.
+rm -rf "$out/contexts-c"
+ctx=$(LOCI_GATE_WORK="$out/contexts-c" LOCI_GATE_SOURCES=pypi \
+    LOCI_GATE_REQUIREMENTS_ONLY=tests/fixtures/requirements/keystone-2026.1-closure.txt tools/gate.sh contexts | tail -1)
 grep -qx "$bump_from" "$ctx/data/requirements/upper-constraints.txt" \
     || { echo "BUMP: $bump_from is not a line of upper-constraints.txt" >&2; exit 1; }
 # (`--no-cache` also starts BuildKit's cache mounts empty: the warm build c2 goes without it,
@@ -89,10 +94,10 @@ req_build() { # TAG LOG [ARGS...]
     shift 2
     start=$(now)
     "$DOCKER" build --network host --progress plain "$@" -f "$ctx/Dockerfile" --target requirements \
-        --build-arg FROM=loci/base:debian --build-arg LOCI_IMAGE=loci-bench/loci:gate-speed \
+        --build-arg FROM="$c_base" --build-arg LOCI_IMAGE=loci-bench/loci:gate-speed \
         --build-arg PROJECT=requirements --build-arg PROJECT_RELEASE=2026.1 \
         --build-arg PROJECT_REPO=file:///tmp/requirements --build-arg PROJECT_REF=2026.1 \
-        --build-arg KEEP_ALL_WHEELS=True --build-arg REQUIREMENTS_ONLY_FILE=/tmp/closure.txt \
+        --build-arg KEEP_ALL_WHEELS=True --build-arg REQUIREMENTS_ONLY_FILE=/tmp/requirements-only.txt \
         --build-arg SOURCE_DATE_EPOCH=1775001600 -t "$tag" "$ctx" > "$log" 2>&1 \
         || { tail -30 "$log"; echo "build failed: $log" >&2; exit 1; }
     end=$(now)
@@ -119,7 +124,7 @@ image_sums loci-bench/gate-speed-req:c3 "$out/c3.sums"
 image_sums loci-bench/gate-speed-req:c1 "$out/c1.sums"
 if diff -q "$out/c2.sums" "$out/c3.sums" >/dev/null; then
     echo "   c2 and c3 hold the same $(wc -l < "$out/c2.sums") files, byte for byte"
-    record "c. c2 = c3 (files, byte for byte)" yes
+    record "c. c2 = c3 (files, byte for byte)" yes ""
 else
     # A file that differs: is it one that two cold builds (c1 before the bump, c3 after) make
     # differently too, i.e. a wheel pip's build does not make reproducibly (compiled)?
@@ -133,7 +138,7 @@ else
             echo "     $f: c1 ${a:0:12}, c2 ${c:0:12} (reused), c3 ${b:0:12}: $([ "$a" != "$b" ] && echo "two cold builds differ too: not reproducible" || echo "the cold builds agree: the cache is wrong")"
         done
     fi
-    record "c. c2 = c3 (files, byte for byte)" no
+    record "c. c2 = c3 (files, byte for byte)" no ""
 fi
 fi
 
@@ -153,10 +158,26 @@ gate() { # LOG
         LOCI_GATE_MIN_FREE_GB="${LOCI_GATE_MIN_FREE_GB:-15}" LOCI_GATE_SERVICES="$services" \
         tools/gate.sh > "$1" 2>&1 || { tail -30 "$1"; echo "gate failed: $1" >&2; exit 1; }
     end=$(now)
+    # (each run's build and smoke logs kept beside its own log)
+    rm -rf "${1%.log}-logs"; cp -a "$gwork/logs" "${1%.log}-logs"
     secs "$start" "$end"
 }
+# The gate's steps with their wall times, from its "== STEP [HH:MM:SS]" lines (each until the next).
+phases() { # LOG
+    awk '/^== .* \[[0-9:]+\]$/ { t = $NF; gsub(/[][]/, "", t); split(t, h, ":"); s = h[1] * 3600 + h[2] * 60 + h[3]
+            if (name != "") printf "   %-70s %4d s\n", substr(name, 1, 70), s - prev
+            name = $0; sub(/^== /, "", name); sub(/ \[[0-9:]+\]$/, "", name); prev = s }
+         /^target [a-z]+: / { print "   " $0 }' "$1"
+}
+# Per image: status, whether unchanged, wall time and digest (the summary of the last run).
+images() {
+    jq -r '.images[] | "   \(.name): \(.status)\(if .unchanged then " (unchanged, not smoke-tested again)" else "" end), wall \(.wall_seconds)s, loci \(.loci_seconds // "did not run")\(if .loci_seconds then "s" else "" end), digest \(.digest[0:19])"' "$gwork/summary.json"
+}
 echo "== (b) the gate of: $services"
+# (keystone's sdist as PyPI has it: an earlier run of this bench changed it)
+rm -rf "$gwork/sdists/keystone"
 t=$(gate "$out/b1.log"); record "b1. gate, first run (fills the caches)" "$t"
+images | tee "$out/b1.images"
 # One line more in keystone's source: its sdist, re-packed (the gate seeds from it).
 sdist=$(ls "$gwork"/sdists/keystone/*.tar.gz)
 d=$(mktemp -d)
@@ -165,10 +186,18 @@ echo "# bench/gate-speed.sh: a one-line change" >> "$d"/*/keystone/__init__.py
 tar -czf "$sdist" -C "$d" .
 rm -rf "$d"
 t=$(gate "$out/b2.log"); record "b2. gate after a one-line change in keystone's source" "$t"
-jq -r '.images[] | "   \(.name): \(.status)\(if .unchanged then " (unchanged, not smoke-tested again)" else "" end), wall \(.wall_seconds)s, digest \(.digest[0:19])"' "$gwork/summary.json"
+images
+phases "$out/b2.log"
 n_unchanged=$(jq '[.images[] | select(.unchanged == true)] | length' "$gwork/summary.json")
-record "b. images unchanged in b2 (of $(wc -w <<< "$services"))" "$n_unchanged"
-awk '/^== /{print "   " $0}' "$out/b2.log" | head -20
+record "b. images unchanged in b2 (of $(wc -w <<< "$services"))" "$n_unchanged" ""
+# The same again, nothing changed: every image a cache hit with its digest; what is left is
+# the gate's own cost per run and per unchanged image.
+t=$(gate "$out/b3.log"); record "b3. gate again, nothing changed" "$t"
+images
+phases "$out/b3.log"
+n_unchanged=$(jq '[.images[] | select(.unchanged == true)] | length' "$gwork/summary.json")
+record "b. images unchanged in b3 (of $(wc -w <<< "$services"))" "$n_unchanged" ""
+echo "   the inputs in b2 and b3: $(grep -c CACHED "$gwork/logs/base.log") base steps and $(grep -c CACHED "$gwork/logs/requirements.log") requirements steps CACHED in b3"
 fi
 
 # ---------------------------------------------------------------------------------------------
@@ -195,4 +224,5 @@ else
         printf '   %-28s loci %s\n' "$(basename "$f" -build.log)" "$(grep -oE '==> [^ ]+ built in [0-9.hms]+' "$f" | awk '{print $NF}' | paste -sd+)"
     done
 fi
+echo "load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "results: $results"

@@ -664,3 +664,154 @@ fn unchanged_images_are_rows_of_their_own_in_the_summary() {
     bad["images"][0]["unchanged"] = json!("yes");
     assert!(validate(&bad).is_err(), "unchanged is a boolean");
 }
+
+/// Every file of a tree as BuildKit's cache key sees it (path, kind, mode; bytes or link
+/// target), times left out as BuildKit leaves them out.
+fn tree_of(dir: &Path) -> Vec<(String, String, u32, Vec<u8>)> {
+    use std::os::unix::fs::PermissionsExt;
+    let mut entries = Vec::new();
+    for e in walkdir::WalkDir::new(dir).sort_by_file_name() {
+        let e = e.unwrap();
+        let meta = e.path().symlink_metadata().unwrap();
+        let rel = e.path().strip_prefix(dir).unwrap().display().to_string();
+        let (kind, content) = if meta.file_type().is_symlink() {
+            let target = std::fs::read_link(e.path()).unwrap();
+            ("link", target.display().to_string().into_bytes())
+        } else if meta.is_dir() {
+            ("dir", Vec::new())
+        } else {
+            ("file", std::fs::read(e.path()).unwrap())
+        };
+        entries.push((rel, kind.to_string(), meta.permissions().mode(), content));
+    }
+    entries
+}
+
+fn top_names(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names
+}
+
+/// The inputs' build contexts (`tools/gate.sh contexts`: base, requirements) are the same
+/// bytes in every run, whatever the run before left in the work dir, whatever the umask and
+/// the time: BuildKit's cache key of a build is its context's content, and a new base image
+/// rebuilds every image after it (a second gate run with unchanged inputs built the
+/// requirements image again: the base's RUN mounted a context that held the previous run's
+/// source trees). Each context holds only what its build reads.
+#[test]
+fn the_inputs_contexts_are_the_same_bytes_in_every_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let work = dir.path().join("work");
+    let only = dir.path().join("only.txt");
+    std::fs::write(&only, "six\nidna\npbr\n").unwrap();
+    let run = |umask: &str| {
+        let mut c = Command::new("bash");
+        c.current_dir(root()).args([
+            "-c",
+            "umask \"$1\"; exec bash tools/gate.sh contexts",
+            "bash",
+            umask,
+        ]);
+        for (k, _) in std::env::vars() {
+            if k.starts_with("LOCI_GATE_") || k == "SOURCE_DATE_EPOCH" {
+                c.env_remove(k);
+            }
+        }
+        c.env("LOCI_GATE_WORK", &work)
+            .env("LOCI_GATE_SOURCES", "pypi")
+            .env("LOCI_GATE_REQUIREMENTS_ONLY", &only);
+        let out = c.output().expect("run bash tools/gate.sh contexts");
+        assert!(out.status.success(), "{}", text(&out));
+        let printed = String::from_utf8_lossy(&out.stdout).to_string();
+        let base = work.join("contexts/base");
+        let req = work.join("contexts/requirements");
+        assert_eq!(
+            printed,
+            format!("{}\n{}\n", base.display(), req.display()),
+            "it prints the contexts"
+        );
+        (tree_of(&base), tree_of(&req))
+    };
+    let first = run("022");
+    // What a run leaves: source trees in the per-service contexts, the seeded trees, and the
+    // shared context of the layout before (whose data dir the base's RUN mounted).
+    for d in [
+        "contexts/keystone/data/keystone",
+        "trees/keystone",
+        "context/data/keystone",
+    ] {
+        std::fs::create_dir_all(work.join(d)).unwrap();
+        std::fs::write(work.join(d).join("setup.py"), "# a previous run\n").unwrap();
+    }
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    let second = run("077");
+    for (name, a, b) in [
+        ("base", &first.0, &second.0),
+        ("requirements", &first.1, &second.1),
+    ] {
+        let paths = |t: &[(String, String, u32, Vec<u8>)]| -> BTreeSet<String> {
+            t.iter().map(|e| e.0.clone()).collect()
+        };
+        assert_eq!(
+            paths(a),
+            paths(b),
+            "the {name} context's files differ between runs"
+        );
+        for (x, y) in a.iter().zip(b.iter()) {
+            assert_eq!(
+                (&x.0, &x.1, x.2),
+                (&y.0, &y.1, y.2),
+                "the {name} context: a kind or mode differs"
+            );
+            assert!(
+                x.3 == y.3,
+                "the {name} context: {} differs between runs",
+                x.0
+            );
+        }
+    }
+    let base = work.join("contexts/base");
+    let req = work.join("contexts/requirements");
+    assert_eq!(
+        top_names(&base),
+        ["Dockerfile.base", "certs", "dockerfiles"]
+    );
+    assert_eq!(
+        top_names(&req),
+        ["Dockerfile", "bindep.txt", "data", "pydep.txt"]
+    );
+    assert_eq!(
+        top_names(&req.join("data")),
+        ["requirements", "requirements-only.txt"]
+    );
+    assert!(
+        !work.join("context").exists(),
+        "the old shared context is gone"
+    );
+    // The seeded constraints: a commit at the fixed time, tagged with the release.
+    let out = Command::new("git")
+        .args(["-C", req.join("data/requirements").to_str().unwrap()])
+        .args(["log", "-1", "--format=%ct %s", "2026.1"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        "1775001600 2026.1",
+        "{}",
+        text(&out)
+    );
+    let out = Command::new("git")
+        .args(["-C", req.join("data/requirements").to_str().unwrap()])
+        .args(["status", "--porcelain"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success() && out.stdout.is_empty(),
+        "{}",
+        text(&out)
+    );
+}

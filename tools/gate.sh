@@ -11,6 +11,7 @@
 #     LOCI_GATE_REGISTRY=host:port tools/gate.sh merge A/summary.json B/summary.json
 #     tools/gate.sh services                 # this shard's services (LOCI_GATE_SHARD), no build
 #     tools/gate.sh table [SUMMARY]          # the table of a summary.json
+#     tools/gate.sh contexts                 # the inputs' build contexts (what BuildKit hashes), no build
 #
 # 1. tools/setup-host.sh (packages, dockerd, the static loci binary), the binary as a FROM
 #    scratch image (LOCI_IMAGE of every build), Debian bookworm (debian:bookworm when the engine
@@ -91,7 +92,7 @@ project_of() {
 # The subcommand (default: build this shard), then the services: the arguments, else
 # LOCI_GATE_SERVICES, else all 30; then this shard's slice of them (LOCI_GATE_SHARD=i/n).
 command=build
-case "${1:-}" in services|inputs|merge|table) command=$1; shift ;; esac
+case "${1:-}" in services|inputs|merge|table|contexts) command=$1; shift ;; esac
 usage_error() { echo "gate.sh: $*" >&2; exit 2; }
 if [ "$command" = merge ] || [ "$command" = table ]; then
     services=()
@@ -137,10 +138,83 @@ if [ "$command" = merge ]; then
     gate_merge "$@"
     exit $?
 fi
-context="$work/context"
-# (compose checks every service's context, even when building one: it must exist from here on)
-mkdir -p "$context"
-export LOCI_GATE_CONTEXT="$context"
+
+# ---------------------------------------------------------------------------------------------
+# Build contexts: one per image, each holding only what its build reads, the same bytes in
+# every run and on every machine. BuildKit's cache key of a build is the content of what it
+# mounts or copies from its context (names, modes, owners and bytes; not times): anything
+# else in a context a build reads whole (the base's RUN mounts its context's root) makes
+# every run's key depend on what the run before left there, and a new base rebuilds every
+# image after it. `tools/gate.sh contexts` makes those of the inputs and stops (no engine).
+#   contexts/base          Dockerfile.base, dockerfiles/, certs/ (+ this host's CA bundle)
+#   contexts/requirements  Dockerfile, bindep.txt, pydep.txt, data/requirements (a committed
+#                          tree, with LOCI_GATE_CONSTRAINTS or pypi sources),
+#                          data/requirements-only.txt (LOCI_GATE_REQUIREMENTS_ONLY)
+#   contexts/SERVICE       Dockerfile, bindep.txt, pydep.txt, data/PROJECT (pypi sources: the
+#                          seeded tree, hard links into trees/)
+contexts="$work/contexts"
+# (the layout before one context per input: a shared context/ the base mounted whole)
+rm -rf "$work/context" "$contexts"
+mkdir -p "$contexts"
+# Modes from the owner's, whatever the umask: read (and search, and execute where the owner
+# may) for everyone, write for the owner only. Symbolic links are left as they are.
+normalize_modes() { chmod -R u+rwX,go+rX,go-w "$@"; }
+# A source tree as a git repository, so that pbr and /etc/image_info/project.txt see a commit.
+# The same tree gives the same bytes on every machine and in every run: the commit at a fixed
+# time (SOURCE_DATE_EPOCH, else the release's day), no template files (hook samples differ
+# between git releases), an index without this machine's file stats (read back from the
+# commit), no reflog, normalized modes.
+commit_tree() { # DIR TAG
+    local when="@${SOURCE_DATE_EPOCH:-1775001600} +0000"
+    git -C "$1" init -q --template= -b master
+    normalize_modes "$1"
+    git -C "$1" add -A
+    GIT_AUTHOR_DATE="$when" GIT_COMMITTER_DATE="$when" \
+        git -C "$1" -c user.name=loci -c user.email=loci@localhost -c core.logAllRefUpdates=false commit -q -m "$2"
+    git -C "$1" tag "$2"
+    rm -f "$1/.git/index"; rm -rf "$1/.git/logs"
+    git -C "$1" read-tree HEAD
+    normalize_modes "$1/.git"
+}
+# (a tree made by an older commit_tree is made again: trees/ keys each by its sdist and this)
+tree_format=2
+# The Dockerfile and the dependency lists every loci build reads.
+loci_files() { cp Dockerfile bindep.txt pydep.txt "$1/"; } # DIR
+base_context() { # DIR
+    mkdir -p "$1/certs"
+    cp -r dockerfiles "$1/dockerfiles"
+    cp Dockerfile.base "$1/"
+    cp certs/*.crt certs/*.pem "$1/certs/" 2>/dev/null || true
+    if [ -s /etc/ssl/certs/ca-certificates.crt ]; then cp /etc/ssl/certs/ca-certificates.crt "$1/certs/host-ca.crt"; fi
+    normalize_modes "$1"
+}
+# The constraints seeded as data/requirements (none: the build clones requirements).
+constraints="${LOCI_GATE_CONSTRAINTS:-}"
+if [ -z "$constraints" ] && [ "${LOCI_GATE_SOURCES:-git}" = pypi ]; then
+    constraints="$repo/tests/fixtures/requirements-2026.1"
+fi
+requirements_context() { # DIR
+    mkdir -p "$1/data"
+    loci_files "$1"
+    if [ -n "$constraints" ]; then
+        mkdir -p "$1/data/requirements"
+        cp "$constraints/upper-constraints.txt" "$constraints/global-requirements.txt" "$1/data/requirements/"
+        commit_tree "$1/data/requirements" 2026.1
+    fi
+    if [ -n "${LOCI_GATE_REQUIREMENTS_ONLY:-}" ]; then
+        cp "$LOCI_GATE_REQUIREMENTS_ONLY" "$1/data/requirements-only.txt"
+    fi
+    normalize_modes "$1"
+}
+base_context "$contexts/base"
+requirements_context "$contexts/requirements"
+if [ "$command" = contexts ]; then
+    printf '%s\n' "$contexts/base" "$contexts/requirements"
+    exit 0
+fi
+# (compose checks every service's context, even when building one: the base's stands in for
+# all; every build names its own)
+export LOCI_GATE_CONTEXT="$contexts/base"
 export LOCI_GATE_TAG="${LOCI_GATE_TAG:-2026.1}"
 if [ -n "${LOCI_GATE_LOCI_BIN:-}" ] || [ "${LOCI_GATE_SETUP:-1}" = 0 ]; then
     # A static loci binary built elsewhere (CI artifacts), or none (a registry shard takes
@@ -255,6 +329,7 @@ bin_ctx="$work/loci-image"
 rm -rf "$bin_ctx"; mkdir -p "$bin_ctx"
 cp "$LOCI_BIN" "$bin_ctx/loci"
 printf 'FROM scratch\nCOPY loci /loci\nENTRYPOINT ["/loci"]\n' > "$bin_ctx/Dockerfile"
+normalize_modes "$bin_ctx"
 "$docker" build -q --network host -t loci-gate/loci:latest "$bin_ctx" >/dev/null
 export LOCI_GATE_LOCI_IMAGE=loci-gate/loci:latest
 
@@ -284,49 +359,13 @@ export LOCI_GATE_APT_MIRROR="${LOCI_GATE_APT_MIRROR-http://deb.debian.org/debian
 export LOCI_GATE_APT_SECURITY_MIRROR="${LOCI_GATE_APT_SECURITY_MIRROR-http://deb.debian.org/debian-security}"
 
 # ---------------------------------------------------------------------------------------------
-# 2. base (Dockerfile.base at the root of the context, this host's CA bundle in certs/)
-rm -rf "$context/certs" "$context/dockerfiles"
-mkdir -p "$context/certs"
-cp -a dockerfiles "$context/dockerfiles"
-cp Dockerfile.base "$context/"
-cp certs/*.crt certs/*.pem "$context/certs/" 2>/dev/null || true
-if [ -s /etc/ssl/certs/ca-certificates.crt ]; then cp /etc/ssl/certs/ca-certificates.crt "$context/certs/host-ca.crt"; fi
+# 2. base (Dockerfile.base at the root of its context, this host's CA bundle in certs/)
 if [ "$build_inputs" = 1 ]; then
     log "base image (FROM $LOCI_GATE_FROM)"
-    "${compose[@]}" build base > "$work/logs/base.log" 2>&1 || { tail -40 "$work/logs/base.log"; die "the base image failed (log: $work/logs/base.log)"; }
-fi
-
-# A source tree as a git repository, so that pbr and /etc/image_info/project.txt see a commit.
-# The same tree gives the same bytes on every machine and in every run (BuildKit's cache key
-# of the build's data dir is its content): the commit at a fixed time (SOURCE_DATE_EPOCH, else
-# the release's day), an index without this machine's file stats (read back from the commit),
-# no reflog. Otherwise every run would rebuild every image, and no registry cache would match.
-commit_tree() { # DIR TAG
-    local when="@${SOURCE_DATE_EPOCH:-1775001600} +0000"
-    git -C "$1" init -q -b master
-    git -C "$1" add -A
-    GIT_AUTHOR_DATE="$when" GIT_COMMITTER_DATE="$when" \
-        git -C "$1" -c user.name=loci -c user.email=loci@localhost -c core.logAllRefUpdates=false commit -q -m "$2"
-    git -C "$1" tag "$2"
-    rm -f "$1/.git/index"; rm -rf "$1/.git/logs"
-    git -C "$1" read-tree HEAD
-}
-
-# ---------------------------------------------------------------------------------------------
-# The build context: the Dockerfile, the dependency lists, and a data dir of our own.
-rm -rf "$context/data"; mkdir -p "$context/data"
-cp Dockerfile bindep.txt pydep.txt "$context/"
-constraints="${LOCI_GATE_CONSTRAINTS:-}"
-if [ -z "$constraints" ] && [ "${LOCI_GATE_SOURCES:-git}" = pypi ]; then
-    constraints="$repo/tests/fixtures/requirements-2026.1"
-fi
-if [ -n "$constraints" ]; then
-    mkdir -p "$context/data/requirements"
-    cp "$constraints/upper-constraints.txt" "$constraints/global-requirements.txt" "$context/data/requirements/"
-    commit_tree "$context/data/requirements" 2026.1
+    LOCI_GATE_CONTEXT="$contexts/base" "${compose[@]}" build base > "$work/logs/base.log" 2>&1 \
+        || { tail -40 "$work/logs/base.log"; die "the base image failed (log: $work/logs/base.log)"; }
 fi
 if [ -n "${LOCI_GATE_REQUIREMENTS_ONLY:-}" ]; then
-    cp "$LOCI_GATE_REQUIREMENTS_ONLY" "$context/data/requirements-only.txt"
     export LOCI_GATE_REQUIREMENTS_ONLY_FILE=/tmp/requirements-only.txt
 fi
 
@@ -339,6 +378,15 @@ req_image="loci-gate/requirements:$LOCI_GATE_TAG"
 inputs_json="$work/inputs.json"
 image_size() { "$docker" image inspect --format '{{.Size}}' "$1"; }
 image_id() { "$docker" image inspect --format '{{.Id}}' "$1"; }
+# What an image holds, for "unchanged": its layers, settings, time and platform as the engine
+# shows them, hashed. Not its ID: on the containerd image store that is the digest of an index
+# that also holds BuildKit's provenance attestation, which records each build's times, so a
+# build that was all cache hits gets a new ID.
+image_content_of() { # FORMATTED-INSPECT-OUTPUT
+    sha256sum <<< "$1" | cut -d' ' -f1
+}
+# (no Variant: the engine leaves it out when empty, and the template then fails)
+content_format='{{json .RootFS}} {{json .Config}} {{.Created}} {{.Os}}/{{.Architecture}}'
 if [ "$build_inputs" = 1 ]; then
 if [ "${LOCI_GATE_REUSE_REQUIREMENTS:-0}" = 1 ] && "$docker" image inspect "$req_image" >/dev/null 2>&1; then
     log "reusing $req_image"
@@ -346,7 +394,7 @@ if [ "${LOCI_GATE_REUSE_REQUIREMENTS:-0}" = 1 ] && "$docker" image inspect "$req
 else
     log "requirements (${LOCI_GATE_REQUIREMENTS_ONLY:-every constraint of upper-constraints.txt})"
     start=$(date +%s)
-    if "${compose[@]}" build requirements > "$work/logs/requirements.log" 2>&1; then
+    if LOCI_GATE_CONTEXT="$contexts/requirements" "${compose[@]}" build requirements > "$work/logs/requirements.log" 2>&1; then
         result[requirements]=built
     else
         result[requirements]="BUILD FAILED"
@@ -357,9 +405,9 @@ else
         die "the requirements image failed after $(human "${seconds[requirements]}") (log: $work/logs/requirements.log)"
     fi
 fi
-# How many wheels: the image holds nothing else (listed, not extracted; once per image ID:
-# an unchanged requirements image is not exported again).
-req_id=$(image_id "$req_image")
+# How many wheels: the image holds nothing else (listed, not extracted; once per image
+# content: an unchanged requirements image is not exported again).
+req_id=$(image_content_of "$("$docker" image inspect --format "$content_format" "$req_image")")
 counted="$work/requirements.count"
 if [ -s "$counted" ] && [ "$(cut -d' ' -f1 "$counted")" = "$req_id" ]; then
     read -r _ n_wheels has_upper < "$counted"
@@ -422,7 +470,6 @@ else
     export LOCI_GATE_LOCI_IMAGE="${input_ref[loci]}" LOCI_GATE_BASE="${input_ref[base]}"
     export LOCI_GATE_WHEELS_IMAGE="${input_ref[requirements]}"
 fi
-rm -rf "$context/data/requirements-only.txt"
 if [ "$command" = inputs ]; then
     mkdir -p "$work/results-inputs"; rm -f "$work/results-inputs"/*.json
     shard="inputs" summary_write "$work/summary.json" "$work/results-inputs" "$inputs_json" "$started_at" '[]'
@@ -456,7 +503,7 @@ pypi_spec() {
         openstack-client) echo "python-openstackclient==$(sed -n 's/^python-openstackclient===//p' "$constraints/upper-constraints.txt")" ;;
     esac
 }
-rm -rf "$context/data/requirements"
+declare -A seeded
 if [ "${LOCI_GATE_SOURCES:-git}" = pypi ]; then
     log "sources: 2026.1 sdists from PyPI"
     [ -x "$work/pyvenv/bin/pip" ] || python3 -m venv "$work/pyvenv" >/dev/null
@@ -473,7 +520,7 @@ if [ "${LOCI_GATE_SOURCES:-git}" = pypi ]; then
         fi
         sdist=$(ls "$dl/$s"/*.tar.gz)
         project=$(project_of "$s")
-        sum="$(sha256sum "$sdist" | cut -d' ' -f1) ${SOURCE_DATE_EPOCH:-}"
+        sum="$(sha256sum "$sdist" | cut -d' ' -f1) ${SOURCE_DATE_EPOCH:-} $tree_format"
         if [ ! -d "$trees/$project" ] || [ "$(cat "$trees/$project.sdist" 2>/dev/null)" != "$sum" ]; then
             rm -rf "$trees/$project" "$trees/$project.sdist"
             unpack=$(mktemp -d "$work/unpack.XXXX")
@@ -484,7 +531,7 @@ if [ "${LOCI_GATE_SOURCES:-git}" = pypi ]; then
             commit_tree "$trees/$project" "$version"
             echo "$sum" > "$trees/$project.sdist"
         fi
-        cp -al "$trees/$project" "$context/data/$project"
+        seeded[$s]="$trees/$project"
         echo "$s: $(basename "$sdist")"
     done
 fi
@@ -537,14 +584,11 @@ fi
 # its own source tree only (hard links). The data dir is bind-mounted whole, so its content is
 # part of BuildKit's cache key: with one shared data dir, a change in one service's source
 # would rebuild every service; this way the others stay cache hits with the same digest.
-contexts="$work/contexts"
-rm -rf "$contexts"
 for s in "${services[@]}"; do
-    mkdir -p "$contexts/$s/data"
-    cp -l "$context/Dockerfile" "$context/bindep.txt" "$context/pydep.txt" "$contexts/$s/"
-    if [ -d "$context/data/$(project_of "$s")" ]; then
-        cp -al "$context/data/$(project_of "$s")" "$contexts/$s/data/"
-    fi
+    rm -rf "${contexts:?}/$s"; mkdir -p "$contexts/$s/data"
+    loci_files "$contexts/$s"
+    normalize_modes "$contexts/$s"
+    if [ -n "${seeded[$s]:-}" ]; then cp -al "${seeded[$s]}" "$contexts/$s/data/"; fi
 done
 
 # ---------------------------------------------------------------------------------------------
@@ -682,28 +726,35 @@ gate_one() { # SERVICE TARGET
         "${compose[@]}" build "$s" > "$log" 2>&1 || built_ok=0
     wall=$(( $(date +%s) - start ))
     # (no label of the run's own: an unchanged image keeps its digest from run to run)
-    if [ "$built_ok" != 1 ] || ! "$docker" image inspect "$img" >/dev/null 2>&1; then
+    local facts=""
+    if [ "$built_ok" = 1 ]; then
+        facts=$("$docker" image inspect --format "{{.Id}} {{.Size}} $content_format" "$img" 2>/dev/null) || facts=""
+    fi
+    if [ -z "$facts" ]; then
         # (a registry cache not there yet is no error: BuildKit says ERROR and goes on)
         status=failed
-        reason="build failed: $( { grep -m1 'loci: error' "$log" || grep -E 'ERROR' "$log" | grep -v 'cache importer' | head -1; } | cut -c1-150)"
+        # (none of these lines, e.g. an image the engine does not show: no reason, never a crash)
+        reason="build failed: $( { grep -m1 'loci: error' "$log" || grep -E 'ERROR' "$log" | grep -v 'cache importer' | head -1 || true; } | cut -c1-150)"
         finish; return 0
     fi
     # loci's own time, from its build log ("==> keystone built in 1m20s"; two stages: both
     # summed); none when every step was a cache hit and loci did not run.
     loci_s=$(loci_seconds_of "$log" || true)
-    size=$(image_size "$img")
-    digest=$(image_id "$img")
+    local content rest
+    read -r digest size rest <<< "$facts"
+    content=$(image_content_of "$rest")
     smoke_log="$work/logs/$row-smoke.log"
-    # Incremental: an image whose digest passed its smoke test in an earlier run of this work
-    # dir (its record in $work/smoked/) is unchanged: the same bytes, not tested again
-    # (LOCI_GATE_RESMOKE=1 tests every image). Its row says so (`unchanged`).
+    # Incremental: an image whose content (image_content_of) passed its smoke test in an
+    # earlier run of this work dir (its record in $work/smoked/) is unchanged: the same
+    # layers and config, not tested again (LOCI_GATE_RESMOKE=1 tests every image). Its row
+    # says so (`unchanged`).
     local smoked="$work/smoked/$row"
-    if [ "${LOCI_GATE_RESMOKE:-0}" != 1 ] && [ -s "$smoked" ] && [ "$(sed -n 1p "$smoked")" = "$digest" ] \
+    if [ "${LOCI_GATE_RESMOKE:-0}" != 1 ] && [ -s "$smoked" ] && [ "$(sed -n 1p "$smoked")" = "content:$content" ] \
         && [ -s "$smoke_log" ]; then
         status=built; smoke_result=ok; unchanged=1; smoke_detail="$(sed -n 2p "$smoked")"
     elif rm -f "$smoked" && smoke "$s" "$img" "$smoke_log"; then
         status=built; smoke_result=ok; smoke_detail="$(sed -n 's/^SMOKE //p' "$smoke_log" | tail -1)"
-        mkdir -p "$work/smoked" && printf '%s\n%s\n' "$digest" "$smoke_detail" > "$smoked"
+        mkdir -p "$work/smoked" && printf 'content:%s\n%s\n' "$content" "$smoke_detail" > "$smoked"
     else
         status=failed; smoke_result=failed
         smoke_detail="$( { grep -m1 -E '^FAILED|Error|error' "$smoke_log" || tail -1 "$smoke_log"; } | cut -c1-150)"
