@@ -180,9 +180,11 @@ start=$(date +%s.%N)
 master_req_s=$(echo "$(date +%s.%N) - $start" | bc)
 "$DOCKER" push -q "$reg/loci-master/requirements:2026.1" >/dev/null
 
-steps_of() { # LOG: "name=seconds ..." of loci's step headers
+steps_of() { # LOG: "name=seconds ..." of loci's step headers, and `clone`: the early clone's
+    # own time (in its thread, while the package steps ran; absent when there was none)
     grep -oE '==> \[[0-9]+/[0-9]+\] [a-z-]+ done in [0-9.]+(ms|s|m[0-9.]+s)?' "$1" |
         awk '{t=$6; if (t ~ /ms$/) {sub(/ms$/,"",t); t=t/1000} else if (t ~ /m/) {split(t,p,"m"); sub(/s$/,"",p[2]); t=p[1]*60+p[2]} else {sub(/s$/,"",t)}; printf "%s=%.2f ", $3, t}'
+    sed -n 's/.*(in \([0-9.]*\)s, while the steps before this one ran).*/clone=\1 /p' "$1" | head -1 | tr -d '\n'
 }
 loci_of() { # LOG: loci's own time (its last line), or the RUN's time for LOCI master
     local s
@@ -261,13 +263,15 @@ EOF
 # shellcheck source=/dev/null
 source "$out/run.env"
 fi
-# What an image holds, for comparing two builds of it: the package list, pip freeze, every
-# installed distribution's RECORD (its files with their hashes), and whether git is there.
+# What an image holds, for comparing two builds of it: the package list (and which packages
+# apt holds as dependencies only: what a child image's autoremove would take), pip freeze,
+# every installed distribution's RECORD (its files with their hashes), and whether git is there.
 # uv writes uv_cache.json into the dist-info of what it builds from a local tree: the tree's
 # mtime, new in every build whatever the binary (it is listed, without its hash).
 content() { # IMAGE
     "$DOCKER" run --rm --network none --entrypoint sh "$1" -c '
         echo "## packages"; dpkg-query -W -f "\${Package} \${Version}\n" | sort
+        echo "## installed as dependencies only (apt-mark showauto)"; apt-mark showauto | sort
         echo "## pip freeze"; /var/lib/openstack/bin/python -m pip freeze --all 2>/dev/null | sort
         for r in /var/lib/openstack/lib/python3*/site-packages/*.dist-info/RECORD; do
             echo "## $r"; sort "$r"

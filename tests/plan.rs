@@ -139,7 +139,6 @@ fn debian_bookworm_keystone() {
         "nothing patches: patch is not installed"
     );
     for pkg in [
-        "git",
         "ca-certificates",
         "netbase",
         "sudo",
@@ -151,6 +150,15 @@ fn debian_bookworm_keystone() {
     ] {
         assert!(has(&cmds[1], pkg), "{pkg} missing from {:?}", cmds[1]);
     }
+    // git (for pbr: the source is cloned, .git and all) comes in the same apt-get install as
+    // the project's packages: one transaction, and purged at cleanup.
+    assert!(!has(&cmds[1], "git"), "{:?}", cmds[1]);
+    let pk = commands(step(&p, "packages"));
+    assert!(
+        has(&pk[1], "git") && has(&pk[1], "libxml2"),
+        "git and bindep's packages in one apt-get install: {:?}",
+        pk[1]
+    );
     // Every apt-get install is non-interactive.
     assert!(base["actions"][0]["install"]["env"]
         .to_string()
@@ -495,9 +503,15 @@ fn centos_stream_9_and_rocky_9_use_dnf() {
         assert_eq!(base[0], ["dnf", "makecache", "-y"], "{distro}");
         assert_eq!(&base[1][..2], ["dnf", "install"], "{distro}");
         assert!(
-            has(&base[1], "python3") && has(&base[1], "git"),
+            has(&base[1], "python3") && !has(&base[1], "git"),
             "{distro}: {:?}",
             base[1]
+        );
+        let pk = commands(step(&p, "packages"));
+        assert!(
+            pk[1][..2] == ["dnf", "install"] && has(&pk[1], "git"),
+            "{distro}: git with the project's packages: {:?}",
+            pk[1]
         );
         assert!(
             !base[1].iter().any(|p| p.starts_with("libpython3")),
@@ -805,8 +819,9 @@ fn extra_bindep_files_in_the_loci_dir_are_read() {
             .arg(dir.path()),
     );
     let p: Value = serde_json::from_slice(&out.stdout).unwrap();
-    // Files are read in name order, as LOCI's `for file in /opt/loci/bindep*` does.
-    assert_eq!(packages(step(&p, "packages")), ["jq", "curl"]);
+    // Files are read in name order, as LOCI's `for file in /opt/loci/bindep*` does (and git,
+    // for pbr in the tree the build clones, comes last, in the same install).
+    assert_eq!(packages(step(&p, "packages")), ["jq", "curl", "git"]);
     assert!(
         !step_names(&p).iter().any(|n| n == "pydep"),
         "empty pydep plans no step"
@@ -836,7 +851,7 @@ fn human_plan_lists_steps_and_commands() {
         "{text}"
     );
     assert!(
-        text.contains("install what is missing: apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends git ca-certificates"),
+        text.contains("install what is missing: apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends ca-certificates"),
         "{text}"
     );
     assert!(

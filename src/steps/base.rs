@@ -8,17 +8,21 @@ use crate::plan::{BaseAction, PlanInput, Step};
 use crate::runner::Context;
 
 /// Plans the base packages (only the missing ones are installed, see
-/// [`crate::steps::packages::install`]): git when the build needs it ([`needs_git`]; purged
-/// again at cleanup), python3 with venv, and the run-time basics (ca-certificates, netbase,
-/// sudo, lsb-release, libpython3.X). Skipped for plugins, which build on top of an image that
-/// already has them.
+/// [`crate::steps::packages::install`]): python3 with venv, and the run-time basics
+/// (ca-certificates, netbase, sudo, lsb-release, libpython3.X); git too when the build needs
+/// it ([`needs_git`]; purged again at cleanup), unless it comes with the project's packages
+/// ([`git_with_packages`], [`add_git_to_packages`]). Skipped for plugins, which build on top of an
+/// image that already has them.
 pub fn plan(input: &PlanInput) -> Result<Option<Step>> {
     if input.config.plugin {
         return Ok(None);
     }
     let d = input.distro;
     // The runtime stage gets the venv built: it needs neither git nor patch.
-    let why_git = why_git(input);
+    let why_git = match why_git(input) {
+        Some(_) if git_with_packages(input)? => None,
+        why => why,
+    };
     let mut packages = if why_git.is_some() {
         d.build_tools()
     } else {
@@ -37,6 +41,57 @@ pub fn plan(input: &PlanInput) -> Result<Option<Step>> {
     }
     step.packages = packages;
     Ok(Some(step))
+}
+
+/// Whether git (when the build needs it) comes in the `packages` step's transaction, with the
+/// project's packages, instead of in `base`: in a service or infra build that has a `packages`
+/// step (bindep or DIST_PACKAGES name packages for it), not in a requirements build, whose
+/// base step keeps it. Nothing runs git before the `install` step (the sources are cloned
+/// with libgit2; pbr and pip's `git+` are its users), and one `apt-get install` of everything
+/// costs less than two: one resolution, one unpack and trigger run.
+pub fn git_with_packages(input: &PlanInput) -> Result<bool> {
+    let c = input.config;
+    Ok(c.kind != crate::config::BuildKind::Requirements
+        && !c.plugin
+        && !super::packages::project_packages(input)?.is_empty())
+}
+
+/// Pass: adds git, when the build needs it ([`why_git`]) and [`git_with_packages`], to the
+/// `packages` step's install (its summary says why); [`plan`] left it out of `base`.
+#[allow(clippy::ptr_arg)] // the shape of every [`super::Pass`]
+pub fn add_git_to_packages(input: &PlanInput, steps: &mut Vec<Step>) -> Result<()> {
+    let Some(why) = why_git(input) else {
+        return Ok(());
+    };
+    if !git_with_packages(input)? {
+        return Ok(());
+    }
+    let d = input.distro;
+    let step = steps
+        .iter_mut()
+        .find(|s| s.name == "packages")
+        .ok_or_else(|| {
+            crate::Error::new("loci planned git for the packages step, and there is none")
+                .hint("this is a bug in loci: report it with `loci plan`'s output")
+        })?;
+    for tool in d.build_tools() {
+        if !step.packages.contains(&tool) {
+            step.packages.push(tool);
+        }
+    }
+    let install = super::packages::install_action(d, &step.packages);
+    match step.actions.iter_mut().find(|a| {
+        matches!(
+            a,
+            crate::plan::Action::Packages(crate::plan::PackagesAction::Install { .. })
+        )
+    }) {
+        Some(a) => *a = install,
+        None => step.actions.insert(0, install),
+    }
+    step.summary
+        .push_str(&format!("; git for pbr and pip ({why})"));
+    Ok(())
 }
 
 /// Whether the build installs git (and purges it at cleanup): the one place that decides it.
@@ -137,6 +192,28 @@ pub fn install_libpython(
 mod tests {
     use super::*;
 
+    /// Runs `f` with the plan input of `env` on bookworm, with `bindep` as its bindep.txt
+    /// (none when empty).
+    fn with_input<R>(env: &crate::config::Env, bindep: &str, f: impl FnOnce(&PlanInput) -> R) -> R {
+        let os = crate::os_release::OsRelease::parse(
+            "ID=debian\nVERSION_ID=\"12\"\nVERSION_CODENAME=bookworm\n",
+        );
+        let distro = crate::distro::Distro::detect(&os, None, None).unwrap();
+        let config = crate::config::Config::from_env(env).unwrap();
+        let bindep_files = match bindep {
+            "" => vec![],
+            text => vec![("bindep.txt".to_string(), text.to_string())],
+        };
+        f(&PlanInput {
+            config: &config,
+            host: crate::host::Host::detect(),
+            stage: crate::plan::Stage::Project,
+            distro: &distro,
+            bindep_files,
+            pydep_files: vec![],
+        })
+    }
+
     /// Whether a keystone build with its source tree at `sources/keystone` installs git.
     fn keystone_needs_git(sources: &Path) -> bool {
         let env = crate::config::Env::from([
@@ -144,26 +221,93 @@ mod tests {
             ("WHEELS".to_string(), "/tmp/wheels".to_string()),
             ("SOURCES_DIR".to_string(), sources.display().to_string()),
         ]);
-        let os = crate::os_release::OsRelease::parse(
-            "ID=debian\nVERSION_ID=\"12\"\nVERSION_CODENAME=bookworm\n",
+        // With no project packages (no bindep file here) git stays in `base`.
+        with_input(&env, "", |input| {
+            let planned = plan(input)
+                .unwrap()
+                .unwrap()
+                .packages
+                .contains(&"git".into());
+            assert_eq!(planned, needs_git(input));
+            planned
+        })
+    }
+
+    /// The steps of a build on bookworm with `extra` settings (PROJECT=keystone unless they
+    /// say otherwise) and a bindep.txt that gives keystone libxml2.
+    fn steps_of(extra: &[(&str, &str)]) -> Vec<Step> {
+        let mut env: crate::config::Env = [("WHEELS", "/tmp/wheels")]
+            .iter()
+            .chain(extra)
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        env.entry("PROJECT".into()).or_insert("keystone".into());
+        with_input(&env, "libxml2 [platform:dpkg keystone]\n", |input| {
+            crate::steps::plan_all(input).unwrap()
+        })
+    }
+
+    fn installs(steps: &[Step], name: &str) -> Vec<String> {
+        steps
+            .iter()
+            .find(|s| s.name == name)
+            .map(|s| s.packages.clone())
+            .unwrap_or_default()
+    }
+
+    /// One package transaction for git and the project's packages: git leaves `base` for
+    /// `packages` (the first step that runs git is `install`), keeps its preflight origin,
+    /// and is purged as before; the requirements build keeps it in `base`.
+    #[test]
+    fn git_comes_with_the_projects_packages() {
+        let steps = steps_of(&[("SOURCES_DIR", "/nonexistent")]);
+        let base = installs(&steps, "base");
+        let packages = installs(&steps, "packages");
+        assert!(!base.contains(&"git".into()), "{base:?}");
+        assert_eq!(packages, ["libxml2", "git"]);
+        let step = steps.iter().find(|s| s.name == "packages").unwrap();
+        assert!(
+            step.summary
+                .ends_with("; git for pbr and pip (/nonexistent/keystone: cloned by the build)"),
+            "{}",
+            step.summary
         );
-        let distro = crate::distro::Distro::detect(&os, None, None).unwrap();
-        let config = crate::config::Config::from_env(&env).unwrap();
-        let input = PlanInput {
-            config: &config,
-            host: crate::host::Host::detect(),
-            stage: crate::plan::Stage::Project,
-            distro: &distro,
-            bindep_files: vec![],
-            pydep_files: vec![],
+        let Some(crate::plan::Action::Packages(crate::plan::PackagesAction::Install {
+            install,
+            ..
+        })) = step.actions.first()
+        else {
+            panic!("{:?}", step.actions)
         };
-        let planned = plan(&input)
-            .unwrap()
-            .unwrap()
-            .packages
-            .contains(&"git".into());
-        assert_eq!(planned, needs_git(&input));
-        planned
+        assert_eq!(install.args.last().map(String::as_str), Some("git"));
+        // Checked before the first change, with the origin it had in `base`.
+        let Some(crate::plan::Action::Preflight(crate::plan::PreflightAction::CheckPackages {
+            packages: wanted,
+            ..
+        })) = steps
+            .iter()
+            .find(|s| s.name == "preflight")
+            .and_then(|s| s.actions.first())
+        else {
+            panic!("no preflight: {steps:?}")
+        };
+        let git = wanted.iter().find(|w| w.name == "git").unwrap();
+        assert_eq!(git.origin, "loci's base packages for debian-bookworm");
+        let cleanup = steps.iter().find(|s| s.name == "cleanup").unwrap();
+        assert!(
+            matches!(&cleanup.actions[0], crate::plan::Action::Packages(crate::plan::PackagesAction::Purge { packages, .. }) if packages.contains(&"git".to_string())),
+            "{:?}",
+            cleanup.actions[0]
+        );
+        // Asked for in DIST_PACKAGES: installed once, from DIST_PACKAGES, and kept.
+        let steps = steps_of(&[("SOURCES_DIR", "/nonexistent"), ("DIST_PACKAGES", "git")]);
+        assert_eq!(installs(&steps, "packages"), ["libxml2", "git"]);
+        // A plugin has no base step and installs no git (as before).
+        let steps = steps_of(&[("SOURCES_DIR", "/nonexistent"), ("PLUGIN", "yes")]);
+        assert!(!installs(&steps, "packages").contains(&"git".into()));
+        // The requirements build installs git in `base`.
+        let steps = steps_of(&[("PROJECT", "requirements")]);
+        assert!(installs(&steps, "base").contains(&"git".into()));
     }
 
     #[test]

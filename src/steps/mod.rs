@@ -4,7 +4,8 @@
 //! (or nothing, when the step does not apply), and owns its actions whole: their text
 //! (`impl Display` for its action enum of [`crate::plan`]) and what they do (its `run`).
 //! Which planners a build runs, in which order, is one table per kind of build and stage
-//! ([`pipeline`]); two [`Pass`]es then edit the whole list (the `seal` step at the end, the
+//! ([`pipeline`]); three [`Pass`]es then edit the whole list (git into the `packages` step's
+//! install, one transaction with the project's packages; the `seal` step at the end; the
 //! `preflight` step before the first change to the system). [`build_plan`] makes the plan;
 //! [`run`] gives each action to the module that owns it. The Python toolchain the steps share
 //! is [`python`].
@@ -110,7 +111,7 @@ const RUNTIME: Pipeline = &[&[
 ]];
 
 /// The passes every build ends with, in order.
-const PASSES: &[Pass] = &[seal::append, preflight::insert];
+const PASSES: &[Pass] = &[base::add_git_to_packages, seal::append, preflight::insert];
 
 /// The planners of a build (or of one stage of it, see [`Stage`]), in order.
 ///

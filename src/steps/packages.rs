@@ -70,14 +70,21 @@ pub fn resolve_with_origins(
     Ok(out)
 }
 
-pub fn plan(input: &PlanInput) -> Result<Option<Step>> {
-    let c = input.config;
+/// The packages bindep and DIST_PACKAGES ask for, in that order, once each: what the
+/// `packages` step installs (and git with them, see [`super::base::add_git_to_packages`]).
+pub fn project_packages(input: &PlanInput) -> Result<Vec<String>> {
     let mut packages = bindep_packages(input)?;
-    for p in &c.dist_packages {
+    for p in &input.config.dist_packages {
         if !packages.contains(p) {
             packages.push(p.clone());
         }
     }
+    Ok(packages)
+}
+
+pub fn plan(input: &PlanInput) -> Result<Option<Step>> {
+    let c = input.config;
+    let packages = project_packages(input)?;
     let listed = (input.stage == Stage::Runtime).then(|| PackagesAction::InstallListed {
         file: super::libraries::list_file(c),
         refresh: input.distro.refresh_cmd(),

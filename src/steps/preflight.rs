@@ -81,6 +81,7 @@ pub fn wanted(steps: &[Step], input: &PlanInput) -> Result<Vec<Wanted>> {
             .entry(p.clone())
             .or_insert_with(|| "DIST_PACKAGES".into());
     }
+    let own = format!("loci's base packages for {}", input.distro.label());
     let mut out: Vec<Wanted> = Vec::new();
     for step in steps {
         for action in &step.actions {
@@ -92,11 +93,16 @@ pub fn wanted(steps: &[Step], input: &PlanInput) -> Result<Vec<Wanted>> {
                     continue;
                 }
                 let origin = match step.name {
-                    "base" => format!("loci's base packages for {}", input.distro.label()),
-                    "packages" => origins
-                        .get(p)
-                        .cloned()
-                        .unwrap_or_else(|| "the packages step".into()),
+                    "base" => own.clone(),
+                    // git, installed with the project's packages unless bindep or
+                    // DIST_PACKAGES asked for it, is loci's, as it was in `base`.
+                    "packages" => origins.get(p).cloned().unwrap_or_else(|| {
+                        if input.distro.build_tools().contains(p) {
+                            own.clone()
+                        } else {
+                            "the packages step".into()
+                        }
+                    }),
                     other => format!("the {other} step ({})", step.summary),
                 };
                 out.push(Wanted {
