@@ -62,6 +62,7 @@ use crate::error::{Context, Error, Result};
 use crate::plan::{Action, Cmd, PackagesAction, PlanInput, RequirementsAction, Step};
 use crate::runner;
 
+pub mod closure;
 mod constraints;
 mod pick;
 mod pool;
@@ -496,47 +497,6 @@ fn report(r: &BuildResult, n: usize, total: usize, kept: &[String]) {
     );
 }
 
-/// The closure fetch of KEEP_ALL_WHEELS=True ([`prefetch::fetch_closure`]): it mostly
-/// downloads. Without the build packages (`installed`: not yet), a wheel it had to build
-/// might not be what a build with them makes: then those wheels are deleted, the packages
-/// installed and the fetch run again (it finds the downloads in the root).
-fn fetch_closure(
-    spec: &WheelsSpec,
-    ctx: &mut runner::Context,
-    mode: BuildConstraintMode,
-    installed: bool,
-) -> Result<Option<BuildResult>> {
-    if installed || spec.build_packages.is_none() {
-        return Ok(prefetch::fetch_closure(spec, ctx.runner, mode));
-    }
-    let (failed, built) = prefetch::fetch_closure_built(spec, ctx.runner, mode);
-    if failed.is_none() && built.is_empty() {
-        return Ok(None);
-    }
-    for w in &built {
-        let _ = fs::remove_file(spec.root.join(w));
-    }
-    install_build_packages(
-        spec.build_packages.as_ref(),
-        ctx,
-        "the dependencies' fetch built wheels (or failed) without them: fetched again",
-    )?;
-    Ok(prefetch::fetch_closure(spec, ctx.runner, mode))
-}
-
-/// Installs the deferred build packages (once: the install skips what is installed).
-fn install_build_packages(
-    install: Option<&BuildPackages>,
-    ctx: &mut runner::Context,
-    why: &str,
-) -> Result<()> {
-    if let Some(b) = install {
-        crate::say!("build packages ({}): {why}", b.packages.len());
-        super::packages::install(ctx, &b.packages, b.refresh.as_ref())?;
-    }
-    Ok(())
-}
-
 /// [`RequirementsAction::RequirementsWheels`], its commands run by the context's runner (the
 /// `pip wheel` pool in parallel with its environment).
 ///
@@ -673,8 +633,23 @@ pub fn build(spec: &WheelsSpec, ctx: &mut runner::Context) -> Result<()> {
     )?;
     moved.into_inner().unwrap_or(Ok(()))?;
     let mut results = results;
-    if spec.keep_all && !prefetch::closure_is_complete(spec, ctx.runner, &prefetched.covered)? {
-        results.extend(fetch_closure(spec, ctx, mode, !items.is_empty())?);
+    if spec.keep_all {
+        // The dependencies of the prefetched wheels, seeded from the wheel cache.
+        let seeding = match (&cache, &looked) {
+            (Some(cache), Some((index, target))) => Some(closure::Seeding {
+                cache,
+                index,
+                target,
+                lines: &lines,
+                threads: spec.jobs.max(prefetch::MIN_THREADS),
+            }),
+            _ => None,
+        };
+        let installed = !items.is_empty();
+        let covered = &prefetched.covered;
+        results.extend(closure::complete_in_build(
+            spec, ctx, mode, installed, covered, seeding,
+        )?);
     }
     results.extend(prefetched.failures);
     if let Some(e) = failures_error(&results, "wheels", &spec.work) {

@@ -11,6 +11,20 @@ use crate::error::{Context, Error, Result};
 use crate::plan::Cmd;
 use crate::process::{self, ChildEnv};
 
+/// Installs the deferred build packages before the first build (once: the install skips
+/// what is installed).
+pub fn install_build_packages(
+    install: Option<&crate::plan::requirements::BuildPackages>,
+    ctx: &mut crate::runner::Context,
+    why: &str,
+) -> Result<()> {
+    if let Some(b) = install {
+        crate::say!("build packages ({}): {why}", b.packages.len());
+        crate::steps::packages::install(ctx, &b.packages, b.refresh.as_ref())?;
+    }
+    Ok(())
+}
+
 /// How many output lines of a failed `pip wheel` are shown.
 pub(super) const FAILURE_TAIL: usize = 15;
 

@@ -10,7 +10,7 @@
 //! - with KEEP_ALL_WHEELS=True, downloaded into the root, verified against the index's sha256.
 //!   Afterwards one offline `pip install --dry-run` checks that the dependency closure of
 //!   those wheels is in the root, and when it is not, one `pip wheel` of them all fetches
-//!   what is missing ([`complete_closure`]).
+//!   what is missing ([`super::closure`]).
 //!
 //! Everything else (markers, extras, no compatible wheel, yanked, an index without the JSON
 //! API, a project the index does not know) goes to the `pip wheel` pool as before. The
@@ -27,11 +27,10 @@ use std::time::Instant;
 use super::reuse::WheelCache;
 use super::{BuildItem, BuildResult, WheelsSpec};
 use crate::config::parse_bool;
-use crate::error::{Error, Result};
+use crate::error::Error;
 use crate::plan::Cmd;
 use crate::pypi::{self, Index, Page, Tags};
 use crate::runner::Runner;
-use crate::steps::python::BuildConstraintMode;
 
 /// The fewest lookups run at once: they wait on the network, not on the CPU.
 pub const MIN_THREADS: usize = 16;
@@ -335,6 +334,28 @@ pub fn prefetch_cached(
     threads: usize,
     items: Vec<BuildItem>,
 ) -> std::result::Result<Outcome, (String, Vec<BuildItem>)> {
+    let (out, taken) = lookup(index, target, dest, cache, threads, items, true)?;
+    if let (Some(c), true) = (cache, taken > 0) {
+        crate::say!(
+            "prefetch: {taken} of the {} binary wheels from the wheel cache ({}), the rest downloaded",
+            out.covered.len(),
+            c.dir.join("downloads").display()
+        );
+    }
+    Ok(out)
+}
+
+/// [`prefetch_cached`], with how many files came from the cache; `say` whether to log each
+/// item left to pip (the closure's seeds are not).
+pub fn lookup(
+    index: &Index,
+    target: &Target,
+    dest: Option<&Path>,
+    cache: Option<&WheelCache>,
+    threads: usize,
+    items: Vec<BuildItem>,
+    say: bool,
+) -> std::result::Result<(Outcome, usize), (String, Vec<BuildItem>)> {
     let from_cache = AtomicUsize::new(0);
     let tags = Tags::new(target.tags.iter().cloned());
     let python = target.python.as_deref();
@@ -429,18 +450,22 @@ pub fn prefetch_cached(
                 seconds,
             }),
             Some((One::Unusable(why), _)) => {
-                crate::say!(
-                    "prefetch: {} left to pip wheel: {}",
-                    item.requirement,
-                    why.lines().next().unwrap_or("")
-                );
+                if say {
+                    crate::say!(
+                        "prefetch: {} left to pip wheel: {}",
+                        item.requirement,
+                        why.lines().next().unwrap_or("")
+                    );
+                }
                 to_pip.push(item);
             }
             Some((One::NotFound, _)) => {
-                crate::say!(
-                    "prefetch: {} left to pip wheel: the index does not know it",
-                    item.requirement
-                );
+                if say {
+                    crate::say!(
+                        "prefetch: {} left to pip wheel: the index does not know it",
+                        item.requirement
+                    );
+                }
                 to_pip.push(item);
             }
             Some((One::NoWheel(Some(size)), _)) => to_build.push((size, item)),
@@ -448,15 +473,7 @@ pub fn prefetch_cached(
         }
     }
     out.rest = pool_order(rest, to_pip, to_build);
-    let taken = from_cache.into_inner();
-    if let (Some(c), true) = (cache, taken > 0) {
-        crate::say!(
-            "prefetch: {taken} of the {} binary wheels from the wheel cache ({}), the rest downloaded",
-            out.covered.len(),
-            c.dir.join("downloads").display()
-        );
-    }
-    Ok(out)
+    Ok((out, from_cache.into_inner()))
 }
 
 /// The order the pool builds in: the items that are not pins (uwsgi, lines with markers) and
@@ -516,159 +533,6 @@ fn summarize(spec: &WheelsSpec, out: &Outcome, started: Instant) {
         );
     }
     crate::say!("prefetch: {} left to pip wheel", out.rest.len());
-}
-
-/// KEEP_ALL_WHEELS=True: makes sure the dependency closure of the prefetched wheels is in the
-/// root, which `pip wheel` with dependencies would have fetched. One offline `pip install
-/// --dry-run` against the root says whether something is missing; if so, one `pip wheel` of
-/// all of them, against the root and the index, fetches it. A failure of that is returned as
-/// a failed build (reported with the others).
-pub fn complete_closure(
-    spec: &WheelsSpec,
-    runner: &mut dyn Runner,
-    mode: BuildConstraintMode,
-    covered: &[(BuildItem, String)],
-) -> Result<Option<BuildResult>> {
-    if closure_is_complete(spec, runner, covered)? {
-        return Ok(None);
-    }
-    Ok(fetch_closure(spec, runner, mode))
-}
-
-/// The first half of [`complete_closure`]: is the closure of the prefetched wheels in the
-/// root (logged either way)? Also writes the list [`fetch_closure`] reads.
-pub fn closure_is_complete(
-    spec: &WheelsSpec,
-    runner: &mut dyn Runner,
-    covered: &[(BuildItem, String)],
-) -> Result<bool> {
-    if covered.is_empty() {
-        return Ok(true);
-    }
-    let list = spec.work.join("prefetched.txt");
-    let text: String = covered
-        .iter()
-        .map(|(i, _)| format!("{}\n", i.requirement.trim()))
-        .collect();
-    std::fs::create_dir_all(&spec.work)
-        .and_then(|()| std::fs::write(&list, text))
-        .map_err(|e| Error::new(format!("cannot write {}", list.display())).caused_by(e))?;
-    let started = Instant::now();
-    let (root, upper) = root_and_upper(spec);
-    let list_s = list.display().to_string();
-    let check = closure_check(&spec.pip.pip, &root, &upper, &list_s);
-    match runner.output(&check) {
-        Ok(_) => {
-            crate::say!(
-                "prefetch: the dependencies of the {} downloaded wheels are all in {} (checked offline in {})",
-                covered.len(),
-                root,
-                crate::report::human(started.elapsed())
-            );
-            Ok(true)
-        }
-        Err(e) => {
-            crate::say!(
-                "prefetch: dependencies of the downloaded wheels are missing from {root} ({}); fetching them with pip wheel",
-                e.cause
-                    .as_deref()
-                    .and_then(|c| c.lines().find(|l| l.contains("ERROR:")))
-                    .map(str::trim)
-                    .unwrap_or("the offline check failed")
-            );
-            Ok(false)
-        }
-    }
-}
-
-/// The root and its upper-constraints.txt, as arguments.
-fn root_and_upper(spec: &WheelsSpec) -> (String, String) {
-    let upper = spec.root.join("upper-constraints.txt");
-    (spec.root.display().to_string(), upper.display().to_string())
-}
-
-/// The second half of [`complete_closure`]: one `pip wheel` of the prefetched list, against
-/// the root and the index; its failure as a failed build.
-pub fn fetch_closure(
-    spec: &WheelsSpec,
-    runner: &mut dyn Runner,
-    mode: BuildConstraintMode,
-) -> Option<BuildResult> {
-    fetch_closure_built(spec, runner, mode).0
-}
-
-/// [`fetch_closure`], with the wheels it built (pip's `Created wheel` lines), not downloaded.
-pub fn fetch_closure_built(
-    spec: &WheelsSpec,
-    runner: &mut dyn Runner,
-    mode: BuildConstraintMode,
-) -> (Option<BuildResult>, std::collections::BTreeSet<String>) {
-    let list = spec.work.join("prefetched.txt");
-    let list_s = list.display().to_string();
-    let (root, upper) = root_and_upper(spec);
-    let mut fetch = Cmd::new(spec.pip.pip.clone(), ["wheel"])
-        .args(spec.pip.args.iter().cloned())
-        .args(["--find-links", &root, "--wheel-dir", &root, "-c", &upper]);
-    fetch = mode
-        .apply(fetch, &spec.build_constraints)
-        .args(["-r", &list_s]);
-    for (k, v) in &spec.pip.env {
-        fetch = fetch.env(k.clone(), v.clone());
-    }
-    let t = Instant::now();
-    match runner.output(&fetch) {
-        Ok(out) => {
-            let built = super::built_wheels(&out);
-            crate::say!(
-                "prefetch: the missing dependencies fetched in {}{}",
-                crate::report::human(t.elapsed()),
-                if built.is_empty() {
-                    " (nothing built)".to_string()
-                } else {
-                    format!(
-                        ", built: {}",
-                        built.iter().cloned().collect::<Vec<_>>().join(" ")
-                    )
-                }
-            );
-            (None, built)
-        }
-        Err(e) => (
-            Some(BuildResult {
-                item: BuildItem {
-                    name: "prefetched".into(),
-                    requirement: format!("the dependencies of the prefetched wheels (-r {list_s})"),
-                },
-                wheels: Vec::new(),
-                dir: spec.work.clone(),
-                log: e.to_string(),
-                failure: Some("pip wheel failed".into()),
-                seconds: t.elapsed().as_secs_f64(),
-            }),
-            Default::default(),
-        ),
-    }
-}
-
-/// The offline check of [`complete_closure`]: would these requirements install from the root
-/// alone?
-pub fn closure_check(pip: &str, root: &str, upper: &str, list: &str) -> Cmd {
-    Cmd::new(
-        pip,
-        [
-            "install",
-            "--dry-run",
-            "--quiet",
-            "--ignore-installed",
-            "--no-index",
-            "--find-links",
-            root,
-            "-c",
-            upper,
-            "-r",
-            list,
-        ],
-    )
 }
 
 #[cfg(test)]
@@ -1083,21 +947,6 @@ mod tests {
                 "krb5",
                 "testresources"
             ]
-        );
-    }
-
-    #[test]
-    fn the_closure_check_is_offline() {
-        let c = closure_check(
-            "/v/bin/pip",
-            "/",
-            "/upper-constraints.txt",
-            "/w/prefetched.txt",
-        );
-        assert_eq!(
-            c.to_string(),
-            "/v/bin/pip install --dry-run --quiet --ignore-installed --no-index --find-links / \
-             -c /upper-constraints.txt -r /w/prefetched.txt"
         );
     }
 }
