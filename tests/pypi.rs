@@ -470,6 +470,7 @@ fn the_prefetch_picks_the_wheels_pip_picks() {
         build_constraints: root.join("upper-constraints.txt"),
         cache: None,
         build_packages: None,
+        toolchain: None,
     };
     let started = std::time::Instant::now();
     let failed = closure::complete_closure(
@@ -567,6 +568,7 @@ fn the_prefetch_of_the_keystone_closure_and_of_all_of_2026_1() {
             build_constraints: root.join("upper-constraints.txt"),
             cache: None,
             build_packages: None,
+            toolchain: None,
         };
         // The offline check alone: in a build, the pool has built the rest into the root by
         // then; here it has not, so the full set's check may miss what only pip builds.

@@ -30,7 +30,7 @@ use super::WheelsSpec;
 use crate::constraints::normalize;
 use crate::error::{Error, Result};
 use crate::plan::Cmd;
-use crate::pypi::Index;
+use crate::pypi::{requires_python, File, Index, Page, Tags, WheelName};
 use crate::runner::{self, Runner};
 use crate::steps::python::BuildConstraintMode;
 
@@ -141,17 +141,21 @@ pub fn seed(
         .filter_map(|f| super::pick::wheel_name_version(f).map(|(n, _)| normalize(&n)))
         .collect();
     present.extend(covered.iter().map(|(i, _)| i.name.clone()));
-    let items: Vec<BuildItem> = known
-        .iter()
-        .filter(|n| !present.contains(*n))
-        .filter_map(|n| match s.lines.get(n).map(Vec::as_slice) {
-            Some([line]) if prefetch::pinned(line).is_some() => Some(BuildItem {
+    let mut items: Vec<BuildItem> = Vec::new();
+    let mut free: Vec<&String> = Vec::new();
+    for n in known.iter().filter(|n| !present.contains(*n)) {
+        match s.lines.get(n).map(Vec::as_slice) {
+            Some([line]) if prefetch::pinned(line).is_some() => items.push(BuildItem {
                 name: n.clone(),
                 requirement: line.clone(),
             }),
-            _ => None,
-        })
-        .collect();
+            // Not constrained: the index's newest, when that is plain.
+            None => free.push(n),
+            // Markers, ranges: pip decides, online.
+            Some(_) => {}
+        }
+    }
+    items.extend(newest_of(s, &free));
     if items.is_empty() {
         return None;
     }
@@ -175,7 +179,8 @@ pub fn seed(
         Ok((out, taken)) => {
             let files: Vec<&str> = out.covered.iter().map(|(_, f)| f.as_str()).collect();
             crate::say!(
-                "prefetch: {} of the {n} pinned dependencies earlier closure fetches downloaded are ready offline in {}                  ({taken} from the wheel cache, {} downloaded, in {}): {}",
+                "prefetch: {} of the {n} dependencies earlier closure fetches downloaded are ready offline in {} \
+                 ({taken} from the wheel cache, {} downloaded, in {}): {}",
                 files.len(),
                 dir.display(),
                 files.len() - taken.min(files.len()),
@@ -188,6 +193,151 @@ pub fn seed(
             crate::say!("prefetch: no seeds for the closure: {why}");
             None
         }
+    }
+}
+
+/// `name===V` for each project of `names` (not constrained) whose newest version on the
+/// index is plain ([`newest_version`]), looked up `s.threads` at once: pip, free to choose,
+/// takes the newest version its requirements allow, and the offline check takes the seed only
+/// when they allow that one.
+fn newest_of(s: &Seeding<'_>, names: &[&String]) -> Vec<BuildItem> {
+    let tags = Tags::new(s.target.tags.iter().cloned());
+    let python = s.target.python.as_deref();
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let found = std::sync::Mutex::new(Vec::new());
+    std::thread::scope(|scope| {
+        for _ in 0..s.threads.max(1).min(names.len()) {
+            scope.spawn(|| loop {
+                let i = next.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                let Some(name) = names.get(i) else { break };
+                let Ok(Page::Files(files)) = s.index.project(name) else {
+                    continue;
+                };
+                if let Some(v) = newest_version(&files, name, &tags, python) {
+                    if let Ok(mut f) = found.lock() {
+                        f.push(BuildItem {
+                            name: (*name).clone(),
+                            requirement: format!("{name}==={v}"),
+                        });
+                    }
+                }
+            });
+        }
+    });
+    let mut found = found.into_inner().unwrap_or_default();
+    found.sort_by(|a, b| a.name.cmp(&b.name));
+    found
+}
+
+/// A final release's sort key: its release number, trailing zeros dropped, and its post number.
+type Release = (Vec<u64>, Option<u64>);
+
+/// A final release (PEP 440: `N(.N)*`, an optional `.postN`) as a sort key; `None` for
+/// anything else.
+fn final_release(v: &str) -> Option<Release> {
+    let v = v.to_ascii_lowercase();
+    let (release, post) = match v.split_once(".post") {
+        Some((r, p)) => (r.to_string(), Some(p.parse::<u64>().ok()?)),
+        None => (v, None),
+    };
+    let mut nums: Vec<u64> = release
+        .split('.')
+        .map(|p| p.parse::<u64>().ok())
+        .collect::<Option<_>>()?;
+    while nums.len() > 1 && nums.last() == Some(&0) {
+        nums.pop();
+    }
+    Some((nums, post))
+}
+
+/// The release number of a pre- or development release (`2.0rc1`, `2.0.0b2`, `2.0.dev3`),
+/// trailing zeros dropped; `None` for anything else.
+fn pre_release(v: &str) -> Option<Vec<u64>> {
+    let v = v.to_ascii_lowercase();
+    let end = v.find(|c: char| !(c.is_ascii_digit() || c == '.'))?;
+    let (release, rest) = (v[..end].trim_end_matches('.'), &v[end..]);
+    let tag = rest.trim_start_matches(|c: char| c.is_ascii_alphabetic());
+    let word = &rest[..rest.len() - tag.len()];
+    let known = [
+        "a", "b", "c", "rc", "alpha", "beta", "pre", "preview", "dev",
+    ];
+    let digits_ok = tag.is_empty()
+        || tag.chars().all(|c| c.is_ascii_digit())
+        || tag.split_once(".dev").is_some_and(|(a, b)| {
+            a.chars().all(|c| c.is_ascii_digit()) && b.chars().all(|c| c.is_ascii_digit())
+        });
+    if !known.contains(&word) || !digits_ok {
+        return None;
+    }
+    let mut nums: Vec<u64> = release
+        .split('.')
+        .map(|p| p.parse::<u64>().ok())
+        .collect::<Option<_>>()?;
+    while nums.len() > 1 && nums.last() == Some(&0) {
+        nums.pop();
+    }
+    Some(nums)
+}
+
+/// The version pip takes for a requirement on `name` that nothing constrains but a lower bound,
+/// when that is plain: the greatest final release among the files pip considers for the
+/// target (its compatible wheels and every sdist; `requires-python` met; not yanked). `None`
+/// when a version of them cannot be read, a pre-release is newer, or a `requires-python`
+/// cannot be evaluated: pip decides then, online.
+pub fn newest_version(
+    files: &[File],
+    name: &str,
+    tags: &Tags,
+    python: Option<&str>,
+) -> Option<String> {
+    const SDISTS: &[&str] = &[".tar.gz", ".zip", ".tar.bz2", ".tgz", ".tar.xz", ".tar"];
+    let want = normalize(name);
+    let mut best: Option<(Release, String, bool)> = None;
+    let mut newest_pre: Option<Vec<u64>> = None;
+    for f in files.iter().filter(|f| !f.yanked) {
+        let (version, wheel) = match WheelName::parse(&f.filename) {
+            Some(w) if normalize(&w.name) == want && tags.best(&w).is_some() => (w.version, true),
+            Some(_) => continue,
+            None => {
+                let Some(stem) = SDISTS.iter().find_map(|e| f.filename.strip_suffix(e)) else {
+                    continue;
+                };
+                match stem.rsplit_once('-') {
+                    Some((n, v)) if normalize(n) == want => (v.to_string(), false),
+                    _ => continue,
+                }
+            }
+        };
+        if let Some(spec) = f
+            .requires_python
+            .as_deref()
+            .filter(|s| !s.trim().is_empty())
+        {
+            match python.and_then(|py| requires_python(spec, py)) {
+                Some(true) => {}
+                Some(false) => continue,
+                None => return None,
+            }
+        }
+        if let Some(key) = final_release(&version) {
+            let better = match &best {
+                None => true,
+                Some((k, _, was_wheel)) => key > *k || (key == *k && wheel && !was_wheel),
+            };
+            if better {
+                best = Some((key, version, wheel));
+            }
+        } else {
+            let pre = pre_release(&version)?;
+            if newest_pre.as_ref().is_none_or(|p| pre > *p) {
+                newest_pre = Some(pre);
+            }
+        }
+    }
+    let ((release, _), version, _) = best?;
+    match newest_pre {
+        Some(pre) if pre > release => None,
+        _ => Some(version),
     }
 }
 
@@ -510,6 +660,7 @@ mod tests {
             build_constraints: root.join("upper-constraints.txt"),
             cache: None,
             build_packages: None,
+            toolchain: None,
         }
     }
 
@@ -549,6 +700,7 @@ mod tests {
         let pycparser = crate::pypi::test_wheel::wheel("pycparser", "3.0");
         let idna_old = crate::pypi::test_wheel::wheel("idna", "3.10");
         let idna_new = crate::pypi::test_wheel::wheel("idna", "3.11");
+        let certifi = crate::pypi::test_wheel::wheel("certifi", "2026.10.19.post1");
         let json = "application/vnd.pypi.simple.v1+json";
         let base = crate::pypi::serve(vec![
             (
@@ -579,6 +731,29 @@ mod tests {
                 ]),
             ),
             (
+                "/simple/certifi/".into(),
+                200,
+                json,
+                page(&[
+                    (
+                        "certifi-2025.1.31-py3-none-any.whl",
+                        "/files/certifi-2025.1.31-py3-none-any.whl",
+                        &sha(b"older"),
+                    ),
+                    (
+                        "certifi-2026.10.19.post1-py3-none-any.whl",
+                        "/files/certifi-2026.10.19.post1-py3-none-any.whl",
+                        &sha(&certifi),
+                    ),
+                ]),
+            ),
+            (
+                "/simple/six/".into(),
+                200,
+                json,
+                page(&[("six-1.17.0-py3-none-any.whl", "/files/six", &sha(b"six"))]),
+            ),
+            (
                 "/files/idna-3.11-py3-none-any.whl".into(),
                 200,
                 "application/octet-stream",
@@ -605,25 +780,28 @@ mod tests {
         let files = [
             "pycparser-3.0-py3-none-any.whl".to_string(),
             "idna-3.10-py3-none-any.whl".into(),
-            "certifi-2025.1.31-py3-none-any.whl".into(),
+            "certifi-2026.10.19.post1-py3-none-any.whl".into(),
+            "six-1.17.0-py3-none-any.whl".into(),
         ];
         fs::write(first.join(&files[0]), &pycparser).unwrap();
         fs::write(first.join(&files[1]), &idna_old).unwrap();
-        fs::write(first.join(&files[2]), b"certifi").unwrap();
+        fs::write(first.join(&files[2]), &certifi).unwrap();
+        fs::write(first.join(&files[3]), b"six").unwrap();
         assert_eq!(cache.keep_closure_dependencies(&first, &files), files);
         assert_eq!(
             cache.closure_dependencies().into_iter().collect::<Vec<_>>(),
-            ["certifi", "idna", "pycparser"]
+            ["certifi", "idna", "pycparser", "six"]
         );
 
-        // The rebuild: idna's pin moved, certifi is no longer pinned, cffi is in the root.
+        // The rebuild: idna's pin moved; certifi is not constrained (the index's newest, from
+        // the cache); six has a range, which pip decides online; cffi is in the root.
         let root = d.path().join("root");
         let work = d.path().join("work");
         fs::create_dir_all(&root).unwrap();
         fs::write(root.join("cffi-2.0.0-py3-none-any.whl"), b"cffi").unwrap();
         let spec = spec(&root, &work);
         let lines =
-            reuse::constraint_lines("cffi===2.0.0\npycparser===3.0\nidna===3.11\ncertifi>=2025\n");
+            reuse::constraint_lines("cffi===2.0.0\npycparser===3.0\nidna===3.11\nsix>=1.16\n");
         let covered = vec![(
             BuildItem {
                 name: "cffi".into(),
@@ -644,15 +822,17 @@ mod tests {
         assert_eq!(
             listing(&seeds),
             [
+                "certifi-2026.10.19.post1-py3-none-any.whl",
                 "idna-3.11-py3-none-any.whl",
                 "pycparser-3.0-py3-none-any.whl"
             ],
             "{said:?}"
         );
         assert_eq!(fs::read(seeds.join(&files[0])).unwrap(), pycparser);
+        assert_eq!(fs::read(seeds.join(&files[2])).unwrap(), certifi);
         assert!(
-            said[0].contains("2 of the 2 pinned dependencies")
-                && said[0].contains("(1 from the wheel cache, 1 downloaded"),
+            said[0].contains("3 of the 3 dependencies")
+                && said[0].contains("(2 from the wheel cache, 1 downloaded"),
             "{said:?}"
         );
         // The new idna is kept for the build after.
@@ -666,6 +846,7 @@ mod tests {
             answer: report(&[
                 root.join("cffi-2.0.0-py3-none-any.whl"),
                 seeds.join("pycparser-3.0-py3-none-any.whl"),
+                seeds.join("certifi-2026.10.19.post1-py3-none-any.whl"),
             ]),
             ..Default::default()
         };
@@ -683,9 +864,11 @@ mod tests {
         assert_eq!(
             listing(&root),
             [
+                "certifi-2026.10.19.post1-py3-none-any.whl",
                 "cffi-2.0.0-py3-none-any.whl",
                 "pycparser-3.0-py3-none-any.whl"
-            ]
+            ],
+            "idna's seed was not picked: not in the root"
         );
         assert_eq!(
             fs::read(root.join("pycparser-3.0-py3-none-any.whl")).unwrap(),
@@ -693,7 +876,7 @@ mod tests {
         );
         assert!(
             said[0].ends_with(&format!(
-                "1 seeds copied into {}: pycparser-3.0-py3-none-any.whl",
+                "2 seeds copied into {}: certifi-2026.10.19.post1-py3-none-any.whl pycparser-3.0-py3-none-any.whl",
                 root.display()
             )),
             "{said:?}"
@@ -709,6 +892,60 @@ mod tests {
             ..seeding
         };
         assert_eq!(seed(&spec, &none, &covered), None);
+    }
+
+    fn file(name: &str, yanked: bool, requires_python: Option<&str>) -> File {
+        File {
+            filename: name.into(),
+            url: reqwest::Url::parse(&format!("https://files.example/{name}")).unwrap(),
+            sha256: Some("0".repeat(64)),
+            yanked,
+            requires_python: requires_python.map(String::from),
+            size: None,
+        }
+    }
+
+    #[test]
+    fn the_newest_version_is_the_one_pip_takes_when_that_is_plain() {
+        let tags = Tags::new([
+            "cp311-cp311-manylinux_2_17_x86_64".to_string(),
+            "py3-none-any".into(),
+        ]);
+        let newest = |files: &[File]| newest_version(files, "certifi", &tags, Some("3.11.7"));
+        let mut files = vec![
+            file("certifi-2025.1.31-py3-none-any.whl", false, None),
+            file("certifi-2026.10.19.tar.gz", false, None),
+            file("certifi-2026.10.19-py3-none-any.whl", false, None),
+            file("certifi-2026.10.19.post1-py3-none-any.whl", false, None),
+            file("certifi-2026.10.19.post1.tar.gz", false, None),
+            // Not candidates for pip: yanked, another platform, another Python.
+            file("certifi-2027.1-py3-none-any.whl", true, None),
+            file("certifi-2028.1-cp312-cp312-win_amd64.whl", false, None),
+            file("certifi-2029.1-py3-none-any.whl", false, Some(">=3.13")),
+            // An older pre-release.
+            file("certifi-2026.1rc1-py3-none-any.whl", false, None),
+        ];
+        assert_eq!(newest(&files).as_deref(), Some("2026.10.19.post1"));
+        assert_eq!(final_release("1.2.0"), final_release("1.2"));
+        assert!(final_release("1.2.post1") > final_release("1.2"));
+        assert!(final_release("1.10") > final_release("1.9.9"));
+        // An sdist only: that is pip's choice (it builds it; the prefetch then seeds nothing).
+        files.push(file("certifi-2026.11.tar.gz", false, None));
+        assert_eq!(newest(&files).as_deref(), Some("2026.11"));
+        // A newer pre-release, a version loci cannot order, a requires-python it cannot
+        // evaluate: pip decides, online.
+        for odd in [
+            file("certifi-2027.2rc1-py3-none-any.whl", false, None),
+            file("certifi-2027.2.dev1-py3-none-any.whl", false, None),
+            file("certifi-2026.11+local-py3-none-any.whl", false, None),
+            file("certifi-1!1.0-py3-none-any.whl", false, None),
+            file("certifi-2020.1-py3-none-any.whl", false, Some(">=3.8-beta")),
+        ] {
+            let mut with = files.clone();
+            with.push(odd.clone());
+            assert_eq!(newest(&with), None, "{}", odd.filename);
+        }
+        assert_eq!(newest(&[]), None);
     }
 
     #[test]

@@ -55,7 +55,7 @@ use std::fs;
 use std::path::Path;
 use std::sync::Mutex;
 
-use super::python::{self, build_constraints, venv_bin, BuildConstraintMode};
+use super::python::{build_constraints, venv_bin, BuildConstraintMode};
 use crate::config::Config;
 use crate::constraints::normalize;
 use crate::error::{Context, Error, Result};
@@ -70,6 +70,7 @@ pub mod prefetch;
 mod purge;
 pub mod reuse;
 mod spec;
+pub mod toolchain;
 mod trees;
 
 pub use self::constraints::*;
@@ -137,6 +138,7 @@ pub fn plan_wheels(input: &PlanInput) -> Result<Option<Step>> {
         build_constraints: work.join("build-constraints.txt"),
         build_packages: build_packages.clone(),
     };
+    let toolchain = toolchain::download(input, &work, &root);
     let mut extras: Vec<String> = EXTRA_PACKAGES.iter().map(|s| s.to_string()).collect();
     extras.extend(c.pip_packages.iter().cloned());
     let wheels = WheelsSpec {
@@ -155,6 +157,7 @@ pub fn plan_wheels(input: &PlanInput) -> Result<Option<Step>> {
             .as_ref()
             .map(|d| d.join("python").join(reuse::DIR)),
         build_packages: build_packages.clone(),
+        toolchain: Some(toolchain),
     };
     let mut step = Step::new(
         "requirements",
@@ -182,24 +185,6 @@ pub fn plan_wheels(input: &PlanInput) -> Result<Option<Step>> {
                 .args(c.pip_packages.iter().cloned()),
         );
     }
-    // The toolchain of a service's venv (see steps/venv.rs), whatever KEEP_ALL_WHEELS says:
-    // with these in the image, service builds make their venv without the index. First, so
-    // that the wheels' builds and the prefetch's dependency check find setuptools there.
-    step = step.run(
-        Cmd::new(
-            venv_bin(input, "pip"),
-            ["download", "--only-binary", ":all:"],
-        )
-        .args(python::pip_cache_args(input))
-        .args(c.pip_args.iter().cloned())
-        .args([
-            "--dest".to_string(),
-            root.display().to_string(),
-            "-c".into(),
-            root.join("upper-constraints.txt").display().to_string(),
-        ])
-        .args(toolchain(c)),
-    );
     step = step.action(RequirementsAction::RequirementsWheels {
         spec: Box::new(wheels),
     });
@@ -285,19 +270,6 @@ pub fn run(action: &RequirementsAction, ctx: &mut runner::Context) -> Result<()>
             Ok(())
         }
     }
-}
-
-/// What a service's venv step installs (pip, setuptools and wheel within their constraints,
-/// bindep, pkginfo) and uv, which installs it.
-pub fn toolchain(c: &Config) -> Vec<String> {
-    vec![
-        format!("pip{}", c.pip_constraint),
-        format!("setuptools{}", c.setuptools_constraint),
-        format!("wheel{}", c.wheel_constraint),
-        "bindep".into(),
-        "pkginfo".into(),
-        "uv".into(),
-    ]
 }
 
 /// REQUIREMENTS_ONLY plus the names of REQUIREMENTS_ONLY_FILE, normalised, sorted; `None`
@@ -530,10 +502,21 @@ pub fn build(spec: &WheelsSpec, ctx: &mut runner::Context) -> Result<()> {
             );
         }
     }
-    let mode = BuildConstraintMode::detect(&spec.pip.pip, ctx.runner)?;
+    let toolchain = spec
+        .toolchain
+        .as_ref()
+        .map(|cmd| Beside::start(cmd, &ctx.runner.env()));
     let cache = reuse::WheelCache::for_spec(spec);
-    let (prefetched, looked) =
-        prefetch::run_cached(spec, ctx.runner, &ctx.config.tls, items, cache.as_ref());
+    let prefetch::Prefetched {
+        out: prefetched,
+        looked,
+        pip_version,
+    } = prefetch::run_cached(spec, ctx.runner, &ctx.config.tls, items, cache.as_ref());
+    // pip's version from its `pip debug`, else from `pip --version`.
+    let mode = match pip_version {
+        Some(v) => BuildConstraintMode::of_pip(&v)?,
+        None => BuildConstraintMode::detect(&spec.pip.pip, ctx.runner)?,
+    };
     let lines = reuse::constraint_lines(&upper);
     // The cache's target: the prefetch's (pip debug), else pip's own answer.
     let target = match &looked {
@@ -553,6 +536,9 @@ pub fn build(spec: &WheelsSpec, ctx: &mut runner::Context) -> Result<()> {
         }
         (None, _) => None,
     };
+    if let Some(t) = toolchain {
+        toolchain::take(t, &spec.work, &spec.root)?;
+    }
     let index = looked.as_ref().map(|(i, _)| i);
     let pinned = |r: &str| prefetch::pinned(r).is_some();
     let (items, keys) = reuse::take_cached(
@@ -756,7 +742,7 @@ mod tests {
             cmd.to_string(),
             "/var/lib/openstack/bin/pip install --no-cache-dir -c /image/upper-constraints.txt pylxd"
         );
-        let Action::Requirements(RequirementsAction::RequirementsWheels { spec }) = &req.actions[4]
+        let Action::Requirements(RequirementsAction::RequirementsWheels { spec }) = &req.actions[3]
         else {
             panic!("{:?}", req.actions)
         };
@@ -882,13 +868,21 @@ mod tests {
         let req = steps.iter().find(|s| s.name == "requirements").unwrap();
         assert_eq!(
             req.actions.len(),
-            3,
-            "no PIP_PACKAGES install: constraints, the venv toolchain, wheels"
+            2,
+            "no PIP_PACKAGES install: constraints, wheels (the venv toolchain in them)"
         );
-        let Action::Run { cmd } = &req.actions[1] else {
-            panic!("{:?}", req.actions[1])
+        let Action::Requirements(RequirementsAction::RequirementsWheels { spec }) = &req.actions[1]
+        else {
+            panic!()
         };
+        let cmd = spec.toolchain.as_ref().expect("the venv toolchain");
         assert_eq!(cmd.args[..3], ["download", "--only-binary", ":all:"]);
+        assert!(
+            cmd.to_string().contains(
+                "--dest /tmp/loci-requirements-build/toolchain -c /upper-constraints.txt"
+            ),
+            "into the work dir, moved into the root: {cmd}"
+        );
         assert!(cmd.args.ends_with(&[
             "pip".to_string(),
             "setuptools<81".into(),
@@ -903,7 +897,7 @@ mod tests {
             panic!()
         };
         assert!(spec.drops.iter().all(|d| d.name != "setuptools"));
-        let Action::Requirements(RequirementsAction::RequirementsWheels { spec }) = &req.actions[2]
+        let Action::Requirements(RequirementsAction::RequirementsWheels { spec }) = &req.actions[1]
         else {
             panic!()
         };
@@ -914,7 +908,7 @@ mod tests {
             .args
             .contains(&"--no-deps".to_string()));
         assert!(steps.iter().all(|s| s.name != "cleanup"));
-        let text = req.actions[2].to_string();
+        let text = req.actions[1].to_string();
         assert!(spec.prefetch);
         assert!(
             text.contains("binary wheels for this platform are downloaded directly into /")
@@ -935,12 +929,12 @@ mod tests {
             |_| {},
         );
         let req = steps.iter().find(|s| s.name == "requirements").unwrap();
-        let Action::Requirements(RequirementsAction::RequirementsWheels { spec }) = &req.actions[2]
+        let Action::Requirements(RequirementsAction::RequirementsWheels { spec }) = &req.actions[1]
         else {
             panic!()
         };
         assert!(!spec.prefetch);
-        let text = req.actions[2].to_string();
+        let text = req.actions[1].to_string();
         assert!(
             text.contains(
                 "no prefetch (REQUIREMENTS_PREFETCH=False): one pip wheel per constraint"
@@ -981,7 +975,7 @@ mod tests {
     fn pip_settings_that_change_its_choice_turn_the_prefetch_off() {
         let steps = plan_for(&[("PROJECT", "requirements")], |_| {});
         let req = steps.iter().find(|s| s.name == "requirements").unwrap();
-        let Action::Requirements(RequirementsAction::RequirementsWheels { spec }) = &req.actions[2]
+        let Action::Requirements(RequirementsAction::RequirementsWheels { spec }) = &req.actions[1]
         else {
             panic!()
         };

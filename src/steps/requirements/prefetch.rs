@@ -237,32 +237,52 @@ pub fn run(
     tls: &crate::http::TlsConfig,
     items: Vec<BuildItem>,
 ) -> Outcome {
-    run_cached(spec, runner, tls, items, None).0
+    run_cached(spec, runner, tls, items, None).out
+}
+
+/// What [`run_cached`] did.
+#[derive(Default)]
+pub struct Prefetched {
+    pub out: Outcome,
+    /// The index and the target it used, when it ran.
+    pub looked: Option<(Index, Target)>,
+    /// pip's version as `pip debug --verbose` gives it (`pip 26.3 from ...`), when it ran.
+    pub pip_version: Option<String>,
+}
+
+/// The `pip version:` line of `pip debug --verbose`: `pip 26.3 from ... (python 3.11)`, as
+/// `pip --version` prints it.
+pub fn pip_version_of_debug(text: &str) -> Option<String> {
+    text.lines()
+        .find_map(|l| l.strip_prefix("pip version:"))
+        .map(|v| v.trim().to_string())
+        .filter(|v| !v.is_empty())
 }
 
 /// [`run`], downloads taken from and kept in `cache` (KEEP_ALL_WHEELS=True); also gives back
-/// the index and the target it used, when it ran.
+/// the index and the target it used, and pip's version, when it ran.
 pub fn run_cached(
     spec: &WheelsSpec,
     runner: &mut dyn Runner,
     tls: &crate::http::TlsConfig,
     items: Vec<BuildItem>,
     cache: Option<&WheelCache>,
-) -> (Outcome, Option<(Index, Target)>) {
+) -> Prefetched {
     let off = |why: String, items: Vec<BuildItem>| {
         crate::say!("prefetch off: {why}; every constraint goes to pip wheel");
-        (
-            Outcome {
+        Prefetched {
+            out: Outcome {
                 rest: items,
                 ..Outcome::default()
             },
-            None,
-        )
+            ..Prefetched::default()
+        }
     };
     if !spec.prefetch {
         return off("REQUIREMENTS_PREFETCH=False".into(), items);
     }
     let pip = &spec.pip.pip;
+    let probing = Instant::now();
     let config = match runner.output(&Cmd::new(pip.clone(), ["config", "list"])) {
         Ok(text) => parse_pip_config(&text),
         Err(e) => return off(format!("`{pip} config list` failed ({})", e.what), items),
@@ -271,9 +291,10 @@ pub fn run_cached(
         Ok(x) => x,
         Err(why) => return off(why, items),
     };
-    let target = match runner.output(&Cmd::new(pip.clone(), ["debug", "--verbose"])) {
+    let (target, pip_version) = match runner.output(&Cmd::new(pip.clone(), ["debug", "--verbose"]))
+    {
         Ok(text) => match parse_pip_debug(&text) {
-            Some(t) => t,
+            Some(t) => (t, pip_version_of_debug(&text)),
             None => {
                 return off(
                     format!("`{pip} debug --verbose` lists no compatible tags that loci can read"),
@@ -295,19 +316,28 @@ pub fn run_cached(
     let dest = spec.keep_all.then_some(spec.root.as_path());
     let threads = spec.jobs.max(MIN_THREADS);
     crate::say!(
-        "prefetch: looking up the pinned constraints on {} ({source}, PEP 691), {threads} at once, for {} ({} tags)",
+        "prefetch: looking up the pinned constraints on {} ({source}, PEP 691), {threads} at once, for {} ({} tags; \
+         pip's settings and tags read in {}: `pip config list`, `pip debug --verbose`)",
         index.display(),
         target.python.as_deref().map(|v| format!("Python {v}")).unwrap_or_else(|| "this Python".into()),
-        target.tags.len()
+        target.tags.len(),
+        crate::report::human(probing.elapsed())
     );
     let started = Instant::now();
     let out = prefetch_cached(&index, &target, dest, cache, threads, items);
     match out {
         Ok(out) => {
             summarize(spec, &out, started);
-            (out, Some((index, target)))
+            Prefetched {
+                out,
+                looked: Some((index, target)),
+                pip_version,
+            }
         }
-        Err((why, items)) => off(why, items),
+        Err((why, items)) => Prefetched {
+            pip_version,
+            ..off(why, items)
+        },
     }
 }
 
