@@ -128,6 +128,9 @@ impl fmt::Display for PackagesAction {
                 write!(f, "{install}")
             }
             PackagesAction::Purge { purge, .. } => write!(f, "purge what is installed of: {purge}"),
+            PackagesAction::PurgeInstalledHere { purge, .. } => {
+                write!(f, "purge what this build installed of: {purge}")
+            }
             PackagesAction::InstallListed { file, .. } => {
                 write!(
                     f,
@@ -146,6 +149,21 @@ pub fn run(action: &PackagesAction, ctx: &mut Context) -> Result<()> {
             packages, refresh, ..
         } => install(ctx, packages, refresh.as_ref()),
         PackagesAction::Purge { packages, .. } => purge(ctx, packages),
+        PackagesAction::PurgeInstalledHere { packages, .. } => {
+            let here: Vec<String> = packages
+                .iter()
+                .filter(|p| ctx.state.installed_here.contains(p))
+                .cloned()
+                .collect();
+            if here.is_empty() {
+                crate::say!(
+                    "this build installed none of {}: nothing to purge",
+                    packages.join(" ")
+                );
+                return Ok(());
+            }
+            purge(ctx, &here)
+        }
         PackagesAction::InstallListed { file, refresh } => {
             let packages = super::libraries::read_list(file)?;
             if packages.is_empty() {
@@ -185,7 +203,9 @@ pub fn install(
         );
     }
     refresh_once(ctx.runner, ctx.state, refresh)?;
-    ctx.runner.run(&distro.install_cmd(&missing))
+    ctx.runner.run(&distro.install_cmd(&missing))?;
+    ctx.state.installed_here.extend(missing);
+    Ok(())
 }
 
 /// Marks those of `present` (requested and installed already) that the package manager holds
