@@ -32,10 +32,8 @@ version=$(basename "$sdist" .tar.gz | sed 's/^keystone-//')
 tar --no-same-owner -xzf "$sdist" -C "$ctx/data"
 mv "$ctx/data/keystone-$version" "$ctx/data/keystone"
 dockerfile_of() { case $1 in baseline) echo "$repo/target/bench-baseline/Dockerfile" ;; *) echo "$repo/Dockerfile" ;; esac; }
-steps_of() {
-    grep -oE '==> \[[0-9]+/[0-9]+\] [a-z-]+ done in [0-9.]+(ms|s)' "$1" |
-        awk '{t=$6; if (t ~ /ms$/) {sub(/ms$/,"",t); t=t/1000} else {sub(/s$/,"",t)}; printf "%s=%.1f ", $3, t}'
-}
+# shellcheck source=lib.sh
+source "$(dirname "$(readlink -f "$0")")/lib.sh"
 results=$out/results.txt
 : >"$results"
 build() { # LABEL CONFIG [DOCKER BUILD ARGS...]
@@ -88,7 +86,6 @@ for i in $(seq 1 "$runs"); do
         build "fig2-$c" "$c"
     done
 done
-median() { sort -n | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR+1)/2] : (a[NR/2] + a[NR/2+1]) / 2}'; }
 med() { grep "^$1 " "$results" | awk '{print $2}' | median; }
 {
     echo "loci bench/amd64-path.sh: $runs runs each, alternating, medians; baseline $baseline, current $(git rev-parse --short HEAD)$(git diff --quiet HEAD -- src Dockerfile || echo '+changes'); keystone $version sdist; $(nproc) cores; $(date -u +%FT%TZ)"

@@ -39,6 +39,8 @@ output_of() { # KIND: the --output of that compression
         uncompressed) echo "type=image,name=loci-bench/keystone-export:uncompressed,compression=uncompressed,force-compression=true" ;;
     esac
 }
+# shellcheck source=lib.sh
+source "$(dirname "$(readlink -f "$0")")/lib.sh"
 results=$out/results.txt
 : >"$results"
 build() { # LABEL
@@ -57,7 +59,6 @@ kinds=(gzip zstd uncompressed)
 for i in $(seq 1 "$runs"); do
     for k in $(seq 0 2); do build "${kinds[$(((i + k) % 3))]}"; done
 done
-median() { sort -n | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR+1)/2] : (a[NR/2] + a[NR/2+1]) / 2}'; }
 {
     echo "loci bench/export-compression.sh: $runs runs each, in turn, medians; $(git rev-parse --short HEAD); keystone $version sdist; $(nproc) cores; $(date -u +%FT%TZ)"
     echo "engine $("$DOCKER" info --format '{{.ServerVersion}}'), containerd image store; load average at the start: $load_start; at the end: $(cut -d' ' -f1-3 /proc/loadavg)"

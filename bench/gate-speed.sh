@@ -56,11 +56,8 @@ results="$out/results.txt"
 now() { date +%s.%N; }
 secs() { echo "$2 - $1" | bc | awk '{printf "%.1f", $1}'; }
 record() { echo "$1 $2" >> "$results"; printf '%-58s %8s%s\n' "$1" "$2" "${3- s}"; }
-# loci's step times of a build log ("name=seconds ...").
-steps_of() {
-    grep -oE '==> \[[0-9]+/[0-9]+\] [a-z-]+ done in [0-9.]+(ms|s|m[0-9.]+s)?' "$1" |
-        awk '{t=$6; if (t ~ /ms$/) {sub(/ms$/,"",t); t=t/1000} else if (t ~ /m/) {split(t,p,"m"); sub(/s$/,"",p[2]); t=p[1]*60+p[2]} else {sub(/s$/,"",t)}; printf "%s=%.1f ", $3, t}'
-}
+# shellcheck source=lib.sh
+source "$(dirname "$(readlink -f "$0")")/lib.sh"
 prune_mounts() { "$DOCKER" builder prune -f --filter type=exec.cachemount >/dev/null; }
 # Every file of an image with its sha256, sorted.
 image_sums() { # IMAGE OUT

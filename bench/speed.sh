@@ -60,11 +60,8 @@ fi
 image_of "$base_tree/loci" loci-bench/loci:baseline
 dockerfile_of() { case "$1" in baseline) echo "$base_tree/Dockerfile" ;; *) echo "$repo/Dockerfile" ;; esac; }
 
-median() { sort -n | awk '{a[NR]=$1} END {if (NR == 0) print "nan"; else print (NR % 2) ? a[(NR+1)/2] : (a[NR/2] + a[NR/2+1]) / 2}'; }
-steps_of() { # LOG: "name=seconds ..." of loci's step lines
-    grep -oE '==> \[[0-9]+/[0-9]+\] [a-z-]+ done in [0-9.]+(ms|s|m[0-9.]+s)?' "$1" |
-        awk '{t=$6; if (t ~ /ms$/) {sub(/ms$/,"",t); t=t/1000} else if (t ~ /m/) {split(t,p,"m"); sub(/s$/,"",p[2]); t=p[1]*60+p[2]} else {sub(/s$/,"",t)}; printf "%s=%.1f ", $3, t}'
-}
+# shellcheck source=lib.sh
+source "$(dirname "$(readlink -f "$0")")/lib.sh"
 prune_caches() { "$DOCKER" builder prune -f --filter type=exec.cachemount >/dev/null; }
 
 declare -A walls sizes stepinfo

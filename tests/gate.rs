@@ -5,8 +5,11 @@
 //! (tools/gate-summary.schema.json, checked with Debian's python3-jsonschema). The heavy proof
 //! (three engines, real builds) is bench/gate-shards.sh.
 
+#[path = "support/listing.rs"]
+mod listing;
 #[path = "support/registry_server.rs"]
 mod registry_server;
+use listing::listing;
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -687,15 +690,6 @@ fn tree_of(dir: &Path) -> Vec<(String, String, u32, Vec<u8>)> {
     entries
 }
 
-fn top_names(dir: &Path) -> Vec<String> {
-    let mut names: Vec<String> = std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .collect();
-    names.sort();
-    names
-}
-
 /// The inputs' build contexts (`tools/gate.sh contexts`: base, requirements) are the same
 /// bytes in every run, whatever the run before left in the work dir, whatever the umask and
 /// the time: BuildKit's cache key of a build is its context's content, and a new base image
@@ -776,16 +770,13 @@ fn the_inputs_contexts_are_the_same_bytes_in_every_run() {
     }
     let base = work.join("contexts/base");
     let req = work.join("contexts/requirements");
+    assert_eq!(listing(&base), ["Dockerfile.base", "certs", "dockerfiles"]);
     assert_eq!(
-        top_names(&base),
-        ["Dockerfile.base", "certs", "dockerfiles"]
-    );
-    assert_eq!(
-        top_names(&req),
+        listing(&req),
         ["Dockerfile", "bindep.txt", "data", "pydep.txt"]
     );
     assert_eq!(
-        top_names(&req.join("data")),
+        listing(&req.join("data")),
         ["requirements", "requirements-only.txt"]
     );
     assert!(

@@ -4,12 +4,14 @@
 //! project to pip with one log line or fail it by name, leave no partial file, and finish
 //! within the HTTP time budget.
 
+#[path = "support/listing.rs"]
+mod listing;
 #[path = "support/wheel.rs"]
 mod wheel;
+use listing::listing;
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::{TcpListener, TcpStream};
-use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -201,16 +203,6 @@ fn index(port: u16) -> Index {
         ..TlsConfig::default()
     };
     Index::new(&format!("http://127.0.0.1:{port}/simple/"), &tls).unwrap()
-}
-
-/// The names in `dir`, sorted.
-fn listing(dir: &Path) -> Vec<String> {
-    let mut v: Vec<String> = std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .collect();
-    v.sort();
-    v
 }
 
 #[test]

@@ -8,6 +8,9 @@
 
 #[path = "support/cmd.rs"]
 mod cmd;
+#[path = "support/listing.rs"]
+mod listing;
+use listing::listing;
 
 use std::path::{Path, PathBuf};
 
@@ -97,15 +100,6 @@ fn run(t: &Path, upper: &str, env: &[(&str, &str)]) -> (loci::Result<()>, PathBu
     let mut runner = SystemRunner::new(&config);
     let r = exec::execute(&plan, &config, &mut runner).map(|_| ());
     (r, root)
-}
-
-fn listing(dir: &Path) -> Vec<String> {
-    let mut v: Vec<String> = std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .collect();
-    v.sort();
-    v
 }
 
 /// The constraints of the full test: binary wheels on PyPI (six, pbr), sdists only (docopt,

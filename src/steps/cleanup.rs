@@ -35,8 +35,8 @@ pub fn plan(input: &PlanInput) -> Result<Option<Step>> {
     }
     let runtime = input.stage == crate::plan::Stage::Runtime;
     if !runtime {
-        let mut keep = super::packages::bindep_packages(input)?;
-        keep.extend(c.dist_packages.iter().cloned());
+        // What bindep and DIST_PACKAGES asked for stays.
+        let keep = super::packages::project_packages(input)?;
         let purge: Vec<String> = d
             .build_only_packages()
             .into_iter()
