@@ -61,6 +61,12 @@ pub struct Distro {
     /// archives and lists, dnf's cachedir, kept between builds and never in a layer.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cache: Option<PathBuf>,
+    /// The file where the package manager keeps which packages were installed only as
+    /// dependencies: apt's `Dir::State::extended_states` (stanzas of `Package:`,
+    /// `Architecture:`, `Auto-Installed: 1`), read instead of asking `apt-mark showauto`, which
+    /// loads the whole package cache for it (0.4-0.6 s a build). `None` on rpm distros.
+    #[serde(skip)]
+    pub auto_marks: Option<PathBuf>,
 }
 
 impl Distro {
@@ -126,6 +132,8 @@ impl Distro {
             python,
             os_release: os.clone(),
             cache: None,
+            auto_marks: (package_manager == PackageManager::Apt)
+                .then(|| PathBuf::from("/var/lib/apt/extended_states")),
         })
     }
 
@@ -307,21 +315,9 @@ impl Distro {
         cmd
     }
 
-    /// Asks apt which of `packages` (installed ones) are marked as installed automatically, as
-    /// a dependency only: their names, one a line. `None` on rpm distros (LOCI master builds
-    /// Debian and Ubuntu only).
-    pub fn showauto_cmd(&self, packages: &[String]) -> Option<Cmd> {
-        match self.package_manager {
-            PackageManager::Apt => {
-                Some(Cmd::new("apt-mark", ["showauto"]).args(packages.iter().cloned()))
-            }
-            PackageManager::Dnf | PackageManager::Yum => None,
-        }
-    }
-
     /// Marks `packages` as installed on purpose, so that no autoremove takes them: what
     /// `apt-get install` does to every package it names, already installed or not. `None`
-    /// where [`Self::showauto_cmd`] is.
+    /// where [`Self::auto_marks`] is.
     pub fn mark_manual_cmd(&self, packages: &[String]) -> Option<Cmd> {
         match self.package_manager {
             PackageManager::Apt => {

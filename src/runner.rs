@@ -81,6 +81,8 @@ pub struct Timings {
 pub struct State {
     /// Whether the package index was refreshed in this build (once is enough).
     pub index_refreshed: bool,
+    /// The distro packages this build installed (not those it found installed).
+    pub installed_here: Vec<String>,
     /// When the build started: the total time, and which files the build wrote.
     pub started: Instant,
     pub started_wall: std::time::SystemTime,
@@ -120,6 +122,7 @@ impl Default for State {
     fn default() -> Self {
         State {
             index_refreshed: false,
+            installed_here: Vec::new(),
             started: Instant::now(),
             started_wall: std::time::SystemTime::now(),
             early_clones: Vec::new(),

@@ -163,6 +163,61 @@ true"#,
         assert!(token.is_some());
     }
     report_image(child);
+
+    // h. a plugin FROM the keystone image (LOCI's PLUGIN=yes), from a git tag: the keystone
+    // image holds no git (purged at its cleanup), and pbr needs git to version a clone; the
+    // plugin's build installs it and purges it again, and installs the plugin into keystone's
+    // venv from the clone. python-keystoneclient stands in for a plugin: a pbr project whose
+    // dependencies the requirements image holds.
+    let plugin_sdist = pypi_sdist("", "python_keystoneclient-", "python-keystoneclient==5.8.0");
+    let plugin_repos = tempfile::tempdir().unwrap();
+    let (_, plugin_tag) = sdist_repo(plugin_repos.path(), "python-keystoneclient", &plugin_sdist);
+    let daemon = git_daemon(plugin_repos.path());
+    let plugin_ctx = Context::new();
+    let plugin = "loci-test/keystone-plugin:2026.1";
+    let mut args = plugin_ctx.args(
+        image,
+        &[
+            ("PROJECT", "python-keystoneclient"),
+            ("PLUGIN", "yes"),
+            (
+                "PROJECT_REPO",
+                &format!("git://127.0.0.1:{}/python-keystoneclient", daemon.port),
+            ),
+            ("PROJECT_REF", &plugin_tag),
+            ("PROJECT_RELEASE", "2026.1"),
+            ("WHEELS", &wheels_ref),
+        ],
+    );
+    args.extend([
+        "--target".into(),
+        "project".into(),
+        "-t".into(),
+        plugin.to_string(),
+    ]);
+    docker_build("keystone-plugin", &args, plugin_ctx.path());
+    drop(daemon);
+    let installed = sh_in(
+        plugin,
+        "/var/lib/openstack/bin/python -c 'import importlib.metadata as m; \
+         d = m.distribution(\"python-keystoneclient\"); print(d.version); \
+         print(d.read_text(\"direct_url.json\"))'; \
+         command -v git || echo 'no git'; \
+         /var/lib/openstack/bin/python -c 'import keystone; print(\"keystone ok\")'",
+    );
+    assert!(
+        installed.starts_with(&format!("{plugin_tag}\n")),
+        "the plugin's version is not its tag {plugin_tag}:\n{installed}"
+    );
+    assert!(
+        installed.contains("/tmp/python-keystoneclient"),
+        "the plugin was not installed from its clone:\n{installed}"
+    );
+    assert!(
+        installed.contains("no git") && installed.contains("keystone ok"),
+        "{installed}"
+    );
+    report_image(plugin);
 }
 
 /// /etc/image_info/sbom.cdx.json against `pip freeze` and `dpkg-query` in the image: nothing

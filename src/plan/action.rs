@@ -76,6 +76,10 @@ pub enum PackagesAction {
     /// nothing runs when none is.
     #[serde(rename = "purge_packages")]
     Purge { packages: Vec<String>, purge: Cmd },
+    /// Purge those of `packages` that this build installed (a plugin's: the image it builds
+    /// on may keep them); nothing runs when it installed none.
+    #[serde(rename = "purge_packages_installed_here")]
+    PurgeInstalledHere { packages: Vec<String>, purge: Cmd },
     /// Runtime stage: install the packages listed in `file` (written by
     /// [`LibrariesAction::RecordVenvLibraries`] in the builder stage) that are missing.
     #[serde(rename = "install_listed_packages")]

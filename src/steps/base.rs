@@ -12,7 +12,7 @@ use crate::runner::Context;
 /// (ca-certificates, netbase, sudo, lsb-release, libpython3.X); git too when the build needs
 /// it ([`needs_git`]; purged again at cleanup), unless it comes with the project's packages
 /// ([`git_with_packages`], [`add_git_to_packages`]). Skipped for plugins, which build on top of an
-/// image that already has them.
+/// image that already has them (git, when a plugin needs it, comes in its `packages` step).
 pub fn plan(input: &PlanInput) -> Result<Option<Step>> {
     if input.config.plugin {
         return Ok(None);
@@ -52,8 +52,7 @@ pub fn plan(input: &PlanInput) -> Result<Option<Step>> {
 pub fn git_with_packages(input: &PlanInput) -> Result<bool> {
     let c = input.config;
     Ok(c.kind != crate::config::BuildKind::Requirements
-        && !c.plugin
-        && !super::packages::project_packages(input)?.is_empty())
+        && (c.plugin || !super::packages::project_packages(input)?.is_empty()))
 }
 
 /// Pass: adds git, when the build needs it ([`why_git`]) and [`git_with_packages`], to the
@@ -67,6 +66,18 @@ pub fn add_git_to_packages(input: &PlanInput, steps: &mut Vec<Step>) -> Result<(
         return Ok(());
     }
     let d = input.distro;
+    if input.config.plugin && !steps.iter().any(|s| s.name == "packages") {
+        // A plugin has no base step, and bindep names no package for it: git in a packages
+        // step of its own, before anything that could run it.
+        let at = steps
+            .iter()
+            .position(|s| matches!(s.name, "pydep" | "source" | "install"))
+            .unwrap_or(steps.len());
+        steps.insert(
+            at,
+            Step::new("packages", "system packages from bindep and DIST_PACKAGES"),
+        );
+    }
     let step = steps
         .iter_mut()
         .find(|s| s.name == "packages")
@@ -302,12 +313,68 @@ mod tests {
         // Asked for in DIST_PACKAGES: installed once, from DIST_PACKAGES, and kept.
         let steps = steps_of(&[("SOURCES_DIR", "/nonexistent"), ("DIST_PACKAGES", "git")]);
         assert_eq!(installs(&steps, "packages"), ["libxml2", "git"]);
-        // A plugin has no base step and installs no git (as before).
+        // A plugin has no base step: git comes with its packages (a_plugin_... below).
         let steps = steps_of(&[("SOURCES_DIR", "/nonexistent"), ("PLUGIN", "yes")]);
-        assert!(!installs(&steps, "packages").contains(&"git".into()));
+        assert_eq!(installs(&steps, "packages"), ["libxml2", "git"]);
         // The requirements build installs git in `base`.
         let steps = steps_of(&[("PROJECT", "requirements")]);
         assert!(installs(&steps, "base").contains(&"git".into()));
+    }
+
+    /// A plugin from a clone has no base step: pbr still needs git, so it comes in the
+    /// plugin's packages step (one of its own when bindep names nothing for the plugin),
+    /// before the source step, checked by preflight; the cleanup purges only what this build
+    /// installed (the image a plugin builds on may keep git). From an sdist outside git: none.
+    #[test]
+    fn a_plugin_from_a_clone_gets_git_and_purges_only_its_own() {
+        let env: crate::config::Env = [
+            ("WHEELS", "/tmp/wheels"),
+            ("PROJECT", "networking-baremetal"),
+            ("PLUGIN", "yes"),
+            ("SOURCES_DIR", "/nonexistent"),
+        ]
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+        let steps = with_input(&env, "", |input| crate::steps::plan_all(input).unwrap());
+        let names: Vec<&str> = steps.iter().map(|s| s.name).collect();
+        assert!(!names.contains(&"base"), "{names:?}");
+        let at = |n: &str| names.iter().position(|s| *s == n).unwrap();
+        assert!(
+            at("preflight") < at("packages") && at("packages") < at("source"),
+            "{names:?}"
+        );
+        assert_eq!(installs(&steps, "packages"), ["git"]);
+        let Some(crate::plan::Action::Preflight(crate::plan::PreflightAction::CheckPackages {
+            packages: wanted,
+            ..
+        })) = steps[at("preflight")].actions.first()
+        else {
+            panic!("no preflight: {steps:?}")
+        };
+        assert_eq!(
+            wanted.iter().map(|w| w.name.as_str()).collect::<Vec<_>>(),
+            ["git"]
+        );
+        let cleanup = &steps[at("cleanup")];
+        assert!(
+            matches!(&cleanup.actions[0], crate::plan::Action::Packages(crate::plan::PackagesAction::PurgeInstalledHere { packages, .. }) if packages.contains(&"git".to_string())),
+            "{:?}",
+            cleanup.actions[0]
+        );
+        // The plugin's sdist, outside git: pbr reads PKG-INFO, no git, no packages step.
+        let dir = tempfile::tempdir().unwrap();
+        let tree = dir.path().join("networking-baremetal");
+        std::fs::create_dir(&tree).unwrap();
+        std::fs::write(
+            tree.join("PKG-INFO"),
+            "Name: networking-baremetal\nVersion: 7.0.0\n",
+        )
+        .unwrap();
+        let mut env = env;
+        env.insert("SOURCES_DIR".into(), dir.path().display().to_string());
+        let steps = with_input(&env, "", |input| crate::steps::plan_all(input).unwrap());
+        assert!(steps.iter().all(|s| s.name != "packages"), "{steps:?}");
     }
 
     #[test]

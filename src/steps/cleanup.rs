@@ -34,7 +34,7 @@ pub fn plan(input: &PlanInput) -> Result<Option<Step>> {
         ));
     }
     let runtime = input.stage == crate::plan::Stage::Runtime;
-    if !c.plugin && !runtime {
+    if !runtime {
         // What bindep and DIST_PACKAGES asked for stays.
         let keep = super::packages::project_packages(input)?;
         let purge: Vec<String> = d
@@ -43,9 +43,18 @@ pub fn plan(input: &PlanInput) -> Result<Option<Step>> {
             .filter(|p| !keep.contains(p))
             .collect();
         if !purge.is_empty() {
-            step = step.action(PackagesAction::Purge {
-                purge: d.purge_cmd(&purge),
-                packages: purge,
+            let cmd = d.purge_cmd(&purge);
+            step = step.action(if c.plugin {
+                // The image a plugin builds on may keep git: only what this build installed.
+                PackagesAction::PurgeInstalledHere {
+                    purge: cmd,
+                    packages: purge,
+                }
+            } else {
+                PackagesAction::Purge {
+                    purge: cmd,
+                    packages: purge,
+                }
             });
         }
     }

@@ -128,6 +128,9 @@ impl fmt::Display for PackagesAction {
                 write!(f, "{install}")
             }
             PackagesAction::Purge { purge, .. } => write!(f, "purge what is installed of: {purge}"),
+            PackagesAction::PurgeInstalledHere { purge, .. } => {
+                write!(f, "purge what this build installed of: {purge}")
+            }
             PackagesAction::InstallListed { file, .. } => {
                 write!(
                     f,
@@ -146,6 +149,21 @@ pub fn run(action: &PackagesAction, ctx: &mut Context) -> Result<()> {
             packages, refresh, ..
         } => install(ctx, packages, refresh.as_ref()),
         PackagesAction::Purge { packages, .. } => purge(ctx, packages),
+        PackagesAction::PurgeInstalledHere { packages, .. } => {
+            let here: Vec<String> = packages
+                .iter()
+                .filter(|p| ctx.state.installed_here.contains(p))
+                .cloned()
+                .collect();
+            if here.is_empty() {
+                crate::say!(
+                    "this build installed none of {}: nothing to purge",
+                    packages.join(" ")
+                );
+                return Ok(());
+            }
+            purge(ctx, &here)
+        }
         PackagesAction::InstallListed { file, refresh } => {
             let packages = super::libraries::read_list(file)?;
             if packages.is_empty() {
@@ -185,22 +203,39 @@ pub fn install(
         );
     }
     refresh_once(ctx.runner, ctx.state, refresh)?;
-    ctx.runner.run(&distro.install_cmd(&missing))
+    ctx.runner.run(&distro.install_cmd(&missing))?;
+    ctx.state.installed_here.extend(missing);
+    Ok(())
 }
 
 /// Marks those of `present` (requested and installed already) that the package manager holds
 /// as installed automatically as installed on purpose, as LOCI's `apt-get install` of them does:
 /// a package the base pulled in as a dependency stays when the cleanup's (or a child image's)
-/// autoremove runs. Runs only the query when none is automatic; nothing on rpm distros.
+/// autoremove runs. Reads apt's marks from [`Distro::auto_marks`] (a missing file: no marks);
+/// runs `apt-mark manual` only when one is automatic; nothing on rpm distros.
+///
+/// [`Distro::auto_marks`]: crate::distro::Distro::auto_marks
 pub fn mark_manual(
     runner: &mut dyn crate::runner::Runner,
     distro: &crate::distro::Distro,
     present: &[String],
 ) -> Result<()> {
-    let Some(query) = distro.showauto_cmd(present).filter(|_| !present.is_empty()) else {
+    let Some(file) = distro.auto_marks.as_ref().filter(|_| !present.is_empty()) else {
         return Ok(());
     };
-    let auto = automatic(present, &runner.probe(&query)?);
+    let marks = match std::fs::read_to_string(file) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
+        Err(e) => {
+            return Err(crate::error::Error::new(format!(
+                "cannot read which packages apt installed as dependencies ({})",
+                file.display()
+            ))
+            .caused_by(e)
+            .hint("the file belongs to apt; check the base image's /var/lib/apt"))
+        }
+    };
+    let auto = automatic(present, &marks);
     let Some(mark) = distro.mark_manual_cmd(&auto).filter(|_| !auto.is_empty()) else {
         return Ok(());
     };
@@ -211,17 +246,35 @@ pub fn mark_manual(
     runner.run(&mark)
 }
 
-/// The packages of `present` that `apt-mark showauto`'s answer (names, one a line, possibly
-/// with `:ARCH`) lists as installed automatically, in `present`'s order.
-pub fn automatic(present: &[String], answer: &str) -> Vec<String> {
-    let auto: std::collections::HashSet<&str> = answer
-        .lines()
-        .map(|l| l.trim())
-        .map(|l| l.split_once(':').map_or(l, |(name, _arch)| name))
-        .collect();
+/// The packages of `present` (names, possibly `NAME:ARCH`) that apt's extended_states (`marks`:
+/// deb822 stanzas) holds as `Auto-Installed: 1`, in `present`'s order. Compared by name, as
+/// `apt-mark showauto NAME` answers for every architecture of NAME.
+pub fn automatic(present: &[String], marks: &str) -> Vec<String> {
+    let mut auto = std::collections::HashSet::new();
+    for stanza in marks.split("\n\n") {
+        let mut name = None;
+        let mut automatic = false;
+        for line in stanza.lines() {
+            if let Some((key, value)) = line.split_once(':') {
+                match key.trim() {
+                    "Package" => name = Some(value.trim()),
+                    "Auto-Installed" => automatic = value.trim() == "1",
+                    _ => {}
+                }
+            }
+        }
+        if let (Some(name), true) = (name, automatic) {
+            auto.insert(name);
+        }
+    }
+    let name_of = |p: &str| {
+        p.split_once(':')
+            .map_or(p, |(name, _arch)| name)
+            .to_string()
+    };
     present
         .iter()
-        .filter(|p| auto.contains(p.split_once(':').map_or(p.as_str(), |(name, _)| name)))
+        .filter(|p| auto.contains(name_of(p).as_str()))
         .cloned()
         .collect()
 }
@@ -301,10 +354,14 @@ mod tests {
 
     #[test]
     fn nothing_missing_runs_only_the_query_and_says_so() {
-        let os = crate::os_release::OsRelease::parse(
-            "ID=debian\nVERSION_ID=\"12\"\nVERSION_CODENAME=bookworm\n",
-        );
-        let distro = crate::distro::Distro::detect(&os, None, None).unwrap();
+        let marks = tempfile::NamedTempFile::new().unwrap();
+        std::fs::write(
+            marks.path(),
+            "Package: git\nArchitecture: amd64\nAuto-Installed: 0\n",
+        )
+        .unwrap();
+        let mut distro = bookworm();
+        distro.auto_marks = Some(marks.path().to_path_buf());
         let mut runner = crate::runner::RecordingRunner {
             answer: "git installed\npatch installed\n".into(),
             ..Default::default()
@@ -320,13 +377,7 @@ mod tests {
         done.unwrap();
         assert_eq!(lines, ["all 2 packages are installed already"]);
         let programs: Vec<_> = runner.commands.iter().map(|c| c.program.as_str()).collect();
-        assert_eq!(
-            programs,
-            ["dpkg-query", "apt-mark"],
-            "{:?}",
-            runner.commands
-        );
-        assert_eq!(runner.commands[1].args, ["showauto", "git", "patch"]);
+        assert_eq!(programs, ["dpkg-query"], "{:?}", runner.commands);
         assert!(!state.index_refreshed);
     }
 
@@ -337,14 +388,22 @@ mod tests {
         crate::distro::Distro::detect(&os, None, None).unwrap()
     }
 
+    /// apt's extended_states as bookworm writes it: the marks of packages of two
+    /// architectures, one stanza marked 0 (apt keeps those too), others not asked for.
+    const MARKS: &str = "Package: libldap-2.5-0\nArchitecture: amd64\nAuto-Installed: 1\n\n\
+        Package: zlib1g\nArchitecture: arm64\nAuto-Installed: 1\n\n\
+        Package: git\nArchitecture: amd64\nAuto-Installed: 0\n\n\
+        Package: libc6\nArchitecture: amd64\nAuto-Installed: 1\n";
+
     #[test]
-    fn automatic_reads_apt_mark_showauto() {
-        let present: Vec<String> = ["git", "libldap-2.5-0", "zlib1g", "curl"]
+    fn automatic_reads_apts_extended_states() {
+        let present: Vec<String> = ["git", "libldap-2.5-0", "zlib1g:arm64", "curl"]
             .map(String::from)
             .to_vec();
-        // Names one a line, with an architecture on a multi-arch system; others not asked for.
-        let answer = "libldap-2.5-0\nzlib1g:amd64\nlibc6\n";
-        assert_eq!(automatic(&present, answer), ["libldap-2.5-0", "zlib1g"]);
+        assert_eq!(
+            automatic(&present, MARKS),
+            ["libldap-2.5-0", "zlib1g:arm64"]
+        );
         assert!(automatic(&present, "").is_empty());
     }
 
@@ -352,11 +411,14 @@ mod tests {
     /// `apt-get install` marks it), the missing ones are installed, and nothing else is marked.
     #[test]
     fn a_present_automatic_package_is_marked_manual() {
-        let distro = bookworm();
-        // One answer for both queries: dpkg-query's lists git and libldap-2.5-0 as installed,
-        // apt-mark showauto's (the bare name) libldap-2.5-0 as automatic.
+        let marks = tempfile::NamedTempFile::new().unwrap();
+        std::fs::write(marks.path(), MARKS).unwrap();
+        let mut distro = bookworm();
+        distro.auto_marks = Some(marks.path().to_path_buf());
+        // dpkg-query lists git and libldap-2.5-0 as installed; apt's marks libldap-2.5-0 as
+        // automatic.
         let mut runner = crate::runner::RecordingRunner {
-            answer: "git installed\nlibldap-2.5-0 installed\nlibldap-2.5-0\n".into(),
+            answer: "git installed\nlibldap-2.5-0 installed\n".into(),
             ..Default::default()
         };
         let mut state = crate::runner::State::default();
@@ -372,10 +434,9 @@ mod tests {
             .iter()
             .map(|c| format!("{} {}", c.program, c.args.join(" ")))
             .collect();
-        assert_eq!(argv[1], "apt-mark showauto git libldap-2.5-0", "{argv:?}");
-        assert_eq!(argv[2], "apt-mark manual libldap-2.5-0", "{argv:?}");
-        assert!(argv[3].ends_with(" patch"), "{argv:?}");
-        assert_eq!(argv.len(), 4, "{argv:?}");
+        assert_eq!(argv[1], "apt-mark manual libldap-2.5-0", "{argv:?}");
+        assert!(argv[2].ends_with(" patch"), "{argv:?}");
+        assert_eq!(argv.len(), 3, "{argv:?}");
         assert!(
             lines.contains(
                 &"installed as dependencies only, now marked as requested: libldap-2.5-0"
@@ -393,6 +454,20 @@ mod tests {
         let os = crate::os_release::OsRelease::parse("ID=rocky\nVERSION_ID=\"9.4\"\n");
         let rocky = crate::distro::Distro::detect(&os, None, None).unwrap();
         mark_manual(&mut runner, &rocky, &["git".to_string()]).unwrap();
+        assert!(runner.commands.is_empty(), "{:?}", runner.commands);
+        // No extended_states (apt has marked nothing yet): nothing is automatic.
+        let dir = tempfile::tempdir().unwrap();
+        let mut distro = bookworm();
+        distro.auto_marks = Some(dir.path().join("extended_states"));
+        mark_manual(&mut runner, &distro, &["git".to_string()]).unwrap();
+        assert!(runner.commands.is_empty(), "{:?}", runner.commands);
+        // One that cannot be read: an error naming it, before any change.
+        distro.auto_marks = Some(dir.path().to_path_buf());
+        let err = mark_manual(&mut runner, &distro, &["git".to_string()]).unwrap_err();
+        assert!(
+            err.to_string().contains(&dir.path().display().to_string()),
+            "{err}"
+        );
         assert!(runner.commands.is_empty(), "{:?}", runner.commands);
     }
 }

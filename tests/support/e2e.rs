@@ -750,16 +750,17 @@ pub fn pypi_sdist(subdir: &str, prefix: &str, spec: &str) -> PathBuf {
 /// one commit, tagged with the release (an annotated tag, so pbr sees the version).
 /// Returns (repo, version).
 pub fn sdist_repo(base: &Path, project: &str, sdist: &Path) -> (PathBuf, String) {
-    let name = sdist.file_name().unwrap().to_str().unwrap().to_string();
-    let version = name
-        .trim_start_matches(&format!("{project}-"))
-        .trim_end_matches(".tar.gz")
-        .to_string();
+    // `<name>-<version>.tar.gz` unpacking to `<name>-<version>/`, where newer sdists spell
+    // the name normalized (python_keystoneclient-5.8.0.tar.gz for python-keystoneclient).
+    let name = sdist.file_name().unwrap().to_str().unwrap();
+    let stem = name.trim_end_matches(".tar.gz");
+    let (_, version) = stem.rsplit_once('-').unwrap();
+    let version = version.to_string();
     let unpack = tempfile::tempdir_in(base).unwrap();
     let gz = flate2::read::GzDecoder::new(fs::File::open(sdist).unwrap());
     tar::Archive::new(gz).unpack(unpack.path()).unwrap();
     let repo = base.join(project);
-    fs::rename(unpack.path().join(format!("{project}-{version}")), &repo).unwrap();
+    fs::rename(unpack.path().join(stem), &repo).unwrap();
     git(&repo, &["init", "-q", "-b", "master"]);
     git(&repo, &["add", "-A"]);
     git(
