@@ -502,16 +502,19 @@ pub fn build(spec: &WheelsSpec, ctx: &mut runner::Context) -> Result<()> {
             );
         }
     }
-    let toolchain = spec
-        .toolchain
-        .as_ref()
-        .map(|cmd| Beside::start(cmd, &ctx.runner.env()));
+    // The venv toolchain's download, and the prefetch's questions to pip, beside each other.
+    let env = ctx.runner.env();
+    let toolchain = spec.toolchain.as_ref().map(|cmd| Beside::start(cmd, &env));
+    let answers = spec
+        .prefetch
+        .then(|| prefetch::PipAnswers::ask(&spec.pip.pip, &env));
     let cache = reuse::WheelCache::for_spec(spec);
+    let tls = &ctx.config.tls;
     let prefetch::Prefetched {
         out: prefetched,
         looked,
         pip_version,
-    } = prefetch::run_cached(spec, ctx.runner, &ctx.config.tls, items, cache.as_ref());
+    } = prefetch::run_cached(spec, ctx.runner, tls, items, cache.as_ref(), answers);
     // pip's version from its `pip debug`, else from `pip --version`.
     let mode = match pip_version {
         Some(v) => BuildConstraintMode::of_pip(&v)?,
@@ -991,6 +994,38 @@ mod tests {
             runner.commands[0].to_string(),
             "/var/lib/openstack/bin/pip config list"
         );
+        assert!(
+            said[0].starts_with("prefetch off: pip's configuration sets extra-index-url"),
+            "{said:?}"
+        );
+    }
+
+    #[test]
+    fn pips_answers_asked_beside_the_step_are_not_asked_again() {
+        let steps = plan_for(&[("PROJECT", "requirements")], |_| {});
+        let req = steps.iter().find(|s| s.name == "requirements").unwrap();
+        let Action::Requirements(RequirementsAction::RequirementsWheels { spec }) = &req.actions[1]
+        else {
+            panic!()
+        };
+        let answers = prefetch::PipAnswers {
+            config: Beside::start(
+                &Cmd::new(
+                    "echo",
+                    [":env:.extra-index-url='https://mirror.example/simple'"],
+                ),
+                &[],
+            ),
+            debug: Beside::start(&Cmd::new("true", [] as [&str; 0]), &[]),
+        };
+        let mut runner = crate::runner::RecordingRunner::default();
+        let items = build_list("six===1.17.0\n", &[], None, &BTreeSet::new());
+        let (p, said) = crate::report::capture(|| {
+            let tls = crate::http::TlsConfig::default();
+            prefetch::run_cached(spec, &mut runner, &tls, items.clone(), None, Some(answers))
+        });
+        assert!(runner.commands.is_empty(), "{:?}", runner.commands);
+        assert_eq!(p.out.rest, items);
         assert!(
             said[0].starts_with("prefetch off: pip's configuration sets extra-index-url"),
             "{said:?}"

@@ -24,6 +24,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 use std::time::Instant;
 
+use super::pool::Beside;
 use super::reuse::WheelCache;
 use super::{BuildItem, BuildResult, WheelsSpec};
 use crate::config::parse_bool;
@@ -237,7 +238,25 @@ pub fn run(
     tls: &crate::http::TlsConfig,
     items: Vec<BuildItem>,
 ) -> Outcome {
-    run_cached(spec, runner, tls, items, None).out
+    run_cached(spec, runner, tls, items, None, None).out
+}
+
+/// pip's settings (`pip config list`) and target (`pip debug --verbose`), asked beside each
+/// other and the rest of the step (each is a Python start-up, a second or so on a busy
+/// machine), for [`run_cached`].
+pub struct PipAnswers {
+    pub config: Beside,
+    pub debug: Beside,
+}
+
+impl PipAnswers {
+    /// Starts both questions to `pip` with the environment `env` added (the runner's).
+    pub fn ask(pip: &str, env: &[(String, String)]) -> PipAnswers {
+        PipAnswers {
+            config: Beside::start(&Cmd::new(pip, ["config", "list"]), env),
+            debug: Beside::start(&Cmd::new(pip, ["debug", "--verbose"]), env),
+        }
+    }
 }
 
 /// What [`run_cached`] did.
@@ -267,6 +286,7 @@ pub fn run_cached(
     tls: &crate::http::TlsConfig,
     items: Vec<BuildItem>,
     cache: Option<&WheelCache>,
+    answers: Option<PipAnswers>,
 ) -> Prefetched {
     let off = |why: String, items: Vec<BuildItem>| {
         crate::say!("prefetch off: {why}; every constraint goes to pip wheel");
@@ -283,7 +303,14 @@ pub fn run_cached(
     }
     let pip = &spec.pip.pip;
     let probing = Instant::now();
-    let config = match runner.output(&Cmd::new(pip.clone(), ["config", "list"])) {
+    // Asked already (beside each other), else now, one after the other.
+    let (asked_config, asked_debug) = match answers {
+        Some(a) => (Some(a.config.wait().0), Some(a.debug.wait().0)),
+        None => (None, None),
+    };
+    let config_answer =
+        asked_config.unwrap_or_else(|| runner.output(&Cmd::new(pip.clone(), ["config", "list"])));
+    let config = match config_answer {
         Ok(text) => parse_pip_config(&text),
         Err(e) => return off(format!("`{pip} config list` failed ({})", e.what), items),
     };
@@ -291,8 +318,9 @@ pub fn run_cached(
         Ok(x) => x,
         Err(why) => return off(why, items),
     };
-    let (target, pip_version) = match runner.output(&Cmd::new(pip.clone(), ["debug", "--verbose"]))
-    {
+    let debug_answer = asked_debug
+        .unwrap_or_else(|| runner.output(&Cmd::new(pip.clone(), ["debug", "--verbose"])));
+    let (target, pip_version) = match debug_answer {
         Ok(text) => match parse_pip_debug(&text) {
             Some(t) => (t, pip_version_of_debug(&text)),
             None => {
