@@ -240,6 +240,11 @@ fn final_release(v: &str) -> Option<Release> {
         Some((r, p)) => (r.to_string(), Some(p.parse::<u64>().ok()?)),
         None => (v, None),
     };
+    Some((release_number(&release)?, post))
+}
+
+/// `N(.N)*` as numbers, trailing zeros dropped (`1.2.0` is `1.2`); `None` for anything else.
+fn release_number(release: &str) -> Option<Vec<u64>> {
     let mut nums: Vec<u64> = release
         .split('.')
         .map(|p| p.parse::<u64>().ok())
@@ -247,7 +252,7 @@ fn final_release(v: &str) -> Option<Release> {
     while nums.len() > 1 && nums.last() == Some(&0) {
         nums.pop();
     }
-    Some((nums, post))
+    Some(nums)
 }
 
 /// The release number of a pre- or development release (`2.0rc1`, `2.0.0b2`, `2.0.dev3`),
@@ -269,14 +274,7 @@ fn pre_release(v: &str) -> Option<Vec<u64>> {
     if !known.contains(&word) || !digits_ok {
         return None;
     }
-    let mut nums: Vec<u64> = release
-        .split('.')
-        .map(|p| p.parse::<u64>().ok())
-        .collect::<Option<_>>()?;
-    while nums.len() > 1 && nums.last() == Some(&0) {
-        nums.pop();
-    }
-    Some(nums)
+    release_number(release)
 }
 
 /// The version pip takes for a requirement on `name` that nothing constrains but a lower bound,
@@ -592,6 +590,7 @@ pub fn closure_check_seeded(
 
 #[cfg(test)]
 mod tests {
+    use super::super::prefetch::tests::page;
     use super::*;
     use crate::runner::RecordingRunner;
     use sha2::Digest;
@@ -625,21 +624,6 @@ mod tests {
 
     fn sha(bytes: &[u8]) -> String {
         hex::encode(sha2::Sha256::digest(bytes))
-    }
-
-    /// A PEP 691 page of `files` (name, URL, sha256).
-    fn page(files: &[(&str, &str, &str)]) -> Vec<u8> {
-        let files: Vec<String> = files
-            .iter()
-            .map(|(f, u, h)| {
-                format!(r#"{{"filename":"{f}","url":"{u}","hashes":{{"sha256":"{h}"}}}}"#)
-            })
-            .collect();
-        format!(
-            r#"{{"meta":{{"api-version":"1.1"}},"files":[{}]}}"#,
-            files.join(",")
-        )
-        .into_bytes()
     }
 
     fn spec(root: &Path, work: &Path) -> WheelsSpec {

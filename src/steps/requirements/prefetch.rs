@@ -594,7 +594,7 @@ fn summarize(spec: &WheelsSpec, out: &Outcome, started: Instant) {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
 
     fn s(v: &[&str]) -> Vec<String> {
@@ -796,7 +796,7 @@ mod tests {
     }
 
     /// A PEP 691 page listing `files` (name, URL, sha256).
-    fn page(files: &[(&str, &str, &str)]) -> Vec<u8> {
+    pub(crate) fn page(files: &[(&str, &str, &str)]) -> Vec<u8> {
         let files: Vec<String> = files
             .iter()
             .map(|(f, u, h)| {
