@@ -511,13 +511,19 @@ if [ "${LOCI_GATE_SOURCES:-git}" = pypi ]; then
     # The seeded trees of an earlier run, kept by their sdist's sha256 (an unchanged sdist is
     # not unpacked and committed again: the same tree, the same bytes).
     trees="$work/trees"; mkdir -p "$trees"
+    # An sdist downloaded by an earlier run is used again (LOCI_GATE_REFRESH_SOURCES=1: not).
+    # The others are downloaded 8 at a time: one at a time, 30 of them took 6 minutes, most
+    # of it pip's start and index queries.
     for s in "${services[@]}"; do
-        spec=$(pypi_spec "$s")
-        # An sdist downloaded by an earlier run is used again (LOCI_GATE_REFRESH_SOURCES=1: not).
         if [ "${LOCI_GATE_REFRESH_SOURCES:-0}" = 1 ] || ! ls "$dl/$s"/*.tar.gz >/dev/null 2>&1; then
-            rm -rf "$dl/$s"
-            "$work/pyvenv/bin/pip" download -q --no-deps --no-binary :all: --dest "$dl/$s" "$spec"
+            rm -rf "${dl:?}/$s"
+            printf '%s\0%s\0' "$s" "$(pypi_spec "$s")"
         fi
+    done | xargs -0 -r -n 2 -P 8 sh -c \
+        '"$0" download -q --no-deps --no-binary :all: --dest "$1/$2" "$3" || { echo "pip download $3 failed" >&2; exit 255; }' \
+        "$work/pyvenv/bin/pip" "$dl" \
+        || die "downloading the sdists from PyPI failed (above: which one; is PyPI reachable through pip's index?)"
+    for s in "${services[@]}"; do
         sdist=$(ls "$dl/$s"/*.tar.gz)
         project=$(project_of "$s")
         sum="$(sha256sum "$sdist" | cut -d' ' -f1) ${SOURCE_DATE_EPOCH:-} $tree_format"
