@@ -48,6 +48,7 @@
 #                           consoles (noVNC, spice-html5 from Debian's archive) with git daemon
 #                           on 127.0.0.1, and take skyline's console release wheel
 #                           (SKYLINE_CONSOLE_REPO=pypi): no git server, GitHub or opendev.org
+#   LOCI_GATE_CONSOLES_PORT that git daemon's port (default 19418; any free one when taken)
 #   LOCI_GATE_CONSTRAINTS   dir with upper-constraints.txt and global-requirements.txt, used as
 #                           data/requirements (default: clone requirements like the services;
 #                           with LOCI_GATE_SOURCES=pypi: tests/fixtures/requirements-2026.1)
@@ -563,7 +564,18 @@ if [ "${LOCI_GATE_SOURCES:-git}" = pypi ] && [[ " ${services[*]} " == *" nova "*
     cp -a "$consoles/deb/usr/share/spice-html5/." "$consoles/repos/spice-html5/"
     commit_tree "$consoles/repos/novnc" v1.3.0
     commit_tree "$consoles/repos/spice-html5" spice-html5-0.3.0
-    port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+    # The same port in every run (LOCI_GATE_CONSOLES_PORT, default 19418) when it is free: the
+    # port is in nova's NOVNC_REPO and SPICE_REPO build arguments, and a new one each run made
+    # nova's build a cache miss in every run, its inputs unchanged. Taken: any free port (nova
+    # is then built again).
+    port=$(python3 -c 'import socket, sys
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as git daemon --reuseaddr
+try:
+    s.bind(("127.0.0.1", int(sys.argv[1])))
+except OSError:
+    s.bind(("127.0.0.1", 0))
+print(s.getsockname()[1])' "${LOCI_GATE_CONSOLES_PORT:-19418}")
     git daemon --reuseaddr --listen=127.0.0.1 --port="$port" --export-all \
         --base-path="$consoles/repos" "$consoles/repos" > "$work/logs/git-daemon.log" 2>&1 &
     daemon_pid=$!
