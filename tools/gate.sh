@@ -513,15 +513,18 @@ if [ "${LOCI_GATE_SOURCES:-git}" = pypi ]; then
     # not unpacked and committed again: the same tree, the same bytes).
     trees="$work/trees"; mkdir -p "$trees"
     # An sdist downloaded by an earlier run is used again (LOCI_GATE_REFRESH_SOURCES=1: not).
-    # The others are downloaded 8 at a time: one at a time, 30 of them took 6 minutes, most
-    # of it pip's start and index queries.
+    # The others are downloaded 8 at a time (one at a time, 30 of them took 6 minutes), the
+    # project as its sdist and the build tools pip reads its metadata with (pbr, setuptools)
+    # as wheels: `--no-binary :all:` built those from their sdists for every project. Each
+    # with a pip cache of its own: pips sharing one race on its wheel cache (a half-written
+    # origin.json read by another).
     for s in "${services[@]}"; do
         if [ "${LOCI_GATE_REFRESH_SOURCES:-0}" = 1 ] || ! ls "$dl/$s"/*.tar.gz >/dev/null 2>&1; then
             rm -rf "${dl:?}/$s"
             printf '%s\0%s\0' "$s" "$(pypi_spec "$s")"
         fi
     done | xargs -0 -r -n 2 -P 8 sh -c \
-        '"$0" download -q --no-deps --no-binary :all: --dest "$1/$2" "$3" || { echo "pip download $3 failed" >&2; exit 255; }' \
+        '"$0" download -q --no-deps --no-binary "${3%%[=<>!~]*}" --cache-dir "$1/.pip-cache/$2" --dest "$1/$2" "$3" || { echo "pip download $3 failed" >&2; exit 255; }' \
         "$work/pyvenv/bin/pip" "$dl" \
         || die "downloading the sdists from PyPI failed (above: which one; is PyPI reachable through pip's index?)"
     for s in "${services[@]}"; do
