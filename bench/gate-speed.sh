@@ -61,6 +61,13 @@ secs() { echo "$2 - $1" | bc | awk '{printf "%.1f", $1}'; }
 record() { echo "$1 $2" >> "$results"; printf '%-58s %8s%s\n' "$1" "$2" "${3- s}"; }
 # shellcheck source=lib.sh
 source "$(dirname "$(readlink -f "$0")")/lib.sh"
+# LOG: the requirements step's lines that open a sub-phase, each with its time in loci's RUN
+# (BuildKit's `#N 12.34` prefix) and the seconds until the next one.
+sub_phases() {
+    grep -E '^#[0-9]+ [0-9.]+ (==> \[[0-9]+/[0-9]+\] (requirements|purge):|not built, as in LOCI|prefetch: looking up|prefetch: [0-9]+ left to pip wheel|wheel cache \(|building [0-9]+ wheels|prefetch: [0-9]+ of the [0-9]+ dependencies earlier|prefetch: the dependencies of|prefetch: dependencies of the downloaded|prefetch: the missing dependencies fetched|venv toolchain:|[0-9]+ wheels in )' "$1" |
+        awk '{t = $2; $1 = ""; $2 = ""; line = substr($0, 3); if (NR > 1) printf "%7.2f  +%5.2f  %s\n", prev, t - prev, substr(last, 1, 150); prev = t; last = line}
+             END {if (NR > 0) printf "%7.2f          %s\n", prev, substr(last, 1, 150)}'
+}
 prune_mounts() { "$DOCKER" builder prune -f --filter type=exec.cachemount >/dev/null; }
 # Every file of an image with its sha256, sorted.
 image_sums() { # IMAGE OUT
@@ -117,6 +124,11 @@ echo "   loci's steps: $(steps_of "$out/c2.log")"
 grep -oE 'wheel cache \([^)]*\): [0-9]+ of the [0-9]+ left to pip wheel reused, [0-9]+ to build' "$out/c2.log" | sed 's/^/   /' || true
 grep -oE 'prefetch: [0-9]+ of the [0-9]+ binary wheels from the wheel cache' "$out/c2.log" | sed 's/^/   /' || true
 grep -oE 'nothing to build: the build packages are not installed' "$out/c2.log" | head -1 | sed 's/^/   /' || true
+# The requirements step's sub-phases: each line's time in loci's RUN (BuildKit's clock) and
+# the time to the next one.
+echo "   c2's requirements step, from its log (seconds into loci's RUN, then until the next line):"
+sub_phases "$out/c2.log" | sed 's/^/     /'
+echo "   c1's closure fetch (cold): $(grep -oE 'prefetch: the missing dependencies fetched in [0-9.]+(ms|s)' "$out/c1.log" | awk '{print $NF}')"
 prune_mounts
 t=$(req_build loci-bench/gate-speed-req:c3 "$out/c3.log" --no-cache); record "c3. the same constraints, cold (the reference)" "$t"
 image_sums loci-bench/gate-speed-req:c2 "$out/c2.sums"

@@ -363,7 +363,7 @@ fn prefetch_setup() -> (
 #[test]
 #[ignore = "needs PyPI and python3 with venv: run tests/run.sh (cargo test -- --include-ignored)"]
 fn the_prefetch_picks_the_wheels_pip_picks() {
-    use loci::steps::requirements::prefetch;
+    use loci::steps::requirements::{closure, prefetch};
     use loci::steps::requirements::{BuildItem, PipWheel, WheelsSpec};
 
     let (pip, mut runner, target, index) = prefetch_setup();
@@ -470,9 +470,10 @@ fn the_prefetch_picks_the_wheels_pip_picks() {
         build_constraints: root.join("upper-constraints.txt"),
         cache: None,
         build_packages: None,
+        toolchain: None,
     };
     let started = std::time::Instant::now();
-    let failed = prefetch::complete_closure(
+    let failed = closure::complete_closure(
         &spec,
         &mut runner,
         BuildConstraintMode::Option,
@@ -493,7 +494,7 @@ fn the_prefetch_picks_the_wheels_pip_picks() {
         started.elapsed().as_secs_f64()
     );
     // Now complete: the offline check alone.
-    let check = prefetch::closure_check(
+    let check = closure::closure_check(
         &pip,
         &root.display().to_string(),
         &root.join("upper-constraints.txt").display().to_string(),
@@ -515,8 +516,8 @@ fn the_prefetch_picks_the_wheels_pip_picks() {
 #[test]
 #[ignore = "needs PyPI and python3 with venv: run tests/run.sh (cargo test -- --include-ignored)"]
 fn the_prefetch_of_the_keystone_closure_and_of_all_of_2026_1() {
-    use loci::steps::requirements::prefetch;
     use loci::steps::requirements::{apply_drops, build_list, not_built, parse_only_list};
+    use loci::steps::requirements::{closure, prefetch};
     use loci::steps::requirements::{PipWheel, WheelsSpec};
 
     let (pip, mut runner, target, index) = prefetch_setup();
@@ -567,6 +568,7 @@ fn the_prefetch_of_the_keystone_closure_and_of_all_of_2026_1() {
             build_constraints: root.join("upper-constraints.txt"),
             cache: None,
             build_packages: None,
+            toolchain: None,
         };
         // The offline check alone: in a build, the pool has built the rest into the root by
         // then; here it has not, so the full set's check may miss what only pip builds.
@@ -581,7 +583,7 @@ fn the_prefetch_of_the_keystone_closure_and_of_all_of_2026_1() {
         )
         .unwrap();
         let started = std::time::Instant::now();
-        let checked = runner.output(&prefetch::closure_check(
+        let checked = runner.output(&closure::closure_check(
             &pip,
             &root.display().to_string(),
             &root.join("upper-constraints.txt").display().to_string(),
@@ -602,7 +604,7 @@ fn the_prefetch_of_the_keystone_closure_and_of_all_of_2026_1() {
         if only.is_some() {
             // The keystone closure: whatever is missing, one pip wheel fetches it.
             let started = std::time::Instant::now();
-            let failed = prefetch::complete_closure(
+            let failed = closure::complete_closure(
                 &spec,
                 &mut runner,
                 BuildConstraintMode::Option,

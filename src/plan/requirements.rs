@@ -95,4 +95,7 @@ pub struct WheelsSpec {
     /// The system packages to build with (the `packages` step's, deferred): installed before
     /// the first `pip wheel`, none when the prefetch and the cache leave nothing to build.
     pub build_packages: Option<BuildPackages>,
+    /// The toolchain of a service's venv (`pip download` into the work dir's `toolchain`),
+    /// run beside the prefetch's lookups and moved into the root before the first build.
+    pub toolchain: Option<Cmd>,
 }

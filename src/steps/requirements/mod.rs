@@ -55,13 +55,14 @@ use std::fs;
 use std::path::Path;
 use std::sync::Mutex;
 
-use super::python::{self, build_constraints, venv_bin, BuildConstraintMode};
+use super::python::{build_constraints, venv_bin, BuildConstraintMode};
 use crate::config::Config;
 use crate::constraints::normalize;
 use crate::error::{Context, Error, Result};
 use crate::plan::{Action, Cmd, PackagesAction, PlanInput, RequirementsAction, Step};
 use crate::runner;
 
+pub mod closure;
 mod constraints;
 mod pick;
 mod pool;
@@ -69,6 +70,7 @@ pub mod prefetch;
 mod purge;
 pub mod reuse;
 mod spec;
+pub mod toolchain;
 mod trees;
 
 pub use self::constraints::*;
@@ -136,6 +138,7 @@ pub fn plan_wheels(input: &PlanInput) -> Result<Option<Step>> {
         build_constraints: work.join("build-constraints.txt"),
         build_packages: build_packages.clone(),
     };
+    let toolchain = toolchain::download(input, &work, &root);
     let mut extras: Vec<String> = EXTRA_PACKAGES.iter().map(|s| s.to_string()).collect();
     extras.extend(c.pip_packages.iter().cloned());
     let wheels = WheelsSpec {
@@ -154,6 +157,7 @@ pub fn plan_wheels(input: &PlanInput) -> Result<Option<Step>> {
             .as_ref()
             .map(|d| d.join("python").join(reuse::DIR)),
         build_packages: build_packages.clone(),
+        toolchain: Some(toolchain),
     };
     let mut step = Step::new(
         "requirements",
@@ -181,24 +185,6 @@ pub fn plan_wheels(input: &PlanInput) -> Result<Option<Step>> {
                 .args(c.pip_packages.iter().cloned()),
         );
     }
-    // The toolchain of a service's venv (see steps/venv.rs), whatever KEEP_ALL_WHEELS says:
-    // with these in the image, service builds make their venv without the index. First, so
-    // that the wheels' builds and the prefetch's dependency check find setuptools there.
-    step = step.run(
-        Cmd::new(
-            venv_bin(input, "pip"),
-            ["download", "--only-binary", ":all:"],
-        )
-        .args(python::pip_cache_args(input))
-        .args(c.pip_args.iter().cloned())
-        .args([
-            "--dest".to_string(),
-            root.display().to_string(),
-            "-c".into(),
-            root.join("upper-constraints.txt").display().to_string(),
-        ])
-        .args(toolchain(c)),
-    );
     step = step.action(RequirementsAction::RequirementsWheels {
         spec: Box::new(wheels),
     });
@@ -284,19 +270,6 @@ pub fn run(action: &RequirementsAction, ctx: &mut runner::Context) -> Result<()>
             Ok(())
         }
     }
-}
-
-/// What a service's venv step installs (pip, setuptools and wheel within their constraints,
-/// bindep, pkginfo) and uv, which installs it.
-pub fn toolchain(c: &Config) -> Vec<String> {
-    vec![
-        format!("pip{}", c.pip_constraint),
-        format!("setuptools{}", c.setuptools_constraint),
-        format!("wheel{}", c.wheel_constraint),
-        "bindep".into(),
-        "pkginfo".into(),
-        "uv".into(),
-    ]
 }
 
 /// REQUIREMENTS_ONLY plus the names of REQUIREMENTS_ONLY_FILE, normalised, sorted; `None`
@@ -496,47 +469,6 @@ fn report(r: &BuildResult, n: usize, total: usize, kept: &[String]) {
     );
 }
 
-/// The closure fetch of KEEP_ALL_WHEELS=True ([`prefetch::fetch_closure`]): it mostly
-/// downloads. Without the build packages (`installed`: not yet), a wheel it had to build
-/// might not be what a build with them makes: then those wheels are deleted, the packages
-/// installed and the fetch run again (it finds the downloads in the root).
-fn fetch_closure(
-    spec: &WheelsSpec,
-    ctx: &mut runner::Context,
-    mode: BuildConstraintMode,
-    installed: bool,
-) -> Result<Option<BuildResult>> {
-    if installed || spec.build_packages.is_none() {
-        return Ok(prefetch::fetch_closure(spec, ctx.runner, mode));
-    }
-    let (failed, built) = prefetch::fetch_closure_built(spec, ctx.runner, mode);
-    if failed.is_none() && built.is_empty() {
-        return Ok(None);
-    }
-    for w in &built {
-        let _ = fs::remove_file(spec.root.join(w));
-    }
-    install_build_packages(
-        spec.build_packages.as_ref(),
-        ctx,
-        "the dependencies' fetch built wheels (or failed) without them: fetched again",
-    )?;
-    Ok(prefetch::fetch_closure(spec, ctx.runner, mode))
-}
-
-/// Installs the deferred build packages (once: the install skips what is installed).
-fn install_build_packages(
-    install: Option<&BuildPackages>,
-    ctx: &mut runner::Context,
-    why: &str,
-) -> Result<()> {
-    if let Some(b) = install {
-        crate::say!("build packages ({}): {why}", b.packages.len());
-        super::packages::install(ctx, &b.packages, b.refresh.as_ref())?;
-    }
-    Ok(())
-}
-
 /// [`RequirementsAction::RequirementsWheels`], its commands run by the context's runner (the
 /// `pip wheel` pool in parallel with its environment).
 ///
@@ -570,10 +502,24 @@ pub fn build(spec: &WheelsSpec, ctx: &mut runner::Context) -> Result<()> {
             );
         }
     }
-    let mode = BuildConstraintMode::detect(&spec.pip.pip, ctx.runner)?;
+    // The venv toolchain's download, and the prefetch's questions to pip, beside each other.
+    let env = ctx.runner.env();
+    let toolchain = spec.toolchain.as_ref().map(|cmd| Beside::start(cmd, &env));
+    let answers = spec
+        .prefetch
+        .then(|| prefetch::PipAnswers::ask(&spec.pip.pip, &env));
     let cache = reuse::WheelCache::for_spec(spec);
-    let (prefetched, looked) =
-        prefetch::run_cached(spec, ctx.runner, &ctx.config.tls, items, cache.as_ref());
+    let tls = &ctx.config.tls;
+    let prefetch::Prefetched {
+        out: prefetched,
+        looked,
+        pip_version,
+    } = prefetch::run_cached(spec, ctx.runner, tls, items, cache.as_ref(), answers);
+    // pip's version from its `pip debug`, else from `pip --version`.
+    let mode = match pip_version {
+        Some(v) => BuildConstraintMode::of_pip(&v)?,
+        None => BuildConstraintMode::detect(&spec.pip.pip, ctx.runner)?,
+    };
     let lines = reuse::constraint_lines(&upper);
     // The cache's target: the prefetch's (pip debug), else pip's own answer.
     let target = match &looked {
@@ -593,6 +539,9 @@ pub fn build(spec: &WheelsSpec, ctx: &mut runner::Context) -> Result<()> {
         }
         (None, _) => None,
     };
+    if let Some(t) = toolchain {
+        toolchain::take(t, &spec.work, &spec.root)?;
+    }
     let index = looked.as_ref().map(|(i, _)| i);
     let pinned = |r: &str| prefetch::pinned(r).is_some();
     let (items, keys) = reuse::take_cached(
@@ -673,8 +622,23 @@ pub fn build(spec: &WheelsSpec, ctx: &mut runner::Context) -> Result<()> {
     )?;
     moved.into_inner().unwrap_or(Ok(()))?;
     let mut results = results;
-    if spec.keep_all && !prefetch::closure_is_complete(spec, ctx.runner, &prefetched.covered)? {
-        results.extend(fetch_closure(spec, ctx, mode, !items.is_empty())?);
+    if spec.keep_all {
+        // The dependencies of the prefetched wheels, seeded from the wheel cache.
+        let seeding = match (&cache, &looked) {
+            (Some(cache), Some((index, target))) => Some(closure::Seeding {
+                cache,
+                index,
+                target,
+                lines: &lines,
+                threads: spec.jobs.max(prefetch::MIN_THREADS),
+            }),
+            _ => None,
+        };
+        let installed = !items.is_empty();
+        let covered = &prefetched.covered;
+        results.extend(closure::complete_in_build(
+            spec, ctx, mode, installed, covered, seeding,
+        )?);
     }
     results.extend(prefetched.failures);
     if let Some(e) = failures_error(&results, "wheels", &spec.work) {
@@ -781,7 +745,7 @@ mod tests {
             cmd.to_string(),
             "/var/lib/openstack/bin/pip install --no-cache-dir -c /image/upper-constraints.txt pylxd"
         );
-        let Action::Requirements(RequirementsAction::RequirementsWheels { spec }) = &req.actions[4]
+        let Action::Requirements(RequirementsAction::RequirementsWheels { spec }) = &req.actions[3]
         else {
             panic!("{:?}", req.actions)
         };
@@ -907,13 +871,21 @@ mod tests {
         let req = steps.iter().find(|s| s.name == "requirements").unwrap();
         assert_eq!(
             req.actions.len(),
-            3,
-            "no PIP_PACKAGES install: constraints, the venv toolchain, wheels"
+            2,
+            "no PIP_PACKAGES install: constraints, wheels (the venv toolchain in them)"
         );
-        let Action::Run { cmd } = &req.actions[1] else {
-            panic!("{:?}", req.actions[1])
+        let Action::Requirements(RequirementsAction::RequirementsWheels { spec }) = &req.actions[1]
+        else {
+            panic!()
         };
+        let cmd = spec.toolchain.as_ref().expect("the venv toolchain");
         assert_eq!(cmd.args[..3], ["download", "--only-binary", ":all:"]);
+        assert!(
+            cmd.to_string().contains(
+                "--dest /tmp/loci-requirements-build/toolchain -c /upper-constraints.txt"
+            ),
+            "into the work dir, moved into the root: {cmd}"
+        );
         assert!(cmd.args.ends_with(&[
             "pip".to_string(),
             "setuptools<81".into(),
@@ -928,7 +900,7 @@ mod tests {
             panic!()
         };
         assert!(spec.drops.iter().all(|d| d.name != "setuptools"));
-        let Action::Requirements(RequirementsAction::RequirementsWheels { spec }) = &req.actions[2]
+        let Action::Requirements(RequirementsAction::RequirementsWheels { spec }) = &req.actions[1]
         else {
             panic!()
         };
@@ -939,7 +911,7 @@ mod tests {
             .args
             .contains(&"--no-deps".to_string()));
         assert!(steps.iter().all(|s| s.name != "cleanup"));
-        let text = req.actions[2].to_string();
+        let text = req.actions[1].to_string();
         assert!(spec.prefetch);
         assert!(
             text.contains("binary wheels for this platform are downloaded directly into /")
@@ -960,12 +932,12 @@ mod tests {
             |_| {},
         );
         let req = steps.iter().find(|s| s.name == "requirements").unwrap();
-        let Action::Requirements(RequirementsAction::RequirementsWheels { spec }) = &req.actions[2]
+        let Action::Requirements(RequirementsAction::RequirementsWheels { spec }) = &req.actions[1]
         else {
             panic!()
         };
         assert!(!spec.prefetch);
-        let text = req.actions[2].to_string();
+        let text = req.actions[1].to_string();
         assert!(
             text.contains(
                 "no prefetch (REQUIREMENTS_PREFETCH=False): one pip wheel per constraint"
@@ -1006,7 +978,7 @@ mod tests {
     fn pip_settings_that_change_its_choice_turn_the_prefetch_off() {
         let steps = plan_for(&[("PROJECT", "requirements")], |_| {});
         let req = steps.iter().find(|s| s.name == "requirements").unwrap();
-        let Action::Requirements(RequirementsAction::RequirementsWheels { spec }) = &req.actions[2]
+        let Action::Requirements(RequirementsAction::RequirementsWheels { spec }) = &req.actions[1]
         else {
             panic!()
         };
@@ -1022,6 +994,38 @@ mod tests {
             runner.commands[0].to_string(),
             "/var/lib/openstack/bin/pip config list"
         );
+        assert!(
+            said[0].starts_with("prefetch off: pip's configuration sets extra-index-url"),
+            "{said:?}"
+        );
+    }
+
+    #[test]
+    fn pips_answers_asked_beside_the_step_are_not_asked_again() {
+        let steps = plan_for(&[("PROJECT", "requirements")], |_| {});
+        let req = steps.iter().find(|s| s.name == "requirements").unwrap();
+        let Action::Requirements(RequirementsAction::RequirementsWheels { spec }) = &req.actions[1]
+        else {
+            panic!()
+        };
+        let answers = prefetch::PipAnswers {
+            config: Beside::start(
+                &Cmd::new(
+                    "echo",
+                    [":env:.extra-index-url='https://mirror.example/simple'"],
+                ),
+                &[],
+            ),
+            debug: Beside::start(&Cmd::new("true", [] as [&str; 0]), &[]),
+        };
+        let mut runner = crate::runner::RecordingRunner::default();
+        let items = build_list("six===1.17.0\n", &[], None, &BTreeSet::new());
+        let (p, said) = crate::report::capture(|| {
+            let tls = crate::http::TlsConfig::default();
+            prefetch::run_cached(spec, &mut runner, &tls, items.clone(), None, Some(answers))
+        });
+        assert!(runner.commands.is_empty(), "{:?}", runner.commands);
+        assert_eq!(p.out.rest, items);
         assert!(
             said[0].starts_with("prefetch off: pip's configuration sets extra-index-url"),
             "{said:?}"

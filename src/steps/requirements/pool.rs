@@ -5,11 +5,60 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use crate::error::{Context, Error, Result};
 use crate::plan::Cmd;
 use crate::process::{self, ChildEnv};
+
+/// Installs the deferred build packages before the first build (once: the install skips
+/// what is installed).
+pub fn install_build_packages(
+    install: Option<&crate::plan::requirements::BuildPackages>,
+    ctx: &mut crate::runner::Context,
+    why: &str,
+) -> Result<()> {
+    if let Some(b) = install {
+        crate::say!("build packages ({}): {why}", b.packages.len());
+        crate::steps::packages::install(ctx, &b.packages, b.refresh.as_ref())?;
+    }
+    Ok(())
+}
+
+/// A command run beside the rest of the step (the venv toolchain's download, while the
+/// prefetch reads pip's settings and looks the constraints up): its standard output captured,
+/// its result and duration taken by [`Beside::wait`].
+pub struct Beside {
+    handle: std::thread::JoinHandle<(Result<String>, Duration)>,
+}
+
+impl Beside {
+    /// Starts `cmd` with the environment `env` added (the runner's).
+    pub fn start(cmd: &Cmd, env: &[(String, String)]) -> Beside {
+        let (cmd, env) = (
+            cmd.clone(),
+            ChildEnv {
+                added: env.to_vec(),
+            },
+        );
+        Beside {
+            handle: std::thread::spawn(move || {
+                let t = Instant::now();
+                (process::output(&env, &cmd), t.elapsed())
+            }),
+        }
+    }
+
+    /// Waits for it: its output or its error, and how long it ran.
+    pub fn wait(self) -> (Result<String>, Duration) {
+        self.handle.join().unwrap_or_else(|_| {
+            (
+                Err(Error::new("a command run beside the step panicked")),
+                Duration::ZERO,
+            )
+        })
+    }
+}
 
 /// How many output lines of a failed `pip wheel` are shown.
 pub(super) const FAILURE_TAIL: usize = 15;

@@ -10,7 +10,7 @@
 //! - with KEEP_ALL_WHEELS=True, downloaded into the root, verified against the index's sha256.
 //!   Afterwards one offline `pip install --dry-run` checks that the dependency closure of
 //!   those wheels is in the root, and when it is not, one `pip wheel` of them all fetches
-//!   what is missing ([`complete_closure`]).
+//!   what is missing ([`super::closure`]).
 //!
 //! Everything else (markers, extras, no compatible wheel, yanked, an index without the JSON
 //! API, a project the index does not know) goes to the `pip wheel` pool as before. The
@@ -24,14 +24,14 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 use std::time::Instant;
 
+use super::pool::Beside;
 use super::reuse::WheelCache;
 use super::{BuildItem, BuildResult, WheelsSpec};
 use crate::config::parse_bool;
-use crate::error::{Error, Result};
+use crate::error::Error;
 use crate::plan::Cmd;
 use crate::pypi::{self, Index, Page, Tags};
 use crate::runner::Runner;
-use crate::steps::python::BuildConstraintMode;
 
 /// The fewest lookups run at once: they wait on the network, not on the CPU.
 pub const MIN_THREADS: usize = 16;
@@ -238,33 +238,79 @@ pub fn run(
     tls: &crate::http::TlsConfig,
     items: Vec<BuildItem>,
 ) -> Outcome {
-    run_cached(spec, runner, tls, items, None).0
+    run_cached(spec, runner, tls, items, None, None).out
+}
+
+/// pip's settings (`pip config list`) and target (`pip debug --verbose`), asked beside each
+/// other and the rest of the step (each is a Python start-up, a second or so on a busy
+/// machine), for [`run_cached`].
+pub struct PipAnswers {
+    pub config: Beside,
+    pub debug: Beside,
+}
+
+impl PipAnswers {
+    /// Starts both questions to `pip` with the environment `env` added (the runner's).
+    pub fn ask(pip: &str, env: &[(String, String)]) -> PipAnswers {
+        PipAnswers {
+            config: Beside::start(&Cmd::new(pip, ["config", "list"]), env),
+            debug: Beside::start(&Cmd::new(pip, ["debug", "--verbose"]), env),
+        }
+    }
+}
+
+/// What [`run_cached`] did.
+#[derive(Default)]
+pub struct Prefetched {
+    pub out: Outcome,
+    /// The index and the target it used, when it ran.
+    pub looked: Option<(Index, Target)>,
+    /// pip's version as `pip debug --verbose` gives it (`pip 26.3 from ...`), when it ran.
+    pub pip_version: Option<String>,
+}
+
+/// The `pip version:` line of `pip debug --verbose`: `pip 26.3 from ... (python 3.11)`, as
+/// `pip --version` prints it.
+pub fn pip_version_of_debug(text: &str) -> Option<String> {
+    text.lines()
+        .find_map(|l| l.strip_prefix("pip version:"))
+        .map(|v| v.trim().to_string())
+        .filter(|v| !v.is_empty())
 }
 
 /// [`run`], downloads taken from and kept in `cache` (KEEP_ALL_WHEELS=True); also gives back
-/// the index and the target it used, when it ran.
+/// the index and the target it used, and pip's version, when it ran.
 pub fn run_cached(
     spec: &WheelsSpec,
     runner: &mut dyn Runner,
     tls: &crate::http::TlsConfig,
     items: Vec<BuildItem>,
     cache: Option<&WheelCache>,
-) -> (Outcome, Option<(Index, Target)>) {
+    answers: Option<PipAnswers>,
+) -> Prefetched {
     let off = |why: String, items: Vec<BuildItem>| {
         crate::say!("prefetch off: {why}; every constraint goes to pip wheel");
-        (
-            Outcome {
+        Prefetched {
+            out: Outcome {
                 rest: items,
                 ..Outcome::default()
             },
-            None,
-        )
+            ..Prefetched::default()
+        }
     };
     if !spec.prefetch {
         return off("REQUIREMENTS_PREFETCH=False".into(), items);
     }
     let pip = &spec.pip.pip;
-    let config = match runner.output(&Cmd::new(pip.clone(), ["config", "list"])) {
+    let probing = Instant::now();
+    // Asked already (beside each other), else now, one after the other.
+    let (asked_config, asked_debug) = match answers {
+        Some(a) => (Some(a.config.wait().0), Some(a.debug.wait().0)),
+        None => (None, None),
+    };
+    let config_answer =
+        asked_config.unwrap_or_else(|| runner.output(&Cmd::new(pip.clone(), ["config", "list"])));
+    let config = match config_answer {
         Ok(text) => parse_pip_config(&text),
         Err(e) => return off(format!("`{pip} config list` failed ({})", e.what), items),
     };
@@ -272,9 +318,11 @@ pub fn run_cached(
         Ok(x) => x,
         Err(why) => return off(why, items),
     };
-    let target = match runner.output(&Cmd::new(pip.clone(), ["debug", "--verbose"])) {
+    let debug_answer = asked_debug
+        .unwrap_or_else(|| runner.output(&Cmd::new(pip.clone(), ["debug", "--verbose"])));
+    let (target, pip_version) = match debug_answer {
         Ok(text) => match parse_pip_debug(&text) {
-            Some(t) => t,
+            Some(t) => (t, pip_version_of_debug(&text)),
             None => {
                 return off(
                     format!("`{pip} debug --verbose` lists no compatible tags that loci can read"),
@@ -296,19 +344,28 @@ pub fn run_cached(
     let dest = spec.keep_all.then_some(spec.root.as_path());
     let threads = spec.jobs.max(MIN_THREADS);
     crate::say!(
-        "prefetch: looking up the pinned constraints on {} ({source}, PEP 691), {threads} at once, for {} ({} tags)",
+        "prefetch: looking up the pinned constraints on {} ({source}, PEP 691), {threads} at once, for {} ({} tags; \
+         pip's settings and tags read in {}: `pip config list`, `pip debug --verbose`)",
         index.display(),
         target.python.as_deref().map(|v| format!("Python {v}")).unwrap_or_else(|| "this Python".into()),
-        target.tags.len()
+        target.tags.len(),
+        crate::report::human(probing.elapsed())
     );
     let started = Instant::now();
     let out = prefetch_cached(&index, &target, dest, cache, threads, items);
     match out {
         Ok(out) => {
             summarize(spec, &out, started);
-            (out, Some((index, target)))
+            Prefetched {
+                out,
+                looked: Some((index, target)),
+                pip_version,
+            }
         }
-        Err((why, items)) => off(why, items),
+        Err((why, items)) => Prefetched {
+            pip_version,
+            ..off(why, items)
+        },
     }
 }
 
@@ -335,6 +392,28 @@ pub fn prefetch_cached(
     threads: usize,
     items: Vec<BuildItem>,
 ) -> std::result::Result<Outcome, (String, Vec<BuildItem>)> {
+    let (out, taken) = lookup(index, target, dest, cache, threads, items, true)?;
+    if let (Some(c), true) = (cache, taken > 0) {
+        crate::say!(
+            "prefetch: {taken} of the {} binary wheels from the wheel cache ({}), the rest downloaded",
+            out.covered.len(),
+            c.dir.join("downloads").display()
+        );
+    }
+    Ok(out)
+}
+
+/// [`prefetch_cached`], with how many files came from the cache; `say` whether to log each
+/// item left to pip (the closure's seeds are not).
+pub fn lookup(
+    index: &Index,
+    target: &Target,
+    dest: Option<&Path>,
+    cache: Option<&WheelCache>,
+    threads: usize,
+    items: Vec<BuildItem>,
+    say: bool,
+) -> std::result::Result<(Outcome, usize), (String, Vec<BuildItem>)> {
     let from_cache = AtomicUsize::new(0);
     let tags = Tags::new(target.tags.iter().cloned());
     let python = target.python.as_deref();
@@ -429,18 +508,22 @@ pub fn prefetch_cached(
                 seconds,
             }),
             Some((One::Unusable(why), _)) => {
-                crate::say!(
-                    "prefetch: {} left to pip wheel: {}",
-                    item.requirement,
-                    why.lines().next().unwrap_or("")
-                );
+                if say {
+                    crate::say!(
+                        "prefetch: {} left to pip wheel: {}",
+                        item.requirement,
+                        why.lines().next().unwrap_or("")
+                    );
+                }
                 to_pip.push(item);
             }
             Some((One::NotFound, _)) => {
-                crate::say!(
-                    "prefetch: {} left to pip wheel: the index does not know it",
-                    item.requirement
-                );
+                if say {
+                    crate::say!(
+                        "prefetch: {} left to pip wheel: the index does not know it",
+                        item.requirement
+                    );
+                }
                 to_pip.push(item);
             }
             Some((One::NoWheel(Some(size)), _)) => to_build.push((size, item)),
@@ -448,15 +531,7 @@ pub fn prefetch_cached(
         }
     }
     out.rest = pool_order(rest, to_pip, to_build);
-    let taken = from_cache.into_inner();
-    if let (Some(c), true) = (cache, taken > 0) {
-        crate::say!(
-            "prefetch: {taken} of the {} binary wheels from the wheel cache ({}), the rest downloaded",
-            out.covered.len(),
-            c.dir.join("downloads").display()
-        );
-    }
-    Ok(out)
+    Ok((out, from_cache.into_inner()))
 }
 
 /// The order the pool builds in: the items that are not pins (uwsgi, lines with markers) and
@@ -518,161 +593,8 @@ fn summarize(spec: &WheelsSpec, out: &Outcome, started: Instant) {
     crate::say!("prefetch: {} left to pip wheel", out.rest.len());
 }
 
-/// KEEP_ALL_WHEELS=True: makes sure the dependency closure of the prefetched wheels is in the
-/// root, which `pip wheel` with dependencies would have fetched. One offline `pip install
-/// --dry-run` against the root says whether something is missing; if so, one `pip wheel` of
-/// all of them, against the root and the index, fetches it. A failure of that is returned as
-/// a failed build (reported with the others).
-pub fn complete_closure(
-    spec: &WheelsSpec,
-    runner: &mut dyn Runner,
-    mode: BuildConstraintMode,
-    covered: &[(BuildItem, String)],
-) -> Result<Option<BuildResult>> {
-    if closure_is_complete(spec, runner, covered)? {
-        return Ok(None);
-    }
-    Ok(fetch_closure(spec, runner, mode))
-}
-
-/// The first half of [`complete_closure`]: is the closure of the prefetched wheels in the
-/// root (logged either way)? Also writes the list [`fetch_closure`] reads.
-pub fn closure_is_complete(
-    spec: &WheelsSpec,
-    runner: &mut dyn Runner,
-    covered: &[(BuildItem, String)],
-) -> Result<bool> {
-    if covered.is_empty() {
-        return Ok(true);
-    }
-    let list = spec.work.join("prefetched.txt");
-    let text: String = covered
-        .iter()
-        .map(|(i, _)| format!("{}\n", i.requirement.trim()))
-        .collect();
-    std::fs::create_dir_all(&spec.work)
-        .and_then(|()| std::fs::write(&list, text))
-        .map_err(|e| Error::new(format!("cannot write {}", list.display())).caused_by(e))?;
-    let started = Instant::now();
-    let (root, upper) = root_and_upper(spec);
-    let list_s = list.display().to_string();
-    let check = closure_check(&spec.pip.pip, &root, &upper, &list_s);
-    match runner.output(&check) {
-        Ok(_) => {
-            crate::say!(
-                "prefetch: the dependencies of the {} downloaded wheels are all in {} (checked offline in {})",
-                covered.len(),
-                root,
-                crate::report::human(started.elapsed())
-            );
-            Ok(true)
-        }
-        Err(e) => {
-            crate::say!(
-                "prefetch: dependencies of the downloaded wheels are missing from {root} ({}); fetching them with pip wheel",
-                e.cause
-                    .as_deref()
-                    .and_then(|c| c.lines().find(|l| l.contains("ERROR:")))
-                    .map(str::trim)
-                    .unwrap_or("the offline check failed")
-            );
-            Ok(false)
-        }
-    }
-}
-
-/// The root and its upper-constraints.txt, as arguments.
-fn root_and_upper(spec: &WheelsSpec) -> (String, String) {
-    let upper = spec.root.join("upper-constraints.txt");
-    (spec.root.display().to_string(), upper.display().to_string())
-}
-
-/// The second half of [`complete_closure`]: one `pip wheel` of the prefetched list, against
-/// the root and the index; its failure as a failed build.
-pub fn fetch_closure(
-    spec: &WheelsSpec,
-    runner: &mut dyn Runner,
-    mode: BuildConstraintMode,
-) -> Option<BuildResult> {
-    fetch_closure_built(spec, runner, mode).0
-}
-
-/// [`fetch_closure`], with the wheels it built (pip's `Created wheel` lines), not downloaded.
-pub fn fetch_closure_built(
-    spec: &WheelsSpec,
-    runner: &mut dyn Runner,
-    mode: BuildConstraintMode,
-) -> (Option<BuildResult>, std::collections::BTreeSet<String>) {
-    let list = spec.work.join("prefetched.txt");
-    let list_s = list.display().to_string();
-    let (root, upper) = root_and_upper(spec);
-    let mut fetch = Cmd::new(spec.pip.pip.clone(), ["wheel"])
-        .args(spec.pip.args.iter().cloned())
-        .args(["--find-links", &root, "--wheel-dir", &root, "-c", &upper]);
-    fetch = mode
-        .apply(fetch, &spec.build_constraints)
-        .args(["-r", &list_s]);
-    for (k, v) in &spec.pip.env {
-        fetch = fetch.env(k.clone(), v.clone());
-    }
-    let t = Instant::now();
-    match runner.output(&fetch) {
-        Ok(out) => {
-            let built = super::built_wheels(&out);
-            crate::say!(
-                "prefetch: the missing dependencies fetched in {}{}",
-                crate::report::human(t.elapsed()),
-                if built.is_empty() {
-                    " (nothing built)".to_string()
-                } else {
-                    format!(
-                        ", built: {}",
-                        built.iter().cloned().collect::<Vec<_>>().join(" ")
-                    )
-                }
-            );
-            (None, built)
-        }
-        Err(e) => (
-            Some(BuildResult {
-                item: BuildItem {
-                    name: "prefetched".into(),
-                    requirement: format!("the dependencies of the prefetched wheels (-r {list_s})"),
-                },
-                wheels: Vec::new(),
-                dir: spec.work.clone(),
-                log: e.to_string(),
-                failure: Some("pip wheel failed".into()),
-                seconds: t.elapsed().as_secs_f64(),
-            }),
-            Default::default(),
-        ),
-    }
-}
-
-/// The offline check of [`complete_closure`]: would these requirements install from the root
-/// alone?
-pub fn closure_check(pip: &str, root: &str, upper: &str, list: &str) -> Cmd {
-    Cmd::new(
-        pip,
-        [
-            "install",
-            "--dry-run",
-            "--quiet",
-            "--ignore-installed",
-            "--no-index",
-            "--find-links",
-            root,
-            "-c",
-            upper,
-            "-r",
-            list,
-        ],
-    )
-}
-
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
 
     fn s(v: &[&str]) -> Vec<String> {
@@ -874,7 +796,7 @@ mod tests {
     }
 
     /// A PEP 691 page listing `files` (name, URL, sha256).
-    fn page(files: &[(&str, &str, &str)]) -> Vec<u8> {
+    pub(crate) fn page(files: &[(&str, &str, &str)]) -> Vec<u8> {
         let files: Vec<String> = files
             .iter()
             .map(|(f, u, h)| {
@@ -1083,21 +1005,6 @@ mod tests {
                 "krb5",
                 "testresources"
             ]
-        );
-    }
-
-    #[test]
-    fn the_closure_check_is_offline() {
-        let c = closure_check(
-            "/v/bin/pip",
-            "/",
-            "/upper-constraints.txt",
-            "/w/prefetched.txt",
-        );
-        assert_eq!(
-            c.to_string(),
-            "/v/bin/pip install --dry-run --quiet --ignore-installed --no-index --find-links / \
-             -c /upper-constraints.txt -r /w/prefetched.txt"
         );
     }
 }

@@ -7,7 +7,10 @@
 //!
 //! - `downloads/SHA256/FILE`: a binary wheel the prefetch downloaded (KEEP_ALL_WHEELS=True),
 //!   named by the sha256 the index gives for it. Content-addressed: the prefetch copies it into
-//!   the root, checking that sha256 again, instead of downloading it.
+//!   the root, checking that sha256 again, instead of downloading it. The closure fetch's
+//!   downloads (the dependencies of the prefetched wheels) are kept the same way, and their
+//!   projects listed in `closure-dependencies.txt`, which the next build seeds its offline
+//!   closure check from ([`super::closure`]).
 //! - `builds/KEY/`: the wheels one `pip wheel` kept (KEEP_ALL_WHEELS=False: those it built;
 //!   True: with the dependencies it fetched), and `manifest.json`. KEY is the sha256 of
 //!   everything that determines that `pip wheel` besides the constraints ([`KeyParts`]): the
@@ -322,6 +325,63 @@ impl WheelCache {
         if let Some(dir) = to.parent() {
             let _ = fs::create_dir_all(dir).and_then(|()| copy_into(&dest.join(file), dir, file));
         }
+    }
+}
+
+/// The projects the closure fetch of earlier builds downloaded (KEEP_ALL_WHEELS=True; see
+/// [`super::closure`]), one normalised name a line.
+pub const CLOSURE_DEPENDENCIES: &str = "closure-dependencies.txt";
+
+impl WheelCache {
+    /// The projects earlier closure fetches downloaded (none when the record is missing).
+    pub fn closure_dependencies(&self) -> std::collections::BTreeSet<String> {
+        fs::read_to_string(self.dir.join(CLOSURE_DEPENDENCIES))
+            .map(|t| {
+                t.lines()
+                    .map(str::trim)
+                    .filter(|l| !l.is_empty())
+                    .map(String::from)
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// Keeps the wheels `files` of `root`, which the closure fetch downloaded, by their sha256
+    /// (as the prefetch keeps its downloads), and adds their projects to the record (written
+    /// whole under a temporary name, then renamed). Returns the files kept; a failure only
+    /// costs a download next time.
+    pub fn keep_closure_dependencies(&self, root: &Path, files: &[String]) -> Vec<String> {
+        let mut names = self.closure_dependencies();
+        let mut kept = Vec::new();
+        for f in files {
+            let Some((name, _)) = super::wheel_name_version(f) else {
+                continue;
+            };
+            let Ok(sha) = sha256_of(&root.join(f)) else {
+                continue;
+            };
+            self.keep_download(&sha, f, root);
+            if self.download_path(&sha, f).is_file() {
+                names.insert(normalize(&name));
+                kept.push(f.clone());
+            }
+        }
+        if kept.is_empty() {
+            return kept;
+        }
+        let text: String = names.iter().map(|n| format!("{n}\n")).collect();
+        let to = self.dir.join(CLOSURE_DEPENDENCIES);
+        let part = self.dir.join(format!(
+            ".{CLOSURE_DEPENDENCIES}.{}.part",
+            std::process::id()
+        ));
+        if fs::write(&part, text)
+            .and_then(|()| fs::rename(&part, &to))
+            .is_err()
+        {
+            let _ = fs::remove_file(&part);
+        }
+        kept
     }
 }
 

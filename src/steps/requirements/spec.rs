@@ -103,6 +103,14 @@ impl fmt::Display for WheelsSpec {
         for d in &self.not_built {
             write!(f, "\n      not built: {} ({})", d.name, d.reason)?;
         }
+        if let Some(t) = &self.toolchain {
+            write!(
+                f,
+                "\n      the toolchain of a service's venv, whatever KEEP_ALL_WHEELS says, beside the lookups below and into {} \
+                 before the first pip wheel: {t}",
+                self.root.display()
+            )?;
+        }
         match &self.only {
             Some(only) => write!(
                 f,
@@ -150,7 +158,7 @@ impl fmt::Display for WheelsSpec {
         match &self.cache {
             Some(dir) => write!(
                 f,
-                "\n      wheel cache {}: downloads by sha256; each pip wheel's kept wheels by its requirement, PIP_WHEEL_ARGS, \
+                "\n      wheel cache {}: downloads by sha256 (the closure fetch's too, seeding the next offline closure check); each pip wheel's kept wheels by its requirement, PIP_WHEEL_ARGS, \
                  environment, Python, tags and installed packages, used while the constraints of every project in them \
                  (and of their build dependencies) are the same; only the rest is built (decided and logged at build time)",
                 dir.display()
