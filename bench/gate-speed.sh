@@ -5,6 +5,8 @@
 #     sudo FULL=1 bench/gate-speed.sh          # (a) too: the full 30-image set, cold (long)
 #     sudo GATE_LOG=/path/to/gate/logs bench/gate-speed.sh   # the logs (a)'s estimate reads
 #     sudo PARTS="c" bench/gate-speed.sh       # only these parts (default "c b a")
+#     sudo FULL=1 PARTS=a bench/gate-speed.sh && sudo B_AFTER_A=1 PARTS=b bench/gate-speed.sh
+#                                              # (a), then (b) over its 30 images
 #
 # (c) the requirements image of keystone's closure (tests/fixtures/requirements, KEEP_ALL_WHEELS=
 #     True, SOURCE_DATE_EPOCH set):
@@ -21,7 +23,8 @@
 #     service's source (keystone's sdist: a comment in keystone/__init__.py) and b2 is timed
 #     whole (target <= 60 s for the 30 images; the figure here is for SERVICES); b3 again with
 #     nothing changed: every image a cache hit, the gate's own cost per run and per unchanged
-#     image. Each with the gate's steps and their wall times.
+#     image. Each with the gate's steps and their wall times. B_AFTER_A=1: (b) over the work
+#     of the FULL=1 run before it (all 30 services, the full requirements image; b1 is (a)).
 # (a) FULL=1: tools/gate.sh for all 30 services, pypi sources, the full requirements image,
 #     after `docker builder prune -af` (the figure: <= 15 min). Without FULL the estimate is
 #     read from GATE_LOG (default /tmp/gate/target/gate/logs, the lead's gate run): the
@@ -154,16 +157,24 @@ fi
 # ---------------------------------------------------------------------------------------------
 # (b) the gate after a one-line change in one service's source
 if [[ "$parts" == *" b "* ]]; then
-services="${SERVICES:-keystone placement}"
-gwork="$out/gate"
-# keystone's closure and python-ldap (its `ldap` profile), as bench/gate-shards.sh:
-# KEEP_ALL_WHEELS=False, what the closure lacks comes from PyPI.
-{ cat tests/fixtures/requirements/keystone-2026.1-closure.txt; echo python-ldap; } > "$out/requirements-only.txt"
+if [ "${B_AFTER_A:-0}" = 1 ]; then
+    # (b) over (a)'s work: the full set, the full requirements image; (a)'s run is b1.
+    services=$(tools/gate.sh services | tr '\n' ' ')
+    gwork="$out/full"
+    reduced=()
+else
+    services="${SERVICES:-keystone placement}"
+    gwork="$out/gate"
+    # keystone's closure and python-ldap (its `ldap` profile), as bench/gate-shards.sh:
+    # KEEP_ALL_WHEELS=False, what the closure lacks comes from PyPI.
+    { cat tests/fixtures/requirements/keystone-2026.1-closure.txt; echo python-ldap; } > "$out/requirements-only.txt"
+    reduced=(LOCI_GATE_REQUIREMENTS_ONLY="$out/requirements-only.txt" LOCI_GATE_KEEP_ALL_WHEELS=False)
+fi
 gate() { # LOG
     local start end
     start=$(now)
-    LOCI_GATE_WORK="$gwork" LOCI_GATE_SOURCES=pypi LOCI_GATE_LOCI_BIN="$LOCI_BIN" \
-        LOCI_GATE_REQUIREMENTS_ONLY="$out/requirements-only.txt" LOCI_GATE_KEEP_ALL_WHEELS=False \
+    env LOCI_GATE_WORK="$gwork" LOCI_GATE_SOURCES=pypi LOCI_GATE_LOCI_BIN="$LOCI_BIN" \
+        "${reduced[@]}" \
         LOCI_GATE_MIN_FREE_GB="${LOCI_GATE_MIN_FREE_GB:-15}" LOCI_GATE_SERVICES="$services" \
         tools/gate.sh > "$1" 2>&1 || { tail -30 "$1"; echo "gate failed: $1" >&2; exit 1; }
     end=$(now)
@@ -183,10 +194,15 @@ images() {
     jq -r '.images[] | "   \(.name): \(.status)\(if .unchanged then " (unchanged, not smoke-tested again)" else "" end), wall \(.wall_seconds)s, loci \(.loci_seconds // "did not run")\(if .loci_seconds then "s" else "" end), digest \(.digest[0:19])"' "$gwork/summary.json"
 }
 echo "== (b) the gate of: $services"
-# (keystone's sdist as PyPI has it: an earlier run of this bench changed it)
-rm -rf "$gwork/sdists/keystone"
-t=$(gate "$out/b1.log"); record "b1. gate, first run (fills the caches)" "$t"
-images | tee "$out/b1.images"
+if [ "${B_AFTER_A:-0}" = 1 ]; then
+    [ -s "$gwork/summary.json" ] || { echo "B_AFTER_A=1: no (a) run in $gwork (run FULL=1 first)" >&2; exit 1; }
+    echo "   b1 is (a)'s run"
+else
+    # (keystone's sdist as PyPI has it: an earlier run of this bench changed it)
+    rm -rf "$gwork/sdists/keystone"
+    t=$(gate "$out/b1.log"); record "b1. gate, first run (fills the caches)" "$t"
+    images | tee "$out/b1.images"
+fi
 # One line more in keystone's source: its sdist, re-packed (the gate seeds from it).
 sdist=$(ls "$gwork"/sdists/keystone/*.tar.gz)
 d=$(mktemp -d)

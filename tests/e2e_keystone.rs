@@ -151,17 +151,7 @@ true"#,
         "python3 -c 'import keystone, sys; print(sys.prefix)'",
     );
     assert_eq!(venv_ok, "/var/lib/openstack");
-    {
-        let ks = Keystone::start(child);
-        let (status, token) = ks.issue_token();
-        assert_eq!(
-            status,
-            201,
-            "child image: POST /v3/auth/tokens answered {status}; logs:\n{}",
-            ks.logs()
-        );
-        assert!(token.is_some());
-    }
+    assert_issues_tokens(child);
     report_image(child);
 
     // h. a plugin FROM the keystone image (LOCI's PLUGIN=yes), from a git tag: the keystone

@@ -81,15 +81,6 @@ fn the_main_job_leaves_a_keystone_that_issues_tokens() {
     assert!(help.starts_with("usage: keystone-manage"), "{help}");
 
     // And it serves: a token for the admin user.
-    let keystone = Keystone::start(KEYSTONE);
-    let (status, token) = keystone.issue_token();
-    assert_eq!(
-        status,
-        201,
-        "POST /v3/auth/tokens answered {status}; container logs:\n{}",
-        keystone.logs()
-    );
-    let token = token.expect("a token in X-Subject-Token");
-    assert!(token.len() > 20, "{token}");
+    assert_issues_tokens(KEYSTONE);
     record(&format!("E2E-MAIN-JOB {KEYSTONE} issued a token"));
 }

@@ -48,6 +48,7 @@
 #                           consoles (noVNC, spice-html5 from Debian's archive) with git daemon
 #                           on 127.0.0.1, and take skyline's console release wheel
 #                           (SKYLINE_CONSOLE_REPO=pypi): no git server, GitHub or opendev.org
+#   LOCI_GATE_CONSOLES_PORT that git daemon's port (default 19418; any free one when taken)
 #   LOCI_GATE_CONSTRAINTS   dir with upper-constraints.txt and global-requirements.txt, used as
 #                           data/requirements (default: clone requirements like the services;
 #                           with LOCI_GATE_SOURCES=pypi: tests/fixtures/requirements-2026.1)
@@ -511,13 +512,22 @@ if [ "${LOCI_GATE_SOURCES:-git}" = pypi ]; then
     # The seeded trees of an earlier run, kept by their sdist's sha256 (an unchanged sdist is
     # not unpacked and committed again: the same tree, the same bytes).
     trees="$work/trees"; mkdir -p "$trees"
+    # An sdist downloaded by an earlier run is used again (LOCI_GATE_REFRESH_SOURCES=1: not).
+    # The others are downloaded 8 at a time (one at a time, 30 of them took 6 minutes), the
+    # project as its sdist and the build tools pip reads its metadata with (pbr, setuptools)
+    # as wheels: `--no-binary :all:` built those from their sdists for every project. Each
+    # with a pip cache of its own: pips sharing one race on its wheel cache (a half-written
+    # origin.json read by another).
     for s in "${services[@]}"; do
-        spec=$(pypi_spec "$s")
-        # An sdist downloaded by an earlier run is used again (LOCI_GATE_REFRESH_SOURCES=1: not).
         if [ "${LOCI_GATE_REFRESH_SOURCES:-0}" = 1 ] || ! ls "$dl/$s"/*.tar.gz >/dev/null 2>&1; then
-            rm -rf "$dl/$s"
-            "$work/pyvenv/bin/pip" download -q --no-deps --no-binary :all: --dest "$dl/$s" "$spec"
+            rm -rf "${dl:?}/$s"
+            printf '%s\0%s\0' "$s" "$(pypi_spec "$s")"
         fi
+    done | xargs -0 -r -n 2 -P 8 sh -c \
+        '"$0" download -q --no-deps --no-binary "${3%%[=<>!~]*}" --cache-dir "$1/.pip-cache/$2" --dest "$1/$2" "$3" || { echo "pip download $3 failed" >&2; exit 255; }' \
+        "$work/pyvenv/bin/pip" "$dl" \
+        || die "downloading the sdists from PyPI failed (above: which one; is PyPI reachable through pip's index?)"
+    for s in "${services[@]}"; do
         sdist=$(ls "$dl/$s"/*.tar.gz)
         project=$(project_of "$s")
         sum="$(sha256sum "$sdist" | cut -d' ' -f1) ${SOURCE_DATE_EPOCH:-} $tree_format"
@@ -557,7 +567,18 @@ if [ "${LOCI_GATE_SOURCES:-git}" = pypi ] && [[ " ${services[*]} " == *" nova "*
     cp -a "$consoles/deb/usr/share/spice-html5/." "$consoles/repos/spice-html5/"
     commit_tree "$consoles/repos/novnc" v1.3.0
     commit_tree "$consoles/repos/spice-html5" spice-html5-0.3.0
-    port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+    # The same port in every run (LOCI_GATE_CONSOLES_PORT, default 19418) when it is free: the
+    # port is in nova's NOVNC_REPO and SPICE_REPO build arguments, and a new one each run made
+    # nova's build a cache miss in every run, its inputs unchanged. Taken: any free port (nova
+    # is then built again).
+    port=$(python3 -c 'import socket, sys
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as git daemon --reuseaddr
+try:
+    s.bind(("127.0.0.1", int(sys.argv[1])))
+except OSError:
+    s.bind(("127.0.0.1", 0))
+print(s.getsockname()[1])' "${LOCI_GATE_CONSOLES_PORT:-19418}")
     git daemon --reuseaddr --listen=127.0.0.1 --port="$port" --export-all \
         --base-path="$consoles/repos" "$consoles/repos" > "$work/logs/git-daemon.log" 2>&1 &
     daemon_pid=$!
