@@ -71,6 +71,8 @@ fn commands(step: &Value) -> Vec<Vec<String>> {
             out.push(argv(&a["purge"]));
         } else if a["action"] == "prefer_offline" {
             out.push(argv(&a["offline"]));
+        } else if a["action"] == "bootstrap_pip" {
+            out.push(argv(&a["install"]));
         } else if a["action"] == "install_packages" {
             if !a["refresh"].is_null() {
                 out.push(argv(&a["refresh"]));

@@ -35,16 +35,30 @@ pub fn plan(input: &PlanInput) -> Result<Option<Step>> {
         format!("wheel{}", c.wheel_constraint),
     ];
     if c.builds_requirements() {
-        // A requirements build has no wheels yet: its toolchain comes from the index alone.
-        let pip = Cmd::new(venv_bin(input, "pip"), ["install", "--upgrade"])
-            .args(python::pip_cache_args(input))
-            .arg("--no-compile")
-            .args(c.pip_args.iter().cloned())
-            .args(tools);
+        // A requirements build has no wheels yet: its toolchain comes from the index alone,
+        // installed by the distro's bundled pip run from its wheel (the venv is deleted at the
+        // end of the build: only the wheels it builds are kept).
+        let install: Vec<String> = ["install".to_string(), "--upgrade".to_string()]
+            .into_iter()
+            .chain(python::pip_cache_args(input))
+            .chain(["--no-compile".to_string()])
+            .chain(c.pip_args.iter().cloned())
+            .chain(tools)
+            .collect();
         return Ok(Some(
             Step::new("venv", format!("virtualenv at {venv}"))
-                .run(Cmd::new("python3", ["-m", "venv", venv.as_str()]))
-                .run(pip),
+                .run(Cmd::new(
+                    "python3",
+                    ["-m", "venv", "--without-pip", venv.as_str()],
+                ))
+                .action(VenvAction::BootstrapPip {
+                    bundled: PathBuf::from(BUNDLED_WHEELS),
+                    install: Cmd::new(venv_bin(input, "python3"), install.clone()),
+                    fallback: vec![
+                        Cmd::new(venv_bin(input, "python3"), ["-m", "ensurepip"]),
+                        Cmd::new(venv_bin(input, "pip"), install),
+                    ],
+                }),
         ));
     }
     // LOCI master's setup_venv: the tools stay in the image for child images.
@@ -108,6 +122,21 @@ impl fmt::Display for VenvAction {
                 let cmds: Vec<String> = fallback.iter().map(|c| c.to_string()).collect();
                 write!(f, "{}", cmds.join(" && "))
             }
+            VenvAction::BootstrapPip {
+                bundled,
+                install,
+                fallback,
+            } => {
+                let args = install.args.join(" ");
+                let cmds: Vec<String> = fallback.iter().map(|c| c.to_string()).collect();
+                write!(
+                    f,
+                    "run: {} {}/pip-*.whl/pip {args} (the bundled pip, from its wheel), else {}",
+                    install.program,
+                    bundled.display(),
+                    cmds.join(" && ")
+                )
+            }
             VenvAction::PreferOffline { offline, .. } => write!(
                 f,
                 "run: {offline} (from the wheels alone; when they lack something, again without --no-index)"
@@ -127,7 +156,58 @@ pub fn run(action: &VenvAction, ctx: &mut runner::Context) -> Result<()> {
         VenvAction::PreferOffline { offline, online } => {
             prefer_offline(offline, online, ctx.runner)
         }
+        VenvAction::BootstrapPip {
+            bundled,
+            install,
+            fallback,
+        } => bootstrap_pip(bundled, install, fallback, ctx.runner),
     }
+}
+
+/// Where Debian and Ubuntu keep the wheels ensurepip installs (python3-pip-whl).
+pub const BUNDLED_WHEELS: &str = "/usr/share/python-wheels";
+
+/// [`VenvAction::BootstrapPip`].
+pub fn bootstrap_pip(
+    bundled: &Path,
+    install: &Cmd,
+    fallback: &[Cmd],
+    runner: &mut dyn Runner,
+) -> Result<()> {
+    match newest_wheel(bundled, "pip-") {
+        Some(wheel) => {
+            let mut cmd = Cmd::new(
+                install.program.clone(),
+                [format!("{}/pip", wheel.display())],
+            );
+            cmd.args.extend(install.args.iter().cloned());
+            runner.run(&cmd)
+        }
+        None => {
+            crate::say!(
+                "no pip wheel in {}: the venv's pip from ensurepip",
+                bundled.display()
+            );
+            fallback.iter().try_for_each(|c| runner.run(c))
+        }
+    }
+}
+
+/// The newest `PREFIX<version>-*.whl` of `dir` (by version), if any.
+fn newest_wheel(dir: &Path, prefix: &str) -> Option<PathBuf> {
+    let mut found: Vec<(Vec<u64>, PathBuf)> = fs::read_dir(dir)
+        .ok()?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter_map(|p| {
+            let name = p.file_name()?.to_str()?.to_string();
+            let rest = name.strip_prefix(prefix)?.strip_suffix(".whl")?;
+            let version = rest.split('-').next()?;
+            let key: Vec<u64> = version.split('.').map(|n| n.parse().unwrap_or(0)).collect();
+            Some((key, p))
+        })
+        .collect();
+    found.sort();
+    found.pop().map(|(_, p)| p)
 }
 
 /// [`VenvAction::ProvideUv`] for this build: uv's wheel from the wheels, else `pip install uv` into
@@ -207,26 +287,7 @@ pub fn provide_uv(
 
 /// The newest `uv-*.whl` in `dir` (by version, compared numerically part by part).
 fn uv_wheel(dir: &Path) -> Option<PathBuf> {
-    let mut found: Vec<(Vec<u64>, PathBuf)> = fs::read_dir(dir)
-        .ok()?
-        .filter_map(|e| e.ok())
-        .filter_map(|e| {
-            let name = e.file_name().to_string_lossy().to_string();
-            let version = name
-                .strip_prefix("uv-")?
-                .strip_suffix(".whl")?
-                .split('-')
-                .next()?
-                .to_string();
-            let key = version
-                .split('.')
-                .map(|p| p.parse::<u64>().unwrap_or(0))
-                .collect();
-            Some((key, e.path()))
-        })
-        .collect();
-    found.sort();
-    found.pop().map(|(_, p)| p)
+    newest_wheel(dir, "uv-")
 }
 
 /// [`crate::plan::VenvAction::PreferOffline`]: `offline` with its output kept back; when it fails (the wheels
@@ -276,6 +337,44 @@ mod tests {
         let fallback = vec![Cmd::new("python3", ["-m", "venv", "/x"])];
         let mut r = crate::runner::RecordingRunner::default();
         provide_uv(Some(d.path()), &d.path().join("uv"), &fallback, &mut r).unwrap();
+        assert_eq!(r.commands, fallback);
+    }
+
+    /// The newest bundled pip wheel runs the install in place; without one, ensurepip's way.
+    #[test]
+    fn the_bundled_pip_wheel_installs_the_toolchain_else_ensurepip() {
+        let d = tempfile::tempdir().unwrap();
+        for w in [
+            "pip-9.0.1-py2.py3-none-any.whl",
+            "pip-23.0.1-py3-none-any.whl",
+            "setuptools-66.1.1-py3-none-any.whl",
+        ] {
+            std::fs::write(d.path().join(w), "").unwrap();
+        }
+        let install = Cmd::new("/v/bin/python3", ["install", "--upgrade", "pip", "wheel"]);
+        let fallback = vec![
+            Cmd::new("/v/bin/python3", ["-m", "ensurepip"]),
+            Cmd::new("/v/bin/pip", ["install", "--upgrade", "pip", "wheel"]),
+        ];
+        let mut r = crate::runner::RecordingRunner::default();
+        bootstrap_pip(d.path(), &install, &fallback, &mut r).unwrap();
+        let wheel = d.path().join("pip-23.0.1-py3-none-any.whl/pip");
+        assert_eq!(
+            r.commands,
+            [Cmd::new(
+                "/v/bin/python3",
+                [
+                    wheel.display().to_string().as_str(),
+                    "install",
+                    "--upgrade",
+                    "pip",
+                    "wheel"
+                ]
+            )]
+        );
+        let empty = tempfile::tempdir().unwrap();
+        let mut r = crate::runner::RecordingRunner::default();
+        bootstrap_pip(empty.path(), &install, &fallback, &mut r).unwrap();
         assert_eq!(r.commands, fallback);
     }
 }
