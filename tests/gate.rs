@@ -107,6 +107,16 @@ fn bad_shards_and_unknown_services_are_refused_by_name() {
             "{bad}: {err}"
         );
     }
+    // nova's consoles' port, checked before anything is downloaded or built.
+    for bad in ["abc", "0", "70000", "-1"] {
+        let out = gate(&["services"], &[("LOCI_GATE_CONSOLES_PORT", bad)]);
+        assert_eq!(out.status.code(), Some(2), "{bad}: {}", text(&out));
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.contains(&format!("LOCI_GATE_CONSOLES_PORT={bad}")) && err.contains("TCP port"),
+            "{bad}: {err}"
+        );
+    }
     let out = gate(&["services", "keystone", "novaa"], &[]);
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
     assert!(

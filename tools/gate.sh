@@ -111,6 +111,9 @@ shard="${LOCI_GATE_SHARD:-1/1}"
     && [ "${BASH_REMATCH[1]}" -ge 1 ] && [ "${BASH_REMATCH[1]}" -le "${BASH_REMATCH[2]}" ] \
     || usage_error "LOCI_GATE_SHARD=$shard: expected i/n with 1 <= i <= n (e.g. 1/2: the first of two shards)"
 shard_i=$(( BASH_REMATCH[1] )); shard_n=$(( BASH_REMATCH[2] ))
+consoles_port="${LOCI_GATE_CONSOLES_PORT:-19418}"
+[[ "$consoles_port" =~ ^[0-9]+$ ]] && [ "$consoles_port" -ge 1 ] && [ "$consoles_port" -le 65535 ] \
+    || usage_error "LOCI_GATE_CONSOLES_PORT=$consoles_port: expected a TCP port, 1 to 65535 (nova's consoles' git daemon on 127.0.0.1)"
 # Round robin over the list (in its order): shard i takes the services at positions i, i+n,
 # i+2n, ... (1-based), so the n shards hold every service once and the big ones spread out.
 selected=(); skipped=()
@@ -578,7 +581,7 @@ try:
     s.bind(("127.0.0.1", int(sys.argv[1])))
 except OSError:
     s.bind(("127.0.0.1", 0))
-print(s.getsockname()[1])' "${LOCI_GATE_CONSOLES_PORT:-19418}")
+print(s.getsockname()[1])' "$consoles_port")
     git daemon --reuseaddr --listen=127.0.0.1 --port="$port" --export-all \
         --base-path="$consoles/repos" "$consoles/repos" > "$work/logs/git-daemon.log" 2>&1 &
     daemon_pid=$!

@@ -38,7 +38,7 @@ mod archive;
 mod select;
 
 pub use archive::{check_wheel, zip_names};
-pub use select::{best_wheel, requires_python, sdist_size, File, Tags, WheelName};
+pub use select::{best_wheel, fits_python, requires_python, sdist_size, File, Tags, WheelName};
 
 /// The index pip uses when nothing says otherwise.
 pub const PYPI: &str = "https://pypi.org/simple/";

@@ -132,16 +132,10 @@ pub fn best_wheel<'a>(
             continue;
         }
         let Some(rank) = tags.best(&w) else { continue };
-        if let Some(spec) = f
-            .requires_python
-            .as_deref()
-            .filter(|s| !s.trim().is_empty())
-        {
-            match python.and_then(|py| requires_python(spec, py)) {
-                Some(true) => {}
-                Some(false) => continue,
-                None => return None,
-            }
+        match fits_python(f, python) {
+            Some(true) => {}
+            Some(false) => continue,
+            None => return None,
         }
         wheels.push((rank, w, f));
     }
@@ -209,6 +203,20 @@ fn build_order(a: &Option<String>, b: &Option<String>) -> Ordering {
         })
     };
     key(a).cmp(&key(b))
+}
+
+/// Whether `file` installs on Python `python`: yes when it declares no Requires-Python or
+/// `python` meets it, no when it does not, `None` when that cannot be told (no target Python,
+/// or a clause [`requires_python`] cannot evaluate).
+pub fn fits_python(file: &File, python: Option<&str>) -> Option<bool> {
+    match file
+        .requires_python
+        .as_deref()
+        .filter(|s| !s.trim().is_empty())
+    {
+        None => Some(true),
+        Some(spec) => python.and_then(|py| requires_python(spec, py)),
+    }
 }
 
 /// Whether Python `python` (`3.11.7`) meets the specifier set `spec` (`>=3.8,!=3.9.*`);

@@ -30,7 +30,7 @@ use super::WheelsSpec;
 use crate::constraints::normalize;
 use crate::error::{Error, Result};
 use crate::plan::Cmd;
-use crate::pypi::{requires_python, File, Index, Page, Tags, WheelName};
+use crate::pypi::{fits_python, File, Index, Page, Tags, WheelName};
 use crate::runner::{self, Runner};
 use crate::steps::python::BuildConstraintMode;
 
@@ -306,16 +306,10 @@ pub fn newest_version(
                 }
             }
         };
-        if let Some(spec) = f
-            .requires_python
-            .as_deref()
-            .filter(|s| !s.trim().is_empty())
-        {
-            match python.and_then(|py| requires_python(spec, py)) {
-                Some(true) => {}
-                Some(false) => continue,
-                None => return None,
-            }
+        match fits_python(f, python) {
+            Some(true) => {}
+            Some(false) => continue,
+            None => return None,
         }
         if let Some(key) = final_release(&version) {
             let better = match &best {
