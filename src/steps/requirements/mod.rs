@@ -59,7 +59,7 @@ use super::python::{build_constraints, venv_bin, BuildConstraintMode};
 use crate::config::Config;
 use crate::constraints::normalize;
 use crate::error::{Context, Error, Result};
-use crate::plan::{Action, Cmd, PackagesAction, PlanInput, RequirementsAction, Step};
+use crate::plan::{Cmd, PlanInput, RequirementsAction, Step};
 use crate::runner;
 
 pub mod closure;
@@ -192,34 +192,40 @@ pub fn plan_wheels(input: &PlanInput) -> Result<Option<Step>> {
 }
 
 /// The packages step's system packages (bindep's `requirements` profile and DIST_PACKAGES),
-/// which the requirements step installs only when it has something to build.
+/// and git ([`super::base::git_with_build_packages`]), which the requirements step installs
+/// only when it has something to build.
 fn build_packages(input: &PlanInput) -> Result<Option<BuildPackages>> {
-    Ok(super::packages::plan(input)?.and_then(|step| {
-        step.actions.into_iter().find_map(|a| match a {
-            Action::Packages(PackagesAction::Install {
-                packages, refresh, ..
-            }) => Some(BuildPackages { packages, refresh }),
-            _ => None,
-        })
+    let mut packages = super::packages::project_packages(input)?;
+    if super::base::git_with_build_packages(input) {
+        for tool in input.distro.build_tools() {
+            if !packages.contains(&tool) {
+                packages.push(tool);
+            }
+        }
+    }
+    Ok((!packages.is_empty()).then(|| BuildPackages {
+        packages,
+        refresh: input.distro.refresh_cmd(),
     }))
 }
 
-/// The `packages` step of PROJECT=requirements: the packages of the packages step, their
-/// install deferred to the `requirements` step ([`build_packages`]): the image holds only
-/// wheels, and a rebuild whose wheels all come from the index or the wheel cache compiles
-/// nothing.
+/// The `packages` step of PROJECT=requirements: the packages of the packages step and git,
+/// their install deferred to the `requirements` step ([`build_packages`]): the image holds
+/// only wheels, and a rebuild whose wheels all come from the index or the wheel cache
+/// compiles nothing and runs no git.
 pub fn plan_packages(input: &PlanInput) -> Result<Option<Step>> {
-    let Some(mut step) = super::packages::plan(input)? else {
+    let Some(b) = build_packages(input)? else {
         return Ok(None);
     };
-    step.summary =
-        "system packages to build wheels with (bindep's requirements profile, DIST_PACKAGES)"
-            .into();
-    step.actions = vec![Action::Requirements(
-        RequirementsAction::BuildPackagesDeferred {
-            packages: step.packages.clone(),
-        },
-    )];
+    let mut step = Step::new(
+        "packages",
+        "system packages to build wheels with (bindep's requirements profile, DIST_PACKAGES; \
+         git for git+ constraints and source trees)",
+    )
+    .action(RequirementsAction::BuildPackagesDeferred {
+        packages: b.packages.clone(),
+    });
+    step.packages = b.packages;
     Ok(Some(step))
 }
 
@@ -658,7 +664,7 @@ pub fn build(spec: &WheelsSpec, ctx: &mut runner::Context) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::plan::Action;
+    use crate::plan::{Action, PackagesAction};
     use std::path::PathBuf;
 
     fn plan_for(pairs: &[(&str, &str)], tweak: impl Fn(&mut Config)) -> Vec<Step> {
@@ -729,15 +735,17 @@ mod tests {
             steps[3].actions,
             [Action::Requirements(
                 RequirementsAction::BuildPackagesDeferred {
-                    packages: vec!["build-essential".into()]
+                    packages: vec!["build-essential".into(), "git".into()]
                 }
             )]
         );
-        assert!(matches!(&spec.build_packages, Some(b) if b.packages == ["build-essential"]));
+        assert!(
+            matches!(&spec.build_packages, Some(b) if b.packages == ["build-essential", "git"])
+        );
         let Action::Packages(PackagesAction::Install { packages, .. }) = &req.actions[1] else {
             panic!("{:?}", req.actions)
         };
-        assert_eq!(packages, &["build-essential"]);
+        assert_eq!(packages, &["build-essential", "git"]);
         let Action::Run { cmd } = &req.actions[2] else {
             panic!("{:?}", req.actions)
         };
@@ -836,14 +844,14 @@ mod tests {
         let text = req.actions.last().unwrap().to_string();
         assert!(
             text.contains("wheel cache /mnt/cache/python/loci-wheels-v1: downloads by sha256")
-                && text.contains("install the 1 build packages of the packages step"),
+                && text.contains("install the 2 build packages of the packages step"),
             "{text}"
         );
         let packages = steps.iter().find(|s| s.name == "packages").unwrap();
-        assert_eq!(packages.packages, ["build-essential"]);
+        assert_eq!(packages.packages, ["build-essential", "git"]);
         assert!(packages.actions[0]
             .to_string()
-            .starts_with("not now: the requirements step installs these 1 packages"));
+            .starts_with("not now: the requirements step installs these 2 packages"));
     }
 
     #[test]
