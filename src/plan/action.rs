@@ -118,10 +118,10 @@ pub enum VenvAction {
     /// Run `offline` (the wheels alone); when it fails, `online` (the index too).
     PreferOffline { offline: Cmd, online: Cmd },
     /// A venv made without pip gets its toolchain from the distro's bundled pip wheel, run in
-    /// place: `install`'s program (the venv's python) with the newest `pip-*.whl` of `bundled`
-    /// + `/pip` before its arguments; without such a wheel, `fallback` (ensurepip, then the
-    /// same install with the venv's pip). Saves ensurepip's install of the bundled pip and
-    /// setuptools that the install then replaces.
+    /// place: `install`'s program (the venv's python) with `WHEEL/pip` before its arguments,
+    /// WHEEL the newest `pip-*.whl` of `bundled`; without such a wheel, `fallback`
+    /// (ensurepip, then the same install with the venv's pip). Saves ensurepip's install of
+    /// the bundled pip and setuptools that the install then replaces.
     BootstrapPip {
         bundled: PathBuf,
         install: Cmd,
