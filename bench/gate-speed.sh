@@ -123,7 +123,7 @@ t=$(req_build loci-bench/gate-speed-req:c2 "$out/c2.log"); record "c2. requireme
 echo "   loci's steps: $(steps_of "$out/c2.log")"
 grep -oE 'wheel cache \([^)]*\): [0-9]+ of the [0-9]+ left to pip wheel reused, [0-9]+ to build' "$out/c2.log" | sed 's/^/   /' || true
 grep -oE 'prefetch: [0-9]+ of the [0-9]+ binary wheels from the wheel cache' "$out/c2.log" | sed 's/^/   /' || true
-grep -oE 'nothing to build: the build packages are not installed' "$out/c2.log" | head -1 | sed 's/^/   /' || true
+grep -oE 'nothing left to build: the wheels need no build packages' "$out/c2.log" | head -1 | sed 's/^/   /' || true
 # The requirements step's sub-phases: each line's time in loci's RUN (BuildKit's clock) and
 # the time to the next one.
 echo "   c2's requirements step, from its log (seconds into loci's RUN, then until the next line):"

@@ -2,7 +2,8 @@
 //! and dockerfiles/debian alone) on a debootstrap rootfs with the host's CA bundle as an extra
 //! trusted certificate: what every service build needs is there, the extra
 //! CA is trusted by Python's TLS (HTTPS to PyPI goes through a re-signing proxy on the test
-//! machines), and no apt lists or caches are left.
+//! machines), and no apt lists or caches are left. A requirements build on that base gets git
+//! when a `git+` constraint needs it (git no longer comes with `base` there).
 //!
 //! Needs Docker: run with `sudo tests/run.sh` (a plain `cargo test` lists it as ignored).
 
@@ -10,6 +11,7 @@
 mod e2e;
 
 use e2e::*;
+use std::fs;
 
 #[test]
 #[ignore = "needs docker: run tests/run.sh"]
@@ -96,4 +98,110 @@ true"#,
         "E2E-IMAGE-SIZE {base} {size} bytes ({:.1} MB)",
         size as f64 / 1e6
     ));
+}
+
+/// git in a requirements build comes with the build packages, installed only when something is
+/// built: a `git+` constraint (pip clones it) on the suite's base, which has no git, is built,
+/// pinned, and git was installed for it. (The other way, a rebuild that builds nothing installs
+/// no git: bench/gate-speed.sh's c2.)
+#[test]
+#[ignore = "needs docker and PyPI: run tests/run.sh"]
+fn a_git_constraint_gets_git_in_a_requirements_build() {
+    require_docker();
+    let _guard = lock();
+    let base = base_image();
+    assert_eq!(
+        sh_in(&base, "command -v git || echo none"),
+        "none",
+        "the suite's base has git: this test would prove nothing"
+    );
+    let repos = tempfile::tempdir().unwrap();
+    let daemon = git_daemon(repos.path());
+    let probe = repos.path().join("gitprobe");
+    fs::create_dir_all(&probe).unwrap();
+    for (name, text) in [
+        (
+            "pyproject.toml",
+            "[build-system]\nrequires = [\"setuptools\"]\nbuild-backend = \"setuptools.build_meta\"\n",
+        ),
+        (
+            "setup.cfg",
+            "[metadata]\nname = loci-gitprobe\nversion = 0.3.1\n\n[options]\npy_modules = loci_gitprobe\n",
+        ),
+        ("loci_gitprobe.py", "VALUE = 1\n"),
+    ] {
+        fs::write(probe.join(name), text).unwrap();
+    }
+    git(&probe, &["init", "-q", "-b", "master"]);
+    git(&probe, &["add", "-A"]);
+    git(&probe, &["commit", "-q", "-m", "probe"]);
+    let requirements = repos.path().join("requirements");
+    fs::create_dir_all(&requirements).unwrap();
+    let upper = format!(
+        "six===1.17.0\ngit+git://127.0.0.1:{}/gitprobe#egg=loci-gitprobe\n",
+        daemon.port
+    );
+    fs::write(requirements.join("upper-constraints.txt"), upper).unwrap();
+    fs::write(requirements.join("global-requirements.txt"), "six\n").unwrap();
+    git(&requirements, &["init", "-q", "-b", "master"]);
+    git(&requirements, &["add", "-A"]);
+    git(&requirements, &["commit", "-q", "-m", "constraints"]);
+    let ctx = Context::new();
+    let repo = format!("git://127.0.0.1:{}/requirements", daemon.port);
+    let tag = "loci-test/requirements-gitprobe:latest";
+    let mut args = ctx.args(
+        &base,
+        &[
+            ("PROJECT", "requirements"),
+            ("PROJECT_REPO", &repo),
+            ("PROJECT_REF", "master"),
+            ("REQUIREMENTS_ONLY", "six"),
+            ("KEEP_ALL_WHEELS", "True"),
+        ],
+    );
+    args.extend(["--no-cache".into(), "-t".into(), tag.into()]);
+    docker_build("requirements-gitprobe", &args, ctx.path());
+    drop(daemon);
+    let log = fs::read_to_string(work_dir().join("logs/requirements-gitprobe.log")).unwrap();
+    let base_step = log
+        .lines()
+        .find(|l| l.contains("] base: "))
+        .unwrap_or_else(|| panic!("no base step in the log:\n{log}"));
+    assert!(
+        !base_step.contains("git"),
+        "git planned in base: {base_step}"
+    );
+    assert!(
+        log.contains("1 source builds"),
+        "the git+ constraint was not built from source: {}",
+        work_dir().join("logs/requirements-gitprobe.log").display()
+    );
+    // The image holds the wheels alone (no shell): its files through export_wheels' archive.
+    let out = tempfile::tempdir().unwrap();
+    let archive = out.path().join("wheels.tar.gz");
+    export_wheels(tag, &archive);
+    let mut files = Vec::new();
+    let mut upper = String::new();
+    let gz = flate2::read::GzDecoder::new(fs::File::open(&archive).unwrap());
+    for entry in tar::Archive::new(gz).entries().unwrap() {
+        let mut entry = entry.unwrap();
+        let name = entry.path().unwrap().display().to_string();
+        if name == "upper-constraints.txt" {
+            std::io::Read::read_to_string(&mut entry, &mut upper).unwrap();
+        }
+        files.push(name);
+    }
+    assert!(
+        files.contains(&"loci_gitprobe-0.3.1-py3-none-any.whl".to_string())
+            && files.contains(&"six-1.17.0-py2.py3-none-any.whl".to_string()),
+        "{files:?}"
+    );
+    assert!(
+        upper
+            .lines()
+            .any(|l| l.replace('_', "-") == "loci-gitprobe===0.3.1")
+            && !upper.contains("git+"),
+        "the git+ entry is not pinned to what was built:\n{upper}"
+    );
+    check(docker().args(["image", "rm", tag]));
 }

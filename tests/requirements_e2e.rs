@@ -18,7 +18,7 @@ use loci::config::{Config, Env};
 use loci::distro::Distro;
 use loci::exec;
 use loci::os_release::OsRelease;
-use loci::plan::PlanInput;
+use loci::plan::{Action, PlanInput, RequirementsAction};
 use loci::runner::SystemRunner;
 
 const OS_RELEASE: &str = "PRETTY_NAME=\"Debian GNU/Linux 12 (bookworm)\"\nNAME=\"Debian GNU/Linux\"\nVERSION_ID=\"12\"\n\
@@ -92,9 +92,24 @@ fn run(t: &Path, upper: &str, env: &[(&str, &str)]) -> (loci::Result<()>, PathBu
     let distro = Distro::detect(&OsRelease::parse(OS_RELEASE), None, Some(false)).unwrap();
     let input = PlanInput::new(&config, &distro);
     let mut plan = loci::steps::build_plan(&input).unwrap();
-    // No bindep files here, so no packages step; base (and its preflight lookup) needs apt.
+    // The host stands for the build's container: base (and its preflight lookup) and the
+    // build packages (git alone here: no bindep files) are the host's own; apt is not asked.
     plan.steps
-        .retain(|s| s.name != "base" && s.name != "preflight");
+        .retain(|s| !matches!(s.name, "base" | "preflight" | "packages"));
+    for step in &mut plan.steps {
+        for action in &mut step.actions {
+            match action {
+                Action::Requirements(RequirementsAction::RequirementsConstraints { spec }) => {
+                    assert!(matches!(&spec.build_packages, Some(b) if b.packages == ["git"]));
+                    spec.build_packages = None;
+                }
+                Action::Requirements(RequirementsAction::RequirementsWheels { spec }) => {
+                    spec.build_packages = None;
+                }
+                _ => {}
+            }
+        }
+    }
     let names: Vec<&str> = plan.steps.iter().map(|s| s.name).collect();
     assert_eq!(names, ["venv", "source", "requirements", "purge"]);
     let mut runner = SystemRunner::new(&config);

@@ -560,7 +560,7 @@ pub fn build(spec: &WheelsSpec, ctx: &mut runner::Context) -> Result<()> {
     )?;
     if items.is_empty() {
         if spec.build_packages.is_some() {
-            crate::say!("nothing to build: the build packages are not installed");
+            crate::say!("nothing left to build: the wheels need no build packages");
         }
     } else {
         install_build_packages(
