@@ -24,7 +24,8 @@
 #    time), so that a failed build stops no other, each mounting the requirements image as its
 #    `wheels` named context (--no-index): once per target of LOCI_GATE_TARGETS (`project`: one
 #    stage; `runtime`: two stages, tagged -runtime);
-# 5. right after its build, each image's smoke test, as the service user, with no network
+# 5. right after its build, each image's smoke test (beside the next service's build: a build
+#    holds one of $LOCI_GATE_JOBS build slots, its smoke test none), as the service user, with no network
 #    (tools/smoke.py): every console script of the project (and of the plugins its
 #    PIP_PACKAGES add) runs with --help or --version, every entry point it declares loads
 #    (oslo.config opts, oslo.policy policies, stevedore plugins); the Python packages of its
@@ -36,7 +37,8 @@
 #    The exit status is non-zero when any build or smoke test failed.
 #
 # Environment (besides compose.yaml's LOCI_GATE_* variables):
-#   LOCI_GATE_JOBS          service builds at a time (default: one per 4 cores and 8 GB, >= 1)
+#   LOCI_GATE_JOBS          service builds at a time (default: one per 4 cores and 8 GB, >= 1);
+#                           as many smoke tests run beside them
 #   LOCI_GATE_REFRESH_SOURCES=1  download the sdists again (pypi mode; default: an earlier
 #                           run's are used again)
 #   LOCI_GATE_KEEP_IMAGES=0 remove each service image once it is measured and smoke-tested
@@ -725,6 +727,25 @@ loci_seconds_of() { # LOG
         END { if (n) printf "%d\n", sum + 0.5 }'
 }
 
+# Build slots: $jobs engine builds at a time. A service's build holds one (a lock file of
+# $work/slots, flock'd for the command's lifetime); its smoke test, push and row come after,
+# outside it, beside the next service's build: on 2 cores the smoke test's interpreters and a
+# build's downloads, apt and export overlap instead of taking turns.
+in_build_slot() { # LOG STARTED CMD...: CMD in a free slot, output to LOG, its start time (epoch
+    # seconds) written to STARTED; CMD's exit status
+    local log=$1 started=$2 i rc
+    shift 2
+    while :; do
+        for (( i = 0; i < jobs; i++ )); do
+            rc=0
+            flock -n -E 75 "$work/slots/$i" sh -c 'date +%s > "$1"; shift; exec "$@"' slot "$started" "$@" \
+                > "$log" 2>&1 || rc=$?
+            [ "$rc" = 75 ] || return "$rc"
+        done
+        sleep 0.5
+    done
+}
+
 # One service of one target: build, loci's time, size, smoke; the outcome in $results/ROW.*
 gate_one() { # SERVICE TARGET
     local s=$1 target=$2 suffix row img log start smoke_log wall loci_s size status reason="" digest="" reference=""
@@ -744,10 +765,11 @@ gate_one() { # SERVICE TARGET
     if [ "${inputs_ok:-1}" != 1 ]; then
         status=unbuildable; reason="its inputs are not in $registry (inputs.json)"; finish; return 0
     fi
-    start=$(date +%s)
-    local built_ok=1
+    local built_ok=1 started="$work/slots/$row.started"
     LOCI_GATE_CONTEXT="$contexts/$s" LOCI_GATE_TARGET="$target" LOCI_GATE_SUFFIX="$suffix" \
-        "${compose[@]}" build "$s" > "$log" 2>&1 || built_ok=0
+        in_build_slot "$log" "$started" "${compose[@]}" build "$s" || built_ok=0
+    # The engine's wall time: from the moment the build had its slot.
+    start=$(cat "$started" 2>/dev/null || date +%s)
     wall=$(( $(date +%s) - start ))
     # (no label of the run's own: an unchanged image keeps its digest from run to run)
     local facts=""
@@ -804,13 +826,15 @@ row_line() { # ROW
 }
 
 for target in "${targets[@]}"; do
-    log "building and smoke-testing ${services[*]} (target $target, $jobs at a time)"
+    log "building and smoke-testing ${services[*]} (target $target, $jobs builds at a time, each smoke test beside the next build)"
     start=$(date +%s)
+    rm -rf "$work/slots"; mkdir -p "$work/slots"
     running=0
     for s in "${services[@]}"; do
         gate_one "$s" "$target" &
         running=$(( running + 1 ))
-        if [ "$running" -ge "$jobs" ]; then wait -n || true; running=$(( running - 1 )); fi
+        # $jobs building and as many smoke-testing (in_build_slot keeps the builds to $jobs).
+        if [ "$running" -ge $(( 2 * jobs )) ]; then wait -n || true; running=$(( running - 1 )); fi
     done
     wait || true
     # A service whose gate step itself stopped (no row written) is failed, never left out.
