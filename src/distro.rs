@@ -228,6 +228,15 @@ impl Distro {
         vec!["git".to_string()]
     }
 
+    /// Appends the [`Distro::build_tools`] that `packages` lacks (to one package transaction).
+    pub fn add_build_tools(&self, packages: &mut Vec<String>) {
+        for tool in self.build_tools() {
+            if !packages.contains(&tool) {
+                packages.push(tool);
+            }
+        }
+    }
+
     /// `python3-distutils` was dropped in Debian trixie and Ubuntu noble (Python 3.12).
     fn has_python3_distutils(&self) -> bool {
         match self.python {

@@ -97,11 +97,7 @@ pub fn add_git_to_packages(input: &PlanInput, steps: &mut Vec<Step>) -> Result<(
             crate::Error::new("loci planned git for the packages step, and there is none")
                 .hint("this is a bug in loci: report it with `loci plan`'s output")
         })?;
-    for tool in d.build_tools() {
-        if !step.packages.contains(&tool) {
-            step.packages.push(tool);
-        }
-    }
+    d.add_build_tools(&mut step.packages);
     let install = super::packages::install_action(d, &step.packages);
     match step.actions.iter_mut().find(|a| {
         matches!(

@@ -197,11 +197,7 @@ pub fn plan_wheels(input: &PlanInput) -> Result<Option<Step>> {
 fn build_packages(input: &PlanInput) -> Result<Option<BuildPackages>> {
     let mut packages = super::packages::project_packages(input)?;
     if super::base::git_with_build_packages(input) {
-        for tool in input.distro.build_tools() {
-            if !packages.contains(&tool) {
-                packages.push(tool);
-            }
-        }
+        input.distro.add_build_tools(&mut packages);
     }
     Ok((!packages.is_empty()).then(|| BuildPackages {
         packages,
