@@ -117,35 +117,19 @@ fn a_git_constraint_gets_git_in_a_requirements_build() {
     );
     let repos = tempfile::tempdir().unwrap();
     let daemon = git_daemon(repos.path());
-    let probe = repos.path().join("gitprobe");
-    fs::create_dir_all(&probe).unwrap();
-    for (name, text) in [
-        (
-            "pyproject.toml",
-            "[build-system]\nrequires = [\"setuptools\"]\nbuild-backend = \"setuptools.build_meta\"\n",
-        ),
-        (
-            "setup.cfg",
-            "[metadata]\nname = loci-gitprobe\nversion = 0.3.1\n\n[options]\npy_modules = loci_gitprobe\n",
-        ),
-        ("loci_gitprobe.py", "VALUE = 1\n"),
-    ] {
-        fs::write(probe.join(name), text).unwrap();
-    }
-    git(&probe, &["init", "-q", "-b", "master"]);
-    git(&probe, &["add", "-A"]);
-    git(&probe, &["commit", "-q", "-m", "probe"]);
-    let requirements = repos.path().join("requirements");
-    fs::create_dir_all(&requirements).unwrap();
+    python_project(&repos.path().join("gitprobe"), "loci-gitprobe", "0.3.1");
+    git_repo(&repos.path().join("gitprobe"), &[]);
     let upper = format!(
         "six===1.17.0\ngit+git://127.0.0.1:{}/gitprobe#egg=loci-gitprobe\n",
         daemon.port
     );
-    fs::write(requirements.join("upper-constraints.txt"), upper).unwrap();
-    fs::write(requirements.join("global-requirements.txt"), "six\n").unwrap();
-    git(&requirements, &["init", "-q", "-b", "master"]);
-    git(&requirements, &["add", "-A"]);
-    git(&requirements, &["commit", "-q", "-m", "constraints"]);
+    git_repo(
+        &repos.path().join("requirements"),
+        &[
+            ("upper-constraints.txt", &upper),
+            ("global-requirements.txt", "six\n"),
+        ],
+    );
     let ctx = Context::new();
     let repo = format!("git://127.0.0.1:{}/requirements", daemon.port);
     let tag = "loci-test/requirements-gitprobe:latest";

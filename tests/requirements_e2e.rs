@@ -24,45 +24,14 @@ use loci::runner::SystemRunner;
 const OS_RELEASE: &str = "PRETTY_NAME=\"Debian GNU/Linux 12 (bookworm)\"\nNAME=\"Debian GNU/Linux\"\nVERSION_ID=\"12\"\n\
                           VERSION_CODENAME=bookworm\nID=debian\n";
 
-use cmd::git;
-
-/// A git repository holding `files`, committed on master (also branch stable/2026.1).
-fn repo(dir: &Path, files: &[(&str, &str)]) {
-    std::fs::create_dir_all(dir).unwrap();
-    for (name, text) in files {
-        std::fs::write(dir.join(name), text).unwrap();
-    }
-    git(dir, &["init", "-q", "-b", "master"]);
-    git(dir, &["add", "."]);
-    git(dir, &["commit", "-q", "-m", "constraints"]);
-    git(dir, &["branch", "stable/2026.1"]);
-}
-
-/// A minimal setuptools project with a setup.cfg, as LOCI's source trees have.
-fn write_project(dir: &Path, name: &str, version: &str) {
-    std::fs::create_dir_all(dir).unwrap();
-    let module = name.replace('-', "_");
-    std::fs::write(
-        dir.join("pyproject.toml"),
-        "[build-system]\nrequires = [\"setuptools\"]\nbuild-backend = \"setuptools.build_meta\"\n",
-    )
-    .unwrap();
-    std::fs::write(
-        dir.join("setup.cfg"),
-        format!(
-            "[metadata]\nname = {name}\nversion = {version}\n\n[options]\npy_modules = {module}\n"
-        ),
-    )
-    .unwrap();
-    std::fs::write(dir.join(format!("{module}.py")), "VALUE = 1\n").unwrap();
-}
+use cmd::{git_repo, python_project};
 
 /// Runs the requirements build with `upper` as upper-constraints.txt; returns the result and
 /// the directory standing for `/`.
 fn run(t: &Path, upper: &str, env: &[(&str, &str)]) -> (loci::Result<()>, PathBuf) {
     let root = t.join("root");
     let reqrepo = t.join("requirements-repo");
-    repo(
+    git_repo(
         &reqrepo,
         &[
             ("upper-constraints.txt", upper),
@@ -122,10 +91,8 @@ fn run(t: &Path, upper: &str, env: &[(&str, &str)]) -> (loci::Result<()>, PathBu
 /// source tree replacing a constraint, and a git+ entry.
 fn upper(t: &Path) -> String {
     let gitpkg = t.join("gitpkg");
-    write_project(&gitpkg, "loci-gitprobe", "0.3.1");
-    git(&gitpkg, &["init", "-q", "-b", "master"]);
-    git(&gitpkg, &["add", "."]);
-    git(&gitpkg, &["commit", "-q", "-m", "probe"]);
+    python_project(&gitpkg, "loci-gitprobe", "0.3.1");
+    git_repo(&gitpkg, &[]);
     format!(
         "six===1.16.0\ndocopt===0.6.2\ntermcolor===1.1.0\npbr===6.1.1\nsetuptools===80.9.0\nceilometer===24.0.0\n\
          loci-treeprobe===1.0.0\ngit+file://{}#egg=loci-gitprobe\n",
@@ -134,7 +101,7 @@ fn upper(t: &Path) -> String {
 }
 
 fn source_tree(t: &Path) {
-    write_project(
+    python_project(
         &t.join("root/tmp/loci-treeprobe"),
         "loci-treeprobe",
         "2.0.0",

@@ -1,5 +1,6 @@
 //! Running commands in the tests: a failure shows the command, its exit status, its stdout and
-//! its stderr, once, here, instead of each test's own copy of that assertion.
+//! its stderr, once, here, instead of each test's own copy of that assertion. And the small
+//! git repositories and Python projects the requirements builds take.
 
 #![allow(dead_code)]
 
@@ -62,4 +63,37 @@ pub fn git(dir: &Path, args: &[&str]) -> String {
             .env("GIT_CONFIG_NOSYSTEM", "1")
             .env("HOME", dir),
     )
+}
+
+/// A git repository at `dir` holding `files` (besides what is there already), committed on
+/// master (also branch stable/2026.1).
+pub fn git_repo(dir: &Path, files: &[(&str, &str)]) {
+    std::fs::create_dir_all(dir).unwrap();
+    for (name, text) in files {
+        std::fs::write(dir.join(name), text).unwrap();
+    }
+    git(dir, &["init", "-q", "-b", "master"]);
+    git(dir, &["add", "."]);
+    git(dir, &["commit", "-q", "-m", "files"]);
+    git(dir, &["branch", "stable/2026.1"]);
+}
+
+/// A minimal setuptools project with a setup.cfg at `dir`, as LOCI's source trees have: one
+/// module named after the project.
+pub fn python_project(dir: &Path, name: &str, version: &str) {
+    std::fs::create_dir_all(dir).unwrap();
+    let module = name.replace('-', "_");
+    std::fs::write(
+        dir.join("pyproject.toml"),
+        "[build-system]\nrequires = [\"setuptools\"]\nbuild-backend = \"setuptools.build_meta\"\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("setup.cfg"),
+        format!(
+            "[metadata]\nname = {name}\nversion = {version}\n\n[options]\npy_modules = {module}\n"
+        ),
+    )
+    .unwrap();
+    std::fs::write(dir.join(format!("{module}.py")), "VALUE = 1\n").unwrap();
 }

@@ -25,6 +25,8 @@ use sha2::{Digest, Sha256};
 #[path = "cmd.rs"]
 mod cmd;
 pub use cmd::{git, ok as check, stdout};
+#[allow(unused_imports)] // the requirements builds' sources: not every test binary makes them
+pub use cmd::{git_repo, python_project};
 
 /// Debian's docker client (the one with BuildKit).
 pub const DOCKER: &str = "/usr/bin/docker";
