@@ -98,24 +98,35 @@ fn shards_take_every_service_once_round_robin() {
 
 #[test]
 fn bad_shards_and_unknown_services_are_refused_by_name() {
-    for bad in ["0/2", "3/2", "a/b", "2", "1/0", "-1/2", "1/2/3"] {
-        let out = gate(&["services"], &[("LOCI_GATE_SHARD", bad)]);
-        assert_eq!(out.status.code(), Some(2), "{bad}: {}", text(&out));
-        let err = String::from_utf8_lossy(&out.stderr);
-        assert!(
-            err.contains(&format!("LOCI_GATE_SHARD={bad}")) && err.contains("i/n"),
-            "{bad}: {err}"
-        );
-    }
-    // nova's consoles' port, checked before anything is downloaded or built.
-    for bad in ["abc", "0", "70000", "-1"] {
-        let out = gate(&["services"], &[("LOCI_GATE_CONSOLES_PORT", bad)]);
-        assert_eq!(out.status.code(), Some(2), "{bad}: {}", text(&out));
-        let err = String::from_utf8_lossy(&out.stderr);
-        assert!(
-            err.contains(&format!("LOCI_GATE_CONSOLES_PORT={bad}")) && err.contains("TCP port"),
-            "{bad}: {err}"
-        );
+    // Each input checked before anything is downloaded or built: the shard, nova's consoles'
+    // port, the number of builds at a time (0 would leave no build slot: a hang).
+    let cases: [(&str, &[&str], &str); 3] = [
+        (
+            "LOCI_GATE_SHARD",
+            &["0/2", "3/2", "a/b", "2", "1/0", "-1/2", "1/2/3"],
+            "i/n",
+        ),
+        (
+            "LOCI_GATE_CONSOLES_PORT",
+            &["abc", "0", "70000", "-1"],
+            "TCP port",
+        ),
+        (
+            "LOCI_GATE_JOBS",
+            &["0", "abc", "-1", "1.5", ""],
+            "1 or more",
+        ),
+    ];
+    for (var, bads, expected) in cases {
+        for bad in bads {
+            let out = gate(&["services"], &[(var, bad)]);
+            assert_eq!(out.status.code(), Some(2), "{var}={bad}: {}", text(&out));
+            let err = String::from_utf8_lossy(&out.stderr);
+            assert!(
+                err.contains(&format!("{var}={bad}:")) && err.contains(expected),
+                "{var}={bad}: {err}"
+            );
+        }
     }
     let out = gate(&["services", "keystone", "novaa"], &[]);
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));

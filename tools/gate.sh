@@ -116,6 +116,9 @@ shard_i=$(( BASH_REMATCH[1] )); shard_n=$(( BASH_REMATCH[2] ))
 consoles_port="${LOCI_GATE_CONSOLES_PORT:-19418}"
 [[ "$consoles_port" =~ ^[0-9]+$ ]] && [ "$consoles_port" -ge 1 ] && [ "$consoles_port" -le 65535 ] \
     || usage_error "LOCI_GATE_CONSOLES_PORT=$consoles_port: expected a TCP port, 1 to 65535 (nova's consoles' git daemon on 127.0.0.1)"
+# (a build slot per job: 0 or a non-number would leave no slot and the services would wait forever)
+[ -z "${LOCI_GATE_JOBS+set}" ] || { [[ "$LOCI_GATE_JOBS" =~ ^[0-9]+$ ]] && [ "$LOCI_GATE_JOBS" -ge 1 ]; } \
+    || usage_error "LOCI_GATE_JOBS=$LOCI_GATE_JOBS: expected a number of service builds at a time, 1 or more (unset: one per 4 cores and 8 GB)"
 # Round robin over the list (in its order): shard i takes the services at positions i, i+n,
 # i+2n, ... (1-based), so the n shards hold every service once and the big ones spread out.
 selected=(); skipped=()
