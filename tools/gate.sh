@@ -315,6 +315,80 @@ mem_gb=$(( $(awk '/MemTotal/ {print $2}' /proc/meminfo) / 1024 / 1024 ))
 jobs_default=$(( cores / 4 < mem_gb / 8 ? cores / 4 : mem_gb / 8 ))
 jobs=${LOCI_GATE_JOBS:-$(( jobs_default < 1 ? 1 : jobs_default ))}
 
+# Sources from PyPI (LOCI_GATE_SOURCES=pypi): the 2026.1 releases as pre-seeded trees.
+# The series each project released as 2026.1 (2026-04-01; python-openstackclient and horizon
+# are constraints themselves: the release upper-constraints.txt pins them).
+pypi_spec() {
+    case "$1" in
+        keystone) echo 'keystone==29.*' ;;     nova) echo 'nova==33.*' ;;
+        glance) echo 'glance==32.*' ;;         cinder) echo 'cinder==28.*' ;;
+        neutron) echo 'neutron==28.*' ;;       placement) echo 'openstack-placement==15.*' ;;
+        heat) echo 'openstack-heat==26.*' ;;   ironic) echo 'ironic==35.*' ;;
+        octavia) echo 'octavia==18.*' ;;       manila) echo 'manila==22.*' ;;
+        designate) echo 'designate==22.*' ;;   barbican) echo 'barbican==22.*' ;;
+        blazar) echo 'blazar==17.*' ;;         ceilometer) echo 'ceilometer==26.*' ;;
+        cloudkitty) echo 'cloudkitty==24.*' ;; cyborg) echo 'openstack-cyborg==16.*' ;;
+        freezer) echo 'freezer==18.*' ;;       freezer-api) echo 'freezer-api==18.*' ;;
+        magnum) echo 'magnum==22.*' ;;         masakari) echo 'masakari==21.*' ;;
+        masakari-monitors) echo 'masakari-monitors==21.*' ;;
+        mistral) echo 'mistral==22.*' ;;       skyline) echo 'skyline-apiserver==8.*' ;;
+        swift) echo 'swift==2.37.*' ;;         tacker) echo 'tacker==15.*' ;;
+        trove) echo 'trove==25.*' ;;           watcher) echo 'python-watcher==16.*' ;;
+        zaqar) echo 'zaqar==22.*' ;;
+        horizon) echo "horizon==$(sed -n 's/^horizon===//p' "$constraints/upper-constraints.txt")" ;;
+        openstack-client) echo "python-openstackclient==$(sed -n 's/^python-openstackclient===//p' "$constraints/upper-constraints.txt")" ;;
+    esac
+}
+# The sources of LOCI_GATE_SOURCES=pypi: every service's 2026.1 sdist (downloaded once) as a
+# committed tree in $work/trees, a line per service. It needs nothing the engine makes: the gate
+# runs it beside the base and requirements builds (network and git, while the engine compiles
+# wheels), and waits for it before the services' contexts are made.
+seed_sources() {
+    [ -x "$work/pyvenv/bin/pip" ] || python3 -m venv "$work/pyvenv" >/dev/null
+    dl="$work/sdists"; mkdir -p "$dl"
+    # The seeded trees of an earlier run, kept by their sdist's sha256 (an unchanged sdist is
+    # not unpacked and committed again: the same tree, the same bytes).
+    trees="$work/trees"; mkdir -p "$trees"
+    # An sdist downloaded by an earlier run is used again (LOCI_GATE_REFRESH_SOURCES=1: not).
+    # The others are downloaded 8 at a time (one at a time, 30 of them took 6 minutes), the
+    # project as its sdist and the build tools pip reads its metadata with (pbr, setuptools)
+    # as wheels: `--no-binary :all:` built those from their sdists for every project. Each
+    # with a pip cache of its own: pips sharing one race on its wheel cache (a half-written
+    # origin.json read by another).
+    for s in "${services[@]}"; do
+        if [ "${LOCI_GATE_REFRESH_SOURCES:-0}" = 1 ] || ! ls "$dl/$s"/*.tar.gz >/dev/null 2>&1; then
+            rm -rf "${dl:?}/$s"
+            printf '%s\0%s\0' "$s" "$(pypi_spec "$s")"
+        fi
+    done | xargs -0 -r -n 2 -P 8 sh -c \
+        '"$0" download -q --no-deps --no-binary "${3%%[=<>!~]*}" --cache-dir "$1/.pip-cache/$2" --dest "$1/$2" "$3" || { echo "pip download $3 failed" >&2; exit 255; }' \
+        "$work/pyvenv/bin/pip" "$dl" \
+        || die "downloading the sdists from PyPI failed (above: which one; is PyPI reachable through pip's index?)"
+    for s in "${services[@]}"; do
+        sdist=$(ls "$dl/$s"/*.tar.gz)
+        project=$(project_of "$s")
+        sum="$(sha256sum "$sdist" | cut -d' ' -f1) ${SOURCE_DATE_EPOCH:-} $tree_format"
+        if [ ! -d "$trees/$project" ] || [ "$(cat "$trees/$project.sdist" 2>/dev/null)" != "$sum" ]; then
+            rm -rf "$trees/$project" "$trees/$project.sdist"
+            unpack=$(mktemp -d "$work/unpack.XXXX")
+            tar --no-same-owner -xzf "$sdist" -C "$unpack"
+            mv "$unpack"/*/ "$trees/$project"
+            rmdir "$unpack"
+            version=$(basename "$sdist" .tar.gz); version=${version##*-}
+            commit_tree "$trees/$project" "$version"
+            echo "$sum" > "$trees/$project.sdist"
+        fi
+        echo "$s: $(basename "$sdist")"
+    done
+}
+sources_pid=""
+if [ "${LOCI_GATE_SOURCES:-git}" = pypi ] && [ "${#services[@]}" -gt 0 ]; then
+    seed_sources > "$work/logs/sources.log" 2>&1 &
+    sources_pid=$!
+    # (a gate that stops before the services stops the downloads too)
+    trap '[ -z "$sources_pid" ] || kill "$sources_pid" 2>/dev/null || true' EXIT
+fi
+
 # ---------------------------------------------------------------------------------------------
 # The inputs every service build takes: loci's image, base, requirements. Built here (no
 # registry, or `tools/gate.sh inputs`, which pushes them), or taken from the registry by digest.
@@ -488,70 +562,14 @@ if [ "$command" = inputs ]; then
 fi
 
 # ---------------------------------------------------------------------------------------------
-# Sources from PyPI (LOCI_GATE_SOURCES=pypi): the 2026.1 releases as pre-seeded trees.
-# The series each project released as 2026.1 (2026-04-01; python-openstackclient and horizon
-# are constraints themselves: the release upper-constraints.txt pins them).
-pypi_spec() {
-    case "$1" in
-        keystone) echo 'keystone==29.*' ;;     nova) echo 'nova==33.*' ;;
-        glance) echo 'glance==32.*' ;;         cinder) echo 'cinder==28.*' ;;
-        neutron) echo 'neutron==28.*' ;;       placement) echo 'openstack-placement==15.*' ;;
-        heat) echo 'openstack-heat==26.*' ;;   ironic) echo 'ironic==35.*' ;;
-        octavia) echo 'octavia==18.*' ;;       manila) echo 'manila==22.*' ;;
-        designate) echo 'designate==22.*' ;;   barbican) echo 'barbican==22.*' ;;
-        blazar) echo 'blazar==17.*' ;;         ceilometer) echo 'ceilometer==26.*' ;;
-        cloudkitty) echo 'cloudkitty==24.*' ;; cyborg) echo 'openstack-cyborg==16.*' ;;
-        freezer) echo 'freezer==18.*' ;;       freezer-api) echo 'freezer-api==18.*' ;;
-        magnum) echo 'magnum==22.*' ;;         masakari) echo 'masakari==21.*' ;;
-        masakari-monitors) echo 'masakari-monitors==21.*' ;;
-        mistral) echo 'mistral==22.*' ;;       skyline) echo 'skyline-apiserver==8.*' ;;
-        swift) echo 'swift==2.37.*' ;;         tacker) echo 'tacker==15.*' ;;
-        trove) echo 'trove==25.*' ;;           watcher) echo 'python-watcher==16.*' ;;
-        zaqar) echo 'zaqar==22.*' ;;
-        horizon) echo "horizon==$(sed -n 's/^horizon===//p' "$constraints/upper-constraints.txt")" ;;
-        openstack-client) echo "python-openstackclient==$(sed -n 's/^python-openstackclient===//p' "$constraints/upper-constraints.txt")" ;;
-    esac
-}
 declare -A seeded
-if [ "${LOCI_GATE_SOURCES:-git}" = pypi ]; then
-    log "sources: 2026.1 sdists from PyPI"
-    [ -x "$work/pyvenv/bin/pip" ] || python3 -m venv "$work/pyvenv" >/dev/null
-    dl="$work/sdists"; mkdir -p "$dl"
-    # The seeded trees of an earlier run, kept by their sdist's sha256 (an unchanged sdist is
-    # not unpacked and committed again: the same tree, the same bytes).
-    trees="$work/trees"; mkdir -p "$trees"
-    # An sdist downloaded by an earlier run is used again (LOCI_GATE_REFRESH_SOURCES=1: not).
-    # The others are downloaded 8 at a time (one at a time, 30 of them took 6 minutes), the
-    # project as its sdist and the build tools pip reads its metadata with (pbr, setuptools)
-    # as wheels: `--no-binary :all:` built those from their sdists for every project. Each
-    # with a pip cache of its own: pips sharing one race on its wheel cache (a half-written
-    # origin.json read by another).
-    for s in "${services[@]}"; do
-        if [ "${LOCI_GATE_REFRESH_SOURCES:-0}" = 1 ] || ! ls "$dl/$s"/*.tar.gz >/dev/null 2>&1; then
-            rm -rf "${dl:?}/$s"
-            printf '%s\0%s\0' "$s" "$(pypi_spec "$s")"
-        fi
-    done | xargs -0 -r -n 2 -P 8 sh -c \
-        '"$0" download -q --no-deps --no-binary "${3%%[=<>!~]*}" --cache-dir "$1/.pip-cache/$2" --dest "$1/$2" "$3" || { echo "pip download $3 failed" >&2; exit 255; }' \
-        "$work/pyvenv/bin/pip" "$dl" \
-        || die "downloading the sdists from PyPI failed (above: which one; is PyPI reachable through pip's index?)"
-    for s in "${services[@]}"; do
-        sdist=$(ls "$dl/$s"/*.tar.gz)
-        project=$(project_of "$s")
-        sum="$(sha256sum "$sdist" | cut -d' ' -f1) ${SOURCE_DATE_EPOCH:-} $tree_format"
-        if [ ! -d "$trees/$project" ] || [ "$(cat "$trees/$project.sdist" 2>/dev/null)" != "$sum" ]; then
-            rm -rf "$trees/$project" "$trees/$project.sdist"
-            unpack=$(mktemp -d "$work/unpack.XXXX")
-            tar --no-same-owner -xzf "$sdist" -C "$unpack"
-            mv "$unpack"/*/ "$trees/$project"
-            rmdir "$unpack"
-            version=$(basename "$sdist" .tar.gz); version=${version##*-}
-            commit_tree "$trees/$project" "$version"
-            echo "$sum" > "$trees/$project.sdist"
-        fi
-        seeded[$s]="$trees/$project"
-        echo "$s: $(basename "$sdist")"
-    done
+if [ -n "$sources_pid" ]; then
+    log "sources: 2026.1 sdists from PyPI (fetched beside the inputs' builds)"
+    rc=0; wait "$sources_pid" || rc=$?
+    sources_pid=""
+    cat "$work/logs/sources.log"
+    [ "$rc" = 0 ] || die "seeding the sources failed (above; log: $work/logs/sources.log)"
+    for s in "${services[@]}"; do seeded[$s]="$work/trees/$(project_of "$s")"; done
 fi
 
 # Nova's consoles without GitHub or freedesktop.org: noVNC v1.3.0 and spice-html5 0.3.0 as
@@ -712,8 +730,14 @@ smoke() { # SERVICE IMAGE LOG
         zaqar) modules="zaqar redis fluent" ;;
         *) echo "gate.sh: no smoke test for $s" >&2; return 1 ;;
     esac
+    # Images hold no bytecode (pip --no-compile, as LOCI) and their venv is not the service
+    # user's to write: every interpreter of the test (one per script and per entry point loaded
+    # alone) compiled every module it imports again. PYTHONPYCACHEPREFIX gives the container's
+    # interpreters one bytecode cache in its /tmp, gone with the container: the first compiles,
+    # the others read (the image is not changed; the same scripts run).
     # shellcheck disable=SC2086 # the plugin names are words
     "$docker" run --rm --network none --user "$user" --entrypoint sh \
+        -e PYTHONPYCACHEPREFIX=/tmp/smoke-pycache \
         -v "$repo/tools/smoke.py:/mnt/smoke.py:ro" "$img" \
         -c "$smoke_script" smoke "$modules" "$extra" $plugins > "$out" 2>&1
 }
