@@ -99,8 +99,9 @@ fn shards_take_every_service_once_round_robin() {
 #[test]
 fn bad_shards_and_unknown_services_are_refused_by_name() {
     // Each input checked before anything is downloaded or built: the shard, nova's consoles'
-    // port, the number of builds at a time (0 would leave no build slot: a hang).
-    let cases: [(&str, &[&str], &str); 3] = [
+    // port, the number of builds at a time (0 would leave no build slot: a hang), the layers'
+    // compression.
+    let cases: [(&str, &[&str], &str); 4] = [
         (
             "LOCI_GATE_SHARD",
             &["0/2", "3/2", "a/b", "2", "1/0", "-1/2", "1/2/3"],
@@ -115,6 +116,11 @@ fn bad_shards_and_unknown_services_are_refused_by_name() {
             "LOCI_GATE_JOBS",
             &["0", "abc", "-1", "1.5", ""],
             "1 or more",
+        ),
+        (
+            "LOCI_GATE_COMPRESSION",
+            &["gz", "zstd:chunked", "none", "ZSTD"],
+            "gzip, zstd or uncompressed",
         ),
     ];
     for (var, bads, expected) in cases {

@@ -20,8 +20,9 @@
 #    this host's CA bundle (HTTPS through a re-signing proxy keeps working);
 # 3. the requirements image from the whole 2026.1 upper-constraints.txt (KEEP_ALL_WHEELS=True,
 #    `--target requirements`);
-# 4. every service image, each by a `docker compose build` of its own ($LOCI_GATE_JOBS at a
-#    time), so that a failed build stops no other, each mounting the requirements image as its
+# 4. every service image, each by an engine call of its own ($LOCI_GATE_JOBS at a time: each
+#    image's definition as `docker compose config` resolves it, built by `docker buildx build`
+#    with the layers' compression of the run), so that a failed build stops no other, each mounting the requirements image as its
 #    `wheels` named context (--no-index): once per target of LOCI_GATE_TARGETS (`project`: one
 #    stage; `runtime`: two stages, tagged -runtime);
 # 5. right after its build, each image's smoke test (beside the next service's build: a build
@@ -39,6 +40,8 @@
 # Environment (besides compose.yaml's LOCI_GATE_* variables):
 #   LOCI_GATE_JOBS          service builds at a time (default: one per 4 cores and 8 GB, >= 1);
 #                           as many smoke tests run beside them
+#   LOCI_GATE_COMPRESSION   the layers' compression: gzip, zstd or uncompressed (default: zstd
+#                           for images that stay in this engine, gzip when the gate pushes them)
 #   LOCI_GATE_REFRESH_SOURCES=1  download the sdists again (pypi mode; default: an earlier
 #                           run's are used again)
 #   LOCI_GATE_KEEP_IMAGES=0 remove each service image once it is measured and smoke-tested
@@ -119,6 +122,10 @@ consoles_port="${LOCI_GATE_CONSOLES_PORT:-19418}"
 # (a build slot per job: 0 or a non-number would leave no slot and the services would wait forever)
 [ -z "${LOCI_GATE_JOBS+set}" ] || { [[ "$LOCI_GATE_JOBS" =~ ^[0-9]+$ ]] && [ "$LOCI_GATE_JOBS" -ge 1 ]; } \
     || usage_error "LOCI_GATE_JOBS=$LOCI_GATE_JOBS: expected a number of service builds at a time, 1 or more (unset: one per 4 cores and 8 GB)"
+case "${LOCI_GATE_COMPRESSION:-}" in
+    ""|gzip|zstd|uncompressed) ;;
+    *) usage_error "LOCI_GATE_COMPRESSION=$LOCI_GATE_COMPRESSION: expected gzip, zstd or uncompressed (unset: zstd for images that stay in this engine, gzip for pushed ones)" ;;
+esac
 # Round robin over the list (in its order): shard i takes the services at positions i, i+n,
 # i+2n, ... (1-based), so the n shards hold every service once and the big ones spread out.
 selected=(); skipped=()
@@ -296,6 +303,43 @@ gate_compose="$work/compose.gate.yaml"
     done
 } > "$gate_compose"
 compose+=(-f "$gate_compose")
+# The layers' compression of every image the gate exports. Compression is for moving layers:
+# on 2 cores BuildKit's gzip of a service's layer and the store's unpack after it are about a
+# third of a keystone build's wall time (bench/export-compression.sh). Images that stay in this
+# engine get zstd (about 2.4 s less per service build: Docker >= 23 and containerd >= 1.5 read
+# it); images the gate pushes (LOCI_GATE_REGISTRY, REGISTRY) keep gzip, which every puller reads.
+if [ -n "${LOCI_GATE_COMPRESSION:-}" ]; then
+    compression=$LOCI_GATE_COMPRESSION
+elif [ -n "$registry" ] || [ -n "${REGISTRY:-}" ]; then
+    compression=gzip
+else
+    compression=zstd
+fi
+# One compose service's build: its definition as `docker compose config` resolves it (compose.yaml
+# and this run's file, with the LOCI_GATE_* variables of the call), built by `docker buildx build`
+# with the run's compression (compose has no output options; gzip is the engine's own export, as
+# compose's). A key the translation does not know fails the build by name rather than being dropped.
+engine_build() { # SERVICE
+    local def args=()
+    def=$("${compose[@]}" config --format json | jq -c --arg s "$1" '.services[$s] | {image, build}') || return 1
+    local unknown
+    unknown=$(jq -r '.build | keys - ["context", "dockerfile", "args", "target", "network", "additional_contexts", "cache_from", "cache_to"] | join(" ")' <<< "$def")
+    [ -z "$unknown" ] || { echo "gate.sh: compose service $1: build keys the gate cannot pass to the engine: $unknown" >&2; return 1; }
+    mapfile -d '' args < <(jq -j --arg compression "$compression" '
+        .image as $image | .build as $b
+        | ["--file", "\($b.context)/\($b.dockerfile // "Dockerfile")"]
+          + (if $b.target then ["--target", $b.target] else [] end)
+          + (if $b.network then ["--network", $b.network] else [] end)
+          + ([($b.args // {}) | to_entries[] | select(.value != null) | ["--build-arg", "\(.key)=\(.value)"]] | add // [])
+          + ([($b.additional_contexts // {}) | to_entries[] | ["--build-context", "\(.key)=\(.value)"]] | add // [])
+          + ([($b.cache_from // [])[] | ["--cache-from", .]] | add // [])
+          + ([($b.cache_to // [])[] | ["--cache-to", .]] | add // [])
+          + (if $compression == "gzip" then ["--tag", $image]
+             else ["--output", "type=image,name=\($image),compression=\($compression),force-compression=true"] end)
+          + [$b.context]
+        | .[] | . + "\u0000"' <<< "$def")
+    "$docker" buildx build --progress plain "${args[@]}"
+}
 # Pushes a local image to REF (a tag), prints the digest the registry has it under.
 push_image() { # LOCAL REF LOG
     local digest
@@ -445,7 +489,7 @@ export LOCI_GATE_APT_SECURITY_MIRROR="${LOCI_GATE_APT_SECURITY_MIRROR-http://deb
 # 2. base (Dockerfile.base at the root of its context, this host's CA bundle in certs/)
 if [ "$build_inputs" = 1 ]; then
     log "base image (FROM $LOCI_GATE_FROM)"
-    LOCI_GATE_CONTEXT="$contexts/base" "${compose[@]}" build base > "$work/logs/base.log" 2>&1 \
+    LOCI_GATE_CONTEXT="$contexts/base" engine_build base > "$work/logs/base.log" 2>&1 \
         || { tail -40 "$work/logs/base.log"; die "the base image failed (log: $work/logs/base.log)"; }
 fi
 if [ -n "${LOCI_GATE_REQUIREMENTS_ONLY:-}" ]; then
@@ -477,7 +521,7 @@ if [ "${LOCI_GATE_REUSE_REQUIREMENTS:-0}" = 1 ] && "$docker" image inspect "$req
 else
     log "requirements (${LOCI_GATE_REQUIREMENTS_ONLY:-every constraint of upper-constraints.txt})"
     start=$(date +%s)
-    if LOCI_GATE_CONTEXT="$contexts/requirements" "${compose[@]}" build requirements > "$work/logs/requirements.log" 2>&1; then
+    if LOCI_GATE_CONTEXT="$contexts/requirements" engine_build requirements > "$work/logs/requirements.log" 2>&1; then
         result[requirements]=built
     else
         result[requirements]="BUILD FAILED"
@@ -758,16 +802,20 @@ loci_seconds_of() { # LOG
 # $work/slots, flock'd for the command's lifetime); its smoke test, push and row come after,
 # outside it, beside the next service's build: on 2 cores the smoke test's interpreters and a
 # build's downloads, apt and export overlap instead of taking turns.
-in_build_slot() { # LOG STARTED CMD...: CMD in a free slot, output to LOG, its start time (epoch
-    # seconds) written to STARTED; CMD's exit status
-    local log=$1 started=$2 i rc
+in_build_slot() { # LOG STARTED CMD...: CMD (a command or a function of this script) in a
+    # free slot, output to LOG, its start time (epoch seconds) written to STARTED; CMD's exit status
+    local log=$1 started=$2 i rc fd
     shift 2
     while :; do
         for (( i = 0; i < jobs; i++ )); do
-            rc=0
-            flock -n -E 75 "$work/slots/$i" sh -c 'date +%s > "$1"; shift; exec "$@"' slot "$started" "$@" \
-                > "$log" 2>&1 || rc=$?
-            [ "$rc" = 75 ] || return "$rc"
+            exec {fd}> "$work/slots/$i"
+            if flock -n "$fd"; then
+                date +%s > "$started"
+                rc=0; "$@" > "$log" 2>&1 || rc=$?
+                exec {fd}>&-
+                return "$rc"
+            fi
+            exec {fd}>&-
         done
         sleep 0.5
     done
@@ -794,7 +842,7 @@ gate_one() { # SERVICE TARGET
     fi
     local built_ok=1 started="$work/slots/$row.started"
     LOCI_GATE_CONTEXT="$contexts/$s" LOCI_GATE_TARGET="$target" LOCI_GATE_SUFFIX="$suffix" \
-        in_build_slot "$log" "$started" "${compose[@]}" build "$s" || built_ok=0
+        in_build_slot "$log" "$started" engine_build "$s" || built_ok=0
     # The engine's wall time: from the moment the build had its slot.
     start=$(cat "$started" 2>/dev/null || date +%s)
     wall=$(( $(date +%s) - start ))
