@@ -156,6 +156,13 @@ fi
 
 # ---------------------------------------------------------------------------------------------
 # (b) the gate after a one-line change in one service's source
+# The gate's steps with their wall times, from its "== STEP [HH:MM:SS]" lines (each until the next).
+phases() { # LOG
+    awk '/^== .* \[[0-9:]+\]$/ { t = $NF; gsub(/[][]/, "", t); split(t, h, ":"); s = h[1] * 3600 + h[2] * 60 + h[3]
+            if (name != "") printf "   %-70s %4d s\n", substr(name, 1, 70), s - prev
+            name = $0; sub(/^== /, "", name); sub(/ \[[0-9:]+\]$/, "", name); prev = s }
+         /^target [a-z]+: / { print "   " $0 }' "$1"
+}
 if [[ "$parts" == *" b "* ]]; then
 if [ "${B_AFTER_A:-0}" = 1 ]; then
     # (b) over (a)'s work: the full set, the full requirements image; (a)'s run is b1.
@@ -181,13 +188,6 @@ gate() { # LOG
     # (each run's build and smoke logs kept beside its own log)
     rm -rf "${1%.log}-logs"; cp -a "$gwork/logs" "${1%.log}-logs"
     secs "$start" "$end"
-}
-# The gate's steps with their wall times, from its "== STEP [HH:MM:SS]" lines (each until the next).
-phases() { # LOG
-    awk '/^== .* \[[0-9:]+\]$/ { t = $NF; gsub(/[][]/, "", t); split(t, h, ":"); s = h[1] * 3600 + h[2] * 60 + h[3]
-            if (name != "") printf "   %-70s %4d s\n", substr(name, 1, 70), s - prev
-            name = $0; sub(/^== /, "", name); sub(/ \[[0-9:]+\]$/, "", name); prev = s }
-         /^target [a-z]+: / { print "   " $0 }' "$1"
 }
 # Per image: status, whether unchanged, wall time and digest (the summary of the last run).
 images() {
@@ -235,6 +235,19 @@ elif [ "${FULL:-0}" = 1 ]; then
     start=$(now)
     LOCI_GATE_WORK="$out/full" LOCI_GATE_SOURCES=pypi LOCI_GATE_LOCI_BIN="$LOCI_BIN" tools/gate.sh > "$out/a.log" 2>&1 || true
     record "a. the full 30-image set, cold" "$(secs "$start" "$(now)")"
+    phases "$out/a.log"
+    # The services: their builds' wall times (from the slot) and loci's, added up; each smoke
+    # test's, from its build log's last write to its smoke log's (it starts when the build ends).
+    full="$out/full"
+    jq -r '[.images[] | select(.status == "built")] | "   services: \(length) built, \([.[] | select(.smoke.result == "ok")] | length) smoke-tested ok; build walls add up to \(map(.wall_seconds // 0) | add) s (loci \(map(.loci_seconds // 0) | add) s)"' "$full/summary.json"
+    smoke_sum=0
+    for f in "$full"/logs/*-smoke.log; do
+        b="${f%-smoke.log}-build.log"
+        [ -e "$b" ] && smoke_sum=$(( smoke_sum + $(stat -c %Y "$f") - $(stat -c %Y "$b") ))
+    done
+    echo "   smoke tests add up to $smoke_sum s; each beside the next build"
+    echo "   requirements build: loci's steps $(steps_of "$full/logs/requirements.log")"
+    cp "$full/logs/requirements.log" "$out/a-requirements.log"
 else
     logs="${GATE_LOG:-/tmp/gate/target/gate/logs}"
     echo "== (a) estimated from $logs"
