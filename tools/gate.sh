@@ -2,7 +2,7 @@
 # loci's gate: the OpenStack 2026.1 image set on Debian bookworm, built with the project's
 # Dockerfile from compose.yaml, smoke-tested, and tabulated.
 #
-#     sudo tools/gate.sh                     # everything: ~30 min on 2 cores (pypi mode below)
+#     sudo tools/gate.sh                     # everything: ~14 min on 2 cores (pypi mode below)
 #     sudo tools/gate.sh keystone nova       # the requirements image, then only these services
 #
 # Across machines, meeting in a registry (README "The gate across machines"):
