@@ -221,7 +221,7 @@ build() { # LABEL TAG CONTEXT DOCKER-ARGS...
     "$DOCKER" build --network host --progress plain "$@" -t "$tag" "$ctx" >"$log" 2>&1 ||
         { tail -30 "$log"; echo "build $label failed: $log" >&2; exit 1; }
     wall=$(echo "$(date +%s.%N) - $start" | bc)
-    printf '%s %.2f %s %s %s %s\n' "$label" "$wall" "$(loci_of "$log")" \
+    printf '%s %.2f %s %s %s %s %s\n' "$label" "$wall" "$(loci_of "$log")" \
         "$("$DOCKER" image inspect -f '{{.Size}}' "$tag")" "$(export_of "$log")" "$(export_parts_of "$log")" "$(steps_of "$log")" >>"$results"
     printf '%s run %s: %.1f s (load %s)\n' "$label" "$n" "$wall" "$(cut -d' ' -f1 /proc/loadavg)" >&2
 }
