@@ -349,8 +349,8 @@ step_medians() { # LABEL: each step's median over the runs
         "$(echo "0.15 * $master_wall" | bc -l)"
     for l in git rebuild project-layer; do
         grep -q "^$l " "$results" || continue
-        printf '  %-8s wall %s s = loci %s s + export %s s (%s s the layer, %s s its unpack) + the rest %.1f s\n' \
-            "$l" "$(col "$l" 2)" "$(col "$l" 3)" "$(col "$l" 5)" "$(col "$l" 6)" "$(col "$l" 7)" \
+        printf '  %-13s wall %s s = %s %s s + export %s s (%s s the layer, %s s its unpack) + the rest %.1f s\n' \
+            "$l" "$(col "$l" 2)" "$([ "$l" = project-layer ] && echo "its RUN (pip)" || echo loci)" "$(col "$l" 3)" "$(col "$l" 5)" "$(col "$l" 6)" "$(col "$l" 7)" \
             "$(echo "$(col "$l" 2) - $(col "$l" 3) - $(col "$l" 5)" | bc -l)"
     done
     printf 'image content (packages, pip freeze, every RECORD): git path %s lines, %s RECORDs; git left: %s\n' \
