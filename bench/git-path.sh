@@ -36,8 +36,8 @@
 # Printed: the medians of docker's wall time, of loci's own time and of the engine's export of
 # the image after the RUN (BuildKit's "exporting to image": the new layer's diff and compression,
 # its unpack into the engine's image store), the ratios to LOCI master, the issue's targets
-# beside those parts, loci's step times (medians, from the build log's step headers), the image sizes, and the
-# load average over the run. Raw results and logs: target/bench-git-path/.
+# beside those parts, loci's step times (medians, from the build log's step headers), the
+# image sizes, and the load average over the run. Raw results and logs: target/bench-git-path/.
 set -euo pipefail
 cd "$(dirname "$(readlink -f "$0")")/.."
 repo=$(pwd)
@@ -190,19 +190,17 @@ steps_of() { # LOG: "name=seconds ..." of loci's step headers, and `clone`: the 
         awk '{t=$6; if (t ~ /ms$/) {sub(/ms$/,"",t); t=t/1000} else if (t ~ /m/) {split(t,p,"m"); sub(/s$/,"",p[2]); t=p[1]*60+p[2]} else {sub(/s$/,"",t)}; printf "%s=%.2f ", $3, t}'
     sed -n 's/.*(in \([0-9.]*\)s, while the steps before this one ran).*/clone=\1 /p' "$1" | head -1 | tr -d '\n'
 }
-export_of() { # LOG: BuildKit's "exporting to image" (the layer's diff and compression, the
-    # manifest, the unpack into the engine's image store): the engine's own work after the RUN
-    local id
+export_of() { # LOG: "TOTAL LAYERS UNPACK" (seconds) of BuildKit's "exporting to image", the
+    # engine's own work after the RUN: all of it, the new layers' diff and compression, and
+    # their unpack into the engine's image store
+    local id t l u
     id=$(sed -n 's/^#\([0-9]*\) exporting to image$/\1/p' "$1" | tail -1)
-    [ -n "$id" ] && sed -n "s/^#$id DONE \([0-9.]*\)s$/\1/p" "$1" | tail -1 | grep . || echo nan
-}
-export_parts_of() { # LOG: "LAYERS UNPACK" (seconds): the export's two long parts, the new layers'
-    # diff and compression, and their unpack into the engine's image store
-    local id l u
-    id=$(sed -n 's/^#\([0-9]*\) exporting to image$/\1/p' "$1" | tail -1)
-    l=$(sed -n "s/^#$id exporting layers \([0-9.]*\)s done$/\1/p" "$1" | tail -1)
-    u=$(sed -n "s/^#$id unpacking to .* \([0-9.]*\)s done$/\1/p" "$1" | tail -1)
-    echo "${l:-nan} ${u:-nan}"
+    if [ -n "$id" ]; then
+        t=$(sed -n "s/^#$id DONE \([0-9.]*\)s$/\1/p" "$1" | tail -1)
+        l=$(sed -n "s/^#$id exporting layers \([0-9.]*\)s done$/\1/p" "$1" | tail -1)
+        u=$(sed -n "s/^#$id unpacking to .* \([0-9.]*\)s done$/\1/p" "$1" | tail -1)
+    fi
+    echo "${t:-nan} ${l:-nan} ${u:-nan}"
 }
 loci_of() { # LOG: loci's own time (its last line), or the RUN's time for LOCI master
     local s
@@ -223,8 +221,8 @@ build() { # LABEL TAG CONTEXT DOCKER-ARGS...
     "$DOCKER" build --network host --progress plain "$@" -t "$tag" "$ctx" >"$log" 2>&1 ||
         { tail -30 "$log"; echo "build $label failed: $log" >&2; exit 1; }
     wall=$(echo "$(date +%s.%N) - $start" | bc)
-    printf '%s %.2f %s %s %s %s %s\n' "$label" "$wall" "$(loci_of "$log")" \
-        "$("$DOCKER" image inspect -f '{{.Size}}' "$tag")" "$(export_of "$log")" "$(export_parts_of "$log")" "$(steps_of "$log")" >>"$results"
+    printf '%s %.2f %s %s %s %s\n' "$label" "$wall" "$(loci_of "$log")" \
+        "$("$DOCKER" image inspect -f '{{.Size}}' "$tag")" "$(export_of "$log")" "$(steps_of "$log")" >>"$results"
     printf '%s run %s: %.1f s (load %s)\n' "$label" "$n" "$wall" "$(cut -d' ' -f1 /proc/loadavg)" >&2
 }
 loci_args=(-f "$repo/Dockerfile" --build-arg FROM=loci/base:debian --build-arg LOCI_IMAGE=loci-bench/loci:git-path
@@ -349,9 +347,10 @@ step_medians() { # LABEL: each step's median over the runs
         "$(echo "0.15 * $master_wall" | bc -l)"
     for l in git rebuild project-layer; do
         grep -q "^$l " "$results" || continue
+        w=$(col "$l" 2) r=$(col "$l" 3) e=$(col "$l" 5)
         printf '  %-13s wall %s s = %s %s s + export %s s (%s s the layer, %s s its unpack) + the rest %.1f s\n' \
-            "$l" "$(col "$l" 2)" "$([ "$l" = project-layer ] && echo "its RUN (pip)" || echo loci)" "$(col "$l" 3)" "$(col "$l" 5)" "$(col "$l" 6)" "$(col "$l" 7)" \
-            "$(echo "$(col "$l" 2) - $(col "$l" 3) - $(col "$l" 5)" | bc -l)"
+            "$l" "$w" "$([ "$l" = project-layer ] && echo "its RUN (pip)" || echo loci)" "$r" "$e" \
+            "$(col "$l" 6)" "$(col "$l" 7)" "$(echo "$w - $r - $e" | bc -l)"
     done
     printf 'image content (packages, pip freeze, every RECORD): git path %s lines, %s RECORDs; git left: %s\n' \
         "$(wc -l <"$out/content-git.txt")" "$(grep -c '^## /' "$out/content-git.txt")" "$(tail -1 "$out/content-git.txt")"
